@@ -1,0 +1,36 @@
+# Two commands do all the set-up on a fresh Debian 12 machine:
+#   make run   - install what is missing, build in release, run the main job on the built-in default
+#   make test  - install what is missing, build, pass every test
+SHELL := /bin/bash
+APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack
+SWIFT ?= swift
+BIN := .build/release/pathtrace
+
+.PHONY: deps build run test bench lint clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+run: build
+	$(BIN) replay Fixtures/seed/001-libvirt-nat.dmesg \
+	  --ruleset filter=Fixtures/seed/001-filter.nvL --ruleset nat=Fixtures/seed/001-nat.nvL
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: build
+	scripts/bench-replay.sh
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests
+
+clean:
+	rm -rf .build

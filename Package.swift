@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "pathtrace",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pathtrace", targets: ["pathtrace"]),
+        .library(name: "PathTraceCore", targets: ["PathTraceCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        .target(name: "PathTraceCore"),
+        .target(name: "PathTraceRender", dependencies: ["PathTraceCore"]),
+        .systemLibrary(
+            name: "CNetfilterLog", pkgConfig: "libnetfilter_log", providers: [.apt(["libnetfilter-log-dev"])]),
+        .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .target(name: "PathTraceLinux", dependencies: ["PathTraceCore", "CNetfilterLog", "CMnl"]),
+        .executableTarget(
+            name: "pathtrace",
+            dependencies: [
+                "PathTraceCore", "PathTraceRender", "PathTraceLinux",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .target(name: "TestSupport", dependencies: ["PathTraceCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "PathTraceCoreTests", dependencies: ["PathTraceCore", "TestSupport"]),
+        .testTarget(name: "PathTraceRenderTests", dependencies: ["PathTraceCore", "PathTraceRender", "TestSupport"]),
+        .testTarget(name: "PathTraceLinuxTests", dependencies: ["PathTraceLinux", "TestSupport"]),
+        .testTarget(name: "pathtraceCLITests", dependencies: ["TestSupport"]),
+    ]
+)

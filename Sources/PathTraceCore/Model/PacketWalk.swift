@@ -1,0 +1,122 @@
+/// How a packet went through the box.
+public enum PathClass: String, Sendable, Hashable {
+    case input, forward, output, bridged, incomplete
+}
+
+/// The final verdict of a walk (REJECT counts as drop).
+public enum WalkVerdict: String, Sendable, Hashable {
+    case accept, drop, queue, unknown
+}
+
+/// How a NAT rewrite is known, strongest first.
+public enum NatEvidence: String, Sendable, Hashable, Comparable {
+    /// The header changed between two events of the walk.
+    case observed
+    /// The reply was seen de-NATed.
+    case reply
+    /// The conntrack reply tuple said so.
+    case conntrack
+    /// Computed from the rule's text (and the topology, for MASQUERADE).
+    case rule
+    /// Only known that a rule matched in a nat chain; the target is unknown.
+    case chain
+
+    var strength: Int {
+        switch self {
+        case .observed: return 5
+        case .reply: return 4
+        case .conntrack: return 3
+        case .rule: return 2
+        case .chain: return 1
+        }
+    }
+
+    public static func < (a: NatEvidence, b: NatEvidence) -> Bool { a.strength < b.strength }
+}
+
+/// The kind of address translation.
+public enum NatType: String, Sendable, Hashable {
+    case dnat, snat, masquerade, redirect
+}
+
+/// One address translation of a walk.
+public struct NatRewrite: Sendable, Equatable {
+    public var type: NatType
+    /// `src` or `dst`.
+    public var field: String
+    /// `addr:port`, `[v6]:port`, or a bare address when there is no port.
+    public var before: String
+    public var after: String?
+    /// `nat:POSTROUTING`, `nat:KUBE-SEP-…`, or `conntrack:PREROUTING` for a reply's de-NAT.
+    public var at: String
+    public var evidence: NatEvidence
+    /// The rule that did it, when known.
+    public var rule: RuleRef?
+    public var ruleText: String?
+    /// `original`, or `reply` for the reverse translation conntrack applies to a reply.
+    public var direction: String = "original"
+
+    public init(
+        type: NatType, field: String, before: String, after: String?, at: String, evidence: NatEvidence,
+        rule: RuleRef? = nil, ruleText: String? = nil
+    ) {
+        self.type = type
+        self.field = field
+        self.before = before
+        self.after = after
+        self.at = at
+        self.evidence = evidence
+        self.rule = rule
+        self.ruleText = ruleText
+    }
+}
+
+/// One step of a walk: the event plus what the stitcher inferred about it.
+public struct WalkStep: Sendable, Equatable {
+    public var event: TraceEvent
+    /// The hook the step ran at (inferred for user chains).
+    public var hook: Hook?
+    /// The step's verdict: reported by the source, or inferred from what followed.
+    public var verdict: StepVerdict?
+    /// Whether `verdict` was inferred rather than printed by the source.
+    public var verdictInferred: Bool
+
+    public init(event: TraceEvent, hook: Hook?, verdict: StepVerdict?, verdictInferred: Bool) {
+        self.event = event
+        self.hook = hook
+        self.verdict = verdict
+        self.verdictInferred = verdictInferred
+    }
+}
+
+/// The ordered steps of one packet through the tables and chains of one namespace.
+public struct PacketWalk: Sendable, Equatable {
+    /// 1-based, in the order walks started.
+    public var packet: Int
+    public var family: Family
+    public var netns: String?
+    public var path: PathClass
+    public var verdict: WalkVerdict
+    public var steps: [WalkStep]
+    public var nat: [NatRewrite]
+    /// 1.0 when every join was certain; lower when a join was a guess among candidates.
+    public var confidence: Double
+    /// Why the walk is incomplete or why a join was a guess.
+    public var notes: [String]
+    /// For a reply de-NATed by conntrack: the packet number of the original direction's walk.
+    public var replyTo: Int?
+
+    public init(packet: Int, family: Family) {
+        self.packet = packet
+        self.family = family
+        path = .incomplete
+        verdict = .unknown
+        steps = []
+        nat = []
+        confidence = 1
+        notes = []
+    }
+
+    /// The header of the first step that carried one: the flow as it entered.
+    public var firstHeader: PacketHeader? { steps.lazy.compactMap(\.event.header).first }
+}

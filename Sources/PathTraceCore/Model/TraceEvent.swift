@@ -1,0 +1,191 @@
+/// Address families as the JSON contract names them.
+public enum Family: String, Sendable, Hashable, CaseIterable {
+    case ipv4, ipv6, arp, bridge
+}
+
+/// The netfilter hooks, in the names iptables uses.
+public enum Hook: String, Sendable, Hashable, CaseIterable {
+    case prerouting = "PREROUTING"
+    case input = "INPUT"
+    case forward = "FORWARD"
+    case output = "OUTPUT"
+    case postrouting = "POSTROUTING"
+    /// The ebtables broute point (bridge family only).
+    case brouting = "BROUTING"
+
+    /// Maps a base chain name (`PREROUTING`, nft's `prerouting`) to its hook.
+    public init?(chainName: String) {
+        switch chainName {
+        case "PREROUTING", "prerouting": self = .prerouting
+        case "INPUT", "input": self = .input
+        case "FORWARD", "forward": self = .forward
+        case "OUTPUT", "output": self = .output
+        case "POSTROUTING", "postrouting": self = .postrouting
+        case "BROUTING", "brouting": self = .brouting
+        default: return nil
+        }
+    }
+}
+
+/// What kind of chain entry produced a trace record.
+public enum StepKind: String, Sendable, Hashable {
+    /// A rule matched.
+    case rule
+    /// The packet left a chain (end of a user chain, or an explicit RETURN).
+    case `return`
+    /// A base chain's policy (or, in legacy TRACE, an unconditional ACCEPT/DROP in a base chain).
+    case policy
+    /// A LOG-target line: one record, chain unknown, carrying its user prefix.
+    case log
+}
+
+/// A reference to a rule: its 1-based position (legacy TRACE) or its nft handle.
+public enum RuleRef: Sendable, Hashable, CustomStringConvertible {
+    case number(Int)
+    case handle(UInt64)
+
+    public var description: String {
+        switch self {
+        case .number(let n): return "rule \(n)"
+        case .handle(let h): return "handle \(h)"
+        }
+    }
+}
+
+/// The verdict of one step, when the source reports it (nft trace, xtables-monitor).
+public enum StepVerdict: Sendable, Hashable, CustomStringConvertible {
+    case accept, drop, queue, stolen, `continue`, `return`, `break`
+    case jump(String)
+    case goto(String)
+    /// A verdict this parser does not know, kept verbatim.
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .accept: return "accept"
+        case .drop: return "drop"
+        case .queue: return "queue"
+        case .stolen: return "stolen"
+        case .continue: return "continue"
+        case .return: return "return"
+        case .break: return "break"
+        case .jump(let c): return "jump \(c)"
+        case .goto(let c): return "goto \(c)"
+        case .other(let s): return s
+        }
+    }
+
+    /// Parses `accept`, `jump X`, `ACCEPT`, `JUMP:X`, `GOTO:X`, ... in any case.
+    public init(_ text: String) {
+        let t = text.trimmingSpaces()
+        let lower = t.lowercased()
+        if lower.hasPrefix("jump") {
+            self = .jump(String(t.dropFirst(5)).trimmingSpaces())
+            return
+        }
+        if lower.hasPrefix("goto") {
+            self = .goto(String(t.dropFirst(5)).trimmingSpaces())
+            return
+        }
+        switch lower {
+        case "accept": self = .accept
+        case "drop": self = .drop
+        case "continue": self = .continue
+        case "return": self = .return
+        case "stolen": self = .stolen
+        case "break": self = .break
+        default: self = lower.hasPrefix("queue") ? .queue : .other(t)
+        }
+    }
+
+    /// Whether this verdict ends the packet's walk through the current hook's table.
+    public var isTerminal: Bool {
+        switch self {
+        case .accept, .drop, .queue, .stolen: return true
+        default: return false
+        }
+    }
+}
+
+/// Where a record came from, so a user can go back to it.
+public struct SourcePosition: Sendable, Hashable, CustomStringConvertible {
+    /// File name as given, `-` for stdin, or `netlink` for live events.
+    public var file: String
+    /// Line number (1-based) in a file, or the netlink sequence number.
+    public var line: Int
+
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { "\(file):\(line)" }
+}
+
+/// Which printer or collector produced an event.
+public enum EventOrigin: String, Sendable, Hashable {
+    /// nf_log TRACE text (dmesg, journal, syslog, /dev/kmsg).
+    case kernelTrace = "kernel-trace"
+    /// A LOG-target line (nf_log_syslog) with a user prefix.
+    case logTarget = "log"
+    /// An ebtables `-j LOG` line.
+    case ebtablesLog = "ebtables-log"
+    /// `nft monitor trace` text.
+    case nftMonitor = "nft-monitor"
+    /// `xtables-monitor --trace` text.
+    case xtablesMonitor = "xtables-monitor"
+    /// A live netlink event (nft trace or nfnetlink_log).
+    case netlink
+}
+
+/// One trace record: a packet seen at one chain entry.
+public struct TraceEvent: Sendable, Equatable {
+    /// Seconds: the kernel timestamp (`[5121056.357116]`) or the netlink timestamp; nil when the source has none.
+    public var time: Double?
+    public var source: SourcePosition
+    public var origin: EventOrigin
+    public var family: Family
+    /// The hook, when the chain name or the source tells it; user chains leave it nil for the stitcher.
+    public var hook: Hook?
+    public var table: String
+    public var chain: String
+    public var kind: StepKind
+    public var rule: RuleRef?
+    /// The rule as the source printed it (nft monitor, xtables-monitor) or as a ruleset resolved it.
+    public var ruleText: String?
+    public var verdict: StepVerdict?
+    public var inIface: String?
+    public var outIface: String?
+    public var physIn: String?
+    public var physOut: String?
+    /// The packet as this record showed it; nil when the record carried no packet dump.
+    public var header: PacketHeader?
+    /// The nft trace id (as nft prints it), only meaningful to group events inside one hook.
+    public var traceID: UInt32?
+    /// A LOG line's user prefix, verbatim.
+    public var prefix: String?
+    /// The nft table family word when the source names it (`ip`, `ip6`, `inet`, `bridge`, ...).
+    public var tableFamily: String?
+
+    public init(
+        source: SourcePosition, origin: EventOrigin, family: Family, table: String, chain: String, kind: StepKind
+    ) {
+        self.source = source
+        self.origin = origin
+        self.family = family
+        self.table = table
+        self.chain = chain
+        self.kind = kind
+        self.hook = Hook(chainName: chain)
+    }
+}
+
+extension String {
+    /// Drops leading and trailing spaces and tabs.
+    public func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" || f == "\n" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}
