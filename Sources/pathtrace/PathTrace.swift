@@ -1,12 +1,55 @@
 import ArgumentParser
 import PathTraceCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @main
 struct PathTrace: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pathtrace",
         abstract: "Show where a packet went inside netfilter: tables, chains, verdicts and NAT.",
+        discussion: """
+            Replay saved traces:   pathtrace replay /var/log/kern.log --dport 3128
+                                   dmesg | pathtrace replay -
+                                   nft monitor trace > t.txt; pathtrace replay t.txt --format json
+
+            Exit codes: 0 ok, 1 unreadable input, 2 bad usage, 3 lines skipped with --strict,
+                        4 live tracing without CAP_NET_ADMIN.
+            """,
         subcommands: [Replay.self],
         defaultSubcommand: Replay.self
     )
+
+    /// Maps errors to DESIGN's exit codes: usage problems exit 2 (ArgumentParser's default would be 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CLIFailure {
+            FileOutput.stderr.write("pathtrace: \(failure.message)\n")
+            Glibc.exit(failure.code)
+        } catch {
+            let code = exitCode(for: error)
+            if code == ExitCode.success || error is CleanExit {
+                exit(withError: error)
+            }
+            FileOutput.stderr.write(fullMessage(for: error) + "\n")
+            Glibc.exit(code == ExitCode.validationFailure ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// An error the CLI reports in one line with its own exit code.
+struct CLIFailure: Error {
+    var message: String
+    var code: Int32
+
+    static func unreadable(_ message: String) -> CLIFailure { CLIFailure(message: message, code: 1) }
+    static func usage(_ message: String) -> CLIFailure { CLIFailure(message: message, code: 2) }
 }

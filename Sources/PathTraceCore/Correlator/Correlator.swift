@@ -1,0 +1,82 @@
+/// Streams trace events into finished packet walks: the one entry point replay and live tracing share.
+///
+/// Feed events in the order they were recorded; walks come out through `emit` in the order they
+/// started, each once it is complete or its window has passed. Memory is bounded by the windows.
+public struct Correlator {
+    /// Counters for the final summary.
+    public struct Stats: Sendable, Equatable {
+        public var events = 0
+        public var walks = 0
+        public var incomplete = 0
+    }
+
+    public struct Options: Sendable {
+        /// Events after which an idle walk is closed.
+        public var windowEvents = 4096
+        /// Seconds of trace time after which an idle walk is closed.
+        public var windowSeconds = 2.0
+        public init() {}
+    }
+
+    private var stitcher: Stitcher!
+    private var analyzer: WalkAnalyzer
+    private var linker: ReplyLinker
+    private var eventIndex = 0
+    private var closedBuffer: [(OpenWalk, Stitcher.CloseReason)] = []
+    public private(set) var stats = Stats()
+
+    public init(lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (PacketWalk) -> Void) {
+        analyzer = WalkAnalyzer(lookup: lookup ?? TextRuleLookup())
+        linker = ReplyLinker(release: emit)
+        linker.holdEvents = options.windowEvents
+        var limits = Stitcher.Limits()
+        limits.windowEvents = options.windowEvents
+        limits.windowSeconds = options.windowSeconds
+        let sink = ClosedSink()
+        stitcher = Stitcher(limits: limits) { walk, reason in sink.items.append((walk, reason)) }
+        self.sink = sink
+    }
+
+    private let sink: ClosedSink
+
+    public mutating func add(_ event: TraceEvent) {
+        eventIndex += 1
+        stats.events += 1
+        analyzer.noteVisible(event)
+        stitcher.add(event)
+        drain()
+        linker.flush(eventIndex: eventIndex)
+    }
+
+    /// Closes every open walk and releases all (end of input, or the end of a live session).
+    public mutating func finish() {
+        stitcher.finishAll()
+        drain()
+        linker.flush(eventIndex: eventIndex, force: true)
+    }
+
+    private mutating func drain() {
+        guard !sink.items.isEmpty else { return }
+        let items = sink.items
+        sink.items.removeAll(keepingCapacity: true)
+        for (open, reason) in items {
+            let walk = analyzer.analyze(open, reason: reason)
+            stats.walks += 1
+            if walk.path == .incomplete { stats.incomplete += 1 }
+            linker.add(walk, lastHeader: open.lastHeader, eventIndex: eventIndex)
+        }
+    }
+}
+
+/// Collects walks the stitcher closes during one `add`, so the correlator can analyze them after.
+private final class ClosedSink {
+    var items: [(OpenWalk, Stitcher.CloseReason)] = []
+}
+
+/// The lookup used without `--ruleset`: only rule text printed by the source itself is understood.
+public struct TextRuleLookup: RuleLookup {
+    public init() {}
+    public func resolve(table: String, chain: String, rule: RuleRef) -> RuleResolution? { nil }
+    public func policy(table: String, chain: String) -> String? { nil }
+    public func natSpec(ruleText: String) -> NatSpec? { nil }
+}

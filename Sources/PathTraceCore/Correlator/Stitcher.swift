@@ -1,0 +1,276 @@
+/// Joins a stream of trace events into per-packet walks, with memory bounded by its window.
+///
+/// A kernel-log line has no packet id and the nft trace id changes between hooks, so an event joins
+/// the open walk whose last header it equals, allowing only the changes the steps in between explain:
+/// TTL −1 when forwarded, addresses and ports rewritten once conntrack's NAT point was passed.
+struct Stitcher {
+    /// Why a walk was closed; the analyzer uses it to tell a drop from a cut-off capture.
+    enum CloseReason {
+        /// Nothing can follow (last table of the last hook ran, or a drop).
+        case complete
+        /// No event joined it within the window.
+        case expired
+        /// Too many walks were open at once.
+        case evicted
+        /// The input ended.
+        case endOfInput
+    }
+
+    struct Limits {
+        /// Events after which an idle walk is closed.
+        var windowEvents = 4096
+        /// Seconds of trace time after which an idle walk is closed (when events carry times).
+        var windowSeconds = 2.0
+        /// Walks open at once before the oldest is closed.
+        var maxOpen = 16384
+    }
+
+    let limits: Limits
+    private var nextPacket = 1
+    private var eventIndex = 0
+    private var open: [Int: OpenWalk] = [:]
+    private var byKey: [InvariantKey: [OpenWalk]] = [:]
+    private var byTraceID: [UInt32: OpenWalk] = [:]
+    /// Activity queue for expiry: (packet, event index when touched); stale entries are skipped.
+    private var activity: Deque<(Int, Int)> = Deque()
+    private let close: (OpenWalk, CloseReason) -> Void
+
+    init(limits: Limits = Limits(), close: @escaping (OpenWalk, CloseReason) -> Void) {
+        self.limits = limits
+        self.close = close
+    }
+
+    var openCount: Int { open.count }
+
+    mutating func add(_ event: TraceEvent) {
+        eventIndex += 1
+        expire(now: event.time)
+        if event.kind == .log {
+            let walk = start(event)
+            finish(walk, .complete)
+            return
+        }
+        var best: OpenWalk?
+        var bestPosition: HookPosition?
+        var bestCost = Int.max
+        var ties = 0
+        for walk in candidates(for: event) {
+            guard let (cost, position) = joinCost(walk, event) else { continue }
+            if cost < bestCost || (cost == bestCost && walk.packet < (best?.packet ?? .max)) {
+                if cost < bestCost { ties = 0 }
+                best = walk
+                bestPosition = position
+                bestCost = cost
+            }
+            if cost == bestCost { ties += 1 }
+        }
+        guard let walk = best else {
+            let walk = start(event)
+            if walk.complete { finish(walk, .complete) }
+            return
+        }
+        if ties > 1 {
+            walk.confidence = min(walk.confidence, 1 / Double(ties))
+            walk.notes.append(
+                "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(ties) equal walks")
+        }
+        append(event, to: walk, position: bestPosition)
+        if walk.complete || walk.dropped { finish(walk, .complete) }
+    }
+
+    /// Closes every open walk, oldest first.
+    mutating func finishAll() {
+        for packet in open.keys.sorted() {
+            if let walk = open[packet] { finish(walk, .endOfInput) }
+        }
+    }
+
+    // MARK: - Joining
+
+    private func candidates(for event: TraceEvent) -> [OpenWalk] {
+        var result: [OpenWalk] = []
+        if let id = event.traceID, let walk = byTraceID[id] { result.append(walk) }
+        if let key = InvariantKey(event.header), let walks = byKey[key] {
+            for w in walks where !result.contains(where: { $0 === w }) { result.append(w) }
+        }
+        return result
+    }
+
+    /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
+    func position(of event: TraceEvent, in walk: OpenWalk?) -> HookPosition? {
+        var hook = event.hook
+        if hook == nil, let walk, let last = walk.lastEvent, last.table == event.table {
+            hook = walk.lastPosition?.hook
+        }
+        if hook == nil {
+            hook = Stitcher.hookFromInterfaces(event, after: walk?.lastPosition?.hook)
+        }
+        guard let hook else { return nil }
+        return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook))
+    }
+
+    static func priority(of event: TraceEvent, at hook: Hook) -> Int {
+        if let p = Netfilter.priority(table: event.table, hook: hook) { return p }
+        // nft tables have free names; guess from the usual naming of chains and tables.
+        let name = (event.table + " " + event.chain).lowercased()
+        if name.contains("raw") { return -300 }
+        if name.contains("mangle") { return -150 }
+        if name.contains("nat") { return hook == .postrouting || hook == .input ? 100 : -100 }
+        return 0
+    }
+
+    static func hookFromInterfaces(_ event: TraceEvent, after previous: Hook?) -> Hook? {
+        let hasIn = !(event.inIface ?? "").isEmpty
+        let hasOut = !(event.outIface ?? "").isEmpty
+        switch (hasIn, hasOut) {
+        case (true, true): return .forward
+        case (true, false): return previous == .prerouting ? .input : .prerouting
+        case (false, true): return previous == nil ? .output : .postrouting
+        default: return nil
+        }
+    }
+
+    /// Lower is better; nil when the event cannot be this walk's next step.
+    func joinCost(_ walk: OpenWalk, _ event: TraceEvent) -> (Int, HookPosition)? {
+        guard !walk.dropped, !walk.complete, let last = walk.lastEvent, let lastPos = walk.lastPosition,
+            let pos = position(of: event, in: walk)
+        else { return nil }
+        var cost = 0
+        if pos.hook == lastPos.hook {
+            if pos.priority < lastPos.priority && event.table != last.table { return nil }
+            let unit = Stitcher.invocation(event)
+            if walk.finishedTables.contains(unit) { return nil }
+            if unit == Stitcher.invocation(last) && (last.kind == .policy || last.verdict == .accept) { return nil }
+            if event.table == last.table && event.chain == last.chain {
+                if case .number(let n) = event.rule, case .number(let m) = last.rule, n <= m { return nil }
+            }
+        } else {
+            guard Netfilter.laterHooks(after: lastPos.hook).contains(pos.hook) else { return nil }
+        }
+        let sameHookID = event.traceID != nil && event.traceID == last.traceID && pos.hook == lastPos.hook
+        if !sameHookID { cost += 1 }
+        guard let h = event.header else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
+        guard let w = walk.lastHeader else { return (cost + 2, pos) }
+        if !Stitcher.sameInvariants(w, h) { return nil }
+        if w.src != h.src || w.natSourcePort != h.natSourcePort {
+            guard lastPos.crossesSrcNat(to: pos) else { return nil }
+        }
+        if w.dst != h.dst || w.natDestinationPort != h.natDestinationPort {
+            guard lastPos.crossesDstNat(to: pos) else { return nil }
+        }
+        if let a = w.ttl, let b = h.ttl, a != b {
+            let forwarded =
+                lastPos.hook == .prerouting && (pos.hook == .forward || pos.hook == .postrouting) && a == b &+ 1
+            guard forwarded else { return nil }
+        }
+        if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
+            if let a = last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+        }
+        if pos.hook == lastPos.hook && pos.hook != .output {
+            if let a = last.outIface, let b = event.outIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+        }
+        return (cost, pos)
+    }
+
+    /// The unit that runs once per hook: an iptables table, or (nft) a table's chain.
+    static func invocation(_ event: TraceEvent) -> String {
+        event.origin == .kernelTrace ? event.table : event.table + ":" + (event.hook != nil ? event.chain : "*")
+    }
+
+    static func sameInvariants(_ a: PacketHeader, _ b: PacketHeader) -> Bool {
+        func eq<T: Equatable>(_ x: T?, _ y: T?) -> Bool { x == nil || y == nil || x == y }
+        return eq(a.proto, b.proto) && eq(a.ipID, b.ipID) && eq(a.length, b.length) && eq(a.tcpSeq, b.tcpSeq)
+            && eq(a.icmpType, b.icmpType) && eq(a.icmpSeq, b.icmpSeq) && eq(a.icmpCode, b.icmpCode)
+    }
+
+    // MARK: - Walk bookkeeping
+
+    private mutating func start(_ event: TraceEvent) -> OpenWalk {
+        let walk = OpenWalk(packet: nextPacket)
+        nextPacket += 1
+        open[walk.packet] = walk
+        if open.count > limits.maxOpen, let oldest = open.keys.min(), let w = open[oldest] {
+            finish(w, .evicted)
+        }
+        append(event, to: walk, position: position(of: event, in: nil))
+        if let hook = walk.lastPosition?.hook, !Netfilter.isEntry(hook), event.kind != .log {
+            walk.notes.append("first step is at \(hook.rawValue), not where a packet enters: the start is missing")
+        }
+        return walk
+    }
+
+    private mutating func append(_ event: TraceEvent, to walk: OpenWalk, position: HookPosition?) {
+        let index = walk.steps.count
+        if let position, let lastPos = walk.lastPosition, position.hook != lastPos.hook {
+            walk.finishedTables.removeAll()
+        }
+        if let last = walk.lastEvent, position?.hook == walk.lastPosition?.hook {
+            let lastUnit = Stitcher.invocation(last)
+            let ended = lastUnit != Stitcher.invocation(event) || last.kind == .policy || last.verdict == .accept
+            if ended && !walk.finishedTables.contains(lastUnit) { walk.finishedTables.append(lastUnit) }
+        }
+        if let h = event.header, let w = walk.lastHeader, let from = walk.lastPosition, let to = position {
+            if w.src != h.src || w.natSourcePort != h.natSourcePort, let b = w.sourceEndpoint, let a = h.sourceEndpoint {
+                walk.changes.append(HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
+            }
+            if w.dst != h.dst || w.natDestinationPort != h.natDestinationPort, let b = w.destinationEndpoint,
+                let a = h.destinationEndpoint
+            {
+                walk.changes.append(HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
+            }
+        }
+        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
+        walk.positions.append(position)
+        if let position { walk.lastPosition = position }
+        if let h = event.header {
+            walk.lastHeader = h
+            let key = InvariantKey(h)
+            if key != walk.invariantKey {
+                if let old = walk.invariantKey { unindex(walk, key: old) }
+                if let key { byKey[key, default: []].append(walk) }
+                walk.invariantKey = key
+            }
+        }
+        if let id = event.traceID { byTraceID[id] = walk }
+        walk.lastEventIndex = eventIndex
+        if let t = event.time { walk.lastTime = t }
+        activity.append((walk.packet, eventIndex))
+        if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
+        if event.origin == .kernelTrace, event.kind == .policy, event.table == "nat", let hook = position?.hook,
+            Netfilter.isFinal(hook)
+        {
+            // iptables' nat is the last table at INPUT and POSTROUTING: its policy ends the walk.
+            walk.complete = true
+        }
+    }
+
+    private mutating func unindex(_ walk: OpenWalk, key: InvariantKey) {
+        guard var list = byKey[key] else { return }
+        list.removeAll { $0 === walk }
+        byKey[key] = list.isEmpty ? nil : list
+    }
+
+    private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
+        guard open.removeValue(forKey: walk.packet) != nil else { return }
+        if let key = walk.invariantKey { unindex(walk, key: key) }
+        for step in walk.steps {
+            if let id = step.event.traceID, byTraceID[id] === walk { byTraceID[id] = nil }
+        }
+        close(walk, reason)
+    }
+
+    private mutating func expire(now: Double?) {
+        while let (packet, index) = activity.first {
+            guard let walk = open[packet], walk.lastEventIndex == index else {
+                activity.removeFirst()
+                continue
+            }
+            let idleEvents = eventIndex - index
+            var idle = idleEvents > limits.windowEvents
+            if !idle, let now, let t = walk.lastTime, now - t > limits.windowSeconds { idle = true }
+            guard idle else { break }
+            activity.removeFirst()
+            finish(walk, .expired)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import PathTraceCore
+
+/// The text timeline of DESIGN.md: a block per walk, a line per step, NAT rewrites highlighted.
+public struct TextTimeline {
+    public var options: RenderOptions
+
+    public init(options: RenderOptions) {
+        self.options = options
+    }
+
+    enum Style: String {
+        case bold = "1", dim = "2", red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
+    }
+
+    func paint(_ s: String, _ style: Style) -> String {
+        options.color ? "\u{1B}[\(style.rawValue)m\(s)\u{1B}[0m" : s
+    }
+
+    public func render(_ walk: PacketWalk) -> String {
+        var out = header(walk) + "\n"
+        let t0 = walk.steps.first?.event.time
+        var previous: WalkStep?
+        var anyInferred = false
+        for step in walk.steps {
+            out += line(step, previous: previous, t0: t0) + "\n"
+            if step.verdictInferred { anyInferred = true }
+            if options.explain, step.hook != previous?.hook, let hook = step.hook {
+                out += "             " + paint(Explain.hook(hook, family: walk.family), .dim) + "\n"
+            }
+            previous = step
+        }
+        for nat in walk.nat { out += "  " + natLine(nat) + "\n" }
+        if let reply = walk.replyTo { out += "  " + paint("reply to packet \(reply)", .cyan) + "\n" }
+        for note in walk.notes { out += "  " + paint("note: " + note, .dim) + "\n" }
+        if anyInferred { out += "  " + paint("* verdict inferred: the source does not print verdicts", .dim) + "\n" }
+        return out
+    }
+
+    func header(_ walk: PacketWalk) -> String {
+        var flow = ""
+        if let h = walk.firstHeader {
+            let proto = h.proto.map(IPProtocol.name) ?? "?"
+            flow = "\(proto) \(endpoint(h.src, h.sport)) → \(endpoint(h.dst, h.dport))"
+            if !h.tcpFlags.isEmpty { flow += " [" + h.tcpFlags.names.joined(separator: " ") + "]" }
+            if let t = h.icmpType { flow += " type \(t) code \(h.icmpCode ?? 0)" }
+        } else if let prefix = walk.steps.first?.event.prefix {
+            flow = "log \"\(prefix)\""
+        }
+        let verdictStyle: Style = walk.verdict == .accept ? .green : (walk.verdict == .drop ? .red : .yellow)
+        var s = paint("packet \(walk.packet)", .bold) + "  \(walk.family.rawValue) \(flow)"
+        s += "  path " + paint(walk.path.rawValue, .bold) + "  verdict " + paint(walk.verdict.rawValue, verdictStyle)
+        if walk.confidence < 1 { s += "  confidence \(format(walk.confidence))" }
+        if let ns = walk.netns { s += "  netns \(ns)" }
+        return s
+    }
+
+    func line(_ step: WalkStep, previous: WalkStep?, t0: Double?) -> String {
+        let e = step.event
+        var time = "         "
+        if let t = e.time, let t0 { time = "+" + fixed(t - t0, 6) }
+        let hook = step.hook == previous?.hook ? "" : (step.hook?.rawValue ?? "?")
+        let where_ = e.kind == .log ? "LOG" : "\(e.table):\(e.chain)"
+        var what = e.kind.rawValue
+        switch e.rule {
+        case .number(let n): what = e.kind == .rule ? "rule \(n)" : "\(e.kind.rawValue) \(n)"
+        case .handle(let h): what = "\(e.kind.rawValue) #\(h)"
+        case nil: break
+        }
+        var verdict = step.verdict?.description ?? ""
+        if step.verdictInferred && !verdict.isEmpty { verdict += "*" }
+        let verdictStyle: Style = step.verdict == .drop ? .red : (step.verdict == .accept ? .green : .dim)
+        var s = "  \(time)  " + paint(pad(hook, 11), .blue) + " " + pad(where_, 22) + " " + pad(what, 12) + " "
+        s += paint(pad(verdict, 10), verdictStyle)
+        var details: [String] = []
+        let ifaces = interfaces(e)
+        if ifaces != previous.map({ interfaces($0.event) }) && !ifaces.isEmpty { details.append(ifaces) }
+        details += changes(e.header, previous?.event.header)
+        if let prefix = e.prefix { details.append("prefix \"\(prefix)\"") }
+        if let text = e.ruleText { details.append(paint(text, .dim)) }
+        if !details.isEmpty { s += " " + details.joined(separator: "  ") }
+        return s.trimmingTrailingSpaces()
+    }
+
+    func interfaces(_ e: TraceEvent) -> String {
+        var parts: [String] = []
+        if let i = e.inIface, !i.isEmpty { parts.append("in \(i)") }
+        if let o = e.outIface, !o.isEmpty { parts.append("out \(o)") }
+        if let p = e.physIn { parts.append("physin \(p)") }
+        if let p = e.physOut { parts.append("physout \(p)") }
+        return parts.joined(separator: " ")
+    }
+
+    func changes(_ h: PacketHeader?, _ p: PacketHeader?) -> [String] {
+        guard let h else { return [] }
+        var out: [String] = []
+        guard let p else {
+            if let ttl = h.ttl { out.append("TTL \(ttl)") }
+            if let m = h.mark { out.append("MARK 0x\(String(m, radix: 16))") }
+            return out
+        }
+        if h.src != p.src || h.sport != p.sport {
+            out.append(paint("SRC \(endpoint(p.src, p.sport)) → \(endpoint(h.src, h.sport))", .yellow))
+        }
+        if h.dst != p.dst || h.dport != p.dport {
+            out.append(paint("DST \(endpoint(p.dst, p.dport)) → \(endpoint(h.dst, h.dport))", .yellow))
+        }
+        if let a = p.ttl, let b = h.ttl, a != b { out.append("TTL \(a) → \(b)") }
+        if h.mark != p.mark { out.append("MARK \(hexMark(p.mark)) → \(hexMark(h.mark))") }
+        return out
+    }
+
+    func natLine(_ nat: NatRewrite) -> String {
+        let field = nat.field.uppercased()
+        var target = nat.type.rawValue.uppercased()
+        if nat.direction == "reply" { target = "reverse " + target }
+        var origin = nat.at
+        if let rule = nat.rule { origin += " \(rule)" }
+        let text = "NAT  \(field) \(nat.before) → \(nat.after ?? "?")  (\(target), \(origin); evidence \(nat.evidence.rawValue))"
+        return paint(text, .yellow)
+    }
+
+    func endpoint(_ a: IPAddress?, _ port: UInt16?) -> String {
+        guard let a else { return "?" }
+        return Endpoint(address: a, port: port).description
+    }
+
+    func hexMark(_ m: UInt32?) -> String { m.map { "0x" + String($0, radix: 16) } ?? "0" }
+
+    func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    }
+
+    func fixed(_ v: Double, _ digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let n = Int64((v * scale).rounded())
+        let whole = n / Int64(scale)
+        var frac = String(n % Int64(scale))
+        frac = String(repeating: "0", count: max(0, digits - frac.count)) + frac
+        return "\(whole).\(frac)"
+    }
+
+    func format(_ v: Double) -> String { fixed(v, 2) }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = Substring(self)
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

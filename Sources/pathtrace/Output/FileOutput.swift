@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Buffered writes to a file descriptor; the renderers produce bytes, this pushes them out.
+final class FileOutput: @unchecked Sendable {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private let limit = 1 << 16
+
+    static let stdout = FileOutput(fd: 1)
+    static let stderr = FileOutput(fd: 2)
+
+    init(fd: Int32) {
+        self.fd = fd
+        buffer.reserveCapacity(limit)
+    }
+
+    var isTerminal: Bool { isatty(fd) == 1 }
+
+    func write(_ s: String) {
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= limit || fd == 2 { flush() }
+    }
+
+    func write(bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= limit { flush() }
+    }
+
+    func flush() {
+        buffer.withUnsafeBytes { raw in
+            guard var p = raw.baseAddress else { return }
+            var left = raw.count
+            while left > 0 {
+                let n = Glibc.write(fd, p, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                p += n
+                left -= n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
