@@ -1,0 +1,46 @@
+import Foundation
+
+/// Runs the built `pathtrace` binary, as a user would, and captures what it printed.
+public struct CLIResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public enum CLI {
+    /// The binary under test: `PATHTRACE_BIN`, else the debug build beside the sources.
+    public static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["PATHTRACE_BIN"] { return URL(fileURLWithPath: path) }
+        return Fixtures.root.deletingLastPathComponent().appendingPathComponent(".build/debug/pathtrace")
+    }
+
+    public static func run(_ arguments: [String], stdin: Data? = nil) throws -> CLIResult {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes before waiting so a large output cannot block the child.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var errData = Data()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return CLIResult(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Replay benchmark: wall time, MB/s and peak RSS of `pathtrace replay --format json > /dev/null`
+# on a generated 1,000,000-line TRACE file, beside `grep -c` and an awk field scan of the same file,
+# and the peak RSS for the same input ten times over (memory must not grow with input size).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${BENCH_LINES:-1000000}
+out=bench-out
+mkdir -p "$out"
+trace="$out/trace-$lines.log"
+bin=.build/release/pathtrace
+[ -x "$bin" ] || swift build -c release >/dev/null
+if [ ! -s "$trace" ]; then
+  echo "generating $lines lines into $trace ..."
+  python3 scripts/gen-trace.py "$lines" > "$trace"
+fi
+bytes=$(stat -c %s "$trace")
+
+# measure NAME CMD... : runs CMD with stdin from $input, stdout to /dev/null; prints wall, MB/s, peak RSS.
+measure() {
+  local name=$1; shift
+  python3 - "$name" "$bytes" "$@" <<'PY'
+import resource, subprocess, sys, time
+name, size, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+t0 = time.monotonic()
+subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+wall = time.monotonic() - t0
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"{name:34s} wall {wall:7.3f} s   {size / wall / 1e6:8.1f} MB/s   peak RSS {rss:7.1f} MB")
+PY
+}
+
+echo "input: $trace, $lines lines, $((bytes / 1000000)) MB"
+measure "pathtrace replay --format json" taskset -c 0 "$bin" replay --format json "$trace"
+measure "pathtrace replay (text)" taskset -c 0 "$bin" replay --no-color "$trace"
+measure "grep -c TRACE" taskset -c 0 grep -c TRACE "$trace"
+measure "awk field scan" taskset -c 0 awk '{n += NF} END {print n}' "$trace"
+# Ten times the input through stdin: peak RSS must stay where it was.
+bytes=$((bytes * 10))
+measure "pathtrace replay json, 10x input" bash -c "for i in 1 2 3 4 5 6 7 8 9 10; do cat '$trace'; done | taskset -c 0 '$bin' replay --format json - > /dev/null"
