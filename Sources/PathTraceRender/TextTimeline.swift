@@ -30,7 +30,11 @@ public struct TextTimeline {
             previous = step
         }
         for nat in walk.nat { out += "  " + natLine(nat) + "\n" }
-        if let reply = walk.replyTo { out += "  " + paint("reply to packet \(reply)", .cyan) + "\n" }
+        if let reply = walk.replyTo {
+            out += "  " + paint("reply in the connection packet \(reply) opened", .cyan) + "\n"
+        } else if let first = walk.connection {
+            out += "  " + paint("later packet of the connection packet \(first) opened", .cyan) + "\n"
+        }
         for note in walk.notes { out += "  " + paint("note: " + note, .dim) + "\n" }
         if anyInferred { out += "  " + paint("* verdict inferred: the source does not print verdicts", .dim) + "\n" }
         return out

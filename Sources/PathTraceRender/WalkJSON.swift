@@ -12,6 +12,7 @@ public enum WalkJSON {
         w.field("verdict", walk.verdict.rawValue)
         w.field("confidence", walk.confidence)
         w.field("reply_to", walk.replyTo)
+        w.field("connection", walk.connection)
         if let h = walk.firstHeader {
             w.beginObject("flow")
             w.field("proto", h.proto.map(IPProtocol.name))

@@ -1,7 +1,10 @@
-/// Links replies that conntrack de-NATed to their original walks, and releases walks in packet order.
+/// Links later packets and replies of a NATed connection to the walk that opened it, and releases
+/// walks in packet order.
 ///
-/// A walk whose NAT result is still unknown is held (up to `holdEvents` events) so that a reply seen
-/// later can fill it in with evidence `reply`; everything is bounded.
+/// The nat table runs only for a connection's first packet; later packets are translated silently
+/// by conntrack. Linking them to the first walk names the translation, and a reply seen de-NATed
+/// fills in what the first walk could not see (MASQUERADE's address) with evidence `reply`.
+/// A walk whose NAT result is still unknown is held (up to `holdEvents` events) for that reply.
 struct ReplyLinker {
     struct FlowKey: Hashable {
         var proto: UInt8
@@ -9,14 +12,20 @@ struct ReplyLinker {
         var sport: UInt16?
         var dst: IPAddress
         var dport: UInt16?
+
+        var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
     }
 
     var holdEvents = 4096
-    var maxOriginals = 65536
+    var maxConnections = 65536
     private var closed: [Int: (walk: PacketWalk, closedAt: Int)] = [:]
     private var nextRelease = 1
-    private var originals: [FlowKey: Int] = [:]
-    private var originalOrder = Deque<FlowKey>()
+    /// First walks of NATed connections by their tuple before NAT, and after NAT when fully known.
+    private var before: [FlowKey: Int] = [:]
+    private var after: [FlowKey: Int] = [:]
+    /// The NAT of each opening walk, so its translations can be named after it has been released.
+    private var openerNat: [Int: [NatRewrite]] = [:]
+    private var order = Deque<(FlowKey, Bool, Int)>()
     private let release: (PacketWalk) -> Void
 
     init(release: @escaping (PacketWalk) -> Void) {
@@ -25,8 +34,7 @@ struct ReplyLinker {
 
     mutating func add(_ walk: PacketWalk, lastHeader: PacketHeader?, eventIndex: Int) {
         var walk = walk
-        linkReply(&walk, lastHeader: lastHeader)
-        registerOriginal(walk)
+        if !link(&walk, lastHeader: lastHeader) { register(walk) }
         closed[walk.packet] = (walk, eventIndex)
     }
 
@@ -39,47 +47,111 @@ struct ReplyLinker {
             release(entry.walk)
             nextRelease += 1
         }
-        if force && !closed.isEmpty {
+        if force {
             for packet in closed.keys.sorted() {
                 if let entry = closed.removeValue(forKey: packet) { release(entry.walk) }
             }
         }
     }
 
-    /// Skips packet numbers that will never arrive (none today; kept so a gap can never stall output).
-    var waiting: Int { closed.count }
-
-    private mutating func registerOriginal(_ walk: PacketWalk) {
-        guard walk.replyTo == nil, walk.nat.contains(where: { $0.direction == "original" && !$0.at.hasPrefix("conntrack") }),
-            let h = walk.firstHeader, let key = ReplyLinker.key(h)
-        else { return }
-        if originals[key] == nil { originalOrder.append(key) }
-        originals[key] = walk.packet
-        while originalOrder.count > maxOriginals, let old = originalOrder.removeFirst() { originals[old] = nil }
+    private mutating func register(_ walk: PacketWalk) {
+        let opened = walk.nat.contains { $0.direction == "original" && !$0.at.hasPrefix("conntrack") }
+        guard opened, let h = walk.firstHeader, let key = ReplyLinker.key(h) else { return }
+        openerNat[walk.packet] = walk.nat
+        remember(key, walk.packet, translated: false)
+        if let translated = ReplyLinker.translated(key, walk.nat) { remember(translated, walk.packet, translated: true) }
     }
 
-    private mutating func linkReply(_ walk: inout PacketWalk, lastHeader: PacketHeader?) {
-        let denat = walk.nat.indices.filter { walk.nat[$0].at.hasPrefix("conntrack") }
-        guard !denat.isEmpty, let h = lastHeader, let proto = h.proto, let src = h.src, let dst = h.dst else { return }
-        let reversed = FlowKey(proto: proto, src: dst, sport: h.natDestinationPort, dst: src, dport: h.natSourcePort)
-        guard let original = originals[reversed], var entry = closed[original] else { return }
-        walk.replyTo = original
-        for i in denat {
-            walk.nat[i].direction = "reply"
-            let reverseField = walk.nat[i].field == "dst" ? "src" : "dst"
-            if let k = entry.walk.nat.firstIndex(where: { $0.field == reverseField && $0.direction == "original" }) {
-                walk.nat[i].type = entry.walk.nat[k].type
-                if entry.walk.nat[k].evidence < .reply {
-                    entry.walk.nat[k].after = walk.nat[i].before
-                    entry.walk.nat[k].evidence = .reply
+    private mutating func remember(_ key: FlowKey, _ packet: Int, translated: Bool) {
+        order.append((key, translated, packet))
+        if translated { after[key] = packet } else { before[key] = packet }
+        while order.count > maxConnections, let (old, wasTranslated, oldPacket) = order.removeFirst() {
+            if wasTranslated { after[old] = nil } else { before[old] = nil }
+            openerNat[oldPacket] = nil
+        }
+    }
+
+    /// Returns whether the walk belongs to a known connection (and so opens none).
+    private mutating func link(_ walk: inout PacketWalk, lastHeader: PacketHeader?) -> Bool {
+        guard let first = walk.firstHeader.flatMap(ReplyLinker.key) else { return false }
+        if let opener = before[first], opener != walk.packet {
+            walk.connection = opener
+            adoptTypes(&walk, from: opener, reply: false)
+            return true
+        }
+        var opener: Int?
+        if let last = lastHeader.flatMap(ReplyLinker.key), let o = before[last.reversed] { opener = o }
+        if opener == nil { opener = after[first.reversed] }
+        guard let opener, opener != walk.packet else { return false }
+        walk.connection = opener
+        walk.replyTo = opener
+        adoptTypes(&walk, from: opener, reply: true)
+        return true
+    }
+
+    /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.
+    private mutating func adoptTypes(_ walk: inout PacketWalk, from opener: Int, reply: Bool) {
+        guard var nat = openerNat[opener] else { return }
+        for i in walk.nat.indices where walk.nat[i].at.hasPrefix("conntrack") {
+            let field = walk.nat[i].field
+            let openerField = reply ? (field == "dst" ? "src" : "dst") : field
+            guard let k = nat.firstIndex(where: { $0.field == openerField && $0.direction == "original" })
+            else { continue }
+            walk.nat[i].type = nat[k].type
+            if reply {
+                walk.nat[i].direction = "reply"
+                if nat[k].evidence < .reply || nat[k].after == nil {
+                    nat[k].after = walk.nat[i].before
+                    nat[k].evidence = .reply
                 }
             }
         }
-        closed[original] = entry
+        openerNat[opener] = nat
+        if var entry = closed[opener] {
+            entry.walk.nat = nat
+            closed[opener] = entry
+        }
     }
 
     static func key(_ h: PacketHeader) -> FlowKey? {
         guard let proto = h.proto, let src = h.src, let dst = h.dst else { return nil }
         return FlowKey(proto: proto, src: src, sport: h.natSourcePort, dst: dst, dport: h.natDestinationPort)
+    }
+
+    /// The tuple after every translation of the walk, when each one's result is known.
+    static func translated(_ key: FlowKey, _ nat: [NatRewrite]) -> FlowKey? {
+        var k = key
+        for rewrite in nat where rewrite.direction == "original" {
+            guard let after = rewrite.after, let endpoint = Endpoint(parsing: after) else { return nil }
+            if rewrite.field == "src" {
+                k.src = endpoint.address
+                k.sport = endpoint.port ?? k.sport
+            } else {
+                k.dst = endpoint.address
+                k.dport = endpoint.port ?? k.dport
+            }
+        }
+        return k == key ? nil : k
+    }
+}
+
+extension Endpoint {
+    /// Parses `addr`, `addr:port` or `[v6]:port`.
+    init?(parsing text: String) {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), let a = IPAddress(String(text[text.index(after: text.startIndex)..<close]))
+            else { return nil }
+            let rest = text[text.index(after: close)...]
+            self.init(address: a, port: rest.hasPrefix(":") ? UInt16(rest.dropFirst()) : nil)
+            return
+        }
+        if let a = IPAddress(text) {
+            self.init(address: a, port: nil)
+            return
+        }
+        guard let colon = text.lastIndex(of: ":"), let a = IPAddress(String(text[..<colon])),
+            let p = UInt16(text[text.index(after: colon)...])
+        else { return nil }
+        self.init(address: a, port: p)
     }
 }

@@ -103,8 +103,10 @@ public struct PacketWalk: Sendable, Equatable {
     public var confidence: Double
     /// Why the walk is incomplete or why a join was a guess.
     public var notes: [String]
-    /// For a reply de-NATed by conntrack: the packet number of the original direction's walk.
+    /// For a reply: the packet number of the walk that opened its (NATed) connection.
     public var replyTo: Int?
+    /// For any later packet of a NATed connection: the packet number of the walk that opened it.
+    public var connection: Int?
 
     public init(packet: Int, family: Family) {
         self.packet = packet
