@@ -72,11 +72,3 @@ public struct Correlator {
 private final class ClosedSink {
     var items: [(OpenWalk, Stitcher.CloseReason)] = []
 }
-
-/// The lookup used without `--ruleset`: only rule text printed by the source itself is understood.
-public struct TextRuleLookup: RuleLookup {
-    public init() {}
-    public func resolve(table: String, chain: String, rule: RuleRef) -> RuleResolution? { nil }
-    public func policy(table: String, chain: String) -> String? { nil }
-    public func natSpec(ruleText: String) -> NatSpec? { nil }
-}

@@ -3,43 +3,47 @@ public struct RuleResolution: Sendable, Equatable {
     public var text: String?
     /// `ACCEPT`, `DROP`, `REJECT`, `RETURN`, `MASQUERADE`, a user chain, nft `accept`, `jump X`, ...
     public var target: String?
-    public var nat: NatSpec?
+    public var nat: NatTarget?
 
-    public init(text: String?, target: String?, nat: NatSpec?) {
+    public init(text: String?, target: String?, nat: NatTarget?) {
         self.text = text
         self.target = target
         self.nat = nat
     }
 }
 
-/// A NAT target as far as its rule fixes the result.
-public struct NatSpec: Sendable, Equatable {
-    public var type: NatType
-    /// The single address the rule maps to, when it names exactly one.
-    public var address: IPAddress?
-    /// The single port the rule maps to, when it names exactly one.
-    public var port: UInt16?
-
-    public init(type: NatType, address: IPAddress?, port: UInt16?) {
-        self.type = type
-        self.address = address
-        self.port = port
-    }
-}
-
 /// Resolves rules named by trace records: by position (legacy TRACE) or handle (nft).
 public protocol RuleLookup {
-    func resolve(table: String, chain: String, rule: RuleRef) -> RuleResolution?
+    func resolve(table: String, chain: String, rule: RuleRef, family: Family) -> RuleResolution?
     /// The chain's policy (`ACCEPT`, `DROP`), when known.
-    func policy(table: String, chain: String) -> String?
+    func policy(table: String, chain: String, family: Family) -> String?
     /// The NAT target in a rule's own text (`dnat to 10.0.0.2:80`, `-j DNAT --to-destination …`).
-    func natSpec(ruleText: String) -> NatSpec?
+    func natTarget(ruleText: String) -> NatTarget?
     /// The address MASQUERADE picks on an interface, when a topology knows it.
     func masqueradeAddress(outIface: String, family: Family) -> IPAddress?
 }
 
 extension RuleLookup {
     public func masqueradeAddress(outIface: String, family: Family) -> IPAddress? { nil }
+    public func natTarget(ruleText: String) -> NatTarget? { RulesetParser.natTarget(fromRuleText: ruleText) }
+}
+
+/// The lookup used without `--ruleset`: only rule text printed by the source itself is understood.
+public struct TextRuleLookup: RuleLookup {
+    public init() {}
+    public func resolve(table: String, chain: String, rule: RuleRef, family: Family) -> RuleResolution? { nil }
+    public func policy(table: String, chain: String, family: Family) -> String? { nil }
+}
+
+extension Ruleset: RuleLookup {
+    public func resolve(table: String, chain: String, rule ref: RuleRef, family: Family) -> RuleResolution? {
+        guard let info = rule(table: table, chain: chain, ref: ref, family: family) else { return nil }
+        return RuleResolution(text: info.text, target: info.target, nat: info.nat)
+    }
+
+    public func policy(table: String, chain: String, family: Family) -> String? {
+        policy(table: table, chain: chain, family: Optional(family))
+    }
 }
 
 /// What a target name means for the packet's walk.

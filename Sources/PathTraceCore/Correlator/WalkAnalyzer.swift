@@ -23,7 +23,7 @@ struct WalkAnalyzer {
 
     private func resolution(_ step: WalkStep) -> RuleResolution? {
         guard let lookup, let ref = step.event.rule, step.event.kind == .rule else { return nil }
-        return lookup.resolve(table: step.event.table, chain: step.event.chain, rule: ref)
+        return lookup.resolve(table: step.event.table, chain: step.event.chain, rule: ref, family: step.event.family)
     }
 
     private func resolveRules(_ walk: inout PacketWalk) {
@@ -62,7 +62,7 @@ struct WalkAnalyzer {
                     verdict = .return
                 }
             } else if step.event.kind == .policy, let lookup,
-                let policy = lookup.policy(table: step.event.table, chain: step.event.chain)
+                let policy = lookup.policy(table: step.event.table, chain: step.event.chain, family: step.event.family)
             {
                 verdict = StepVerdict(policy)
             }
@@ -184,11 +184,13 @@ struct WalkAnalyzer {
             guard let before = field == "dst" ? header.destinationEndpoint : header.sourceEndpoint else { continue }
             var after: String?
             if let spec {
-                var address = spec.address
-                if type == .masquerade, let out = step.event.outIface {
-                    address = lookup?.masqueradeAddress(outIface: out, family: walk.family)
+                var local: IPAddress?
+                if let out = step.event.outIface, type == .masquerade {
+                    local = lookup?.masqueradeAddress(outIface: out, family: walk.family)
                 }
-                if let address { after = Endpoint(address: address, port: spec.port ?? before.port).description }
+                if let r = spec.after(original: before.address, port: before.port, interfaceAddress: local) {
+                    after = Endpoint(address: r.address, port: r.port).description
+                }
             }
             result.append(
                 NatRewrite(
@@ -207,8 +209,8 @@ struct WalkAnalyzer {
         return next.hook != steps[i].hook || next.event.table != steps[i].event.table
     }
 
-    private func natSpec(_ step: WalkStep) -> NatSpec? {
-        if let text = step.event.ruleText, let spec = lookup?.natSpec(ruleText: text) { return spec }
+    private func natSpec(_ step: WalkStep) -> NatTarget? {
+        if let text = step.event.ruleText, let spec = lookup?.natTarget(ruleText: text) { return spec }
         return resolution(step)?.nat
     }
 }
