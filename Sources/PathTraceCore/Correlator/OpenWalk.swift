@@ -9,6 +9,8 @@ final class OpenWalk {
     var lastTime: Double?
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
     var finishedTables: [String] = []
+    /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
+    var currentUnit = ""
     var confidence: Double = 1
     var notes: [String] = []
     /// Header changes seen between consecutive events: NAT evidence `observed`.

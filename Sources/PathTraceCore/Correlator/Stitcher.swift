@@ -138,9 +138,9 @@ struct Stitcher {
         var cost = 0
         if pos.hook == lastPos.hook {
             if pos.priority < lastPos.priority && event.table != last.table { return nil }
-            let unit = Stitcher.invocation(event)
+            let unit = Stitcher.invocation(event, in: walk)
             if walk.finishedTables.contains(unit) { return nil }
-            if unit == Stitcher.invocation(last) && (last.kind == .policy || last.verdict == .accept) { return nil }
+            if unit == walk.currentUnit && (last.kind == .policy || last.verdict == .accept) { return nil }
             if event.table == last.table && event.chain == last.chain {
                 if case .number(let n) = event.rule, case .number(let m) = last.rule, n <= m { return nil }
             }
@@ -172,9 +172,13 @@ struct Stitcher {
         return (cost, pos)
     }
 
-    /// The unit that runs once per hook: an iptables table, or (nft) a table's chain.
-    static func invocation(_ event: TraceEvent) -> String {
-        event.origin == .kernelTrace ? event.table : event.table + ":" + (event.hook != nil ? event.chain : "*")
+    /// The unit that runs once per hook: an iptables table, or (nft) a table's base chain; a user
+    /// chain belongs to the base chain that jumped to it.
+    static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> String {
+        if event.origin == .kernelTrace { return event.table }
+        if event.hook != nil { return event.table + ":" + event.chain }
+        if let walk, let last = walk.lastEvent, last.table == event.table { return walk.currentUnit }
+        return event.table + ":" + event.chain
     }
 
     static func sameInvariants(_ a: PacketHeader, _ b: PacketHeader) -> Bool {
@@ -205,8 +209,8 @@ struct Stitcher {
             walk.finishedTables.removeAll()
         }
         if let last = walk.lastEvent, position?.hook == walk.lastPosition?.hook {
-            let lastUnit = Stitcher.invocation(last)
-            let ended = lastUnit != Stitcher.invocation(event) || last.kind == .policy || last.verdict == .accept
+            let lastUnit = walk.currentUnit
+            let ended = lastUnit != Stitcher.invocation(event, in: walk) || last.kind == .policy || last.verdict == .accept
             if ended && !walk.finishedTables.contains(lastUnit) { walk.finishedTables.append(lastUnit) }
         }
         if let h = event.header, let w = walk.lastHeader, let from = walk.lastPosition, let to = position {
@@ -219,6 +223,7 @@ struct Stitcher {
                 walk.changes.append(HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
             }
         }
+        walk.currentUnit = Stitcher.invocation(event, in: walk)
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
         walk.positions.append(position)
         if let position { walk.lastPosition = position }
