@@ -109,7 +109,7 @@ public struct TextTimeline {
             out.append(paint("DST \(endpoint(p.dst, p.dport)) → \(endpoint(h.dst, h.dport))", .yellow))
         }
         if let a = p.ttl, let b = h.ttl, a != b { out.append("TTL \(a) → \(b)") }
-        if h.mark != p.mark { out.append("MARK \(hexMark(p.mark)) → \(hexMark(h.mark))") }
+        if let b = h.mark, b != p.mark { out.append(p.mark == nil ? "MARK \(hexMark(b))" : "MARK \(hexMark(p.mark)) → \(hexMark(b))") }
         return out
     }
 

@@ -22,27 +22,42 @@ public struct Correlator {
     private var analyzer: WalkAnalyzer
     private var linker: ReplyLinker
     private var eventIndex = 0
+    private var lastTime: Double?
     private var closedBuffer: [(OpenWalk, Stitcher.CloseReason)] = []
     public private(set) var stats = Stats()
 
     public init(lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (PacketWalk) -> Void) {
-        analyzer = WalkAnalyzer(lookup: lookup ?? TextRuleLookup())
+        let lookup = lookup ?? TextRuleLookup()
+        self.lookup = lookup
+        let visibility = Visibility()
+        analyzer = WalkAnalyzer(lookup: lookup, visibility: visibility)
         linker = ReplyLinker(release: emit)
         linker.holdEvents = options.windowEvents
         var limits = Stitcher.Limits()
         limits.windowEvents = options.windowEvents
         limits.windowSeconds = options.windowSeconds
         let sink = ClosedSink()
-        stitcher = Stitcher(limits: limits) { walk, reason in sink.items.append((walk, reason)) }
+        stitcher = Stitcher(
+            limits: limits, visibility: visibility,
+            isNat: { e in e.table == "nat" || (e.ruleText.map { lookup.natTarget(ruleText: $0) != nil } ?? false) },
+            basePosition: { lookup.basePosition(table: $0.table, chain: $0.chain, family: $0.family) },
+            close: { walk, reason in sink.items.append((walk, reason)) })
         self.sink = sink
     }
 
     private let sink: ClosedSink
+    private let lookup: RuleLookup
 
     public mutating func add(_ event: TraceEvent) {
+        var event = event
+        if event.hook == nil, event.origin != .kernelTrace,
+            let declared = lookup.basePosition(table: event.table, chain: event.chain, family: event.family)
+        {
+            event.hook = declared.hook
+        }
         eventIndex += 1
         stats.events += 1
-        analyzer.noteVisible(event)
+        if let t = event.time { lastTime = t }
         stitcher.add(event)
         drain()
         linker.flush(eventIndex: eventIndex)
@@ -50,7 +65,7 @@ public struct Correlator {
 
     /// Closes every open walk and releases all (end of input, or the end of a live session).
     public mutating func finish() {
-        stitcher.finishAll()
+        stitcher.finishAll(lastTime: lastTime)
         drain()
         linker.flush(eventIndex: eventIndex, force: true)
     }

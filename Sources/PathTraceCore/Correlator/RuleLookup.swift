@@ -21,10 +21,13 @@ public protocol RuleLookup {
     func natTarget(ruleText: String) -> NatTarget?
     /// The address MASQUERADE picks on an interface, when a topology knows it.
     func masqueradeAddress(outIface: String, family: Family) -> IPAddress?
+    /// Hook and priority of an nft base chain, when a ruleset declares it.
+    func basePosition(table: String, chain: String, family: Family) -> HookPosition?
 }
 
 extension RuleLookup {
     public func masqueradeAddress(outIface: String, family: Family) -> IPAddress? { nil }
+    public func basePosition(table: String, chain: String, family: Family) -> HookPosition? { nil }
     public func natTarget(ruleText: String) -> NatTarget? { RulesetParser.natTarget(fromRuleText: ruleText) }
 }
 
@@ -43,6 +46,13 @@ extension Ruleset: RuleLookup {
 
     public func policy(table: String, chain: String, family: Family) -> String? {
         policy(table: table, chain: chain, family: Optional(family))
+    }
+
+    public func basePosition(table: String, chain: String, family: Family) -> HookPosition? {
+        guard let c = self.chain(table: table, chain: chain, family: family), let hookName = c.hook,
+            let hook = Hook(chainName: hookName)
+        else { return nil }
+        return HookPosition(hook: hook, priority: c.priority.flatMap(Netfilter.priority(nft:)) ?? 0)
     }
 }
 

@@ -35,8 +35,22 @@ struct Stitcher {
     private var activity: Deque<(Int, Int)> = Deque()
     private let close: (OpenWalk, CloseReason) -> Void
 
-    init(limits: Limits = Limits(), close: @escaping (OpenWalk, CloseReason) -> Void) {
+    /// Declared positions of nft base chains (from `--ruleset`), keyed by "table chain family".
+    let basePosition: (TraceEvent) -> HookPosition?
+
+    let visibility: Visibility
+    let isNat: (TraceEvent) -> Bool
+
+    init(
+        limits: Limits = Limits(), visibility: Visibility = Visibility(),
+        isNat: @escaping (TraceEvent) -> Bool = { _ in false },
+        basePosition: @escaping (TraceEvent) -> HookPosition? = { _ in nil },
+        close: @escaping (OpenWalk, CloseReason) -> Void
+    ) {
         self.limits = limits
+        self.visibility = visibility
+        self.isNat = isNat
+        self.basePosition = basePosition
         self.close = close
     }
 
@@ -78,10 +92,13 @@ struct Stitcher {
         if walk.complete || walk.dropped { finish(walk, .complete) }
     }
 
-    /// Closes every open walk, oldest first.
-    mutating func finishAll() {
+    /// Closes every open walk, oldest first. A walk idle long before the end was not cut off by it.
+    mutating func finishAll(lastTime: Double?) {
         for packet in open.keys.sorted() {
-            if let walk = open[packet] { finish(walk, .endOfInput) }
+            guard let walk = open[packet] else { continue }
+            var idle = eventIndex - walk.lastEventIndex > 32
+            if let now = lastTime, let t = walk.lastTime, now - t > 0.5 { idle = true }
+            finish(walk, idle ? .expired : .endOfInput)
         }
     }
 
@@ -98,6 +115,7 @@ struct Stitcher {
 
     /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
     func position(of event: TraceEvent, in walk: OpenWalk?) -> HookPosition? {
+        if event.origin != .kernelTrace, let declared = basePosition(event) { return declared }
         var hook = event.hook
         if hook == nil, let walk, let last = walk.lastEvent, last.table == event.table {
             hook = walk.lastPosition?.hook
@@ -224,6 +242,9 @@ struct Stitcher {
             }
         }
         walk.currentUnit = Stitcher.invocation(event, in: walk)
+        if let hook = position?.hook, event.kind != .log {
+            visibility.note(walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
+        }
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
         walk.positions.append(position)
         if let position { walk.lastPosition = position }

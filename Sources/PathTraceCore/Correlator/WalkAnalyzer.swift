@@ -1,13 +1,8 @@
 /// Turns a stitched walk into what a user reads: hooks, verdicts, path, NAT rewrites.
 struct WalkAnalyzer {
     var lookup: RuleLookup?
-    /// Tables that printed at each hook anywhere in this input: a table absent here prints nothing.
-    var visible: [Hook: Set<String>] = [:]
-
-    mutating func noteVisible(_ event: TraceEvent) {
-        guard let hook = event.hook, event.kind != .log else { return }
-        if visible[hook]?.contains(event.table) != true { visible[hook, default: []].insert(event.table) }
-    }
+    /// What printed at each hook anywhere in this input: a table absent here prints nothing.
+    let visibility: Visibility
 
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk {
         var walk = PacketWalk(packet: open.packet, family: open.steps.first?.event.family ?? .ipv4)
@@ -108,10 +103,10 @@ struct WalkAnalyzer {
             walk.verdict = .queue
         } else if let lastHook, Netfilter.isFinal(lastHook) {
             walk.verdict = .accept
-        } else if reason == .endOfInput || reason == .evicted {
+        } else if reason == .endOfInput {
             path = .incomplete
             walk.notes.append("the trace ends after \(label(last)): the rest of the walk was not captured")
-        } else if let lastHook, nothingVisible(after: lastHook, hadNat: steps.contains { $0.event.table == "nat" }) {
+        } else if let lastHook, visibility.nothingPrints(after: lastHook, natRan: steps.contains(where: isNatStep)) {
             // No table prints at any later hook in this input, so silence is the packet leaving.
             walk.verdict = .accept
         } else {
@@ -129,14 +124,6 @@ struct WalkAnalyzer {
         walk.path = path
     }
 
-    private func nothingVisible(after hook: Hook, hadNat: Bool) -> Bool {
-        for later in Netfilter.laterHooks(after: hook) {
-            let tables = visible[later] ?? []
-            if tables.contains(where: { $0 != "nat" || hadNat }) { return false }
-        }
-        return true
-    }
-
     func label(_ step: WalkStep) -> String {
         var s = "\(step.event.table):\(step.event.chain)"
         if let rule = step.event.rule { s += " \(rule)" } else { s += " \(step.event.kind.rawValue)" }
@@ -151,8 +138,7 @@ struct WalkAnalyzer {
         let steps = walk.steps
         for change in open.changes {
             let natIndex = steps.indices.last { i in
-                i < change.stepIndex && steps[i].event.table == "nat" && steps[i].event.kind == .rule
-                    && steps[i].hook == change.from.hook
+                i < change.stepIndex && isNatStep(steps[i]) && steps[i].hook == change.from.hook
             }
             var rewrite: NatRewrite
             if let natIndex {
@@ -161,7 +147,7 @@ struct WalkAnalyzer {
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
-                    after: change.after.description, at: "nat:\(steps[natIndex].event.chain)", evidence: .observed,
+                    after: change.after.description, at: "\(steps[natIndex].event.table):\(steps[natIndex].event.chain)", evidence: .observed,
                     rule: steps[natIndex].event.rule, ruleText: steps[natIndex].event.ruleText)
             } else {
                 rewrite = NatRewrite(
@@ -171,7 +157,7 @@ struct WalkAnalyzer {
             }
             result.append(rewrite)
         }
-        for (i, step) in steps.enumerated() where step.event.table == "nat" && step.event.kind == .rule {
+        for (i, step) in steps.enumerated() where isNatStep(step) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
             guard let hook = step.hook, let header = step.event.header ?? walk.firstHeader else { continue }
             let spec = natSpec(step)
@@ -195,10 +181,18 @@ struct WalkAnalyzer {
             result.append(
                 NatRewrite(
                     type: type, field: field, before: before.description, after: after,
-                    at: "nat:\(step.event.chain)", evidence: spec == nil ? .chain : .rule, rule: step.event.rule,
+                    at: "\(step.event.table):\(step.event.chain)", evidence: spec == nil ? .chain : .rule, rule: step.event.rule,
                     ruleText: step.event.ruleText))
         }
         return result
+    }
+
+    /// A rule in a nat table, or a rule whose own text is a NAT statement (nft tables have free names).
+    func isNatStep(_ step: WalkStep) -> Bool {
+        guard step.event.kind == .rule else { return false }
+        if step.event.table == "nat" { return true }
+        guard let text = step.event.ruleText else { return false }
+        return lookup?.natTarget(ruleText: text) != nil
     }
 
     /// Whether step i is the last of its table's run at its hook (its target decided the table).

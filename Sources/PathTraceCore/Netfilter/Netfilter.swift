@@ -17,6 +17,24 @@ public enum Netfilter {
         }
     }
 
+    /// Parses an nft priority: a number, a keyword (`raw`, `mangle`, `dstnat`, `filter`, `security`,
+    /// `srcnat`), or a keyword plus or minus a number (`raw - 1`).
+    public static func priority(nft text: String) -> Int? {
+        let words = text.split(separator: " ").map(String.init)
+        guard let first = words.first else { return nil }
+        let keywords = ["raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100]
+        var value: Int
+        if let k = keywords[first] {
+            value = k
+        } else if let n = Int(first) {
+            value = n
+        } else {
+            return nil
+        }
+        if words.count == 3, let n = Int(words[2]) { value += words[1] == "-" ? -n : n }
+        return value
+    }
+
     /// The iptables tables at each hook, in the order a packet meets them.
     public static func tables(at hook: Hook) -> [String] {
         switch hook {
@@ -82,8 +100,9 @@ public struct HookPosition: Sendable, Equatable, Comparable {
     public func crossesDstNat(to later: HookPosition) -> Bool {
         switch hook {
         case .prerouting, .output:
-            if priority > Netfilter.dstNatPriority { return false }
-            return later.hook != hook || later.priority > Netfilter.dstNatPriority
+            // Leaving the hook always passes its NAT point: nft chains' priorities are often unknown.
+            if later.hook != hook { return true }
+            return priority <= Netfilter.dstNatPriority && later.priority > Netfilter.dstNatPriority
         case .brouting: return true
         default: return false
         }
