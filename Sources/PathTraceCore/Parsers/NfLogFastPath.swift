@@ -29,6 +29,9 @@ extension NfLogScanner {
         static let WINDOW: UInt64 = 0x3D_574F_444E_4957
         static let TYPE: UInt64 = 0x3D_4550_5954
         static let CODE: UInt64 = 0x3D_4544_4F43
+        static let RES0: UInt64 = 0x3030_7830_3D53_4552
+        static let URGP0: UInt64 = 0x30_3D50_4752_55
+        static let OPTparen: UInt64 = 0x28_2054_504F
         static let CE: UInt64 = 0x20_4543
         static let DF: UInt64 = 0x20_4644
         static let MF: UInt64 = 0x20_464D
@@ -189,6 +192,8 @@ extension NfLogScanner {
             }
             guard let window = decimalField(Lit.WINDOW, 7, 0xFFFF) else { return }
             header.window = UInt16(window)
+            guard separator() else { return }
+            tcpTail()
         case IPProtocol.icmp, IPProtocol.icmpv6:
             guard let type = decimalField(Lit.TYPE, 5, 0xFF) else { return }
             header.icmpType = UInt8(type)
@@ -200,6 +205,45 @@ extension NfLogScanner {
             header.icmpSeq = UInt16(seq)
         default:
             return
+        }
+    }
+
+    /// `RES=0x00 <flags> URGP=0 [OPT (...)]` after `WINDOW=`.
+    private mutating func tcpTail() {
+        if lit(Lit.RES0, 8) && (i + 8 == n || p[i + 8] == Byte.space) {
+            i &+= 8
+            guard separator() else { return }
+        }
+        while i < n {
+            var e = i
+            while e < n && e - i < 4 && p[e] != Byte.space { e &+= 1 }
+            let len = e - i
+            guard len == 2 || len == 3, e == n || p[e] == Byte.space else { break }
+            let flag: TCPFlags
+            switch Byte.load(p + i, len) {
+            case FieldKey.SYN: flag = .syn
+            case FieldKey.ACK: flag = .ack
+            case FieldKey.FIN: flag = .fin
+            case FieldKey.RST: flag = .rst
+            case FieldKey.PSH: flag = .psh
+            case FieldKey.URG: flag = .urg
+            case FieldKey.ECE: flag = .ece
+            case FieldKey.CWR: flag = .cwr
+            case FieldKey.AE: flag = .ae
+            default: return
+            }
+            header.tcpFlags.insert(flag)
+            i = e
+            guard separator() else { return }
+        }
+        if lit(Lit.URGP0, 6) && (i + 6 == n || p[i + 6] == Byte.space) {
+            i &+= 6
+            guard separator() else { return }
+        }
+        if lit(Lit.OPTparen, 5) {
+            let ts = i
+            i &+= 3
+            options(ts)
         }
     }
 }
