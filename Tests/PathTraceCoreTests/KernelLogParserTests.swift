@@ -371,6 +371,27 @@ func ip(_ text: String) -> IPAddress? { IPAddress(text) }
         #expect(r.events.allSatisfy { $0.source.line == 1 })
     }
 
+    @Test func logLinesGluedTogether() throws {
+        let r = parseLines(
+            "[UFW BLOCK] IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 PROTO=47 MTU=9 "
+                + "[ 99.5] [UFW ALLOW] IN=eth1 OUT= SRC=9.9.9.9 DST=5.6.7.8 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=2 "
+                + "PROTO=47 [bri-X]IN=eth2 OUT=eth3 SRC=8.8.8.8 DST=5.6.7.8 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=3 "
+                + "PROTO=47 TRACE: filter:INPUT:rule:1 IN=eth4 OUT= SRC=7.7.7.7 DST=5.6.7.8 LEN=60")
+        #expect(r.skipped.isEmpty)
+        #expect(r.events.map(\.prefix) == ["[UFW BLOCK] ", "[UFW ALLOW] ", "[bri-X]", nil])
+        #expect(r.events.map(\.inIface) == ["eth0", "eth1", "eth2", "eth4"])
+        #expect(r.events.map(\.outIface) == [nil, nil, "eth3", nil])
+        #expect(r.events.map { $0.header?.src } == ["1.2.3.4", "9.9.9.9", "8.8.8.8", "7.7.7.7"].map(ip))
+        #expect(r.events.map(\.time) == [nil, 99.5, 99.5, 99.5])
+        #expect(r.events.map { $0.header?.extra ?? [] } == [["MTU=9"], [], [], []])
+    }
+
+    @Test func stampBehindAnUnknownWrapper() throws {
+        let e = try single(
+            "kern  :warn  : [ 4711.000001] TRACE: raw:PREROUTING:policy:2 IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 ")
+        #expect(e.time == 4711.000001 && e.table == "raw")
+    }
+
     @Test func markIGMPAndIPOptions() throws {
         let mark = try single(
             "TRACE: mangle:FORWARD:rule:4 IN=eth0 OUT=eth1 SRC=10.0.0.1 DST=10.0.0.2 LEN=84 TOS=0x00 PREC=0x00 "

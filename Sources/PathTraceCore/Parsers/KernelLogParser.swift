@@ -39,6 +39,10 @@ struct KernelLogParser {
         case .malformed(let why): return .malformed(why)
         case .none: return .notMine
         }
+        if time == nil, case .trace(let h) = head, h.start > i {
+            // An unknown wrapper (`dmesg -x`: `kern  :warn  : [ 12.345] TRACE: ...`) may still end in a stamp.
+            time = KernelLogParser.stampBefore(p, n, h.start, i)
+        }
 
         scanner.begin(p, n)
         while true {
@@ -49,7 +53,7 @@ struct KernelLogParser {
             let boundary = scanner.run()
             emitEvent(head, time, position, emit)
             guard let next = boundary else { break }
-            head = .trace(next.head)
+            head = next.head
             if let t = next.time { time = t }
             scanner.resetRecord()
         }
@@ -207,6 +211,19 @@ struct KernelLogParser {
         }
         guard j < n && p[j] == Byte.rbracket else { return nil }
         return (Byte.seconds(whole, frac, digits), j + 1)
+    }
+
+    /// A dmesg stamp ending (give or take spaces) just before `end`, not before `start`.
+    static func stampBefore(_ p: UnsafePointer<UInt8>, _ n: Int, _ end: Int, _ start: Int) -> Double? {
+        var k = end - 1
+        while k > start && p[k] == Byte.space { k -= 1 }
+        guard k > start, p[k] == Byte.rbracket else { return nil }
+        var open = k - 1
+        while open >= start && k - open <= 24 && p[open] != Byte.lbracket { open -= 1 }
+        guard open >= start, p[open] == Byte.lbracket, let (t, after) = stamp(p, n, open), after == k + 1 else {
+            return nil
+        }
+        return t
     }
 
     /// dmesg -T `[Tue Jun 18 21:00:55 2019]` at `s`: the index past `]`.

@@ -73,6 +73,7 @@ extension NfLogScanner {
         guard lit(Lit.IN, 3) else { return }
         i &+= 3
         inIface = word()
+        sawIN = true
         guard separator(), lit(Lit.OUT, 4) else { return }
         i &+= 4
         outIface = word()

@@ -138,6 +138,13 @@ struct NfLogScanner {
     /// A `[12.345678]` stamp seen inside the dump: the time of a glued record that follows it.
     var pendingStamp: Double?
     var pendingStampIndex = -1
+    var pendingStampEnd = -1
+    /// This record's `IN=` was read: another one starts a glued LOG record.
+    var sawIN = false
+    /// Just past the last token that looked like a field (anything but a loose word or a stamp).
+    var lastFieldEnd = 0
+    /// The token just read was a loose word or a stamp: maybe the prefix of a glued LOG line.
+    var looseWord = false
 
     /// A one-byte buffer for the scanner to point at before it has seen a line.
     nonisolated(unsafe) private static let placeholder = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
@@ -189,20 +196,22 @@ struct NfLogScanner {
         extra.removeAll(keepingCapacity: true)
         pendingStamp = nil
         pendingStampIndex = -1
+        sawIN = false
     }
 
     /// The next glued record found by `run`.
     struct Boundary {
-        var head: TraceHead
+        var head: KernelLogParser.Head
         var time: Double?
     }
 
     // MARK: - Main loop
 
-    /// Scans fields until the end of the line or the start of another TRACE record.
+    /// Scans fields until the end of the line or the start of another record glued to this one.
     mutating func run() -> Boundary? {
         while i < n && p[i] == Byte.space { i += 1 }
         fastPath()
+        lastFieldEnd = i
         while true {
             while i < n && p[i] == Byte.space { i += 1 }
             if i >= n { return nil }
@@ -218,6 +227,15 @@ struct NfLogScanner {
                 i &+= 1
             }
             if i < n && b == Byte.equal {
+                if sawIN && !inEmbedded {
+                    // nf_log prints IN= once per record: a second one is a glued LOG line.
+                    if key == FieldKey.IN && klen == 2 { return logBoundary(ts) }
+                    if klen > 2 && p[i - 2] == 0x49 && p[i - 1] == 0x4E && key != FieldKey.PHYSIN
+                        && KernelLogParser.outFollows(p, n, i + 1)
+                    {
+                        return logBoundary(i - 2)
+                    }
+                }
                 i &+= 1
                 let ok = inEmbedded ? embeddedKeyValue(key, klen) : keyValue(key, klen, ts)
                 if !ok {
@@ -230,6 +248,11 @@ struct NfLogScanner {
                 colonToken(key, klen, ts)
             } else {
                 bareToken(key, klen, ts)
+            }
+            if looseWord {
+                looseWord = false
+            } else {
+                lastFieldEnd = i
             }
         }
     }
@@ -435,6 +458,7 @@ struct NfLogScanner {
         switch key {
         case FieldKey.IN:
             inIface = word()
+            sawIN = true
             return true
         case FieldKey.OUT:
             outIface = word()
@@ -731,11 +755,13 @@ struct NfLogScanner {
         case FieldKey.IP where ebt, FieldKey.IPv6 where ebt, FieldKey.Next where ebt:
             macMarker = -1
         default:
+            looseWord = true
             if klen > 0 && p[ts] == Byte.lbracket, let (t, end) = KernelLogParser.stamp(p, n, ts) {
                 i = end
                 addExtra(ts, end)
                 pendingStamp = t
                 pendingStampIndex = extra.count - 2
+                pendingStampEnd = end
             } else if key == FieldKey.TRUNCATE && klen == 9 {
                 addExtra(ts, i)
             } else {
@@ -808,6 +834,7 @@ struct NfLogScanner {
         default:
             break
         }
+        looseWord = true
         keepToken(ts)
     }
 
@@ -821,6 +848,23 @@ struct NfLogScanner {
             extra.removeLast(2)
             time = t
         }
-        return Boundary(head: head, time: time)
+        return Boundary(head: .trace(head), time: time)
+    }
+
+    /// At a second `IN=` (at `inField`): a LOG line glued to this record. Its prefix is what lies
+    /// between this record's last known field and `IN=`, less a dmesg stamp, which gives its time.
+    mutating func logBoundary(_ inField: Int) -> Boundary {
+        var start = lastFieldEnd
+        while start < inField && p[start] == Byte.space { start += 1 }
+        var time: Double?
+        if let t = pendingStamp, pendingStampIndex >= 0, pendingStampIndex < extra.count,
+            extra[pendingStampIndex] >= start
+        {
+            time = t
+            start = pendingStampEnd
+            while start < inField && p[start] == Byte.space { start += 1 }
+        }
+        while extra.count >= 2 && extra[extra.count - 2] >= lastFieldEnd { extra.removeLast(2) }
+        return Boundary(head: .log(prefixStart: start, inField: inField), time: time)
     }
 }
