@@ -11,8 +11,9 @@ struct KernelLogParser {
     private var strings = StringCache()
     private var extras = ExtraCache()
     private var scanner = NfLogScanner()
-    /// A blank event built once through the model's initializer; each record starts from a copy of it,
-    /// which is much cheaper than the initializer's string compares for the hook.
+    /// The event handed to `emit`, built once through the model's initializer and then refilled for
+    /// every record (every field this parser sets is assigned each time; the others stay at their
+    /// defaults). This saves the initializer's string compares for the hook and a copy of the struct.
     private var event = TraceEvent(
         source: SourcePosition(file: "", line: 0), origin: .kernelTrace, family: .ipv4, table: "", chain: "",
         kind: .log)

@@ -197,6 +197,7 @@ struct NfLogScanner {
         pendingStamp = nil
         pendingStampIndex = -1
         sawIN = false
+        looseWord = false
     }
 
     /// The next glued record found by `run`.
@@ -755,6 +756,10 @@ struct NfLogScanner {
         case FieldKey.IP where ebt, FieldKey.IPv6 where ebt, FieldKey.Next where ebt:
             macMarker = -1
         default:
+            if key == FieldKey.TRUNCATE && klen == 9 {
+                addExtra(ts, i)
+                return
+            }
             looseWord = true
             if klen > 0 && p[ts] == Byte.lbracket, let (t, end) = KernelLogParser.stamp(p, n, ts) {
                 i = end
@@ -762,8 +767,6 @@ struct NfLogScanner {
                 pendingStamp = t
                 pendingStampIndex = extra.count - 2
                 pendingStampEnd = end
-            } else if key == FieldKey.TRUNCATE && klen == 9 {
-                addExtra(ts, i)
             } else {
                 keepToken(ts)
             }
