@@ -1,8 +1,400 @@
 /// Parses nf_log text (TRACE and LOG-target lines, ebtables LOG lines) inside any log wrapper.
+///
+/// Wrappers, detected per line: dmesg `[ 5281.733217] `, dmesg -T `[Tue Jun 18 21:00:55 2019] `,
+/// syslog/journal `Jul 20 11:28:40 host kernel: ` (optionally followed by a dmesg stamp), ISO journal
+/// stamps, `/dev/kmsg` records `4,1234,5121056357116,-;`, a `<4>` priority, or nothing at all.
+///
+/// The body is one or more records: `TRACE: table:chain:type:rulenum ` followed by the nf_log dump
+/// (several may be glued on one line), or a LOG line whose user prefix runs up to `IN=`. The dump is
+/// scanned once, byte by byte, by `NfLogScanner`; strings are only made for names and unknown fields.
 struct KernelLogParser {
+    private var strings = StringCache()
+    private var extras = ExtraCache()
+    private var scanner = NfLogScanner()
+    /// The event handed to `emit`, built once through the model's initializer and then refilled for
+    /// every record (every field this parser sets is assigned each time; the others stay at their
+    /// defaults). This saves the initializer's string compares for the hook and a copy of the struct.
+    private var event = TraceEvent(
+        source: SourcePosition(file: "", line: 0), origin: .kernelTrace, family: .ipv4, table: "", chain: "",
+        kind: .log)
+
+    /// What starts the body of a line.
+    enum Head {
+        case trace(TraceHead)
+        /// A LOG-target or ebtables line: the prefix runs from `prefixStart` to `inField` (`IN=`).
+        case log(prefixStart: Int, inField: Int)
+    }
+
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>, at position: SourcePosition, emit: (TraceEvent) -> Void)
         -> LineStatus
     {
-        .notMine
+        guard let p = line.baseAddress else { return .notMine }
+        var n = line.count
+        while n > 0 && (p[n - 1] == Byte.lf || p[n - 1] == Byte.cr || p[n - 1] == 0) { n -= 1 }
+        var i = 0
+        var time = KernelLogParser.unwrap(p, n, &i)
+
+        var head: Head
+        switch KernelLogParser.findHead(p, n, i) {
+        case .found(let h): head = h
+        case .malformed(let why): return .malformed(why)
+        case .none: return .notMine
+        }
+        if time == nil, case .trace(let h) = head, h.start > i {
+            // An unknown wrapper (`dmesg -x`: `kern  :warn  : [ 12.345] TRACE: ...`) may still end in a stamp.
+            time = KernelLogParser.stampBefore(p, n, h.start, i)
+        }
+
+        scanner.begin(p, n)
+        while true {
+            switch head {
+            case .trace(let h): scanner.i = h.end
+            case .log(_, let inField): scanner.i = inField
+            }
+            let boundary = scanner.run()
+            emitEvent(head, time, position, emit)
+            guard let next = boundary else { break }
+            head = next.head
+            if let t = next.time { time = t }
+            scanner.resetRecord()
+        }
+        return .recognized
+    }
+
+    /// Builds the record's event and hands it to `emit` (no return: that would copy the large struct).
+    private mutating func emitEvent(
+        _ head: Head, _ time: Double?, _ position: SourcePosition, _ emit: (TraceEvent) -> Void
+    ) {
+        let p = scanner.p
+        var isTrace = false
+        if case .trace = head { isTrace = !scanner.ebt }
+        let family: Family
+        if let a = scanner.header.src ?? scanner.header.dst, !scanner.ebt && !scanner.arp {
+            family = a.isV6 ? .ipv6 : .ipv4
+        } else if isTrace {
+            // Legacy TRACE comes from ip_tables or ip6_tables only: a truncated dump is still IP.
+            family = .ipv4
+        } else if scanner.ebt {
+            family = .bridge
+        } else if scanner.arp {
+            family = .arp
+        } else if scanner.sawMAC {
+            family = .bridge
+        } else {
+            family = .ipv4
+        }
+        let origin: EventOrigin
+        var table = ""
+        var chain = ""
+        var kind = StepKind.log
+        var rule: RuleRef?
+        var hook: Hook?
+        var prefix: ByteRange?
+        switch head {
+        case .trace(let h):
+            if scanner.ebt {
+                // An ebt_log dump behind a TRACE-looking prefix: a user LOG prefix, not a TRACE record.
+                origin = .ebtablesLog
+                prefix = ByteRange(h.start, h.end)
+            } else {
+                origin = .kernelTrace
+                table = strings.string(p, h.table)
+                chain = strings.string(p, h.chain)
+                hook = KernelLogParser.hook(p, h.chain)
+                kind = h.kind
+                rule = .number(h.number)
+            }
+        case .log(let start, let inField):
+            var end = inField
+            if scanner.ebt {
+                // ebt_log prints "%s IN=": the space is its own, not the user's.
+                if end > start && p[end - 1] == Byte.space { end -= 1 }
+                origin = .ebtablesLog
+            } else {
+                origin = .logTarget
+            }
+            prefix = ByteRange(start, end)
+        }
+        event.source = position
+        event.origin = origin
+        event.family = family
+        event.table = table
+        event.chain = chain
+        event.kind = kind
+        event.hook = hook
+        event.rule = rule
+        event.time = time
+        event.prefix = prefix.map { strings.string(p, $0) }
+        event.inIface = scanner.inIface.map { strings.string(p, $0) }
+        event.outIface = scanner.outIface.map { strings.string(p, $0) }
+        event.physIn = scanner.physIn.map { strings.string(p, $0) }
+        event.physOut = scanner.physOut.map { strings.string(p, $0) }
+        event.header = nil
+        if scanner.touched {
+            if let r = scanner.macSrc { scanner.header.macSrc = strings.string(p, r) }
+            if let r = scanner.macDst { scanner.header.macDst = strings.string(p, r) }
+            if scanner.hasEmbedded { scanner.header.embedded = scanner.embedded }
+            if !scanner.extra.isEmpty { scanner.header.extra = extras.strings(p, scanner.extra, &strings) }
+            event.header = scanner.takeHeader()
+        }
+        emit(event)
+    }
+
+    // MARK: - Wrappers
+
+    /// Skips the log wrapper at the start of the line and returns the kernel timestamp, if any.
+    static func unwrap(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Double? {
+        var time: Double?
+        skipSpaces(p, n, &i)
+        // `<4>` syslog priority.
+        if i < n && p[i] == Byte.lt {
+            var j = i + 1
+            while j < n && j - i <= 4 && Byte.isDigit(p[j]) { j += 1 }
+            if j > i + 1 && j < n && p[j] == Byte.gt {
+                i = j + 1
+                skipSpaces(p, n, &i)
+            }
+        }
+        if i < n && p[i] == Byte.lbracket {
+            if let (t, end) = stamp(p, n, i) {
+                time = t
+                i = end
+                skipSpaces(p, n, &i)
+            } else if let end = dateStamp(p, n, i) {
+                i = end
+                skipSpaces(p, n, &i)
+            }
+        } else if i < n && Byte.isDigit(p[i]), let (t, end) = kmsg(p, n, i) {
+            i = end
+            return t
+        }
+        if Byte.matches(p, n, i, "TRACE: ") || Byte.matches(p, n, i, "IN=") { return time }
+        // syslog / journal: "... host kernel: " before the first field.
+        if let end = kernelTag(p, n, i) {
+            i = end
+            skipSpaces(p, n, &i)
+            if i < n && p[i] == Byte.lbracket, let (t, end) = stamp(p, n, i) {
+                time = t
+                i = end
+                skipSpaces(p, n, &i)
+            }
+        }
+        return time
+    }
+
+    @inline(__always) static func skipSpaces(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
+        while i < n && (p[i] == Byte.space || p[i] == Byte.tab) { i += 1 }
+    }
+
+    /// `[5121056.357116]` or `[ 5281.733217]` at `s`: the seconds and the index past `]`.
+    static func stamp(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> (Double, Int)? {
+        var j = s + 1
+        while j < n && p[j] == Byte.space { j += 1 }
+        var whole: UInt64 = 0
+        let ws = j
+        while j < n && Byte.isDigit(p[j]) {
+            if j - ws >= 12 { return nil }
+            whole = whole &* 10 &+ UInt64(p[j] &- 0x30)
+            j += 1
+        }
+        if j == ws { return nil }
+        var frac: UInt64 = 0
+        var digits = 0
+        if j < n && p[j] == Byte.dot {
+            j += 1
+            while j < n && Byte.isDigit(p[j]) {
+                if digits < 9 {
+                    frac = frac &* 10 &+ UInt64(p[j] &- 0x30)
+                    digits += 1
+                }
+                j += 1
+            }
+        }
+        guard j < n && p[j] == Byte.rbracket else { return nil }
+        return (Byte.seconds(whole, frac, digits), j + 1)
+    }
+
+    /// A dmesg stamp ending (give or take spaces) just before `end`, not before `start`.
+    static func stampBefore(_ p: UnsafePointer<UInt8>, _ n: Int, _ end: Int, _ start: Int) -> Double? {
+        var k = end - 1
+        while k > start && p[k] == Byte.space { k -= 1 }
+        guard k > start, p[k] == Byte.rbracket else { return nil }
+        var open = k - 1
+        while open >= start && k - open <= 24 && p[open] != Byte.lbracket { open -= 1 }
+        guard open >= start, p[open] == Byte.lbracket, let (t, after) = stamp(p, n, open), after == k + 1 else {
+            return nil
+        }
+        return t
+    }
+
+    /// dmesg -T `[Tue Jun 18 21:00:55 2019]` at `s`: the index past `]`.
+    static func dateStamp(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> Int? {
+        // "Www Mmm dd hh:mm:ss yyyy" is 24 bytes.
+        let c = s + 1
+        guard c + 25 <= n, p[c + 24] == Byte.rbracket else { return nil }
+        guard Byte.isLetter(p[c]), Byte.isLetter(p[c + 1]), Byte.isLetter(p[c + 2]), p[c + 3] == Byte.space,
+            Byte.isLetter(p[c + 4]), p[c + 7] == Byte.space, p[c + 10] == Byte.space, p[c + 13] == Byte.colon,
+            p[c + 16] == Byte.colon, p[c + 19] == Byte.space, Byte.isDigit(p[c + 23])
+        else { return nil }
+        return c + 25
+    }
+
+    /// `/dev/kmsg`: `prio,seq,usec,flags[,...];` — the seconds and the index past `;`.
+    static func kmsg(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> (Double, Int)? {
+        var j = s
+        var field = 0
+        var usec: UInt64 = 0
+        while field < 3 {
+            let fs = j
+            var v: UInt64 = 0
+            while j < n && Byte.isDigit(p[j]) {
+                if j - fs >= 19 { return nil }
+                v = v &* 10 &+ UInt64(p[j] &- 0x30)
+                j += 1
+            }
+            guard j > fs, j < n, p[j] == Byte.comma else { return nil }
+            j += 1
+            if field == 2 { usec = v }
+            field += 1
+        }
+        // Flags and optional key=value fields up to ';' (no spaces).
+        let limit = min(n, j + 64)
+        while j < limit && p[j] != Byte.semicolon && p[j] != Byte.space { j += 1 }
+        guard j < limit && p[j] == Byte.semicolon else { return nil }
+        return (Byte.seconds(usec / 1_000_000, usec % 1_000_000, 6), j + 1)
+    }
+
+    /// The index past `kernel:` when it appears (at the start or after a space) before the first `=`.
+    static func kernelTag(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> Int? {
+        var j = s
+        while j + 7 <= n {
+            let b = p[j]
+            if b == Byte.equal { return nil }
+            if b == 0x6B && (j == s || p[j - 1] == Byte.space) && Byte.matches(p, n, j, "kernel:") { return j + 7 }
+            j += 1
+        }
+        return nil
+    }
+
+    // MARK: - Record heads
+
+    enum HeadSearch {
+        case found(Head)
+        case malformed(String)
+        case none
+    }
+
+    /// The first record of the body: a valid `TRACE: t:c:type:n` or `IN=` followed by ` OUT=`.
+    static func findHead(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> HeadSearch {
+        var j = s
+        while j + 3 <= n {
+            let b = p[j]
+            if b == 0x49 {  // I
+                if p[j + 1] == 0x4E && p[j + 2] == Byte.equal && outFollows(p, n, j + 3) {
+                    return .found(.log(prefixStart: s, inField: j))
+                }
+            } else if b == 0x54 && Byte.matches(p, n, j, "TRACE: ") {  // T
+                switch classify(p, n, j + 7) {
+                case .record(var h):
+                    h.start = j
+                    return .found(.trace(h))
+                case .malformed(let why):
+                    return .malformed(why)
+                case .none:
+                    break
+                }
+            }
+            j += 1
+        }
+        return .none
+    }
+
+    /// Whether ` OUT=` follows the `IN=` value starting at `s`.
+    static func outFollows(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> Bool {
+        var e = s
+        while e < n && p[e] != Byte.space { e += 1 }
+        return Byte.matches(p, n, e, " OUT=")
+    }
+
+    /// Checks `table:chain:type:rulenum` at `s` (the text after `TRACE: `).
+    ///
+    /// The table is read forwards (a plain identifier); the number, the type and the chain are read
+    /// backwards from the end of the token, so a chain name may itself contain colons.
+    static func classify(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> TraceHeadCheck {
+        // Table: raw, mangle, nat, filter, security (any identifier); "eb" is ebtables' LOG prefix.
+        var first = s
+        while first < n {
+            let b = p[first]
+            if b == Byte.colon { break }
+            if !(Byte.isLetter(b) || Byte.isDigit(b) || b == 0x5F || b == 0x2D) { return .none }
+            first += 1
+        }
+        if first >= n { return .none }
+        if first - s == 2 && p[s] == 0x65 && p[s + 1] == 0x62 { return .none }
+        let e = NfLogScanner.spaceOrEnd(p, n, first)
+        // The last colon, then the one before it.
+        var last = e - 1
+        while last > first && p[last] != Byte.colon { last -= 1 }
+        if last == first { return .none }
+        var second = last - 1
+        while second > first && p[second] != Byte.colon { second -= 1 }
+        guard let kind = kindAt(p, second + 1, last) else {
+            // `raw:PREROUTING:policy`: the number is missing.
+            if kindAt(p, last + 1, e) != nil { return .malformed("TRACE record without a rule number") }
+            return .none
+        }
+        if first == s { return .malformed("TRACE record without a table name") }
+        if second == first { return .malformed("TRACE record without a chain name") }
+        if second == first + 1 { return .malformed("TRACE record without a chain name") }
+        if last + 1 == e { return .malformed("TRACE record without a rule number") }
+        var number: UInt64 = 0
+        var d = last + 1
+        while d < e {
+            let v = p[d] &- 0x30
+            if v >= 10 { return .malformed("TRACE record with a non-numeric rule number") }
+            number = number &* 10 &+ UInt64(v)
+            if number > UInt64(UInt32.max) { return .malformed("TRACE record rule number out of range") }
+            d += 1
+        }
+        return .record(
+            TraceHead(
+                start: s, table: ByteRange(s, first), chain: ByteRange(first + 1, second), kind: kind,
+                number: Int(number), end: e))
+    }
+
+    /// `Hook(chainName:)` computed from the bytes (the same names, without building and comparing strings).
+    static func hook(_ p: UnsafePointer<UInt8>, _ r: ByteRange) -> Hook? {
+        let q = p + r.start
+        let n = r.count
+        switch n {
+        case 5:
+            if Byte.matches(q, n, 0, "INPUT") || Byte.matches(q, n, 0, "input") { return .input }
+        case 6:
+            if Byte.matches(q, n, 0, "OUTPUT") || Byte.matches(q, n, 0, "output") { return .output }
+        case 7:
+            if Byte.matches(q, n, 0, "FORWARD") || Byte.matches(q, n, 0, "forward") { return .forward }
+        case 8:
+            if Byte.matches(q, n, 0, "BROUTING") || Byte.matches(q, n, 0, "brouting") { return .brouting }
+        case 10:
+            if Byte.matches(q, n, 0, "PREROUTING") || Byte.matches(q, n, 0, "prerouting") { return .prerouting }
+        case 11:
+            if Byte.matches(q, n, 0, "POSTROUTING") || Byte.matches(q, n, 0, "postrouting") { return .postrouting }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// `rule`, `return` or `policy` at `s..<e`.
+    private static func kindAt(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> StepKind? {
+        switch e - s {
+        case 4 where Byte.load(p + s, 4) == 0x656C_7572: return .rule
+        case 6:
+            let w = Byte.load(p + s, 6)
+            if w == 0x6E72_7574_6572 { return .return }
+            if w == 0x7963_696C_6F70 { return .policy }
+            return nil
+        default: return nil
+        }
     }
 }
