@@ -367,8 +367,9 @@ func ip(_ text: String) -> IPAddress? { IPAddress(text) }
         #expect(r.skipped.isEmpty)
         #expect(r.events.map(\.table) == ["raw", "mangle", "nat"])
         #expect(r.events.map(\.time) == [5_121_056.357116, 5_121_056.357126, 5_121_056.357126])
-        #expect(r.events.allSatisfy { $0.header?.extra == [] && $0.header?.tcpFlags == [.syn] })
-        #expect(r.events.allSatisfy { $0.source.line == 1 })
+        #expect(r.events.map { $0.header?.extra ?? ["none"] } == [[], [], []])
+        #expect(r.events.map { $0.header?.tcpFlags.rawValue } == [0x002, 0x002, 0x002])
+        #expect(r.events.map(\.source.line) == [1, 1, 1])
     }
 
     @Test func logLinesGluedTogether() throws {

@@ -102,17 +102,19 @@ struct StringCache {
         values = Array(repeating: "", count: StringCache.slotCount)
     }
 
-    mutating func string(_ p: UnsafePointer<UInt8>, _ r: ByteRange) -> String {
-        string(p + r.start, r.count)
+    mutating func string(_ p: UnsafePointer<UInt8>, _ r: ByteRange, limit: Int) -> String {
+        string(p + r.start, r.count, readable: limit - r.start)
     }
 
-    mutating func string(_ base: UnsafePointer<UInt8>, _ len: Int) -> String {
+    /// The string for `len` bytes at `base`; `readable` bytes from `base` may be read (at least
+    /// `len`), so short names are loaded as whole words and masked instead of byte by byte.
+    mutating func string(_ base: UnsafePointer<UInt8>, _ len: Int, readable: Int) -> String {
         if len <= 0 { return "" }
         if len > 32 { return String(decoding: UnsafeBufferPointer(start: base, count: len), as: UTF8.self) }
-        let w0 = Byte.load(base, len)
-        let w1: UInt64 = len > 8 ? Byte.load(base + 8, len - 8) : 0
-        let w2: UInt64 = len > 16 ? Byte.load(base + 16, len - 16) : 0
-        let w3: UInt64 = len > 24 ? Byte.load(base + 24, len - 24) : 0
+        let w0 = StringCache.word(base, len, readable)
+        let w1 = len > 8 ? StringCache.word(base + 8, len - 8, readable - 8) : 0
+        let w2 = len > 16 ? StringCache.word(base + 16, len - 16, readable - 16) : 0
+        let w3 = len > 24 ? StringCache.word(base + 24, len - 24, readable - 24) : 0
         var h = w0 ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F) ^ (w2 &* 0x1656_67B1_9E37_79F9) ^ (w3 &* 0x27D4_EB2F_1656_67C5)
         h = (h ^ UInt64(len)) &* 0x9E37_79B9_7F4A_7C15
         let slot = Int(truncatingIfNeeded: h >> UInt64(64 - StringCache.slotBits))
@@ -129,6 +131,15 @@ struct StringCache {
         values[slot] = s
         return s
     }
+
+    /// `count` (1...) bytes at `p`, zero-padded to a word; a whole word is read when `readable` allows.
+    @inline(__always) private static func word(_ p: UnsafePointer<UInt8>, _ count: Int, _ readable: Int) -> UInt64 {
+        if readable >= 8 {
+            let w = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
+            return count >= 8 ? w : w & ((1 << (UInt64(count) &* 8)) &- 1)
+        }
+        return Byte.load(p, count)
+    }
 }
 
 /// Remembers the last `extra` list built, so consecutive records of one packet share one array.
@@ -138,7 +149,9 @@ struct ExtraCache {
     private var value: [String] = []
 
     /// `ranges` holds start/end pairs.
-    mutating func strings(_ p: UnsafePointer<UInt8>, _ ranges: [Int], _ cache: inout StringCache) -> [String] {
+    mutating func strings(_ p: UnsafePointer<UInt8>, _ ranges: [Int], limit: Int, _ cache: inout StringCache)
+        -> [String]
+    {
         let count = ranges.count / 2
         if count == 0 { return [] }
         if count == lengths.count && matchesLast(p, ranges) { return value }
@@ -149,7 +162,7 @@ struct ExtraCache {
         var k = 0
         while k < count {
             let r = ByteRange(ranges[2 * k], ranges[2 * k + 1])
-            out.append(cache.string(p, r))
+            out.append(cache.string(p, r, limit: limit))
             lengths.append(r.count)
             bytes.append(contentsOf: UnsafeBufferPointer(start: p + r.start, count: r.count))
             k += 1

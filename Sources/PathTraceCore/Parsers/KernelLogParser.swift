@@ -66,6 +66,7 @@ struct KernelLogParser {
         _ head: Head, _ time: Double?, _ position: SourcePosition, _ emit: (TraceEvent) -> Void
     ) {
         let p = scanner.p
+        let n = scanner.n
         var isTrace = false
         if case .trace = head { isTrace = !scanner.ebt }
         let family: Family
@@ -98,8 +99,8 @@ struct KernelLogParser {
                 prefix = ByteRange(h.start, h.end)
             } else {
                 origin = .kernelTrace
-                table = strings.string(p, h.table)
-                chain = strings.string(p, h.chain)
+                table = strings.string(p, h.table, limit: n)
+                chain = strings.string(p, h.chain, limit: n)
                 hook = KernelLogParser.hook(p, h.chain)
                 kind = h.kind
                 rule = .number(h.number)
@@ -124,17 +125,17 @@ struct KernelLogParser {
         event.hook = hook
         event.rule = rule
         event.time = time
-        event.prefix = prefix.map { strings.string(p, $0) }
-        event.inIface = scanner.inIface.map { strings.string(p, $0) }
-        event.outIface = scanner.outIface.map { strings.string(p, $0) }
-        event.physIn = scanner.physIn.map { strings.string(p, $0) }
-        event.physOut = scanner.physOut.map { strings.string(p, $0) }
+        event.prefix = prefix.map { strings.string(p, $0, limit: n) }
+        event.inIface = scanner.inIface.map { strings.string(p, $0, limit: n) }
+        event.outIface = scanner.outIface.map { strings.string(p, $0, limit: n) }
+        event.physIn = scanner.physIn.map { strings.string(p, $0, limit: n) }
+        event.physOut = scanner.physOut.map { strings.string(p, $0, limit: n) }
         event.header = nil
         if scanner.touched {
-            if let r = scanner.macSrc { scanner.header.macSrc = strings.string(p, r) }
-            if let r = scanner.macDst { scanner.header.macDst = strings.string(p, r) }
+            if let r = scanner.macSrc { scanner.header.macSrc = strings.string(p, r, limit: n) }
+            if let r = scanner.macDst { scanner.header.macDst = strings.string(p, r, limit: n) }
             if scanner.hasEmbedded { scanner.header.embedded = scanner.embedded }
-            if !scanner.extra.isEmpty { scanner.header.extra = extras.strings(p, scanner.extra, &strings) }
+            if !scanner.extra.isEmpty { scanner.header.extra = extras.strings(p, scanner.extra, limit: n, &strings) }
             event.header = scanner.takeHeader()
         }
         emit(event)

@@ -141,10 +141,6 @@ struct NfLogScanner {
     var pendingStampEnd = -1
     /// This record's `IN=` was read: another one starts a glued LOG record.
     var sawIN = false
-    /// Just past the last token that looked like a field (anything but a loose word or a stamp).
-    var lastFieldEnd = 0
-    /// The token just read was a loose word or a stamp: maybe the prefix of a glued LOG line.
-    var looseWord = false
 
     /// A one-byte buffer for the scanner to point at before it has seen a line.
     nonisolated(unsafe) private static let placeholder = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
@@ -197,7 +193,6 @@ struct NfLogScanner {
         pendingStamp = nil
         pendingStampIndex = -1
         sawIN = false
-        looseWord = false
     }
 
     /// The next glued record found by `run`.
@@ -212,7 +207,6 @@ struct NfLogScanner {
     mutating func run() -> Boundary? {
         while i < n && p[i] == Byte.space { i += 1 }
         fastPath()
-        lastFieldEnd = i
         while true {
             while i < n && p[i] == Byte.space { i += 1 }
             if i >= n { return nil }
@@ -228,18 +222,18 @@ struct NfLogScanner {
                 i &+= 1
             }
             if i < n && b == Byte.equal {
-                if sawIN && !inEmbedded {
-                    // nf_log prints IN= once per record: a second one is a glued LOG line.
-                    if key == FieldKey.IN && klen == 2 { return logBoundary(ts) }
-                    if klen > 2 && p[i - 2] == 0x49 && p[i - 1] == 0x4E && key != FieldKey.PHYSIN
-                        && KernelLogParser.outFollows(p, n, i + 1)
-                    {
-                        return logBoundary(i - 2)
-                    }
-                }
+                // nf_log prints IN= once per record: a second one starts a glued LOG line.
+                if key == FieldKey.IN && klen == 2 && sawIN { return logBoundary(ts, ts) }
                 i &+= 1
                 let ok = inEmbedded ? embeddedKeyValue(key, klen) : keyValue(key, klen, ts)
                 if !ok {
+                    // ... also when its prefix is glued to it: `[bri-X]IN=eth1 OUT=`.
+                    let eq = tokenKeyEnd(ts)
+                    if sawIN && eq - ts > 2 && p[eq - 2] == 0x49 && p[eq - 1] == 0x4E && !inEmbedded
+                        && KernelLogParser.outFollows(p, n, eq + 1)
+                    {
+                        return logBoundary(ts, eq - 2)
+                    }
                     i = tokenEnd(ts)
                     if !inEmbedded { addExtra(ts, i) }
                     closeEmbeddedIfBracketed()
@@ -250,12 +244,14 @@ struct NfLogScanner {
             } else {
                 bareToken(key, klen, ts)
             }
-            if looseWord {
-                looseWord = false
-            } else {
-                lastFieldEnd = i
-            }
         }
+    }
+
+    /// Where the key of the token at `ts` ends (its first `=`).
+    func tokenKeyEnd(_ ts: Int) -> Int {
+        var e = ts
+        while e < n && p[e] != Byte.equal { e += 1 }
+        return e
     }
 
     // MARK: - Token helpers
@@ -760,7 +756,6 @@ struct NfLogScanner {
                 addExtra(ts, i)
                 return
             }
-            looseWord = true
             if klen > 0 && p[ts] == Byte.lbracket, let (t, end) = KernelLogParser.stamp(p, n, ts) {
                 i = end
                 addExtra(ts, end)
@@ -837,7 +832,6 @@ struct NfLogScanner {
         default:
             break
         }
-        looseWord = true
         keepToken(ts)
     }
 
@@ -854,20 +848,36 @@ struct NfLogScanner {
         return Boundary(head: .trace(head), time: time)
     }
 
-    /// At a second `IN=` (at `inField`): a LOG line glued to this record. Its prefix is what lies
-    /// between this record's last known field and `IN=`, less a dmesg stamp, which gives its time.
-    mutating func logBoundary(_ inField: Int) -> Boundary {
-        var start = lastFieldEnd
-        while start < inField && p[start] == Byte.space { start += 1 }
+    /// At a second `IN=` (at `inField`, in the token starting at `ts`): a LOG line glued to this record.
+    /// Its prefix is the run of loose words kept in `extra` just before that token, plus whatever is
+    /// glued to `IN=`; a dmesg stamp opening that run gives its time.
+    mutating func logBoundary(_ ts: Int, _ inField: Int) -> Boundary {
+        var start = ts
+        var k = extra.count
+        while k >= 2 && isLooseWord(extra[k - 2], extra[k - 1]) {
+            k -= 2
+            start = extra[k]
+        }
         var time: Double?
-        if let t = pendingStamp, pendingStampIndex >= 0, pendingStampIndex < extra.count,
-            extra[pendingStampIndex] >= start
-        {
+        if let t = pendingStamp, pendingStampIndex == k, k < extra.count {
             time = t
             start = pendingStampEnd
             while start < inField && p[start] == Byte.space { start += 1 }
         }
-        while extra.count >= 2 && extra[extra.count - 2] >= lastFieldEnd { extra.removeLast(2) }
+        extra.removeSubrange(k...)
         return Boundary(head: .log(prefixStart: start, inField: inField), time: time)
+    }
+
+    /// An `extra` entry that is not a field: no `=`, and not one of nf_log's bare words.
+    func isLooseWord(_ s: Int, _ e: Int) -> Bool {
+        if Byte.matches(p, e, s, "TRUNCATED") || Byte.matches(p, e, s, "OPT (") || Byte.matches(p, e, s, "INCOMPLETE") {
+            return false
+        }
+        var k = s
+        while k < e {
+            if p[k] == Byte.equal { return false }
+            k += 1
+        }
+        return true
     }
 }
