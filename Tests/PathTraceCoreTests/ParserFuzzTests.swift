@@ -106,7 +106,9 @@ import Testing
         var correlator = Correlator { _ in }
         var line = [UInt8]()
         for _ in 0..<3000 { line += pool[0] }
-        for candidate in [line, [UInt8](repeating: 0xff, count: 1 << 20), [0], Array("TRACE: ".utf8)] {
+        var glued = [UInt8]()
+        while glued.count < TraceLineParser.maxLineLength - 400 { glued += pool[0] }
+        for candidate in [line, glued, [UInt8](repeating: 0xff, count: 1 << 20), [0], Array("TRACE: ".utf8)] {
             candidate.withUnsafeBufferPointer { buf in
                 parser.parse(line: buf, lineNumber: 1, emit: { correlator.add($0) }, onSkip: { _ in })
             }

@@ -3,6 +3,10 @@
 /// The format is detected per line, so a file may interleave dmesg, syslog, `nft monitor trace` and
 /// `xtables-monitor --trace` output. The parser never prints; skipped lines go to `onSkip`.
 public struct TraceLineParser {
+    /// The longest line parsed: the kernel prints at most 1019 bytes a record, and a pasted line with
+    /// glued records stays far below this; longer lines are skipped, which bounds the work per line.
+    public static let maxLineLength = 65536
+
     public let file: String
     var kernel = KernelLogParser()
     var nft = NftMonitorParser()
@@ -17,16 +21,16 @@ public struct TraceLineParser {
     public mutating func parse(
         line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emit: (TraceEvent) -> Void, onSkip: (SkippedLine) -> Void
     ) -> Int {
-        var count = 0
-        let position = SourcePosition(file: file, line: lineNumber)
-        let counting: (TraceEvent) -> Void = { event in
-            count += 1
-            emit(event)
-        }
         if TraceLineParser.isBlank(line) { return 0 }
-        var status = xtables.parse(line, at: position, emit: counting)
-        if status == .notMine { status = nft.parse(line, at: position, emit: counting) }
-        if status == .notMine { status = kernel.parse(line, at: position, emit: counting) }
+        let position = SourcePosition(file: file, line: lineNumber)
+        if line.count > TraceLineParser.maxLineLength {
+            onSkip(SkippedLine(source: position, reason: "line longer than \(TraceLineParser.maxLineLength) bytes"))
+            return 0
+        }
+        var count = 0
+        var status = xtables.parse(line, at: position) { count += 1; emit($0) }
+        if status == .notMine { status = nft.parse(line, at: position) { count += 1; emit($0) } }
+        if status == .notMine { status = kernel.parse(line, at: position) { count += 1; emit($0) } }
         switch status {
         case .recognized: break
         case .notMine: onSkip(SkippedLine(source: position, reason: "not a trace or log record"))
