@@ -59,7 +59,9 @@ struct ReplyLinker {
         guard opened, let h = walk.firstHeader, let key = ReplyLinker.key(h) else { return }
         openerNat[walk.packet] = walk.nat
         remember(key, walk.packet, translated: false)
-        if let translated = ReplyLinker.translated(key, walk.nat) { remember(translated, walk.packet, translated: true) }
+        for translated in Set([ReplyLinker.translated(key, walk.nat), ReplyLinker.translated(key, walk.nat, only: "dst")]) {
+            if let translated { remember(translated, walk.packet, translated: true) }
+        }
     }
 
     private mutating func remember(_ key: FlowKey, _ packet: Int, translated: Bool) {
@@ -79,9 +81,11 @@ struct ReplyLinker {
             adoptTypes(&walk, from: opener, reply: false)
             return true
         }
-        var opener: Int?
-        if let last = lastHeader.flatMap(ReplyLinker.key), let o = before[last.reversed] { opener = o }
-        if opener == nil { opener = after[first.reversed] }
+        // A reply de-NATed in view matches the opener's tuple; one whose de-NAT is out of view matches
+        // the opener's tuple after NAT (all of it, or only its destination side when MASQUERADE's
+        // address is not known yet).
+        let last = lastHeader.flatMap(ReplyLinker.key)
+        let opener = last.flatMap { before[$0.reversed] } ?? after[first.reversed] ?? last.flatMap { after[$0.reversed] }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
         walk.replyTo = opener
@@ -118,10 +122,10 @@ struct ReplyLinker {
         return FlowKey(proto: proto, src: src, sport: h.natSourcePort, dst: dst, dport: h.natDestinationPort)
     }
 
-    /// The tuple after every translation of the walk, when each one's result is known.
-    static func translated(_ key: FlowKey, _ nat: [NatRewrite]) -> FlowKey? {
+    /// The tuple after every translation of the walk (or of one field), when each one's result is known.
+    static func translated(_ key: FlowKey, _ nat: [NatRewrite], only field: String? = nil) -> FlowKey? {
         var k = key
-        for rewrite in nat where rewrite.direction == "original" {
+        for rewrite in nat where rewrite.direction == "original" && (field == nil || rewrite.field == field) {
             guard let after = rewrite.after, let endpoint = Endpoint(parsing: after) else { return nil }
             if rewrite.field == "src" {
                 k.src = endpoint.address

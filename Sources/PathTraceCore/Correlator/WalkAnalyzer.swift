@@ -103,19 +103,24 @@ struct WalkAnalyzer {
             walk.verdict = .queue
         } else if let lastHook, Netfilter.isFinal(lastHook) {
             walk.verdict = .accept
-        } else if reason == .endOfInput {
-            path = .incomplete
-            walk.notes.append("the trace ends after \(label(last)): the rest of the walk was not captured")
         } else if let lastHook, visibility.nothingPrints(after: lastHook, natRan: steps.contains(where: isNatStep)) {
             // No table prints at any later hook in this input, so silence is the packet leaving.
             walk.verdict = .accept
+        } else if reason == .endOfInput {
+            path = .incomplete
+            walk.notes.append("the trace ends after \(label(last)): the rest of the walk was not captured")
         } else {
             walk.verdict = .drop
-            walk.notes.append("no trace after \(label(last)): dropped or rejected there (inferred)")
+            walk.notes.append(
+                "no trace after \(label(last)): dropped there, or by the stack before the next hook (inferred)")
             if walk.steps[walk.steps.count - 1].verdict == nil || walk.steps[walk.steps.count - 1].verdict == .accept {
                 walk.steps[walk.steps.count - 1].verdict = .drop
                 walk.steps[walk.steps.count - 1].verdictInferred = true
             }
+        }
+        if walk.verdict == .accept, walk.steps[walk.steps.count - 1].verdict == nil {
+            walk.steps[walk.steps.count - 1].verdict = .accept
+            walk.steps[walk.steps.count - 1].verdictInferred = true
         }
         if !startsAtEntry { path = .incomplete }
         if path == .incomplete && walk.verdict == .accept && !(lastHook.map(Netfilter.isFinal) ?? false) {
