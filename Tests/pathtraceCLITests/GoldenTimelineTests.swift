@@ -1,0 +1,86 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The text timeline and JSON Lines a user sees, pinned by golden files (RECORD_GOLDEN=1 rewrites them).
+@Suite struct GoldenTimelineTests {
+    static let seedArgs = [
+        "replay", "Fixtures/seed/001-libvirt-nat.dmesg", "--ruleset", "Fixtures/seed/001-filter.nvL", "--ruleset",
+        "Fixtures/seed/001-nat.nvL",
+    ]
+
+    @Test func seedTimeline() throws {
+        let r = try CLI.run(Self.seedArgs + ["--no-color"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("TTL 64 → 63"))
+        #expect(r.stdout.contains("NAT  SRC 192.168.122.17:42954 → ?  (MASQUERADE, nat:POSTROUTING rule 3; evidence rule)"))
+        try assertGolden(r.stdout, named: "seed-001.txt")
+        #expect(r.stderr == "pathtrace: 7 events, 1 walks (0 incomplete), 0 lines skipped\n")
+    }
+
+    @Test func seedJSONFollowsTheContract() throws {
+        let r = try CLI.run(Self.seedArgs + ["--format", "json"])
+        #expect(r.status == 0)
+        try assertGolden(r.stdout, named: "seed-001.jsonl")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 1)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(object["path"] as? String == "forward")
+        #expect(object["verdict"] as? String == "accept")
+        #expect(object["family"] as? String == "ipv4")
+        let flow = try #require(object["flow"] as? [String: Any])
+        #expect(flow["proto"] as? String == "tcp")
+        #expect(flow["sport"] as? Int == 42954)
+        let steps = try #require(object["steps"] as? [[String: Any]])
+        #expect(steps.count == 7)
+        #expect(steps[0]["time"] as? Double == 5121056.357116)
+        #expect(steps[0]["kind"] as? String == "policy")
+        #expect(steps[0]["rule"] as? Int == 3)
+        #expect(steps[0]["in"] as? String == "virbr0")
+        #expect(steps[3]["ttl"] as? Int == 63)
+        #expect(steps[0]["source"] as? String == "Fixtures/seed/001-libvirt-nat.dmesg:1")
+        let nat = try #require((object["nat"] as? [[String: Any]])?.first)
+        #expect(nat["type"] as? String == "masquerade")
+        #expect(nat["field"] as? String == "src")
+        #expect(nat["before"] as? String == "192.168.122.17:42954")
+        #expect(nat["after"] is NSNull)
+        #expect(nat["evidence"] as? String == "rule")
+    }
+
+    @Test func libvirtCaptureTimeline() throws {
+        let r = try CLI.run([
+            "replay", "Fixtures/captures/libvirt-nat.dmesg", "--ruleset", "Fixtures/captures/libvirt-nat.rules",
+            "--no-color",
+        ])
+        #expect(r.status == 0)
+        try assertGolden(r.stdout, named: "libvirt-nat.txt")
+    }
+
+    @Test func nftMonitorTimeline() throws {
+        let r = try CLI.run(["replay", "Fixtures/captures/nft-monitor-forward.txt", "--no-color"])
+        #expect(r.status == 0)
+        try assertGolden(r.stdout, named: "nft-monitor-forward.txt")
+    }
+
+    @Test func explainTeachesTheHooks() throws {
+        let r = try CLI.run(Self.seedArgs + ["--no-color", "--explain"])
+        #expect(r.status == 0)
+        try assertGolden(r.stdout, named: "seed-001-explain.txt")
+        #expect(r.stdout.contains("FORWARD: the route said 'another host'"))
+    }
+
+    @Test func filtersSelectWalks() throws {
+        let all = try CLI.run(["replay", "Fixtures/captures/interleaved.dmesg", "--format", "json"])
+        let icmp = try CLI.run(["replay", "Fixtures/captures/interleaved.dmesg", "--format", "json", "--proto", "icmp"])
+        let port = try CLI.run([
+            "replay", "Fixtures/captures/interleaved.dmesg", "--format", "json", "--sport", "40002",
+        ])
+        let allCount = all.stdout.split(separator: "\n").count
+        let icmpCount = icmp.stdout.split(separator: "\n").count
+        #expect(allCount > icmpCount && icmpCount > 0)
+        #expect(icmp.stdout.split(separator: "\n").allSatisfy { $0.contains("\"proto\":\"icmp\"") })
+        #expect(port.stdout.split(separator: "\n").allSatisfy { $0.contains("40002") })
+        #expect(icmp.stderr.contains("shown after filtering"))
+    }
+}
