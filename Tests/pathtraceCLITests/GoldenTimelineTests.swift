@@ -15,7 +15,7 @@ import Testing
         #expect(r.stdout.contains("TTL 64 → 63"))
         #expect(r.stdout.contains("NAT  SRC 192.168.122.17:42954 → ?  (MASQUERADE, nat:POSTROUTING rule 3; evidence rule)"))
         try assertGolden(r.stdout, named: "seed-001.txt")
-        #expect(r.stderr == "pathtrace: 7 events, 1 walks (0 incomplete), 0 lines skipped\n")
+        #expect(r.stderr == "pathtrace: 7 events, 1 walk (0 incomplete), 0 lines skipped\n")
     }
 
     @Test func seedJSONFollowsTheContract() throws {

@@ -61,7 +61,8 @@ struct Replay: AsyncParsableCommand {
             let file = try InputFile(path: path)
             defer { file.close() }
             var parser = TraceLineParser(file: path == "-" ? "stdin" : path)
-            var splitter = LineSplitter()
+            var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
+            let maxLine = splitter.maxLine
             let handle: (LineSplitter.Line, Int) -> Void = { line, number in
                 switch line {
                 case .text(let bytes):
@@ -72,7 +73,7 @@ struct Replay: AsyncParsableCommand {
                     skipped.add(
                         SkippedLine(
                             source: SourcePosition(file: parser.file, line: number),
-                            reason: "line longer than \(splitter.maxLine) bytes"))
+                            reason: "line longer than \(maxLine) bytes"))
                 }
             }
             try file.forEachChunk { chunk in splitter.feed(chunk, handle) }
@@ -82,27 +83,40 @@ struct Replay: AsyncParsableCommand {
         out.flush()
         let stats = correlator.stats
         var summary =
-            "pathtrace: \(stats.events) events, \(stats.walks) walks (\(stats.incomplete) incomplete)"
+            "pathtrace: \(plural(stats.events, "event")), \(plural(stats.walks, "walk")) (\(stats.incomplete) incomplete)"
         if shown != stats.walks { summary += ", \(shown) shown after filtering" }
-        summary += ", \(skipped.count) lines skipped"
+        summary += ", \(plural(skipped.count, "line")) skipped"
         FileOutput.stderr.write(summary + "\n")
-        for line in skipped.firstLines {
-            FileOutput.stderr.write("  skipped \(line.source): \(line.reason)\n")
-        }
-        if skipped.count > skipped.firstLines.count {
-            FileOutput.stderr.write("  … and \(skipped.count - skipped.firstLines.count) more\n")
-        }
+        for line in skipped.summaryLines() { FileOutput.stderr.write("  " + line + "\n") }
         if strict && skipped.count > 0 { throw CLIFailure(message: "--strict: \(skipped.count) lines skipped", code: 3) }
     }
 }
 
-/// Counts skipped lines and keeps the first few for the summary.
+/// Counts skipped lines by reason and keeps the first line numbers of each for the summary.
 struct SkipReport {
     private(set) var count = 0
-    private(set) var firstLines: [SkippedLine] = []
+    private var reasons: [(reason: String, count: Int, first: [SourcePosition])] = []
+    private let maxReasons = 8
 
     mutating func add(_ line: SkippedLine) {
         count += 1
-        if firstLines.count < 5 { firstLines.append(line) }
+        let reason = reasons.count < maxReasons || reasons.contains { $0.reason == line.reason } ? line.reason : "other"
+        if let i = reasons.firstIndex(where: { $0.reason == reason }) {
+            reasons[i].count += 1
+            if reasons[i].first.count < 3 { reasons[i].first.append(line.source) }
+        } else {
+            reasons.append((reason, 1, [line.source]))
+        }
+    }
+
+    /// `733 × not a trace or log record (first: stdin:1, stdin:2, stdin:3)`, one line per reason.
+    func summaryLines() -> [String] {
+        reasons.map { r in
+            let more = r.count > r.first.count ? ", …" : ""
+            return "\(r.count) × \(r.reason) (first: \(r.first.map(\.description).joined(separator: ", "))\(more))"
+        }
     }
 }
+
+/// `1 walk`, `2 walks`.
+func plural(_ n: Int, _ noun: String) -> String { n == 1 ? "1 \(noun)" : "\(n) \(noun)s" }
