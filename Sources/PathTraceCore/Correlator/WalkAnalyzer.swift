@@ -126,6 +126,9 @@ struct WalkAnalyzer {
         if path == .incomplete && walk.verdict == .accept && !(lastHook.map(Netfilter.isFinal) ?? false) {
             walk.verdict = .unknown
         }
+        if path == .incomplete && walk.notes.isEmpty {
+            walk.notes.append("the walk ends after \(label(last)): where the packet went next is not in the trace")
+        }
         walk.path = path
     }
 
