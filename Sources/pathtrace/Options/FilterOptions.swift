@@ -33,46 +33,29 @@ struct FilterOptions: ParsableArguments {
 
     func makeFilter() throws -> WalkFilter {
         var f = WalkFilter()
-        if let proto {
-            guard ["tcp", "udp", "icmp", "icmpv6"].contains(proto), let n = IPProtocol.number(proto) else {
-                throw ValidationError("--proto: expected tcp, udp, icmp or icmpv6, got '\(proto)'")
-            }
-            f.proto = n
+        f.proto = try Self.check(proto, "--proto", "tcp, udp, icmp or icmpv6") { p in
+            ["tcp", "udp", "icmp", "icmpv6"].contains(p) ? IPProtocol.number(p) : nil
         }
-        if let src {
-            guard let net = IPNetwork(src) else {
-                throw ValidationError("--src: expected an address or CIDR like 192.168.122.0/24, got '\(src)'")
-            }
-            f.src = net
-        }
-        if let dst {
-            guard let net = IPNetwork(dst) else {
-                throw ValidationError("--dst: expected an address or CIDR like 10.0.0.0/8, got '\(dst)'")
-            }
-            f.dst = net
-        }
-        if let sport {
-            guard let r = PortRange(sport) else {
-                throw ValidationError("--sport: expected a port 1-65535 or a range N:M, got '\(sport)'")
-            }
-            f.sport = r
-        }
-        if let dport {
-            guard let r = PortRange(dport) else {
-                throw ValidationError("--dport: expected a port 1-65535 or a range N:M, got '\(dport)'")
-            }
-            f.dport = r
-        }
-        if let iface {
-            guard InterfaceName.isValid(iface) else {
-                throw ValidationError("--iface: expected an interface name (1-15 of A-Z a-z 0-9 . - _ @), got '\(iface)'")
-            }
-            f.iface = iface
+        f.src = try Self.check(src, "--src", "an address or CIDR like 192.168.122.0/24", IPNetwork.init)
+        f.dst = try Self.check(dst, "--dst", "an address or CIDR like 10.0.0.0/8", IPNetwork.init)
+        f.sport = try Self.check(sport, "--sport", "a port 1-65535 or a range N:M", PortRange.init)
+        f.dport = try Self.check(dport, "--dport", "a port 1-65535 or a range N:M", PortRange.init)
+        f.iface = try Self.check(iface, "--iface", "an interface name (1-15 of A-Z a-z 0-9 . - _ @)") { name in
+            InterfaceName.isValid(name) ? name : nil
         }
         if ipv4Only && ipv6Only { throw ValidationError("-4 and -6 exclude each other") }
         if ipv4Only { f.ipVersion = 4 }
         if ipv6Only { f.ipVersion = 6 }
         return f
+    }
+
+    /// Converts a flag's value, or fails naming the flag and what it expected.
+    static func check<T>(_ value: String?, _ flag: String, _ expected: String, _ convert: (String) -> T?) throws -> T? {
+        guard let value else { return nil }
+        guard let converted = convert(value) else {
+            throw ValidationError("\(flag): expected \(expected), got '\(value)'")
+        }
+        return converted
     }
 }
 
