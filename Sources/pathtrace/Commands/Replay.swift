@@ -13,8 +13,15 @@ struct Replay: AsyncParsableCommand {
 
             Examples:
               pathtrace replay /var/log/kern.log --dport 3128
-              pathtrace replay trace.log --ruleset filter=fw.txt --ruleset nat=nat.txt
-              iptables-save > rules; pathtrace replay trace.log --ruleset rules --format json
+              dmesg | pathtrace replay - --proto icmp
+              pathtrace replay t.log --ruleset filter=fw.txt --ruleset nat=nat.txt
+              pathtrace replay t.log --ruleset saved-rules.txt --format json
+
+            Making a trace to replay:
+              iptables -t raw -I PREROUTING -p tcp --dport 3128 -j TRACE
+                 ... send traffic ..., then: dmesg > t.log (and delete the rule with -D)
+              nft monitor trace > t.txt     (with `meta nftrace set 1` in a rule)
+              xtables-monitor --trace > t.txt
 
             A summary (events, walks, skipped lines) goes to stderr.
             """)
