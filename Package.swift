@@ -24,6 +24,10 @@ let package = Package(
                 "PathTraceCore", "PathTraceRender", "PathTraceLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Installs rules and waits for a signal: the live teardown and crash-recovery tests run it as a child.
+        .executableTarget(
+            name: "pathtrace-test-helper", dependencies: ["PathTraceCore", "PathTraceLinux"],
+            path: "Tests/pathtrace-test-helper"),
         .target(name: "TestSupport", dependencies: ["PathTraceCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PathTraceCoreTests", dependencies: ["PathTraceCore", "TestSupport"]),
         .testTarget(name: "PathTraceRenderTests", dependencies: ["PathTraceCore", "PathTraceRender", "TestSupport"]),
