@@ -18,7 +18,7 @@ struct PathTrace: AsyncParsableCommand {
             Exit codes: 0 ok, 1 unreadable input, 2 bad usage, 3 lines skipped with --strict,
                         4 live tracing without CAP_NET_ADMIN.
             """,
-        subcommands: [Replay.self],
+        subcommands: [Replay.self, Lab.self, Cleanup.self],
         defaultSubcommand: Replay.self
     )
 

@@ -5,16 +5,26 @@ import PathTraceCore
 /// Builds a lab in network namespaces and tears it down; nothing outside the lab's namespaces is touched.
 public struct LabBuilder {
     public let spec: LabSpec
+    let runner: CommandRunning
     /// Called with each step, for `--verbose` and for the user to see what is built.
     public var log: (String) -> Void = { _ in }
 
-    public init(spec: LabSpec) {
+    public init(spec: LabSpec, runner: CommandRunning = SystemCommandRunner()) {
         self.spec = spec
+        self.runner = runner
+    }
+
+    /// Runs in the current namespace (`host: true`) or inside one of the lab's.
+    @discardableResult
+    func run(_ argv: [String], in ns: String? = nil, input: String? = nil, check: Bool = true) throws -> CommandResult {
+        let namespace: TraceNamespace = ns.map { .named(spec.netns($0)) } ?? .current
+        let command = PlannedCommand(argv, stdin: input)
+        return check ? try runner.runChecked(command, in: namespace) : try runner.run(command, in: namespace)
     }
 
     /// The namespaces this lab owns that exist now.
     public func existingNamespaces() -> [String] {
-        let names = (try? Command.run(["ip", "netns", "list"]).stdout) ?? ""
+        let names = (try? run(["ip", "netns", "list"]).stdout) ?? ""
         let mine = Set(spec.namespaces.map(spec.netns))
         return names.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
             .filter { mine.contains($0) }
@@ -59,10 +69,11 @@ public struct LabBuilder {
         for r in spec.routes { try step(["ip", "-n", spec.netns(r.ns), "route", "add", r.to, "via", r.via]) }
         for s in spec.sysctls {
             let path = "/proc/sys/" + s.key.replacingOccurrences(of: ".", with: "/")
-            let exists = try Command.run(["ip", "netns", "exec", spec.netns(s.ns), "test", "-e", path], check: false)
+            let exists = try run(["test", "-e", path], in: s.ns, check: false)
             // Turning off a feature the kernel does not have here (br_netfilter's sysctls) is already true.
             if exists.status != 0 && s.value == "0" { continue }
-            try step(["ip", "netns", "exec", spec.netns(s.ns), "sysctl", "-qw", "\(s.key)=\(s.value)"])
+            log("sysctl \(s.key)=\(s.value) in \(spec.netns(s.ns))")
+            try run(["sysctl", "-qw", "\(s.key)=\(s.value)"], in: s.ns)
         }
         for r in spec.rules {
             let tool: [String]
@@ -72,13 +83,13 @@ public struct LabBuilder {
             default: tool = ["nft", "-f", "-"]
             }
             log("load \(r.format) rules in \(spec.netns(r.ns))")
-            try Command.run(["ip", "netns", "exec", spec.netns(r.ns)] + tool, input: r.text)
+            try run(tool, in: r.ns, input: r.text)
         }
     }
 
     private func step(_ argv: [String]) throws {
         log(argv.joined(separator: " "))
-        try Command.run(argv)
+        try run(argv)
     }
 
     /// Deletes the lab's namespaces (and with them their links, rules and processes' sockets).
@@ -87,10 +98,10 @@ public struct LabBuilder {
         let existing = existingNamespaces()
         for ns in existing {
             // Processes still inside (a lab server) keep a namespace alive; end them first.
-            if let pids = try? Command.run(["ip", "netns", "pids", ns], check: false).stdout {
-                for pid in pids.split(separator: "\n") { _ = try? Command.run(["kill", "-9", String(pid)], check: false) }
+            if let pids = try? run(["ip", "netns", "pids", ns], check: false).stdout {
+                for pid in pids.split(separator: "\n") { _ = try? run(["kill", "-9", String(pid)], check: false) }
             }
-            _ = try? Command.run(["ip", "netns", "del", ns], check: false)
+            _ = try? run(["ip", "netns", "del", ns], check: false)
         }
         return existing
     }

@@ -43,12 +43,19 @@ public enum LabTraffic {
     /// Starts the lab's server in its namespace; it exits by itself after `idle` seconds without a client.
     public static func startServer(_ spec: LabSpec, idle: Double = 20) throws -> Process? {
         guard let s = spec.server else { return nil }
-        let process = try Command.start([
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
             "ip", "netns", "exec", spec.netns(s.ns), "python3", "-c", server, s.address, String(s.port), String(idle),
-        ])
+        ]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let builder = LabBuilder(spec: spec)
         // Wait (bounded) until it listens.
         for _ in 0..<50 {
-            let ss = try Command.run(["ip", "netns", "exec", spec.netns(s.ns), "ss", "-Hltn"], check: false).stdout
+            let ss = try builder.run(["ss", "-Hltn"], in: s.ns, check: false).stdout
             if ss.contains(":\(s.port) ") { return process }
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -58,11 +65,12 @@ public enum LabTraffic {
 
     /// Sends the lab's traffic; returns what each client read back.
     public static func send(_ spec: LabSpec) throws -> [String] {
-        try spec.traffic.map { t in
-            try Command.run([
-                "ip", "netns", "exec", spec.netns(t.ns), "timeout", "10", "python3", "-c", client, t.to, String(t.port),
-                String(t.sport ?? 0), t.payload,
-            ]).stdout
+        let builder = LabBuilder(spec: spec)
+        return try spec.traffic.map { t in
+            try builder.run(
+                ["timeout", "10", "python3", "-c", client, t.to, String(t.port), String(t.sport ?? 0), t.payload],
+                in: t.ns
+            ).stdout
         }
     }
 }

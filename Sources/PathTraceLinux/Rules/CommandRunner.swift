@@ -64,7 +64,8 @@ public protocol CommandRunning: Sendable {
 
 extension CommandRunning {
     /// Runs and throws `commandFailed` unless the status is 0.
-    func runChecked(_ command: PlannedCommand, in namespace: TraceNamespace) throws -> CommandResult {
+    @discardableResult
+    public func runChecked(_ command: PlannedCommand, in namespace: TraceNamespace) throws -> CommandResult {
         let result = try run(command, in: namespace)
         guard result.succeeded else {
             throw RulesError.commandFailed(argv: command.argv, status: result.status, stderr: result.stderr)
