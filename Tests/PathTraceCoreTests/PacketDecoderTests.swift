@@ -44,7 +44,9 @@ enum PacketBytes {
         return h
     }
 
-    static func tcp(sport: UInt16, dport: UInt16, seq: UInt32, ack: UInt32, flags: UInt8, window: UInt16, options: [UInt8] = [])
+    static func tcp(
+        sport: UInt16, dport: UInt16, seq: UInt32, ack: UInt32, flags: UInt8, window: UInt16, options: [UInt8] = []
+    )
         -> [UInt8]
     {
         let doff = UInt8((20 + options.count) / 4)
@@ -128,9 +130,10 @@ enum PacketBytes {
         let u = PacketBytes.udp(sport: 5353, dport: 53, payload: [1, 2, 3, 4])
         // Record-route option (7), length 7, pointer 4, one empty slot, then end-of-list.
         let options: [UInt8] = [7, 7, 4, 0, 0, 0, 0, 0]
-        let p = PacketBytes.ipv4(
-            src: "10.0.0.1", dst: "10.0.0.2", proto: 17, payload: u.count, id: 7, ttl: 1, tos: 0x10, flags: 0,
-            options: options) + u
+        let p =
+            PacketBytes.ipv4(
+                src: "10.0.0.1", dst: "10.0.0.2", proto: 17, payload: u.count, id: 7, ttl: 1, tos: 0x10, flags: 0,
+                options: options) + u
         let h = PacketDecoder.decode(p)
         #expect(h.proto == 17)
         #expect(h.sport == 5353 && h.dport == 53)

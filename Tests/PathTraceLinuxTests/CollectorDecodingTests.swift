@@ -67,7 +67,8 @@ import Testing
         rule.be16(NFTA_TRACE_IIFTYPE.rawValue, 1)
         rule.bytes(NFTA_TRACE_NETWORK_HEADER.rawValue, Array(Self.syn[0..<20]))
         rule.bytes(NFTA_TRACE_TRANSPORT_HEADER.rawValue, Array(Self.syn[20...]))
-        rule.bytes(NFTA_TRACE_LL_HEADER.rawValue, [0x52, 0x54, 0, 0xDA, 0xEC, 0x4F, 0x52, 0x54, 0, 0xA4, 0x5E, 0x56, 8, 0])
+        rule.bytes(
+            NFTA_TRACE_LL_HEADER.rawValue, [0x52, 0x54, 0, 0xDA, 0xEC, 0x4F, 0x52, 0x54, 0, 0xA4, 0x5E, 0x56, 8, 0])
         let s1 = decoder.decode(rule.bytes, time: 1.5) { events.append($0) }
         #expect(s1.messages == 1 && s1.malformed == 0)
 

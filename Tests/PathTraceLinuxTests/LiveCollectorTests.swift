@@ -2,7 +2,6 @@ import Foundation
 import Glibc
 import PathTraceCore
 import PathTraceLinux
-import TestSupport
 import Testing
 
 /// Live tests: real packets through a router namespace, traced by the collectors. They need root
@@ -62,10 +61,11 @@ struct LiveCollectorTests {
 
         let syn = sink.events.filter { $0.traceID == sink.events.first(where: Self.isSYN)?.traceID }
         // Each base chain ends with an end-of-chain step (a handle-less RULE event on 6.18), then its policy.
-        #expect(syn.map { "\($0.table):\($0.chain):\($0.kind.rawValue)" } == [
-            "pttest:pre:rule", "pttest:pre:return", "pttest:pre:policy", "pttest:fw:return", "pttest:fw:policy",
-            "pttest:post:return", "pttest:post:policy",
-        ])
+        #expect(
+            syn.map { "\($0.table):\($0.chain):\($0.kind.rawValue)" } == [
+                "pttest:pre:rule", "pttest:pre:return", "pttest:pre:policy", "pttest:fw:return", "pttest:fw:policy",
+                "pttest:post:return", "pttest:post:policy",
+            ])
         guard syn.count == 7 else { return }
         #expect(syn.map(\.verdict) == [.continue, .continue, .accept, .continue, .accept, .continue, .accept])
         #expect(syn[0].rule.map { if case .handle = $0 { true } else { false } } == true)
@@ -105,7 +105,9 @@ struct LiveCollectorTests {
         let monitoredSYN = monitored.filter { $0.traceID == syn[0].traceID }
         // nft monitor prints nothing for the handle-less end-of-chain events; everything else matches.
         let printed = syn.filter { !($0.kind == .return && $0.rule == nil && $0.verdict == .continue) }
-        #expect(monitoredSYN.map { "\($0.table):\($0.chain):\($0.kind)" } == printed.map { "\($0.table):\($0.chain):\($0.kind)" })
+        #expect(
+            monitoredSYN.map { "\($0.table):\($0.chain):\($0.kind)" }
+                == printed.map { "\($0.table):\($0.chain):\($0.kind)" })
         #expect(monitoredSYN.map(\.verdict) == printed.map(\.verdict))
         #expect(monitoredSYN.map(\.rule) == printed.map(\.rule))
         #expect(monitoredSYN.map(\.header?.ttl) == printed.map(\.header?.ttl))
@@ -120,9 +122,10 @@ struct LiveCollectorTests {
         #expect(walks.count == 1)
         #expect(walks.first?.path == .forward)
         #expect(walks.first?.verdict == .accept)
-        #expect(walks.first?.steps.map(\.hook) == [
-            .prerouting, .prerouting, .prerouting, .forward, .forward, .postrouting, .postrouting,
-        ])
+        #expect(
+            walks.first?.steps.map(\.hook) == [
+                .prerouting, .prerouting, .prerouting, .forward, .forward, .postrouting, .postrouting,
+            ])
 
         // Counters on light traffic: nothing lost.
         let c = collector.counters
@@ -133,7 +136,8 @@ struct LiveCollectorTests {
     @Test(.liveLab) func legacyTraceThroughNflogGroupZero() throws {
         let lab = try Self.lab()
         try lab.exec(
-            lab.router, ["iptables-legacy", "-t", "raw", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j", "TRACE"])
+            lab.router,
+            ["iptables-legacy", "-t", "raw", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j", "TRACE"])
         // Instantiate mangle and filter in this namespace (legacy tables appear on first use).
         try lab.exec(lab.router, ["iptables-legacy", "-t", "mangle", "-S"])
         try lab.exec(lab.router, ["iptables-legacy", "-t", "filter", "-S"])
@@ -146,17 +150,21 @@ struct LiveCollectorTests {
         // Route IPv4 TRACE to nfnetlink_log in the router namespace only; restore the old logger after.
         let old = try lab.exec(lab.router, ["sysctl", "-n", "net.netfilter.nf_log.2"]).trimmingSpaces()
         try lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=nfnetlink_log"])
-        defer { _ = try? lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=\(old)"], allowFailure: true) }
+        defer {
+            _ = try? lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=\(old)"], allowFailure: true)
+        }
 
         #expect(try lab.sendSYN() == ECONNREFUSED)
         collector.stop()
         #expect(collector.failure == nil)
 
         let syn = sink.events.filter(Self.isSYN)
-        #expect(syn.map { "\($0.table):\($0.chain):\($0.kind.rawValue):\($0.rule.map(String.init(describing:)) ?? "")" } == [
-            "raw:PREROUTING:policy:rule 2", "mangle:PREROUTING:policy:rule 1", "mangle:FORWARD:policy:rule 1",
-            "filter:FORWARD:policy:rule 1", "mangle:POSTROUTING:policy:rule 1",
-        ])
+        #expect(
+            syn.map { "\($0.table):\($0.chain):\($0.kind.rawValue):\($0.rule.map(String.init(describing:)) ?? "")" }
+                == [
+                    "raw:PREROUTING:policy:rule 2", "mangle:PREROUTING:policy:rule 1", "mangle:FORWARD:policy:rule 1",
+                    "filter:FORWARD:policy:rule 1", "mangle:POSTROUTING:policy:rule 1",
+                ])
         guard syn.count == 5 else { return }
         #expect(syn.map(\.hook) == [.prerouting, .prerouting, .forward, .forward, .postrouting])
         #expect(syn.map(\.header?.ttl) == [64, 64, 63, 63, 63])
@@ -164,7 +172,8 @@ struct LiveCollectorTests {
         #expect(syn.allSatisfy { $0.header?.src == IPAddress(LiveLab.clientAddress) })
         #expect(syn.allSatisfy { $0.header?.dst == IPAddress(LiveLab.serverAddress) })
         #expect(Set(syn.compactMap(\.header?.ipID)).count == 1)
-        #expect(syn.map(\.inIface) == ["r0", "r0", "r0", "r0", nil] || syn.map(\.inIface) == ["r0", "r0", "r0", "r0", "r0"])
+        #expect(
+            syn.map(\.inIface) == ["r0", "r0", "r0", "r0", nil] || syn.map(\.inIface) == ["r0", "r0", "r0", "r0", "r0"])
         #expect(syn.map(\.outIface) == [nil, nil, "r1", "r1", "r1"])
         #expect(syn[0].header?.macSrc != nil)
 
@@ -187,7 +196,9 @@ struct LiveCollectorTests {
         let match = ["-p", "tcp", "--dport", "8080", "-j", "NFLOG", "--nflog-group", "7"]
         try lab.exec(
             lab.router,
-            ["iptables-legacy", "-A", "FORWARD"] + match + ["--nflog-prefix", LogPrefix.pathtrace(table: "filter", chain: "FORWARD")])
+            ["iptables-legacy", "-A", "FORWARD"] + match + [
+                "--nflog-prefix", LogPrefix.pathtrace(table: "filter", chain: "FORWARD"),
+            ])
         try lab.exec(lab.router, ["iptables-legacy", "-A", "FORWARD"] + match + ["--nflog-prefix", "user note"])
 
         #expect(try lab.sendSYN() == ECONNREFUSED)
@@ -208,6 +219,25 @@ struct LiveCollectorTests {
 
         let c = collector.counters
         #expect(c.lost == 0 && c.overruns == 0 && c.events == 2 && c.messages == 2)
+    }
+
+    @Test(.liveLab) func overrunsAreCountedAndTheCollectorGoesOn() throws {
+        let lab = try Self.lab()
+        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).nft")
+        try Self.ruleset.write(to: rules, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: rules) }
+        try lab.exec(lab.router, ["nft", "-f", rules.path])
+        let sink = EventSink()
+        // The smallest receive buffer the kernel allows: a packet's seven trace messages overflow it.
+        let collector = NftTraceCollector(options: .init(netns: .named(lab.router), receiveBufferBytes: 1))
+        try collector.start { sink.add($0) }
+        defer { collector.stop() }
+        for _ in 0..<5 { #expect(try lab.sendSYN() == ECONNREFUSED) }
+        collector.stop()
+        let c = collector.counters
+        #expect(collector.failure == nil)
+        #expect(c.overruns > 0 && c.lost == c.overruns)
+        #expect(c.events == sink.events.count && c.events > 0 && c.events < 35)
     }
 
     @Test(.liveLab) func secondListenerOnAGroupIsBusy() throws {

@@ -99,7 +99,9 @@ public enum PacketDecoder {
     /// Follows hop-by-hop, routing, destination-options, fragment and AH headers. Returns the upper
     /// protocol and its offset; nil when an extension header lies past the bytes (nft sends only the
     /// fixed 40-byte header), so the upper protocol is unknown.
-    static func walkExtensions(_ n: PacketBytes, first: UInt8, at start: Int, into h: inout PacketHeader) -> (UInt8, Int)? {
+    static func walkExtensions(_ n: PacketBytes, first: UInt8, at start: Int, into h: inout PacketHeader) -> (
+        UInt8, Int
+    )? {
         var next = first
         var at = start
         for _ in 0..<16 {

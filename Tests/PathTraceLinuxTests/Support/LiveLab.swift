@@ -95,8 +95,12 @@ final class LiveLab: Sendable {
 
     private func build() throws {
         for ns in [client, router, server] { try Command.run(["ip", "netns", "add", ns]) }
-        try Command.run(["ip", "-n", client, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", router])
-        try Command.run(["ip", "-n", server, "link", "add", "s0", "type", "veth", "peer", "name", "r1", "netns", router])
+        try Command.run([
+            "ip", "-n", client, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", router,
+        ])
+        try Command.run([
+            "ip", "-n", server, "link", "add", "s0", "type", "veth", "peer", "name", "r1", "netns", router,
+        ])
         try Command.run(["ip", "-n", client, "addr", "add", LiveLab.clientAddress + "/24", "dev", "c0"])
         try Command.run(["ip", "-n", router, "addr", "add", LiveLab.routerInside + "/24", "dev", "r0"])
         try Command.run(["ip", "-n", router, "addr", "add", LiveLab.routerOutside + "/24", "dev", "r1"])
