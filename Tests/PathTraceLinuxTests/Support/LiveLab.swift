@@ -77,7 +77,7 @@ final class LiveLab: Sendable {
     static let routerOutside = "10.201.2.1"
     static let serverAddress = "10.201.2.2"
 
-    private static let counter = Counter()
+    private static let counter = LabCounter()
 
     init() throws {
         LiveLab.removeStaleLabs()
@@ -194,7 +194,7 @@ final class LiveLab: Sendable {
     }
 }
 
-private final class Counter: @unchecked Sendable {
+private final class LabCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
     func next() -> Int {
