@@ -141,7 +141,8 @@ struct Stitcher {
         let hasIn = !(event.inIface ?? "").isEmpty
         let hasOut = !(event.outIface ?? "").isEmpty
         switch (hasIn, hasOut) {
-        case (true, true): return .forward
+        // Forwarded packets keep their input device at POSTROUTING (nft trace, kernel 6.18 nf_log).
+        case (true, true): return previous == .forward || previous == .postrouting ? .postrouting : .forward
         case (true, false): return previous == .prerouting ? .input : .prerouting
         case (false, true): return previous == nil ? .output : .postrouting
         default: return nil
