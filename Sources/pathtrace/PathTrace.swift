@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 @main
-struct PathTrace: AsyncParsableCommand {
+struct PathTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pathtrace",
         abstract: "Show where a packet went inside netfilter: tables, chains, verdicts and NAT.",
@@ -18,19 +18,17 @@ struct PathTrace: AsyncParsableCommand {
             Exit codes: 0 ok, 1 unreadable input, 2 bad usage, 3 lines skipped with --strict,
                         4 live tracing without CAP_NET_ADMIN.
             """,
-        subcommands: [Replay.self, Lab.self, Cleanup.self],
-        defaultSubcommand: Replay.self
+        subcommands: [Trace.self, Replay.self, Lab.self, Cleanup.self],
+        defaultSubcommand: Trace.self
     )
 
     /// Maps errors to DESIGN's exit codes: usage problems exit 2 (ArgumentParser's default would be 64).
-    static func main() async {
+    /// Synchronous on purpose: live tracing's signal handling needs the main thread to be the only one
+    /// when it starts.
+    static func main() {
         do {
             var command = try parseAsRoot()
-            if var async = command as? AsyncParsableCommand {
-                try await async.run()
-            } else {
-                try command.run()
-            }
+            try command.run()
         } catch let failure as CLIFailure {
             FileOutput.stderr.write("pathtrace: \(failure.message)\n")
             Glibc.exit(failure.code)

@@ -63,6 +63,14 @@ public struct Correlator {
         linker.flush(eventIndex: eventIndex)
     }
 
+    /// Live tracing: closes walks idle for the window at wall-clock time `now` and releases what is ready,
+    /// so a walk prints although no later event arrives.
+    public mutating func tick(now: Double) {
+        stitcher.expire(now: now)
+        drain()
+        linker.flush(eventIndex: eventIndex, now: now)
+    }
+
     /// Closes every open walk and releases all (end of input, or the end of a live session).
     public mutating func finish() {
         stitcher.finishAll(lastTime: lastTime)

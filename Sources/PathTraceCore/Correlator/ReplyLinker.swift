@@ -18,7 +18,9 @@ struct ReplyLinker {
 
     var holdEvents = 4096
     var maxConnections = 65536
-    private var closed: [Int: (walk: PacketWalk, closedAt: Int)] = [:]
+    private var closed: [Int: (walk: PacketWalk, closedAt: Int, closedTime: Double?)] = [:]
+    /// Seconds a walk waits for its reply when events carry times (live tracing).
+    var holdSeconds = 2.0
     private var nextRelease = 1
     /// First walks of NATed connections by their tuple before NAT, and after NAT when fully known.
     private var before: [FlowKey: Int] = [:]
@@ -35,14 +37,16 @@ struct ReplyLinker {
     mutating func add(_ walk: PacketWalk, lastHeader: PacketHeader?, eventIndex: Int) {
         var walk = walk
         if !link(&walk, lastHeader: lastHeader) { register(walk) }
-        closed[walk.packet] = (walk, eventIndex)
+        closed[walk.packet] = (walk, eventIndex, walk.steps.last?.event.time)
     }
 
     /// Releases what is ready; `force` releases everything (end of input).
-    mutating func flush(eventIndex: Int, force: Bool = false) {
+    mutating func flush(eventIndex: Int, now: Double? = nil, force: Bool = false) {
         while let entry = closed[nextRelease] {
             let pending = entry.walk.nat.contains { $0.after == nil && $0.direction == "original" }
-            if pending && !force && eventIndex - entry.closedAt < holdEvents { return }
+            var waited = eventIndex - entry.closedAt >= holdEvents
+            if let now, let t = entry.closedTime, now - t >= holdSeconds { waited = true }
+            if pending && !force && !waited { return }
             closed[nextRelease] = nil
             release(entry.walk)
             nextRelease += 1

@@ -286,7 +286,7 @@ struct Stitcher {
         close(walk, reason)
     }
 
-    private mutating func expire(now: Double?) {
+    mutating func expire(now: Double?) {
         while let (packet, index) = activity.first {
             guard let walk = open[packet], walk.lastEventIndex == index else {
                 activity.removeFirst()

@@ -13,6 +13,14 @@ public struct WalkFilter: Sendable, Equatable {
 
     public var isEmpty: Bool { self == WalkFilter() }
 
+    /// The same flow seen from its other end (source and destination swapped), to select replies.
+    public var reversed: WalkFilter {
+        var r = self
+        (r.src, r.dst) = (dst, src)
+        (r.sport, r.dport) = (dport, sport)
+        return r
+    }
+
     /// Whether any step of the walk shows a packet that matches every given criterion.
     public func matches(_ walk: PacketWalk) -> Bool {
         if isEmpty { return true }

@@ -240,26 +240,31 @@ public struct TraceRulePlan: Sendable, Equatable {
     /// Builds the plan. `chains` (from `ChainRef.parseSave`) is needed by `nflog` only.
     public static func make(
         filter: WalkFilter, backend: TraceBackend, rate: TraceRate = .default, session: SessionID,
-        families: [TraceFamily] = TraceFamily.allCases, nflogGroup: UInt16 = 1, chains: [ChainRef] = []
+        families: [TraceFamily] = TraceFamily.allCases, nflogGroup: UInt16 = 1, chains: [ChainRef] = [],
+        replies: Bool = false
     ) throws(TraceRulePlanError) -> TraceRulePlan {
         let spec = try MatchSpec(filter: filter, families: families)
+        // With `replies`, the reverse direction is traced too: a reply shows what conntrack's NAT did.
+        let specs = replies && spec.reversed != spec ? [spec, spec.reversed] : [spec]
         var plan = TraceRulePlan(session: session, backend: backend, families: spec.families, sysctls: [], rules: [])
         switch backend {
         case .nft:
-            plan.rules = [nftTableRule(spec: spec, rate: rate, session: session)]
+            plan.rules = [nftTableRule(specs: specs, rate: rate, session: session)]
         case .legacy:
             plan.sysctls = spec.families.map {
                 SysctlSetting(key: "net.netfilter.nf_log.\($0.protocolFamily)", value: "nfnetlink_log")
             }
             for family in spec.families {
                 for chain in ["PREROUTING", "OUTPUT"] {
-                    for proto in spec.protocols(for: family) {
-                        let match = spec.iptablesMatch(
-                            family: family, proto: proto, direction: chain == "OUTPUT" ? .out : .in)
+                    for spec in specs {
+                        for proto in spec.protocols(for: family) {
+                            let match = spec.iptablesMatch(
+                                family: family, proto: proto, direction: chain == "OUTPUT" ? .out : .in)
                         plan.rules.append(
                             iptablesRule(
                                 family: family, table: "raw", chain: chain, position: nil,
                                 match: match + tagAndLimit(session: session, rate: rate), target: ["-j", "TRACE"]))
+                        }
                     }
                 }
             }
@@ -325,16 +330,19 @@ public struct TraceRulePlan: Sendable, Equatable {
             check: PlannedCommand([bin, "-w", "-t", table, "-C", chain] + spec))
     }
 
-    static func nftTableRule(spec: MatchSpec, rate: TraceRate, session: SessionID) -> PlannedRule {
+    static func nftTableRule(specs: [MatchSpec], rate: TraceRate, session: SessionID) -> PlannedRule {
+        let spec = specs[0]
         var text = "table inet \(session.nftTable) {\n"
         for (chain, direction) in [("prerouting", MatchSpec.Direction.in), ("output", .out)] {
             text += "\tchain \(chain) {\n"
             text += "\t\ttype filter hook \(chain) priority \(nftPriority); policy accept;\n"
             for family in spec.families.count == 2 ? [nil] : spec.families.map(Optional.some) {
-                var statement = spec.nftMatch(family: family, direction: direction)
-                if !rate.isUnlimited { statement.append("limit rate \(rate.perSecond)/second") }
-                statement.append("meta nftrace set 1")
-                text += "\t\t" + statement.joined(separator: " ") + "\n"
+                for match in specs {
+                    var statement = match.nftMatch(family: family, direction: direction)
+                    if !rate.isUnlimited { statement.append("limit rate \(rate.perSecond)/second") }
+                    statement.append("meta nftrace set 1")
+                    text += "\t\t" + statement.joined(separator: " ") + "\n"
+                }
             }
             text += "\t}\n"
         }
@@ -348,7 +356,7 @@ public struct TraceRulePlan: Sendable, Equatable {
 }
 
 /// The filter, reduced to what rules can match, with every value rendered from its validated type.
-struct MatchSpec {
+struct MatchSpec: Equatable {
     enum Direction { case `in`, out, none }
 
     var families: [TraceFamily]
@@ -397,6 +405,15 @@ struct MatchSpec {
     }
 
     var hasPorts: Bool { sport != nil || dport != nil }
+
+    /// The same flow seen from the other end; the interface is left to the walk filter.
+    var reversed: MatchSpec {
+        var r = self
+        (r.src, r.dst) = (dst, src)
+        (r.sport, r.dport) = (dport, sport)
+        r.iface = nil
+        return r
+    }
 
     /// One entry per rule to emit: the protocol, or nil for any. Ports without a protocol mean TCP and UDP.
     func protocols(for family: TraceFamily) -> [UInt8?] {

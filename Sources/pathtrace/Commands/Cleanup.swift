@@ -1,7 +1,7 @@
 import ArgumentParser
 import PathTraceLinux
 
-struct Cleanup: AsyncParsableCommand {
+struct Cleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove what a killed pathtrace session left behind: its rules, and the sysctls it changed.",
         discussion: """
@@ -13,7 +13,7 @@ struct Cleanup: AsyncParsableCommand {
     @Flag(help: "Also clean up sessions that still run.") var all = false
     @Option(help: "Only sessions in this network namespace.") var netns: String?
 
-    func run() async throws {
+    func run() throws {
         try requireNetAdmin()
         let report = SessionCleanup.cleanup(all: all, netns: netns)
         FileOutput.stdout.write(report.summary + "\n")

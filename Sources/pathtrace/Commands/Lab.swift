@@ -3,7 +3,7 @@ import Foundation
 import PathTraceCore
 import PathTraceLinux
 
-struct Lab: AsyncParsableCommand {
+struct Lab: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build the seeds' systems in network namespaces, to trace real packets on them.",
         discussion: """
@@ -20,9 +20,9 @@ struct Lab: AsyncParsableCommand {
             """,
         subcommands: [List.self, Up.self, Down.self])
 
-    struct List: AsyncParsableCommand {
+    struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the labs and where they were found.")
-        func run() async throws {
+        func run() throws {
             for (name, url) in LabCatalog.all() {
                 let spec = try LabCatalog.load(url)
                 FileOutput.stdout.write("\(name)\t\(spec.description)\n")
@@ -31,10 +31,10 @@ struct Lab: AsyncParsableCommand {
         }
     }
 
-    struct Up: AsyncParsableCommand {
+    struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Build a lab and leave it up.")
         @Argument(help: "Lab name (see `pathtrace lab list`) or a lab file.") var name: String
-        func run() async throws {
+        func run() throws {
             try requireNetAdmin()
             let spec = try LabCatalog.spec(named: name)
             var builder = LabBuilder(spec: spec)
@@ -46,10 +46,10 @@ struct Lab: AsyncParsableCommand {
         }
     }
 
-    struct Down: AsyncParsableCommand {
+    struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a lab's namespaces.")
         @Argument(help: "Lab name or lab file.") var name: String
-        func run() async throws {
+        func run() throws {
             try requireNetAdmin()
             let spec = try LabCatalog.spec(named: name)
             let removed = LabBuilder(spec: spec).down()

@@ -2,7 +2,7 @@ import ArgumentParser
 import PathTraceCore
 import PathTraceRender
 
-struct Replay: AsyncParsableCommand {
+struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconstruct packet walks from saved trace output.",
         discussion: """
@@ -42,7 +42,7 @@ struct Replay: AsyncParsableCommand {
     @Flag(help: "Exit with code 3 if any input line was skipped.")
     var strict = false
 
-    func run() async throws {
+    func run() throws {
         let walkFilter = try filter.makeFilter()
         let lookup = try RulesetLoader.load(rulesets)
         let out = FileOutput.stdout

@@ -1,0 +1,225 @@
+import Foundation
+import PathTraceCore
+import PathTraceLinux
+import PathTraceRender
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One live tracing session: collector first, then rules, then walks until count, duration or a
+/// signal; rules removed and sysctls restored on every way out.
+final class LiveSession: @unchecked Sendable {
+    let namespace: TraceNamespace
+    let backend: TraceBackend
+    let filter: WalkFilter
+    let rate: TraceRate
+    let count: Int?
+    let duration: Double?
+    let output: OutputOptions
+    let stop = StopFlag()
+    let events = EventQueue()
+
+    init(
+        namespace: TraceNamespace, backend: TraceBackend, filter: WalkFilter, rate: TraceRate, count: Int?,
+        duration: Double?, output: OutputOptions
+    ) {
+        self.namespace = namespace
+        self.backend = backend
+        self.filter = filter
+        self.rate = rate
+        self.count = count
+        self.duration = duration
+        self.output = output
+    }
+
+    func run() throws {
+        let session = SessionID.random()
+        let installer = RuleInstaller(
+            namespace: namespace, store: SessionStateStore(id: session))
+        let report = RemovalBox()
+        // Created before anything is installed, on the main thread (see TeardownGuard).
+        let guardian = TeardownGuard(afterSignal: { [stop] _ in stop.set() }) {
+            report.value = installer.removeAll()
+        }
+        defer { guardian.run() }
+
+        let collector = try startCollector()
+        defer { collector.stop() }
+
+        let chains = backend == .nflog ? try installer.discoverChains(families: families) : []
+        let plan: TraceRulePlan
+        do {
+            plan = try TraceRulePlan.make(
+                filter: filter, backend: backend, rate: rate, session: session, families: families, nflogGroup: 7,
+                chains: chains, replies: true)
+        } catch {
+            throw CLIFailure.usage("\(error)")
+        }
+        do {
+            try installer.install(plan)
+        } catch let error as RulesError {
+            throw CLIFailure(message: "\(error)", code: 1)
+        }
+        let where_ = namespace.name.map { "netns \($0)" } ?? "this namespace"
+        FileOutput.stderr.write(
+            "pathtrace: tracing in \(where_) with \(backend.rawValue), \(plan.rules.count) rule(s), rate \(rate); Ctrl-C stops\n")
+
+        let out = FileOutput.stdout
+        let timeline = TextTimeline(
+            options: RenderOptions(color: out.isTerminal && !output.noColor, explain: output.explain))
+        var shown = 0
+        var writer = JSONWriter()
+        var correlator = Correlator(lookup: snapshotRuleset()) { [filter, output, stop, count] walk in
+            var walk = walk
+            walk.netns = self.namespace.name
+            // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
+            guard filter.matches(walk) || filter.reversed.matches(walk) else { return }
+            if let count, shown >= count { return }
+            shown += 1
+            if output.format == .json {
+                writer.bytes.removeAll(keepingCapacity: true)
+                WalkJSON.write(walk, to: &writer)
+                out.write(bytes: writer.bytes)
+            } else {
+                out.write(timeline.render(walk) + "\n")
+            }
+            out.flush()
+            if let count, shown >= count { stop.set() }
+        }
+        let started = Date().timeIntervalSince1970
+        while !stop.isSet {
+            for event in events.drain() { correlator.add(event) }
+            let now = Date().timeIntervalSince1970
+            correlator.tick(now: now)
+            if let duration, now - started >= duration { break }
+            if let failure = collectorFailure(collector) {
+                FileOutput.stderr.write("pathtrace: the collector stopped: \(failure)\n")
+                break
+            }
+            usleep(20_000)
+        }
+        guardian.run()
+        collector.stop()
+        for event in events.drain() { correlator.add(event) }
+        correlator.finish()
+        out.flush()
+        let stats = correlator.stats
+        let counters = collector.counters()
+        let lost = counters.lost + counters.overruns
+        var summary = "pathtrace: \(plural(stats.events, "event")), \(plural(stats.walks, "walk"))"
+        summary += " (\(stats.incomplete) incomplete), \(shown) shown, \(lost) lost"
+        FileOutput.stderr.write(summary + "\n")
+        if let r = report.value {
+            FileOutput.stderr.write(
+                "pathtrace: removed \(plural(r.removed.count, "rule")), restored \(plural(r.restored.count, "sysctl"))\n")
+            for failure in r.failures { FileOutput.stderr.write("pathtrace: FAILED to remove \(failure)\n") }
+        }
+    }
+
+    /// The families the filter asks for; when it names none, the legacy backends skip a family whose raw
+    /// table is not loaded, because a legacy table once loaded stays (empty) after its rules are removed.
+    lazy var families: [TraceFamily] = {
+        switch filter.ipVersion {
+        case 4: return [.ipv4]
+        case 6: return [.ipv6]
+        default:
+            if let a = filter.src?.address ?? filter.dst?.address { return [a.isV6 ? .ipv6 : .ipv4] }
+            if filter.proto == IPProtocol.icmp { return [.ipv4] }
+            if filter.proto == IPProtocol.icmpv6 { return [.ipv6] }
+        }
+        guard backend != .nft else { return TraceFamily.allCases }
+        let runner = SystemCommandRunner()
+        let loaded = TraceFamily.allCases.filter { family in
+            let save = try? runner.run(PlannedCommand([TraceRulePlan.iptablesSaveBinary(family)]), in: namespace)
+            let table = backend == .legacy ? "*raw" : "*"
+            return save?.stdout.split(separator: "\n").contains { $0.hasPrefix(table) } ?? false
+        }
+        for family in TraceFamily.allCases where !loaded.contains(family) {
+            let flag = family == .ipv4 ? "-4" : "-6"
+            FileOutput.stderr.write(
+                "pathtrace: \(family.rawValue) not traced: its tables are not loaded here (\(flag) traces it, leaving an empty table)\n")
+        }
+        return loaded.isEmpty ? [.ipv4] : loaded
+    }()
+
+    func startCollector() throws -> AnyCollector {
+        let target = namespace.name.flatMap(NetnsTarget.init)
+        let sink: @Sendable (TraceEvent) -> Void = { [events] in events.push($0) }
+        do {
+            switch backend {
+            case .nft:
+                let c = NftTraceCollector(options: .init(netns: target))
+                try c.start(sink)
+                return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
+            case .legacy, .nflog:
+                let c = NflogCollector(options: .init(group: backend == .legacy ? 0 : 7, netns: target))
+                try c.start(sink)
+                return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
+            }
+        } catch let error as LinuxError {
+            if case .permissionDenied = error {
+                throw CLIFailure(message: "this needs CAP_NET_ADMIN (run as root); nothing was changed", code: 4)
+            }
+            throw CLIFailure(message: "cannot listen for trace events: \(error)", code: 1)
+        }
+    }
+
+    func collectorFailure(_ c: AnyCollector) -> LinuxError? { c.failure() }
+
+    /// The namespace's ruleset now, so steps show their rule's text and nft chains their hook.
+    func snapshotRuleset() -> RuleLookup? {
+        let runner = SystemCommandRunner()
+        let argv = backend == .nft ? ["nft", "-a", "list", "ruleset"] : ["iptables-legacy-save"]
+        guard let text = try? runner.run(PlannedCommand(argv), in: namespace).stdout, !text.isEmpty else { return nil }
+        return try? RulesetParser.parse(text, sourceName: argv.joined(separator: " "))
+    }
+}
+
+/// A started collector of any backend.
+struct AnyCollector {
+    let stop: () -> Void
+    let counters: () -> CollectorCounters
+    let failure: () -> LinuxError?
+}
+
+/// Events from the collector thread to the main loop.
+final class EventQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [TraceEvent] = []
+
+    func push(_ e: TraceEvent) {
+        lock.lock()
+        items.append(e)
+        lock.unlock()
+    }
+
+    func drain() -> [TraceEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        let out = items
+        items.removeAll(keepingCapacity: true)
+        return out
+    }
+}
+
+/// Set from a signal handler's queue, read by the main loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set_ = false
+    func set() {
+        lock.lock()
+        set_ = true
+        lock.unlock()
+    }
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return set_
+    }
+}
+
+/// The teardown's report, written on the teardown queue.
+final class RemovalBox: @unchecked Sendable {
+    var value: RemovalReport?
+}

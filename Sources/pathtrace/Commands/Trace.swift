@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import PathTraceCore
+import PathTraceLinux
+import PathTraceRender
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Trace live packets: install tagged TRACE rules, show each packet's walk, remove them.",
+        discussion: """
+            Examples:
+              pathtrace --dport 3128                          # the default subcommand
+              pathtrace --netns ptlv-host --proto icmp --count 3
+              pathtrace --src 192.168.122.0/24 --backend legacy --duration 30s --format json
+
+            Rules are tagged (nft table pathtrace_<id>, or iptables comment pathtrace:<id>), rate-limited \
+            (--rate, default 100/s; --rate 0 lifts the limit) and removed on exit, Ctrl-C, SIGTERM or \
+            SIGHUP; sysctls changed are restored. What a killed session left is recorded under \
+            /run/pathtrace and removed by `pathtrace cleanup` (and by the next start).
+
+            Backends: nft (nftables trace over netlink), legacy (iptables-legacy TRACE read from \
+            nfnetlink_log group 0), nflog (an NFLOG rule at the head of every chain: chain order only); \
+            auto picks what the namespace's ruleset uses.
+            """)
+
+    enum Backend: String, ExpressibleByArgument, CaseIterable {
+        case auto, nft, legacy, nflog
+    }
+
+    @OptionGroup(title: "Filter") var filter: FilterOptions
+    @Option(help: ArgumentHelp("Trace inside this network namespace (a name under /run/netns).", valueName: "name"))
+    var netns: String?
+    @Option(help: "auto, nft, legacy or nflog.") var backend: Backend = .auto
+    @Option(help: "Stop after N walks.") var count: Int?
+    @Option(help: ArgumentHelp("Stop after this long: 30s, 2m, 500ms.", valueName: "time")) var duration: String?
+    @Option(help: ArgumentHelp("Trace at most this many packets a second (0 = no limit).", valueName: "N/s"))
+    var rate: String = "100/s"
+    @OptionGroup(title: "Output") var output: OutputOptions
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count: expected a positive number, got \(count)") }
+        if let duration, Trace.seconds(duration) == nil {
+            throw ValidationError("--duration: expected a time like 30s, 2m or 500ms, got '\(duration)'")
+        }
+        if TraceRate(rate) == nil {
+            throw ValidationError("--rate: expected packets a second like 100/s (0 to \(TraceRate.maximum)), got '\(rate)'")
+        }
+        if let netns, !TraceNamespace.isValidName(netns) {
+            throw ValidationError("--netns: expected a namespace name, got '\(netns)'")
+        }
+    }
+
+    static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let v = Double(text.dropLast(suffix.count)), v > 0, v.isFinite { return v * scale }
+        }
+        return nil
+    }
+
+    func run() throws {
+        let walkFilter = try filter.makeFilter()
+        let namespace = try TraceNamespace(name: netns)
+        guard namespace.exists else { throw CLIFailure.usage("--netns: no network namespace named '\(netns ?? "")'") }
+        try requireNetAdmin()
+        guard let rate = TraceRate(rate) else { return }
+        if rate.isUnlimited { FileOutput.stderr.write("pathtrace: warning: --rate 0: every matching packet is traced\n") }
+
+        // What a killed earlier session left goes first.
+        let stale = SessionCleanup.cleanup()
+        if !stale.sessions.isEmpty { FileOutput.stderr.write(stale.summary + "\n") }
+
+        let session = LiveSession(
+            namespace: namespace, backend: try chooseBackend(namespace), filter: walkFilter, rate: rate,
+            count: count, duration: duration.flatMap(Trace.seconds), output: output)
+        try session.run()
+    }
+
+    func chooseBackend(_ namespace: TraceNamespace) throws -> TraceBackend {
+        switch backend {
+        case .nft: return .nft
+        case .legacy: return .legacy
+        case .nflog: return .nflog
+        case .auto:
+            let runner = SystemCommandRunner()
+            let save = try? runner.run(PlannedCommand(["iptables-legacy-save"]), in: namespace)
+            let legacyInUse = save?.stdout.split(separator: "\n").contains { $0.hasPrefix("-A ") } ?? false
+            let choice: TraceBackend = legacyInUse ? .legacy : .nft
+            let why = legacyInUse ? "the ruleset has iptables-legacy rules" : "no iptables-legacy rules in use"
+            FileOutput.stderr.write("pathtrace: backend \(choice.rawValue) (\(why))\n")
+            return choice
+        }
+    }
+}

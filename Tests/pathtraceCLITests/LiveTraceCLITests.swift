@@ -1,0 +1,182 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `pathtrace` tracing live in the libvirt-nat lab, as a user runs it: the walk of the SYN, the
+/// MASQUERADE with evidence from the reply, and a host left exactly as before.
+@Suite(.serialized) struct LiveTraceCLITests {
+    /// The lab file with a prefix of this run's own; returns its path and the namespaces' prefix.
+    static func labFile() throws -> (String, String) {
+        let prefix = "ptcl\(ProcessInfo.processInfo.processIdentifier % 100_000)"
+        var text = try Fixtures.text("labs/libvirt-nat.json")
+        text = text.replacingOccurrences(of: "\"prefix\": \"ptlv\"", with: "\"prefix\": \"\(prefix)\"")
+        let path = NSTemporaryDirectory() + "\(prefix)-libvirt-nat.json"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, prefix)
+    }
+
+    /// Everything a session may touch in a namespace, as text: both rulesets and the nf_log sysctls.
+    static func snapshot(_ ns: String) throws -> String {
+        var out = ""
+        for argv in [
+            ["iptables-legacy-save"], ["ip6tables-legacy-save"], ["nft", "list", "ruleset"],
+            ["cat", "/proc/sys/net/netfilter/nf_log/2", "/proc/sys/net/netfilter/nf_log/10"],
+        ] {
+            let r = try Shell.run(["ip", "netns", "exec", ns] + argv)
+            // Policy counters ([packets:bytes]) move with any traffic, pathtrace or not: they are not the ruleset.
+            out += r.split(separator: "\n").filter { !$0.hasPrefix("# Generated") && !$0.hasPrefix("# Completed") }
+                .map { line in line.hasPrefix(":") ? String(line.prefix { $0 != "[" }) : String(line) }
+                .joined(separator: "\n") + "\n"
+        }
+        return out
+    }
+
+    static func sendLabTraffic(_ prefix: String) throws -> String {
+        let server = try Shell.start([
+            "ip", "netns", "exec", "\(prefix)-wan", "timeout", "10", "python3", "-c",
+            "import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                + "s.bind(('10.44.32.217',3128));s.listen(1);c,p=s.accept();c.recv(100);c.send(b'ok');c.close()",
+        ])
+        defer { server.terminate() }
+        Thread.sleep(forTimeInterval: 0.4)
+        return try Shell.run([
+            "ip", "netns", "exec", "\(prefix)-vm", "timeout", "5", "python3", "-c",
+            "import socket;s=socket.create_connection(('10.44.32.217',3128));s.send(b'hi');print(s.recv(10).decode())",
+        ])
+    }
+
+    /// Starts `pathtrace` and waits (bounded) until it says it is tracing.
+    static func startTrace(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = args
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    static func waitForTracing(_ err: Pipe) -> String {
+        var seen = ""
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !seen.contains("Ctrl-C stops") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return seen
+    }
+
+    @Test func legacyTraceOfTheLabShowsTheWalkAndTheMasquerade() throws {
+        let (lab, prefix) = try Self.labFile()
+        defer { _ = try? CLI.run(["lab", "down", lab]) }
+        #expect(try CLI.run(["lab", "up", lab]).status == 0)
+        let host = "\(prefix)-host"
+        let before = try Self.snapshot(host)
+        let (trace, out, err) = try Self.startTrace([
+            "--netns", host, "--dport", "3128", "--count", "2", "--format", "json", "--backend", "legacy",
+        ])
+        defer { if trace.isRunning { kill(trace.processIdentifier, SIGKILL) } }
+        let started = Self.waitForTracing(err)
+        #expect(started.contains("tracing in netns \(host) with legacy"))
+        #expect(try Self.sendLabTraffic(prefix).contains("ok"))
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        trace.waitUntilExit()
+        #expect(trace.terminationStatus == 0)
+        let walks = try String(decoding: stdout, as: UTF8.self).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(walks.count == 2)
+        let syn = try #require(walks.first)
+        #expect(syn["path"] as? String == "forward")
+        #expect(syn["verdict"] as? String == "accept")
+        #expect(syn["netns"] as? String == host)
+        let steps = try #require(syn["steps"] as? [[String: Any]])
+        #expect(
+            steps.map { "\($0["table"] ?? ""):\($0["chain"] ?? "")" } == [
+                "raw:PREROUTING", "mangle:PREROUTING", "nat:PREROUTING", "mangle:FORWARD", "filter:FORWARD",
+                "mangle:POSTROUTING", "nat:POSTROUTING",
+            ])
+        #expect((steps[4]["rule_text"] as? String)?.contains("-i virbr0 -j ACCEPT") == true)
+        let nat = try #require((syn["nat"] as? [[String: Any]])?.first)
+        #expect(nat["type"] as? String == "masquerade")
+        #expect(nat["after"] as? String == "10.44.0.1:\((syn["flow"] as? [String: Any])?["sport"] as? Int ?? 0)")
+        #expect(nat["evidence"] as? String == "reply")
+        #expect(walks[1]["reply_to"] as? Int == 1)
+        #expect(try Self.snapshot(host) == before)
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func signalLeavesTheNamespaceAsBefore(_ signal: Int32) throws {
+        let (lab, prefix) = try Self.labFile()
+        defer { _ = try? CLI.run(["lab", "down", lab]) }
+        #expect(try CLI.run(["lab", "up", lab]).status == 0)
+        let host = "\(prefix)-host"
+        let before = try Self.snapshot(host)
+        for backend in ["legacy", "nft"] {
+            let (trace, _, err) = try Self.startTrace(["--netns", host, "--dport", "3128", "--backend", backend])
+            defer { if trace.isRunning { kill(trace.processIdentifier, SIGKILL) } }
+            #expect(Self.waitForTracing(err).contains("Ctrl-C stops"))
+            #expect(try Self.snapshot(host) != before)
+            kill(trace.processIdentifier, signal)
+            trace.waitUntilExit()
+            #expect(try Self.snapshot(host) == before, "\(backend) after signal \(signal)")
+        }
+    }
+
+    @Test func unprivilegedUserExitsFourWithNothingInstalled() throws {
+        let r = try Shell.runStatus([
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CLI.binary.path, "--dport", "3128",
+        ])
+        #expect(r.status == 4)
+        #expect(r.stderr.contains("CAP_NET_ADMIN"))
+    }
+
+    @Test func hostileFilterValuesExitTwo() throws {
+        for args in [["--dport", "80 -j DROP"], ["--iface", "eth0;reboot"], ["--src", "300.1.1.1/33"]] {
+            let r = try CLI.run(args)
+            #expect(r.status == 2, "\(args)")
+            #expect(r.stderr.contains(args[0]))
+        }
+        let r = try CLI.run(["--netns", "ptnosuchns", "--dport", "1"])
+        #expect(r.status == 2)
+    }
+}
+
+/// Runs tools for the live tests (argument arrays only).
+enum Shell {
+    static func run(_ argv: [String]) throws -> String {
+        let r = try runStatus(argv)
+        guard r.status == 0 else { throw CLIError(message: "\(argv) failed: \(r.stderr)") }
+        return r.stdout
+    }
+
+    static func runStatus(_ argv: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    static func start(_ argv: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    struct CLIError: Error { var message: String }
+}
