@@ -6,7 +6,7 @@ APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables ipr
 SWIFT ?= swift
 BIN := .build/release/pathtrace
 
-.PHONY: deps build run test bench lint clean
+.PHONY: deps build run replay-seed test bench lint clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -18,7 +18,12 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
+# The main job: build seed 001's libvirt NAT system in namespaces, trace one TCP connection live, tear down.
 run: build
+	$(BIN) lab run libvirt-nat
+
+# Replay of the seed 001 dmesg sample with the seed's listings as rulesets.
+replay-seed: build
 	$(BIN) replay Fixtures/seed/001-libvirt-nat.dmesg \
 	  --ruleset filter=Fixtures/seed/001-filter.nvL --ruleset nat=Fixtures/seed/001-nat.nvL
 

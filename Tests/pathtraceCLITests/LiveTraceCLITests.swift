@@ -126,6 +126,18 @@ import Testing
         }
     }
 
+    /// `make run`: the lab is built, traced, checked against its expected walk and torn down.
+    @Test func labRunIsTheMainJob() throws {
+        let (lab, prefix) = try Self.labFile()
+        let r = try CLI.run(["lab", "run", lab, "--no-color"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("lab check: the trace shows the walk the lab expects"))
+        #expect(r.stdout.contains("NAT  SRC 192.168.122.17:42954 → 10.44.0.1:42954  (MASQUERADE, nat:POSTROUTING rule 3; evidence reply)"))
+        #expect(r.stdout.contains("TTL 64 → 63"))
+        let left = try Shell.run(["ip", "netns", "list"])
+        #expect(!left.contains(prefix))
+    }
+
     @Test func unprivilegedUserExitsFourWithNothingInstalled() throws {
         let r = try Shell.runStatus([
             "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CLI.binary.path, "--dport", "3128",

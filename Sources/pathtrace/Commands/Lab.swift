@@ -14,11 +14,12 @@ struct Lab: ParsableCommand {
               pathtrace lab list
               pathtrace lab up libvirt-nat        # then: ip netns exec ptlv-vm bash
               pathtrace lab down libvirt-nat
+              pathtrace lab run libvirt-nat       # build, trace, send the traffic, show walks, tear down
 
             Labs are read from $PATHTRACE_LABS, Fixtures/labs beside the binary's source tree, or \
             /usr/local/share/pathtrace/labs; NAME may also be a path to a lab file.
             """,
-        subcommands: [List.self, Up.self, Down.self])
+        subcommands: [List.self, Up.self, Down.self, Run.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the labs and where they were found.")
@@ -43,6 +44,56 @@ struct Lab: ParsableCommand {
             let names = spec.namespaces.map(spec.netns).joined(separator: " ")
             FileOutput.stdout.write("lab \(spec.name) is up: namespaces \(names)\n")
             FileOutput.stdout.flush()
+        }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build a lab, trace its traffic live, print the walks, check them against the lab, tear down.")
+        @Argument(help: "Lab name or lab file.") var name: String
+        @Option(help: "auto, nft, legacy or nflog.") var backend: Trace.Backend = .auto
+        @OptionGroup(title: "Output") var output: OutputOptions
+
+        func run() throws {
+            try requireNetAdmin()
+            let spec = try LabCatalog.spec(named: name)
+            let builder = LabBuilder(spec: spec)
+            defer {
+                let removed = builder.down()
+                FileOutput.stderr.write("pathtrace: lab \(spec.name) torn down (\(removed.joined(separator: " ")))\n")
+            }
+            try builder.up()
+            FileOutput.stderr.write("pathtrace: lab \(spec.name) is up: \(spec.description)\n")
+            let server = try LabTraffic.startServer(spec, idle: 10)
+            defer { server?.terminate() }
+            var filter = WalkFilter()
+            filter.dport = spec.trace.dport.flatMap { PortRange(String($0)) }
+            filter.proto = spec.trace.proto.flatMap(IPProtocol.number)
+            let namespace = try TraceNamespace(name: spec.netns(spec.trace.ns))
+            let session = LiveSession(
+                namespace: namespace, backend: try Trace.chooseBackend(backend, namespace), filter: filter,
+                rate: .default, count: nil, duration: 30, output: output)
+            session.onReady = { stop in
+                do {
+                    for answer in try LabTraffic.send(spec) {
+                        FileOutput.stderr.write("pathtrace: traffic answered: \(answer.trimmingCharacters(in: .whitespacesAndNewlines))\n")
+                    }
+                } catch {
+                    FileOutput.stderr.write("pathtrace: the lab's traffic failed: \(error)\n")
+                }
+                Thread.sleep(forTimeInterval: 1.5)
+                stop.set()
+            }
+            let walks = WalkBox()
+            session.onWalk = { walks.items.append($0) }
+            try session.run()
+            let problems = LabCheck.compare(spec.expect, walks.items)
+            if problems.isEmpty {
+                FileOutput.stderr.write("pathtrace: lab check: the trace shows the walk the lab expects\n")
+            } else {
+                for p in problems { FileOutput.stderr.write("pathtrace: lab check: \(p)\n") }
+                throw CLIFailure(message: "the trace differs from what lab \(spec.name) expects", code: 1)
+            }
         }
     }
 
@@ -113,5 +164,37 @@ enum LabCatalog {
             throw CLIFailure.usage(LabError.notFound(name, labs.map(\.0)).description)
         }
         return try load(url)
+    }
+}
+
+/// Walks a session showed, gathered for the lab check.
+final class WalkBox: @unchecked Sendable {
+    var items: [PacketWalk] = []
+}
+
+/// Compares the walks a lab run showed with the walks the lab file expects (in order, first ones).
+enum LabCheck {
+    static func compare(_ expected: [LabSpec.ExpectedWalk], _ walks: [PacketWalk]) -> [String] {
+        var problems: [String] = []
+        for (i, want) in expected.enumerated() {
+            guard i < walks.count else {
+                problems.append("expected walk \(i + 1) (\(want.chains.joined(separator: " → "))) was not traced")
+                continue
+            }
+            let walk = walks[i]
+            let chains = walk.steps.map { "\($0.event.table):\($0.event.chain)" }
+            if chains != want.chains {
+                problems.append("walk \(i + 1): chains \(chains.joined(separator: " → ")), expected \(want.chains.joined(separator: " → "))")
+            }
+            if walk.path.rawValue != want.path { problems.append("walk \(i + 1): path \(walk.path.rawValue), expected \(want.path)") }
+            if walk.verdict.rawValue != want.verdict {
+                problems.append("walk \(i + 1): verdict \(walk.verdict.rawValue), expected \(want.verdict)")
+            }
+            for nat in want.nat ?? [] {
+                let hit = walk.nat.contains { $0.type.rawValue == nat.type && $0.field == nat.field && $0.before == nat.before }
+                if !hit { problems.append("walk \(i + 1): no \(nat.type) of \(nat.field) \(nat.before)") }
+            }
+        }
+        return problems
     }
 }

@@ -19,6 +19,10 @@ final class LiveSession: @unchecked Sendable {
     let output: OutputOptions
     let stop = StopFlag()
     let events = EventQueue()
+    /// Called once the rules are in and the collector listens (a lab sends its traffic then).
+    var onReady: (@Sendable (StopFlag) -> Void)?
+    /// Called with every walk shown.
+    var onWalk: ((PacketWalk) -> Void)?
 
     init(
         namespace: TraceNamespace, backend: TraceBackend, filter: WalkFilter, rate: TraceRate, count: Int?,
@@ -77,6 +81,7 @@ final class LiveSession: @unchecked Sendable {
             guard filter.matches(walk) || filter.reversed.matches(walk) else { return }
             if let count, shown >= count { return }
             shown += 1
+            self.onWalk?(walk)
             if output.format == .json {
                 writer.bytes.removeAll(keepingCapacity: true)
                 WalkJSON.write(walk, to: &writer)
@@ -88,6 +93,7 @@ final class LiveSession: @unchecked Sendable {
             if let count, shown >= count { stop.set() }
         }
         let started = Date().timeIntervalSince1970
+        if let onReady { Thread.detachNewThread { [stop] in onReady(stop) } }
         while !stop.isSet {
             for event in events.drain() { correlator.add(event) }
             let now = Date().timeIntervalSince1970

@@ -71,12 +71,12 @@ struct Trace: ParsableCommand {
         if !stale.sessions.isEmpty { FileOutput.stderr.write(stale.summary + "\n") }
 
         let session = LiveSession(
-            namespace: namespace, backend: try chooseBackend(namespace), filter: walkFilter, rate: rate,
+            namespace: namespace, backend: try Trace.chooseBackend(backend, namespace), filter: walkFilter, rate: rate,
             count: count, duration: duration.flatMap(Trace.seconds), output: output)
         try session.run()
     }
 
-    func chooseBackend(_ namespace: TraceNamespace) throws -> TraceBackend {
+    static func chooseBackend(_ backend: Backend, _ namespace: TraceNamespace) throws -> TraceBackend {
         switch backend {
         case .nft: return .nft
         case .legacy: return .legacy
