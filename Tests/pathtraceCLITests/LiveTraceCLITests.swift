@@ -6,11 +6,13 @@ import Testing
 /// MASQUERADE with evidence from the reply, and a host left exactly as before.
 @Suite(.serialized) struct LiveTraceCLITests {
     /// The lab file with a prefix of this run's own; returns its path and the namespaces' prefix.
-    static func labFile() throws -> (String, String) {
+    static func labFile(_ name: String = "libvirt-nat") throws -> (String, String) {
         let prefix = "ptcl\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        var text = try Fixtures.text("labs/libvirt-nat.json")
-        text = text.replacingOccurrences(of: "\"prefix\": \"ptlv\"", with: "\"prefix\": \"\(prefix)\"")
-        let path = NSTemporaryDirectory() + "\(prefix)-libvirt-nat.json"
+        var text = try Fixtures.text("labs/\(name).json")
+        for original in ["ptlv", "ptln"] {
+            text = text.replacingOccurrences(of: "\"prefix\": \"\(original)\"", with: "\"prefix\": \"\(prefix)\"")
+        }
+        let path = NSTemporaryDirectory() + "\(prefix)-\(name).json"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return (path, prefix)
     }
@@ -126,13 +128,17 @@ import Testing
         }
     }
 
-    /// `make run`: the lab is built, traced, checked against its expected walk and torn down.
-    @Test func labRunIsTheMainJob() throws {
-        let (lab, prefix) = try Self.labFile()
+    /// `make run`: the lab is built, traced, checked against its expected walk and torn down, with the
+    /// legacy backend (rules in iptables-legacy) and the nft backend (the same rules through iptables-nft).
+    @Test(arguments: ["libvirt-nat", "libvirt-nat-nft"])
+    func labRunIsTheMainJob(_ name: String) throws {
+        let (lab, prefix) = try Self.labFile(name)
         let r = try CLI.run(["lab", "run", lab, "--no-color"])
+        #expect(r.stderr.contains(name == "libvirt-nat" ? "backend legacy" : "backend nft"))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("lab check: the trace shows the walk the lab expects"))
-        #expect(r.stdout.contains("NAT  SRC 192.168.122.17:42954 → 10.44.0.1:42954  (MASQUERADE, nat:POSTROUTING rule 3; evidence reply)"))
+        #expect(r.stdout.contains("NAT  SRC 192.168.122.17:42954 → 10.44.0.1:42954  (MASQUERADE, nat:POSTROUTING "))
+        #expect(r.stdout.contains("; evidence reply)"))
         #expect(r.stdout.contains("TTL 64 → 63"))
         let left = try Shell.run(["ip", "netns", "list"])
         #expect(!left.contains(prefix))

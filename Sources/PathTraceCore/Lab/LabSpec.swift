@@ -61,7 +61,7 @@ public struct LabSpec: Codable, Sendable, Equatable {
 
     public struct Rules: Codable, Sendable, Equatable {
         public var ns: String
-        /// `iptables-restore` (legacy), `ip6tables-restore` (legacy) or `nft`.
+        /// `iptables-restore` (legacy), `ip6tables-restore` (legacy), `iptables-nft-restore` or `nft`.
         public var format: String
         public var text: String
     }
@@ -168,8 +168,8 @@ public struct LabSpec: Codable, Sendable, Equatable {
         }
         for r in rules {
             try checkNS(r.ns)
-            guard ["iptables-restore", "ip6tables-restore", "nft"].contains(r.format) else {
-                throw fail("rules format must be iptables-restore, ip6tables-restore or nft")
+            guard ["iptables-restore", "ip6tables-restore", "iptables-nft-restore", "nft"].contains(r.format) else {
+                throw fail("rules format must be iptables-restore, ip6tables-restore, iptables-nft-restore or nft")
             }
         }
         if let s = server {

@@ -80,6 +80,7 @@ public struct LabBuilder {
             switch r.format {
             case "iptables-restore": tool = ["iptables-legacy-restore"]
             case "ip6tables-restore": tool = ["ip6tables-legacy-restore"]
+            case "iptables-nft-restore": tool = ["iptables-nft-restore"]
             default: tool = ["nft", "-f", "-"]
             }
             log("load \(r.format) rules in \(spec.netns(r.ns))")
