@@ -20,6 +20,9 @@ struct ReplyLinker {
     var maxConnections = 65536
     private var closed: [Int: (walk: PacketWalk, closedAt: Int)] = [:]
     private var nextRelease = 1
+    /// While nothing was added, `flush` has nothing to do before this event index (the head walk is
+    /// missing or held); it then skips the lookup of the head on every event.
+    private var idleUntil: Int?
     /// First walks of NATed connections by their tuple before NAT, and after NAT when fully known.
     private var before: [FlowKey: Int] = [:]
     private var after: [FlowKey: Int] = [:]
@@ -32,21 +35,30 @@ struct ReplyLinker {
         self.release = release
     }
 
-    mutating func add(_ walk: PacketWalk, lastHeader: PacketHeader?, eventIndex: Int) {
+    /// Takes a closed walk; `lastHeaderIndex` is the index of its last step with a header.
+    mutating func add(_ walk: PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         var walk = walk
-        if !link(&walk, lastHeader: lastHeader) { register(walk) }
+        let last = lastHeaderIndex.flatMap { walk.steps[$0].event.header.flatMap(ReplyLinker.key) }
+        if !link(&walk, last: last) { register(walk) }
         closed[walk.packet] = (walk, eventIndex)
+        idleUntil = nil
     }
 
     /// Releases what is ready; `force` releases everything (end of input).
     mutating func flush(eventIndex: Int, force: Bool = false) {
+        if !force, let until = idleUntil, eventIndex < until { return }
+        idleUntil = nil
         while let entry = closed[nextRelease] {
             let pending = entry.walk.nat.contains { $0.after == nil && $0.direction == "original" }
-            if pending && !force && eventIndex - entry.closedAt < holdEvents { return }
+            if pending && !force && eventIndex - entry.closedAt < holdEvents {
+                idleUntil = entry.closedAt + holdEvents
+                return
+            }
             closed[nextRelease] = nil
             release(entry.walk)
             nextRelease += 1
         }
+        if !force { idleUntil = .max }
         if force {
             for packet in closed.keys.sorted() {
                 if let entry = closed.removeValue(forKey: packet) { release(entry.walk) }
@@ -56,12 +68,13 @@ struct ReplyLinker {
 
     private mutating func register(_ walk: PacketWalk) {
         let opened = walk.nat.contains { $0.direction == "original" && !$0.at.hasPrefix("conntrack") }
-        guard opened, let h = walk.firstHeader, let key = ReplyLinker.key(h) else { return }
+        guard opened, let key = ReplyLinker.firstKey(walk) else { return }
         openerNat[walk.packet] = walk.nat
         remember(key, walk.packet, translated: false)
-        for translated in Set([ReplyLinker.translated(key, walk.nat), ReplyLinker.translated(key, walk.nat, only: "dst")]) {
-            if let translated { remember(translated, walk.packet, translated: true) }
-        }
+        let all = ReplyLinker.translated(key, walk.nat)
+        let dst = ReplyLinker.translated(key, walk.nat, only: "dst")
+        if let all { remember(all, walk.packet, translated: true) }
+        if let dst, dst != all { remember(dst, walk.packet, translated: true) }
     }
 
     private mutating func remember(_ key: FlowKey, _ packet: Int, translated: Bool) {
@@ -74,8 +87,8 @@ struct ReplyLinker {
     }
 
     /// Returns whether the walk belongs to a known connection (and so opens none).
-    private mutating func link(_ walk: inout PacketWalk, lastHeader: PacketHeader?) -> Bool {
-        guard let first = walk.firstHeader.flatMap(ReplyLinker.key) else { return false }
+    private mutating func link(_ walk: inout PacketWalk, last: FlowKey?) -> Bool {
+        guard let first = ReplyLinker.firstKey(walk) else { return false }
         if let opener = before[first], opener != walk.packet {
             walk.connection = opener
             adoptTypes(&walk, from: opener, reply: false)
@@ -84,7 +97,6 @@ struct ReplyLinker {
         // A reply de-NATed in view matches the opener's tuple; one whose de-NAT is out of view matches
         // the opener's tuple after NAT (all of it, or only its destination side when MASQUERADE's
         // address is not known yet).
-        let last = lastHeader.flatMap(ReplyLinker.key)
         let opener = last.flatMap { before[$0.reversed] } ?? after[first.reversed] ?? last.flatMap { after[$0.reversed] }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
@@ -117,7 +129,13 @@ struct ReplyLinker {
         }
     }
 
-    static func key(_ h: PacketHeader) -> FlowKey? {
+    /// The key of `walk.firstHeader`, read in place.
+    static func firstKey(_ walk: PacketWalk) -> FlowKey? {
+        guard let i = walk.steps.firstIndex(where: { $0.event.header != nil }) else { return nil }
+        return key(walk.steps[i].event.header!)
+    }
+
+    static func key(_ h: borrowing PacketHeader) -> FlowKey? {
         guard let proto = h.proto, let src = h.src, let dst = h.dst else { return nil }
         return FlowKey(proto: proto, src: src, sport: h.natSourcePort, dst: dst, dport: h.natDestinationPort)
     }

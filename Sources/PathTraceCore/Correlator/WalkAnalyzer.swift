@@ -1,4 +1,6 @@
 /// Turns a stitched walk into what a user reads: hooks, verdicts, path, NAT rewrites.
+///
+/// Steps are read in place by index: a copied step would retain every string of its event.
 struct WalkAnalyzer {
     var lookup: RuleLookup?
     /// What printed at each hook anywhere in this input: a table absent here prints nothing.
@@ -6,7 +8,8 @@ struct WalkAnalyzer {
 
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk {
         var walk = PacketWalk(packet: open.packet, family: open.steps.first?.event.family ?? .ipv4)
-        walk.steps = open.steps
+        // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
+        swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
         walk.notes = open.notes
         resolveRules(&walk)
@@ -16,12 +19,13 @@ struct WalkAnalyzer {
         return walk
     }
 
-    private func resolution(_ step: WalkStep) -> RuleResolution? {
+    private func resolution(_ step: borrowing WalkStep) -> RuleResolution? {
         guard let lookup, let ref = step.event.rule, step.event.kind == .rule else { return nil }
         return lookup.resolve(table: step.event.table, chain: step.event.chain, rule: ref, family: step.event.family)
     }
 
     private func resolveRules(_ walk: inout PacketWalk) {
+        if lookup is TextRuleLookup { return }  // it resolves nothing
         for i in walk.steps.indices where walk.steps[i].event.ruleText == nil {
             if let r = resolution(walk.steps[i]), let text = r.text { walk.steps[i].event.ruleText = text }
         }
@@ -29,66 +33,99 @@ struct WalkAnalyzer {
 
     /// Legacy TRACE prints no verdict: infer each from what the kernel printed next, or from the rule's target.
     private func inferStepVerdicts(_ walk: inout PacketWalk) {
-        for i in walk.steps.indices where walk.steps[i].verdict == nil {
-            let step = walk.steps[i]
-            let next = i + 1 < walk.steps.count ? walk.steps[i + 1] : nil
-            var verdict: StepVerdict?
-            if step.event.kind == .log { continue }
-            if let target = resolution(step)?.target {
-                switch TargetMeaning(target) {
-                case .accept, .nat: verdict = .accept
-                case .drop: verdict = .drop
-                case .queue: verdict = .queue
-                case .returns: verdict = .return
-                case .jump(let chain): verdict = .jump(chain)
-                case .nonTerminal: verdict = .continue
-                }
-            } else if step.event.kind == .return {
-                verdict = .return
-            } else if let next {
-                let sameInvocation = next.hook == step.hook && next.event.table == step.event.table
-                if !sameInvocation {
-                    verdict = .accept
-                } else if next.event.chain == step.event.chain {
-                    verdict = .continue
-                } else if step.event.kind == .rule && next.event.hook == nil {
-                    verdict = .jump(next.event.chain)
-                } else if step.event.kind == .rule {
-                    verdict = .return
-                }
-            } else if step.event.kind == .policy, let lookup,
-                let policy = lookup.policy(table: step.event.table, chain: step.event.chain, family: step.event.family)
-            {
-                verdict = StepVerdict(policy)
+        walk.steps.withUnsafeMutableBufferPointer { steps in
+            for i in steps.indices where steps[i].verdict == nil {
+                inferVerdict(steps, i)
             }
-            walk.steps[i].verdict = verdict
-            walk.steps[i].verdictInferred = verdict != nil
+        }
+    }
+
+    private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) {
+        let step = steps.baseAddress! + i
+        let next = i + 1 < steps.count ? steps.baseAddress! + i + 1 : nil
+        var verdict: StepVerdict?
+        if step.pointee.event.kind == .log { return }
+        if let target = resolution(step.pointee)?.target {
+            switch TargetMeaning(target) {
+            case .accept, .nat: verdict = .accept
+            case .drop: verdict = .drop
+            case .queue: verdict = .queue
+            case .returns: verdict = .return
+            case .jump(let chain): verdict = .jump(chain)
+            case .nonTerminal: verdict = .continue
+            }
+        } else if step.pointee.event.kind == .return {
+            verdict = .return
+        } else if let next {
+            let sameInvocation =
+                next.pointee.hook == step.pointee.hook && next.pointee.event.table == step.pointee.event.table
+            if !sameInvocation {
+                verdict = .accept
+            } else if next.pointee.event.chain == step.pointee.event.chain {
+                verdict = .continue
+            } else if step.pointee.event.kind == .rule && next.pointee.event.hook == nil {
+                verdict = .jump(next.pointee.event.chain)
+            } else if step.pointee.event.kind == .rule {
+                verdict = .return
+            }
+        } else if step.pointee.event.kind == .policy, let lookup,
+            let policy = lookup.policy(
+                table: step.pointee.event.table, chain: step.pointee.event.chain,
+                family: step.pointee.event.family)
+        {
+            verdict = StepVerdict(policy)
+        }
+        step.pointee.verdict = verdict
+        step.pointee.verdictInferred = verdict != nil
+    }
+
+    /// What classification needs from the steps, gathered in one pass.
+    private struct StepSummary {
+        /// The hooks the steps ran at, each once.
+        var seen: [Hook] = []
+        var firstHook: Hook?
+        var lastHook: Hook?
+        var dropped = false
+        var queued = false
+        var bridgedStep = false
+
+        init(_ steps: [WalkStep]) {
+            for i in steps.indices {
+                if let hook = steps[i].hook {
+                    if firstHook == nil { firstHook = hook }
+                    lastHook = hook
+                    if !seen.contains(hook) { seen.append(hook) }
+                }
+                if steps[i].verdict == .drop { dropped = true }
+                if steps[i].verdict == .queue { queued = true }
+                if steps[i].hook == .forward && steps[i].event.physIn != nil && steps[i].event.physOut != nil
+                    && steps[i].event.inIface == steps[i].event.outIface
+                {
+                    bridgedStep = true
+                }
+            }
         }
     }
 
     private func classify(_ walk: inout PacketWalk, open: OpenWalk, reason: Stitcher.CloseReason) {
-        let steps = walk.steps
-        guard let last = steps.last else { return }
-        if last.event.kind == .log {
+        guard !walk.steps.isEmpty else { return }
+        let lastIndex = walk.steps.count - 1
+        if walk.steps[lastIndex].event.kind == .log {
             walk.path = .incomplete
             return
         }
-        let hooks = steps.compactMap(\.hook)
-        let seen = Set(hooks)
-        let dropped = steps.contains { $0.verdict == .drop }
-        let queued = steps.contains { $0.verdict == .queue }
-        let startsAtEntry = hooks.first.map(Netfilter.isEntry) ?? false
-        let lastHook = hooks.last
+        let summary = StepSummary(walk.steps)
+        let seen = summary.seen
+        let dropped = summary.dropped
+        let queued = summary.queued
+        let startsAtEntry = summary.firstHook.map(Netfilter.isEntry) ?? false
+        let lastHook = summary.lastHook
 
         var path: PathClass
         if walk.family == .bridge {
             path = .bridged
         } else if seen.contains(.forward) || (seen.contains(.prerouting) && seen.contains(.postrouting)) {
-            let bridgedStep = steps.contains {
-                $0.hook == .forward && $0.event.physIn != nil && $0.event.physOut != nil
-                    && $0.event.inIface == $0.event.outIface
-            }
-            path = bridgedStep ? .bridged : .forward
+            path = summary.bridgedStep ? .bridged : .forward
         } else if seen.contains(.input) {
             path = .input
         } else if seen.contains(.output) {
@@ -103,16 +140,18 @@ struct WalkAnalyzer {
             walk.verdict = .queue
         } else if let lastHook, Netfilter.isFinal(lastHook) {
             walk.verdict = .accept
-        } else if let lastHook, visibility.nothingPrints(after: lastHook, natRan: steps.contains(where: isNatStep)) {
+        } else if let lastHook,
+            visibility.nothingPrints(after: lastHook, natRan: walk.steps.indices.contains { isNatStep(walk.steps[$0]) })
+        {
             // No table prints at any later hook in this input, so silence is the packet leaving.
             walk.verdict = .accept
         } else if reason == .endOfInput {
             path = .incomplete
-            walk.notes.append("the trace ends after \(label(last)): the rest of the walk was not captured")
+            walk.notes.append("the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
         } else {
             walk.verdict = .drop
             walk.notes.append(
-                "no trace after \(label(last)): dropped there, or by the stack before the next hook (inferred)")
+                "no trace after \(label(walk.steps[lastIndex])): dropped there, or by the stack before the next hook (inferred)")
             if walk.steps[walk.steps.count - 1].verdict == nil || walk.steps[walk.steps.count - 1].verdict == .accept {
                 walk.steps[walk.steps.count - 1].verdict = .drop
                 walk.steps[walk.steps.count - 1].verdictInferred = true
@@ -129,7 +168,7 @@ struct WalkAnalyzer {
         walk.path = path
     }
 
-    func label(_ step: WalkStep) -> String {
+    func label(_ step: borrowing WalkStep) -> String {
         var s = "\(step.event.table):\(step.event.chain)"
         if let rule = step.event.rule { s += " \(rule)" } else { s += " \(step.event.kind.rawValue)" }
         return s
@@ -141,6 +180,7 @@ struct WalkAnalyzer {
         var result: [NatRewrite] = []
         var explained = Set<Int>()
         let steps = walk.steps
+        if open.changes.isEmpty && !steps.indices.contains(where: { isNatStep(steps[$0]) }) { return [] }
         for change in open.changes {
             let natIndex = steps.indices.last { i in
                 i < change.stepIndex && isNatStep(steps[i]) && steps[i].hook == change.from.hook
@@ -162,7 +202,8 @@ struct WalkAnalyzer {
             }
             result.append(rewrite)
         }
-        for (i, step) in steps.enumerated() where isNatStep(step) {
+        for i in steps.indices where isNatStep(steps[i]) {
+            let step = steps[i]
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
             guard let hook = step.hook, let header = step.event.header ?? walk.firstHeader else { continue }
             let spec = natSpec(step)
@@ -193,7 +234,7 @@ struct WalkAnalyzer {
     }
 
     /// A rule in a nat table, or a rule whose own text is a NAT statement (nft tables have free names).
-    func isNatStep(_ step: WalkStep) -> Bool {
+    func isNatStep(_ step: borrowing WalkStep) -> Bool {
         guard step.event.kind == .rule else { return false }
         if step.event.table == "nat" { return true }
         guard let text = step.event.ruleText else { return false }
@@ -208,7 +249,7 @@ struct WalkAnalyzer {
         return next.hook != steps[i].hook || next.event.table != steps[i].event.table
     }
 
-    private func natSpec(_ step: WalkStep) -> NatTarget? {
+    private func natSpec(_ step: borrowing WalkStep) -> NatTarget? {
         if let text = step.event.ruleText, let spec = lookup?.natTarget(ruleText: text) { return spec }
         return resolution(step)?.nat
     }
