@@ -243,59 +243,8 @@ public final class JSONWriter {
 
     /// The address text without quotes; the same bytes as `a.description`.
     public func addressBody(_ a: IPAddress) {
-        if !a.isV6 {
-            let v = a.v4
-            unsigned(UInt64(v >> 24))
-            byte(UInt8(ascii: "."))
-            unsigned(UInt64(v >> 16 & 0xFF))
-            byte(UInt8(ascii: "."))
-            unsigned(UInt64(v >> 8 & 0xFF))
-            byte(UInt8(ascii: "."))
-            unsigned(UInt64(v & 0xFF))
-            return
-        }
-        @inline(__always) func group(_ k: Int) -> UInt16 {
-            let word = k < 4 ? a.high : a.low
-            return UInt16(truncatingIfNeeded: word >> UInt64(48 - 16 * (k & 3)))
-        }
-        // RFC 5952: compress the longest run (length >= 2) of zero groups, the first on a tie.
-        var bestStart = -1
-        var bestLen = 0
-        var k = 0
-        while k < 8 {
-            if group(k) == 0 {
-                var e = k
-                while e < 8 && group(e) == 0 { e += 1 }
-                if e - k > bestLen && e - k >= 2 {
-                    bestStart = k
-                    bestLen = e - k
-                }
-                k = e
-            } else {
-                k += 1
-            }
-        }
-        k = 0
-        while k < 8 {
-            if k == bestStart {
-                raw("::")
-                k += bestLen
-                continue
-            }
-            if k > 0 && k != bestStart + bestLen { byte(UInt8(ascii: ":")) }
-            hexGroup(group(k))
-            k += 1
-        }
-    }
-
-    /// A 16-bit group in lowercase hex without leading zeros.
-    private func hexGroup(_ g: UInt16) {
-        var shift = 12
-        while shift > 0 && (g >> UInt16(shift)) == 0 { shift -= 4 }
-        while shift >= 0 {
-            byte(JSONWriter.hexDigit(UInt8(truncatingIfNeeded: g >> UInt16(shift)) & 15))
-            shift -= 4
-        }
+        reserve(IPAddress.maxTextLength)
+        count += a.writeText(to: base + count)
     }
 
     /// TCP flag names in nf_log order, joined by spaces (the text of `flags.names`), quoted.

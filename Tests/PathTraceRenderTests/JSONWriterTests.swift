@@ -28,6 +28,38 @@ import Testing
         }
     }
 
+    /// The String-based formatter `IPAddress.description` used before it wrote bytes: the reference.
+    static func reference(_ a: IPAddress) -> String {
+        if !a.isV6 {
+            let v = a.v4
+            return "\(v >> 24).\(v >> 16 & 0xFF).\(v >> 8 & 0xFF).\(v & 0xFF)"
+        }
+        var groups = [UInt16](repeating: 0, count: 8)
+        for k in 0..<4 { groups[k] = UInt16(truncatingIfNeeded: a.high >> (48 - 16 * UInt64(k))) }
+        for k in 0..<4 { groups[4 + k] = UInt16(truncatingIfNeeded: a.low >> (48 - 16 * UInt64(k))) }
+        var bestStart = -1
+        var bestLen = 0
+        var k = 0
+        while k < 8 {
+            if groups[k] == 0 {
+                var e = k
+                while e < 8 && groups[e] == 0 { e += 1 }
+                if e - k > bestLen && e - k >= 2 {
+                    bestStart = k
+                    bestLen = e - k
+                }
+                k = e
+            } else {
+                k += 1
+            }
+        }
+        func hex(_ g: UInt16) -> String { String(g, radix: 16) }
+        if bestStart < 0 { return groups.map(hex).joined(separator: ":") }
+        let head = groups[0..<bestStart].map(hex).joined(separator: ":")
+        let tail = groups[(bestStart + bestLen)...].map(hex).joined(separator: ":")
+        return head + "::" + tail
+    }
+
     @Test func addressesPrintAsTheirDescription() {
         var rng = SystemRandomNumberGenerator()
         var addresses = ["::", "::1", "1::", "fe80::1", "2001:db8::8:800:200c:417a", "1:0:0:1:0:0:0:1", "0.0.0.0",
@@ -42,7 +74,14 @@ import Testing
             addresses.append(IPAddress(v6: words[0], words[1]))
         }
         for a in addresses {
-            #expect(Self.text { $0.addressBody(a) } == a.description)
+            let expected = Self.reference(a)
+            #expect(a.description == expected)
+            #expect(Self.text { $0.addressBody(a) } == expected)
+            for port in [nil, 0, 7, 80, 3128, 65535] as [UInt16?] {
+                let endpoint = Endpoint(address: a, port: port)
+                let text = port.map { a.isV6 ? "[\(expected)]:\($0)" : "\(expected):\($0)" } ?? expected
+                #expect(endpoint.description == text)
+            }
         }
     }
 

@@ -103,9 +103,36 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// `addr`, `addr:port` or `[v6]:port`, built in place without intermediate strings.
     public var description: String {
         guard let port else { return address.description }
-        return address.isV6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+        return String(unsafeUninitializedCapacity: IPAddress.maxTextLength + 8) { buffer in
+            let p = buffer.baseAddress!
+            var n = 0
+            if address.isV6 {
+                p[0] = UInt8(ascii: "[")
+                n = 1 + address.writeText(to: p + 1)
+                p[n] = UInt8(ascii: "]")
+                n += 1
+            } else {
+                n = address.writeText(to: p)
+            }
+            p[n] = UInt8(ascii: ":")
+            n += 1
+            // The port's digits, back to front.
+            var digits = 1
+            var t = port
+            while t >= 10 {
+                t /= 10
+                digits += 1
+            }
+            var v = port
+            for k in stride(from: n + digits - 1, through: n, by: -1) {
+                p[k] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                v /= 10
+            }
+            return n + digits
+        }
     }
 }
 

@@ -177,10 +177,13 @@ struct WalkAnalyzer {
     // MARK: - NAT
 
     private func natRewrites(_ walk: PacketWalk, open: OpenWalk) -> [NatRewrite] {
+        walk.steps.withUnsafeBufferPointer { natRewrites(walk, $0, open: open) }
+    }
+
+    private func natRewrites(_ walk: PacketWalk, _ steps: UnsafeBufferPointer<WalkStep>, open: OpenWalk) -> [NatRewrite] {
+        if open.changes.isEmpty && !steps.indices.contains(where: { isNatStep(steps[$0]) }) { return [] }
         var result: [NatRewrite] = []
         var explained = Set<Int>()
-        let steps = walk.steps
-        if open.changes.isEmpty && !steps.indices.contains(where: { isNatStep(steps[$0]) }) { return [] }
         for change in open.changes {
             let natIndex = steps.indices.last { i in
                 i < change.stepIndex && isNatStep(steps[i]) && steps[i].hook == change.from.hook
@@ -202,22 +205,32 @@ struct WalkAnalyzer {
             }
             result.append(rewrite)
         }
+        // The flow as it entered, for nat steps whose record has no header of its own.
+        let firstWithHeader = steps.firstIndex { $0.event.header != nil }
         for i in steps.indices where isNatStep(steps[i]) {
-            let step = steps[i]
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
-            guard let hook = step.hook, let header = step.event.header ?? walk.firstHeader else { continue }
-            let spec = natSpec(step)
-            if spec == nil, let target = resolution(step)?.target {
+            let step = steps.baseAddress! + i
+            guard let hook = step.pointee.hook,
+                let headerIndex = step.pointee.event.header != nil ? i : firstWithHeader
+            else { continue }
+            let spec = natSpec(step.pointee)
+            if spec == nil, let target = resolution(step.pointee)?.target {
                 if case .nat = TargetMeaning(target) {} else { continue }
             }
-            if spec == nil, let verdict = step.verdict, verdict != .accept, !step.verdictInferred { continue }
+            if spec == nil, let verdict = step.pointee.verdict, verdict != .accept, !step.pointee.verdictInferred {
+                continue
+            }
             let type = spec?.type ?? (hook == .postrouting || hook == .input ? .snat : .dnat)
             let field = (type == .dnat || type == .redirect) ? "dst" : "src"
-            guard let before = field == "dst" ? header.destinationEndpoint : header.sourceEndpoint else { continue }
+            let header = steps.baseAddress! + headerIndex
+            guard
+                let before = field == "dst"
+                    ? header.pointee.event.header!.destinationEndpoint : header.pointee.event.header!.sourceEndpoint
+            else { continue }
             var after: String?
             if let spec {
                 var local: IPAddress?
-                if let out = step.event.outIface, type == .masquerade {
+                if let out = step.pointee.event.outIface, type == .masquerade {
                     local = lookup?.masqueradeAddress(outIface: out, family: walk.family)
                 }
                 if let r = spec.after(original: before.address, port: before.port, interfaceAddress: local) {
@@ -227,8 +240,8 @@ struct WalkAnalyzer {
             result.append(
                 NatRewrite(
                     type: type, field: field, before: before.description, after: after,
-                    at: "\(step.event.table):\(step.event.chain)", evidence: spec == nil ? .chain : .rule, rule: step.event.rule,
-                    ruleText: step.event.ruleText))
+                    at: "\(step.pointee.event.table):\(step.pointee.event.chain)", evidence: spec == nil ? .chain : .rule,
+                    rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText))
         }
         return result
     }
@@ -242,11 +255,10 @@ struct WalkAnalyzer {
     }
 
     /// Whether step i is the last of its table's run at its hook (its target decided the table).
-    private func endsInvocation(_ steps: [WalkStep], _ i: Int) -> Bool {
+    private func endsInvocation(_ steps: UnsafeBufferPointer<WalkStep>, _ i: Int) -> Bool {
         if let v = steps[i].verdict, !steps[i].verdictInferred { return v.isTerminal }
         guard i + 1 < steps.count else { return true }
-        let next = steps[i + 1]
-        return next.hook != steps[i].hook || next.event.table != steps[i].event.table
+        return steps[i + 1].hook != steps[i].hook || steps[i + 1].event.table != steps[i].event.table
     }
 
     private func natSpec(_ step: borrowing WalkStep) -> NatTarget? {
