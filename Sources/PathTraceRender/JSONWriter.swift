@@ -75,10 +75,28 @@ public final class JSONWriter {
         reserve(n + 4)
         separator()
         base[count] = UInt8(ascii: "\"")
-        (base + count + 1).update(from: name.utf8Start, count: n)
+        JSONWriter.copy(base + count + 1, name.utf8Start, n)
         base[count + n + 1] = UInt8(ascii: "\"")
         base[count + n + 2] = UInt8(ascii: ":")
         count += n + 3
+    }
+
+    /// Copies `n` bytes; short runs (keys, names) with a few word moves instead of a call to memmove.
+    @inline(__always) static func copy(_ dst: UnsafeMutablePointer<UInt8>, _ src: UnsafePointer<UInt8>, _ n: Int) {
+        let d = UnsafeMutableRawPointer(dst)
+        let s = UnsafeRawPointer(src)
+        if n >= 8 && n <= 16 {
+            // Two words that may overlap cover 8...16 bytes.
+            d.storeBytes(of: s.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + n - 8).storeBytes(of: (s + n - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+        } else if n >= 4 && n < 8 {
+            d.storeBytes(of: s.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            (d + n - 4).storeBytes(of: (s + n - 4).loadUnaligned(as: UInt32.self), as: UInt32.self)
+        } else if n < 4 {
+            for i in 0..<n { dst[i] = src[i] }
+        } else {
+            dst.update(from: src, count: n)
+        }
     }
 
     /// A comma unless the last byte opened an object or array (or the value starts a line).
@@ -146,7 +164,7 @@ public final class JSONWriter {
         let n = s.utf8CodeUnitCount
         reserve(n + 2)
         base[count] = UInt8(ascii: "\"")
-        (base + count + 1).update(from: s.utf8Start, count: n)
+        JSONWriter.copy(base + count + 1, s.utf8Start, n)
         base[count + n + 1] = UInt8(ascii: "\"")
         count += n + 2
     }
@@ -155,7 +173,7 @@ public final class JSONWriter {
     @inline(__always) public func raw(_ s: StaticString) {
         let n = s.utf8CodeUnitCount
         reserve(n)
-        (base + count).update(from: s.utf8Start, count: n)
+        JSONWriter.copy(base + count, s.utf8Start, n)
         count += n
     }
 
@@ -176,7 +194,7 @@ public final class JSONWriter {
             i += 1
         }
         reserve(n)
-        (base + count).update(from: src, count: i)
+        JSONWriter.copy(base + count, src, i)
         count += i
         while i < n {
             escapeByte(src[i])
@@ -206,24 +224,50 @@ public final class JSONWriter {
         unsigned(v.magnitude)
     }
 
-    /// Decimal digits of `v`, written back to front into their final place.
+    /// Decimal digits of `v`, written back to front into their final place, two at a time.
     public func unsigned(_ v: UInt64) {
-        var digits = 1
-        var t = v
-        while t >= 10 {
-            t /= 10
+        if v < 10 {
+            byte(UInt8(truncatingIfNeeded: 48 &+ v))
+            return
+        }
+        var digits = 2
+        var limit: UInt64 = 100
+        while digits < 20 && v >= limit {
             digits += 1
+            limit = limit &* 10
         }
         reserve(digits)
         var p = base + count + digits
         var n = v
-        repeat {
-            p -= 1
-            p.pointee = UInt8(truncatingIfNeeded: 48 &+ n % 10)
-            n /= 10
-        } while n > 0
+        JSONWriter.digitPairs.withUnsafeBufferPointer { pairs in
+            while n >= 100 {
+                let r = Int(n % 100)
+                n /= 100
+                p -= 2
+                p[0] = pairs[2 * r]
+                p[1] = pairs[2 * r + 1]
+            }
+            if n >= 10 {
+                p -= 2
+                p[0] = pairs[2 * Int(n)]
+                p[1] = pairs[2 * Int(n) + 1]
+            } else {
+                p -= 1
+                p[0] = UInt8(truncatingIfNeeded: 48 &+ n)
+            }
+        }
         count += digits
     }
+
+    /// "00", "01", … "99" back to back.
+    private static let digitPairs: [UInt8] = {
+        var pairs: [UInt8] = []
+        for v in 0..<100 as Range<UInt8> {
+            pairs.append(48 + v / 10)
+            pairs.append(48 + v % 10)
+        }
+        return pairs
+    }()
 
     /// `v` as 8 lowercase hex digits, zero-padded.
     public func hex8(_ v: UInt32) {

@@ -9,10 +9,13 @@ public enum WalkJSON {
     public static func write(_ walk: PacketWalk, to w: JSONWriter) {
         w.beginObject()
         w.field("packet", walk.packet)
-        w.field("family", walk.family.rawValue)
+        w.key("family")
+        w.string(JSONNames.name(walk.family))
         w.field("netns", walk.netns)
-        w.field("path", walk.path.rawValue)
-        w.field("verdict", walk.verdict.rawValue)
+        w.key("path")
+        w.string(JSONNames.name(walk.path))
+        w.key("verdict")
+        w.string(JSONNames.name(walk.verdict))
         w.field("confidence", walk.confidence)
         w.field("reply_to", walk.replyTo)
         w.field("connection", walk.connection)
@@ -57,10 +60,11 @@ public enum WalkJSON {
         w.beginObject()
         w.field("time", step.pointee.event.time)
         w.key("hook")
-        if let hook = step.pointee.hook { w.string(hook.rawValue) } else { w.null() }
+        if let hook = step.pointee.hook { w.string(JSONNames.name(hook)) } else { w.null() }
         w.field("table", step.pointee.event.table)
         w.field("chain", step.pointee.event.chain)
-        w.field("kind", step.pointee.event.kind.rawValue)
+        w.key("kind")
+        w.string(JSONNames.name(step.pointee.event.kind))
         switch step.pointee.event.rule {
         case .number(let n): w.field("rule", n)
         case .handle(let h):
@@ -84,7 +88,8 @@ public enum WalkJSON {
             w.hex8(id)
             w.byte(UInt8(ascii: "\""))
         }
-        w.field("origin", step.pointee.event.origin.rawValue)
+        w.key("origin")
+        w.string(JSONNames.name(step.pointee.event.origin))
         // `source.description` ("file:line"), written in place.
         w.key("source")
         w.byte(UInt8(ascii: "\""))

@@ -118,3 +118,20 @@ import Testing
         }
     }
 }
+
+@Suite struct JSONNamesTests {
+    static func text(_ s: StaticString) -> String { s.withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func namesAreTheRawValues() {
+        for v in Family.allCases { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in Hook.allCases { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in [PathClass.input, .forward, .output, .bridged, .incomplete] {
+            #expect(Self.text(JSONNames.name(v)) == v.rawValue)
+        }
+        for v in [WalkVerdict.accept, .drop, .queue, .unknown] { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in [StepKind.rule, .return, .policy, .log] { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in [EventOrigin.kernelTrace, .logTarget, .ebtablesLog, .nftMonitor, .xtablesMonitor, .netlink] {
+            #expect(Self.text(JSONNames.name(v)) == v.rawValue)
+        }
+    }
+}

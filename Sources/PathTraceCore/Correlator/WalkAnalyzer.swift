@@ -2,9 +2,17 @@
 ///
 /// Steps are read in place by index: a copied step would retain every string of its event.
 struct WalkAnalyzer {
-    var lookup: RuleLookup?
+    let lookup: RuleLookup?
     /// What printed at each hook anywhere in this input: a table absent here prints nothing.
     let visibility: Visibility
+    /// Whether the lookup can resolve rules at all (without a ruleset it never does).
+    private let resolves: Bool
+
+    init(lookup: RuleLookup?, visibility: Visibility) {
+        self.lookup = lookup
+        self.visibility = visibility
+        resolves = lookup != nil && !(lookup is TextRuleLookup)
+    }
 
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk {
         var walk = PacketWalk(packet: open.packet, family: open.steps.first?.event.family ?? .ipv4)
@@ -19,15 +27,23 @@ struct WalkAnalyzer {
         return walk
     }
 
-    private func resolution(_ step: borrowing WalkStep) -> RuleResolution? {
-        guard let lookup, let ref = step.event.rule, step.event.kind == .rule else { return nil }
-        return lookup.resolve(table: step.event.table, chain: step.event.chain, rule: ref, family: step.event.family)
+    /// The step's rule as the lookup knows it. Helpers take steps by pointer: a step passed by
+    /// value is copied, and a copy retains every string of its event.
+    private func resolution(_ step: UnsafePointer<WalkStep>) -> RuleResolution? {
+        guard resolves, let lookup, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
+            return nil
+        }
+        return lookup.resolve(
+            table: step.pointee.event.table, chain: step.pointee.event.chain, rule: ref,
+            family: step.pointee.event.family)
     }
 
     private func resolveRules(_ walk: inout PacketWalk) {
-        if lookup is TextRuleLookup { return }  // it resolves nothing
-        for i in walk.steps.indices where walk.steps[i].event.ruleText == nil {
-            if let r = resolution(walk.steps[i]), let text = r.text { walk.steps[i].event.ruleText = text }
+        guard resolves else { return }
+        walk.steps.withUnsafeMutableBufferPointer { steps in
+            for i in steps.indices where steps[i].event.ruleText == nil {
+                if let r = resolution(steps.baseAddress! + i), let text = r.text { steps[i].event.ruleText = text }
+            }
         }
     }
 
@@ -45,7 +61,7 @@ struct WalkAnalyzer {
         let next = i + 1 < steps.count ? steps.baseAddress! + i + 1 : nil
         var verdict: StepVerdict?
         if step.pointee.event.kind == .log { return }
-        if let target = resolution(step.pointee)?.target {
+        if let target = resolution(step)?.target {
             switch TargetMeaning(target) {
             case .accept, .nat: verdict = .accept
             case .drop: verdict = .drop
@@ -141,7 +157,7 @@ struct WalkAnalyzer {
         } else if let lastHook, Netfilter.isFinal(lastHook) {
             walk.verdict = .accept
         } else if let lastHook,
-            visibility.nothingPrints(after: lastHook, natRan: walk.steps.indices.contains { isNatStep(walk.steps[$0]) })
+            visibility.nothingPrints(after: lastHook, natRan: walk.steps.withUnsafeBufferPointer(anyNatStep))
         {
             // No table prints at any later hook in this input, so silence is the packet leaving.
             walk.verdict = .accept
@@ -181,17 +197,17 @@ struct WalkAnalyzer {
     }
 
     private func natRewrites(_ walk: PacketWalk, _ steps: UnsafeBufferPointer<WalkStep>, open: OpenWalk) -> [NatRewrite] {
-        if open.changes.isEmpty && !steps.indices.contains(where: { isNatStep(steps[$0]) }) { return [] }
+        if open.changes.isEmpty && !anyNatStep(steps) { return [] }
         var result: [NatRewrite] = []
         var explained = Set<Int>()
         for change in open.changes {
             let natIndex = steps.indices.last { i in
-                i < change.stepIndex && isNatStep(steps[i]) && steps[i].hook == change.from.hook
+                i < change.stepIndex && isNatStep(steps.baseAddress! + i) && steps[i].hook == change.from.hook
             }
             var rewrite: NatRewrite
             if let natIndex {
                 explained.insert(natIndex)
-                let spec = natSpec(steps[natIndex])
+                let spec = natSpec(steps.baseAddress! + natIndex)
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
@@ -207,14 +223,14 @@ struct WalkAnalyzer {
         }
         // The flow as it entered, for nat steps whose record has no header of its own.
         let firstWithHeader = steps.firstIndex { $0.event.header != nil }
-        for i in steps.indices where isNatStep(steps[i]) {
+        for i in steps.indices where isNatStep(steps.baseAddress! + i) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
             let step = steps.baseAddress! + i
             guard let hook = step.pointee.hook,
                 let headerIndex = step.pointee.event.header != nil ? i : firstWithHeader
             else { continue }
-            let spec = natSpec(step.pointee)
-            if spec == nil, let target = resolution(step.pointee)?.target {
+            let spec = natSpec(step)
+            if spec == nil, let target = resolution(step)?.target {
                 if case .nat = TargetMeaning(target) {} else { continue }
             }
             if spec == nil, let verdict = step.pointee.verdict, verdict != .accept, !step.pointee.verdictInferred {
@@ -247,11 +263,15 @@ struct WalkAnalyzer {
     }
 
     /// A rule in a nat table, or a rule whose own text is a NAT statement (nft tables have free names).
-    func isNatStep(_ step: borrowing WalkStep) -> Bool {
-        guard step.event.kind == .rule else { return false }
-        if step.event.table == "nat" { return true }
-        guard let text = step.event.ruleText else { return false }
+    func isNatStep(_ step: UnsafePointer<WalkStep>) -> Bool {
+        guard step.pointee.event.kind == .rule else { return false }
+        if step.pointee.event.table == "nat" { return true }
+        guard let text = step.pointee.event.ruleText else { return false }
         return lookup?.natTarget(ruleText: text) != nil
+    }
+
+    func anyNatStep(_ steps: UnsafeBufferPointer<WalkStep>) -> Bool {
+        steps.indices.contains { isNatStep(steps.baseAddress! + $0) }
     }
 
     /// Whether step i is the last of its table's run at its hook (its target decided the table).
@@ -261,8 +281,8 @@ struct WalkAnalyzer {
         return steps[i + 1].hook != steps[i].hook || steps[i + 1].event.table != steps[i].event.table
     }
 
-    private func natSpec(_ step: borrowing WalkStep) -> NatTarget? {
-        if let text = step.event.ruleText, let spec = lookup?.natTarget(ruleText: text) { return spec }
+    private func natSpec(_ step: UnsafePointer<WalkStep>) -> NatTarget? {
+        if let text = step.pointee.event.ruleText, let spec = lookup?.natTarget(ruleText: text) { return spec }
         return resolution(step)?.nat
     }
 }
