@@ -94,6 +94,12 @@ public final class JSONWriter {
             (d + n - 4).storeBytes(of: (s + n - 4).loadUnaligned(as: UInt32.self), as: UInt32.self)
         } else if n < 4 {
             for i in 0..<n { dst[i] = src[i] }
+        } else if n <= 32 {
+            // Four words cover 17...32 bytes (file names, addresses).
+            d.storeBytes(of: s.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + 8).storeBytes(of: (s + 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + n - 16).storeBytes(of: (s + n - 16).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + n - 8).storeBytes(of: (s + n - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
         } else {
             dst.update(from: src, count: n)
         }
