@@ -23,7 +23,7 @@ struct WalkAnalyzer {
         resolveRules(&walk)
         inferStepVerdicts(&walk)
         classify(&walk, open: open, reason: reason)
-        walk.nat = natRewrites(walk, open: open)
+        walk.nat = walk.steps.withUnsafeBufferPointer { natRewrites($0, family: walk.family, open: open) }
         return walk
     }
 
@@ -192,11 +192,7 @@ struct WalkAnalyzer {
 
     // MARK: - NAT
 
-    private func natRewrites(_ walk: PacketWalk, open: OpenWalk) -> [NatRewrite] {
-        walk.steps.withUnsafeBufferPointer { natRewrites(walk, $0, open: open) }
-    }
-
-    private func natRewrites(_ walk: PacketWalk, _ steps: UnsafeBufferPointer<WalkStep>, open: OpenWalk) -> [NatRewrite] {
+    private func natRewrites(_ steps: UnsafeBufferPointer<WalkStep>, family: Family, open: OpenWalk) -> [NatRewrite] {
         if open.changes.isEmpty && !anyNatStep(steps) { return [] }
         var result: [NatRewrite] = []
         var explained = Set<Int>()
@@ -247,7 +243,7 @@ struct WalkAnalyzer {
             if let spec {
                 var local: IPAddress?
                 if let out = step.pointee.event.outIface, type == .masquerade {
-                    local = lookup?.masqueradeAddress(outIface: out, family: walk.family)
+                    local = lookup?.masqueradeAddress(outIface: out, family: family)
                 }
                 if let r = spec.after(original: before.address, port: before.port, interfaceAddress: local) {
                     after = Endpoint(address: r.address, port: r.port).description
