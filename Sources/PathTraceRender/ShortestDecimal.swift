@@ -17,6 +17,18 @@ enum ShortestDecimal {
     static func write(_ v: Double, into w: JSONWriter) -> Bool {
         let a = v.magnitude
         guard a >= 0.001, a < limit / 10 else { return false }
+        if a < 4_294_967_296, let micros = exactMicros(a) {
+            // Below 2^32 an ulp is under 1e-6, so at most one decimal with ≤ 6 fractional digits
+            // reads back as `a`: when it exists, the shortest is it without its trailing zeros.
+            var digits = 6
+            var m = micros
+            while digits > 1 && m % 10 == 0 {
+                m /= 10
+                digits -= 1
+            }
+            emit(m, digits, negative: v < 0, into: w)
+            return true
+        }
         let halfUlp = a.ulp / 2
         var k = 1
         while k <= 17 {
@@ -41,24 +53,35 @@ enum ShortestDecimal {
                 }
                 if matches > 1 { return false }
                 if matches == 1 {
-                    if v < 0 { w.byte(UInt8(ascii: "-")) }
-                    let unit = pow10Int[k]
-                    w.unsigned(found / unit)
-                    w.byte(UInt8(ascii: "."))
-                    let frac = found % unit
-                    var pad = k - 1
-                    var t = frac
-                    while t >= 10 && pad > 0 {
-                        t /= 10
-                        pad -= 1
-                    }
-                    for _ in 0..<pad { w.byte(UInt8(ascii: "0")) }
-                    w.unsigned(frac)
+                    emit(found, k, negative: v < 0, into: w)
                     return true
                 }
             }
             k += 1
         }
         return false
+    }
+
+    /// round(a × 10^6) when that many millionths read back exactly as `a`.
+    @inline(__always) private static func exactMicros(_ a: Double) -> UInt64? {
+        let m = (a * 1e6).rounded()
+        return m / 1e6 == a ? UInt64(m) : nil
+    }
+
+    /// `digits / 10^k` in plain notation: the integer part, a point, k fractional digits.
+    private static func emit(_ digits: UInt64, _ k: Int, negative: Bool, into w: JSONWriter) {
+        if negative { w.byte(UInt8(ascii: "-")) }
+        let unit = pow10Int[k]
+        w.unsigned(digits / unit)
+        w.byte(UInt8(ascii: "."))
+        let frac = digits % unit
+        var pad = k - 1
+        var t = frac
+        while t >= 10 && pad > 0 {
+            t /= 10
+            pad -= 1
+        }
+        for _ in 0..<pad { w.byte(UInt8(ascii: "0")) }
+        w.unsigned(frac)
     }
 }
