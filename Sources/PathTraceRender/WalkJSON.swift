@@ -80,7 +80,7 @@ public enum WalkJSON {
         w.field("out", step.pointee.event.outIface)
         if step.pointee.event.physIn != nil { w.field("physin", step.pointee.event.physIn) }
         if step.pointee.event.physOut != nil { w.field("physout", step.pointee.event.physOut) }
-        if step.pointee.event.header != nil { writeHeader(step, to: w) }
+        writeHeader(step, to: w)
         if let prefix = step.pointee.event.prefix { w.field("prefix", prefix) }
         if let id = step.pointee.event.traceID {
             w.key("trace_id")
@@ -100,27 +100,27 @@ public enum WalkJSON {
         w.endObject()
     }
 
-    /// The packet as this step saw it; only called when the step has a header.
+    /// The packet as this step saw it (nothing when the step has no header).
     static func writeHeader(_ step: UnsafePointer<WalkStep>, to w: JSONWriter) {
-        w.field("src", step.pointee.event.header!.src)
-        w.field("dst", step.pointee.event.header!.dst)
-        w.field("sport", step.pointee.event.header!.sport)
-        w.field("dport", step.pointee.event.header!.dport)
-        w.field("ttl", step.pointee.event.header!.ttl)
-        w.field("id", step.pointee.event.header!.ipID)
-        w.field("len", step.pointee.event.header!.length)
-        if let seq = step.pointee.event.header!.tcpSeq { w.field("seq", seq) }
-        let flags = step.pointee.event.header!.tcpFlags
-        if !flags.isEmpty {
+        guard let h = step.pointee.event.header else { return }
+        w.field("src", h.src)
+        w.field("dst", h.dst)
+        w.field("sport", h.sport)
+        w.field("dport", h.dport)
+        w.field("ttl", h.ttl)
+        w.field("id", h.ipID)
+        w.field("len", h.length)
+        if let seq = h.tcpSeq { w.field("seq", seq) }
+        if !h.tcpFlags.isEmpty {
             w.key("tcp_flags")
-            w.tcpFlags(flags)
+            w.tcpFlags(h.tcpFlags)
         }
-        if step.pointee.event.header!.icmpType != nil {
-            w.field("icmp_type", step.pointee.event.header!.icmpType)
-            w.field("icmp_code", step.pointee.event.header!.icmpCode)
+        if h.icmpType != nil {
+            w.field("icmp_type", h.icmpType)
+            w.field("icmp_code", h.icmpCode)
         }
-        if let mark = step.pointee.event.header!.mark { w.field("mark", mark) }
-        if let uid = step.pointee.event.header!.uid { w.field("uid", uid) }
+        if let mark = h.mark { w.field("mark", mark) }
+        if let uid = h.uid { w.field("uid", uid) }
     }
 
     /// `verdict.description`, written in place.
