@@ -126,13 +126,15 @@ struct ReplyLinker {
     mutating func flush(eventIndex: Int, force: Bool = false) {
         if !force, let until = idleUntil, eventIndex < until { return }
         idleUntil = nil
-        while let entry = closed[nextRelease] {
-            let pending = entry.walk.nat.contains { $0.after == nil && $0.direction == "original" }
-            if pending && !force && eventIndex - entry.closedAt < holdEvents {
-                idleUntil = entry.closedAt + holdEvents
+        // The head is read in place and then moved out: copying a walk retains all its arrays.
+        while let index = closed.index(forKey: nextRelease) {
+            let closedAt = closed.values[index].closedAt
+            let pending = closed.values[index].walk.nat.contains { $0.after == nil && $0.direction == "original" }
+            if pending && !force && eventIndex - closedAt < holdEvents {
+                idleUntil = closedAt + holdEvents
                 return
             }
-            closed[nextRelease] = nil
+            let entry = closed.remove(at: index).value
             release(entry.walk)
             nextRelease += 1
         }
