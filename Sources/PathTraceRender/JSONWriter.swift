@@ -1,115 +1,338 @@
+import PathTraceCore
+
 /// Appends JSON to a byte buffer without Foundation: the JSON Lines output is a hot path of replay.
-public struct JSONWriter {
-    public var bytes: [UInt8] = []
-    private var needsComma: [Bool] = []
+///
+/// The buffer is raw memory owned by the writer and reused from walk to walk; values are written
+/// straight into it (digits, addresses, escaped strings) without building intermediate Strings.
+/// Keys are `StaticString`s: plain ASCII names, copied as they are.
+///
+/// A class, so renderers share one buffer; its fields skip Swift's dynamic exclusivity checks (which
+/// cost more than the writes themselves): the writer is used from one thread, one call at a time.
+public final class JSONWriter {
+    @exclusivity(unchecked) private var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var capacity: Int
+    /// Bytes written so far.
+    @exclusivity(unchecked) public private(set) var count = 0
+    /// Open objects and arrays; a value at depth 0 (a new line's object) needs no comma.
+    @exclusivity(unchecked) private var depth = 0
+    /// `TCPFlags` names joined by spaces, by raw value, built on first use.
+    @exclusivity(unchecked) private var flagNames: [[UInt8]?] = Array(repeating: nil, count: 512)
 
-    public init() {
-        bytes.reserveCapacity(4096)
+    public init(capacity: Int = 1 << 17) {
+        self.capacity = max(capacity, 64)
+        base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
     }
 
-    public mutating func beginObject() {
+    deinit { base.deallocate() }
+
+    /// The bytes written since the last `removeAll`.
+    public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// A copy of the bytes written (tests and small outputs).
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    public func removeAll() {
+        count = 0
+        depth = 0
+    }
+
+    // MARK: - Structure
+
+    public func beginObject() {
         separator()
-        bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
+        byte(UInt8(ascii: "{"))
+        depth += 1
     }
 
-    public mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
-        needsComma.removeLast()
-    }
-
-    public mutating func beginArray(_ key: String) {
+    public func beginObject(_ key: StaticString) {
         self.key(key)
-        bytes.append(UInt8(ascii: "["))
-        needsComma.append(false)
+        byte(UInt8(ascii: "{"))
+        depth += 1
     }
 
-    public mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
-        needsComma.removeLast()
+    public func endObject() {
+        byte(UInt8(ascii: "}"))
+        depth -= 1
     }
 
-    public mutating func beginObject(_ key: String) {
+    public func beginArray(_ key: StaticString) {
         self.key(key)
-        bytes.append(UInt8(ascii: "{"))
-        needsComma.append(false)
+        byte(UInt8(ascii: "["))
+        depth += 1
     }
 
-    public mutating func key(_ name: String) {
+    public func endArray() {
+        byte(UInt8(ascii: "]"))
+        depth -= 1
+    }
+
+    /// Ends a JSON line.
+    public func newline() { byte(10) }
+
+    /// `"name":`, after a comma unless it opens its object.
+    @inline(__always) public func key(_ name: StaticString) {
+        let n = name.utf8CodeUnitCount
+        reserve(n + 4)
         separator()
-        string(name)
-        bytes.append(UInt8(ascii: ":"))
+        base[count] = UInt8(ascii: "\"")
+        JSONWriter.copy(base + count + 1, name.utf8Start, n)
+        base[count + n + 1] = UInt8(ascii: "\"")
+        base[count + n + 2] = UInt8(ascii: ":")
+        count += n + 3
     }
 
-    public mutating func field(_ name: String, _ value: String?) {
+    /// Copies `n` bytes; short runs (keys, names) with a few word moves instead of a call to memmove.
+    @inline(__always) static func copy(_ dst: UnsafeMutablePointer<UInt8>, _ src: UnsafePointer<UInt8>, _ n: Int) {
+        let d = UnsafeMutableRawPointer(dst)
+        let s = UnsafeRawPointer(src)
+        if n >= 8 && n <= 16 {
+            // Two words that may overlap cover 8...16 bytes.
+            d.storeBytes(of: s.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + n - 8).storeBytes(of: (s + n - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+        } else if n >= 4 && n < 8 {
+            d.storeBytes(of: s.loadUnaligned(as: UInt32.self), as: UInt32.self)
+            (d + n - 4).storeBytes(of: (s + n - 4).loadUnaligned(as: UInt32.self), as: UInt32.self)
+        } else if n < 4 {
+            for i in 0..<n { dst[i] = src[i] }
+        } else if n <= 32 {
+            // Four words cover 17...32 bytes (file names, addresses).
+            d.storeBytes(of: s.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + 8).storeBytes(of: (s + 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + n - 16).storeBytes(of: (s + n - 16).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (d + n - 8).storeBytes(of: (s + n - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+        } else {
+            dst.update(from: src, count: n)
+        }
+    }
+
+    /// A comma unless the last byte opened an object or array (or the value starts a line).
+    @inline(__always) private func separator() {
+        guard depth > 0 else { return }
+        let last = base[count - 1]
+        if last != UInt8(ascii: "{") && last != UInt8(ascii: "[") { byte(UInt8(ascii: ",")) }
+    }
+
+    // MARK: - Fields
+
+    public func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
-    public mutating func field<T: BinaryInteger>(_ name: String, _ value: T?) {
+    public func field<T: BinaryInteger>(_ name: StaticString, _ value: T?) {
         key(name)
         if let value { integer(Int64(value)) } else { null() }
     }
 
-    public mutating func field(_ name: String, _ value: Double?) {
+    public func field(_ name: StaticString, _ value: Double?) {
         key(name)
-        if let value, value.isFinite { bytes.append(contentsOf: "\(value)".utf8) } else { null() }
+        if let value, value.isFinite { double(value) } else { null() }
     }
 
-    public mutating func field(_ name: String, _ value: Bool) {
+    public func field(_ name: StaticString, _ value: Bool) {
         key(name)
-        bytes.append(contentsOf: value ? "true".utf8 : "false".utf8)
+        if value { raw("true") } else { raw("false") }
+    }
+
+    public func field(_ name: StaticString, _ value: IPAddress?) {
+        key(name)
+        if let value { address(value) } else { null() }
     }
 
     /// A bare string element inside an array.
-    public mutating func element(_ value: String) {
+    public func element(_ value: String) {
         separator()
         string(value)
     }
 
-    private mutating func separator() {
-        guard let last = needsComma.last else { return }
-        if last { bytes.append(UInt8(ascii: ",")) } else { needsComma[needsComma.count - 1] = true }
+    // MARK: - Values
+
+    public func null() { raw("null") }
+
+    /// A quoted, escaped string.
+    public func string(_ s: String) {
+        byte(UInt8(ascii: "\""))
+        stringBody(s)
+        byte(UInt8(ascii: "\""))
     }
 
-    private mutating func null() { bytes.append(contentsOf: "null".utf8) }
+    /// The escaped bytes of `s`, without quotes (for values assembled from several parts).
+    public func stringBody(_ s: String) {
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { escaped($0) }
+        if done == nil {
+            var copy = s
+            copy.withUTF8 { escaped($0) }
+        }
+    }
 
-    private mutating func integer(_ v: Int64) {
-        if v == 0 {
-            bytes.append(UInt8(ascii: "0"))
+    /// A quoted ASCII literal that needs no escaping.
+    public func string(_ s: StaticString) {
+        let n = s.utf8CodeUnitCount
+        reserve(n + 2)
+        base[count] = UInt8(ascii: "\"")
+        JSONWriter.copy(base + count + 1, s.utf8Start, n)
+        base[count + n + 1] = UInt8(ascii: "\"")
+        count += n + 2
+    }
+
+    /// Bytes copied as they are (literals, already valid JSON).
+    @inline(__always) public func raw(_ s: StaticString) {
+        let n = s.utf8CodeUnitCount
+        reserve(n)
+        JSONWriter.copy(base + count, s.utf8Start, n)
+        count += n
+    }
+
+    @inline(__always) public func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    /// Copies `bytes`, escaping what JSON requires; the common case (nothing to escape) is one copy.
+    private func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let src = bytes.baseAddress else { return }
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            let b = src[i]
+            if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { break }
+            i += 1
+        }
+        reserve(n)
+        JSONWriter.copy(base + count, src, i)
+        count += i
+        while i < n {
+            escapeByte(src[i])
+            i += 1
+        }
+    }
+
+    private func escapeByte(_ b: UInt8) {
+        switch b {
+        case UInt8(ascii: "\""): raw("\\\"")
+        case UInt8(ascii: "\\"): raw("\\\\")
+        case 10: raw("\\n")
+        case 13: raw("\\r")
+        case 9: raw("\\t")
+        case 0..<32:
+            raw("\\u00")
+            byte(JSONWriter.hexDigit(b >> 4))
+            byte(JSONWriter.hexDigit(b & 15))
+        default: byte(b)
+        }
+    }
+
+    @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
+
+    public func integer(_ v: Int64) {
+        if v < 0 { byte(UInt8(ascii: "-")) }
+        unsigned(v.magnitude)
+    }
+
+    /// Decimal digits of `v`, written back to front into their final place, two at a time.
+    public func unsigned(_ v: UInt64) {
+        if v < 10 {
+            byte(UInt8(truncatingIfNeeded: 48 &+ v))
             return
         }
-        var n = v.magnitude
-        if v < 0 { bytes.append(UInt8(ascii: "-")) }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buf in
-            while n > 0 {
-                buf[count] = UInt8(48 + n % 10)
-                n /= 10
-                count += 1
+        var digits = 2
+        var limit: UInt64 = 100
+        while digits < 20 && v >= limit {
+            digits += 1
+            limit = limit &* 10
+        }
+        reserve(digits)
+        var p = base + count + digits
+        var n = v
+        JSONWriter.digitPairs.withUnsafeBufferPointer { pairs in
+            while n >= 100 {
+                let r = Int(n % 100)
+                n /= 100
+                p -= 2
+                p[0] = pairs[2 * r]
+                p[1] = pairs[2 * r + 1]
             }
-            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buf[i]) }
+            if n >= 10 {
+                p -= 2
+                p[0] = pairs[2 * Int(n)]
+                p[1] = pairs[2 * Int(n) + 1]
+            } else {
+                p -= 1
+                p[0] = UInt8(truncatingIfNeeded: 48 &+ n)
+            }
+        }
+        count += digits
+    }
+
+    /// "00", "01", … "99" back to back.
+    private static let digitPairs: [UInt8] = {
+        var pairs: [UInt8] = []
+        for v in 0..<100 as Range<UInt8> {
+            pairs.append(48 + v / 10)
+            pairs.append(48 + v % 10)
+        }
+        return pairs
+    }()
+
+    /// `v` as 8 lowercase hex digits, zero-padded.
+    public func hex8(_ v: UInt32) {
+        reserve(8)
+        for k in 0..<8 {
+            base[count + k] = JSONWriter.hexDigit(UInt8(truncatingIfNeeded: v >> UInt32(28 - 4 * k)) & 15)
+        }
+        count += 8
+    }
+
+    /// A quoted address in the canonical form of `IPAddress.description`.
+    public func address(_ a: IPAddress) {
+        byte(UInt8(ascii: "\""))
+        addressBody(a)
+        byte(UInt8(ascii: "\""))
+    }
+
+    /// The address text without quotes; the same bytes as `a.description`.
+    public func addressBody(_ a: IPAddress) {
+        reserve(IPAddress.maxTextLength)
+        count += a.writeText(to: base + count)
+    }
+
+    /// TCP flag names in nf_log order, joined by spaces (the text of `flags.names`), quoted.
+    public func tcpFlags(_ flags: TCPFlags) {
+        let raw = Int(flags.rawValue)
+        guard raw < flagNames.count else { return string(flags.names.joined(separator: " ")) }
+        if flagNames[raw] == nil { flagNames[raw] = Array(flags.names.joined(separator: " ").utf8) }
+        byte(UInt8(ascii: "\""))
+        flagNames[raw]!.withUnsafeBufferPointer { escaped($0) }
+        byte(UInt8(ascii: "\""))
+    }
+
+    /// The text Swift's `description` gives for a finite double.
+    public func double(_ v: Double) {
+        if !ShortestDecimal.write(v, into: self) { rawText(v.description) }
+    }
+
+    /// Bytes of a String copied as they are (no escaping: only for text known to be valid JSON).
+    func rawText(_ s: String) {
+        var copy = s
+        copy.withUTF8 { b in
+            reserve(b.count)
+            if let p = b.baseAddress { (base + count).update(from: p, count: b.count) }
+            count += b.count
         }
     }
 
-    private mutating func string(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-            case 10: bytes.append(contentsOf: [92, 110])
-            case 13: bytes.append(contentsOf: [92, 114])
-            case 9: bytes.append(contentsOf: [92, 116])
-            case 0..<32:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, 117, 48, 48, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: bytes.append(b)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+    @inline(__always) private func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
+    }
+
+    private func grow(_ needed: Int) {
+        var size = capacity * 2
+        while size < needed { size *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        bigger.update(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity = size
     }
 }

@@ -149,6 +149,17 @@ public struct TextTimeline {
 
 extension String {
     func trimmingTrailingSpaces() -> String {
+        // Fast path on bytes: trailing spaces after an ASCII byte are each their own Character
+        // (only non-ASCII "prepend" characters join a following space into one cluster).
+        let utf8 = self.utf8
+        var end = utf8.endIndex
+        while end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: " ") {
+            end = utf8.index(before: end)
+        }
+        if end == utf8.endIndex { return self }
+        if end == utf8.startIndex || utf8[utf8.index(before: end)] < 0x80 {
+            return String(Substring(utf8[..<end]))
+        }
         var s = Substring(self)
         while s.last == " " { s = s.dropLast() }
         return String(s)

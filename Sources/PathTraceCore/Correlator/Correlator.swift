@@ -49,12 +49,19 @@ public struct Correlator {
     private let lookup: RuleLookup
 
     public mutating func add(_ event: TraceEvent) {
-        var event = event
         if event.hook == nil, event.origin != .kernelTrace,
             let declared = lookup.basePosition(table: event.table, chain: event.chain, family: event.family)
         {
+            var event = event
             event.hook = declared.hook
+            record(event)
+        } else {
+            // The event is passed on as it came: a copy would retain every string in it.
+            record(event)
         }
+    }
+
+    private mutating func record(_ event: TraceEvent) {
         eventIndex += 1
         stats.events += 1
         if let t = event.time { lastTime = t }
@@ -80,18 +87,22 @@ public struct Correlator {
 
     private mutating func drain() {
         guard !sink.items.isEmpty else { return }
-        let items = sink.items
-        sink.items.removeAll(keepingCapacity: true)
+        // Take the list (and give back its storage after) rather than copy it.
+        var items: [(OpenWalk, Stitcher.CloseReason)] = []
+        swap(&items, &sink.items)
         for (open, reason) in items {
+            let lastHeaderIndex = open.lastHeaderIndex
             let walk = analyzer.analyze(open, reason: reason)
             stats.walks += 1
             if walk.path == .incomplete { stats.incomplete += 1 }
-            linker.add(walk, lastHeader: open.lastHeader, eventIndex: eventIndex)
+            linker.add(walk, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
         }
+        items.removeAll(keepingCapacity: true)
+        if sink.items.isEmpty { swap(&items, &sink.items) }
     }
 }
 
 /// Collects walks the stitcher closes during one `add`, so the correlator can analyze them after.
 private final class ClosedSink {
-    var items: [(OpenWalk, Stitcher.CloseReason)] = []
+    @exclusivity(unchecked) var items: [(OpenWalk, Stitcher.CloseReason)] = []
 }

@@ -1,31 +1,84 @@
 /// A walk still collecting events, with the state the stitcher needs to judge the next one.
+///
+/// The fields skip Swift's dynamic exclusivity checks (which cost more than the stitcher's work per
+/// event): the stitcher uses a walk from one thread, one access at a time.
 final class OpenWalk {
     let packet: Int
-    var steps: [WalkStep] = []
-    var positions: [HookPosition?] = []
-    var lastHeader: PacketHeader?
-    var lastPosition: HookPosition?
-    var lastEventIndex: Int = 0
-    var lastTime: Double?
+    @exclusivity(unchecked) var steps: [WalkStep] = []
+    /// The identity fields of the last header seen, copied out so joining never copies a header.
+    @exclusivity(unchecked) var lastIdentity: HeaderIdentity?
+    /// Index of the last step that carried a header.
+    @exclusivity(unchecked) var lastHeaderIndex: Int?
+    @exclusivity(unchecked) var lastPosition: HookPosition?
+    @exclusivity(unchecked) var lastEventIndex: Int = 0
+    @exclusivity(unchecked) var lastTime: Double?
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
-    var finishedTables: [String] = []
+    @exclusivity(unchecked) var finishedTables: [String] = []
     /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
-    var currentUnit = ""
-    var confidence: Double = 1
-    var notes: [String] = []
+    @exclusivity(unchecked) var currentUnit = ""
+    @exclusivity(unchecked) var confidence: Double = 1
+    @exclusivity(unchecked) var notes: [String] = []
     /// Header changes seen between consecutive events: NAT evidence `observed`.
-    var changes: [HeaderChange] = []
+    @exclusivity(unchecked) var changes: [HeaderChange] = []
     /// Set once a step dropped the packet: nothing can follow.
-    var dropped = false
+    @exclusivity(unchecked) var dropped = false
     /// Set when no later event can belong to this walk (legacy: the last table of the last hook ran).
-    var complete = false
-    var invariantKey: InvariantKey?
+    @exclusivity(unchecked) var complete = false
+    /// Set when the stitcher closed the walk (stale entries of its queues then skip it).
+    @exclusivity(unchecked) var closed = false
+    @exclusivity(unchecked) var invariantKey: InvariantKey?
+    /// The next open walk with the same invariant key (the stitcher's index chains them).
+    @exclusivity(unchecked) var nextWithKey: OpenWalk?
 
     init(packet: Int) {
         self.packet = packet
     }
 
-    var lastEvent: TraceEvent? { steps.last?.event }
+    /// The last event, read in place (a copy would retain every string in it); needs a step.
+    var last: TraceEvent {
+        _read { yield steps[steps.count - 1].event }
+    }
+
+    /// The header of the last step that carried one.
+    var lastHeader: PacketHeader? { lastHeaderIndex.flatMap { steps[$0].event.header } }
+}
+
+/// The header fields joining and NAT detection compare, copied out of a header (no strings).
+struct HeaderIdentity {
+    var src: IPAddress?
+    var dst: IPAddress?
+    var sport: UInt16?
+    var dport: UInt16?
+    var natSourcePort: UInt16?
+    var natDestinationPort: UInt16?
+    var proto: UInt8?
+    var ttl: UInt8?
+    var ipID: UInt32?
+    var length: UInt32?
+    var tcpSeq: UInt32?
+    var icmpType: UInt8?
+    var icmpCode: UInt8?
+    var icmpSeq: UInt16?
+
+    init(_ h: borrowing PacketHeader) {
+        src = h.src
+        dst = h.dst
+        sport = h.sport
+        dport = h.dport
+        natSourcePort = h.natSourcePort
+        natDestinationPort = h.natDestinationPort
+        proto = h.proto
+        ttl = h.ttl
+        ipID = h.ipID
+        length = h.length
+        tcpSeq = h.tcpSeq
+        icmpType = h.icmpType
+        icmpCode = h.icmpCode
+        icmpSeq = h.icmpSeq
+    }
+
+    var sourceEndpoint: Endpoint? { src.map { Endpoint(address: $0, port: sport) } }
+    var destinationEndpoint: Endpoint? { dst.map { Endpoint(address: $0, port: dport) } }
 }
 
 /// A rewrite of the packet's addresses or ports seen between two events of one walk.
@@ -50,9 +103,36 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// `addr`, `addr:port` or `[v6]:port`, built in place without intermediate strings.
     public var description: String {
         guard let port else { return address.description }
-        return address.isV6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+        return String(unsafeUninitializedCapacity: IPAddress.maxTextLength + 8) { buffer in
+            let p = buffer.baseAddress!
+            var n = 0
+            if address.isV6 {
+                p[0] = UInt8(ascii: "[")
+                n = 1 + address.writeText(to: p + 1)
+                p[n] = UInt8(ascii: "]")
+                n += 1
+            } else {
+                n = address.writeText(to: p)
+            }
+            p[n] = UInt8(ascii: ":")
+            n += 1
+            // The port's digits, back to front.
+            var digits = 1
+            var t = port
+            while t >= 10 {
+                t /= 10
+                digits += 1
+            }
+            var v = port
+            for k in stride(from: n + digits - 1, through: n, by: -1) {
+                p[k] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                v /= 10
+            }
+            return n + digits
+        }
     }
 }
 
@@ -63,7 +143,13 @@ struct InvariantKey: Hashable {
     var length: UInt32
     var seq: UInt32
 
-    init?(_ h: PacketHeader?) {
+    /// Two words instead of four fields: every event looks its key up.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(UInt64(ipID) << 32 | UInt64(seq))
+        hasher.combine(UInt64(length) << 8 | UInt64(proto))
+    }
+
+    init?(_ h: HeaderIdentity?) {
         guard let h, let proto = h.proto else { return nil }
         self.proto = proto
         ipID = h.ipID ?? 0

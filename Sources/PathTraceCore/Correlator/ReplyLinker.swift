@@ -5,15 +5,99 @@
 /// by conntrack. Linking them to the first walk names the translation, and a reply seen de-NATed
 /// fills in what the first walk could not see (MASQUERADE's address) with evidence `reply`.
 /// A walk whose NAT result is still unknown is held (up to `holdEvents` events) for that reply.
+///
+/// Up to `maxConnections` connections are remembered, so their storage is kept small: packed keys,
+/// a ring of them in registration order, and per opener only the NAT types linking adopts.
 struct ReplyLinker {
+    /// A connection tuple, packed into 40 bytes (the fields as plain optionals would take 56).
     struct FlowKey: Hashable {
-        var proto: UInt8
-        var src: IPAddress
-        var sport: UInt16?
-        var dst: IPAddress
-        var dport: UInt16?
+        private var srcHigh: UInt64
+        private var srcLow: UInt64
+        private var dstHigh: UInt64
+        private var dstLow: UInt64
+        private var sportValue: UInt16
+        private var dportValue: UInt16
+        let proto: UInt8
+        /// 1: src is IPv6, 2: dst is IPv6, 4: sport present, 8: dport present.
+        private var flags: UInt8
+
+        init(proto: UInt8, src: IPAddress, sport: UInt16?, dst: IPAddress, dport: UInt16?) {
+            self.proto = proto
+            srcHigh = 0
+            srcLow = 0
+            dstHigh = 0
+            dstLow = 0
+            sportValue = 0
+            dportValue = 0
+            flags = 0
+            self.src = src
+            self.dst = dst
+            self.sport = sport
+            self.dport = dport
+        }
+
+        var src: IPAddress {
+            get { FlowKey.address(srcHigh, srcLow, v6: flags & 1 != 0) }
+            set {
+                srcHigh = newValue.high
+                srcLow = newValue.low
+                flags = newValue.isV6 ? flags | 1 : flags & ~1
+            }
+        }
+
+        var dst: IPAddress {
+            get { FlowKey.address(dstHigh, dstLow, v6: flags & 2 != 0) }
+            set {
+                dstHigh = newValue.high
+                dstLow = newValue.low
+                flags = newValue.isV6 ? flags | 2 : flags & ~2
+            }
+        }
+
+        var sport: UInt16? {
+            get { flags & 4 != 0 ? sportValue : nil }
+            set {
+                sportValue = newValue ?? 0
+                flags = newValue != nil ? flags | 4 : flags & ~4
+            }
+        }
+
+        var dport: UInt16? {
+            get { flags & 8 != 0 ? dportValue : nil }
+            set {
+                dportValue = newValue ?? 0
+                flags = newValue != nil ? flags | 8 : flags & ~8
+            }
+        }
+
+        /// Five words instead of eight fields.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(srcHigh)
+            hasher.combine(srcLow)
+            hasher.combine(dstHigh)
+            hasher.combine(dstLow)
+            hasher.combine(UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags))
+        }
 
         var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
+
+        private static func address(_ high: UInt64, _ low: UInt64, v6: Bool) -> IPAddress {
+            v6 ? IPAddress(v6: high, low) : IPAddress(v4: UInt32(truncatingIfNeeded: low))
+        }
+    }
+
+    /// What a released opener still lends later packets and replies: the type of its first
+    /// original-direction translation of each field.
+    struct OpenerTypes {
+        var src: NatType?
+        var dst: NatType?
+
+        init(_ nat: [NatRewrite]) {
+            for rewrite in nat where rewrite.direction == "original" {
+                if rewrite.field == "src" && src == nil { src = rewrite.type }
+                if rewrite.field == "dst" && dst == nil { dst = rewrite.type }
+            }
+        }
     }
 
     var holdEvents = 4096
@@ -22,35 +106,53 @@ struct ReplyLinker {
     /// Seconds a walk waits for its reply when events carry times (live tracing).
     var holdSeconds = 2.0
     private var nextRelease = 1
+    /// While nothing was added, `flush` has nothing to do before this event index (the head walk is
+    /// missing or held); it then skips the lookup of the head on every event.
+    private var idleUntil: Int?
     /// First walks of NATed connections by their tuple before NAT, and after NAT when fully known.
     private var before: [FlowKey: Int] = [:]
     private var after: [FlowKey: Int] = [:]
-    /// The NAT of each opening walk, so its translations can be named after it has been released.
-    private var openerNat: [Int: [NatRewrite]] = [:]
-    private var order = Deque<(FlowKey, Bool, Int)>()
+    /// Each remembered opener, so its translations can be named after it has been released (while
+    /// it is held, its own NAT list in `closed` is used and updated).
+    private var openers: [Int: OpenerTypes] = [:]
+    /// Registered keys, oldest first from `orderHead` once full: (key, translated, packet).
+    private var order: [(FlowKey, Bool, Int)] = []
+    private var orderHead = 0
     private let release: (PacketWalk) -> Void
 
     init(release: @escaping (PacketWalk) -> Void) {
         self.release = release
     }
 
-    mutating func add(_ walk: PacketWalk, lastHeader: PacketHeader?, eventIndex: Int) {
+    /// Takes a closed walk; `lastHeaderIndex` is the index of its last step with a header.
+    mutating func add(_ walk: PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         var walk = walk
-        if !link(&walk, lastHeader: lastHeader) { register(walk) }
+        let last = lastHeaderIndex.flatMap { walk.steps[$0].event.header.flatMap(ReplyLinker.key) }
+        if !link(&walk, last: last) { register(walk) }
         closed[walk.packet] = (walk, eventIndex, walk.steps.last?.event.time)
+        idleUntil = nil
     }
 
-    /// Releases what is ready; `force` releases everything (end of input).
+    /// Releases what is ready; `force` releases everything (end of input). `now` (live tracing) also
+    /// releases a held walk once it waited `holdSeconds`.
     mutating func flush(eventIndex: Int, now: Double? = nil, force: Bool = false) {
-        while let entry = closed[nextRelease] {
-            let pending = entry.walk.nat.contains { $0.after == nil && $0.direction == "original" }
-            var waited = eventIndex - entry.closedAt >= holdEvents
-            if let now, let t = entry.closedTime, now - t >= holdSeconds { waited = true }
-            if pending && !force && !waited { return }
-            closed[nextRelease] = nil
+        if !force, now == nil, let until = idleUntil, eventIndex < until { return }
+        idleUntil = nil
+        // The head is read in place and then moved out: copying a walk retains all its arrays.
+        while let index = closed.index(forKey: nextRelease) {
+            let closedAt = closed.values[index].closedAt
+            let pending = closed.values[index].walk.nat.contains { $0.after == nil && $0.direction == "original" }
+            var waited = eventIndex - closedAt >= holdEvents
+            if let now, let t = closed.values[index].closedTime, now - t >= holdSeconds { waited = true }
+            if pending && !force && !waited {
+                idleUntil = closedAt + holdEvents
+                return
+            }
+            let entry = closed.remove(at: index).value
             release(entry.walk)
             nextRelease += 1
         }
+        if !force { idleUntil = .max }
         if force {
             for packet in closed.keys.sorted() {
                 if let entry = closed.removeValue(forKey: packet) { release(entry.walk) }
@@ -60,26 +162,35 @@ struct ReplyLinker {
 
     private mutating func register(_ walk: PacketWalk) {
         let opened = walk.nat.contains { $0.direction == "original" && !$0.at.hasPrefix("conntrack") }
-        guard opened, let h = walk.firstHeader, let key = ReplyLinker.key(h) else { return }
-        openerNat[walk.packet] = walk.nat
+        guard opened, let key = ReplyLinker.firstKey(walk) else { return }
+        openers[walk.packet] = OpenerTypes(walk.nat)
         remember(key, walk.packet, translated: false)
-        for translated in Set([ReplyLinker.translated(key, walk.nat), ReplyLinker.translated(key, walk.nat, only: "dst")]) {
-            if let translated { remember(translated, walk.packet, translated: true) }
-        }
+        let all = ReplyLinker.translated(key, walk.nat)
+        let dst = ReplyLinker.translated(key, walk.nat, only: "dst")
+        if let all { remember(all, walk.packet, translated: true) }
+        if let dst, dst != all { remember(dst, walk.packet, translated: true) }
     }
 
     private mutating func remember(_ key: FlowKey, _ packet: Int, translated: Bool) {
-        order.append((key, translated, packet))
         if translated { after[key] = packet } else { before[key] = packet }
-        while order.count > maxConnections, let (old, wasTranslated, oldPacket) = order.removeFirst() {
-            if wasTranslated { after[old] = nil } else { before[old] = nil }
-            openerNat[oldPacket] = nil
+        if order.count < maxConnections {
+            order.append((key, translated, packet))
+            return
         }
+        // Full: the newest takes the oldest's slot, and the oldest is forgotten.
+        var oldest = (key, translated, packet)
+        if !order.isEmpty {
+            swap(&oldest, &order[orderHead])
+            orderHead = (orderHead + 1) % order.count
+        }
+        let (old, wasTranslated, oldPacket) = oldest
+        if wasTranslated { after[old] = nil } else { before[old] = nil }
+        openers[oldPacket] = nil
     }
 
     /// Returns whether the walk belongs to a known connection (and so opens none).
-    private mutating func link(_ walk: inout PacketWalk, lastHeader: PacketHeader?) -> Bool {
-        guard let first = walk.firstHeader.flatMap(ReplyLinker.key) else { return false }
+    private mutating func link(_ walk: inout PacketWalk, last: FlowKey?) -> Bool {
+        guard let first = ReplyLinker.firstKey(walk) else { return false }
         if let opener = before[first], opener != walk.packet {
             walk.connection = opener
             adoptTypes(&walk, from: opener, reply: false)
@@ -88,7 +199,6 @@ struct ReplyLinker {
         // A reply de-NATed in view matches the opener's tuple; one whose de-NAT is out of view matches
         // the opener's tuple after NAT (all of it, or only its destination side when MASQUERADE's
         // address is not known yet).
-        let last = lastHeader.flatMap(ReplyLinker.key)
         let opener = last.flatMap { before[$0.reversed] } ?? after[first.reversed] ?? last.flatMap { after[$0.reversed] }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
@@ -99,7 +209,20 @@ struct ReplyLinker {
 
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.
     private mutating func adoptTypes(_ walk: inout PacketWalk, from opener: Int, reply: Bool) {
-        guard var nat = openerNat[opener] else { return }
+        guard let types = openers[opener] else { return }
+        guard var held = closed[opener] else {
+            // Released: only the types are left to lend.
+            for i in walk.nat.indices where walk.nat[i].at.hasPrefix("conntrack") {
+                let field = walk.nat[i].field
+                let openerField = reply ? (field == "dst" ? "src" : "dst") : field
+                guard let type = openerField == "src" ? types.src : (openerField == "dst" ? types.dst : nil)
+                else { continue }
+                walk.nat[i].type = type
+                if reply { walk.nat[i].direction = "reply" }
+            }
+            return
+        }
+        var nat = held.walk.nat
         for i in walk.nat.indices where walk.nat[i].at.hasPrefix("conntrack") {
             let field = walk.nat[i].field
             let openerField = reply ? (field == "dst" ? "src" : "dst") : field
@@ -114,14 +237,17 @@ struct ReplyLinker {
                 }
             }
         }
-        openerNat[opener] = nat
-        if var entry = closed[opener] {
-            entry.walk.nat = nat
-            closed[opener] = entry
-        }
+        held.walk.nat = nat
+        closed[opener] = held
     }
 
-    static func key(_ h: PacketHeader) -> FlowKey? {
+    /// The key of `walk.firstHeader`, read in place.
+    static func firstKey(_ walk: PacketWalk) -> FlowKey? {
+        guard let i = walk.steps.firstIndex(where: { $0.event.header != nil }) else { return nil }
+        return key(walk.steps[i].event.header!)
+    }
+
+    static func key(_ h: borrowing PacketHeader) -> FlowKey? {
         guard let proto = h.proto, let src = h.src, let dst = h.dst else { return nil }
         return FlowKey(proto: proto, src: src, sport: h.natSourcePort, dst: dst, dport: h.natDestinationPort)
     }

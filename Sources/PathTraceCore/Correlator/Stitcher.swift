@@ -29,10 +29,11 @@ struct Stitcher {
     private var nextPacket = 1
     private var eventIndex = 0
     private var open: [Int: OpenWalk] = [:]
-    private var byKey: [InvariantKey: [OpenWalk]] = [:]
+    /// Open walks by invariant key: the first of a chain linked through `OpenWalk.nextWithKey`.
+    private var byKey: [InvariantKey: OpenWalk] = [:]
     private var byTraceID: [UInt32: OpenWalk] = [:]
-    /// Activity queue for expiry: (packet, event index when touched); stale entries are skipped.
-    private var activity: Deque<(Int, Int)> = Deque()
+    /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
+    private var activity: Deque<(OpenWalk, Int)> = Deque()
     private let close: (OpenWalk, CloseReason) -> Void
 
     /// Declared positions of nft base chains (from `--ruleset`), keyed by "table chain family".
@@ -64,12 +65,15 @@ struct Stitcher {
             finish(walk, .complete)
             return
         }
+        // The best join among the candidates: the walk with the trace id, then those with the
+        // event's invariant key (each once). The choice does not depend on their order.
         var best: OpenWalk?
         var bestPosition: HookPosition?
         var bestCost = Int.max
         var ties = 0
-        for walk in candidates(for: event) {
-            guard let (cost, position) = joinCost(walk, event) else { continue }
+        let identity = event.header.map { HeaderIdentity($0) }
+        func consider(_ walk: OpenWalk) {
+            guard let (cost, position) = joinCost(walk, event, identity) else { return }
             if cost < bestCost || (cost == bestCost && walk.packet < (best?.packet ?? .max)) {
                 if cost < bestCost { ties = 0 }
                 best = walk
@@ -77,6 +81,18 @@ struct Stitcher {
                 bestCost = cost
             }
             if cost == bestCost { ties += 1 }
+        }
+        var byID: OpenWalk?
+        if let id = event.traceID, let walk = byTraceID[id] {
+            byID = walk
+            consider(walk)
+        }
+        if let key = InvariantKey(identity) {
+            var next = byKey[key]
+            while let walk = next {
+                if walk !== byID { consider(walk) }
+                next = walk.nextWithKey
+            }
         }
         guard let walk = best else {
             let walk = start(event)
@@ -88,7 +104,7 @@ struct Stitcher {
             walk.notes.append(
                 "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(ties) equal walks")
         }
-        append(event, to: walk, position: bestPosition)
+        append(event, identity, to: walk, position: bestPosition)
         if walk.complete || walk.dropped { finish(walk, .complete) }
     }
 
@@ -104,20 +120,11 @@ struct Stitcher {
 
     // MARK: - Joining
 
-    private func candidates(for event: TraceEvent) -> [OpenWalk] {
-        var result: [OpenWalk] = []
-        if let id = event.traceID, let walk = byTraceID[id] { result.append(walk) }
-        if let key = InvariantKey(event.header), let walks = byKey[key] {
-            for w in walks where !result.contains(where: { $0 === w }) { result.append(w) }
-        }
-        return result
-    }
-
     /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
     func position(of event: TraceEvent, in walk: OpenWalk?) -> HookPosition? {
         if event.origin != .kernelTrace, let declared = basePosition(event) { return declared }
         var hook = event.hook
-        if hook == nil, let walk, let last = walk.lastEvent, last.table == event.table {
+        if hook == nil, let walk, !walk.steps.isEmpty, walk.last.table == event.table {
             hook = walk.lastPosition?.hook
         }
         if hook == nil {
@@ -149,27 +156,28 @@ struct Stitcher {
         }
     }
 
-    /// Lower is better; nil when the event cannot be this walk's next step.
-    func joinCost(_ walk: OpenWalk, _ event: TraceEvent) -> (Int, HookPosition)? {
-        guard !walk.dropped, !walk.complete, let last = walk.lastEvent, let lastPos = walk.lastPosition,
+    /// Lower is better; nil when the event cannot be this walk's next step. `identity` is the
+    /// event's header identity (nil when it has no header).
+    func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?) -> (Int, HookPosition)? {
+        guard !walk.dropped, !walk.complete, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
             let pos = position(of: event, in: walk)
         else { return nil }
         var cost = 0
         if pos.hook == lastPos.hook {
-            if pos.priority < lastPos.priority && event.table != last.table { return nil }
+            if pos.priority < lastPos.priority && event.table != walk.last.table { return nil }
             let unit = Stitcher.invocation(event, in: walk)
             if walk.finishedTables.contains(unit) { return nil }
-            if unit == walk.currentUnit && (last.kind == .policy || last.verdict == .accept) { return nil }
-            if event.table == last.table && event.chain == last.chain {
-                if case .number(let n) = event.rule, case .number(let m) = last.rule, n <= m { return nil }
+            if unit == walk.currentUnit && (walk.last.kind == .policy || walk.last.verdict == .accept) { return nil }
+            if event.table == walk.last.table && event.chain == walk.last.chain {
+                if case .number(let n) = event.rule, case .number(let m) = walk.last.rule, n <= m { return nil }
             }
         } else {
-            guard Netfilter.laterHooks(after: lastPos.hook).contains(pos.hook) else { return nil }
+            guard Netfilter.isLater(pos.hook, than: lastPos.hook) else { return nil }
         }
-        let sameHookID = event.traceID != nil && event.traceID == last.traceID && pos.hook == lastPos.hook
+        let sameHookID = event.traceID != nil && event.traceID == walk.last.traceID && pos.hook == lastPos.hook
         if !sameHookID { cost += 1 }
-        guard let h = event.header else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
-        guard let w = walk.lastHeader else { return (cost + 2, pos) }
+        guard let h = identity else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
+        guard let w = walk.lastIdentity else { return (cost + 2, pos) }
         if !Stitcher.sameInvariants(w, h) { return nil }
         if w.src != h.src || w.natSourcePort != h.natSourcePort {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
@@ -183,10 +191,10 @@ struct Stitcher {
             guard forwarded else { return nil }
         }
         if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-            if let a = last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+            if let a = walk.last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
         }
         if pos.hook == lastPos.hook && pos.hook != .output {
-            if let a = last.outIface, let b = event.outIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+            if let a = walk.last.outIface, let b = event.outIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
         }
         return (cost, pos)
     }
@@ -196,11 +204,11 @@ struct Stitcher {
     static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> String {
         if event.origin == .kernelTrace { return event.table }
         if event.hook != nil { return event.table + ":" + event.chain }
-        if let walk, let last = walk.lastEvent, last.table == event.table { return walk.currentUnit }
+        if let walk, !walk.steps.isEmpty, walk.last.table == event.table { return walk.currentUnit }
         return event.table + ":" + event.chain
     }
 
-    static func sameInvariants(_ a: PacketHeader, _ b: PacketHeader) -> Bool {
+    static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool {
         func eq<T: Equatable>(_ x: T?, _ y: T?) -> Bool { x == nil || y == nil || x == y }
         return eq(a.proto, b.proto) && eq(a.ipID, b.ipID) && eq(a.length, b.length) && eq(a.tcpSeq, b.tcpSeq)
             && eq(a.icmpType, b.icmpType) && eq(a.icmpSeq, b.icmpSeq) && eq(a.icmpCode, b.icmpCode)
@@ -215,24 +223,28 @@ struct Stitcher {
         if open.count > limits.maxOpen, let oldest = open.keys.min(), let w = open[oldest] {
             finish(w, .evicted)
         }
-        append(event, to: walk, position: position(of: event, in: nil))
+        append(event, event.header.map { HeaderIdentity($0) }, to: walk, position: position(of: event, in: nil))
         if let hook = walk.lastPosition?.hook, !Netfilter.isEntry(hook), event.kind != .log {
             walk.notes.append("first step is at \(hook.rawValue), not where a packet enters: the start is missing")
         }
         return walk
     }
 
-    private mutating func append(_ event: TraceEvent, to walk: OpenWalk, position: HookPosition?) {
+    private mutating func append(
+        _ event: TraceEvent, _ identity: HeaderIdentity?, to walk: OpenWalk, position: HookPosition?
+    ) {
         let index = walk.steps.count
         if let position, let lastPos = walk.lastPosition, position.hook != lastPos.hook {
-            walk.finishedTables.removeAll()
+            walk.finishedTables.removeAll(keepingCapacity: true)
         }
-        if let last = walk.lastEvent, position?.hook == walk.lastPosition?.hook {
+        if !walk.steps.isEmpty, position?.hook == walk.lastPosition?.hook {
             let lastUnit = walk.currentUnit
-            let ended = lastUnit != Stitcher.invocation(event, in: walk) || last.kind == .policy || last.verdict == .accept
+            let ended =
+                lastUnit != Stitcher.invocation(event, in: walk) || walk.last.kind == .policy
+                || walk.last.verdict == .accept
             if ended && !walk.finishedTables.contains(lastUnit) { walk.finishedTables.append(lastUnit) }
         }
-        if let h = event.header, let w = walk.lastHeader, let from = walk.lastPosition, let to = position {
+        if let h = identity, let w = walk.lastIdentity, let from = walk.lastPosition, let to = position {
             if w.src != h.src || w.natSourcePort != h.natSourcePort, let b = w.sourceEndpoint, let a = h.sourceEndpoint {
                 walk.changes.append(HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
             }
@@ -247,21 +259,24 @@ struct Stitcher {
             visibility.note(walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
         }
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
-        walk.positions.append(position)
         if let position { walk.lastPosition = position }
-        if let h = event.header {
-            walk.lastHeader = h
-            let key = InvariantKey(h)
+        if let identity {
+            walk.lastIdentity = identity
+            walk.lastHeaderIndex = index
+            let key = InvariantKey(identity)
             if key != walk.invariantKey {
                 if let old = walk.invariantKey { unindex(walk, key: old) }
-                if let key { byKey[key, default: []].append(walk) }
+                if let key {
+                    walk.nextWithKey = byKey[key]
+                    byKey[key] = walk
+                }
                 walk.invariantKey = key
             }
         }
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
         if let t = event.time { walk.lastTime = t }
-        activity.append((walk.packet, eventIndex))
+        activity.append((walk, eventIndex))
         if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
         if event.origin == .kernelTrace, event.kind == .policy, event.table == "nat", let hook = position?.hook,
             Netfilter.isFinal(hook)
@@ -271,24 +286,40 @@ struct Stitcher {
         }
     }
 
+    /// Takes `walk` out of the chain of walks with `key`.
     private mutating func unindex(_ walk: OpenWalk, key: InvariantKey) {
-        guard var list = byKey[key] else { return }
-        list.removeAll { $0 === walk }
-        byKey[key] = list.isEmpty ? nil : list
+        defer { walk.nextWithKey = nil }
+        guard let head = byKey[key] else { return }
+        if head === walk {
+            byKey[key] = walk.nextWithKey
+            return
+        }
+        var previous = head
+        while let next = previous.nextWithKey {
+            if next === walk {
+                previous.nextWithKey = walk.nextWithKey
+                return
+            }
+            previous = next
+        }
     }
 
     private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
-        guard open.removeValue(forKey: walk.packet) != nil else { return }
+        guard !walk.closed else { return }
+        walk.closed = true
+        open[walk.packet] = nil
         if let key = walk.invariantKey { unindex(walk, key: key) }
-        for step in walk.steps {
-            if let id = step.event.traceID, byTraceID[id] === walk { byTraceID[id] = nil }
+        if !byTraceID.isEmpty {
+            for i in walk.steps.indices {
+                if let id = walk.steps[i].event.traceID, byTraceID[id] === walk { byTraceID[id] = nil }
+            }
         }
         close(walk, reason)
     }
 
     mutating func expire(now: Double?) {
-        while let (packet, index) = activity.first {
-            guard let walk = open[packet], walk.lastEventIndex == index else {
+        while let (walk, index) = activity.first {
+            guard !walk.closed, walk.lastEventIndex == index else {
                 activity.removeFirst()
                 continue
             }

@@ -1,94 +1,147 @@
 /// Turns a stitched walk into what a user reads: hooks, verdicts, path, NAT rewrites.
+///
+/// Steps are read in place by index: a copied step would retain every string of its event.
 struct WalkAnalyzer {
-    var lookup: RuleLookup?
+    let lookup: RuleLookup?
     /// What printed at each hook anywhere in this input: a table absent here prints nothing.
     let visibility: Visibility
+    /// Whether the lookup can resolve rules at all (without a ruleset it never does).
+    private let resolves: Bool
+
+    init(lookup: RuleLookup?, visibility: Visibility) {
+        self.lookup = lookup
+        self.visibility = visibility
+        resolves = lookup != nil && !(lookup is TextRuleLookup)
+    }
 
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk {
         var walk = PacketWalk(packet: open.packet, family: open.steps.first?.event.family ?? .ipv4)
-        walk.steps = open.steps
+        // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
+        swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
         walk.notes = open.notes
         resolveRules(&walk)
         inferStepVerdicts(&walk)
         classify(&walk, open: open, reason: reason)
-        walk.nat = natRewrites(walk, open: open)
+        walk.nat = walk.steps.withUnsafeBufferPointer { natRewrites($0, family: walk.family, open: open) }
         return walk
     }
 
-    private func resolution(_ step: WalkStep) -> RuleResolution? {
-        guard let lookup, let ref = step.event.rule, step.event.kind == .rule else { return nil }
-        return lookup.resolve(table: step.event.table, chain: step.event.chain, rule: ref, family: step.event.family)
+    /// The step's rule as the lookup knows it. Helpers take steps by pointer: a step passed by
+    /// value is copied, and a copy retains every string of its event.
+    private func resolution(_ step: UnsafePointer<WalkStep>) -> RuleResolution? {
+        guard resolves, let lookup, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
+            return nil
+        }
+        return lookup.resolve(
+            table: step.pointee.event.table, chain: step.pointee.event.chain, rule: ref,
+            family: step.pointee.event.family)
     }
 
     private func resolveRules(_ walk: inout PacketWalk) {
-        for i in walk.steps.indices where walk.steps[i].event.ruleText == nil {
-            if let r = resolution(walk.steps[i]), let text = r.text { walk.steps[i].event.ruleText = text }
+        guard resolves else { return }
+        walk.steps.withUnsafeMutableBufferPointer { steps in
+            for i in steps.indices where steps[i].event.ruleText == nil {
+                if let r = resolution(steps.baseAddress! + i), let text = r.text { steps[i].event.ruleText = text }
+            }
         }
     }
 
     /// Legacy TRACE prints no verdict: infer each from what the kernel printed next, or from the rule's target.
     private func inferStepVerdicts(_ walk: inout PacketWalk) {
-        for i in walk.steps.indices where walk.steps[i].verdict == nil {
-            let step = walk.steps[i]
-            let next = i + 1 < walk.steps.count ? walk.steps[i + 1] : nil
-            var verdict: StepVerdict?
-            if step.event.kind == .log { continue }
-            if let target = resolution(step)?.target {
-                switch TargetMeaning(target) {
-                case .accept, .nat: verdict = .accept
-                case .drop: verdict = .drop
-                case .queue: verdict = .queue
-                case .returns: verdict = .return
-                case .jump(let chain): verdict = .jump(chain)
-                case .nonTerminal: verdict = .continue
-                }
-            } else if step.event.kind == .return {
-                verdict = .return
-            } else if let next {
-                let sameInvocation = next.hook == step.hook && next.event.table == step.event.table
-                if !sameInvocation {
-                    verdict = .accept
-                } else if next.event.chain == step.event.chain {
-                    verdict = .continue
-                } else if step.event.kind == .rule && next.event.hook == nil {
-                    verdict = .jump(next.event.chain)
-                } else if step.event.kind == .rule {
-                    verdict = .return
-                }
-            } else if step.event.kind == .policy, let lookup,
-                let policy = lookup.policy(table: step.event.table, chain: step.event.chain, family: step.event.family)
-            {
-                verdict = StepVerdict(policy)
+        walk.steps.withUnsafeMutableBufferPointer { steps in
+            for i in steps.indices where steps[i].verdict == nil {
+                inferVerdict(steps, i)
             }
-            walk.steps[i].verdict = verdict
-            walk.steps[i].verdictInferred = verdict != nil
+        }
+    }
+
+    private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) {
+        let step = steps.baseAddress! + i
+        let next = i + 1 < steps.count ? steps.baseAddress! + i + 1 : nil
+        var verdict: StepVerdict?
+        if step.pointee.event.kind == .log { return }
+        if let target = resolution(step)?.target {
+            switch TargetMeaning(target) {
+            case .accept, .nat: verdict = .accept
+            case .drop: verdict = .drop
+            case .queue: verdict = .queue
+            case .returns: verdict = .return
+            case .jump(let chain): verdict = .jump(chain)
+            case .nonTerminal: verdict = .continue
+            }
+        } else if step.pointee.event.kind == .return {
+            verdict = .return
+        } else if let next {
+            let sameInvocation =
+                next.pointee.hook == step.pointee.hook && next.pointee.event.table == step.pointee.event.table
+            if !sameInvocation {
+                verdict = .accept
+            } else if next.pointee.event.chain == step.pointee.event.chain {
+                verdict = .continue
+            } else if step.pointee.event.kind == .rule && next.pointee.event.hook == nil {
+                verdict = .jump(next.pointee.event.chain)
+            } else if step.pointee.event.kind == .rule {
+                verdict = .return
+            }
+        } else if step.pointee.event.kind == .policy, let lookup,
+            let policy = lookup.policy(
+                table: step.pointee.event.table, chain: step.pointee.event.chain,
+                family: step.pointee.event.family)
+        {
+            verdict = StepVerdict(policy)
+        }
+        step.pointee.verdict = verdict
+        step.pointee.verdictInferred = verdict != nil
+    }
+
+    /// What classification needs from the steps, gathered in one pass.
+    private struct StepSummary {
+        /// The hooks the steps ran at, each once.
+        var seen: [Hook] = []
+        var firstHook: Hook?
+        var lastHook: Hook?
+        var dropped = false
+        var queued = false
+        var bridgedStep = false
+
+        init(_ steps: [WalkStep]) {
+            for i in steps.indices {
+                if let hook = steps[i].hook {
+                    if firstHook == nil { firstHook = hook }
+                    lastHook = hook
+                    if !seen.contains(hook) { seen.append(hook) }
+                }
+                if steps[i].verdict == .drop { dropped = true }
+                if steps[i].verdict == .queue { queued = true }
+                if steps[i].hook == .forward && steps[i].event.physIn != nil && steps[i].event.physOut != nil
+                    && steps[i].event.inIface == steps[i].event.outIface
+                {
+                    bridgedStep = true
+                }
+            }
         }
     }
 
     private func classify(_ walk: inout PacketWalk, open: OpenWalk, reason: Stitcher.CloseReason) {
-        let steps = walk.steps
-        guard let last = steps.last else { return }
-        if last.event.kind == .log {
+        guard !walk.steps.isEmpty else { return }
+        let lastIndex = walk.steps.count - 1
+        if walk.steps[lastIndex].event.kind == .log {
             walk.path = .incomplete
             return
         }
-        let hooks = steps.compactMap(\.hook)
-        let seen = Set(hooks)
-        let dropped = steps.contains { $0.verdict == .drop }
-        let queued = steps.contains { $0.verdict == .queue }
-        let startsAtEntry = hooks.first.map(Netfilter.isEntry) ?? false
-        let lastHook = hooks.last
+        let summary = StepSummary(walk.steps)
+        let seen = summary.seen
+        let dropped = summary.dropped
+        let queued = summary.queued
+        let startsAtEntry = summary.firstHook.map(Netfilter.isEntry) ?? false
+        let lastHook = summary.lastHook
 
         var path: PathClass
         if walk.family == .bridge {
             path = .bridged
         } else if seen.contains(.forward) || (seen.contains(.prerouting) && seen.contains(.postrouting)) {
-            let bridgedStep = steps.contains {
-                $0.hook == .forward && $0.event.physIn != nil && $0.event.physOut != nil
-                    && $0.event.inIface == $0.event.outIface
-            }
-            path = bridgedStep ? .bridged : .forward
+            path = summary.bridgedStep ? .bridged : .forward
         } else if seen.contains(.input) {
             path = .input
         } else if seen.contains(.output) {
@@ -103,16 +156,18 @@ struct WalkAnalyzer {
             walk.verdict = .queue
         } else if let lastHook, Netfilter.isFinal(lastHook) {
             walk.verdict = .accept
-        } else if let lastHook, visibility.nothingPrints(after: lastHook, natRan: steps.contains(where: isNatStep)) {
+        } else if let lastHook,
+            visibility.nothingPrints(after: lastHook, natRan: walk.steps.withUnsafeBufferPointer(anyNatStep))
+        {
             // No table prints at any later hook in this input, so silence is the packet leaving.
             walk.verdict = .accept
         } else if reason == .endOfInput {
             path = .incomplete
-            walk.notes.append("the trace ends after \(label(last)): the rest of the walk was not captured")
+            walk.notes.append("the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
         } else {
             walk.verdict = .drop
             walk.notes.append(
-                "no trace after \(label(last)): dropped there, or by the stack before the next hook (inferred)")
+                "no trace after \(label(walk.steps[lastIndex])): dropped there, or by the stack before the next hook (inferred)")
             if walk.steps[walk.steps.count - 1].verdict == nil || walk.steps[walk.steps.count - 1].verdict == .accept {
                 walk.steps[walk.steps.count - 1].verdict = .drop
                 walk.steps[walk.steps.count - 1].verdictInferred = true
@@ -127,12 +182,12 @@ struct WalkAnalyzer {
             walk.verdict = .unknown
         }
         if path == .incomplete && walk.notes.isEmpty {
-            walk.notes.append("the walk ends after \(label(last)): where the packet went next is not in the trace")
+            walk.notes.append("the walk ends after \(label(walk.steps[lastIndex])): where the packet went next is not in the trace")
         }
         walk.path = path
     }
 
-    func label(_ step: WalkStep) -> String {
+    func label(_ step: borrowing WalkStep) -> String {
         var s = "\(step.event.table):\(step.event.chain)"
         if let rule = step.event.rule { s += " \(rule)" } else { s += " \(step.event.kind.rawValue)" }
         return s
@@ -140,18 +195,18 @@ struct WalkAnalyzer {
 
     // MARK: - NAT
 
-    private func natRewrites(_ walk: PacketWalk, open: OpenWalk) -> [NatRewrite] {
+    private func natRewrites(_ steps: UnsafeBufferPointer<WalkStep>, family: Family, open: OpenWalk) -> [NatRewrite] {
+        if open.changes.isEmpty && !anyNatStep(steps) { return [] }
         var result: [NatRewrite] = []
         var explained = Set<Int>()
-        let steps = walk.steps
         for change in open.changes {
             let natIndex = steps.indices.last { i in
-                i < change.stepIndex && isNatStep(steps[i]) && steps[i].hook == change.from.hook
+                i < change.stepIndex && isNatStep(steps.baseAddress! + i) && steps[i].hook == change.from.hook
             }
             var rewrite: NatRewrite
             if let natIndex {
                 explained.insert(natIndex)
-                let spec = natSpec(steps[natIndex])
+                let spec = natSpec(steps.baseAddress! + natIndex)
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
@@ -165,22 +220,33 @@ struct WalkAnalyzer {
             }
             result.append(rewrite)
         }
-        for (i, step) in steps.enumerated() where isNatStep(step) {
+        // The flow as it entered, for nat steps whose record has no header of its own.
+        let firstWithHeader = steps.firstIndex { $0.event.header != nil }
+        for i in steps.indices where isNatStep(steps.baseAddress! + i) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
-            guard let hook = step.hook, let header = step.event.header ?? walk.firstHeader else { continue }
+            let step = steps.baseAddress! + i
+            guard let hook = step.pointee.hook,
+                let headerIndex = step.pointee.event.header != nil ? i : firstWithHeader
+            else { continue }
             let spec = natSpec(step)
             if spec == nil, let target = resolution(step)?.target {
                 if case .nat = TargetMeaning(target) {} else { continue }
             }
-            if spec == nil, let verdict = step.verdict, verdict != .accept, !step.verdictInferred { continue }
+            if spec == nil, let verdict = step.pointee.verdict, verdict != .accept, !step.pointee.verdictInferred {
+                continue
+            }
             let type = spec?.type ?? (hook == .postrouting || hook == .input ? .snat : .dnat)
             let field = (type == .dnat || type == .redirect) ? "dst" : "src"
-            guard let before = field == "dst" ? header.destinationEndpoint : header.sourceEndpoint else { continue }
+            let header = steps.baseAddress! + headerIndex
+            guard
+                let before = field == "dst"
+                    ? header.pointee.event.header!.destinationEndpoint : header.pointee.event.header!.sourceEndpoint
+            else { continue }
             var after: String?
             if let spec {
                 var local: IPAddress?
-                if let out = step.event.outIface, type == .masquerade {
-                    local = lookup?.masqueradeAddress(outIface: out, family: walk.family)
+                if let out = step.pointee.event.outIface, type == .masquerade {
+                    local = lookup?.masqueradeAddress(outIface: out, family: family)
                 }
                 if let r = spec.after(original: before.address, port: before.port, interfaceAddress: local) {
                     after = Endpoint(address: r.address, port: r.port).description
@@ -189,30 +255,33 @@ struct WalkAnalyzer {
             result.append(
                 NatRewrite(
                     type: type, field: field, before: before.description, after: after,
-                    at: "\(step.event.table):\(step.event.chain)", evidence: spec == nil ? .chain : .rule, rule: step.event.rule,
-                    ruleText: step.event.ruleText))
+                    at: "\(step.pointee.event.table):\(step.pointee.event.chain)", evidence: spec == nil ? .chain : .rule,
+                    rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText))
         }
         return result
     }
 
     /// A rule in a nat table, or a rule whose own text is a NAT statement (nft tables have free names).
-    func isNatStep(_ step: WalkStep) -> Bool {
-        guard step.event.kind == .rule else { return false }
-        if step.event.table == "nat" { return true }
-        guard let text = step.event.ruleText else { return false }
+    func isNatStep(_ step: UnsafePointer<WalkStep>) -> Bool {
+        guard step.pointee.event.kind == .rule else { return false }
+        if step.pointee.event.table == "nat" { return true }
+        guard let text = step.pointee.event.ruleText else { return false }
         return lookup?.natTarget(ruleText: text) != nil
     }
 
-    /// Whether step i is the last of its table's run at its hook (its target decided the table).
-    private func endsInvocation(_ steps: [WalkStep], _ i: Int) -> Bool {
-        if let v = steps[i].verdict, !steps[i].verdictInferred { return v.isTerminal }
-        guard i + 1 < steps.count else { return true }
-        let next = steps[i + 1]
-        return next.hook != steps[i].hook || next.event.table != steps[i].event.table
+    func anyNatStep(_ steps: UnsafeBufferPointer<WalkStep>) -> Bool {
+        steps.indices.contains { isNatStep(steps.baseAddress! + $0) }
     }
 
-    private func natSpec(_ step: WalkStep) -> NatTarget? {
-        if let text = step.event.ruleText, let spec = lookup?.natTarget(ruleText: text) { return spec }
+    /// Whether step i is the last of its table's run at its hook (its target decided the table).
+    private func endsInvocation(_ steps: UnsafeBufferPointer<WalkStep>, _ i: Int) -> Bool {
+        if let v = steps[i].verdict, !steps[i].verdictInferred { return v.isTerminal }
+        guard i + 1 < steps.count else { return true }
+        return steps[i + 1].hook != steps[i].hook || steps[i + 1].event.table != steps[i].event.table
+    }
+
+    private func natSpec(_ step: UnsafePointer<WalkStep>) -> NatTarget? {
+        if let text = step.pointee.event.ruleText, let spec = lookup?.natTarget(ruleText: text) { return spec }
         return resolution(step)?.nat
     }
 }

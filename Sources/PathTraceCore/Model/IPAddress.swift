@@ -136,22 +136,37 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible, Comparable
     /// The IPv4 value; meaningless for IPv6.
     public var v4: UInt32 { UInt32(truncatingIfNeeded: low) }
 
+    /// The canonical short form (RFC 5952 for IPv6), built in place without intermediate strings.
     public var description: String {
+        String(unsafeUninitializedCapacity: IPAddress.maxTextLength) { writeText(to: $0.baseAddress!) }
+    }
+
+    /// The most bytes `writeText` writes (a full IPv6 address).
+    public static let maxTextLength = 39
+
+    /// Writes `description`'s bytes at `p` (room for `maxTextLength`) and returns how many.
+    public func writeText(to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var n = 0
         if !isV6 {
             let v = v4
-            return "\(v >> 24).\(v >> 16 & 0xFF).\(v >> 8 & 0xFF).\(v & 0xFF)"
+            n = IPAddress.writeDecimal(UInt8(truncatingIfNeeded: v >> 24), to: p)
+            for shift: UInt32 in stride(from: 16, through: 0, by: -8) {
+                p[n] = UInt8(ascii: ".")
+                n += 1 + IPAddress.writeDecimal(UInt8(truncatingIfNeeded: v >> shift), to: p + n + 1)
+            }
+            return n
         }
-        var groups = [UInt16](repeating: 0, count: 8)
-        for k in 0..<4 { groups[k] = UInt16(truncatingIfNeeded: high >> (48 - 16 * UInt64(k))) }
-        for k in 0..<4 { groups[4 + k] = UInt16(truncatingIfNeeded: low >> (48 - 16 * UInt64(k))) }
+        @inline(__always) func group(_ k: Int) -> UInt16 {
+            UInt16(truncatingIfNeeded: (k < 4 ? high : low) >> UInt64(48 - 16 * (k & 3)))
+        }
         // RFC 5952: compress the longest run (length >= 2) of zero groups, the first on a tie.
         var bestStart = -1
         var bestLen = 0
         var k = 0
         while k < 8 {
-            if groups[k] == 0 {
+            if group(k) == 0 {
                 var e = k
-                while e < 8 && groups[e] == 0 { e += 1 }
+                while e < 8 && group(e) == 0 { e += 1 }
                 if e - k > bestLen && e - k >= 2 {
                     bestStart = k
                     bestLen = e - k
@@ -161,11 +176,50 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible, Comparable
                 k += 1
             }
         }
-        func hex(_ g: UInt16) -> String { String(g, radix: 16) }
-        if bestStart < 0 { return groups.map(hex).joined(separator: ":") }
-        let head = groups[0..<bestStart].map(hex).joined(separator: ":")
-        let tail = groups[(bestStart + bestLen)...].map(hex).joined(separator: ":")
-        return head + "::" + tail
+        k = 0
+        while k < 8 {
+            if k == bestStart {
+                p[n] = UInt8(ascii: ":")
+                p[n + 1] = UInt8(ascii: ":")
+                n += 2
+                k += bestLen
+                continue
+            }
+            if k > 0 && k != bestStart + bestLen {
+                p[n] = UInt8(ascii: ":")
+                n += 1
+            }
+            // The group in lowercase hex without leading zeros.
+            let g = group(k)
+            var shift: UInt16 = 12
+            while shift > 0 && g >> shift == 0 { shift -= 4 }
+            while true {
+                let d = UInt8(truncatingIfNeeded: g >> shift) & 15
+                p[n] = d < 10 ? 48 + d : 87 + d
+                n += 1
+                if shift == 0 { break }
+                shift -= 4
+            }
+            k += 1
+        }
+        return n
+    }
+
+    /// Decimal digits of `v` at `p`; returns how many.
+    @inline(__always) static func writeDecimal(_ v: UInt8, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        if v >= 100 {
+            p[0] = 48 + v / 100
+            p[1] = 48 + v / 10 % 10
+            p[2] = 48 + v % 10
+            return 3
+        }
+        if v >= 10 {
+            p[0] = 48 + v / 10
+            p[1] = 48 + v % 10
+            return 2
+        }
+        p[0] = 48 + v
+        return 1
     }
 
     public static func < (a: IPAddress, b: IPAddress) -> Bool {

@@ -63,6 +63,16 @@ public enum Netfilter {
         }
     }
 
+    /// Whether `laterHooks(after: previous)` contains `hook` (without building the list).
+    public static func isLater(_ hook: Hook, than previous: Hook) -> Bool {
+        switch previous {
+        case .brouting: return hook == .prerouting || hook == .input || hook == .forward || hook == .postrouting
+        case .prerouting: return hook == .input || hook == .forward || hook == .postrouting
+        case .forward, .output: return hook == .postrouting
+        case .input, .postrouting: return false
+        }
+    }
+
     /// The hooks where a packet leaves netfilter's last hook on its path.
     public static func isFinal(_ hook: Hook) -> Bool { hook == .input || hook == .postrouting }
 

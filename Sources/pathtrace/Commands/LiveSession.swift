@@ -73,7 +73,7 @@ final class LiveSession: @unchecked Sendable {
         let timeline = TextTimeline(
             options: RenderOptions(color: out.isTerminal && !output.noColor, explain: output.explain))
         var shown = 0
-        var writer = JSONWriter()
+        let writer = JSONWriter()
         var correlator = Correlator(lookup: snapshotRuleset()) { [filter, output, stop, count] walk in
             var walk = walk
             walk.netns = self.namespace.name
@@ -83,9 +83,9 @@ final class LiveSession: @unchecked Sendable {
             shown += 1
             self.onWalk?(walk)
             if output.format == .json {
-                writer.bytes.removeAll(keepingCapacity: true)
-                WalkJSON.write(walk, to: &writer)
-                out.write(bytes: writer.bytes)
+                writer.removeAll()
+                WalkJSON.write(walk, to: writer)
+                out.write(raw: writer.buffer)
             } else {
                 out.write(timeline.render(walk) + "\n")
             }

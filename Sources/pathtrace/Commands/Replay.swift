@@ -50,14 +50,18 @@ struct Replay: ParsableCommand {
             options: RenderOptions(color: out.isTerminal && !output.noColor, explain: output.explain))
         let json = output.format == .json
         var shown = 0
-        var writer = JSONWriter()
+        // Walks are written straight into the writer's buffer, which goes out whenever it fills.
+        let writer = JSONWriter()
+        let flushAt = 1 << 16
         var correlator = Correlator(lookup: lookup) { walk in
             guard walkFilter.matches(walk) else { return }
             shown += 1
             if json {
-                writer.bytes.removeAll(keepingCapacity: true)
-                WalkJSON.write(walk, to: &writer)
-                out.write(bytes: writer.bytes)
+                WalkJSON.write(walk, to: writer)
+                if writer.count >= flushAt {
+                    out.write(raw: writer.buffer)
+                    writer.removeAll()
+                }
             } else {
                 out.write(timeline.render(walk) + "\n")
             }
@@ -87,6 +91,7 @@ struct Replay: ParsableCommand {
             splitter.finish(handle)
         }
         correlator.finish()
+        out.write(raw: writer.buffer)
         out.flush()
         let stats = correlator.stats
         var summary =

@@ -28,20 +28,29 @@ final class FileOutput: @unchecked Sendable {
         if buffer.count >= limit { flush() }
     }
 
+    /// Writes bytes the caller already buffered: after what is pending here, without another copy.
+    func write(raw bytes: UnsafeRawBufferPointer) {
+        if bytes.isEmpty { return }
+        flush()
+        writeAll(bytes)
+    }
+
     func flush() {
-        buffer.withUnsafeBytes { raw in
-            guard var p = raw.baseAddress else { return }
-            var left = raw.count
-            while left > 0 {
-                let n = Glibc.write(fd, p, left)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                p += n
-                left -= n
-            }
-        }
+        buffer.withUnsafeBytes { writeAll($0) }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let n = Glibc.write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            p += n
+            left -= n
+        }
     }
 }

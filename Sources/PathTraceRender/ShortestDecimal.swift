@@ -1,0 +1,87 @@
+/// Prints a double as Swift's `description` does — the shortest decimal that reads back as the same
+/// double, in plain notation — for the values replay prints (timestamps, confidences), without
+/// building a String.
+///
+/// For 0.001 ≤ |v| < 2^53 / 10 the plain form has at least one fractional digit and every integer
+/// digit is significant, so the shortest decimal is the one with the fewest fractional digits k.
+/// For each k the decimals that could read back as `v` lie within half an ulp of it; each is tested
+/// exactly (`Double(j) / 10^k` rounds like a correct parser: j and 10^k are exact doubles). Where two
+/// candidates tie at the shortest length, or the value is out of range, the caller falls back to
+/// `description`.
+enum ShortestDecimal {
+    private static let pow10: [Double] = (0...17).map { k in (0..<k).reduce(1.0) { r, _ in r * 10 } }
+    private static let pow10Int: [UInt64] = (0...17).map { k in (0..<k).reduce(1) { r, _ in r * 10 } }
+    private static let limit = 9_007_199_254_740_992.0  // 2^53: integers above are not all exact
+
+    /// Writes `v` and returns true, or returns false (nothing written) when `v` is outside the fast path.
+    static func write(_ v: Double, into w: JSONWriter) -> Bool {
+        let a = v.magnitude
+        guard a >= 0.001, a < limit / 10 else { return false }
+        if a < 4_294_967_296, let micros = exactMicros(a) {
+            // Below 2^32 an ulp is under 1e-6, so at most one decimal with ≤ 6 fractional digits
+            // reads back as `a`: when it exists, the shortest is it without its trailing zeros.
+            var digits = 6
+            var m = micros
+            while digits > 1 && m % 10 == 0 {
+                m /= 10
+                digits -= 1
+            }
+            emit(m, digits, negative: v < 0, into: w)
+            return true
+        }
+        let halfUlp = a.ulp / 2
+        var k = 1
+        while k <= 17 {
+            let scale = pow10[k]
+            let x = a * scale
+            if x >= limit { return false }
+            // Integers j with |j / 10^k − a| ≤ ulp(a)/2, widened by the rounding error of x.
+            let slack = halfUlp * scale + 2 * x.ulp
+            let lo = (x - slack).rounded(.up)
+            let hi = (x + slack).rounded(.down)
+            if lo <= hi {
+                if hi - lo > 32 { return false }
+                var found: UInt64 = 0
+                var matches = 0
+                var j = lo
+                while j <= hi {
+                    if j / scale == a {
+                        found = UInt64(j)
+                        matches += 1
+                    }
+                    j += 1
+                }
+                if matches > 1 { return false }
+                if matches == 1 {
+                    emit(found, k, negative: v < 0, into: w)
+                    return true
+                }
+            }
+            k += 1
+        }
+        return false
+    }
+
+    /// round(a × 10^6) when that many millionths read back exactly as `a`.
+    @inline(__always) private static func exactMicros(_ a: Double) -> UInt64? {
+        let m = (a * 1e6).rounded()
+        return m / 1e6 == a ? UInt64(m) : nil
+    }
+
+    /// `digits / 10^k` in plain notation: the integer part, a point, k fractional digits.
+    private static func emit(_ digits: UInt64, _ k: Int, negative: Bool, into w: JSONWriter) {
+        if negative { w.byte(UInt8(ascii: "-")) }
+        let unit = pow10Int[k]
+        w.unsigned(digits / unit)
+        w.byte(UInt8(ascii: "."))
+        let frac = digits % unit
+        var pad = k - 1
+        var t = frac
+        while t >= 10 && pad > 0 {
+            t /= 10
+            pad -= 1
+        }
+        for _ in 0..<pad { w.byte(UInt8(ascii: "0")) }
+        w.unsigned(frac)
+    }
+}

@@ -1,0 +1,137 @@
+import PathTraceCore
+import PathTraceRender
+import Testing
+
+/// The writer prints numbers, addresses and strings itself: each must match the text the model's
+/// own `description` (and the old String-based writer) gave, byte for byte.
+@Suite struct JSONWriterTests {
+    static func text(_ body: (JSONWriter) -> Void) -> String {
+        let w = JSONWriter(capacity: 8)
+        body(w)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    @Test func doublesPrintAsTheirDescription() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [
+            1, 0.5, 0.25, 1.0 / 3, 2.0 / 3, 0.1, 0.001, 0.0001, 1e-5, 1e14, 1e15, 9e15, 1e16, 5121056.357116,
+            5121056.000003, 2895.050119, 0, -0.0, -1.5, 123456789012345.67, 4503599627370497,
+        ]
+        for _ in 0..<200_000 {
+            let whole = Double(UInt64.random(in: 0..<100_000_000_000, using: &rng))
+            values.append(whole + Double(UInt64.random(in: 0..<1_000_000, using: &rng)) / 1e6)
+            values.append(1 / Double(Int.random(in: 1...100_000, using: &rng)))
+            values.append(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng)))
+        }
+        for v in values where v.isFinite {
+            #expect(Self.text { $0.double(v) } == v.description, "\(v)")
+        }
+    }
+
+    /// The String-based formatter `IPAddress.description` used before it wrote bytes: the reference.
+    static func reference(_ a: IPAddress) -> String {
+        if !a.isV6 {
+            let v = a.v4
+            return "\(v >> 24).\(v >> 16 & 0xFF).\(v >> 8 & 0xFF).\(v & 0xFF)"
+        }
+        var groups = [UInt16](repeating: 0, count: 8)
+        for k in 0..<4 { groups[k] = UInt16(truncatingIfNeeded: a.high >> (48 - 16 * UInt64(k))) }
+        for k in 0..<4 { groups[4 + k] = UInt16(truncatingIfNeeded: a.low >> (48 - 16 * UInt64(k))) }
+        var bestStart = -1
+        var bestLen = 0
+        var k = 0
+        while k < 8 {
+            if groups[k] == 0 {
+                var e = k
+                while e < 8 && groups[e] == 0 { e += 1 }
+                if e - k > bestLen && e - k >= 2 {
+                    bestStart = k
+                    bestLen = e - k
+                }
+                k = e
+            } else {
+                k += 1
+            }
+        }
+        func hex(_ g: UInt16) -> String { String(g, radix: 16) }
+        if bestStart < 0 { return groups.map(hex).joined(separator: ":") }
+        let head = groups[0..<bestStart].map(hex).joined(separator: ":")
+        let tail = groups[(bestStart + bestLen)...].map(hex).joined(separator: ":")
+        return head + "::" + tail
+    }
+
+    @Test func addressesPrintAsTheirDescription() {
+        var rng = SystemRandomNumberGenerator()
+        var addresses = ["::", "::1", "1::", "fe80::1", "2001:db8::8:800:200c:417a", "1:0:0:1:0:0:0:1", "0.0.0.0",
+            "255.255.255.255", "10.44.0.1", "::ffff:192.168.1.1", "1:2:3:4:5:6:7:8", "1:0:2:0:3:0:4:0"].compactMap(IPAddress.init)
+        for _ in 0..<50_000 {
+            addresses.append(IPAddress(v4: UInt32.random(in: 0...UInt32.max, using: &rng)))
+            // Sparse groups so zero runs of every length and place occur.
+            var words: [UInt64] = [0, 0]
+            for k in 0..<8 where Bool.random(using: &rng) {
+                words[k / 4] |= UInt64(UInt16.random(in: 0...UInt16.max, using: &rng)) << UInt64(48 - 16 * (k % 4))
+            }
+            addresses.append(IPAddress(v6: words[0], words[1]))
+        }
+        for a in addresses {
+            let expected = Self.reference(a)
+            #expect(a.description == expected)
+            #expect(Self.text { $0.addressBody(a) } == expected)
+            for port in [nil, 0, 7, 80, 3128, 65535] as [UInt16?] {
+                let endpoint = Endpoint(address: a, port: port)
+                let text = port.map { a.isV6 ? "[\(expected)]:\($0)" : "\(expected):\($0)" } ?? expected
+                #expect(endpoint.description == text)
+            }
+        }
+    }
+
+    @Test func stringsAreEscaped() {
+        #expect(Self.text { $0.string("a\"b\\c\nd\re\tf\u{1}g é") } == #""a\"b\\c\nd\re\tf\u0001g é""#)
+        #expect(Self.text { $0.string("plain-text longer than the small-string limit") } == "\"plain-text longer than the small-string limit\"")
+    }
+
+    @Test func objectsGetCommasBetweenMembers() {
+        let s = Self.text { w in
+            w.beginObject()
+            w.field("a", 1 as Int?)
+            w.beginArray("b")
+            w.element("x")
+            w.element("y")
+            w.endArray()
+            w.beginObject("c")
+            w.field("d", nil as String?)
+            w.field("e", true)
+            w.endObject()
+            w.endObject()
+            w.newline()
+            w.beginObject()
+            w.field("hex", -12 as Int?)
+            w.endObject()
+        }
+        #expect(s == "{\"a\":1,\"b\":[\"x\",\"y\"],\"c\":{\"d\":null,\"e\":true}}\n{\"hex\":-12}")
+    }
+
+    @Test func tcpFlagsJoinTheirNames() {
+        for raw in 0..<512 {
+            let flags = TCPFlags(rawValue: UInt16(raw))
+            #expect(Self.text { $0.tcpFlags(flags) } == "\"" + flags.names.joined(separator: " ") + "\"")
+        }
+    }
+}
+
+@Suite struct JSONNamesTests {
+    static func text(_ s: StaticString) -> String { s.withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }
+
+    @Test func namesAreTheRawValues() {
+        for v in Family.allCases { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in Hook.allCases { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in [PathClass.input, .forward, .output, .bridged, .incomplete] {
+            #expect(Self.text(JSONNames.name(v)) == v.rawValue)
+        }
+        for v in [WalkVerdict.accept, .drop, .queue, .unknown] { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in [StepKind.rule, .return, .policy, .log] { #expect(Self.text(JSONNames.name(v)) == v.rawValue) }
+        for v in [EventOrigin.kernelTrace, .logTarget, .ebtablesLog, .nftMonitor, .xtablesMonitor, .netlink] {
+            #expect(Self.text(JSONNames.name(v)) == v.rawValue)
+        }
+    }
+}
