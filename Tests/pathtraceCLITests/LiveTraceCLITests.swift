@@ -77,8 +77,11 @@ import Testing
         #expect(try CLI.run(["lab", "up", lab]).status == 0)
         let host = "\(prefix)-host"
         let before = try Self.snapshot(host)
+        let saved = NSTemporaryDirectory() + "\(prefix)-events.jsonl"
+        defer { try? FileManager.default.removeItem(atPath: saved) }
         let (trace, out, err) = try Self.startTrace([
             "--netns", host, "--dport", "3128", "--count", "2", "--format", "json", "--backend", "legacy",
+            "--save", saved,
         ])
         defer { if trace.isRunning { kill(trace.processIdentifier, SIGKILL) } }
         let started = Self.waitForTracing(err)
@@ -108,6 +111,18 @@ import Testing
         #expect(nat["evidence"] as? String == "reply")
         #expect(walks[1]["reply_to"] as? Int == 1)
         #expect(try Self.snapshot(host) == before)
+        // --save: replay reads the events back to the same walks.
+        let replayed = try CLI.run(["replay", saved, "--format", "json"])
+        #expect(replayed.status == 0)
+        let again = try replayed.stdout.split(separator: "\n").prefix(2).map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        func shape(_ w: [String: Any]) -> String {
+            let steps = (w["steps"] as? [[String: Any]] ?? []).map { "\($0["table"] ?? ""):\($0["chain"] ?? ""):\($0["verdict"] ?? "")" }
+            let nat = (w["nat"] as? [[String: Any]] ?? []).map { "\($0["type"] ?? "") \($0["before"] ?? "") \($0["after"] ?? "")" }
+            return "\(w["path"] ?? "") \(w["verdict"] ?? "") \(steps) \(nat)"
+        }
+        #expect(again.map(shape) == walks.map(shape))
     }
 
     @Test(arguments: [SIGINT, SIGTERM])

@@ -11,6 +11,7 @@ public struct TraceLineParser {
     var kernel = KernelLogParser()
     var nft = NftMonitorParser()
     var xtables = XtablesMonitorParser()
+    var saved = SavedEventParser()
 
     public init(file: String) {
         self.file = file
@@ -28,7 +29,8 @@ public struct TraceLineParser {
             return 0
         }
         var count = 0
-        var status = xtables.parse(line, at: position) { count += 1; emit($0) }
+        var status = saved.parse(line, at: position) { count += 1; emit($0) }
+        if status == .notMine { status = xtables.parse(line, at: position) { count += 1; emit($0) } }
         if status == .notMine { status = nft.parse(line, at: position) { count += 1; emit($0) } }
         if status == .notMine { status = kernel.parse(line, at: position) { count += 1; emit($0) } }
         switch status {

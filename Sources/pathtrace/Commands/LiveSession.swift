@@ -23,6 +23,8 @@ final class LiveSession: @unchecked Sendable {
     var onReady: (@Sendable (StopFlag) -> Void)?
     /// Called with every walk shown.
     var onWalk: ((PacketWalk) -> Void)?
+    /// `--save`: every event, as replay reads it back.
+    var saveFile: EventFile?
 
     init(
         namespace: TraceNamespace, backend: TraceBackend, filter: WalkFilter, rate: TraceRate, count: Int?,
@@ -74,7 +76,8 @@ final class LiveSession: @unchecked Sendable {
             options: RenderOptions(color: out.isTerminal && !output.noColor, explain: output.explain))
         var shown = 0
         let writer = JSONWriter()
-        var correlator = Correlator(lookup: snapshotRuleset()) { [filter, output, stop, count] walk in
+        let lookup = snapshotRuleset()
+        var correlator = Correlator(lookup: lookup) { [filter, output, stop, count] walk in
             var walk = walk
             walk.netns = self.namespace.name
             // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
@@ -95,7 +98,10 @@ final class LiveSession: @unchecked Sendable {
         let started = Date().timeIntervalSince1970
         if let onReady { Thread.detachNewThread { [stop] in onReady(stop) } }
         while !stop.isSet {
-            for event in events.drain() { correlator.add(event) }
+            for event in events.drain() {
+                saveFile?.write(LiveSession.withRuleText(event, lookup))
+                correlator.add(event)
+            }
             let now = Date().timeIntervalSince1970
             correlator.tick(now: now)
             if let duration, now - started >= duration { break }
@@ -107,7 +113,10 @@ final class LiveSession: @unchecked Sendable {
         }
         guardian.run()
         collector.stop()
-        for event in events.drain() { correlator.add(event) }
+        for event in events.drain() {
+            saveFile?.write(LiveSession.withRuleText(event, lookup))
+            correlator.add(event)
+        }
         correlator.finish()
         out.flush()
         let stats = correlator.stats
@@ -125,6 +134,16 @@ final class LiveSession: @unchecked Sendable {
 
     /// The families the filter asks for; when it names none, the legacy backends skip a family whose raw
     /// table is not loaded, because a legacy table once loaded stays (empty) after its rules are removed.
+    /// A saved event carries its rule's text, so a replay of the file without the ruleset shows the same NAT.
+    static func withRuleText(_ event: TraceEvent, _ lookup: RuleLookup?) -> TraceEvent {
+        guard event.ruleText == nil, event.kind == .rule, let ref = event.rule, let lookup,
+            let text = lookup.resolve(table: event.table, chain: event.chain, rule: ref, family: event.family)?.text
+        else { return event }
+        var e = event
+        e.ruleText = text
+        return e
+    }
+
     lazy var families: [TraceFamily] = {
         switch filter.ipVersion {
         case 4: return [.ipv4]
@@ -228,4 +247,29 @@ final class StopFlag: @unchecked Sendable {
 /// The teardown's report, written on the teardown queue.
 final class RemovalBox: @unchecked Sendable {
     var value: RemovalReport?
+}
+
+/// The `--save` file: opened (and so checked) before anything is installed.
+final class EventFile: @unchecked Sendable {
+    let output: FileOutput
+    let writer = JSONWriter(capacity: 4096)
+
+    init(path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw CLIFailure.unreadable("--save: cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        output = FileOutput(fd: fd)
+    }
+
+    func write(_ event: TraceEvent) {
+        writer.removeAll()
+        SavedEvents.write(event, to: writer)
+        output.write(raw: writer.buffer)
+    }
+
+    func close() {
+        output.flush()
+        _ = Glibc.close(output.fd)
+    }
 }

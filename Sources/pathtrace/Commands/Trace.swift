@@ -35,6 +35,8 @@ struct Trace: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this long: 30s, 2m, 500ms.", valueName: "time")) var duration: String?
     @Option(help: ArgumentHelp("Trace at most this many packets a second (0 = no limit).", valueName: "N/s"))
     var rate: String = "100/s"
+    @Option(help: ArgumentHelp("Also write every trace event to FILE; `pathtrace replay FILE` shows the same walks.", valueName: "file"))
+    var save: String?
     @OptionGroup(title: "Output") var output: OutputOptions
 
     func validate() throws {
@@ -70,9 +72,12 @@ struct Trace: ParsableCommand {
         let stale = SessionCleanup.cleanup()
         if !stale.sessions.isEmpty { FileOutput.stderr.write(stale.summary + "\n") }
 
+        let saveFile = try save.map(EventFile.init(path:))
+        defer { saveFile?.close() }
         let session = LiveSession(
             namespace: namespace, backend: try Trace.chooseBackend(backend, namespace), filter: walkFilter, rate: rate,
             count: count, duration: duration.flatMap(Trace.seconds), output: output)
+        session.saveFile = saveFile
         try session.run()
     }
 
