@@ -149,6 +149,7 @@ import Testing
     func labRunIsTheMainJob(_ name: String) throws {
         let (lab, prefix) = try Self.labFile(name)
         let r = try CLI.run(["lab", "run", lab, "--no-color"])
+        defer { _ = try? CLI.run(["lab", "down", lab]) }
         #expect(r.stderr.contains(name == "libvirt-nat" ? "backend legacy" : "backend nft"))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("lab check: the trace shows the walk the lab expects"))
@@ -157,6 +158,25 @@ import Testing
         #expect(r.stdout.contains("TTL 64 → 63"))
         let left = try Shell.run(["ip", "netns", "list"])
         #expect(!left.contains(prefix))
+    }
+
+    /// The nflog backend (an NFLOG rule at the head of every chain) shows the same chain order.
+    @Test func nflogBackendShowsTheSameChainOrder() throws {
+        let (lab, _) = try Self.labFile()
+        defer { _ = try? CLI.run(["lab", "down", lab]) }
+        let legacy = try CLI.run(["lab", "run", lab, "--backend", "legacy", "--format", "json"])
+        let nflog = try CLI.run(["lab", "run", lab, "--backend", "nflog", "--format", "json"])
+        #expect(legacy.status == 0 && nflog.status == 0, "\(nflog.stderr)")
+        func chains(_ out: String) throws -> [[String]] {
+            try out.split(separator: "\n").map { line in
+                let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                return (o["steps"] as? [[String: Any]] ?? []).map { "\($0["table"] ?? ""):\($0["chain"] ?? "")" }
+            }
+        }
+        let a = try chains(legacy.stdout)
+        let b = try chains(nflog.stdout)
+        #expect(!a.isEmpty)
+        #expect(a == b)
     }
 
     @Test func unprivilegedUserExitsFourWithNothingInstalled() throws {

@@ -279,16 +279,18 @@ public struct TraceRulePlan: Sendable, Equatable {
                 var direction = MatchSpec.Direction.none
                 if ref.isBuiltin, ["PREROUTING", "INPUT"].contains(ref.chain) { direction = .in }
                 if ref.isBuiltin, ["OUTPUT", "POSTROUTING"].contains(ref.chain) { direction = .out }
-                for proto in spec.protocols(for: ref.family) {
-                    let match = spec.iptablesMatch(family: ref.family, proto: proto, direction: direction)
-                    let target = [
-                        "-j", "NFLOG", "--nflog-group", String(nflogGroup), "--nflog-prefix",
-                        "pt:\(ref.table):\(ref.chain)",
-                    ]
-                    plan.rules.append(
-                        iptablesRule(
-                            family: ref.family, table: ref.table, chain: ref.chain, position: 1,
-                            match: match + tagAndLimit(session: session, rate: rate), target: target))
+                for spec in specs {
+                    for proto in spec.protocols(for: ref.family) {
+                        let match = spec.iptablesMatch(family: ref.family, proto: proto, direction: direction)
+                        let target = [
+                            "-j", "NFLOG", "--nflog-group", String(nflogGroup), "--nflog-prefix",
+                            "pt:\(ref.table):\(ref.chain)",
+                        ]
+                        plan.rules.append(
+                            iptablesRule(
+                                family: ref.family, table: ref.table, chain: ref.chain, position: 1,
+                                match: match + tagAndLimit(session: session, rate: rate), target: target))
+                    }
                 }
             }
         }
