@@ -160,6 +160,26 @@ import Testing
         #expect(!left.contains(prefix))
     }
 
+    /// A SIGKILLed session cannot clean up: `pathtrace cleanup` removes what it left and says so.
+    @Test func cleanupAfterSIGKILL() throws {
+        let (lab, prefix) = try Self.labFile()
+        defer { _ = try? CLI.run(["lab", "down", lab]) }
+        #expect(try CLI.run(["lab", "up", lab]).status == 0)
+        let host = "\(prefix)-host"
+        let before = try Self.snapshot(host)
+        for backend in ["legacy", "nft"] {
+            let (trace, _, err) = try Self.startTrace(["--netns", host, "--dport", "3128", "--backend", backend])
+            #expect(Self.waitForTracing(err).contains("Ctrl-C stops"))
+            kill(trace.processIdentifier, SIGKILL)
+            trace.waitUntilExit()
+            #expect(try Self.snapshot(host) != before, "\(backend): the killed session left its rules")
+            let cleanup = try CLI.run(["cleanup"])
+            #expect(cleanup.status == 0)
+            #expect(cleanup.stdout.contains("removed"), "\(cleanup.stdout)")
+            #expect(try Self.snapshot(host) == before, "\(backend) after cleanup")
+        }
+    }
+
     /// The nflog backend (an NFLOG rule at the head of every chain) shows the same chain order.
     @Test func nflogBackendShowsTheSameChainOrder() throws {
         let (lab, _) = try Self.labFile()
