@@ -121,9 +121,11 @@ final class LiveSession: @unchecked Sendable {
         out.flush()
         let stats = correlator.stats
         let counters = collector.counters()
-        let lost = counters.lost + counters.overruns
         var summary = "pathtrace: \(plural(stats.events, "event")), \(plural(stats.walks, "walk"))"
-        summary += " (\(stats.incomplete) incomplete), \(shown) shown, \(lost) lost"
+        summary += " (\(stats.incomplete) incomplete), \(shown) shown, \(counters.lost) lost"
+        if counters.overruns > 0 {
+            summary += ", \(plural(counters.overruns, "receive buffer overrun")) (each dropped one or more events)"
+        }
         FileOutput.stderr.write(summary + "\n")
         if let r = report.value {
             FileOutput.stderr.write(
