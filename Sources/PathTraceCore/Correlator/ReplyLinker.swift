@@ -79,6 +79,15 @@ struct ReplyLinker {
             hasher.combine(UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags))
         }
 
+        /// What the linker's tables hash with: multiply-mixes instead of SipHash (see `FastHash`).
+        func _rawHashValue(seed: Int) -> Int {
+            let a = FastHash.mix(srcHigh, srcLow, seed: seed)
+            let b = FastHash.mix(dstHigh ^ UInt64(bitPattern: Int64(a)), dstLow, seed: 0)
+            return FastHash.mix(
+                UInt64(bitPattern: Int64(b)),
+                UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags), seed: 0)
+        }
+
         var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
 
         private static func address(_ high: UInt64, _ low: UInt64, v6: Bool) -> IPAddress {
