@@ -136,7 +136,7 @@ struct ReplyLinker {
     /// Takes a closed walk; `lastHeaderIndex` is the index of its last step with a header.
     mutating func add(_ walk: PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         var walk = walk
-        let last = lastHeaderIndex.flatMap { walk.steps[$0].event.header.flatMap(ReplyLinker.key) }
+        let last = lastHeaderIndex.flatMap { walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil }
         if !link(&walk, last: last) { register(walk) }
         closed[walk.packet] = (walk, eventIndex, walk.steps.last?.event.time)
         idleUntil = nil
@@ -252,8 +252,8 @@ struct ReplyLinker {
 
     /// The key of `walk.firstHeader`, read in place.
     static func firstKey(_ walk: PacketWalk) -> FlowKey? {
-        guard let i = walk.steps.firstIndex(where: { $0.event.header != nil }) else { return nil }
-        return key(walk.steps[i].event.header!)
+        guard let i = walk.steps.firstIndex(where: { $0.event.hasHeader }) else { return nil }
+        return key(walk.steps[i].event.headerValue)
     }
 
     static func key(_ h: borrowing PacketHeader) -> FlowKey? {
