@@ -139,6 +139,58 @@ public final class JSONWriter {
         if let value { address(value) } else { null() }
     }
 
+    // MARK: - Keys known to follow a value
+
+    /// `,"name":` spelled out by the caller, for keys that never open their object: one copy, no
+    /// look at the last byte.
+    @inline(__always) public func nextKey(_ commaKeyColon: StaticString) { raw(commaKeyColon) }
+
+    @inline(__always) public func value(_ value: String?) {
+        if let value { string(value) } else { null() }
+    }
+
+    @inline(__always) public func value<T: BinaryInteger>(_ value: T?) {
+        if let value { integer(Int64(value)) } else { null() }
+    }
+
+    @inline(__always) public func value(_ value: Double?) {
+        if let value, value.isFinite { double(value) } else { null() }
+    }
+
+    @inline(__always) public func value(_ value: IPAddress?) {
+        if let value { address(value) } else { null() }
+    }
+
+    @inline(__always) public func value(_ value: Bool) {
+        if value { raw("true") } else { raw("false") }
+    }
+
+    /// The escaped bytes of a string that repeats from call to call (a source file name): the last
+    /// one is kept with its escaped form, and a call with the same string storage copies that.
+    public func repeatedStringBody(_ s: String) {
+        let identity = s.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) }
+        if let identity, let id = identity, id == repeatedIdentity, s.utf8.count == repeatedBytes.count {
+            repeatedBytes.withUnsafeBufferPointer { b in
+                reserve(b.count)
+                if let p = b.baseAddress { JSONWriter.copy(base + count, p, b.count) }
+                count += b.count
+            }
+            return
+        }
+        let start = count
+        stringBody(s)
+        // Only native (heap) storage has a stable address; keeping `s` keeps that address its own.
+        if let identity, let id = identity, s.utf8.count > 15 {
+            repeated = s
+            repeatedIdentity = id
+            repeatedBytes = Array(UnsafeBufferPointer(start: base + start, count: count - start))
+        }
+    }
+
+    @exclusivity(unchecked) private var repeated = ""
+    @exclusivity(unchecked) private var repeatedIdentity: UnsafeRawPointer?
+    @exclusivity(unchecked) private var repeatedBytes: [UInt8] = []
+
     /// A bare string element inside an array.
     public func element(_ value: String) {
         separator()

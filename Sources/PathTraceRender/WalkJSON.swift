@@ -37,63 +37,80 @@ public enum WalkJSON {
 
     /// The packet as it entered: the header of the first step that carried one (`walk.firstHeader`).
     static func writeFlow(_ steps: UnsafeBufferPointer<WalkStep>, to w: JSONWriter) {
-        guard let i = steps.firstIndex(where: { $0.event.header != nil }) else {
+        guard let i = steps.firstIndex(where: { $0.event.hasHeader }) else {
             w.field("flow", nil as String?)
             return
         }
         let event = steps.baseAddress! + i
         w.beginObject("flow")
         w.key("proto")
-        if let proto = event.pointee.event.header!.proto { w.string(IPProtocol.name(proto)) } else { w.null() }
-        w.field("src", event.pointee.event.header!.src)
-        w.field("sport", event.pointee.event.header!.sport)
-        w.field("dst", event.pointee.event.header!.dst)
-        w.field("dport", event.pointee.event.header!.dport)
-        if event.pointee.event.header!.icmpType != nil {
-            w.field("icmp_type", event.pointee.event.header!.icmpType)
-            w.field("icmp_code", event.pointee.event.header!.icmpCode)
+        if let proto = event.pointee.event.headerValue.proto { w.string(IPProtocol.name(proto)) } else { w.null() }
+        w.field("src", event.pointee.event.headerValue.src)
+        w.field("sport", event.pointee.event.headerValue.sport)
+        w.field("dst", event.pointee.event.headerValue.dst)
+        w.field("dport", event.pointee.event.headerValue.dport)
+        if event.pointee.event.headerValue.icmpType != nil {
+            w.field("icmp_type", event.pointee.event.headerValue.icmpType)
+            w.field("icmp_code", event.pointee.event.headerValue.icmpCode)
         }
         w.endObject()
     }
 
     static func writeStep(_ step: UnsafePointer<WalkStep>, to w: JSONWriter) {
+        // Every key after the first follows a value: the comma is part of its literal.
         w.beginObject()
-        w.field("time", step.pointee.event.time)
-        w.key("hook")
+        w.key("time")
+        w.value(step.pointee.event.time)
+        w.nextKey(",\"hook\":")
         if let hook = step.pointee.hook { w.string(JSONNames.name(hook)) } else { w.null() }
-        w.field("table", step.pointee.event.table)
-        w.field("chain", step.pointee.event.chain)
-        w.key("kind")
+        w.nextKey(",\"table\":")
+        w.string(step.pointee.event.table)
+        w.nextKey(",\"chain\":")
+        w.string(step.pointee.event.chain)
+        w.nextKey(",\"kind\":")
         w.string(JSONNames.name(step.pointee.event.kind))
         switch step.pointee.event.rule {
-        case .number(let n): w.field("rule", n)
+        case .number(let n):
+            w.nextKey(",\"rule\":")
+            w.integer(Int64(n))
         case .handle(let h):
-            w.field("rule", nil as Int?)
-            w.field("handle", h)
-        case nil: w.field("rule", nil as Int?)
+            w.nextKey(",\"rule\":null,\"handle\":")
+            w.unsigned(h)
+        case nil: w.nextKey(",\"rule\":null")
         }
-        w.key("verdict")
+        w.nextKey(",\"verdict\":")
         if let verdict = step.pointee.verdict { writeVerdict(verdict, to: w) } else { w.null() }
-        w.field("verdict_inferred", step.pointee.verdictInferred)
-        w.field("rule_text", step.pointee.event.ruleText)
-        w.field("in", step.pointee.event.inIface)
-        w.field("out", step.pointee.event.outIface)
-        if step.pointee.event.physIn != nil { w.field("physin", step.pointee.event.physIn) }
-        if step.pointee.event.physOut != nil { w.field("physout", step.pointee.event.physOut) }
+        w.nextKey(",\"verdict_inferred\":")
+        w.value(step.pointee.verdictInferred)
+        w.nextKey(",\"rule_text\":")
+        w.value(step.pointee.event.ruleText)
+        w.nextKey(",\"in\":")
+        w.value(step.pointee.event.inIface)
+        w.nextKey(",\"out\":")
+        w.value(step.pointee.event.outIface)
+        if let physIn = step.pointee.event.physIn {
+            w.nextKey(",\"physin\":")
+            w.string(physIn)
+        }
+        if let physOut = step.pointee.event.physOut {
+            w.nextKey(",\"physout\":")
+            w.string(physOut)
+        }
         writeHeader(step, to: w)
-        if let prefix = step.pointee.event.prefix { w.field("prefix", prefix) }
+        if let prefix = step.pointee.event.prefix {
+            w.nextKey(",\"prefix\":")
+            w.string(prefix)
+        }
         if let id = step.pointee.event.traceID {
-            w.key("trace_id")
-            w.byte(UInt8(ascii: "\""))
+            w.nextKey(",\"trace_id\":\"")
             w.hex8(id)
             w.byte(UInt8(ascii: "\""))
         }
-        w.key("origin")
+        w.nextKey(",\"origin\":")
         w.string(JSONNames.name(step.pointee.event.origin))
         // `source.description` ("file:line"), written in place.
-        w.key("source")
-        w.byte(UInt8(ascii: "\""))
-        w.stringBody(step.pointee.event.source.file)
+        w.nextKey(",\"source\":\"")
+        w.repeatedStringBody(step.pointee.event.source.file)
         w.byte(UInt8(ascii: ":"))
         w.integer(Int64(step.pointee.event.source.line))
         w.byte(UInt8(ascii: "\""))
@@ -102,25 +119,46 @@ public enum WalkJSON {
 
     /// The packet as this step saw it (nothing when the step has no header).
     static func writeHeader(_ step: UnsafePointer<WalkStep>, to w: JSONWriter) {
-        guard let h = step.pointee.event.header else { return }
-        w.field("src", h.src)
-        w.field("dst", h.dst)
-        w.field("sport", h.sport)
-        w.field("dport", h.dport)
-        w.field("ttl", h.ttl)
-        w.field("id", h.ipID)
-        w.field("len", h.length)
-        if let seq = h.tcpSeq { w.field("seq", seq) }
-        if !h.tcpFlags.isEmpty {
-            w.key("tcp_flags")
-            w.tcpFlags(h.tcpFlags)
+        guard step.pointee.event.hasHeader else { return }
+        // Fields are read in place: binding the header would copy it (and retain its strings).
+        let h = step
+        w.nextKey(",\"src\":")
+        w.value(h.pointee.event.headerValue.src)
+        w.nextKey(",\"dst\":")
+        w.value(h.pointee.event.headerValue.dst)
+        w.nextKey(",\"sport\":")
+        w.value(h.pointee.event.headerValue.sport)
+        w.nextKey(",\"dport\":")
+        w.value(h.pointee.event.headerValue.dport)
+        w.nextKey(",\"ttl\":")
+        w.value(h.pointee.event.headerValue.ttl)
+        w.nextKey(",\"id\":")
+        w.value(h.pointee.event.headerValue.ipID)
+        w.nextKey(",\"len\":")
+        w.value(h.pointee.event.headerValue.length)
+        if let seq = h.pointee.event.headerValue.tcpSeq {
+            w.nextKey(",\"seq\":")
+            w.unsigned(UInt64(seq))
         }
-        if h.icmpType != nil {
-            w.field("icmp_type", h.icmpType)
-            w.field("icmp_code", h.icmpCode)
+        let flags = h.pointee.event.headerValue.tcpFlags
+        if !flags.isEmpty {
+            w.nextKey(",\"tcp_flags\":")
+            w.tcpFlags(flags)
         }
-        if let mark = h.mark { w.field("mark", mark) }
-        if let uid = h.uid { w.field("uid", uid) }
+        if h.pointee.event.headerValue.icmpType != nil {
+            w.nextKey(",\"icmp_type\":")
+            w.value(h.pointee.event.headerValue.icmpType)
+            w.nextKey(",\"icmp_code\":")
+            w.value(h.pointee.event.headerValue.icmpCode)
+        }
+        if let mark = h.pointee.event.headerValue.mark {
+            w.nextKey(",\"mark\":")
+            w.unsigned(UInt64(mark))
+        }
+        if let uid = h.pointee.event.headerValue.uid {
+            w.nextKey(",\"uid\":")
+            w.unsigned(UInt64(uid))
+        }
     }
 
     /// `verdict.description`, written in place.

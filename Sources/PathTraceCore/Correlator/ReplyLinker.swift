@@ -79,6 +79,15 @@ struct ReplyLinker {
             hasher.combine(UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags))
         }
 
+        /// What the linker's tables hash with: multiply-mixes instead of SipHash (see `FastHash`).
+        func _rawHashValue(seed: Int) -> Int {
+            let a = FastHash.mix(srcHigh, srcLow, seed: seed)
+            let b = FastHash.mix(dstHigh ^ UInt64(bitPattern: Int64(a)), dstLow, seed: 0)
+            return FastHash.mix(
+                UInt64(bitPattern: Int64(b)),
+                UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags), seed: 0)
+        }
+
         var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
 
         private static func address(_ high: UInt64, _ low: UInt64, v6: Bool) -> IPAddress {
@@ -127,7 +136,7 @@ struct ReplyLinker {
     /// Takes a closed walk; `lastHeaderIndex` is the index of its last step with a header.
     mutating func add(_ walk: PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         var walk = walk
-        let last = lastHeaderIndex.flatMap { walk.steps[$0].event.header.flatMap(ReplyLinker.key) }
+        let last = lastHeaderIndex.flatMap { walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil }
         if !link(&walk, last: last) { register(walk) }
         closed[walk.packet] = (walk, eventIndex, walk.steps.last?.event.time)
         idleUntil = nil
@@ -243,8 +252,8 @@ struct ReplyLinker {
 
     /// The key of `walk.firstHeader`, read in place.
     static func firstKey(_ walk: PacketWalk) -> FlowKey? {
-        guard let i = walk.steps.firstIndex(where: { $0.event.header != nil }) else { return nil }
-        return key(walk.steps[i].event.header!)
+        guard let i = walk.steps.firstIndex(where: { $0.event.hasHeader }) else { return nil }
+        return key(walk.steps[i].event.headerValue)
     }
 
     static func key(_ h: borrowing PacketHeader) -> FlowKey? {

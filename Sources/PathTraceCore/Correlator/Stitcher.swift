@@ -71,7 +71,7 @@ struct Stitcher {
         var bestPosition: HookPosition?
         var bestCost = Int.max
         var ties = 0
-        let identity = event.header.map { HeaderIdentity($0) }
+        let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
         func consider(_ walk: OpenWalk) {
             guard let (cost, position) = joinCost(walk, event, identity) else { return }
             if cost < bestCost || (cost == bestCost && walk.packet < (best?.packet ?? .max)) {
@@ -223,7 +223,7 @@ struct Stitcher {
         if open.count > limits.maxOpen, let oldest = open.keys.min(), let w = open[oldest] {
             finish(w, .evicted)
         }
-        append(event, event.header.map { HeaderIdentity($0) }, to: walk, position: position(of: event, in: nil))
+        append(event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk, position: position(of: event, in: nil))
         if let hook = walk.lastPosition?.hook, !Netfilter.isEntry(hook), event.kind != .log {
             walk.notes.append("first step is at \(hook.rawValue), not where a packet enters: the start is missing")
         }

@@ -221,12 +221,12 @@ struct WalkAnalyzer {
             result.append(rewrite)
         }
         // The flow as it entered, for nat steps whose record has no header of its own.
-        let firstWithHeader = steps.firstIndex { $0.event.header != nil }
+        let firstWithHeader = steps.firstIndex { $0.event.hasHeader }
         for i in steps.indices where isNatStep(steps.baseAddress! + i) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
             let step = steps.baseAddress! + i
             guard let hook = step.pointee.hook,
-                let headerIndex = step.pointee.event.header != nil ? i : firstWithHeader
+                let headerIndex = step.pointee.event.hasHeader ? i : firstWithHeader
             else { continue }
             let spec = natSpec(step)
             if spec == nil, let target = resolution(step)?.target {
@@ -240,7 +240,7 @@ struct WalkAnalyzer {
             let header = steps.baseAddress! + headerIndex
             guard
                 let before = field == "dst"
-                    ? header.pointee.event.header!.destinationEndpoint : header.pointee.event.header!.sourceEndpoint
+                    ? header.pointee.event.headerValue.destinationEndpoint : header.pointee.event.headerValue.sourceEndpoint
             else { continue }
             var after: String?
             if let spec {

@@ -159,7 +159,24 @@ public struct TraceEvent: Sendable, Equatable {
     public var physIn: String?
     public var physOut: String?
     /// The packet as this record showed it; nil when the record carried no packet dump.
-    public var header: PacketHeader?
+    ///
+    /// Stored as `headerValue` plus `hasHeader`, so hot paths read single fields in place
+    /// (`event.headerValue.src`) instead of copying the whole optional header out first.
+    public var header: PacketHeader? {
+        get { hasHeader ? headerValue : nil }
+        set {
+            if let newValue {
+                headerValue = newValue
+                hasHeader = true
+            } else {
+                headerValue = PacketHeader()
+                hasHeader = false
+            }
+        }
+    }
+    /// The header's fields when `hasHeader`; an empty header otherwise (so equality holds).
+    public internal(set) var headerValue = PacketHeader()
+    public internal(set) var hasHeader = false
     /// The nft trace id (as nft prints it), only meaningful to group events inside one hook.
     public var traceID: UInt32?
     /// A LOG line's user prefix, verbatim.

@@ -130,13 +130,15 @@ struct KernelLogParser {
         event.outIface = scanner.outIface.map { strings.string(p, $0, limit: n) }
         event.physIn = scanner.physIn.map { strings.string(p, $0, limit: n) }
         event.physOut = scanner.physOut.map { strings.string(p, $0, limit: n) }
-        event.header = nil
         if scanner.touched {
             if let r = scanner.macSrc { scanner.header.macSrc = strings.string(p, r, limit: n) }
             if let r = scanner.macDst { scanner.header.macDst = strings.string(p, r, limit: n) }
             if scanner.hasEmbedded { scanner.header.embedded = scanner.embedded }
             if !scanner.extra.isEmpty { scanner.header.extra = extras.strings(p, scanner.extra, limit: n, &strings) }
-            event.header = scanner.takeHeader()
+            event.headerValue = scanner.takeHeader()
+            event.hasHeader = true
+        } else if event.hasHeader {
+            event.header = nil
         }
         emit(event)
     }
