@@ -109,7 +109,9 @@ public struct TextTimeline {
             out.append(paint("DST \(endpoint(p.dst, p.dport)) → \(endpoint(h.dst, h.dport))", .yellow))
         }
         if let a = p.ttl, let b = h.ttl, a != b { out.append("TTL \(a) → \(b)") }
-        if let b = h.mark, b != p.mark { out.append(p.mark == nil ? "MARK \(hexMark(b))" : "MARK \(hexMark(p.mark)) → \(hexMark(b))") }
+        if let b = h.mark, b != p.mark {
+            out.append(p.mark == nil ? "MARK \(hexMark(b))" : "MARK \(hexMark(p.mark)) → \(hexMark(b))")
+        }
         return out
     }
 
@@ -119,7 +121,8 @@ public struct TextTimeline {
         if nat.direction == "reply" { target = "reverse " + target }
         var origin = nat.at
         if let rule = nat.rule { origin += " \(rule)" }
-        let text = "NAT  \(field) \(nat.before) → \(nat.after ?? "?")  (\(target), \(origin); evidence \(nat.evidence.rawValue))"
+        let text =
+            "NAT  \(field) \(nat.before) → \(nat.after ?? "?")  (\(target), \(origin); evidence \(nat.evidence.rawValue))"
         return paint(text, .yellow)
     }
 

@@ -179,10 +179,12 @@ import Testing
         let r = try ReplayHarness.run(["captures/nft-monitor-forward.txt"])
         #expect(r.skipped.isEmpty)
         let syn = try #require(r.walks.first)
-        #expect(syn.chainSequence.map { $0.split(separator: ":").prefix(3).joined(separator: ":") } == [
-            "pt:pre:rule", "pt:pre:rule", "pt:pre:policy", "pt:prerouting:rule", "pt:forward:rule", "pt:checks:rule",
-            "pt:forward:policy", "pt:postrouting:rule",
-        ])
+        #expect(
+            syn.chainSequence.map { $0.split(separator: ":").prefix(3).joined(separator: ":") } == [
+                "pt:pre:rule", "pt:pre:rule", "pt:pre:policy", "pt:prerouting:rule", "pt:forward:rule",
+                "pt:checks:rule",
+                "pt:forward:policy", "pt:postrouting:rule",
+            ])
         #expect(syn.steps[4].verdict == .jump("checks"))
         #expect(syn.steps[5].verdict == .return)
         let dnat = try #require(syn.nat.first { $0.type == .dnat })

@@ -52,7 +52,9 @@ import Testing
                 bytes.insert(contentsOf: digits, at: rng.below(bytes.count + 1))
             case 6 where !bytes.isEmpty:
                 let at = rng.below(bytes.count)
-                if let eq = bytes[at...].firstIndex(of: UInt8(ascii: "=")) { bytes.insert(UInt8(ascii: " "), at: eq + 1) }
+                if let eq = bytes[at...].firstIndex(of: UInt8(ascii: "=")) {
+                    bytes.insert(UInt8(ascii: " "), at: eq + 1)
+                }
             default:
                 bytes.append(contentsOf: [UInt8(ascii: "["), UInt8(ascii: "("), 0xff, 0x00])
             }

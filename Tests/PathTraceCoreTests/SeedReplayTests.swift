@@ -17,7 +17,10 @@ import Testing
                 "mangle:FORWARD:policy:1", "filter:FORWARD:rule:2", "mangle:POSTROUTING:policy:4",
                 "nat:POSTROUTING:rule:3",
             ])
-        #expect(walk.steps.map(\.hook) == [.prerouting, .prerouting, .prerouting, .forward, .forward, .postrouting, .postrouting])
+        #expect(
+            walk.steps.map(\.hook) == [
+                .prerouting, .prerouting, .prerouting, .forward, .forward, .postrouting, .postrouting,
+            ])
         #expect(walk.steps.map { $0.event.header?.ttl } == [64, 64, 64, 63, 63, 63, 63])
         // Without a ruleset only the nat chain is known: evidence `chain`, after unknown.
         #expect(walk.nat.count == 1)

@@ -108,7 +108,8 @@ import Testing
             Self.event("raw:PREROUTING:policy:2", line: 1, dst: "10.0.0.1", dport: 8765),
             Self.event("nat:PREROUTING:rule:1", line: 2, dst: "10.0.0.1", dport: 8765),
             Self.event("filter:FORWARD:policy:1", line: 3, dst: "10.0.1.2", dport: 80, ttl: 63, outIf: "veth1"),
-            Self.event("nat:POSTROUTING:policy:1", line: 4, dst: "10.0.1.2", dport: 80, ttl: 63, inIf: nil, outIf: "veth1"),
+            Self.event(
+                "nat:POSTROUTING:policy:1", line: 4, dst: "10.0.1.2", dport: 80, ttl: 63, inIf: nil, outIf: "veth1"),
         ]
         let walks = Self.walks(events)
         #expect(walks.count == 1)

@@ -62,8 +62,10 @@ import Testing
 
     @Test func addressesPrintAsTheirDescription() {
         var rng = SystemRandomNumberGenerator()
-        var addresses = ["::", "::1", "1::", "fe80::1", "2001:db8::8:800:200c:417a", "1:0:0:1:0:0:0:1", "0.0.0.0",
-            "255.255.255.255", "10.44.0.1", "::ffff:192.168.1.1", "1:2:3:4:5:6:7:8", "1:0:2:0:3:0:4:0"].compactMap(IPAddress.init)
+        var addresses = [
+            "::", "::1", "1::", "fe80::1", "2001:db8::8:800:200c:417a", "1:0:0:1:0:0:0:1", "0.0.0.0",
+            "255.255.255.255", "10.44.0.1", "::ffff:192.168.1.1", "1:2:3:4:5:6:7:8", "1:0:2:0:3:0:4:0",
+        ].compactMap(IPAddress.init)
         for _ in 0..<50_000 {
             addresses.append(IPAddress(v4: UInt32.random(in: 0...UInt32.max, using: &rng)))
             // Sparse groups so zero runs of every length and place occur.
@@ -87,7 +89,9 @@ import Testing
 
     @Test func stringsAreEscaped() {
         #expect(Self.text { $0.string("a\"b\\c\nd\re\tf\u{1}g é") } == #""a\"b\\c\nd\re\tf\u0001g é""#)
-        #expect(Self.text { $0.string("plain-text longer than the small-string limit") } == "\"plain-text longer than the small-string limit\"")
+        #expect(
+            Self.text { $0.string("plain-text longer than the small-string limit") }
+                == "\"plain-text longer than the small-string limit\"")
     }
 
     @Test func objectsGetCommasBetweenMembers() {

@@ -29,7 +29,8 @@ public enum ReplayHarness {
                 let bytes = raw.bindMemory(to: UInt8.self)
                 let handle: (LineSplitter.Line, Int) -> Void = { line, number in
                     guard case .text(let text) = line else { return }
-                    parser.parse(line: text, lineNumber: number, emit: { correlator.add($0) }, onSkip: { skipped.append($0) })
+                    parser.parse(
+                        line: text, lineNumber: number, emit: { correlator.add($0) }, onSkip: { skipped.append($0) })
                 }
                 splitter.feed(bytes, handle)
                 splitter.finish(handle)

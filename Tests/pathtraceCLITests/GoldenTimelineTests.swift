@@ -13,7 +13,8 @@ import Testing
         let r = try CLI.run(Self.seedArgs + ["--no-color"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("TTL 64 → 63"))
-        #expect(r.stdout.contains("NAT  SRC 192.168.122.17:42954 → ?  (MASQUERADE, nat:POSTROUTING rule 3; evidence rule)"))
+        #expect(
+            r.stdout.contains("NAT  SRC 192.168.122.17:42954 → ?  (MASQUERADE, nat:POSTROUTING rule 3; evidence rule)"))
         try assertGolden(r.stdout, named: "seed-001.txt")
         #expect(r.stderr == "pathtrace: 7 events, 1 walk (0 incomplete), 0 lines skipped\n")
     }

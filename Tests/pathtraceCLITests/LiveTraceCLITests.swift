@@ -26,7 +26,8 @@ import Testing
         ] {
             let r = try Shell.run(["ip", "netns", "exec", ns] + argv)
             // Policy counters ([packets:bytes]) move with any traffic, pathtrace or not: they are not the ruleset.
-            out += r.split(separator: "\n").filter { !$0.hasPrefix("# Generated") && !$0.hasPrefix("# Completed") }
+            out +=
+                r.split(separator: "\n").filter { !$0.hasPrefix("# Generated") && !$0.hasPrefix("# Completed") }
                 .map { line in line.hasPrefix(":") ? String(line.prefix { $0 != "[" }) : String(line) }
                 .joined(separator: "\n") + "\n"
         }
@@ -118,8 +119,12 @@ import Testing
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
         func shape(_ w: [String: Any]) -> String {
-            let steps = (w["steps"] as? [[String: Any]] ?? []).map { "\($0["table"] ?? ""):\($0["chain"] ?? ""):\($0["verdict"] ?? "")" }
-            let nat = (w["nat"] as? [[String: Any]] ?? []).map { "\($0["type"] ?? "") \($0["before"] ?? "") \($0["after"] ?? "")" }
+            let steps = (w["steps"] as? [[String: Any]] ?? []).map {
+                "\($0["table"] ?? ""):\($0["chain"] ?? ""):\($0["verdict"] ?? "")"
+            }
+            let nat = (w["nat"] as? [[String: Any]] ?? []).map {
+                "\($0["type"] ?? "") \($0["before"] ?? "") \($0["after"] ?? "")"
+            }
             return "\(w["path"] ?? "") \(w["verdict"] ?? "") \(steps) \(nat)"
         }
         #expect(again.map(shape) == walks.map(shape))

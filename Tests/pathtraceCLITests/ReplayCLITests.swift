@@ -19,7 +19,9 @@ import Testing
     }
 
     @Test func strictTurnsSkippedLinesIntoExitThree() throws {
-        let input = Data("[1.0] TRACE: raw:PREROUTING:policy:3 IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 PROTO=TCP SPT=1 DPT=2 SEQ=1 ACK=0 WINDOW=1 RES=0x00 SYN URGP=0\nthis is not a trace line\n".utf8)
+        let input = Data(
+            "[1.0] TRACE: raw:PREROUTING:policy:3 IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 PROTO=TCP SPT=1 DPT=2 SEQ=1 ACK=0 WINDOW=1 RES=0x00 SYN URGP=0\nthis is not a trace line\n"
+                .utf8)
         let lenient = try CLI.run(["replay", "-"], stdin: input)
         #expect(lenient.status == 0)
         #expect(lenient.stderr.contains("1 line skipped"))

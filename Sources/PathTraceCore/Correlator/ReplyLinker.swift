@@ -136,7 +136,9 @@ struct ReplyLinker {
     /// Takes a closed walk; `lastHeaderIndex` is the index of its last step with a header.
     mutating func add(_ walk: PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         var walk = walk
-        let last = lastHeaderIndex.flatMap { walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil }
+        let last = lastHeaderIndex.flatMap {
+            walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil
+        }
         if !link(&walk, last: last) { register(walk) }
         closed[walk.packet] = (walk, eventIndex, walk.steps.last?.event.time)
         idleUntil = nil
@@ -208,7 +210,8 @@ struct ReplyLinker {
         // A reply de-NATed in view matches the opener's tuple; one whose de-NAT is out of view matches
         // the opener's tuple after NAT (all of it, or only its destination side when MASQUERADE's
         // address is not known yet).
-        let opener = last.flatMap { before[$0.reversed] } ?? after[first.reversed] ?? last.flatMap { after[$0.reversed] }
+        let opener =
+            last.flatMap { before[$0.reversed] } ?? after[first.reversed] ?? last.flatMap { after[$0.reversed] }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
         walk.replyTo = opener
@@ -282,7 +285,8 @@ extension Endpoint {
     /// Parses `addr`, `addr:port` or `[v6]:port`.
     init?(parsing text: String) {
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), let a = IPAddress(String(text[text.index(after: text.startIndex)..<close]))
+            guard let close = text.firstIndex(of: "]"),
+                let a = IPAddress(String(text[text.index(after: text.startIndex)..<close]))
             else { return nil }
             let rest = text[text.index(after: close)...]
             self.init(address: a, port: rest.hasPrefix(":") ? UInt16(rest.dropFirst()) : nil)

@@ -223,7 +223,9 @@ struct Stitcher {
         if open.count > limits.maxOpen, let oldest = open.keys.min(), let w = open[oldest] {
             finish(w, .evicted)
         }
-        append(event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk, position: position(of: event, in: nil))
+        append(
+            event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk,
+            position: position(of: event, in: nil))
         if let hook = walk.lastPosition?.hook, !Netfilter.isEntry(hook), event.kind != .log {
             walk.notes.append("first step is at \(hook.rawValue), not where a packet enters: the start is missing")
         }
@@ -245,18 +247,22 @@ struct Stitcher {
             if ended && !walk.finishedTables.contains(lastUnit) { walk.finishedTables.append(lastUnit) }
         }
         if let h = identity, let w = walk.lastIdentity, let from = walk.lastPosition, let to = position {
-            if w.src != h.src || w.natSourcePort != h.natSourcePort, let b = w.sourceEndpoint, let a = h.sourceEndpoint {
-                walk.changes.append(HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
+            if w.src != h.src || w.natSourcePort != h.natSourcePort, let b = w.sourceEndpoint, let a = h.sourceEndpoint
+            {
+                walk.changes.append(
+                    HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
             }
             if w.dst != h.dst || w.natDestinationPort != h.natDestinationPort, let b = w.destinationEndpoint,
                 let a = h.destinationEndpoint
             {
-                walk.changes.append(HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
+                walk.changes.append(
+                    HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
             }
         }
         walk.currentUnit = Stitcher.invocation(event, in: walk)
         if let hook = position?.hook, event.kind != .log {
-            visibility.note(walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
+            visibility.note(
+                walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
         }
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
         if let position { walk.lastPosition = position }

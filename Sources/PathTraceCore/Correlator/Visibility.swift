@@ -8,7 +8,8 @@ final class Visibility {
     @exclusivity(unchecked) private var units: [Hook: [String: Bool]] = [:]
     /// The last few units noted at each hook with their flag, checked before hashing into `units`:
     /// every event notes its unit, and most notes change nothing.
-    @exclusivity(unchecked) private var recent: [[(unit: String, nat: Bool)]] = Array(repeating: [], count: Hook.allCases.count)
+    @exclusivity(unchecked) private var recent: [[(unit: String, nat: Bool)]] = Array(
+        repeating: [], count: Hook.allCases.count)
     private static let recentLimit = 8
 
     /// Records that `unit` printed at `hook`; `nat` marks a unit that only a first packet reaches.

@@ -163,11 +163,13 @@ struct WalkAnalyzer {
             walk.verdict = .accept
         } else if reason == .endOfInput {
             path = .incomplete
-            walk.notes.append("the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
+            walk.notes.append(
+                "the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
         } else {
             walk.verdict = .drop
             walk.notes.append(
-                "no trace after \(label(walk.steps[lastIndex])): dropped there, or by the stack before the next hook (inferred)")
+                "no trace after \(label(walk.steps[lastIndex])): dropped there, or by the stack before the next hook (inferred)"
+            )
             if walk.steps[walk.steps.count - 1].verdict == nil || walk.steps[walk.steps.count - 1].verdict == .accept {
                 walk.steps[walk.steps.count - 1].verdict = .drop
                 walk.steps[walk.steps.count - 1].verdictInferred = true
@@ -182,7 +184,8 @@ struct WalkAnalyzer {
             walk.verdict = .unknown
         }
         if path == .incomplete && walk.notes.isEmpty {
-            walk.notes.append("the walk ends after \(label(walk.steps[lastIndex])): where the packet went next is not in the trace")
+            walk.notes.append(
+                "the walk ends after \(label(walk.steps[lastIndex])): where the packet went next is not in the trace")
         }
         walk.path = path
     }
@@ -210,7 +213,8 @@ struct WalkAnalyzer {
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
-                    after: change.after.description, at: "\(steps[natIndex].event.table):\(steps[natIndex].event.chain)", evidence: .observed,
+                    after: change.after.description,
+                    at: "\(steps[natIndex].event.table):\(steps[natIndex].event.chain)", evidence: .observed,
                     rule: steps[natIndex].event.rule, ruleText: steps[natIndex].event.ruleText)
             } else {
                 rewrite = NatRewrite(
@@ -240,7 +244,8 @@ struct WalkAnalyzer {
             let header = steps.baseAddress! + headerIndex
             guard
                 let before = field == "dst"
-                    ? header.pointee.event.headerValue.destinationEndpoint : header.pointee.event.headerValue.sourceEndpoint
+                    ? header.pointee.event.headerValue.destinationEndpoint
+                    : header.pointee.event.headerValue.sourceEndpoint
             else { continue }
             var after: String?
             if let spec {
@@ -255,7 +260,8 @@ struct WalkAnalyzer {
             result.append(
                 NatRewrite(
                     type: type, field: field, before: before.description, after: after,
-                    at: "\(step.pointee.event.table):\(step.pointee.event.chain)", evidence: spec == nil ? .chain : .rule,
+                    at: "\(step.pointee.event.table):\(step.pointee.event.chain)",
+                    evidence: spec == nil ? .chain : .rule,
                     rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText))
         }
         return result

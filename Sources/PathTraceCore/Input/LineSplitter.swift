@@ -34,7 +34,9 @@ public struct LineSplitter {
                 if end - start > maxLine {
                     consume(.overlong, lineNumber)
                 } else {
-                    consume(.text(UnsafeBufferPointer(start: base + start, count: stripCR(base + start, end - start))), lineNumber)
+                    consume(
+                        .text(UnsafeBufferPointer(start: base + start, count: stripCR(base + start, end - start))),
+                        lineNumber)
                 }
             } else {
                 appendCarry(UnsafeBufferPointer(start: base + start, count: end - start))

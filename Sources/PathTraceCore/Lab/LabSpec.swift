@@ -128,7 +128,8 @@ public struct LabSpec: Codable, Sendable, Equatable {
     /// Every value that ends up in an `ip`/`sysctl` argument is checked here, before anything runs.
     func validate(source: String) throws {
         func fail(_ why: String) -> LabError { .invalid(source, why) }
-        guard prefix.hasPrefix("pt"), prefix.count <= 12, prefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        guard prefix.hasPrefix("pt"), prefix.count <= 12,
+            prefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
         else { throw fail("prefix must start with \"pt\" and be at most 12 letters or digits") }
         let known = Set(namespaces)
         for ns in namespaces where !ns.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {

@@ -260,10 +260,10 @@ public struct TraceRulePlan: Sendable, Equatable {
                         for proto in spec.protocols(for: family) {
                             let match = spec.iptablesMatch(
                                 family: family, proto: proto, direction: chain == "OUTPUT" ? .out : .in)
-                        plan.rules.append(
-                            iptablesRule(
-                                family: family, table: "raw", chain: chain, position: nil,
-                                match: match + tagAndLimit(session: session, rate: rate), target: ["-j", "TRACE"]))
+                            plan.rules.append(
+                                iptablesRule(
+                                    family: family, table: "raw", chain: chain, position: nil,
+                                    match: match + tagAndLimit(session: session, rate: rate), target: ["-j", "TRACE"]))
                         }
                     }
                 }

@@ -29,10 +29,24 @@ public struct TraceLineParser {
             return 0
         }
         var count = 0
-        var status = saved.parse(line, at: position) { count += 1; emit($0) }
-        if status == .notMine { status = xtables.parse(line, at: position) { count += 1; emit($0) } }
-        if status == .notMine { status = nft.parse(line, at: position) { count += 1; emit($0) } }
-        if status == .notMine { status = kernel.parse(line, at: position) { count += 1; emit($0) } }
+        var status = saved.parse(line, at: position) {
+            count += 1; emit($0)
+        }
+        if status == .notMine {
+            status = xtables.parse(line, at: position) {
+                count += 1; emit($0)
+            }
+        }
+        if status == .notMine {
+            status = nft.parse(line, at: position) {
+                count += 1; emit($0)
+            }
+        }
+        if status == .notMine {
+            status = kernel.parse(line, at: position) {
+                count += 1; emit($0)
+            }
+        }
         switch status {
         case .recognized: break
         case .notMine: onSkip(SkippedLine(source: position, reason: "not a trace or log record"))

@@ -54,7 +54,9 @@ public struct LabBuilder {
                 v.b.dev, "netns", spec.netns(v.b.ns),
             ])
             for end in [v.a, v.b] {
-                if let mac = end.mac { try step(["ip", "-n", spec.netns(end.ns), "link", "set", end.dev, "address", mac]) }
+                if let mac = end.mac {
+                    try step(["ip", "-n", spec.netns(end.ns), "link", "set", end.dev, "address", mac])
+                }
                 try step(["ip", "-n", spec.netns(end.ns), "link", "set", end.dev, "up"])
             }
         }

@@ -77,7 +77,8 @@ struct Lab: ParsableCommand {
             session.onReady = { stop in
                 do {
                     for answer in try LabTraffic.send(spec) {
-                        FileOutput.stderr.write("pathtrace: traffic answered: \(answer.trimmingCharacters(in: .whitespacesAndNewlines))\n")
+                        FileOutput.stderr.write(
+                            "pathtrace: traffic answered: \(answer.trimmingCharacters(in: .whitespacesAndNewlines))\n")
                     }
                 } catch {
                     FileOutput.stderr.write("pathtrace: the lab's traffic failed: \(error)\n")
@@ -191,14 +192,20 @@ enum LabCheck {
                 if chains.last != name { chains.append(name) }
             }
             if chains != want.chains {
-                problems.append("walk \(i + 1): chains \(chains.joined(separator: " → ")), expected \(want.chains.joined(separator: " → "))")
+                problems.append(
+                    "walk \(i + 1): chains \(chains.joined(separator: " → ")), expected \(want.chains.joined(separator: " → "))"
+                )
             }
-            if walk.path.rawValue != want.path { problems.append("walk \(i + 1): path \(walk.path.rawValue), expected \(want.path)") }
+            if walk.path.rawValue != want.path {
+                problems.append("walk \(i + 1): path \(walk.path.rawValue), expected \(want.path)")
+            }
             if walk.verdict.rawValue != want.verdict {
                 problems.append("walk \(i + 1): verdict \(walk.verdict.rawValue), expected \(want.verdict)")
             }
             for nat in checkNat ? want.nat ?? [] : [] {
-                let hit = walk.nat.contains { $0.type.rawValue == nat.type && $0.field == nat.field && $0.before == nat.before }
+                let hit = walk.nat.contains {
+                    $0.type.rawValue == nat.type && $0.field == nat.field && $0.before == nat.before
+                }
                 if !hit { problems.append("walk \(i + 1): no \(nat.type) of \(nat.field) \(nat.before)") }
             }
         }

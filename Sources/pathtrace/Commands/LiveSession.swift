@@ -69,7 +69,8 @@ final class LiveSession: @unchecked Sendable {
         }
         let where_ = namespace.name.map { "netns \($0)" } ?? "this namespace"
         FileOutput.stderr.write(
-            "pathtrace: tracing in \(where_) with \(backend.rawValue), \(plan.rules.count) rule(s), rate \(rate); Ctrl-C stops\n")
+            "pathtrace: tracing in \(where_) with \(backend.rawValue), \(plan.rules.count) rule(s), rate \(rate); Ctrl-C stops\n"
+        )
 
         let out = FileOutput.stdout
         let timeline = TextTimeline(
@@ -129,7 +130,8 @@ final class LiveSession: @unchecked Sendable {
         FileOutput.stderr.write(summary + "\n")
         if let r = report.value {
             FileOutput.stderr.write(
-                "pathtrace: removed \(plural(r.removed.count, "rule")), restored \(plural(r.restored.count, "sysctl"))\n")
+                "pathtrace: removed \(plural(r.removed.count, "rule")), restored \(plural(r.restored.count, "sysctl"))\n"
+            )
             for failure in r.failures { FileOutput.stderr.write("pathtrace: FAILED to remove \(failure)\n") }
         }
     }
@@ -165,7 +167,8 @@ final class LiveSession: @unchecked Sendable {
         for family in TraceFamily.allCases where !loaded.contains(family) {
             let flag = family == .ipv4 ? "-4" : "-6"
             FileOutput.stderr.write(
-                "pathtrace: \(family.rawValue) not traced: its tables are not loaded here (\(flag) traces it, leaving an empty table)\n")
+                "pathtrace: \(family.rawValue) not traced: its tables are not loaded here (\(flag) traces it, leaving an empty table)\n"
+            )
         }
         return loaded.isEmpty ? [.ipv4] : loaded
     }()

@@ -100,7 +100,9 @@ struct Replay: ParsableCommand {
         summary += ", \(plural(skipped.count, "line")) skipped"
         FileOutput.stderr.write(summary + "\n")
         for line in skipped.summaryLines() { FileOutput.stderr.write("  " + line + "\n") }
-        if strict && skipped.count > 0 { throw CLIFailure(message: "--strict: \(skipped.count) lines skipped", code: 3) }
+        if strict && skipped.count > 0 {
+            throw CLIFailure(message: "--strict: \(skipped.count) lines skipped", code: 3)
+        }
     }
 }
 

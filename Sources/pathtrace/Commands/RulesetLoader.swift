@@ -9,7 +9,8 @@ enum RulesetLoader {
         for spec in specs {
             let (table, path) = RulesetParser.splitArgument(spec)
             if let table, !["raw", "mangle", "nat", "filter", "security"].contains(table) {
-                throw CLIFailure.usage("--ruleset: unknown table '\(table)' in '\(spec)' (raw, mangle, nat, filter, security)")
+                throw CLIFailure.usage(
+                    "--ruleset: unknown table '\(table)' in '\(spec)' (raw, mangle, nat, filter, security)")
             }
             let text: String
             do {

@@ -35,7 +35,9 @@ struct Trace: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this long: 30s, 2m, 500ms.", valueName: "time")) var duration: String?
     @Option(help: ArgumentHelp("Trace at most this many packets a second (0 = no limit).", valueName: "N/s"))
     var rate: String = "100/s"
-    @Option(help: ArgumentHelp("Also write every trace event to FILE; `pathtrace replay FILE` shows the same walks.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write every trace event to FILE; `pathtrace replay FILE` shows the same walks.", valueName: "file"))
     var save: String?
     @OptionGroup(title: "Output") var output: OutputOptions
 
@@ -45,7 +47,8 @@ struct Trace: ParsableCommand {
             throw ValidationError("--duration: expected a time like 30s, 2m or 500ms, got '\(duration)'")
         }
         if TraceRate(rate) == nil {
-            throw ValidationError("--rate: expected packets a second like 100/s (0 to \(TraceRate.maximum)), got '\(rate)'")
+            throw ValidationError(
+                "--rate: expected packets a second like 100/s (0 to \(TraceRate.maximum)), got '\(rate)'")
         }
         if let netns, !TraceNamespace.isValidName(netns) {
             throw ValidationError("--netns: expected a namespace name, got '\(netns)'")
@@ -66,7 +69,9 @@ struct Trace: ParsableCommand {
         guard namespace.exists else { throw CLIFailure.usage("--netns: no network namespace named '\(netns ?? "")'") }
         try requireNetAdmin()
         guard let rate = TraceRate(rate) else { return }
-        if rate.isUnlimited { FileOutput.stderr.write("pathtrace: warning: --rate 0: every matching packet is traced\n") }
+        if rate.isUnlimited {
+            FileOutput.stderr.write("pathtrace: warning: --rate 0: every matching packet is traced\n")
+        }
 
         // What a killed earlier session left goes first.
         let stale = SessionCleanup.cleanup()
