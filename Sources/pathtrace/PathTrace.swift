@@ -11,12 +11,17 @@ struct PathTrace: ParsableCommand {
         commandName: "pathtrace",
         abstract: "Show where a packet went inside netfilter: tables, chains, verdicts and NAT.",
         discussion: """
-            Replay saved traces:   pathtrace replay /var/log/kern.log --dport 3128
-                                   dmesg | pathtrace replay -
-                                   nft monitor trace > t.txt; pathtrace replay t.txt --format json
+            Live (root; its rules are removed on exit):
+              pathtrace --dport 3128
+              pathtrace --netns ptlv-host --proto icmp --count 3
+            Replay:
+              pathtrace replay /var/log/kern.log --dport 3128
+              dmesg | pathtrace replay -
+            Labs (the seeds' systems, built in namespaces and traced):
+              pathtrace lab run libvirt-nat
 
-            Exit codes: 0 ok, 1 unreadable input, 2 bad usage, 3 lines skipped with --strict,
-                        4 live tracing without CAP_NET_ADMIN.
+            Exit codes: 0 ok, 1 unreadable input or a failed removal, 2 bad usage,
+            3 lines skipped with --strict, 4 live tracing without CAP_NET_ADMIN.
             """,
         subcommands: [Trace.self, Replay.self, Lab.self, Cleanup.self],
         defaultSubcommand: Trace.self
