@@ -37,21 +37,22 @@ public struct Correlator {
         limits.windowEvents = options.windowEvents
         limits.windowSeconds = options.windowSeconds
         let sink = ClosedSink()
+        let memo = LookupMemo(lookup)
         stitcher = Stitcher(
             limits: limits, visibility: visibility,
-            isNat: { e in e.table == "nat" || (e.ruleText.map { lookup.natTarget(ruleText: $0) != nil } ?? false) },
-            basePosition: { lookup.basePosition(table: $0.table, chain: $0.chain, family: $0.family) },
+            isNat: { memo.isNat($0) },
+            basePosition: { memo.basePosition($0) },
             close: { walk, reason in sink.items.append((walk, reason)) })
         self.sink = sink
+        self.memo = memo
     }
 
     private let sink: ClosedSink
     private let lookup: RuleLookup
+    private let memo: LookupMemo
 
     public mutating func add(_ event: TraceEvent) {
-        if event.hook == nil, event.origin != .kernelTrace,
-            let declared = lookup.basePosition(table: event.table, chain: event.chain, family: event.family)
-        {
+        if event.hook == nil, event.origin != .kernelTrace, let declared = memo.basePosition(event) {
             var event = event
             event.hook = declared.hook
             record(event)

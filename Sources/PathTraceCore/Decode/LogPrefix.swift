@@ -1,3 +1,5 @@
+import Foundation
+
 /// The chain position carried in an nfnetlink_log prefix.
 ///
 /// Two forms are understood:
@@ -79,5 +81,30 @@ public struct LogPrefix: Sendable, Equatable {
         default: return nil
         }
         return (parts[0..<(parts.count - 2)].joined(separator: ":"), kind, number)
+    }
+}
+
+extension LogPrefix {
+    /// `LogPrefix(text)`, remembered: a live session sees the same few prefixes on every packet,
+    /// and parsing them was a fifth of the collector's time.
+    public static func cached(_ text: String) -> LogPrefix? {
+        PrefixCache.shared.lookup(text)
+    }
+}
+
+/// A small bounded memo of parsed prefixes, shared by collector threads.
+private final class PrefixCache: @unchecked Sendable {
+    static let shared = PrefixCache()
+    private let lock = NSLock()
+    private var entries: [String: LogPrefix?] = [:]
+
+    func lookup(_ text: String) -> LogPrefix? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let hit = entries[text] { return hit }
+        let parsed = LogPrefix(text)
+        if entries.count >= 1024 { entries.removeAll(keepingCapacity: true) }
+        entries[text] = .some(parsed)
+        return parsed
     }
 }

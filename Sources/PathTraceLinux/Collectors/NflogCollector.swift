@@ -93,7 +93,7 @@ struct NflogRecord {
         var rule: RuleRef?
         var verdict: StepVerdict?
         var logPrefix: String?
-        if let prefix, let p = LogPrefix(prefix) {
+        if let prefix, let p = LogPrefix.cached(prefix) {
             table = p.table
             chain = p.chain
             kind = p.kind

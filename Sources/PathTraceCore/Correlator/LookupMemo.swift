@@ -1,0 +1,39 @@
+/// Remembers the per-event questions the stitcher asks the rule lookup: a live session or a long
+/// replay asks them for the same few chains and rule texts on every event, and parsing an nft
+/// priority or a rule's NAT target each time was a sixth of the correlator's work.
+final class LookupMemo {
+    private struct ChainKey: Hashable {
+        var table: String
+        var chain: String
+        var family: Family
+    }
+
+    let lookup: RuleLookup
+    private var positions: [ChainKey: HookPosition?] = [:]
+    private var natTexts: [String: Bool] = [:]
+    private let limit = 4096
+
+    init(_ lookup: RuleLookup) {
+        self.lookup = lookup
+    }
+
+    func basePosition(_ e: TraceEvent) -> HookPosition? {
+        let key = ChainKey(table: e.table, chain: e.chain, family: e.family)
+        if let known = positions[key] { return known }
+        let position = lookup.basePosition(table: e.table, chain: e.chain, family: e.family)
+        if positions.count >= limit { positions.removeAll(keepingCapacity: true) }
+        positions[key] = .some(position)
+        return position
+    }
+
+    /// Whether the event's own rule text is a NAT statement.
+    func isNat(_ e: TraceEvent) -> Bool {
+        if e.table == "nat" { return true }
+        guard let text = e.ruleText else { return false }
+        if let known = natTexts[text] { return known }
+        let nat = lookup.natTarget(ruleText: text) != nil
+        if natTexts.count >= limit { natTexts.removeAll(keepingCapacity: true) }
+        natTexts[text] = nat
+        return nat
+    }
+}
