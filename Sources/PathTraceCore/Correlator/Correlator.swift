@@ -30,14 +30,14 @@ public struct Correlator {
         let lookup = lookup ?? TextRuleLookup()
         self.lookup = lookup
         let visibility = Visibility()
-        analyzer = WalkAnalyzer(lookup: lookup, visibility: visibility)
+        let memo = LookupMemo(lookup)
+        analyzer = WalkAnalyzer(lookup: lookup, visibility: visibility, memo: memo)
         linker = ReplyLinker(release: emit)
         linker.holdEvents = options.windowEvents
         var limits = Stitcher.Limits()
         limits.windowEvents = options.windowEvents
         limits.windowSeconds = options.windowSeconds
         let sink = ClosedSink()
-        let memo = LookupMemo(lookup)
         stitcher = Stitcher(
             limits: limits, visibility: visibility,
             isNat: { memo.isNat($0) },

@@ -7,10 +7,13 @@ struct WalkAnalyzer {
     let visibility: Visibility
     /// Whether the lookup can resolve rules at all (without a ruleset it never does).
     private let resolves: Bool
+    /// Remembered answers to "is this rule text a NAT statement", shared with the stitcher.
+    let memo: LookupMemo?
 
-    init(lookup: RuleLookup?, visibility: Visibility) {
+    init(lookup: RuleLookup?, visibility: Visibility, memo: LookupMemo? = nil) {
         self.lookup = lookup
         self.visibility = visibility
+        self.memo = memo
         resolves = lookup != nil && !(lookup is TextRuleLookup)
     }
 
@@ -271,6 +274,7 @@ struct WalkAnalyzer {
     func isNatStep(_ step: UnsafePointer<WalkStep>) -> Bool {
         guard step.pointee.event.kind == .rule else { return false }
         if step.pointee.event.table == "nat" { return true }
+        if let memo { return memo.isNat(step.pointee.event) }
         guard let text = step.pointee.event.ruleText else { return false }
         return lookup?.natTarget(ruleText: text) != nil
     }

@@ -179,11 +179,13 @@ final class LiveSession: @unchecked Sendable {
         do {
             switch backend {
             case .nft:
-                let c = NftTraceCollector(options: .init(netns: target))
+                // A large socket buffer rides out bursts while the main thread is busy with walks.
+                let c = NftTraceCollector(options: .init(netns: target, receiveBufferBytes: 64 << 20))
                 try c.start(sink)
                 return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
             case .legacy, .nflog:
-                let c = NflogCollector(options: .init(group: backend == .legacy ? 0 : 7, netns: target))
+                let c = NflogCollector(
+                    options: .init(group: backend == .legacy ? 0 : 7, netns: target, receiveBufferBytes: 64 << 20))
                 try c.start(sink)
                 return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
             }
