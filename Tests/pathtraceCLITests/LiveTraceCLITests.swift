@@ -204,6 +204,25 @@ import Testing
         #expect(a == b)
     }
 
+    /// `--netns pid:N`: a namespace known only by a process in it (a container's).
+    @Test func tracesInTheNamespaceOfAProcess() throws {
+        let ns = "ptpid\(ProcessInfo.processInfo.processIdentifier % 100_000)"
+        _ = try Shell.run(["ip", "netns", "add", ns])
+        defer { _ = try? Shell.run(["ip", "netns", "del", ns]) }
+        let sleeper = try Shell.start(["ip", "netns", "exec", ns, "sleep", "20"])
+        defer { kill(sleeper.processIdentifier, SIGKILL) }
+        Thread.sleep(forTimeInterval: 0.2)
+        let before = try Shell.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"])
+        let r = try CLI.run([
+            "--netns", "pid:\(sleeper.processIdentifier)", "--dport", "9", "--backend", "nft", "--duration", "1s",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("tracing in netns pid:\(sleeper.processIdentifier) with nft"))
+        #expect(r.stderr.contains("removed 1 rule"))
+        #expect(try Shell.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"]) == before)
+        #expect(try CLI.run(["--netns", "pid:0", "--dport", "9"]).status == 2)
+    }
+
     @Test func unprivilegedUserExitsFourWithNothingInstalled() throws {
         let r = try Shell.runStatus([
             "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CLI.binary.path, "--dport", "3128",

@@ -3,15 +3,22 @@ import Foundation
 import Glibc
 import PathTraceCore
 
-/// Where rules go: the network namespace pathtrace runs in, or one named under `/run/netns`.
+/// Where rules go: the network namespace pathtrace runs in, one named under `/run/netns`, or the
+/// one a process is in (`pid:N`, for containers whose namespace has no name).
 public enum TraceNamespace: Sendable, Equatable, Hashable, CustomStringConvertible {
     case current
     case named(String)
+    case process(Int32)
 
-    /// `nil` means the current namespace; a name is checked the way `ip netns` would accept it.
+    /// `nil` means the current namespace; `pid:N` a process's; a name is checked the way `ip netns` would accept it.
     public init(name: String?) throws(RulesError) {
         guard let name else {
             self = .current
+            return
+        }
+        if name.hasPrefix("pid:") {
+            guard let pid = Int32(name.dropFirst(4)), pid > 0 else { throw .invalidNamespace(name) }
+            self = .process(pid)
             return
         }
         guard TraceNamespace.isValidName(name) else { throw .invalidNamespace(name) }
@@ -27,15 +34,22 @@ public enum TraceNamespace: Sendable, Equatable, Hashable, CustomStringConvertib
         }
     }
 
+    /// The name as the user gives it (`NAME` or `pid:N`); nil for the current namespace.
     public var name: String? {
-        if case .named(let n) = self { return n }
-        return nil
+        switch self {
+        case .current: return nil
+        case .named(let n): return n
+        case .process(let pid): return "pid:\(pid)"
+        }
     }
 
     /// Whether the namespace can be entered: always for `.current`, else when `/run/netns/NAME` exists.
     public var exists: Bool {
-        guard let name else { return true }
-        return FileManager.default.fileExists(atPath: "/run/netns/\(name)")
+        switch self {
+        case .current: return true
+        case .named(let name): return FileManager.default.fileExists(atPath: "/run/netns/\(name)")
+        case .process(let pid): return FileManager.default.fileExists(atPath: "/proc/\(pid)/ns/net")
+        }
     }
 
     public var description: String { name.map { "netns \($0)" } ?? "the current namespace" }
@@ -91,6 +105,7 @@ public struct SystemCommandRunner: CommandRunning {
         switch program {
         case "nft": return "nftables"
         case "ip": return "iproute2"
+        case "nsenter": return "util-linux"
         case "cat", "tee": return "coreutils"
         case "conntrack": return "conntrack"
         default: return program
@@ -116,8 +131,10 @@ public struct SystemCommandRunner: CommandRunning {
             throw RulesError.commandFailed(argv: [], status: -1, stderr: "empty command")
         }
         var argv = [try resolve(program)] + command.argv.dropFirst()
-        if case .named(let name) = namespace {
-            argv = [try resolve("ip"), "netns", "exec", name] + argv
+        switch namespace {
+        case .current: break
+        case .named(let name): argv = [try resolve("ip"), "netns", "exec", name] + argv
+        case .process(let pid): argv = [try resolve("nsenter"), "--net=/proc/\(pid)/ns/net", "--"] + argv
         }
         return try Spawn.run(argv, stdin: command.stdin.map { Array($0.utf8) } ?? [])
     }

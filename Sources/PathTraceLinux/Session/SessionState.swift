@@ -61,7 +61,7 @@ public struct SessionRecord: Codable, Sendable, Equatable {
     }
 
     /// The namespace the record's rules live in.
-    public var traceNamespace: TraceNamespace { namespace.map { .named($0) } ?? .current }
+    public var traceNamespace: TraceNamespace { (try? TraceNamespace(name: namespace)) ?? .current }
 
     /// Nothing left to undo.
     public var isEmpty: Bool { rules.isEmpty && sysctls.isEmpty }

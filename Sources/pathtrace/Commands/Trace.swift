@@ -28,7 +28,7 @@ struct Trace: ParsableCommand {
     }
 
     @OptionGroup(title: "Filter") var filter: FilterOptions
-    @Option(help: ArgumentHelp("Trace inside this network namespace (a name under /run/netns).", valueName: "name"))
+    @Option(help: ArgumentHelp("Trace inside this network namespace: a name under /run/netns, or pid:N for a process's.", valueName: "name"))
     var netns: String?
     @Option(help: "auto, nft, legacy or nflog.") var backend: Backend = .auto
     @Option(help: "Stop after N walks.") var count: Int?
@@ -50,8 +50,8 @@ struct Trace: ParsableCommand {
             throw ValidationError(
                 "--rate: expected packets a second like 100/s (0 to \(TraceRate.maximum)), got '\(rate)'")
         }
-        if let netns, !TraceNamespace.isValidName(netns) {
-            throw ValidationError("--netns: expected a namespace name, got '\(netns)'")
+        if let netns, (try? TraceNamespace(name: netns)) == nil {
+            throw ValidationError("--netns: expected a namespace name under /run/netns or pid:N, got '\(netns)'")
         }
     }
 
@@ -66,7 +66,7 @@ struct Trace: ParsableCommand {
     func run() throws {
         let walkFilter = try filter.makeFilter()
         let namespace = try TraceNamespace(name: netns)
-        guard namespace.exists else { throw CLIFailure.usage("--netns: no network namespace named '\(netns ?? "")'") }
+        guard namespace.exists else { throw CLIFailure.usage("--netns: no network namespace '\(netns ?? "")'") }
         try requireNetAdmin()
         guard let rate = TraceRate(rate) else { return }
         if rate.isUnlimited {
