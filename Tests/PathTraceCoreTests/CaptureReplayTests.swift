@@ -203,6 +203,28 @@ import Testing
         #expect(withRules.walks.first?.steps.first?.hook == .prerouting)
     }
 
+    /// pathtrace's own nft table (priority raw - 1) before iptables-nft's raw table: an order only a
+    /// known priority may refuse, never a guess from a table's name.
+    @Test func nftMonitorOfTheNftLab() throws {
+        let r = try ReplayHarness.run(["captures/nft-monitor-libvirt-nat-nft.txt"])
+        #expect(r.skipped.isEmpty)
+        let syn = try #require(r.walks.first)
+        #expect(syn.confidence == 1)
+        #expect(syn.path == .forward && syn.verdict == .accept)
+        var chains: [String] = []
+        for step in syn.steps where !step.event.table.hasPrefix("pathtrace_") {
+            let name = "\(step.event.table):\(step.event.chain)"
+            if chains.last != name { chains.append(name) }
+        }
+        #expect(
+            chains == [
+                "raw:PREROUTING", "mangle:PREROUTING", "nat:PREROUTING", "mangle:FORWARD", "filter:FORWARD",
+                "mangle:POSTROUTING", "nat:POSTROUTING",
+            ])
+        #expect(syn.nat.first?.type == .masquerade)
+        #expect(syn.nat.first?.evidence == .reply)
+    }
+
     @Test func xtablesMonitorWalks() throws {
         let r = try ReplayHarness.run(["captures/xtables-monitor-forward.txt"])
         #expect(r.skipped.isEmpty)

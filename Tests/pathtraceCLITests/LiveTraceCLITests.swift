@@ -204,6 +204,52 @@ import Testing
         #expect(a == b)
     }
 
+    /// The nft backend's chain sequence for the SYN equals what `nft monitor trace`, run alongside on
+    /// the same traffic, reports (nft prints no line for a chain that ran out of rules, so those
+    /// steps of pathtrace's are left out of the comparison).
+    @Test func nftBackendMatchesNftMonitorTrace() throws {
+        let (lab, prefix) = try Self.labFile("libvirt-nat-nft")
+        defer { _ = try? CLI.run(["lab", "down", lab]) }
+        #expect(try CLI.run(["lab", "up", lab]).status == 0)
+        let host = "\(prefix)-host"
+        let monitorFile = NSTemporaryDirectory() + "\(prefix)-monitor.txt"
+        defer { try? FileManager.default.removeItem(atPath: monitorFile) }
+        let monitor = Process()
+        monitor.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        monitor.arguments = ["ip", "netns", "exec", host, "nft", "monitor", "trace"]
+        FileManager.default.createFile(atPath: monitorFile, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: monitorFile))
+        monitor.standardOutput = handle
+        try monitor.run()
+        defer { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL) } }
+        let (trace, out, err) = try Self.startTrace([
+            "--netns", host, "--dport", "3128", "--count", "1", "--format", "json", "--backend", "nft",
+        ])
+        defer { if trace.isRunning { kill(trace.processIdentifier, SIGKILL) } }
+        #expect(Self.waitForTracing(err).contains("Ctrl-C stops"))
+        #expect(try Self.sendLabTraffic(prefix).contains("ok"))
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        trace.waitUntilExit()
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(monitor.processIdentifier, SIGKILL)
+        monitor.waitUntilExit()
+        try handle.close()
+        let live = try #require(
+            try JSONSerialization.jsonObject(with: Data(String(decoding: stdout, as: UTF8.self).split(separator: "\n")[0].utf8))
+                as? [String: Any])
+        let liveChains = (live["steps"] as? [[String: Any]] ?? []).filter {
+            !($0["kind"] as? String == "return" && $0["handle"] == nil)
+        }.map { "\($0["table"] ?? ""):\($0["chain"] ?? ""):\($0["kind"] ?? "")" }
+        let replay = try CLI.run(["replay", monitorFile, "--format", "json"])
+        let first = try #require(replay.stdout.split(separator: "\n").first)
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        let monitorChains = (seen["steps"] as? [[String: Any]] ?? []).map {
+            "\($0["table"] ?? ""):\($0["chain"] ?? ""):\($0["kind"] ?? "")"
+        }
+        #expect(!liveChains.isEmpty)
+        #expect(liveChains == monitorChains)
+    }
+
     /// `--netns pid:N`: a namespace known only by a process in it (a container's).
     @Test func tracesInTheNamespaceOfAProcess() throws {
         let ns = "ptpid\(ProcessInfo.processInfo.processIdentifier % 100_000)"

@@ -136,12 +136,22 @@ struct Stitcher {
 
     static func priority(of event: TraceEvent, at hook: Hook) -> Int {
         if let p = Netfilter.priority(table: event.table, hook: hook) { return p }
+        // pathtrace's own live table (TraceRulePlan.nftPriority: raw - 1).
+        if event.table.hasPrefix("pathtrace_") { return -301 }
         // nft tables have free names; guess from the usual naming of chains and tables.
         let name = (event.table + " " + event.chain).lowercased()
         if name.contains("raw") { return -300 }
         if name.contains("mangle") { return -150 }
         if name.contains("nat") { return hook == .postrouting || hook == .input ? 100 : -100 }
         return 0
+    }
+
+    /// Whether an event's priority is a fact (an iptables table, pathtrace's table, a declared nft
+    /// chain) rather than a guess from its name.
+    func priorityKnown(_ event: TraceEvent) -> Bool {
+        if event.origin == .kernelTrace || event.table.hasPrefix("pathtrace_") { return true }
+        if ["raw", "mangle", "nat", "filter", "security"].contains(event.table) { return true }
+        return basePosition(event) != nil
     }
 
     static func hookFromInterfaces(_ event: TraceEvent, after previous: Hook?) -> Hook? {
@@ -164,7 +174,12 @@ struct Stitcher {
         else { return nil }
         var cost = 0
         if pos.hook == lastPos.hook {
-            if pos.priority < lastPos.priority && event.table != walk.last.table { return nil }
+            // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
+            if pos.priority < lastPos.priority && event.table != walk.last.table
+                && priorityKnown(event) && priorityKnown(walk.last)
+            {
+                return nil
+            }
             let unit = Stitcher.invocation(event, in: walk)
             if walk.finishedTables.contains(unit) { return nil }
             if unit == walk.currentUnit && (walk.last.kind == .policy || walk.last.verdict == .accept) { return nil }
