@@ -15,8 +15,40 @@ public enum CLI {
     }
 
     public static func run(_ arguments: [String], stdin: Data? = nil) throws -> CLIResult {
+        try Tool.run(binary, arguments, stdin: stdin)
+    }
+}
+
+/// Runs any program (argument arrays only) and captures what it printed; `CLI` runs pathtrace with it.
+public enum Tool {
+    /// Runs `argv[0]` found in PATH (through /usr/bin/env).
+    public static func run(_ argv: [String], stdin: Data? = nil) throws -> CLIResult {
+        try run(URL(fileURLWithPath: "/usr/bin/env"), argv, stdin: stdin)
+    }
+
+    /// Runs `argv` and throws unless it exits 0; returns its stdout.
+    public static func output(_ argv: [String]) throws -> String {
+        let r = try run(argv)
+        guard r.status == 0 else { throw Failure(message: "\(argv) failed (\(r.status)): \(r.stderr)") }
+        return r.stdout
+    }
+
+    /// Starts `argv` in the background with its output discarded; the caller ends it.
+    public static func start(_ argv: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    public struct Failure: Error { public var message: String }
+
+    static func run(_ executable: URL, _ arguments: [String], stdin: Data?) throws -> CLIResult {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
         let out = Pipe()

@@ -24,7 +24,7 @@ import Testing
             ["iptables-legacy-save"], ["ip6tables-legacy-save"], ["nft", "list", "ruleset"],
             ["cat", "/proc/sys/net/netfilter/nf_log/2", "/proc/sys/net/netfilter/nf_log/10"],
         ] {
-            let r = try Shell.run(["ip", "netns", "exec", ns] + argv)
+            let r = try Tool.output(["ip", "netns", "exec", ns] + argv)
             // Policy counters ([packets:bytes]) move with any traffic, pathtrace or not: they are not the ruleset.
             out +=
                 r.split(separator: "\n").filter { !$0.hasPrefix("# Generated") && !$0.hasPrefix("# Completed") }
@@ -35,14 +35,14 @@ import Testing
     }
 
     static func sendLabTraffic(_ prefix: String) throws -> String {
-        let server = try Shell.start([
+        let server = try Tool.start([
             "ip", "netns", "exec", "\(prefix)-wan", "timeout", "10", "python3", "-c",
             "import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
                 + "s.bind(('10.44.32.217',3128));s.listen(1);c,p=s.accept();c.recv(100);c.send(b'ok');c.close()",
         ])
         defer { server.terminate() }
         Thread.sleep(forTimeInterval: 0.4)
-        return try Shell.run([
+        return try Tool.output([
             "ip", "netns", "exec", "\(prefix)-vm", "timeout", "5", "python3", "-c",
             "import socket;s=socket.create_connection(('10.44.32.217',3128));s.send(b'hi');print(s.recv(10).decode())",
         ])
@@ -161,7 +161,7 @@ import Testing
         #expect(r.stdout.contains("NAT  SRC 192.168.122.17:42954 → 10.44.0.1:42954  (MASQUERADE, nat:POSTROUTING "))
         #expect(r.stdout.contains("; evidence reply)"))
         #expect(r.stdout.contains("TTL 64 → 63"))
-        let left = try Shell.run(["ip", "netns", "list"])
+        let left = try Tool.output(["ip", "netns", "list"])
         #expect(!left.contains(prefix))
     }
 
@@ -253,24 +253,24 @@ import Testing
     /// `--netns pid:N`: a namespace known only by a process in it (a container's).
     @Test func tracesInTheNamespaceOfAProcess() throws {
         let ns = "ptpid\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        _ = try Shell.run(["ip", "netns", "add", ns])
-        defer { _ = try? Shell.run(["ip", "netns", "del", ns]) }
-        let sleeper = try Shell.start(["ip", "netns", "exec", ns, "sleep", "20"])
+        _ = try Tool.output(["ip", "netns", "add", ns])
+        defer { _ = try? Tool.output(["ip", "netns", "del", ns]) }
+        let sleeper = try Tool.start(["ip", "netns", "exec", ns, "sleep", "20"])
         defer { kill(sleeper.processIdentifier, SIGKILL) }
         Thread.sleep(forTimeInterval: 0.2)
-        let before = try Shell.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"])
+        let before = try Tool.output(["ip", "netns", "exec", ns, "nft", "list", "ruleset"])
         let r = try CLI.run([
             "--netns", "pid:\(sleeper.processIdentifier)", "--dport", "9", "--backend", "nft", "--duration", "1s",
         ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("tracing in netns pid:\(sleeper.processIdentifier) with nft"))
         #expect(r.stderr.contains("removed 1 rule"))
-        #expect(try Shell.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"]) == before)
+        #expect(try Tool.output(["ip", "netns", "exec", ns, "nft", "list", "ruleset"]) == before)
         #expect(try CLI.run(["--netns", "pid:0", "--dport", "9"]).status == 2)
     }
 
     @Test func unprivilegedUserExitsFourWithNothingInstalled() throws {
-        let r = try Shell.runStatus([
+        let r = try Tool.run([
             "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CLI.binary.path, "--dport", "3128",
         ])
         #expect(r.status == 4)
@@ -286,40 +286,4 @@ import Testing
         let r = try CLI.run(["--netns", "ptnosuchns", "--dport", "1"])
         #expect(r.status == 2)
     }
-}
-
-/// Runs tools for the live tests (argument arrays only).
-enum Shell {
-    static func run(_ argv: [String]) throws -> String {
-        let r = try runStatus(argv)
-        guard r.status == 0 else { throw CLIError(message: "\(argv) failed: \(r.stderr)") }
-        return r.stdout
-    }
-
-    static func runStatus(_ argv: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
-    static func start(_ argv: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
-    struct CLIError: Error { var message: String }
 }

@@ -159,34 +159,30 @@ public enum PacketDecoder {
     }
 
     static func decodeICMP(_ t: PacketBytes, into h: inout PacketHeader) {
-        h.icmpType = t.u8(0)
-        h.icmpCode = t.u8(1)
-        if t.count < 8 { h.incompleteBytes = t.count }
-        guard let type = h.icmpType else { return }
-        switch type {
-        case 0, 8:
-            h.icmpID = t.u16(4)
-            h.icmpSeq = t.u16(6)
-        case 3, 4, 5, 11:
-            if let inner = t.dropping(8), inner.count > 0 { h.embedded = embedded(inner) }
-        default:
-            break
-        }
+        decodeICMP(t, echo: icmpEcho, errors: icmpErrors, into: &h)
     }
 
     static func decodeICMPv6(_ t: PacketBytes, into h: inout PacketHeader) {
+        decodeICMP(t, echo: icmpv6Echo, errors: icmpv6Errors, into: &h)
+    }
+
+    static let icmpEcho: Set<UInt8> = [0, 8]
+    static let icmpErrors: Set<UInt8> = [3, 4, 5, 11]
+    static let icmpv6Echo: Set<UInt8> = [128, 129]
+    static let icmpv6Errors: Set<UInt8> = [1, 2, 3, 4]
+
+    /// ICMP and ICMPv6 share a layout: type, code, then an echo's id and sequence, or an error's
+    /// embedded packet after 8 bytes; only the type numbers differ.
+    static func decodeICMP(_ t: PacketBytes, echo: Set<UInt8>, errors: Set<UInt8>, into h: inout PacketHeader) {
         h.icmpType = t.u8(0)
         h.icmpCode = t.u8(1)
         if t.count < 8 { h.incompleteBytes = t.count }
         guard let type = h.icmpType else { return }
-        switch type {
-        case 128, 129:
+        if echo.contains(type) {
             h.icmpID = t.u16(4)
             h.icmpSeq = t.u16(6)
-        case 1, 2, 3, 4:
-            if let inner = t.dropping(8), inner.count > 0 { h.embedded = embedded(inner) }
-        default:
-            break
+        } else if errors.contains(type), let inner = t.dropping(8), inner.count > 0 {
+            h.embedded = embedded(inner)
         }
     }
 
