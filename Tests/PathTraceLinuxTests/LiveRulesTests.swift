@@ -21,9 +21,13 @@ struct LiveRulesTests {
     func installThenRemoveLeavesRulesetAndSysctlsByteIdentical(backend: TraceBackend) throws {
         let ns = LiveNetnsTrait.name
         try Live.loadFixtureRuleset(in: ns)
+        if backend == .kmsg {
+            // Unbound loggers, so that the session has something to set and restore.
+            for pf in ["2", "10"] { try Live.run(["tee", "/proc/sys/net/netfilter/nf_log/" + pf], in: ns, stdin: "NONE\n") }
+        }
         let before = try Live.snapshot(ns)
         #expect(before.iptables.split(separator: "\n").filter { $0.hasPrefix("-A ") }.count >= 50)
-        #expect(before.nfLog2 == "nf_log_ipv4\n")
+        #expect(before.nfLog2 == (backend == .kmsg ? "NONE\n" : "nf_log_ipv4\n"))
 
         let dir = Live.stateDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -53,6 +57,12 @@ struct LiveRulesTests {
             #expect(during.ip6tables.contains("--comment \"pathtrace:\(id)\""))
             #expect(during.nfLog2 == "nfnetlink_log\n" && during.nfLog10 == "nfnetlink_log\n")
             #expect(record.sysctls.map(\.old) == ["nf_log_ipv4", "nf_log_ipv6"])
+        case .kmsg:
+            // The same TRACE rules as legacy; the loggers print to the kernel log instead.
+            #expect(plan.rules.count == 4)
+            #expect(during.iptables.contains("--comment \"pathtrace:\(id)\" -m limit --limit 100/sec -j TRACE"))
+            #expect(during.nfLog2 == "nf_log_ipv4\n" && during.nfLog10 == "nf_log_ipv6\n")
+            #expect(record.sysctls.map(\.old) == ["NONE", "NONE"])
         case .nft:
             #expect(during.nft.contains("table inet pathtrace_\(id) {"))
             #expect(during.nft.contains("priority raw - 1"))

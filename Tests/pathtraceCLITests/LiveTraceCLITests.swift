@@ -269,6 +269,30 @@ import Testing
         #expect(try CLI.run(["--netns", "pid:0", "--dport", "9"]).status == 2)
     }
 
+    /// `--backend kmsg` outside the initial namespace: the kernel prints that namespace's TRACE lines
+    /// only with the initial namespace's nf_log_all_netns set, which pathtrace never changes. Without
+    /// it, a clear refusal and nothing installed; with it (set by the machine's owner), a session.
+    @Test func kmsgBackendInANamespaceNeedsAllNetns() throws {
+        let ns = "ptck\(ProcessInfo.processInfo.processIdentifier % 100_000)"
+        _ = try Tool.output(["ip", "netns", "add", ns])
+        defer { _ = try? Tool.output(["ip", "netns", "del", ns]) }
+        let allNetns = try String(contentsOfFile: "/proc/sys/net/netfilter/nf_log_all_netns", encoding: .utf8)
+        let before = try Self.snapshot(ns)
+        let r = try CLI.run(["--netns", ns, "--dport", "9", "--backend", "kmsg", "--duration", "1s"])
+        if allNetns.hasPrefix("0") {
+            #expect(r.status == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("net.netfilter.nf_log_all_netns is 1 in the initial namespace, and it is 0"))
+            #expect(r.stderr.contains("nothing was changed"))
+            #expect(r.stderr.contains("--backend legacy"))
+            #expect(!r.stderr.contains("tracing in"))
+        } else {
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stderr.contains("tracing in netns \(ns) with kmsg"))
+        }
+        #expect(try Self.snapshot(ns) == before)
+        #expect(try String(contentsOfFile: "/proc/sys/net/netfilter/nf_log_all_netns", encoding: .utf8) == allNetns)
+    }
+
     @Test func unprivilegedUserExitsFourWithNothingInstalled() throws {
         let r = try Tool.run([
             "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CLI.binary.path, "--dport", "3128",

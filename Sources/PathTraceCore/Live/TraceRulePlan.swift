@@ -1,6 +1,19 @@
-/// How live tracing marks packets: nft `meta nftrace`, legacy `-j TRACE`, or `NFLOG` at the head of every chain.
+/// How live tracing marks packets: nft `meta nftrace`, legacy `-j TRACE` (read over nfnetlink_log, or
+/// from the kernel log with `kmsg`), or `NFLOG` at the head of every chain.
 public enum TraceBackend: String, Sendable, Codable, CaseIterable {
-    case nft, legacy, nflog
+    case nft, legacy, nflog, kmsg
+
+    /// Whether the backend installs iptables-legacy `-j TRACE` rules.
+    public var usesLegacyTrace: Bool { self == .legacy || self == .kmsg }
+
+    /// The logger `net.netfilter.nf_log.<pf>` names while the session runs: where TRACE lines go.
+    public func traceLogger(_ family: TraceFamily) -> String? {
+        switch self {
+        case .legacy: return "nfnetlink_log"
+        case .kmsg: return family == .ipv4 ? "nf_log_ipv4" : "nf_log_ipv6"
+        case .nft, .nflog: return nil
+        }
+    }
 }
 
 /// The address families a trace session covers.
@@ -250,9 +263,11 @@ public struct TraceRulePlan: Sendable, Equatable {
         switch backend {
         case .nft:
             plan.rules = [nftTableRule(specs: specs, rate: rate, session: session)]
-        case .legacy:
-            plan.sysctls = spec.families.map {
-                SysctlSetting(key: "net.netfilter.nf_log.\($0.protocolFamily)", value: "nfnetlink_log")
+        case .legacy, .kmsg:
+            plan.sysctls = spec.families.compactMap { family in
+                backend.traceLogger(family).map {
+                    SysctlSetting(key: "net.netfilter.nf_log.\(family.protocolFamily)", value: $0)
+                }
             }
             for family in spec.families {
                 for chain in ["PREROUTING", "OUTPUT"] {

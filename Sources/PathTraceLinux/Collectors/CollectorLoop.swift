@@ -26,6 +26,8 @@ enum ReceiveOutcome {
     case handled
     case wouldBlock
     case overrun
+    /// The end of a file or FIFO: nothing more will come, the loop ends without an error.
+    case finished
     case failed(Int32)
 }
 
@@ -161,6 +163,7 @@ final class CollectorLoop: @unchecked Sendable {
             case .handled: continue
             case .wouldBlock: return true
             case .overrun: state.update { $0.overruns += 1 }
+            case .finished: return false
             case .failed(let e):
                 state.fail(LinuxError(operation: "\(name): receive", errno: e))
                 return false

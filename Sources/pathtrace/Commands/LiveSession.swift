@@ -161,7 +161,7 @@ final class LiveSession: @unchecked Sendable {
         let runner = SystemCommandRunner()
         let loaded = TraceFamily.allCases.filter { family in
             let save = try? runner.run(PlannedCommand([TraceRulePlan.iptablesSaveBinary(family)]), in: namespace)
-            let table = backend == .legacy ? "*raw" : "*"
+            let table = backend.usesLegacyTrace ? "*raw" : "*"
             return save?.stdout.split(separator: "\n").contains { $0.hasPrefix(table) } ?? false
         }
         for family in TraceFamily.allCases where !loaded.contains(family) {
@@ -183,6 +183,11 @@ final class LiveSession: @unchecked Sendable {
                 let c = NftTraceCollector(options: .init(netns: target, receiveBufferBytes: 64 << 20))
                 try c.start(sink)
                 return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
+            case .kmsg:
+                try requireKernelLogReach()
+                let c = KmsgCollector()
+                try c.start(sink)
+                return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
             case .legacy, .nflog:
                 let c = NflogCollector(
                     options: .init(group: backend == .legacy ? 0 : 7, netns: target, receiveBufferBytes: 64 << 20))
@@ -198,6 +203,34 @@ final class LiveSession: @unchecked Sendable {
     }
 
     func collectorFailure(_ c: AnyCollector) -> LinuxError? { c.failure() }
+
+    /// The kmsg backend sees nothing from a namespace whose TRACE lines the kernel does not print:
+    /// refuse before anything is installed rather than trace in silence.
+    func requireKernelLogReach() throws {
+        let file: String
+        switch namespace {
+        case .current: file = "/proc/self/ns/net"
+        case .named(let name): file = "/run/netns/" + name
+        case .process(let pid): file = "/proc/\(pid)/ns/net"
+        }
+        let which = namespace.name.map { "netns \($0)" } ?? "this namespace"
+        switch KernelLogReach.check(namespaceFile: file) {
+        case .reaches: return
+        case .blockedByAllNetns:
+            throw CLIFailure(
+                message: """
+                    --backend kmsg: the kernel prints TRACE lines of \(which) only when \
+                    net.netfilter.nf_log_all_netns is 1 in the initial namespace, and it is 0; nothing was changed.
+                      pathtrace does not set it: it sends every namespace's LOG and TRACE lines to the host's log.
+                      Use --backend legacy (the same TRACE rules, read over nfnetlink_log), or set it yourself:
+                      sysctl -w net.netfilter.nf_log_all_netns=1
+                    """, code: 1)
+        case .unknown(let why):
+            throw CLIFailure(
+                message: "--backend kmsg: cannot tell whether \(which)'s TRACE lines reach the kernel log (\(why)); "
+                    + "nothing was changed; use --backend legacy", code: 1)
+        }
+    }
 
     /// The namespace's ruleset now, so steps show their rule's text and nft chains their hook.
     func snapshotRuleset() -> RuleLookup? {

@@ -19,18 +19,20 @@ struct Trace: ParsableCommand {
             /run/pathtrace and removed by `pathtrace cleanup` (and by the next start).
 
             Backends: nft (nftables trace over netlink), legacy (iptables-legacy TRACE read from \
-            nfnetlink_log group 0), nflog (an NFLOG rule at the head of every chain: chain order only); \
-            auto picks what the namespace's ruleset uses.
+            nfnetlink_log group 0), nflog (an NFLOG rule at the head of every chain: chain order only), \
+            kmsg (the same TRACE rules, lines read from /dev/kmsg as dmesg shows them; outside the initial \
+            namespace the kernel prints them only with net.netfilter.nf_log_all_netns=1, and the kernel \
+            log mixes every namespace's lines); auto picks what the namespace's ruleset uses.
             """)
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
-        case auto, nft, legacy, nflog
+        case auto, nft, legacy, nflog, kmsg
     }
 
     @OptionGroup(title: "Filter") var filter: FilterOptions
     @Option(help: ArgumentHelp("Trace inside this network namespace: a name under /run/netns, or pid:N for a process's.", valueName: "name"))
     var netns: String?
-    @Option(help: "auto, nft, legacy or nflog.") var backend: Backend = .auto
+    @Option(help: "auto, nft, legacy, nflog or kmsg.") var backend: Backend = .auto
     @Option(help: "Stop after N walks.") var count: Int?
     @Option(help: ArgumentHelp("Stop after this long: 30s, 2m, 500ms.", valueName: "time")) var duration: String?
     @Option(help: ArgumentHelp("Trace at most this many packets a second (0 = no limit).", valueName: "N/s"))
@@ -91,6 +93,7 @@ struct Trace: ParsableCommand {
         case .nft: return .nft
         case .legacy: return .legacy
         case .nflog: return .nflog
+        case .kmsg: return .kmsg
         case .auto:
             let runner = SystemCommandRunner()
             let save = try? runner.run(PlannedCommand(["iptables-legacy-save"]), in: namespace)
