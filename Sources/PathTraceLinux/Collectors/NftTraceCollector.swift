@@ -61,8 +61,11 @@ final class NftTraceSource: NetlinkSource {
     let onEvent: @Sendable (TraceEvent) -> Void
     var socket: OpaquePointer?
     let decoder: NftTraceDecoder
-    let bufferSize = 65536
+    /// Datagrams taken per system call, each in its own slot (a trace message stays far below 8 KiB).
+    static let slots = 128
+    static let slotSize = 8192
     let buffer: UnsafeMutableRawPointer
+    let lengths: UnsafeMutablePointer<UInt32>
 
     init(
         options: NftTraceCollector.Options, state: CollectorState, onEvent: @escaping @Sendable (TraceEvent) -> Void
@@ -71,10 +74,14 @@ final class NftTraceSource: NetlinkSource {
         self.state = state
         self.onEvent = onEvent
         decoder = NftTraceDecoder(rememberedPackets: options.rememberedPackets)
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 8)
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.slots * Self.slotSize, alignment: 8)
+        lengths = .allocate(capacity: Self.slots)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        lengths.deallocate()
+    }
 
     func open() throws -> Int32 {
         let nl = try Sys.pointer("mnl_socket_open(NETLINK_NETFILTER)") { mnl_socket_open(NETLINK_NETFILTER) }
@@ -98,7 +105,9 @@ final class NftTraceSource: NetlinkSource {
     func receive() -> ReceiveOutcome {
         guard let nl = socket else { return .failed(EBADF) }
         let fd = mnl_socket_get_fd(nl)
-        let r = Sys.attempt { recv(fd, buffer, bufferSize, Int32(MSG_DONTWAIT)) }
+        let r = Sys.attempt {
+            pt_recv_batch(fd, buffer, UInt32(Self.slots), UInt32(Self.slotSize), lengths)
+        }
         switch r {
         case .failure(let e):
             if e.code == EAGAIN || e.code == EWOULDBLOCK { return .wouldBlock }
@@ -107,19 +116,30 @@ final class NftTraceSource: NetlinkSource {
                 return .overrun
             }
             return .failed(e.code)
-        case .success(let n):
+        case .success(let count):
             let now = wallClock()
-            var events: [TraceEvent] = []
-            let stats = decoder.decode(UnsafeRawBufferPointer(start: buffer, count: n), time: now) {
-                events.append($0)
+            var stats = NftTraceDecoder.Stats()
+            var delivered = 0
+            for i in 0..<Int(count) {
+                let length = Int(lengths[i])
+                guard length > 0 else {
+                    stats.malformed += 1
+                    continue
+                }
+                let slot = UnsafeRawBufferPointer(start: buffer + i * Self.slotSize, count: length)
+                let s = decoder.decode(slot, time: now) {
+                    delivered += 1
+                    onEvent($0)
+                }
+                stats.messages += s.messages
+                stats.malformed += s.malformed
             }
             state.update {
                 $0.messages += stats.messages
                 $0.malformed += stats.malformed
-                $0.events += events.count
+                $0.events += delivered
             }
-            for e in events { onEvent(e) }
-            return .handled
+            return count == 0 ? .wouldBlock : .handled
         }
     }
 
@@ -157,13 +177,25 @@ final class NftTraceDecoder {
     var carried: RecentMap<UInt32, Carried>
     var names = InterfaceNames()
     /// Attributes of the message being decoded, by type (filled by the mnl_attr_parse callback).
-    var attrs = [UnsafePointer<nlattr>?](repeating: nil, count: 32)
-    var nested = [UnsafePointer<nlattr>?](repeating: nil, count: 8)
+    /// Raw storage: a class's array property written from the C callback costs an exclusivity check a write.
+    static let attrCount = 32
+    static let nestedCount = 8
+    let attrs = UnsafeMutablePointer<UnsafePointer<nlattr>?>.allocate(capacity: attrCount)
+    let nested = UnsafeMutablePointer<UnsafePointer<nlattr>?>.allocate(capacity: nestedCount)
+    /// Table and chain names repeat in every message: each distinct one becomes a String once.
+    var strings = StringInterner()
     /// Resolves interface indexes; replaceable in tests.
     var interfaceName: ((UInt32) -> String?)?
 
     init(rememberedPackets: Int = 1024) {
         carried = RecentMap(capacity: rememberedPackets)
+        attrs.initialize(repeating: nil, count: Self.attrCount)
+        nested.initialize(repeating: nil, count: Self.nestedCount)
+    }
+
+    deinit {
+        attrs.deallocate()
+        nested.deallocate()
     }
 
     /// Decodes every message in `buffer` (one datagram); trace events go to `emit`.
@@ -187,7 +219,7 @@ final class NftTraceDecoder {
         let genSize = MemoryLayout<nfgenmsg>.size
         guard Int(nlh.pointee.nlmsg_len) >= MemoryLayout<nlmsghdr>.size + genSize else { return nil }
         let tableFamily = mnl_nlmsg_get_payload(nlh).load(as: nfgenmsg.self).nfgen_family
-        for i in attrs.indices { attrs[i] = nil }
+        attrs.update(repeating: nil, count: Self.attrCount)
         let context = Unmanaged.passUnretained(self).toOpaque()
         let parsed = mnl_attr_parse(
             nlh, UInt32(genSize),
@@ -195,12 +227,13 @@ final class NftTraceDecoder {
                 guard let attr, let data else { return MNL_CB_OK }
                 let d = Unmanaged<NftTraceDecoder>.fromOpaque(data).takeUnretainedValue()
                 let type = Int(mnl_attr_get_type(attr))
-                if type < d.attrs.count { d.attrs[type] = attr }
+                if type < NftTraceDecoder.attrCount { d.attrs[type] = attr }
                 return MNL_CB_OK
             }, context)
         guard parsed >= 0 else { return nil }
 
-        guard let table = string(NFTA_TRACE_TABLE.rawValue), let chain = string(NFTA_TRACE_CHAIN.rawValue),
+        guard let table = attr(NFTA_TRACE_TABLE.rawValue).flatMap(interned),
+            let chain = attr(NFTA_TRACE_CHAIN.rawValue).flatMap(interned),
             let type = u32(NFTA_TRACE_TYPE.rawValue)
         else { return nil }
         let handle = u64(NFTA_TRACE_RULE_HANDLE.rawValue)
@@ -303,7 +336,7 @@ final class NftTraceDecoder {
 
     /// NFTA_TRACE_VERDICT: NFTA_VERDICT_CODE (be32, signed) and NFTA_VERDICT_CHAIN.
     func verdict(_ attr: UnsafePointer<nlattr>) -> StepVerdict? {
-        for i in nested.indices { nested[i] = nil }
+        nested.update(repeating: nil, count: Self.nestedCount)
         let context = Unmanaged.passUnretained(self).toOpaque()
         let parsed = mnl_attr_parse_nested(
             attr,
@@ -311,13 +344,13 @@ final class NftTraceDecoder {
                 guard let attr, let data else { return MNL_CB_OK }
                 let d = Unmanaged<NftTraceDecoder>.fromOpaque(data).takeUnretainedValue()
                 let type = Int(mnl_attr_get_type(attr))
-                if type < d.nested.count { d.nested[type] = attr }
+                if type < NftTraceDecoder.nestedCount { d.nested[type] = attr }
                 return MNL_CB_OK
             }, context)
         guard parsed >= 0, let codeAttr = nested[Int(NFTA_VERDICT_CODE.rawValue)],
             let raw = NftTraceDecoder.u32(codeAttr)
         else { return nil }
-        let target = nested[Int(NFTA_VERDICT_CHAIN.rawValue)].flatMap(NftTraceDecoder.string) ?? ""
+        let target = nested[Int(NFTA_VERDICT_CHAIN.rawValue)].flatMap(interned) ?? ""
         return NftTraceDecoder.verdict(code: Int32(bitPattern: raw), chain: target)
     }
 
@@ -345,7 +378,15 @@ final class NftTraceDecoder {
     // MARK: - Attribute payloads (bounds-checked, big-endian)
 
     private func attr(_ type: UInt32) -> UnsafePointer<nlattr>? {
-        Int(type) < attrs.count ? attrs[Int(type)] : nil
+        Int(type) < Self.attrCount ? attrs[Int(type)] : nil
+    }
+
+    /// A string attribute through the interner.
+    func interned(_ a: UnsafePointer<nlattr>) -> String? {
+        let b = NftTraceDecoder.payload(a)
+        let end = b.firstIndex(of: 0) ?? b.count
+        guard end > 0 else { return nil }
+        return strings.string(UnsafeRawBufferPointer(rebasing: b[0..<end]))
     }
 
     func bytes(_ type: UInt32) -> UnsafeRawBufferPointer? {
