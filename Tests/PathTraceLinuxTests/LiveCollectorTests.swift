@@ -251,7 +251,7 @@ struct LiveCollectorTests {
 
     @Test func missingNamespaceIsAClearError() throws {
         let name = "ptl-missing-\(getpid())"
-        #expect(!Netns.exists(.named(name)))
+        #expect(!TraceNamespace.named(name).exists)
         #expect(throws: LinuxError.noSuchNamespace(name)) { try Netns.run(in: .named(name)) { 1 } }
         let collector = NftTraceCollector(options: .init(netns: .named(name)))
         #expect(throws: LinuxError.noSuchNamespace(name)) { try collector.start { _ in } }

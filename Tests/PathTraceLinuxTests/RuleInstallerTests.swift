@@ -119,13 +119,6 @@ private func tempDir() -> URL {
         #expect(SystemCommandRunner.debianPackage(for: "ip") == "iproute2")
     }
 
-    @Test func namespaceNamesAreValidated() {
-        #expect(throws: RulesError.invalidNamespace("a b")) { try TraceNamespace(name: "a b") }
-        #expect(throws: RulesError.invalidNamespace("../x")) { try TraceNamespace(name: "../x") }
-        #expect((try? TraceNamespace(name: "ptr-lab_1.x")) == .named("ptr-lab_1.x"))
-        #expect((try? TraceNamespace(name: nil)) == .current)
-    }
-
     @Test func systemRunnerPassesArgvAndStdinUnchanged() throws {
         let runner = SystemCommandRunner()
         let r = try runner.run(PlannedCommand(["printf", "%s|", "a b", "$(id)", "x;y"]), in: .current)

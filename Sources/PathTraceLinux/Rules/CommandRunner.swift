@@ -3,58 +3,6 @@ import Foundation
 import Glibc
 import PathTraceCore
 
-/// Where rules go: the network namespace pathtrace runs in, one named under `/run/netns`, or the
-/// one a process is in (`pid:N`, for containers whose namespace has no name).
-public enum TraceNamespace: Sendable, Equatable, Hashable, CustomStringConvertible {
-    case current
-    case named(String)
-    case process(Int32)
-
-    /// `nil` means the current namespace; `pid:N` a process's; a name is checked the way `ip netns` would accept it.
-    public init(name: String?) throws(RulesError) {
-        guard let name else {
-            self = .current
-            return
-        }
-        if name.hasPrefix("pid:") {
-            guard let pid = Int32(name.dropFirst(4)), pid > 0 else { throw .invalidNamespace(name) }
-            self = .process(pid)
-            return
-        }
-        guard TraceNamespace.isValidName(name) else { throw .invalidNamespace(name) }
-        self = .named(name)
-    }
-
-    /// 1–64 of `A-Z a-z 0-9 . _ - @ +`, not `.` or `..`.
-    public static func isValidName(_ name: String) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= 64, name != ".", name != ".." else { return false }
-        return name.utf8.allSatisfy { b in
-            (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 46 || b == 95 || b == 45
-                || b == 64 || b == 43
-        }
-    }
-
-    /// The name as the user gives it (`NAME` or `pid:N`); nil for the current namespace.
-    public var name: String? {
-        switch self {
-        case .current: return nil
-        case .named(let n): return n
-        case .process(let pid): return "pid:\(pid)"
-        }
-    }
-
-    /// Whether the namespace can be entered: always for `.current`, else when `/run/netns/NAME` exists.
-    public var exists: Bool {
-        switch self {
-        case .current: return true
-        case .named(let name): return FileManager.default.fileExists(atPath: "/run/netns/\(name)")
-        case .process(let pid): return FileManager.default.fileExists(atPath: "/proc/\(pid)/ns/net")
-        }
-    }
-
-    public var description: String { name.map { "netns \($0)" } ?? "the current namespace" }
-}
-
 /// What a program printed and how it ended.
 public struct CommandResult: Sendable, Equatable {
     public var status: Int32
