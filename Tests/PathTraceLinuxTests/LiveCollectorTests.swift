@@ -42,13 +42,10 @@ struct LiveCollectorTests {
         // nft monitor trace alongside, for the same packet.
         let monitorOut = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).monitor")
         defer { try? FileManager.default.removeItem(at: monitorOut) }
-        let monitor = try Command.background(
-            ["ip", "netns", "exec", lab.router, "nft", "-a", "monitor", "trace"], output: monitorOut)
-        defer {
-            if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL) }
-            monitor.waitUntilExit()
-        }
-        #expect(LiveLab.waitForSubscription(pid: monitor.processIdentifier, group: 9))
+        let monitor = try Live.runner.start(
+            ["nft", "-a", "monitor", "trace"], in: .named(lab.router), output: monitorOut.path)
+        defer { monitor.stop() }
+        #expect(LiveLab.waitForSubscription(pid: monitor.pid, group: 9))
 
         let sink = EventSink()
         let collector = NftTraceCollector(options: .init(netns: .named(lab.router)))
@@ -90,8 +87,7 @@ struct LiveCollectorTests {
             LiveLab.wait(timeout: 3) {
                 ((try? String(contentsOf: monitorOut, encoding: .utf8)) ?? "").contains("pttest post policy")
             })
-        kill(monitor.processIdentifier, SIGKILL)
-        monitor.waitUntilExit()
+        monitor.stop()
         let text = try String(contentsOf: monitorOut, encoding: .utf8)
         var parser = TraceLineParser(file: "monitor")
         var monitored: [TraceEvent] = []

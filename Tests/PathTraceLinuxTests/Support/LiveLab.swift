@@ -49,19 +49,6 @@ enum Command {
         return String(decoding: stdout, as: UTF8.self)
     }
 
-    /// Starts a long-running command with stdout (and stderr) going to `output`.
-    static func background(_ arguments: [String], output: URL) throws -> Process {
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        let p = Process()
-        p.executableURL = executable(arguments[0])
-        p.arguments = Array(arguments.dropFirst())
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
 }
 
 /// Three namespaces, `client — router — server`, joined by veth pairs, with addresses that exist only
