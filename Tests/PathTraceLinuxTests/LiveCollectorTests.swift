@@ -147,7 +147,7 @@ struct LiveCollectorTests {
         let old = try lab.exec(lab.router, ["sysctl", "-n", "net.netfilter.nf_log.2"]).trimmingSpaces()
         try lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=nfnetlink_log"])
         defer {
-            _ = try? lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=\(old)"], allowFailure: true)
+            _ = try? lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=\(old)"])
         }
 
         #expect(try lab.sendSYN() == ECONNREFUSED)
