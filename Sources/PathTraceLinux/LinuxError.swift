@@ -8,8 +8,6 @@ public enum LinuxError: Error, Equatable, CustomStringConvertible {
     case permissionDenied(operation: String, errno: Int32)
     /// `/run/netns/NAME` or `/proc/N/ns/net` does not exist.
     case noSuchNamespace(String)
-    /// A namespace spec that is neither a plain name nor `pid:N`.
-    case invalidNamespace(String)
     /// An nfnetlink_log group another socket already listens on (the kernel answers EPERM).
     case groupBusy(group: UInt16)
     /// Any other failure.
@@ -29,7 +27,6 @@ public enum LinuxError: Error, Equatable, CustomStringConvertible {
         case .permissionDenied(_, let e), .failed(_, let e): return e
         case .groupBusy: return EPERM
         case .noSuchNamespace: return ENOENT
-        case .invalidNamespace: return nil
         }
     }
 
@@ -44,7 +41,6 @@ public enum LinuxError: Error, Equatable, CustomStringConvertible {
         case .permissionDenied(let op, let e):
             return "\(op): \(LinuxError.message(e)) (needs CAP_NET_ADMIN; run as root)"
         case .noSuchNamespace(let name): return "network namespace \(name) does not exist"
-        case .invalidNamespace(let text): return "invalid network namespace \"\(text)\": expected NAME or pid:N"
         case .groupBusy(let g): return "nfnetlink_log group \(g) already has a listener"
         case .failed(let op, let e): return "\(op): \(LinuxError.message(e))"
         }

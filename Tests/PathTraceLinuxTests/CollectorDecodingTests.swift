@@ -204,13 +204,4 @@ import Testing
             }
         }
     }
-
-    @Test func namespaceSpecs() {
-        #expect(NetnsTarget("pid:42") == .process(42))
-        #expect(NetnsTarget("pid:0") == nil)
-        #expect(NetnsTarget("pthost") == .named("pthost"))
-        #expect(NetnsTarget("a/b") == nil && NetnsTarget("..") == nil && NetnsTarget("") == nil)
-        #expect(NetnsTarget.named("x").path == "/run/netns/x")
-        #expect(NetnsTarget.process(7).path == "/proc/7/ns/net")
-    }
 }

@@ -37,7 +37,7 @@ import Testing
         try builder.up()
         #expect(builder.existingNamespaces().count == 3)
         let server = try LabTraffic.startServer(spec, idle: 5)
-        defer { server?.terminate() }
+        defer { server?.stop() }
         let answers = try LabTraffic.send(spec)
         // The server sees the host's bond0 address: the VM's source was MASQUERADEd.
         #expect(answers == ["ok 18 from 10.44.0.1\n"])

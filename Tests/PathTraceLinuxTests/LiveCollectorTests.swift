@@ -42,13 +42,10 @@ struct LiveCollectorTests {
         // nft monitor trace alongside, for the same packet.
         let monitorOut = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).monitor")
         defer { try? FileManager.default.removeItem(at: monitorOut) }
-        let monitor = try Command.background(
-            ["ip", "netns", "exec", lab.router, "nft", "-a", "monitor", "trace"], output: monitorOut)
-        defer {
-            if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL) }
-            monitor.waitUntilExit()
-        }
-        #expect(LiveLab.waitForSubscription(pid: monitor.processIdentifier, group: 9))
+        let monitor = try Live.runner.start(
+            ["nft", "-a", "monitor", "trace"], in: .named(lab.router), output: monitorOut.path)
+        defer { monitor.stop() }
+        #expect(LiveLab.waitForSubscription(pid: monitor.pid, group: 9))
 
         let sink = EventSink()
         let collector = NftTraceCollector(options: .init(netns: .named(lab.router)))
@@ -90,8 +87,7 @@ struct LiveCollectorTests {
             LiveLab.wait(timeout: 3) {
                 ((try? String(contentsOf: monitorOut, encoding: .utf8)) ?? "").contains("pttest post policy")
             })
-        kill(monitor.processIdentifier, SIGKILL)
-        monitor.waitUntilExit()
+        monitor.stop()
         let text = try String(contentsOf: monitorOut, encoding: .utf8)
         var parser = TraceLineParser(file: "monitor")
         var monitored: [TraceEvent] = []
@@ -151,7 +147,7 @@ struct LiveCollectorTests {
         let old = try lab.exec(lab.router, ["sysctl", "-n", "net.netfilter.nf_log.2"]).trimmingSpaces()
         try lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=nfnetlink_log"])
         defer {
-            _ = try? lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=\(old)"], allowFailure: true)
+            _ = try? lab.exec(lab.router, ["sysctl", "-q", "-w", "net.netfilter.nf_log.2=\(old)"])
         }
 
         #expect(try lab.sendSYN() == ECONNREFUSED)
@@ -251,7 +247,7 @@ struct LiveCollectorTests {
 
     @Test func missingNamespaceIsAClearError() throws {
         let name = "ptl-missing-\(getpid())"
-        #expect(!Netns.exists(.named(name)))
+        #expect(!TraceNamespace.named(name).exists)
         #expect(throws: LinuxError.noSuchNamespace(name)) { try Netns.run(in: .named(name)) { 1 } }
         let collector = NftTraceCollector(options: .init(netns: .named(name)))
         #expect(throws: LinuxError.noSuchNamespace(name)) { try collector.start { _ in } }

@@ -17,29 +17,27 @@ enum Live {
             }
     }
 
-    /// Six hex digits shared by every namespace of this test run: `ptr<run><n>`.
+    /// Six hex digits shared by every namespace of this test run: `ptr<run><n>-ns`.
     static let runID: String = {
         let hex = String(UInt32.random(in: 0...0xFF_FFFF), radix: 16)
         return String(repeating: "0", count: 6 - hex.count) + hex
     }()
 
-    nonisolated(unsafe) static var counter = 0
-    static let counterLock = NSLock()
+    nonisolated(unsafe) private static var counter = 0
+    private static let counterLock = NSLock()
 
-    static func nextName() -> String {
-        counterLock.lock()
-        defer { counterLock.unlock() }
-        counter += 1
-        return "ptr\(runID)\(counter)"
+    /// 0, 1, 2, …: what tells apart the namespaces one test process creates.
+    static func next() -> Int {
+        counterLock.withLock {
+            defer { counter += 1 }
+            return counter
+        }
     }
 
+    /// Runs `argv` in the namespace `ns` (or the current one); throws unless it exits 0.
     @discardableResult
     static func run(_ argv: [String], in ns: String? = nil, stdin: String? = nil) throws -> CommandResult {
-        let result = try runner.run(PlannedCommand(argv, stdin: stdin), in: ns.map { .named($0) } ?? .current)
-        if !result.succeeded {
-            throw RulesError.commandFailed(argv: argv, status: result.status, stderr: result.stderr)
-        }
-        return result
+        try runner.runChecked(PlannedCommand(argv, stdin: stdin), in: ns.map { .named($0) } ?? .current)
     }
 
     /// Loads the ≥ 50-rule fixture (IPv4 and IPv6, user chains in every table) and a native nft table.
@@ -86,17 +84,18 @@ enum Live {
     }
 }
 
-/// Creates one `ptr…` namespace for the test and always deletes it, also when the test fails or throws.
+/// Creates one `ptr…` namespace for the test, as a one-namespace lab, and always deletes it, also when
+/// the test fails or throws.
 struct LiveNetnsTrait: TestTrait, TestScoping {
     @TaskLocal static var name: String = ""
 
     func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        let name = Live.nextName()
-        try Live.run(["ip", "netns", "add", name])
-        defer { _ = try? Live.run(["ip", "netns", "delete", name]) }
-        try await LiveNetnsTrait.$name.withValue(name) { try await function() }
+        let lab = LabBuilder(spec: try .live(prefix: "ptr\(Live.runID)\(Live.next())", #"{"namespaces": ["ns"]}"#))
+        try lab.up()
+        defer { lab.down() }
+        try await LiveNetnsTrait.$name.withValue(lab.spec.netns("ns")) { try await function() }
     }
 }
 

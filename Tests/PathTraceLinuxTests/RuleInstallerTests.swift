@@ -119,13 +119,6 @@ private func tempDir() -> URL {
         #expect(SystemCommandRunner.debianPackage(for: "ip") == "iproute2")
     }
 
-    @Test func namespaceNamesAreValidated() {
-        #expect(throws: RulesError.invalidNamespace("a b")) { try TraceNamespace(name: "a b") }
-        #expect(throws: RulesError.invalidNamespace("../x")) { try TraceNamespace(name: "../x") }
-        #expect((try? TraceNamespace(name: "ptr-lab_1.x")) == .named("ptr-lab_1.x"))
-        #expect((try? TraceNamespace(name: nil)) == .current)
-    }
-
     @Test func systemRunnerPassesArgvAndStdinUnchanged() throws {
         let runner = SystemCommandRunner()
         let r = try runner.run(PlannedCommand(["printf", "%s|", "a b", "$(id)", "x;y"]), in: .current)
@@ -135,6 +128,31 @@ private func tempDir() -> URL {
         #expect(cat.stdout.count == 200_000)
         let fail = try runner.run(PlannedCommand(["sh", "-c", "echo oops >&2; exit 3"]), in: .current)
         #expect(fail == CommandResult(status: 3, stdout: "", stderr: "oops\n"))
+    }
+
+    @Test func systemRunnerStartsInTheBackgroundAndStops() throws {
+        let runner = SystemCommandRunner()
+        let output = tempDir().path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let done = try runner.start(["sh", "-c", "echo out; echo err >&2; exit 4"], in: .current, output: output)
+        #expect(done.wait() == 4 && !done.isRunning)
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == "out\nerr\n")
+
+        // SIGTERM reaches it although the test runner blocks it.
+        let sleeper = try runner.start(["sleep", "30"], in: .current)
+        #expect(sleeper.isRunning)
+        #expect(sleeper.stop() == 128 + SIGTERM)
+        // One that ignores SIGTERM is killed once the grace period is over.
+        let stubborn = try runner.start(
+            ["sh", "-c", "trap '' TERM; echo ready; exec sleep 30"], in: .current, output: output)
+        let deadline = Date().addingTimeInterval(5)
+        while (try? String(contentsOfFile: output, encoding: .utf8)) != "ready\n" && Date() < deadline {
+            usleep(10_000)
+        }
+        #expect(stubborn.stop(grace: 0.2) == 128 + SIGKILL)
+        #expect(throws: RulesError.missingBinary("no-such-program", package: "no-such-program")) {
+            try runner.start(["no-such-program"], in: .current)
+        }
     }
 
     @Test func cleanupSkipsLiveSessionsAndUndoesDeadOnes() throws {

@@ -33,12 +33,18 @@ public enum Tool {
         return r.stdout
     }
 
-    /// Starts `argv` in the background with its output discarded; the caller ends it.
-    public static func start(_ argv: [String]) throws -> Process {
+    /// Starts `argv` in the background with its stdout in the file `output` (created or truncated) or
+    /// discarded; the caller ends it.
+    public static func start(_ argv: [String], output: String? = nil) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = argv
-        p.standardOutput = FileHandle.nullDevice
+        if let output {
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        } else {
+            p.standardOutput = FileHandle.nullDevice
+        }
         p.standardError = FileHandle.nullDevice
         try p.run()
         return p

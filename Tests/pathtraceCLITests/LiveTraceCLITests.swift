@@ -214,13 +214,7 @@ import Testing
         let host = "\(prefix)-host"
         let monitorFile = NSTemporaryDirectory() + "\(prefix)-monitor.txt"
         defer { try? FileManager.default.removeItem(atPath: monitorFile) }
-        let monitor = Process()
-        monitor.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        monitor.arguments = ["ip", "netns", "exec", host, "nft", "monitor", "trace"]
-        FileManager.default.createFile(atPath: monitorFile, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: monitorFile))
-        monitor.standardOutput = handle
-        try monitor.run()
+        let monitor = try Tool.start(["ip", "netns", "exec", host, "nft", "monitor", "trace"], output: monitorFile)
         defer { if monitor.isRunning { kill(monitor.processIdentifier, SIGKILL) } }
         let (trace, out, err) = try Self.startTrace([
             "--netns", host, "--dport", "3128", "--count", "1", "--format", "json", "--backend", "nft",
@@ -233,9 +227,9 @@ import Testing
         Thread.sleep(forTimeInterval: 0.3)
         kill(monitor.processIdentifier, SIGKILL)
         monitor.waitUntilExit()
-        try handle.close()
         let live = try #require(
-            try JSONSerialization.jsonObject(with: Data(String(decoding: stdout, as: UTF8.self).split(separator: "\n")[0].utf8))
+            try JSONSerialization.jsonObject(
+                with: Data(String(decoding: stdout, as: UTF8.self).split(separator: "\n")[0].utf8))
                 as? [String: Any])
         let liveChains = (live["steps"] as? [[String: Any]] ?? []).filter {
             !($0["kind"] as? String == "return" && $0["handle"] == nil)

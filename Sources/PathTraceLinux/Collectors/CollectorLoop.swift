@@ -59,7 +59,7 @@ final class CollectorState: @unchecked Sendable {
 /// the socket is read first (bounded), so records of packets sent before `stop()` are not lost.
 final class CollectorLoop: @unchecked Sendable {
     let name: String
-    let netns: NetnsTarget?
+    let netns: TraceNamespace
     let state: CollectorState
     private let lock = NSLock()
     private var stopFD: Int32 = -1
@@ -71,7 +71,7 @@ final class CollectorLoop: @unchecked Sendable {
     /// Datagrams read at most after stop() (a flood must not keep the collector alive).
     static let drainOnStop = 65536
 
-    init(name: String, netns: NetnsTarget?, state: CollectorState) {
+    init(name: String, netns: TraceNamespace, state: CollectorState) {
         self.name = name
         self.netns = netns
         self.state = state
@@ -91,7 +91,7 @@ final class CollectorLoop: @unchecked Sendable {
         DedicatedThread.start(name: name) { [self] in
             let fd: Int32
             do {
-                if let netns { try Netns.enter(netns) }
+                try Netns.enter(netns)
                 fd = try box.source.open()
                 opened.result = .success(fd)
             } catch {

@@ -18,15 +18,16 @@ public final class NflogCollector: @unchecked Sendable {
     public struct Options: Sendable {
         /// The nfnetlink_log group (0 for legacy TRACE).
         public var group: UInt16
-        /// The namespace to listen in; nil for the caller's.
-        public var netns: NetnsTarget?
+        /// The namespace to listen in; `.current` stays in the caller's.
+        public var netns: TraceNamespace
         /// Bytes of each packet copied (from the network header).
         public var copyRange: UInt32
         /// Receive buffer asked for (SO_RCVBUFFORCE, else SO_RCVBUF up to rmem_max).
         public var receiveBufferBytes: Int
 
         public init(
-            group: UInt16, netns: NetnsTarget? = nil, copyRange: UInt32 = 0xFFFF, receiveBufferBytes: Int = 16 << 20
+            group: UInt16, netns: TraceNamespace = .current, copyRange: UInt32 = 0xFFFF,
+            receiveBufferBytes: Int = 16 << 20
         ) {
             self.group = group
             self.netns = netns

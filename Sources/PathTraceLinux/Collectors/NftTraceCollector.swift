@@ -11,14 +11,15 @@ import PathTraceCore
 /// Events are delivered on the collector's own thread, in the order the kernel sent them.
 public final class NftTraceCollector: @unchecked Sendable {
     public struct Options: Sendable {
-        /// The namespace to trace in; nil for the caller's.
-        public var netns: NetnsTarget?
+        /// The namespace to trace in; `.current` stays in the caller's.
+        public var netns: TraceNamespace
         /// Receive buffer asked for (SO_RCVBUFFORCE, else SO_RCVBUF up to rmem_max).
         public var receiveBufferBytes: Int
         /// Trace ids whose last packet dump is remembered for the events that follow it.
         public var rememberedPackets: Int
 
-        public init(netns: NetnsTarget? = nil, receiveBufferBytes: Int = 16 << 20, rememberedPackets: Int = 1024) {
+        public init(netns: TraceNamespace = .current, receiveBufferBytes: Int = 16 << 20, rememberedPackets: Int = 1024)
+        {
             self.netns = netns
             self.receiveBufferBytes = receiveBufferBytes
             self.rememberedPackets = rememberedPackets

@@ -41,25 +41,20 @@ public enum LabTraffic {
         """
 
     /// Starts the lab's server in its namespace; it exits by itself after `idle` seconds without a client.
-    public static func startServer(_ spec: LabSpec, idle: Double = 20) throws -> Process? {
+    public static func startServer(_ spec: LabSpec, idle: Double = 20) throws -> BackgroundProcess? {
         guard let s = spec.server else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "ip", "netns", "exec", spec.netns(s.ns), "python3", "-c", server, s.address, String(s.port), String(idle),
-        ]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
         let builder = LabBuilder(spec: spec)
+        let process = try SystemCommandRunner().start(
+            ["python3", "-c", server, s.address, String(s.port), String(idle)], in: .named(spec.netns(s.ns)))
+        var listening = false
+        defer { if !listening { process.stop() } }
         // Wait (bounded) until it listens.
         for _ in 0..<50 {
             let ss = try builder.run(["ss", "-Hltn"], in: s.ns, check: false).stdout
-            if ss.contains(":\(s.port) ") { return process }
+            listening = ss.contains(":\(s.port) ")
+            if listening { return process }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        process.terminate()
         throw LabError.invalid(spec.name, "the server did not start listening on \(s.address):\(s.port)")
     }
 

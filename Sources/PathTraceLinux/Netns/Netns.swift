@@ -3,60 +3,21 @@ import CMnl
 import Foundation
 import Glibc
 
-/// A network namespace: a name under `/run/netns` (as `ip netns` creates them) or a process's, `pid:N`.
-public enum NetnsTarget: Sendable, Hashable, CustomStringConvertible {
-    case named(String)
-    case process(Int32)
-
-    /// Parses `NAME` or `pid:N`; nil for names that are empty, contain `/` or are `.`/`..`.
-    public init?(_ text: String) {
-        if text.hasPrefix("pid:") {
-            guard let pid = Int32(text.dropFirst(4)), pid > 0 else { return nil }
-            self = .process(pid)
-            return
-        }
-        guard !text.isEmpty, text.utf8.count <= 255, !text.contains("/"), text != ".", text != "..",
-            !text.contains("\0")
-        else { return nil }
-        self = .named(text)
-    }
-
-    /// The namespace file setns(2) opens.
-    public var path: String {
-        switch self {
-        case .named(let name): return "/run/netns/" + name
-        case .process(let pid): return "/proc/\(pid)/ns/net"
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .named(let name): return name
-        case .process(let pid): return "pid:\(pid)"
-        }
-    }
-}
-
 /// Runs code inside a network namespace on a dedicated thread.
 ///
 /// setns(CLONE_NEWNET) changes only the calling thread, so the work runs on a fresh thread that
 /// enters the namespace first and ends with the work: no pooled thread is ever moved. Sockets opened
 /// there stay bound to that namespace wherever they are used later.
 public enum Netns {
-    /// Whether the namespace file exists.
-    public static func exists(_ target: NetnsTarget) -> Bool {
-        access(target.path, F_OK) == 0
-    }
-
-    /// Runs `body` on a new thread inside `target` (or in the caller's namespace when nil) and
-    /// returns its result. Throws `LinuxError.noSuchNamespace` when the namespace does not exist.
+    /// Runs `body` on a new thread inside `namespace` and returns its result.
+    /// Throws `LinuxError.noSuchNamespace` when the namespace does not exist.
     public static func run<T: Sendable>(
-        in target: NetnsTarget?, _ body: @escaping @Sendable () throws -> T
+        in namespace: TraceNamespace, _ body: @escaping @Sendable () throws -> T
     ) throws -> T {
         let box = ResultBox<T>()
         DedicatedThread.start(name: "pathtrace-netns") {
             do {
-                if let target { try enter(target) }
+                try enter(namespace)
                 box.result = .success(try body())
             } catch {
                 box.result = .failure(error)
@@ -68,21 +29,21 @@ public enum Netns {
         return try result.get()
     }
 
-    /// Moves the calling thread into `target`. Call only on a thread this module created.
-    static func enter(_ target: NetnsTarget) throws {
-        let path = target.path
+    /// Moves the calling thread into `namespace` (`.current` stays). Call only on a thread this module created.
+    static func enter(_ namespace: TraceNamespace) throws {
+        guard let path = namespace.path, let name = namespace.name else { return }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             let e = Glibc.errno
-            if e == ENOENT || e == ENOTDIR { throw LinuxError.noSuchNamespace(target.description) }
+            if e == ENOENT || e == ENOTDIR { throw LinuxError.noSuchNamespace(name) }
             throw LinuxError(operation: "open \(path)", errno: e)
         }
         defer { close(fd) }
         do {
-            try Sys.call("setns \(target)") { pt_setns_net(fd) }
+            try Sys.call("setns \(name)") { pt_setns_net(fd) }
         } catch LinuxError.failed(_, EINVAL) {
             // Not a network namespace file (a stale bind mount, or a plain file under /run/netns).
-            throw LinuxError.noSuchNamespace(target.description)
+            throw LinuxError.noSuchNamespace(name)
         }
     }
 }

@@ -3,58 +3,6 @@ import Foundation
 import Glibc
 import PathTraceCore
 
-/// Where rules go: the network namespace pathtrace runs in, one named under `/run/netns`, or the
-/// one a process is in (`pid:N`, for containers whose namespace has no name).
-public enum TraceNamespace: Sendable, Equatable, Hashable, CustomStringConvertible {
-    case current
-    case named(String)
-    case process(Int32)
-
-    /// `nil` means the current namespace; `pid:N` a process's; a name is checked the way `ip netns` would accept it.
-    public init(name: String?) throws(RulesError) {
-        guard let name else {
-            self = .current
-            return
-        }
-        if name.hasPrefix("pid:") {
-            guard let pid = Int32(name.dropFirst(4)), pid > 0 else { throw .invalidNamespace(name) }
-            self = .process(pid)
-            return
-        }
-        guard TraceNamespace.isValidName(name) else { throw .invalidNamespace(name) }
-        self = .named(name)
-    }
-
-    /// 1–64 of `A-Z a-z 0-9 . _ - @ +`, not `.` or `..`.
-    public static func isValidName(_ name: String) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= 64, name != ".", name != ".." else { return false }
-        return name.utf8.allSatisfy { b in
-            (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 46 || b == 95 || b == 45
-                || b == 64 || b == 43
-        }
-    }
-
-    /// The name as the user gives it (`NAME` or `pid:N`); nil for the current namespace.
-    public var name: String? {
-        switch self {
-        case .current: return nil
-        case .named(let n): return n
-        case .process(let pid): return "pid:\(pid)"
-        }
-    }
-
-    /// Whether the namespace can be entered: always for `.current`, else when `/run/netns/NAME` exists.
-    public var exists: Bool {
-        switch self {
-        case .current: return true
-        case .named(let name): return FileManager.default.fileExists(atPath: "/run/netns/\(name)")
-        case .process(let pid): return FileManager.default.fileExists(atPath: "/proc/\(pid)/ns/net")
-        }
-    }
-
-    public var description: String { name.map { "netns \($0)" } ?? "the current namespace" }
-}
-
 /// What a program printed and how it ended.
 public struct CommandResult: Sendable, Equatable {
     public var status: Int32
@@ -127,20 +75,33 @@ public struct SystemCommandRunner: CommandRunning {
     }
 
     public func run(_ command: PlannedCommand, in namespace: TraceNamespace) throws -> CommandResult {
-        guard let program = command.argv.first else {
+        try Spawn.run(argv(command.argv, in: namespace), stdin: command.stdin.map { Array($0.utf8) } ?? [])
+    }
+
+    /// Starts `argv` inside `namespace` and returns at once (a lab's server, a monitor running beside a
+    /// trace). Its stdin is /dev/null; stdout and stderr go to the file `output` (truncated) or nowhere.
+    public func start(_ argv: [String], in namespace: TraceNamespace, output: String? = nil) throws
+        -> BackgroundProcess
+    {
+        BackgroundProcess(pid: try Spawn.start(self.argv(argv, in: namespace), output: output ?? "/dev/null"))
+    }
+
+    /// `argv` with its program resolved, behind what enters `namespace`.
+    func argv(_ argv: [String], in namespace: TraceNamespace) throws -> [String] {
+        guard let program = argv.first else {
             throw RulesError.commandFailed(argv: [], status: -1, stderr: "empty command")
         }
-        var argv = [try resolve(program)] + command.argv.dropFirst()
+        let resolved = [try resolve(program)] + argv.dropFirst()
         switch namespace {
-        case .current: break
-        case .named(let name): argv = [try resolve("ip"), "netns", "exec", name] + argv
-        case .process(let pid): argv = [try resolve("nsenter"), "--net=/proc/\(pid)/ns/net", "--"] + argv
+        case .current: return resolved
+        case .named(let name): return [try resolve("ip"), "netns", "exec", name] + resolved
+        case .process(let pid): return [try resolve("nsenter"), "--net=/proc/\(pid)/ns/net", "--"] + resolved
         }
-        return try Spawn.run(argv, stdin: command.stdin.map { Array($0.utf8) } ?? [])
     }
 }
 
-/// posix_spawn with three pipes, a poll loop and waitpid; every call retries EINTR.
+/// posix_spawn, either to the end (three pipes, a poll loop and waitpid) or into the background;
+/// every call retries EINTR.
 enum Spawn {
     /// A child that exits without reading its stdin must not kill pathtrace with SIGPIPE.
     static let ignorePipe: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
@@ -169,39 +130,16 @@ enum Spawn {
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
 
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(
-            &attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        var env = ProcessInfo.processInfo.environment
-        env["LC_ALL"] = "C"
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in cArgs { free(p) }
-            for p in cEnv { free(p) }
+        let pid: pid_t
+        do {
+            pid = try spawn(argv, &actions)
+        } catch {
+            for fd in inPipe + outPipe + errPipe { close(fd) }
+            throw error
         }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
         close(inPipe[0])
         close(outPipe[1])
         close(errPipe[1])
-        if rc != 0 {
-            close(inPipe[1])
-            close(outPipe[0])
-            close(errPipe[0])
-            throw RulesError.system(operation: "posix_spawn \(argv[0])", errno: rc)
-        }
 
         var out: [UInt8] = []
         var err: [UInt8] = []
@@ -253,11 +191,57 @@ enum Spawn {
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { throw RulesError.system(operation: "waitpid", errno: errno) }
         }
-        // WIFEXITED / WEXITSTATUS, spelled out: the macros are not imported.
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return CommandResult(
-            status: code, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self)
-        )
+            status: exitCode(status), stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    /// Starts `argv` with stdin from /dev/null and stdout and stderr into `output`, and returns its pid.
+    static func start(_ argv: [String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        return try spawn(argv, &actions)
+    }
+
+    /// posix_spawn in a process group of its own, with the signals pathtrace handles back at their
+    /// defaults and unblocked (a child must die of the SIGTERM it is sent), and LC_ALL=C so the
+    /// output parsed is the same everywhere.
+    static func spawn(_ argv: [String], _ actions: inout posix_spawn_file_actions_t) throws -> pid_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(
+            &attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        var env = ProcessInfo.processInfo.environment
+        env["LC_ALL"] = "C"
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, cEnv)
+        if rc != 0 { throw RulesError.system(operation: "posix_spawn \(argv[0])", errno: rc) }
+        return pid
+    }
+
+    /// WIFEXITED / WEXITSTATUS, spelled out (the macros are not imported); a signal is 128 + its number.
+    static func exitCode(_ status: Int32) -> Int32 {
+        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
 #endif

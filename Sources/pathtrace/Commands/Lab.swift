@@ -65,7 +65,7 @@ struct Lab: ParsableCommand {
             try builder.up()
             FileOutput.stderr.write("pathtrace: lab \(spec.name) is up: \(spec.description)\n")
             let server = try LabTraffic.startServer(spec, idle: 10)
-            defer { server?.terminate() }
+            defer { server?.stop() }
             var filter = WalkFilter()
             filter.dport = spec.trace.dport.flatMap { PortRange(String($0)) }
             filter.proto = spec.trace.proto.flatMap(IPProtocol.number)

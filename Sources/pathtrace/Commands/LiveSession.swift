@@ -174,13 +174,12 @@ final class LiveSession: @unchecked Sendable {
     }()
 
     func startCollector() throws -> AnyCollector {
-        let target = namespace.name.flatMap(NetnsTarget.init)
         let sink: @Sendable (TraceEvent) -> Void = { [events] in events.push($0) }
         do {
             switch backend {
             case .nft:
                 // A large socket buffer rides out bursts while the main thread is busy with walks.
-                let c = NftTraceCollector(options: .init(netns: target, receiveBufferBytes: 64 << 20))
+                let c = NftTraceCollector(options: .init(netns: namespace, receiveBufferBytes: 64 << 20))
                 try c.start(sink)
                 return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
             case .kmsg:
@@ -190,7 +189,7 @@ final class LiveSession: @unchecked Sendable {
                 return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
             case .legacy, .nflog:
                 let c = NflogCollector(
-                    options: .init(group: backend == .legacy ? 0 : 7, netns: target, receiveBufferBytes: 64 << 20))
+                    options: .init(group: backend == .legacy ? 0 : 7, netns: namespace, receiveBufferBytes: 64 << 20))
                 try c.start(sink)
                 return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
             }

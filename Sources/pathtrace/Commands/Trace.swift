@@ -30,7 +30,10 @@ struct Trace: ParsableCommand {
     }
 
     @OptionGroup(title: "Filter") var filter: FilterOptions
-    @Option(help: ArgumentHelp("Trace inside this network namespace: a name under /run/netns, or pid:N for a process's.", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Trace inside this network namespace: a name under /run/netns, or pid:N for a process's.", valueName: "name"
+        ))
     var netns: String?
     @Option(help: "auto, nft, legacy, nflog or kmsg.") var backend: Backend = .auto
     @Option(help: "Stop after N walks.") var count: Int?

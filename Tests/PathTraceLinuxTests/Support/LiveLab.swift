@@ -4,70 +4,12 @@ import PathTraceCore
 import PathTraceLinux
 import Testing
 
-/// Runs a command with an argument array (never through a shell) and returns its stdout.
-enum Command {
-    struct Failure: Error, CustomStringConvertible {
-        var arguments: [String]
-        var status: Int32
-        var stderr: String
-        var description: String { "\(arguments.joined(separator: " ")) exited \(status): \(stderr)" }
-    }
-
-    static let searchPath = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-
-    static func executable(_ name: String) -> URL {
-        if name.hasPrefix("/") { return URL(fileURLWithPath: name) }
-        for dir in searchPath where FileManager.default.isExecutableFile(atPath: dir + "/" + name) {
-            return URL(fileURLWithPath: dir + "/" + name)
-        }
-        return URL(fileURLWithPath: "/usr/bin/" + name)
-    }
-
-    /// Runs to completion (killed after `timeout` seconds); throws on a non-zero exit unless allowed.
-    @discardableResult
-    static func run(_ arguments: [String], allowFailure: Bool = false, timeout: Double = 10) throws -> String {
-        let p = Process()
-        p.executableURL = executable(arguments[0])
-        p.arguments = Array(arguments.dropFirst())
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        // SIGKILL: children inherit the test runner's blocked SIGTERM.
-        let watchdog = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        watchdog.cancel()
-        if p.terminationStatus != 0 && !allowFailure {
-            throw Failure(
-                arguments: arguments, status: p.terminationStatus, stderr: String(decoding: stderr, as: UTF8.self))
-        }
-        return String(decoding: stdout, as: UTF8.self)
-    }
-
-    /// Starts a long-running command with stdout (and stderr) going to `output`.
-    static func background(_ arguments: [String], output: URL) throws -> Process {
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        let p = Process()
-        p.executableURL = executable(arguments[0])
-        p.arguments = Array(arguments.dropFirst())
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-}
-
 /// Three namespaces, `client — router — server`, joined by veth pairs, with addresses that exist only
-/// inside them. Nothing in the initial namespace is touched. Names are `ptl<pid>x<n>{c,r,s}`, unique
-/// per run; `teardown()` deletes them, and a new lab first deletes labs of processes that are gone.
+/// inside them, built and removed by `LabBuilder` like any lab. Nothing in the initial namespace is
+/// touched. The prefix is `ptl<pid><letters>`, unique per lab; `teardown()` removes the lab, and a new
+/// lab first removes labs of test processes that are gone.
 final class LiveLab: Sendable {
+    let spec: LabSpec
     let client: String
     let router: String
     let server: String
@@ -77,65 +19,69 @@ final class LiveLab: Sendable {
     static let routerOutside = "10.201.2.1"
     static let serverAddress = "10.201.2.2"
 
-    private static let counter = LabCounter()
+    static func spec(prefix: String) throws -> LabSpec {
+        try .live(
+            prefix: prefix,
+            """
+            {
+              "namespaces": ["c", "r", "s"],
+              "veths": [
+                {"a": {"ns": "c", "dev": "c0"}, "b": {"ns": "r", "dev": "r0"}},
+                {"a": {"ns": "s", "dev": "s0"}, "b": {"ns": "r", "dev": "r1"}}
+              ],
+              "addresses": [
+                {"ns": "c", "dev": "c0", "cidr": "\(clientAddress)/24"},
+                {"ns": "r", "dev": "r0", "cidr": "\(routerInside)/24"},
+                {"ns": "r", "dev": "r1", "cidr": "\(routerOutside)/24"},
+                {"ns": "s", "dev": "s0", "cidr": "\(serverAddress)/24"}
+              ],
+              "routes": [
+                {"ns": "c", "to": "default", "via": "\(routerInside)"},
+                {"ns": "s", "to": "default", "via": "\(routerOutside)"}
+              ],
+              "sysctls": [{"ns": "r", "key": "net.ipv4.ip_forward", "value": "1"}]
+            }
+            """)
+    }
 
     init() throws {
         LiveLab.removeStaleLabs()
-        let base = "ptl\(getpid())x\(LiveLab.counter.next())"
-        client = base + "c"
-        router = base + "r"
-        server = base + "s"
-        do {
-            try build()
-        } catch {
-            teardown()
-            throw error
-        }
+        spec = try LiveLab.spec(prefix: "ptl\(getpid())\(LiveLab.letters(Live.next()))")
+        client = spec.netns("c")
+        router = spec.netns("r")
+        server = spec.netns("s")
+        // up() removes what it made when a step fails.
+        try LabBuilder(spec: spec).up()
     }
 
-    private func build() throws {
-        for ns in [client, router, server] { try Command.run(["ip", "netns", "add", ns]) }
-        try Command.run([
-            "ip", "-n", client, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", router,
-        ])
-        try Command.run([
-            "ip", "-n", server, "link", "add", "s0", "type", "veth", "peer", "name", "r1", "netns", router,
-        ])
-        try Command.run(["ip", "-n", client, "addr", "add", LiveLab.clientAddress + "/24", "dev", "c0"])
-        try Command.run(["ip", "-n", router, "addr", "add", LiveLab.routerInside + "/24", "dev", "r0"])
-        try Command.run(["ip", "-n", router, "addr", "add", LiveLab.routerOutside + "/24", "dev", "r1"])
-        try Command.run(["ip", "-n", server, "addr", "add", LiveLab.serverAddress + "/24", "dev", "s0"])
-        for (ns, dev) in [
-            (client, "lo"), (router, "lo"), (server, "lo"), (client, "c0"), (router, "r0"), (router, "r1"),
-            (server, "s0"),
-        ] {
-            try Command.run(["ip", "-n", ns, "link", "set", dev, "up"])
-        }
-        try Command.run(["ip", "-n", client, "route", "add", "default", "via", LiveLab.routerInside])
-        try Command.run(["ip", "-n", server, "route", "add", "default", "via", LiveLab.routerOutside])
-        try exec(router, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
-    }
-
-    /// Runs a command inside a namespace (`ip netns exec NS …`).
+    /// Runs a command inside one of the lab's namespaces and returns its stdout; throws unless it exits 0.
     @discardableResult
-    func exec(_ ns: String, _ arguments: [String], allowFailure: Bool = false) throws -> String {
-        try Command.run(["ip", "netns", "exec", ns] + arguments, allowFailure: allowFailure)
+    func exec(_ ns: String, _ argv: [String]) throws -> String {
+        try Live.run(argv, in: ns).stdout
     }
 
     func teardown() {
-        for ns in [client, router, server] {
-            _ = try? Command.run(["ip", "netns", "del", ns], allowFailure: true)
-        }
+        LabBuilder(spec: spec).down()
     }
 
-    /// Deletes `ptl<pid>…` namespaces whose test process no longer runs (a crashed earlier run).
+    /// Labs of test processes that no longer run (a crashed earlier run): `ptl` and a dead pid.
     static func removeStaleLabs() {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/run/netns") else { return }
+        var prefixes = Set<String>()
         for name in names where name.hasPrefix("ptl") {
             let digits = name.dropFirst(3).prefix { $0.isNumber }
             guard let pid = Int32(digits), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            _ = try? Command.run(["ip", "netns", "del", name], allowFailure: true)
+            prefixes.insert(String(name.prefix { $0 != "-" }))
         }
+        for prefix in prefixes {
+            if let spec = try? spec(prefix: prefix) { LabBuilder(spec: spec).down() }
+        }
+    }
+
+    /// 0 → a, 25 → z, 26 → aa: a counter that cannot run into the pid's digits before it.
+    static func letters(_ n: Int) -> String {
+        let letter = String(UnicodeScalar(UInt8(97 + n % 26)))
+        return n < 26 ? letter : letters(n / 26 - 1) + letter
     }
 
     /// Opens a TCP connection from the client to the server (nobody listens: the server answers RST).
@@ -194,17 +140,6 @@ final class LiveLab: Sendable {
     }
 }
 
-private final class LabCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func next() -> Int {
-        lock.withLock {
-            value += 1
-            return value
-        }
-    }
-}
-
 /// Events collected from a collector's thread.
 final class EventSink: @unchecked Sendable {
     private let lock = NSLock()
@@ -229,4 +164,23 @@ struct LiveLabTrait: TestTrait, TestScoping {
 extension Trait where Self == LiveLabTrait {
     /// Builds a `client — router — server` lab in fresh namespaces around the test.
     static var liveLab: Self { LiveLabTrait() }
+}
+
+extension LabSpec {
+    /// A lab for a live test, written as a lab file is, but the keys it does not need (bridges, rules,
+    /// server, traffic, what a trace shows) may be left out; `prefix` names this copy's namespaces.
+    static func live(prefix: String, _ json: String) throws -> LabSpec {
+        guard var lab = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+            throw LabError.invalid("live test lab", "not a JSON object")
+        }
+        let namespaces = lab["namespaces"] as? [String] ?? []
+        let empty: [String: Any] = [
+            "name": "live", "description": "a live test's lab", "veths": [], "bridges": [], "addresses": [],
+            "routes": [], "sysctls": [], "rules": [], "traffic": [], "trace": ["ns": namespaces.first ?? ""],
+            "expect": [],
+        ]
+        lab.merge(empty) { given, _ in given }
+        lab["prefix"] = prefix
+        return try decode(JSONSerialization.data(withJSONObject: lab), source: "live test lab \(prefix)")
+    }
 }
