@@ -114,16 +114,14 @@ import Testing
         #expect(collector.failure == nil)
     }
 
-    @Test(.enabled(if: geteuid() == 0, "needs root for namespaces"))
+    @Test(.enabled(if: Live.available, "needs root for namespaces"), .liveNetns)
     func traceLinesOfAnotherNamespaceNeedAllNetns() throws {
         #expect(KernelLogReach.check(namespaceFile: "/proc/self/ns/net") == .reaches)
         // Outside the initial namespace the sysctl is not there to read: pathtrace cannot tell.
         #expect(
             KernelLogReach.check(namespaceFile: "/proc/self/ns/net", allNetnsFile: "/nonexistent")
                 != .blockedByAllNetns)
-        let ns = Live.nextName()
-        try Live.run(["ip", "netns", "add", ns])
-        defer { _ = try? Live.run(["ip", "netns", "delete", ns]) }
+        let ns = LiveNetnsTrait.name
         let allNetns = try String(contentsOfFile: KernelLogReach.allNetnsPath, encoding: .utf8)
         let expected: KernelLogReach = allNetns.hasPrefix("0") ? .blockedByAllNetns : .reaches
         #expect(KernelLogReach.check(namespaceFile: "/run/netns/" + ns) == expected)

@@ -33,7 +33,7 @@ public final class KmsgCollector: @unchecked Sendable {
 
     public init(options: Options = Options()) {
         self.options = options
-        loop = CollectorLoop(name: "pathtrace-kmsg", netns: nil, state: state)
+        loop = CollectorLoop(name: "pathtrace-kmsg", netns: .current, state: state)
     }
 
     /// Opens the device and starts the reading thread; returns once open, so records written

@@ -206,12 +206,7 @@ final class LiveSession: @unchecked Sendable {
     /// The kmsg backend sees nothing from a namespace whose TRACE lines the kernel does not print:
     /// refuse before anything is installed rather than trace in silence.
     func requireKernelLogReach() throws {
-        let file: String
-        switch namespace {
-        case .current: file = "/proc/self/ns/net"
-        case .named(let name): file = "/run/netns/" + name
-        case .process(let pid): file = "/proc/\(pid)/ns/net"
-        }
+        let file = namespace.path ?? "/proc/self/ns/net"
         let which = namespace.name.map { "netns \($0)" } ?? "this namespace"
         switch KernelLogReach.check(namespaceFile: file) {
         case .reaches: return
