@@ -21,6 +21,17 @@ public struct CollectorCounters: Sendable, Equatable {
     public init() {}
 }
 
+/// A live source of trace events, whatever the backend: started before the rules go in, stopped after.
+public protocol TraceCollector: AnyObject, Sendable {
+    /// Starts the receiving thread; events are delivered on it. Returns once listening.
+    func start(_ onEvent: @escaping @Sendable (TraceEvent) -> Void) throws
+    /// Stops after reading what is already queued; safe to call more than once.
+    func stop()
+    var counters: CollectorCounters { get }
+    /// The error that ended the receiving loop early, if any.
+    var failure: LinuxError? { get }
+}
+
 /// How one non-blocking receive went.
 enum ReceiveOutcome {
     case handled

@@ -14,7 +14,7 @@ import PathTraceCore
 ///   the same as the netlink backends, through an offset estimated from the records themselves.
 ///
 /// The kernel log is not per namespace: a TRACE line printed in any namespace arrives here.
-public final class KmsgCollector: @unchecked Sendable {
+public final class KmsgCollector: TraceCollector, @unchecked Sendable {
     public struct Options: Sendable {
         /// The device (a FIFO or file of kmsg records in tests).
         public var path: String

@@ -14,7 +14,7 @@ import PathTraceCore
 ///
 /// The collector binds the group only; it never touches the PF binding (`PF_UNBIND` would reset
 /// `nf_log.<pf>` to NONE). Events are delivered on the collector's own thread.
-public final class NflogCollector: @unchecked Sendable {
+public final class NflogCollector: TraceCollector, @unchecked Sendable {
     public struct Options: Sendable {
         /// The nfnetlink_log group (0 for legacy TRACE).
         public var group: UInt16

@@ -9,7 +9,7 @@ import PathTraceCore
 /// The kernel builds trace messages only while some socket listens, and only for packets with
 /// `meta nftrace set 1` (or iptables-nft `-j TRACE`); installing those rules is not this type's job.
 /// Events are delivered on the collector's own thread, in the order the kernel sent them.
-public final class NftTraceCollector: @unchecked Sendable {
+public final class NftTraceCollector: TraceCollector, @unchecked Sendable {
     public struct Options: Sendable {
         /// The namespace to trace in; `.current` stays in the caller's.
         public var netns: TraceNamespace

@@ -106,7 +106,7 @@ final class LiveSession: @unchecked Sendable {
             let now = Date().timeIntervalSince1970
             correlator.tick(now: now)
             if let duration, now - started >= duration { break }
-            if let failure = collectorFailure(collector) {
+            if let failure = collector.failure {
                 FileOutput.stderr.write("pathtrace: the collector stopped: \(failure)\n")
                 break
             }
@@ -121,7 +121,7 @@ final class LiveSession: @unchecked Sendable {
         correlator.finish()
         out.flush()
         let stats = correlator.stats
-        let counters = collector.counters()
+        let counters = collector.counters
         var summary = "pathtrace: \(plural(stats.events, "event")), \(plural(stats.walks, "walk"))"
         summary += " (\(stats.incomplete) incomplete), \(shown) shown, \(counters.lost) lost"
         if counters.overruns > 0 {
@@ -173,26 +173,22 @@ final class LiveSession: @unchecked Sendable {
         return loaded.isEmpty ? [.ipv4] : loaded
     }()
 
-    func startCollector() throws -> AnyCollector {
-        let sink: @Sendable (TraceEvent) -> Void = { [events] in events.push($0) }
+    func startCollector() throws -> any TraceCollector {
+        let collector: any TraceCollector
+        switch backend {
+        case .nft:
+            // A large socket buffer rides out bursts while the main thread is busy with walks.
+            collector = NftTraceCollector(options: .init(netns: namespace, receiveBufferBytes: 64 << 20))
+        case .kmsg:
+            try requireKernelLogReach()
+            collector = KmsgCollector()
+        case .legacy, .nflog:
+            collector = NflogCollector(
+                options: .init(group: backend == .legacy ? 0 : 7, netns: namespace, receiveBufferBytes: 64 << 20))
+        }
         do {
-            switch backend {
-            case .nft:
-                // A large socket buffer rides out bursts while the main thread is busy with walks.
-                let c = NftTraceCollector(options: .init(netns: namespace, receiveBufferBytes: 64 << 20))
-                try c.start(sink)
-                return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
-            case .kmsg:
-                try requireKernelLogReach()
-                let c = KmsgCollector()
-                try c.start(sink)
-                return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
-            case .legacy, .nflog:
-                let c = NflogCollector(
-                    options: .init(group: backend == .legacy ? 0 : 7, netns: namespace, receiveBufferBytes: 64 << 20))
-                try c.start(sink)
-                return AnyCollector(stop: c.stop, counters: { c.counters }, failure: { c.failure })
-            }
+            try collector.start { [events] in events.push($0) }
+            return collector
         } catch let error as LinuxError {
             if case .permissionDenied = error {
                 throw CLIFailure(message: "this needs CAP_NET_ADMIN (run as root); nothing was changed", code: 4)
@@ -200,8 +196,6 @@ final class LiveSession: @unchecked Sendable {
             throw CLIFailure(message: "cannot listen for trace events: \(error)", code: 1)
         }
     }
-
-    func collectorFailure(_ c: AnyCollector) -> LinuxError? { c.failure() }
 
     /// The kmsg backend sees nothing from a namespace whose TRACE lines the kernel does not print:
     /// refuse before anything is installed rather than trace in silence.
@@ -233,13 +227,6 @@ final class LiveSession: @unchecked Sendable {
         guard let text = try? runner.run(PlannedCommand(argv), in: namespace).stdout, !text.isEmpty else { return nil }
         return try? RulesetParser.parse(text, sourceName: argv.joined(separator: " "))
     }
-}
-
-/// A started collector of any backend.
-struct AnyCollector {
-    let stop: () -> Void
-    let counters: () -> CollectorCounters
-    let failure: () -> LinuxError?
 }
 
 /// Events from the collector thread to the main loop.
