@@ -353,9 +353,15 @@ public final class JSONWriter {
     public func tcpFlags(_ flags: TCPFlags) {
         let raw = Int(flags.rawValue)
         guard raw < flagNames.count else { return string(flags.names.joined(separator: " ")) }
-        if flagNames[raw] == nil { flagNames[raw] = Array(flags.names.joined(separator: " ").utf8) }
+        let names: [UInt8]
+        if let cached = flagNames[raw] {
+            names = cached
+        } else {
+            names = Array(flags.names.joined(separator: " ").utf8)
+            flagNames[raw] = names
+        }
         byte(UInt8(ascii: "\""))
-        flagNames[raw]!.withUnsafeBufferPointer { escaped($0) }
+        names.withUnsafeBufferPointer { escaped($0) }
         byte(UInt8(ascii: "\""))
     }
 

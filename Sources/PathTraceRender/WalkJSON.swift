@@ -22,7 +22,7 @@ public enum WalkJSON {
         walk.steps.withUnsafeBufferPointer { steps in
             writeFlow(steps, to: w)
             w.beginArray("steps")
-            for i in steps.indices { writeStep(steps.baseAddress! + i, to: w) }
+            for i in steps.indices { writeStep(steps.address(i), to: w) }
             w.endArray()
         }
         w.beginArray("nat")
@@ -41,7 +41,7 @@ public enum WalkJSON {
             w.field("flow", nil as String?)
             return
         }
-        let event = steps.baseAddress! + i
+        let event = steps.address(i)
         w.beginObject("flow")
         w.key("proto")
         if let proto = event.pointee.event.headerValue.proto { w.string(IPProtocol.name(proto)) } else { w.null() }

@@ -23,7 +23,9 @@ struct LiveRulesTests {
         try Live.loadFixtureRuleset(in: ns)
         if backend == .kmsg {
             // Unbound loggers, so that the session has something to set and restore.
-            for pf in ["2", "10"] { try Live.run(["tee", "/proc/sys/net/netfilter/nf_log/" + pf], in: ns, stdin: "NONE\n") }
+            for pf in ["2", "10"] {
+                try Live.run(["tee", "/proc/sys/net/netfilter/nf_log/" + pf], in: ns, stdin: "NONE\n")
+            }
         }
         let before = try Live.snapshot(ns)
         #expect(before.iptables.split(separator: "\n").filter { $0.hasPrefix("-A ") }.count >= 50)

@@ -110,7 +110,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         guard let port else { return address.description }
         return String(unsafeUninitializedCapacity: IPAddress.maxTextLength + 8) { buffer in
-            let p = buffer.baseAddress!
+            let p = buffer.address(0)
             var n = 0
             if address.isV6 {
                 p[0] = UInt8(ascii: "[")

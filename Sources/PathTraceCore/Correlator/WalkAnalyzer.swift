@@ -45,7 +45,7 @@ struct WalkAnalyzer {
         guard resolves else { return }
         walk.steps.withUnsafeMutableBufferPointer { steps in
             for i in steps.indices where steps[i].event.ruleText == nil {
-                if let r = resolution(steps.baseAddress! + i), let text = r.text { steps[i].event.ruleText = text }
+                if let r = resolution(steps.address(i)), let text = r.text { steps[i].event.ruleText = text }
             }
         }
     }
@@ -60,8 +60,8 @@ struct WalkAnalyzer {
     }
 
     private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) {
-        let step = steps.baseAddress! + i
-        let next = i + 1 < steps.count ? steps.baseAddress! + i + 1 : nil
+        let step = steps.address(i)
+        let next = i + 1 < steps.count ? steps.address(i + 1) : nil
         var verdict: StepVerdict?
         if step.pointee.event.kind == .log { return }
         if let target = resolution(step)?.target {
@@ -207,12 +207,12 @@ struct WalkAnalyzer {
         var explained = Set<Int>()
         for change in open.changes {
             let natIndex = steps.indices.last { i in
-                i < change.stepIndex && isNatStep(steps.baseAddress! + i) && steps[i].hook == change.from.hook
+                i < change.stepIndex && isNatStep(steps.address(i)) && steps[i].hook == change.from.hook
             }
             var rewrite: NatRewrite
             if let natIndex {
                 explained.insert(natIndex)
-                let spec = natSpec(steps.baseAddress! + natIndex)
+                let spec = natSpec(steps.address(natIndex))
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
@@ -229,9 +229,9 @@ struct WalkAnalyzer {
         }
         // The flow as it entered, for nat steps whose record has no header of its own.
         let firstWithHeader = steps.firstIndex { $0.event.hasHeader }
-        for i in steps.indices where isNatStep(steps.baseAddress! + i) {
+        for i in steps.indices where isNatStep(steps.address(i)) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
-            let step = steps.baseAddress! + i
+            let step = steps.address(i)
             guard let hook = step.pointee.hook,
                 let headerIndex = step.pointee.event.hasHeader ? i : firstWithHeader
             else { continue }
@@ -244,7 +244,7 @@ struct WalkAnalyzer {
             }
             let type = spec?.type ?? (hook == .postrouting || hook == .input ? .snat : .dnat)
             let field = (type == .dnat || type == .redirect) ? "dst" : "src"
-            let header = steps.baseAddress! + headerIndex
+            let header = steps.address(headerIndex)
             guard
                 let before = field == "dst"
                     ? header.pointee.event.headerValue.destinationEndpoint
@@ -280,7 +280,7 @@ struct WalkAnalyzer {
     }
 
     func anyNatStep(_ steps: UnsafeBufferPointer<WalkStep>) -> Bool {
-        steps.indices.contains { isNatStep(steps.baseAddress! + $0) }
+        steps.indices.contains { isNatStep(steps.address($0)) }
     }
 
     /// Whether step i is the last of its table's run at its hook (its target decided the table).

@@ -138,7 +138,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible, Comparable
 
     /// The canonical short form (RFC 5952 for IPv6), built in place without intermediate strings.
     public var description: String {
-        String(unsafeUninitializedCapacity: IPAddress.maxTextLength) { writeText(to: $0.baseAddress!) }
+        String(unsafeUninitializedCapacity: IPAddress.maxTextLength) { writeText(to: $0.address(0)) }
     }
 
     /// The most bytes `writeText` writes (a full IPv6 address).
