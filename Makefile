@@ -27,7 +27,7 @@ replay-seed: build
 	$(BIN) replay Fixtures/seed/001-libvirt-nat.dmesg \
 	  --ruleset filter=Fixtures/seed/001-filter.nvL --ruleset nat=Fixtures/seed/001-nat.nvL
 
-test: deps
+test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
