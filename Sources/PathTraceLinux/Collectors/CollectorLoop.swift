@@ -42,11 +42,11 @@ enum ReceiveOutcome {
     case failed(Int32)
 }
 
-/// A netlink socket the loop drives: opened, read and closed on the collector's own thread.
-protocol NetlinkSource: AnyObject {
+/// A netlink socket or /dev/kmsg, driven by the loop: opened, read and closed on the collector's own thread.
+protocol RecordSource: AnyObject {
     /// Opens and subscribes the socket (on the collector thread, inside the namespace); returns its fd.
     func open() throws -> Int32
-    /// Receives one datagram without blocking and delivers its events.
+    /// Receives without blocking (a datagram, a batch of them, or one kmsg record) and delivers the events.
     func receive() -> ReceiveOutcome
     /// Closes the socket.
     func close()
@@ -65,7 +65,7 @@ final class CollectorState: @unchecked Sendable {
     func fail(_ error: LinuxError) { lock.withLock { _failure = error } }
 }
 
-/// Runs a `NetlinkSource` on a dedicated thread (inside a namespace when asked) with a poll loop
+/// Runs a `RecordSource` on a dedicated thread (inside a namespace when asked) with a poll loop
 /// that also watches an eventfd, so `stop()` ends it promptly. On stop, what is already queued in
 /// the socket is read first (bounded), so records of packets sent before `stop()` are not lost.
 final class CollectorLoop: @unchecked Sendable {
@@ -89,7 +89,7 @@ final class CollectorLoop: @unchecked Sendable {
     }
 
     /// Starts the thread and returns once the source is open and subscribed, or throws its error.
-    func start(_ source: NetlinkSource) throws {
+    func start(_ source: RecordSource) throws {
         try lock.withLock {
             guard !running else { throw LinuxError.failed(operation: "\(name): start", errno: EALREADY) }
             stopFD = try Sys.call("eventfd") { pt_eventfd() }
@@ -145,7 +145,7 @@ final class CollectorLoop: @unchecked Sendable {
         }
     }
 
-    private func run(_ source: NetlinkSource, fd: Int32, stopFD: Int32) {
+    private func run(_ source: RecordSource, fd: Int32, stopFD: Int32) {
         var fds = [
             pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
             pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0),
@@ -168,7 +168,7 @@ final class CollectorLoop: @unchecked Sendable {
     }
 
     /// Reads until the socket is empty or `limit` datagrams; false on a fatal error.
-    private func drain(_ source: NetlinkSource, limit: Int) -> Bool {
+    private func drain(_ source: RecordSource, limit: Int) -> Bool {
         for _ in 0..<limit {
             switch source.receive() {
             case .handled: continue
@@ -186,8 +186,8 @@ final class CollectorLoop: @unchecked Sendable {
 
 /// Hands a thread-confined source to its thread.
 private final class SourceBox: @unchecked Sendable {
-    let source: NetlinkSource
-    init(_ source: NetlinkSource) { self.source = source }
+    let source: RecordSource
+    init(_ source: RecordSource) { self.source = source }
 }
 
 /// Resolves interface indexes to names in the calling thread's namespace, with a small cache.

@@ -55,7 +55,7 @@ public final class KmsgCollector: TraceCollector, @unchecked Sendable {
 }
 
 /// The device side of the kmsg collector; lives on the collector thread.
-final class KmsgSource: NetlinkSource {
+final class KmsgSource: RecordSource {
     let options: KmsgCollector.Options
     let state: CollectorState
     let onEvent: @Sendable (TraceEvent) -> Void

@@ -142,7 +142,7 @@ struct NflogRecord {
 }
 
 /// The socket side of the nflog collector; lives on the collector thread.
-final class NflogSource: NetlinkSource {
+final class NflogSource: RecordSource {
     let options: NflogCollector.Options
     let state: CollectorState
     let onEvent: @Sendable (TraceEvent) -> Void

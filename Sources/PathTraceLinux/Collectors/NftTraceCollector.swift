@@ -56,7 +56,7 @@ public final class NftTraceCollector: TraceCollector, @unchecked Sendable {
 }
 
 /// The socket side of the nft collector; lives on the collector thread.
-final class NftTraceSource: NetlinkSource {
+final class NftTraceSource: RecordSource {
     let options: NftTraceCollector.Options
     let state: CollectorState
     let onEvent: @Sendable (TraceEvent) -> Void
@@ -121,10 +121,13 @@ final class NftTraceSource: NetlinkSource {
             let now = wallClock()
             var stats = NftTraceDecoder.Stats()
             var delivered = 0
+            var truncated = 0
             for i in 0..<Int(count) {
                 let length = Int(lengths[i])
                 guard length > 0 else {
+                    // Cut short by its slot: whatever events it held are gone, and say so.
                     stats.malformed += 1
+                    truncated += 1
                     continue
                 }
                 let slot = UnsafeRawBufferPointer(start: buffer + i * Self.slotSize, count: length)
@@ -139,6 +142,7 @@ final class NftTraceSource: NetlinkSource {
                 $0.messages += stats.messages
                 $0.malformed += stats.malformed
                 $0.events += delivered
+                $0.lost += truncated
             }
             return count == 0 ? .wouldBlock : .handled
         }
