@@ -201,7 +201,11 @@ import Testing
         let a = try chains(legacy.stdout)
         let b = try chains(nflog.stdout)
         #expect(!a.isEmpty)
-        #expect(a == b)
+        // The SYN's walk step for step; the two runs are two connections, whose later packets (a
+        // delayed ACK or not) may differ in number but not in the chains they walk.
+        #expect(a.first == b.first)
+        #expect(a.first?.count == 7)
+        #expect(Set(a) == Set(b))
     }
 
     /// The nft backend's chain sequence for the SYN equals what `nft monitor trace`, run alongside on
