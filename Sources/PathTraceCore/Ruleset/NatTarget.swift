@@ -116,27 +116,16 @@ enum NatText {
     static func tokens(_ text: String) -> [String] {
         var out: [String] = []
         var current = ""
-        var inQuote = false
-        var escaped = false
+        var quote = QuotedRun()
         for ch in text {
-            if inQuote {
+            if quote.take(ch) {
                 current.append(ch)
-                if escaped {
-                    escaped = false
-                } else if ch == "\\" {
-                    escaped = true
-                } else if ch == "\"" {
-                    inQuote = false
-                }
-                continue
-            }
-            if ch == " " || ch == "\t" || ch == "\r" || ch == "\n" {
+            } else if ch == " " || ch == "\t" || ch == "\r" || ch == "\n" {
                 if !current.isEmpty {
                     out.append(current)
                     current = ""
                 }
             } else {
-                if ch == "\"" { inQuote = true }
                 current.append(ch)
             }
         }

@@ -74,8 +74,7 @@ struct NftRulesetParser {
     static func tokens(_ line: Substring) -> [Token] {
         var out: [Token] = []
         var current = ""
-        var inQuote = false
-        var escaped = false
+        var quote = QuotedRun()
         func flush() {
             if !current.isEmpty {
                 out.append(.word(current))
@@ -85,22 +84,12 @@ struct NftRulesetParser {
         var i = line.startIndex
         while i < line.endIndex {
             let ch = line[i]
-            if inQuote {
+            if quote.take(ch) {
                 current.append(ch)
-                if escaped {
-                    escaped = false
-                } else if ch == "\\" {
-                    escaped = true
-                } else if ch == "\"" {
-                    inQuote = false
-                }
                 i = line.index(after: i)
                 continue
             }
             switch ch {
-            case "\"":
-                inQuote = true
-                current.append(ch)
             case " ", "\t", "\r":
                 flush()
             case "{":
