@@ -104,6 +104,30 @@ extension Trait where Self == LiveNetnsTrait {
     static var liveNetns: Self { LiveNetnsTrait() }
 }
 
+/// `pathtrace-test-helper install` in a namespace loaded with the fixture ruleset, with its own
+/// state directory: the ruleset as it was before, and the helper once it reported its rules.
+struct HelperSession {
+    let before: Live.Snapshot
+    let dir: URL
+    let id = SessionID.random()
+    let helper: HelperProcess
+
+    init(ns: String, backend: TraceBackend, _ extra: [String]) throws {
+        try Live.loadFixtureRuleset(in: ns)
+        before = try Live.snapshot(ns)
+        dir = Live.stateDirectory()
+        helper = try HelperProcess(
+            ["install", "--netns", ns, "--backend", backend.rawValue, "--id", id.rawValue, "--state-dir", dir.path]
+                + extra)
+    }
+
+    /// Kills the helper if it still runs and removes the state directory.
+    func finish() {
+        helper.stop()
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
+
 /// A running `pathtrace-test-helper install …`, waited for until it reported "installed N".
 final class HelperProcess {
     let process = Process()

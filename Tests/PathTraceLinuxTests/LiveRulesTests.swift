@@ -124,16 +124,9 @@ struct LiveRulesTests {
     @Test(.liveNetns, arguments: [TraceBackend.legacy, .nft])
     func cleanupAfterSigkillRestoresEverything(backend: TraceBackend) throws {
         let ns = LiveNetnsTrait.name
-        try Live.loadFixtureRuleset(in: ns)
-        let before = try Live.snapshot(ns)
-        let dir = Live.stateDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let id = SessionID.random()
-        let helper = try HelperProcess([
-            "install", "--netns", ns, "--backend", backend.rawValue, "--id", id.rawValue, "--state-dir", dir.path,
-            "--dport", "3128", "--no-guard",
-        ])
-        defer { helper.stop() }
+        let session = try HelperSession(ns: ns, backend: backend, ["--dport", "3128", "--no-guard"])
+        defer { session.finish() }
+        let (before, dir, id, helper) = (session.before, session.dir, session.id, session.helper)
         #expect(helper.firstLine == (backend == .legacy ? "installed 4" : "installed 1"))
         #expect(try Live.snapshot(ns) != before)
 
@@ -168,15 +161,9 @@ struct LiveRulesTests {
 
     @Test(.liveNetns) func cleanupAllAcceptsRulesAlreadyGone() throws {
         let ns = LiveNetnsTrait.name
-        try Live.loadFixtureRuleset(in: ns)
-        let before = try Live.snapshot(ns)
-        let dir = Live.stateDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let id = SessionID.random()
-        let helper = try HelperProcess([
-            "install", "--netns", ns, "--backend", "legacy", "--id", id.rawValue, "--state-dir", dir.path,
-        ])
-        defer { helper.stop() }
+        let session = try HelperSession(ns: ns, backend: .legacy, [])
+        defer { session.finish() }
+        let (before, dir, id, helper) = (session.before, session.dir, session.id, session.helper)
         #expect(helper.firstLine == "installed 4")
         // Someone deletes one rule by hand first.
         try Live.run(
@@ -200,16 +187,9 @@ struct LiveRulesTests {
     @Test(.liveNetns, arguments: [SIGINT, SIGTERM, SIGHUP])
     func signalTearsDown(signo: Int32) throws {
         let ns = LiveNetnsTrait.name
-        try Live.loadFixtureRuleset(in: ns)
-        let before = try Live.snapshot(ns)
-        let dir = Live.stateDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let id = SessionID.random()
-        let helper = try HelperProcess([
-            "install", "--netns", ns, "--backend", "legacy", "--id", id.rawValue, "--state-dir", dir.path,
-            "--dport", "3128",
-        ])
-        defer { helper.stop() }
+        let session = try HelperSession(ns: ns, backend: .legacy, ["--dport", "3128"])
+        defer { session.finish() }
+        let (before, dir, id, helper) = (session.before, session.dir, session.id, session.helper)
         #expect(helper.firstLine == "installed 4")
         let during = try Live.snapshot(ns)
         #expect(during.nfLog2 == "nfnetlink_log\n")
