@@ -9,6 +9,7 @@ public struct ReplayResult {
 }
 
 public enum ReplayHarness {
+    /// Replays fixture files with `ReplayPipeline`, the pipeline `pathtrace replay` runs.
     public static func run(_ files: [String], rulesets: [(table: String?, file: String)] = []) throws -> ReplayResult {
         var lookup: RuleLookup?
         if !rulesets.isEmpty {
@@ -20,24 +21,11 @@ public enum ReplayHarness {
         }
         var walks: [PacketWalk] = []
         var skipped: [SkippedLine] = []
-        var correlator = Correlator(lookup: lookup) { walks.append($0) }
-        for file in files {
-            let data = try Data(contentsOf: Fixtures.url(file))
-            var parser = TraceLineParser(file: file)
-            var splitter = LineSplitter()
-            data.withUnsafeBytes { raw in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                let handle: (LineSplitter.Line, Int) -> Void = { line, number in
-                    guard case .text(let text) = line else { return }
-                    parser.parse(
-                        line: text, lineNumber: number, emit: { correlator.add($0) }, onSkip: { skipped.append($0) })
-                }
-                splitter.feed(bytes, handle)
-                splitter.finish(handle)
-            }
+        let sources = try files.map { MemorySource(name: $0, bytes: Array(try Data(contentsOf: Fixtures.url($0)))) }
+        let summary = try ReplayPipeline.run(sources, lookup: lookup, onSkip: { skipped.append($0) }) {
+            walks.append($0)
         }
-        correlator.finish()
-        return ReplayResult(walks: walks, skipped: skipped, stats: correlator.stats)
+        return ReplayResult(walks: walks, skipped: skipped, stats: summary.stats)
     }
 }
 

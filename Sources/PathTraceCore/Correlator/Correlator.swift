@@ -18,12 +18,11 @@ public struct Correlator {
         public init() {}
     }
 
-    private var stitcher: Stitcher!
+    private var stitcher: Stitcher
     private var analyzer: WalkAnalyzer
     private var linker: ReplyLinker
     private var eventIndex = 0
     private var lastTime: Double?
-    private var closedBuffer: [(OpenWalk, Stitcher.CloseReason)] = []
     public private(set) var stats = Stats()
 
     public init(lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (PacketWalk) -> Void) {
@@ -37,17 +36,13 @@ public struct Correlator {
         var limits = Stitcher.Limits()
         limits.windowEvents = options.windowEvents
         limits.windowSeconds = options.windowSeconds
-        let sink = ClosedSink()
         stitcher = Stitcher(
             limits: limits, visibility: visibility,
             isNat: { memo.isNat($0) },
-            basePosition: { memo.basePosition($0) },
-            close: { walk, reason in sink.items.append((walk, reason)) })
-        self.sink = sink
+            basePosition: { memo.basePosition($0) })
         self.memo = memo
     }
 
-    private let sink: ClosedSink
     private let lookup: RuleLookup
     private let memo: LookupMemo
 
@@ -66,44 +61,30 @@ public struct Correlator {
         eventIndex += 1
         stats.events += 1
         if let t = event.time { lastTime = t }
-        stitcher.add(event)
-        drain()
+        analyze(stitcher.add(event))
         linker.flush(eventIndex: eventIndex)
     }
 
     /// Live tracing: closes walks idle for the window at wall-clock time `now` and releases what is ready,
     /// so a walk prints although no later event arrives.
     public mutating func tick(now: Double) {
-        stitcher.expire(now: now)
-        drain()
+        analyze(stitcher.expire(now: now))
         linker.flush(eventIndex: eventIndex, now: now)
     }
 
     /// Closes every open walk and releases all (end of input, or the end of a live session).
     public mutating func finish() {
-        stitcher.finishAll(lastTime: lastTime)
-        drain()
+        analyze(stitcher.finishAll(lastTime: lastTime))
         linker.flush(eventIndex: eventIndex, force: true)
     }
 
-    private mutating func drain() {
-        guard !sink.items.isEmpty else { return }
-        // Take the list (and give back its storage after) rather than copy it.
-        var items: [(OpenWalk, Stitcher.CloseReason)] = []
-        swap(&items, &sink.items)
-        for (open, reason) in items {
-            let lastHeaderIndex = open.lastHeaderIndex
-            let walk = analyzer.analyze(open, reason: reason)
+    private mutating func analyze(_ closed: [Stitcher.Closed]) {
+        for item in closed {
+            let lastHeaderIndex = item.walk.lastHeaderIndex
+            let walk = analyzer.analyze(item.walk, reason: item.reason)
             stats.walks += 1
             if walk.path == .incomplete { stats.incomplete += 1 }
             linker.add(walk, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
         }
-        items.removeAll(keepingCapacity: true)
-        if sink.items.isEmpty { swap(&items, &sink.items) }
     }
-}
-
-/// Collects walks the stitcher closes during one `add`, so the correlator can analyze them after.
-private final class ClosedSink {
-    @exclusivity(unchecked) var items: [(OpenWalk, Stitcher.CloseReason)] = []
 }

@@ -34,7 +34,14 @@ struct Stitcher {
     private var byTraceID: [UInt32: OpenWalk] = [:]
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
     private var activity: Deque<(OpenWalk, Int)> = Deque()
-    private let close: (OpenWalk, CloseReason) -> Void
+    /// Walks closed during the current call, handed to the caller when it returns.
+    private var closed: [Closed] = []
+
+    /// A walk the stitcher closed, and why.
+    struct Closed {
+        let walk: OpenWalk
+        let reason: CloseReason
+    }
 
     /// Declared positions of nft base chains (from `--ruleset`), keyed by "table chain family".
     let basePosition: (TraceEvent) -> HookPosition?
@@ -45,21 +52,34 @@ struct Stitcher {
     init(
         limits: Limits = Limits(), visibility: Visibility = Visibility(),
         isNat: @escaping (TraceEvent) -> Bool = { _ in false },
-        basePosition: @escaping (TraceEvent) -> HookPosition? = { _ in nil },
-        close: @escaping (OpenWalk, CloseReason) -> Void
+        basePosition: @escaping (TraceEvent) -> HookPosition? = { _ in nil }
     ) {
         self.limits = limits
         self.visibility = visibility
         self.isNat = isNat
         self.basePosition = basePosition
-        self.close = close
     }
 
     var openCount: Int { open.count }
 
-    mutating func add(_ event: TraceEvent) {
+    /// Adds one event; returns the walks it closed (idle ones the event's time expired, and the walk
+    /// the event completed), oldest first.
+    mutating func add(_ event: TraceEvent) -> [Closed] {
+        addEvent(event)
+        return takeClosed()
+    }
+
+    /// Hands over the walks closed since the last call (the list's storage goes with them).
+    private mutating func takeClosed() -> [Closed] {
+        if closed.isEmpty { return [] }
+        var out: [Closed] = []
+        swap(&out, &closed)
+        return out
+    }
+
+    private mutating func addEvent(_ event: TraceEvent) {
         eventIndex += 1
-        expire(now: event.time)
+        expireIdle(now: event.time)
         if event.kind == .log {
             let walk = start(event)
             finish(walk, .complete)
@@ -109,13 +129,14 @@ struct Stitcher {
     }
 
     /// Closes every open walk, oldest first. A walk idle long before the end was not cut off by it.
-    mutating func finishAll(lastTime: Double?) {
+    mutating func finishAll(lastTime: Double?) -> [Closed] {
         for packet in open.keys.sorted() {
             guard let walk = open[packet] else { continue }
             var idle = eventIndex - walk.lastEventIndex > 32
             if let now = lastTime, let t = walk.lastTime, now - t > 0.5 { idle = true }
             finish(walk, idle ? .expired : .endOfInput)
         }
+        return takeClosed()
     }
 
     // MARK: - Joining
@@ -335,10 +356,16 @@ struct Stitcher {
                 if let id = walk.steps[i].event.traceID, byTraceID[id] === walk { byTraceID[id] = nil }
             }
         }
-        close(walk, reason)
+        closed.append(Closed(walk: walk, reason: reason))
     }
 
-    mutating func expire(now: Double?) {
+    /// Closes the walks idle past the window at time `now` (live tracing's clock, or an event's time).
+    mutating func expire(now: Double?) -> [Closed] {
+        expireIdle(now: now)
+        return takeClosed()
+    }
+
+    private mutating func expireIdle(now: Double?) {
         while let (walk, index) = activity.first {
             guard !walk.closed, walk.lastEventIndex == index else {
                 activity.removeFirst()

@@ -56,46 +56,20 @@ struct Lab: ParsableCommand {
 
         func run() throws {
             try requireNetAdmin()
-            let spec = try LabCatalog.spec(named: name)
-            let builder = LabBuilder(spec: spec)
-            defer {
-                let removed = builder.down()
-                FileOutput.stderr.write("pathtrace: lab \(spec.name) torn down (\(removed.joined(separator: " ")))\n")
-            }
-            try builder.up()
-            FileOutput.stderr.write("pathtrace: lab \(spec.name) is up: \(spec.description)\n")
-            let server = try LabTraffic.startServer(spec, idle: 10)
-            defer { server?.stop() }
-            var filter = WalkFilter()
-            filter.dport = spec.trace.dport.flatMap { PortRange(String($0)) }
-            filter.proto = spec.trace.proto.flatMap(IPProtocol.number)
-            let namespace = try TraceNamespace(name: spec.netns(spec.trace.ns))
-            let chosen = try Trace.chooseBackend(backend, namespace)
-            let session = LiveSession(
-                namespace: namespace, backend: chosen, filter: filter,
-                rate: .default, count: nil, duration: 30, output: output)
-            session.onReady = { stop in
-                do {
-                    for answer in try LabTraffic.send(spec) {
-                        FileOutput.stderr.write(
-                            "pathtrace: traffic answered: \(answer.trimmingCharacters(in: .whitespacesAndNewlines))\n")
+            var lab = LabRun(spec: try LabCatalog.spec(named: name), backend: backend.fixed)
+            let live = LiveOutput(output)
+            lab.onMessage = LiveOutput.message
+            let result = try LiveOutput.mappingErrors {
+                try lab.run(onWalk: live.walk) { result in
+                    live.finish(result.summary)
+                    if result.problems.isEmpty {
+                        LiveOutput.message("lab check: the trace shows the walk the lab expects")
                     }
-                } catch {
-                    FileOutput.stderr.write("pathtrace: the lab's traffic failed: \(error)\n")
+                    for p in result.problems { LiveOutput.message("lab check: \(p)") }
                 }
-                Thread.sleep(forTimeInterval: 1.5)
-                stop.set()
             }
-            let walks = WalkBox()
-            session.onWalk = { walks.items.append($0) }
-            try session.run()
-            // NFLOG rules show which chains a packet entered, not which rule matched: no NAT to check.
-            let problems = LabCheck.compare(spec.expect, walks.items, checkNat: chosen != .nflog)
-            if problems.isEmpty {
-                FileOutput.stderr.write("pathtrace: lab check: the trace shows the walk the lab expects\n")
-            } else {
-                for p in problems { FileOutput.stderr.write("pathtrace: lab check: \(p)\n") }
-                throw CLIFailure(message: "the trace differs from what lab \(spec.name) expects", code: 1)
+            if !result.problems.isEmpty {
+                throw CLIFailure(message: "the trace differs from what lab \(lab.spec.name) expects", code: 1)
             }
         }
     }
@@ -167,48 +141,5 @@ enum LabCatalog {
             throw CLIFailure.usage(LabError.notFound(name, labs.map(\.0)).description)
         }
         return try load(url)
-    }
-}
-
-/// Walks a session showed, gathered for the lab check.
-final class WalkBox: @unchecked Sendable {
-    var items: [PacketWalk] = []
-}
-
-/// Compares the walks a lab run showed with the walks the lab file expects (in order, first ones).
-enum LabCheck {
-    static func compare(_ expected: [LabSpec.ExpectedWalk], _ walks: [PacketWalk], checkNat: Bool = true) -> [String] {
-        var problems: [String] = []
-        for (i, want) in expected.enumerated() {
-            guard i < walks.count else {
-                problems.append("expected walk \(i + 1) (\(want.chains.joined(separator: " → "))) was not traced")
-                continue
-            }
-            let walk = walks[i]
-            // pathtrace's own nft table is not the lab's, and nft prints a chain once per rule it passes.
-            var chains: [String] = []
-            for step in walk.steps where !step.event.table.hasPrefix("pathtrace_") {
-                let name = "\(step.event.table):\(step.event.chain)"
-                if chains.last != name { chains.append(name) }
-            }
-            if chains != want.chains {
-                problems.append(
-                    "walk \(i + 1): chains \(chains.joined(separator: " → ")), expected \(want.chains.joined(separator: " → "))"
-                )
-            }
-            if walk.path.rawValue != want.path {
-                problems.append("walk \(i + 1): path \(walk.path.rawValue), expected \(want.path)")
-            }
-            if walk.verdict.rawValue != want.verdict {
-                problems.append("walk \(i + 1): verdict \(walk.verdict.rawValue), expected \(want.verdict)")
-            }
-            for nat in checkNat ? want.nat ?? [] : [] {
-                let hit = walk.nat.contains {
-                    $0.type.rawValue == nat.type && $0.field == nat.field && $0.before == nat.before
-                }
-                if !hit { problems.append("walk \(i + 1): no \(nat.type) of \(nat.field) \(nat.before)") }
-            }
-        }
-        return problems
     }
 }

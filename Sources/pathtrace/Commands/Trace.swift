@@ -32,9 +32,10 @@ struct Trace: ParsableCommand {
     @OptionGroup(title: "Filter") var filter: FilterOptions
     @Option(
         help: ArgumentHelp(
-            "Trace inside this network namespace: a name under /run/netns, or pid:N for a process's.", valueName: "name"
+            "Trace inside this network namespace: a name under /run/netns, or pid:N for a process's. Repeatable: "
+                + "each namespace is traced with the backend its own ruleset uses.", valueName: "name"
         ))
-    var netns: String?
+    var netns: [String] = []
     @Option(help: "auto, nft, legacy, nflog or kmsg.") var backend: Backend = .auto
     @Option(help: "Stop after N walks.") var count: Int?
     @Option(help: ArgumentHelp("Stop after this long: 30s, 2m, 500ms.", valueName: "time")) var duration: String?
@@ -55,8 +56,8 @@ struct Trace: ParsableCommand {
             throw ValidationError(
                 "--rate: expected packets a second like 100/s (0 to \(TraceRate.maximum)), got '\(rate)'")
         }
-        if let netns, (try? TraceNamespace(name: netns)) == nil {
-            throw ValidationError("--netns: expected a namespace name under /run/netns or pid:N, got '\(netns)'")
+        for name in netns where (try? TraceNamespace(name: name)) == nil {
+            throw ValidationError("--netns: expected a namespace name under /run/netns or pid:N, got '\(name)'")
         }
     }
 
@@ -70,41 +71,42 @@ struct Trace: ParsableCommand {
 
     func run() throws {
         let walkFilter = try filter.makeFilter()
-        let namespace = try TraceNamespace(name: netns)
-        guard namespace.exists else { throw CLIFailure.usage("--netns: no network namespace '\(netns ?? "")'") }
+        let namespaces = try netns.isEmpty ? [TraceNamespace.current] : netns.map { try TraceNamespace(name: $0) }
+        for (name, namespace) in zip(netns, namespaces) where !namespace.exists {
+            throw CLIFailure.usage("--netns: no network namespace '\(name)'")
+        }
         try requireNetAdmin()
         guard let rate = TraceRate(rate) else { return }
         if rate.isUnlimited {
             FileOutput.stderr.write("pathtrace: warning: --rate 0: every matching packet is traced\n")
         }
-
         // What a killed earlier session left goes first.
         let stale = SessionCleanup.cleanup()
         if !stale.sessions.isEmpty { FileOutput.stderr.write(stale.summary + "\n") }
 
         let saveFile = try save.map(EventFile.init(path:))
         defer { saveFile?.close() }
-        let session = LiveSession(
-            namespace: namespace, backend: try Trace.chooseBackend(backend, namespace), filter: walkFilter, rate: rate,
-            count: count, duration: duration.flatMap(Trace.seconds), output: output)
-        session.saveFile = saveFile
-        try session.run()
+        let targets = namespaces.map { LiveTrace.Target(namespace: $0, backend: backend.choose(in: $0)) }
+        let configuration = LiveTrace.Configuration(
+            targets: targets, filter: walkFilter, rate: rate, count: count, duration: duration.flatMap(Trace.seconds))
+        let trace = LiveTrace(configuration)
+        if let saveFile { trace.onEvent = saveFile.write }
+        let live = LiveOutput(output)
+        trace.onMessage = LiveOutput.message
+        live.finish(try LiveOutput.mappingErrors { try trace.run(onWalk: live.walk) })
     }
+}
 
-    static func chooseBackend(_ backend: Backend, _ namespace: TraceNamespace) throws -> TraceBackend {
-        switch backend {
-        case .nft: return .nft
-        case .legacy: return .legacy
-        case .nflog: return .nflog
-        case .kmsg: return .kmsg
-        case .auto:
-            let runner = SystemCommandRunner()
-            let save = try? runner.run(PlannedCommand(["iptables-legacy-save"]), in: namespace)
-            let legacyInUse = save?.stdout.split(separator: "\n").contains { $0.hasPrefix("-A ") } ?? false
-            let choice: TraceBackend = legacyInUse ? .legacy : .nft
-            let why = legacyInUse ? "the ruleset has iptables-legacy rules" : "no iptables-legacy rules in use"
-            FileOutput.stderr.write("pathtrace: backend \(choice.rawValue) (\(why))\n")
-            return choice
+extension Trace.Backend {
+    /// The backend asked for; nil for `auto`.
+    var fixed: TraceBackend? { TraceBackend(rawValue: rawValue) }
+
+    /// `auto` looks at the namespace's rulesets and says what it picked.
+    func choose(in namespace: TraceNamespace) -> TraceBackend {
+        let choice = BackendChoice.choose(fixed, in: namespace)
+        if let reason = choice.reason {
+            FileOutput.stderr.write("pathtrace: backend \(choice.backend.rawValue) (\(reason))\n")
         }
+        return choice.backend
     }
 }

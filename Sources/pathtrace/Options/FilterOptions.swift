@@ -1,5 +1,6 @@
 import ArgumentParser
 import PathTraceCore
+import PathTraceRender
 
 /// The FILTER flags shared by live tracing and replay; validated before anything else happens.
 struct FilterOptions: ParsableArguments {
@@ -73,4 +74,13 @@ struct OutputOptions: ParsableArguments {
 
     @Flag(help: "Add a line per hook explaining what it is for (for teaching).")
     var explain = false
+}
+
+extension OutputOptions {
+    var walkFormat: WalkPrinter.Format { format == .json ? .json : .text }
+
+    /// Colour only on a terminal, and never with --no-color.
+    func renderOptions(for output: FileOutput) -> RenderOptions {
+        RenderOptions(color: output.isTerminal && !noColor, explain: explain)
+    }
 }

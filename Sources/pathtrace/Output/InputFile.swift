@@ -1,10 +1,15 @@
+import PathTraceCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Reads a file (or stdin for `-`) in large chunks; bounded memory whatever the file size.
-struct InputFile {
+struct InputFile: ByteSource {
     let path: String
+
+    /// Steps cite standard input as `stdin:N`.
+    var name: String { path == "-" ? "stdin" : path }
     let fd: Int32
 
     init(path: String) throws {

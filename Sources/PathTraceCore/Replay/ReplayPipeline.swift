@@ -1,0 +1,92 @@
+/// Replay: bytes → line splitter → per-line format detection and parsing → correlator → walks.
+///
+/// The command line and the tests call it the same way: feed sources in order, take each walk the
+/// filter selects through `emit` as soon as it is finished, and the summary at the end. Memory is
+/// bounded by the correlator's window and the longest line, whatever the input's size.
+public struct ReplayPipeline {
+    /// What a replay read and made, for the summary on stderr.
+    public struct Summary: Sendable {
+        public var stats: Correlator.Stats
+        /// Walks the filter let through.
+        public var shown: Int
+        public var skipped: SkipReport
+
+        /// `pathtrace: 12 events, 2 walks (0 incomplete), 3 lines skipped` and a line per skip reason.
+        public var lines: [String] {
+            var summary =
+                "\(plural(stats.events, "event")), \(plural(stats.walks, "walk")) (\(stats.incomplete) incomplete)"
+            if shown != stats.walks { summary += ", \(shown) shown after filtering" }
+            summary += ", \(plural(skipped.count, "line")) skipped"
+            return [summary] + skipped.summaryLines().map { "  " + $0 }
+        }
+    }
+
+    private var correlator: Correlator
+    private let counter: ShownCounter
+    private var skipped = SkipReport()
+    /// Every skipped line, as it is found (the summary keeps only the first few of each reason).
+    public var onSkip: ((SkippedLine) -> Void)?
+
+    /// `emit` receives each walk `filter` selects, in the order walks started.
+    public init(
+        lookup: RuleLookup? = nil, filter: WalkFilter = WalkFilter(), options: Correlator.Options = .init(),
+        emit: @escaping (PacketWalk) -> Void
+    ) {
+        let counter = ShownCounter()
+        self.counter = counter
+        correlator = Correlator(lookup: lookup, options: options) { walk in
+            guard filter.matches(walk) else { return }
+            counter.value += 1
+            emit(walk)
+        }
+    }
+
+    /// Reads one source to its end; its lines are numbered from 1 and cited as `name:line`.
+    public mutating func read(_ source: some ByteSource) throws {
+        var parser = TraceLineParser(file: source.name)
+        var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
+        let maxLine = splitter.maxLine
+        func handle(_ line: LineSplitter.Line, _ number: Int) {
+            switch line {
+            case .text(let bytes):
+                parser.parse(
+                    line: bytes, lineNumber: number, emit: { self.correlator.add($0) },
+                    onSkip: { self.skip($0) })
+            case .overlong:
+                self.skip(
+                    SkippedLine(
+                        source: SourcePosition(file: source.name, line: number),
+                        reason: "line longer than \(maxLine) bytes"))
+            }
+        }
+        try source.forEachChunk { chunk in splitter.feed(chunk, handle) }
+        splitter.finish(handle)
+    }
+
+    private mutating func skip(_ line: SkippedLine) {
+        skipped.add(line)
+        onSkip?(line)
+    }
+
+    /// Closes every open walk (they are emitted) and returns the summary.
+    public mutating func finish() -> Summary {
+        correlator.finish()
+        return Summary(stats: correlator.stats, shown: counter.value, skipped: skipped)
+    }
+
+    /// Reads `sources` in order and finishes: the whole replay in one call.
+    public static func run(
+        _ sources: [any ByteSource], lookup: RuleLookup? = nil, filter: WalkFilter = WalkFilter(),
+        onSkip: ((SkippedLine) -> Void)? = nil, emit: @escaping (PacketWalk) -> Void
+    ) throws -> Summary {
+        var pipeline = ReplayPipeline(lookup: lookup, filter: filter, emit: emit)
+        pipeline.onSkip = onSkip
+        for source in sources { try pipeline.read(source) }
+        return pipeline.finish()
+    }
+}
+
+/// The correlator's emit closure counts shown walks here (it outlives any one call).
+private final class ShownCounter {
+    var value = 0
+}

@@ -1,0 +1,122 @@
+#if os(Linux)
+import Foundation
+import PathTraceCore
+
+/// One traced namespace of a live trace: its collector, rules, ruleset snapshot and correlator.
+final class Lane: @unchecked Sendable {
+    let target: LiveTrace.Target
+    let installer: RuleInstaller
+    let session = SessionID.random()
+    private(set) var collector: (any TraceCollector)?
+    var correlator: Correlator?
+    private(set) var lookup: RuleLookup?
+    private(set) var ruleCount = 0
+    /// What the user should know about this namespace's trace (families left out, …).
+    private(set) var notes: [String] = []
+
+    init(target: LiveTrace.Target, recordSessions: Bool) {
+        self.target = target
+        installer = RuleInstaller(
+            namespace: target.namespace, store: recordSessions ? SessionStateStore(id: session) : nil)
+    }
+
+    var where_: String { target.namespace.name.map { "netns \($0)" } ?? "this namespace" }
+
+    /// Starts the collector; its events go to `queue` tagged with this lane's index.
+    func start(lane index: Int, queue: EventQueue) throws {
+        let namespace = target.namespace
+        let collector: any TraceCollector
+        switch target.backend {
+        case .nft:
+            // A large socket buffer rides out bursts while the loop is busy with walks.
+            collector = NftTraceCollector(options: .init(netns: namespace, receiveBufferBytes: 64 << 20))
+        case .kmsg:
+            try requireKernelLogReach()
+            collector = KmsgCollector()
+        case .legacy, .nflog:
+            collector = NflogCollector(
+                options: .init(
+                    group: target.backend == .legacy ? 0 : LiveTrace.nflogGroup, netns: namespace,
+                    receiveBufferBytes: 64 << 20))
+        }
+        do {
+            try collector.start { [queue] in queue.push($0, lane: index) }
+        } catch let error as LinuxError {
+            if case .permissionDenied = error { throw LiveTraceError.noNetAdmin }
+            throw LiveTraceError.failed("cannot listen for trace events in \(where_): \(error)")
+        }
+        self.collector = collector
+    }
+
+    /// Plans and installs this namespace's tagged rules, after taking its ruleset snapshot.
+    func install(_ configuration: LiveTrace.Configuration) throws {
+        let backend = target.backend
+        let choice = BackendChoice.families(filter: configuration.filter, backend: backend, in: target.namespace)
+        notes = choice.notes
+        let chains: [ChainRef]
+        do {
+            chains = backend == .nflog ? try installer.discoverChains(families: choice.families) : []
+        } catch {
+            throw LiveTraceError.failed("\(error)")
+        }
+        let plan: TraceRulePlan
+        do {
+            plan = try TraceRulePlan.make(
+                filter: configuration.filter, backend: backend, rate: configuration.rate, session: session,
+                families: choice.families, nflogGroup: LiveTrace.nflogGroup, chains: chains, replies: true)
+        } catch {
+            throw LiveTraceError.usage("\(error)")
+        }
+        do {
+            try installer.install(plan)
+        } catch {
+            throw LiveTraceError.failed("\(error)")
+        }
+        ruleCount = plan.rules.count
+        // After the install: pathtrace's own nft table then has its declared hook and priority.
+        lookup = RulesetSnapshot.take(for: backend, in: target.namespace)
+    }
+
+    func makeCorrelator(_ emit: @escaping (PacketWalk) -> Void) {
+        let name = target.namespace.name
+        correlator = Correlator(lookup: lookup) { walk in
+            var walk = walk
+            walk.netns = name
+            emit(walk)
+        }
+    }
+
+    /// A saved event carries its rule's text, so a replay of the file without the ruleset shows the same NAT.
+    func withRuleText(_ event: TraceEvent) -> TraceEvent {
+        guard event.ruleText == nil, event.kind == .rule, let ref = event.rule, let lookup,
+            let text = lookup.resolve(table: event.table, chain: event.chain, rule: ref, family: event.family)?.text
+        else { return event }
+        var e = event
+        e.ruleText = text
+        return e
+    }
+
+    /// The kmsg backend sees nothing from a namespace whose TRACE lines the kernel does not print:
+    /// refuse before anything is installed rather than trace in silence.
+    private func requireKernelLogReach() throws {
+        let file = target.namespace.path ?? "/proc/self/ns/net"
+        let which = where_
+        switch KernelLogReach.check(namespaceFile: file) {
+        case .reaches: return
+        case .blockedByAllNetns:
+            throw LiveTraceError.failed(
+                """
+                --backend kmsg: the kernel prints TRACE lines of \(which) only when \
+                net.netfilter.nf_log_all_netns is 1 in the initial namespace, and it is 0; nothing was changed.
+                  pathtrace does not set it: it sends every namespace's LOG and TRACE lines to the host's log.
+                  Use --backend legacy (the same TRACE rules, read over nfnetlink_log), or set it yourself:
+                  sysctl -w net.netfilter.nf_log_all_netns=1
+                """)
+        case .unknown(let why):
+            throw LiveTraceError.failed(
+                "--backend kmsg: cannot tell whether \(which)'s TRACE lines reach the kernel log (\(why)); "
+                    + "nothing was changed; use --backend legacy")
+        }
+    }
+}
+#endif

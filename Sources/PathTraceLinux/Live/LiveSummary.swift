@@ -1,0 +1,49 @@
+#if os(Linux)
+import PathTraceCore
+
+/// What a live trace saw and undid, for the summary on stderr.
+public struct LiveSummary: Sendable {
+    public var events = 0
+    public var walks = 0
+    public var incomplete = 0
+    public var shown = 0
+    public var lost = 0
+    public var overruns = 0
+    /// One report per traced namespace.
+    public var removals: [RemovalReport] = []
+
+    init(lanes: [Lane], shown: Int, removals: [RemovalReport]) {
+        for lane in lanes {
+            if let stats = lane.correlator?.stats {
+                events += stats.events
+                walks += stats.walks
+                incomplete += stats.incomplete
+            }
+            if let counters = lane.collector?.counters {
+                lost += counters.lost
+                overruns += counters.overruns
+            }
+        }
+        self.shown = shown
+        self.removals = removals
+    }
+
+    /// `12 events, 2 walks (0 incomplete), 2 shown, 0 lost`, then what was removed and what failed.
+    public var lines: [String] {
+        var summary = "\(plural(events, "event")), \(plural(walks, "walk"))"
+        summary += " (\(incomplete) incomplete), \(shown) shown, \(lost) lost"
+        if overruns > 0 {
+            summary += ", \(plural(overruns, "receive buffer overrun")) (each dropped one or more events)"
+        }
+        var lines = [summary]
+        for r in removals {
+            lines.append("removed \(plural(r.removed.count, "rule")), restored \(plural(r.restored.count, "sysctl"))")
+            for failure in r.failures { lines.append("FAILED to remove \(failure)") }
+        }
+        return lines
+    }
+
+    /// Whether every rule and sysctl was undone.
+    public var cleanlyRemoved: Bool { removals.allSatisfy(\.isComplete) }
+}
+#endif

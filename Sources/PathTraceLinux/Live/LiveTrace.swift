@@ -1,0 +1,144 @@
+#if os(Linux)
+import Foundation
+import PathTraceCore
+
+/// Live tracing: a collector and tagged rules in each traced namespace, one correlating loop, every
+/// rule removed and sysctl restored on every way out (return, throw, SIGINT, SIGTERM, SIGHUP).
+///
+/// Collectors start before the rules go in, so the first packet is seen. Their events meet in one
+/// queue; the loop sleeps on it and routes each event to its namespace's correlator (a walk is one
+/// packet in one namespace), hands finished walks the filter selects to the consumer, and stops after
+/// `count` walks, `duration`, `stop()` or a signal.
+public final class LiveTrace: @unchecked Sendable {
+    /// One namespace to trace and the backend for it.
+    public struct Target: Sendable, Equatable {
+        public var namespace: TraceNamespace
+        public var backend: TraceBackend
+        public init(namespace: TraceNamespace, backend: TraceBackend) {
+            self.namespace = namespace
+            self.backend = backend
+        }
+    }
+
+    public struct Configuration: Sendable {
+        public var targets: [Target]
+        public var filter: WalkFilter
+        public var rate: TraceRate
+        /// Stop after this many walks shown.
+        public var count: Int?
+        /// Stop after this many seconds.
+        public var duration: Double?
+        /// Where session records go (crash recovery); nil keeps them in memory only.
+        public var recordSessions = true
+
+        public init(
+            targets: [Target], filter: WalkFilter, rate: TraceRate = .default, count: Int? = nil,
+            duration: Double? = nil
+        ) {
+            self.targets = targets
+            self.filter = filter
+            self.rate = rate
+            self.count = count
+            self.duration = duration
+        }
+    }
+
+    public let configuration: Configuration
+    /// Progress for the user (one line each, no prefix): what was chosen, installed, removed.
+    public var onMessage: @Sendable (String) -> Void = { _ in }
+    /// Called on its own thread once every rule is in and every collector listens (a lab sends its
+    /// traffic then; it may call `stop()`).
+    public var onReady: (@Sendable (LiveTrace) -> Void)?
+    /// Every event as it arrives, with its rule's text when the ruleset knows it (for `--save`).
+    public var onEvent: ((TraceEvent) -> Void)?
+
+    private let queue = EventQueue()
+    /// The nflog backend's group (legacy TRACE always logs to group 0).
+    static let nflogGroup: UInt16 = 7
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Ends the trace soon: the loop wakes, the rules are removed, `run` returns.
+    public func stop() { queue.stop() }
+
+    /// Traces until a stop condition, giving each shown walk to `onWalk` (on the calling thread).
+    public func run(onWalk: @escaping (PacketWalk) -> Void) throws -> LiveSummary {
+        let lanes = configuration.targets.map { Lane(target: $0, recordSessions: configuration.recordSessions) }
+        let removals = RemovalsBox()
+        // Created before anything is installed, on the calling (main) thread: see TeardownGuard.
+        let guardian = TeardownGuard(afterSignal: { [queue] _ in queue.stop() }) {
+            removals.value = lanes.map { $0.installer.removeAll() }
+        }
+        defer {
+            guardian.run()
+            guardian.disarm()
+        }
+        for (index, lane) in lanes.enumerated() {
+            try lane.start(lane: index, queue: queue)
+        }
+        defer { for lane in lanes { lane.collector?.stop() } }
+        for lane in lanes {
+            try lane.install(configuration)
+            for note in lane.notes { onMessage(note) }
+            onMessage(
+                "tracing in \(lane.where_) with \(lane.target.backend.rawValue), \(lane.ruleCount) rule(s), "
+                    + "rate \(configuration.rate); Ctrl-C stops")
+        }
+
+        var shown = 0
+        let filter = configuration.filter
+        let count = configuration.count
+        let emit: (PacketWalk) -> Void = { [queue] walk in
+            // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
+            guard filter.matches(walk) || filter.reversed.matches(walk) else { return }
+            if let count, shown >= count { return }
+            shown += 1
+            onWalk(walk)
+            if let count, shown >= count { queue.stop() }
+        }
+        for lane in lanes { lane.makeCorrelator(emit) }
+        if let onReady { Thread.detachNewThread { onReady(self) } }
+        loop(lanes)
+        guardian.run()
+        for lane in lanes { lane.collector?.stop() }
+        for item in queue.drain() { deliver(item.event, to: lanes[item.lane]) }
+        for lane in lanes { lane.correlator?.finish() }
+        return LiveSummary(lanes: lanes, shown: shown, removals: removals.value ?? [])
+    }
+
+    private func loop(_ lanes: [Lane]) {
+        let started = Date()
+        // Idle walks are closed and printed on this beat even when no event arrives.
+        let beat = 0.05
+        while !queue.isStopped {
+            var deadline = Date(timeIntervalSinceNow: beat)
+            if let duration = configuration.duration {
+                let end = started.addingTimeInterval(duration)
+                if end <= Date() { break }
+                deadline = min(deadline, end)
+            }
+            for item in queue.wait(until: deadline) { deliver(item.event, to: lanes[item.lane]) }
+            let now = Date().timeIntervalSince1970
+            for lane in lanes { lane.correlator?.tick(now: now) }
+            if let failed = lanes.first(where: { $0.collector?.failure != nil }),
+                let failure = failed.collector?.failure
+            {
+                onMessage("the collector in \(failed.where_) stopped: \(failure)")
+                break
+            }
+        }
+    }
+
+    private func deliver(_ event: TraceEvent, to lane: Lane) {
+        if let onEvent { onEvent(lane.withRuleText(event)) }
+        lane.correlator?.add(event)
+    }
+}
+
+/// The teardown's reports, written on the teardown queue.
+private final class RemovalsBox: @unchecked Sendable {
+    var value: [RemovalReport]?
+}
+#endif

@@ -1,0 +1,30 @@
+#if os(Linux)
+import PathTraceCore
+
+/// The namespace's ruleset when tracing starts, so steps show their rule's text and nft chains their hook.
+public enum RulesetSnapshot {
+    /// The argv of each listing the backend's steps refer to: nft handles, or legacy rule numbers of
+    /// both families (a legacy table and an nft table of the same name must not be merged).
+    public static func commands(for backend: TraceBackend) -> [[String]] {
+        backend == .nft
+            ? [["nft", "-a", "list", "ruleset"]]
+            : TraceFamily.allCases.map { [TraceRulePlan.iptablesSaveBinary($0)] }
+    }
+
+    /// Runs the listings and merges what parses; nil when there is nothing.
+    public static func take(
+        for backend: TraceBackend, in namespace: TraceNamespace, runner: any CommandRunning = SystemCommandRunner()
+    ) -> RuleLookup? {
+        var merged = Ruleset()
+        var any = false
+        for argv in commands(for: backend) {
+            guard let text = try? runner.run(PlannedCommand(argv), in: namespace).stdout, !text.isEmpty,
+                let parsed = try? RulesetParser.parse(text, sourceName: argv.joined(separator: " "))
+            else { continue }
+            merged.merge(parsed)
+            any = true
+        }
+        return any ? merged : nil
+    }
+}
+#endif

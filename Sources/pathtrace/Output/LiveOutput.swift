@@ -1,0 +1,40 @@
+import PathTraceCore
+import PathTraceLinux
+import PathTraceRender
+
+/// How live tracing shows itself: progress and the summary on stderr, each walk on stdout as soon as
+/// it is done.
+struct LiveOutput {
+    private let printer: WalkPrinter
+
+    init(_ options: OutputOptions) {
+        let out = FileOutput.stdout
+        printer = WalkPrinter(format: options.walkFormat, options: options.renderOptions(for: out), flushEachWalk: true)
+        {
+            out.write(raw: $0)
+        }
+    }
+
+    func walk(_ walk: PacketWalk) { printer.print(walk) }
+
+    static func message(_ line: String) { FileOutput.stderr.write("pathtrace: \(line)\n") }
+
+    func finish(_ summary: LiveSummary) {
+        printer.flush()
+        FileOutput.stdout.flush()
+        for line in summary.lines { LiveOutput.message(line) }
+    }
+
+    /// Runs `body`, giving a live trace's errors the CLI's exit codes (4 without CAP_NET_ADMIN, 2 usage, 1 else).
+    static func mappingErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as LiveTraceError {
+            switch error {
+            case .noNetAdmin: throw CLIFailure(message: error.description, code: 4)
+            case .usage: throw CLIFailure.usage(error.description)
+            case .failed: throw CLIFailure(message: error.description, code: 1)
+            }
+        }
+    }
+}
