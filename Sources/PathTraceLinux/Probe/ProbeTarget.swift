@@ -14,6 +14,8 @@ public struct ProbeTarget: Sendable, Hashable {
     public var pid: Int?
     /// The namespace file (opened for RTM_GETNSID).
     public var file: String
+    /// Why this namespace stands in for another, when it does.
+    public var note: String?
 
     /// The namespace file's inode, nil when it cannot be read.
     static func inode(_ path: String) -> UInt64? {
@@ -50,7 +52,7 @@ public struct ProbeTarget: Sendable, Hashable {
     static var initialInode: UInt64? { inode("/proc/1/ns/net") }
 
     /// The target for what the user named; throws `LinuxError.noSuchNamespace` when it does not exist.
-    static func resolve(_ namespace: TraceNamespace) throws -> ProbeTarget {
+    public static func resolve(_ namespace: TraceNamespace) throws -> ProbeTarget {
         let initial = initialInode
         let names = named()
         func label(_ ino: UInt64, pid: Int?) -> String {
@@ -95,6 +97,10 @@ public struct ProbeTarget: Sendable, Hashable {
                 ProbeTarget(
                     namespace: inCurrent ? .current : .process(1), label: name ?? "init", inode: initial,
                     initial: true, pid: nil, file: "/proc/1/ns/net"))
+        } else if var current = try? resolve(.current) {
+            // Inside a sandbox pid 1's namespace file may be unreadable even to root.
+            current.note = "the initial namespace (/proc/1/ns/net) cannot be read; this is the current one"
+            out.append(current)
         }
         for n in named() where !out.contains(where: { $0.inode == n.inode }) {
             out.append(

@@ -17,23 +17,19 @@ public struct TopologyProbe: Sendable {
     /// Throws `LinuxError.noSuchNamespace` for a namespace that does not exist,
     /// `LinuxError.permissionDenied` without the privileges to enter one.
     public func snapshot(namespaces: [TraceNamespace] = [], all: Bool = false) throws -> Topology {
-        try snapshot(targets: try Self.targets(namespaces: namespaces, all: all), followPeers: all)
-    }
-
-    /// The namespaces a snapshot covers before peers are followed, deduplicated by inode.
-    public static func targets(namespaces: [TraceNamespace], all: Bool) throws -> [ProbeTarget] {
+        let asked = try (namespaces.isEmpty && !all ? [.current] : namespaces).map(ProbeTarget.resolve)
         var targets = all ? ProbeTarget.allNamed() : []
-        let asked = namespaces.isEmpty && !all ? [TraceNamespace.current] : namespaces
-        for ns in asked {
-            let target = try ProbeTarget.resolve(ns)
-            if !targets.contains(where: { $0.inode == target.inode }) { targets.append(target) }
-        }
-        return targets
+        for target in asked where !targets.contains(where: { $0.inode == target.inode }) { targets.append(target) }
+        return try snapshot(targets: targets, followPeers: all, required: Set(asked.map(\.inode)))
     }
 
     /// Probes `targets`; with `followPeers`, process namespaces holding a veth peer of a probed one are
-    /// added and probed too, until no new one appears.
-    func snapshot(targets initial: [ProbeTarget], followPeers: Bool) throws -> Topology {
+    /// added and probed too, until no new one appears. A namespace that vanishes while it is probed is
+    /// left out unless its inode is in `required` (the ones the user named).
+    public func snapshot(targets initial: [ProbeTarget], followPeers: Bool, required: Set<UInt64>? = nil) throws
+        -> Topology
+    {
+        let required = required ?? Set(initial.map(\.inode))
         var targets = initial
         let extra = followPeers ? ProbeTarget.unnamedProcessNamespaces(excluding: Set(initial.map(\.inode))) : []
         var readings: [UInt64: NamespaceReader.Reading] = [:]
@@ -42,7 +38,12 @@ public struct TopologyProbe: Sendable {
             let target = targets[next]
             next += 1
             let candidates = targets + extra.filter { e in !targets.contains { $0.inode == e.inode } }
-            let reading = try Netns.run(in: target.namespace) { try NamespaceReader.read(candidates: candidates) }
+            let reading: NamespaceReader.Reading
+            do {
+                reading = try Netns.run(in: target.namespace) { try NamespaceReader.read(candidates: candidates) }
+            } catch LinuxError.noSuchNamespace(_) where !required.contains(target.inode) {
+                continue
+            }
             readings[target.inode] = reading
             for inode in reading.nsids.values where !targets.contains(where: { $0.inode == inode }) {
                 if let found = extra.first(where: { $0.inode == inode }) { targets.append(found) }
@@ -57,7 +58,7 @@ public struct TopologyProbe: Sendable {
                     name: target.label, inode: target.inode, initial: target.initial, pid: target.pid,
                     links: reading.links, routes: reading.routes,
                     policyRules: reading.rules.allSatisfy(\.isDefault) ? nil : reading.rules,
-                    sysctls: reading.sysctls, rulesets: rulesets, notes: notes))
+                    sysctls: reading.sysctls, rulesets: rulesets, notes: (target.note.map { [$0] } ?? []) + notes))
         }
         let labels = Dictionary(targets.map { ($0.inode, $0.label) }, uniquingKeysWith: { a, _ in a })
         for i in namespaces.indices {
