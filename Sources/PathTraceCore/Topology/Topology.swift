@@ -19,6 +19,17 @@ public struct Topology: Codable, Sendable, Equatable {
         self.cables = cables ?? Topology.cables(of: namespaces)
     }
 
+    enum CodingKeys: String, CodingKey {
+        case format, namespaces, cables
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(Int.self, forKey: .format)
+        namespaces = try c.decode([TopologyNamespace].self, forKey: .namespaces)
+        cables = try c.decodeIfPresent([TopologyCable].self, forKey: .cables) ?? Topology.cables(of: namespaces)
+    }
+
     /// Decodes a snapshot; refuses a `format` newer than `currentFormat`.
     public static func decode(_ data: Data, source: String) throws -> Topology {
         struct Header: Decodable { var format: Int? }
