@@ -2,7 +2,7 @@
 #   make run   - install what is missing, build in release, run the main job on the built-in default
 #   make test  - install what is missing, build, pass every test
 SHELL := /bin/bash
-APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux
+APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux graphviz
 SWIFT ?= swift
 BIN := .build/release/pathtrace
 

@@ -5,6 +5,12 @@
 #include <linux/netlink.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/if_addr.h>
+#include <linux/fib_rules.h>
+#include <linux/net_namespace.h>
+#include <linux/veth.h>
 #include <libmnl/libmnl.h>
 #include <sys/eventfd.h>
 #include <string.h>
@@ -49,4 +55,7 @@ static inline int pt_recv_batch(int fd, void *buf, unsigned int count, unsigned 
     for (int i = 0; i < n; i++) lengths[i] = (vec[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : vec[i].msg_len;
     return n;
 }
+
+/* NLM_F_REQUEST | NLM_F_DUMP as the 16-bit flags field wants them. */
+static inline uint16_t pt_nlm_dump_flags(void) { return (uint16_t)(NLM_F_REQUEST | NLM_F_DUMP); }
 #endif

@@ -23,7 +23,7 @@ struct PathTrace: ParsableCommand {
             Exit codes: 0 ok, 1 unreadable input or a failed removal, 2 bad usage,
             3 lines skipped with --strict, 4 live tracing without CAP_NET_ADMIN.
             """,
-        subcommands: [Trace.self, Replay.self, Lab.self, Cleanup.self],
+        subcommands: [Trace.self, Replay.self, TopologyCommand.self, Lab.self, Cleanup.self],
         defaultSubcommand: Trace.self
     )
 
