@@ -55,6 +55,23 @@ struct TopologyProbeTests {
         #expect(alone.cables.isEmpty)
     }
 
+    /// Every lab file in Fixtures/labs.
+    static let labNames: [String] = {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: Fixtures.url("labs").path)) ?? []
+        return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+    }()
+
+    @Test(arguments: labNames) func everyLabReadsBackAsItsFileSays(_ name: String) throws {
+        var spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
+        spec.prefix = "pttq\(ProcessInfo.processInfo.processIdentifier % 100_000)"
+        let builder = LabBuilder(spec: spec)
+        defer { builder.down() }
+        try builder.up()
+        let topology = try TopologyProbe().snapshot(namespaces: spec.namespaces.map { .named(spec.netns($0)) })
+        #expect(LabTopologyCheck.differences(spec, topology) == [])
+        #expect(topology.cables.count == spec.veths.count)
+    }
+
     @Test(.liveNetns) func aVethPairInsideOneNamespace() throws {
         let ns = LiveNetnsTrait.name
         try Live.run(["ip", "link", "add", "pta", "type", "veth", "peer", "name", "ptb"], in: ns)
