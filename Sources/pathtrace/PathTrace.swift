@@ -17,6 +17,8 @@ struct PathTrace: ParsableCommand {
             Replay:
               pathtrace replay /var/log/kern.log --dport 3128
               dmesg | pathtrace replay -
+            Topology (namespaces, interfaces and their roles, routes, veth cables):
+              pathtrace topology --all
             Labs (the seeds' systems, built in namespaces and traced):
               pathtrace lab run libvirt-nat
 

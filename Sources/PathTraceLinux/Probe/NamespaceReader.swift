@@ -27,7 +27,10 @@ struct NamespaceReader {
         let wanted = Set(links.compactMap { $0.peer?.nsid })
         if !wanted.isEmpty {
             for candidate in candidates {
-                if let id = try nsid(socket, file: candidate.file), wanted.contains(id) { nsids[id] = candidate.inode }
+                // A namespace the kernel will not name here (gone, or not ours to ask about) has no id.
+                if let id = (try? nsid(socket, file: candidate.file)) ?? nil, wanted.contains(id) {
+                    nsids[id] = candidate.inode
+                }
             }
         }
         return Reading(

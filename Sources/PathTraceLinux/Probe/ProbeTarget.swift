@@ -111,9 +111,11 @@ public struct ProbeTarget: Sendable, Hashable {
         return out
     }
 
-    /// Namespaces of processes that have no name and are not in `known`: candidates for `--all`.
+    /// Namespaces of processes that have no name under /run/netns and are not in `known`: where `--all`
+    /// looks for veth peers.
     static func unnamedProcessNamespaces(excluding known: Set<UInt64>) -> [ProbeTarget] {
-        processes().filter { !known.contains($0.inode) }.map {
+        let excluded = known.union(named().map(\.inode)).union(initialInode.map { [$0] } ?? [])
+        return processes().filter { !excluded.contains($0.inode) }.map {
             ProbeTarget(
                 namespace: .process(Int32($0.pid)), label: "pid \($0.pid) (\(comm($0.pid)))", inode: $0.inode,
                 initial: false, pid: $0.pid, file: "/proc/\($0.pid)/ns/net")

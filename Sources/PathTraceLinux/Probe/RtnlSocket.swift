@@ -9,7 +9,7 @@ final class RtnlSocket {
     private let portID: UInt32
     private var sequence: UInt32
     private static let bufferSize = 1 << 16
-    private let buffer = UnsafeMutableRawPointer.allocate(byteCount: RtnlSocket.bufferSize, alignment: 8)
+    private let buffer: UnsafeMutableRawPointer
 
     /// Opens and binds the socket; call on the thread that entered the namespace.
     init() throws {
@@ -21,6 +21,7 @@ final class RtnlSocket {
             throw error
         }
         socket = nl
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: RtnlSocket.bufferSize, alignment: 8)
         portID = mnl_socket_get_portid(nl)
         sequence = UInt32(truncatingIfNeeded: time(nil))
     }

@@ -60,16 +60,14 @@ public struct TopologyProbe: Sendable {
                     policyRules: reading.rules.allSatisfy(\.isDefault) ? nil : reading.rules,
                     sysctls: reading.sysctls, rulesets: rulesets, notes: (target.note.map { [$0] } ?? []) + notes))
         }
-        let labels = Dictionary(targets.map { ($0.inode, $0.label) }, uniquingKeysWith: { a, _ in a })
+        // Peers by the nsid their namespace has here, mapped to a probed namespace by inode.
         for i in namespaces.indices {
-            let reading = readings[targets[i].inode]
+            let reading = readings[namespaces[i].inode]
             for j in namespaces[i].links.indices {
                 guard var peer = namespaces[i].links[j].peer, let index = peer.ifindex else { continue }
                 let owner: TopologyNamespace?
                 if let nsid = peer.nsid {
-                    owner = reading?.nsids[nsid].flatMap { labels[$0] }.flatMap { label in
-                        namespaces.first { $0.name == label }
-                    }
+                    owner = reading?.nsids[nsid].flatMap { inode in namespaces.first { $0.inode == inode } }
                 } else {
                     owner = namespaces[i]
                 }

@@ -8,6 +8,7 @@ public enum TopologyDot {
         var out = "graph topology {\n"
         out += "  graph [rankdir=LR, fontname=\"monospace\"];\n"
         out += "  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
+        out += "  edge [fontname=\"monospace\", fontsize=9];\n"
         for (n, ns) in topology.namespaces.enumerated() {
             out += "  subgraph \(quote("cluster_ns\(n)")) {\n"
             out += "    label=\(quote("netns " + ns.name));\n"

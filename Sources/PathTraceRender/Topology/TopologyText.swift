@@ -46,7 +46,8 @@ public enum TopologyText {
             let shown = keys.compactMap { key, label in ns.sysctls[key].map { "\(label)=\($0)" } }
             if !shown.isEmpty { out += "  sysctls: " + shown.joined(separator: " ") + "\n" }
             if ns.rulesets.isEmpty {
-                out += "  rulesets: none loaded\n"
+                let unread = ns.notes.contains { ["iptables", "ip6tables", "nft"].contains(where: $0.hasPrefix) }
+                out += unread ? "  rulesets: none read (see the notes)\n" : "  rulesets: none loaded\n"
             } else {
                 let sets = ns.rulesets.map { set -> String in
                     if set.backend == "nft" {
