@@ -197,6 +197,12 @@ public final class JSONWriter {
         string(value)
     }
 
+    /// A bare integer element inside an array.
+    public func element(_ value: Int) {
+        separator()
+        integer(Int64(value))
+    }
+
     // MARK: - Values
 
     public func null() { raw("null") }

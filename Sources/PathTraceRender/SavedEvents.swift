@@ -30,6 +30,7 @@ public enum SavedEvents {
         w.field("trace_id", e.traceID)
         w.field("prefix", e.prefix)
         w.field("table_family", e.tableFamily)
+        if let netns = e.netns { w.field("netns", netns) }
         if let h = e.header {
             w.beginObject("header")
             w.field("src", h.src)

@@ -18,6 +18,7 @@ public struct TextTimeline {
 
     public func render(_ walk: PacketWalk) -> String {
         var out = header(walk) + "\n"
+        out += devices(walk.interfaces)
         let t0 = walk.steps.first?.event.time
         var previous: WalkStep?
         var anyInferred = false
@@ -37,6 +38,47 @@ public struct TextTimeline {
         }
         for note in walk.notes { out += "  " + paint("note: " + note, .dim) + "\n" }
         if anyInferred { out += "  " + paint("* verdict inferred: the source does not print verdicts", .dim) + "\n" }
+        out += vanished(walk.vanished)
+        return out
+    }
+
+    /// `  device virbr0  bridge (ports vnet0)  192.168.122.1/24`, one line per device the walk used.
+    func devices(_ interfaces: [WalkInterface]) -> String {
+        let width = interfaces.map(\.name.count).max() ?? 0
+        return interfaces.map { i in
+            let addresses = i.addresses.filter { !$0.hasPrefix("fe80:") }
+            return "  " + paint("device " + pad(i.name, width), .dim) + "  " + i.role
+                + (addresses.isEmpty ? "" : "  " + addresses.joined(separator: " ")) + "\n"
+        }.joined()
+    }
+
+    /// Why the packet went no further, most likely first, each with the command that would change it.
+    public func vanished(_ causes: [Vanished]) -> String {
+        causes.map { v in
+            var s = "  " + paint("vanished: \(v.cause.rawValue)", .red)
+            if let ns = v.netns { s += " in \(ns)" }
+            s += (v.guess ? " (a guess): " : ": ") + v.detail + "\n"
+            if let fix = v.fix { s += "    fix: " + fix + "\n" }
+            return s
+        }.joined()
+    }
+
+    /// A path across namespaces: `journey 1  a → b → c  (packets 1 → 3 → 5)`, then the way it went.
+    public func render(_ journey: Journey) -> String {
+        var out = paint("journey \(journey.number)", .bold) + "  " + journey.netns.joined(separator: " → ")
+        out += "  (packets " + journey.walks.map(String.init).joined(separator: " → ") + ")\n"
+        var path: [String] = []
+        for (i, leg) in journey.legs.enumerated() {
+            var part = paint(leg.netns, .bold) + ": " + leg.hooks.map(\.rawValue).joined(separator: " → ")
+            for nat in leg.nat where nat.direction == "original" {
+                part += " (\(nat.type.rawValue.uppercased()) \(nat.before) → \(nat.after ?? "?"))"
+            }
+            if leg.verdict == .drop { part += " " + paint("DROP", .red) }
+            if i < journey.links.count { part += " → " + journey.links[i] }
+            path.append(part)
+        }
+        out += "  " + path.joined(separator: "\n    → ") + "\n"
+        out += vanished(journey.vanished)
         return out
     }
 

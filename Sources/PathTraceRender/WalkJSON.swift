@@ -31,6 +31,56 @@ public enum WalkJSON {
         w.beginArray("notes")
         for note in walk.notes { w.element(note) }
         w.endArray()
+        if !walk.interfaces.isEmpty {
+            w.beginObject("topology")
+            w.beginArray("interfaces")
+            for i in walk.interfaces {
+                w.beginObject()
+                w.field("name", i.name)
+                w.field("role", i.role)
+                w.beginArray("addresses")
+                for a in i.addresses { w.element(a) }
+                w.endArray()
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+        }
+        writeVanished(walk.vanished, to: w)
+        w.endObject()
+        w.newline()
+    }
+
+    /// `"vanished":[{"cause":…,"netns":…,"detail":…,"fix":…,"guess":…}]`, only when there is a cause.
+    static func writeVanished(_ causes: [Vanished], to w: JSONWriter) {
+        guard !causes.isEmpty else { return }
+        w.beginArray("vanished")
+        for v in causes {
+            w.beginObject()
+            w.field("cause", v.cause.rawValue)
+            w.field("netns", v.netns)
+            w.field("detail", v.detail)
+            w.field("fix", v.fix)
+            w.field("guess", v.guess)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    /// One path across namespaces as its own line: `{"journey":1,"netns":[…],"walks":[…],"links":[…]}`.
+    public static func write(_ journey: Journey, to w: JSONWriter) {
+        w.beginObject()
+        w.field("journey", journey.number)
+        w.beginArray("netns")
+        for ns in journey.netns { w.element(ns) }
+        w.endArray()
+        w.beginArray("walks")
+        for p in journey.walks { w.element(p) }
+        w.endArray()
+        w.beginArray("links")
+        for l in journey.links { w.element(l) }
+        w.endArray()
+        writeVanished(journey.vanished, to: w)
         w.endObject()
         w.newline()
     }

@@ -35,6 +35,14 @@ public final class WalkPrinter {
         if flushEachWalk || writer.count >= flushAt { flush() }
     }
 
+    public func print(_ journey: Journey) {
+        switch format {
+        case .json: WalkJSON.write(journey, to: writer)
+        case .text: writer.rawText(timeline.render(journey) + "\n")
+        }
+        if flushEachWalk || writer.count >= flushAt { flush() }
+    }
+
     /// Hands what is buffered to the sink.
     public func flush() {
         if writer.count == 0 { return }

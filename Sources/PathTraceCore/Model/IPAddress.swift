@@ -136,6 +136,11 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible, Comparable
     /// The IPv4 value; meaningless for IPv6.
     public var v4: UInt32 { UInt32(truncatingIfNeeded: low) }
 
+    /// fe80::/10 or 169.254.0.0/16: an address MASQUERADE never picks.
+    public var isLinkLocal: Bool {
+        isV6 ? high >> 54 == 0x3FA : v4 >> 16 == 0xA9FE
+    }
+
     /// The canonical short form (RFC 5952 for IPv6), built in place without intermediate strings.
     public var description: String {
         String(unsafeUninitializedCapacity: IPAddress.maxTextLength) { writeText(to: $0.address(0)) }

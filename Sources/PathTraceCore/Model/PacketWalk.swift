@@ -107,6 +107,10 @@ public struct PacketWalk: Sendable, Equatable {
     public var replyTo: Int?
     /// For any later packet of a NATed connection: the packet number of the walk that opened it.
     public var connection: Int?
+    /// The devices the walk used and what each is, when a topology is known (in the order first used).
+    public var interfaces: [WalkInterface] = []
+    /// Why the packet went no further, most likely first, when the walk stopped short.
+    public var vanished: [Vanished] = []
 
     public init(packet: Int, family: Family) {
         self.packet = packet

@@ -183,6 +183,8 @@ public struct TraceEvent: Sendable, Equatable {
     public var prefix: String?
     /// The nft table family word when the source names it (`ip`, `ip6`, `inet`, `bridge`, ...).
     public var tableFamily: String?
+    /// The network namespace the event was traced in, when a saved file or the source names it.
+    public var netns: String?
 
     public init(
         source: SourcePosition, origin: EventOrigin, family: Family, table: String, chain: String, kind: StepKind

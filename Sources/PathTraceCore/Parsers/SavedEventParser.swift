@@ -32,6 +32,7 @@ struct SavedEventParser {
         e.traceID = (object["trace_id"] as? Int).flatMap(UInt32.init(exactly:))
         e.prefix = object["prefix"] as? String
         e.tableFamily = object["table_family"] as? String
+        e.netns = object["netns"] as? String
         if let h = object["header"] as? [String: Any] { e.header = SavedEventParser.header(h) }
         emit(e)
         return .recognized

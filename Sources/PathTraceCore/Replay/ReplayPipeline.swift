@@ -10,6 +10,8 @@ public struct ReplayPipeline {
         /// Walks the filter let through.
         public var shown: Int
         public var skipped: SkipReport
+        /// Paths across namespaces (with a topology).
+        public var journeys: [Journey]
 
         /// `pathtrace: 12 events, 2 walks (0 incomplete), 3 lines skipped` and a line per skip reason.
         public var lines: [String] {
@@ -21,28 +23,34 @@ public struct ReplayPipeline {
         }
     }
 
-    private var correlator: Correlator
+    private var correlator: NamespacedCorrelator
     private let counter: ShownCounter
+    private let stage: TopologyStage
     private var skipped = SkipReport()
     /// Every skipped line, as it is found (the summary keeps only the first few of each reason).
     public var onSkip: ((SkippedLine) -> Void)?
 
-    /// `emit` receives each walk `filter` selects, in the order walks started.
+    /// `emit` receives each walk `filter` selects, in the order walks started (per namespace). With a
+    /// topology, walks name their devices and why they vanished, and `finish` returns the journeys.
     public init(
-        lookup: RuleLookup? = nil, filter: WalkFilter = WalkFilter(), options: Correlator.Options = .init(),
-        emit: @escaping (PacketWalk) -> Void
+        lookup: RuleLookup? = nil, topology: Topology? = nil, filter: WalkFilter = WalkFilter(),
+        options: Correlator.Options = .init(), emit: @escaping (PacketWalk) -> Void
     ) {
         let counter = ShownCounter()
+        let stage = TopologyStage(topology: topology)
         self.counter = counter
-        correlator = Correlator(lookup: lookup, options: options) { walk in
+        self.stage = stage
+        correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookup, netns: $0) }, options: options) {
+            let walk = stage.process($0)
             guard filter.matches(walk) else { return }
             counter.value += 1
             emit(walk)
         }
     }
 
-    /// Reads one source to its end; its lines are numbered from 1 and cited as `name:line`.
-    public mutating func read(_ source: some ByteSource) throws {
+    /// Reads one source to its end; its lines are numbered from 1 and cited as `name:line`. Its events
+    /// belong to namespace `netns` unless a saved event names its own.
+    public mutating func read(_ source: some ByteSource, netns: String? = nil) throws {
         var parser = TraceLineParser(file: source.name)
         var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
         let maxLine = splitter.maxLine
@@ -50,7 +58,7 @@ public struct ReplayPipeline {
             switch line {
             case .text(let bytes):
                 parser.parse(
-                    line: bytes, lineNumber: number, emit: { self.correlator.add($0) },
+                    line: bytes, lineNumber: number, emit: { self.correlator.add($0, netns: $0.netns ?? netns) },
                     onSkip: { self.skip($0) })
             case .overlong:
                 self.skip(
@@ -71,15 +79,16 @@ public struct ReplayPipeline {
     /// Closes every open walk (they are emitted) and returns the summary.
     public mutating func finish() -> Summary {
         correlator.finish()
-        return Summary(stats: correlator.stats, shown: counter.value, skipped: skipped)
+        return Summary(stats: correlator.stats, shown: counter.value, skipped: skipped, journeys: stage.finish())
     }
 
     /// Reads `sources` in order and finishes: the whole replay in one call.
     public static func run(
-        _ sources: [any ByteSource], lookup: RuleLookup? = nil, filter: WalkFilter = WalkFilter(),
-        onSkip: ((SkippedLine) -> Void)? = nil, emit: @escaping (PacketWalk) -> Void
+        _ sources: [any ByteSource], lookup: RuleLookup? = nil, topology: Topology? = nil,
+        filter: WalkFilter = WalkFilter(), onSkip: ((SkippedLine) -> Void)? = nil,
+        emit: @escaping (PacketWalk) -> Void
     ) throws -> Summary {
-        var pipeline = ReplayPipeline(lookup: lookup, filter: filter, emit: emit)
+        var pipeline = ReplayPipeline(lookup: lookup, topology: topology, filter: filter, emit: emit)
         pipeline.onSkip = onSkip
         for source in sources { try pipeline.read(source) }
         return pipeline.finish()

@@ -1,0 +1,103 @@
+/// Correlates events of several network namespaces: a walk is one packet in one namespace, so each
+/// namespace has its own `Correlator`, and their walks come out through one `emit` with `netns` set and
+/// packet numbers that are unique across namespaces (renumbered in the order walks come out, with
+/// `reply_to` and `connection` following them). With one namespace the numbers stay as they are.
+public struct NamespacedCorrelator {
+    private var lanes: [String?: Lane] = [:]
+    private var order: [String?] = []
+    private let lookup: (String?) -> RuleLookup?
+    private let options: Correlator.Options
+    private let emit: (PacketWalk) -> Void
+    private let numbers = Renumbering()
+
+    /// One correlator with its namespace's own packet numbers.
+    private final class Lane {
+        var correlator: Correlator?
+    }
+
+    /// `lookup` gives each namespace its ruleset (nil: none).
+    public init(
+        lookup: @escaping (String?) -> RuleLookup? = { _ in nil }, options: Correlator.Options = .init(),
+        emit: @escaping (PacketWalk) -> Void
+    ) {
+        self.lookup = lookup
+        self.options = options
+        self.emit = emit
+    }
+
+    /// Adds an event of namespace `netns` (nil: the namespace is not known, as in a plain kernel log).
+    public mutating func add(_ event: TraceEvent, netns: String?) {
+        lane(netns).correlator?.add(event)
+    }
+
+    private mutating func lane(_ netns: String?) -> Lane {
+        if let lane = lanes[netns] { return lane }
+        let lane = Lane()
+        let numbers = numbers
+        let emit = emit
+        lane.correlator = Correlator(lookup: lookup(netns), options: options) { walk in
+            var walk = walk
+            if let netns { walk.netns = netns }
+            numbers.renumber(&walk, netns: netns)
+            emit(walk)
+        }
+        lanes[netns] = lane
+        order.append(netns)
+        if order.count > 1 { numbers.active = true }
+        return lane
+    }
+
+    /// Closes walks idle at wall-clock time `now` in every namespace (live tracing).
+    public mutating func tick(now: Double) {
+        for netns in order { lanes[netns]?.correlator?.tick(now: now) }
+    }
+
+    /// Closes every open walk in every namespace.
+    public mutating func finish() {
+        for netns in order { lanes[netns]?.correlator?.finish() }
+    }
+
+    /// The counters summed over the namespaces.
+    public var stats: Correlator.Stats {
+        var total = Correlator.Stats()
+        for lane in lanes.values {
+            guard let s = lane.correlator?.stats else { continue }
+            total.events += s.events
+            total.walks += s.walks
+            total.incomplete += s.incomplete
+        }
+        return total
+    }
+
+    /// The namespaces seen, in the order their first event came.
+    public var namespaces: [String?] { order }
+}
+
+/// Packet numbers unique across namespaces: each namespace's walk numbers map to global ones as walks
+/// come out. A reply or later packet refers to a walk that started (and so came out) before it.
+private final class Renumbering {
+    /// Off while only one namespace has been seen: its numbers are the global ones.
+    var active = false
+    private var next = 1
+    private var map: [Key: Int] = [:]
+    private var recent: Deque<Key> = Deque()
+    /// How many numbers are remembered for `reply_to`/`connection` (memory stays bounded).
+    private let remember = 1 << 16
+
+    private struct Key: Hashable {
+        var netns: String?
+        var packet: Int
+    }
+
+    func renumber(_ walk: inout PacketWalk, netns: String?) {
+        let key = Key(netns: netns, packet: walk.packet)
+        let global = active ? next : walk.packet
+        next = max(next, global + 1)
+        map[key] = global
+        recent.append(key)
+        if recent.count > remember, let old = recent.removeFirst() { map[old] = nil }
+        walk.packet = global
+        walk.replyTo = walk.replyTo.map { map[Key(netns: netns, packet: $0)] ?? $0 }
+        walk.connection = walk.connection.map { map[Key(netns: netns, packet: $0)] ?? $0 }
+    }
+}
