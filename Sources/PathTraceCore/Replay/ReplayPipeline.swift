@@ -11,7 +11,7 @@ public struct ReplayPipeline {
         public var shown: Int
         public var skipped: SkipReport
         /// Paths across namespaces (with a topology).
-        public var journeys: [Journey]
+        public var journeys: Int
 
         /// `pathtrace: 12 events, 2 walks (0 incomplete), 3 lines skipped` and a line per skip reason.
         public var lines: [String] {
@@ -42,10 +42,18 @@ public struct ReplayPipeline {
         self.stage = stage
         correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookup, netns: $0) }, options: options) {
             let walk = stage.process($0)
-            guard filter.matches(walk) else { return }
-            counter.value += 1
-            emit(walk)
+            if filter.matches(walk) {
+                counter.value += 1
+                emit(walk)
+            }
+            stage.deliverJourneys()
         }
+    }
+
+    /// Each path across namespaces, once it has ended (needs a topology).
+    public var onJourney: (Journey) -> Void {
+        get { stage.onJourney }
+        set { stage.onJourney = newValue }
     }
 
     /// Reads one source to its end; its lines are numbered from 1 and cited as `name:line`. Its events
@@ -79,7 +87,8 @@ public struct ReplayPipeline {
     /// Closes every open walk (they are emitted) and returns the summary.
     public mutating func finish() -> Summary {
         correlator.finish()
-        return Summary(stats: correlator.stats, shown: counter.value, skipped: skipped, journeys: stage.finish())
+        stage.finish()
+        return Summary(stats: correlator.stats, shown: counter.value, skipped: skipped, journeys: stage.journeys)
     }
 
     /// Reads `sources` in order and finishes: the whole replay in one call.

@@ -3,87 +3,172 @@
 /// namespace B that came in by X's peer (or by the bridge the peer is a port of), with the header X
 /// sent: the same IP id, length and TTL, and the addresses the NAT of A's walk left.
 ///
-/// Walks wait for a successor in a bounded window, so memory stays bounded on any input.
+/// Each namespace's walks come out of their own correlator, so a packet's walk in B may come out
+/// before its walk in A: a walk links to one already seen in either direction. A journey is handed out
+/// (`take`) once every walk in it is older than the window, or at `finish`; memory stays bounded.
 public struct JourneyLinker {
     public let topology: Topology
     private let annotator: TopologyAnnotator
     /// Namespaces whose walks are seen: a packet that left toward one of them and never showed there vanished.
     public var traced: Set<String> = []
-    private var journeys: [Int: Journey] = [:]
+    /// Walks of the window, by arrival number.
+    private var nodes: [Int: Node] = [:]
+    private var arrivals: Deque<Int> = Deque()
+    private var nextArrival = 0
+    /// Walks that left by a device and have no successor yet, by the header they sent.
+    private var exits: [HeaderKey: [Int]] = [:]
+    /// Walks that came in by a device and have no predecessor yet, by the header they came with.
+    private var entries: [HeaderKey: [Int]] = [:]
+    private var ready: [Journey] = []
     private var nextJourney = 1
-    /// Walks that left by a device, waiting for their continuation, by header key.
-    private var exits: [ExitKey: [Exit]] = [:]
-    private var exitOrder: Deque<ExitKey> = Deque()
-    private let window = 1 << 14
+    /// Walks kept for linking; a packet's walks in neighbouring namespaces come out well within it.
+    public var window = 4096
 
-    struct ExitKey: Hashable {
+    struct HeaderKey: Hashable {
         var proto: UInt8?
         var ipID: UInt32?
         var length: UInt32?
         var dport: UInt16?
+
+        init(_ h: PacketHeader) {
+            proto = h.proto
+            length = h.length
+            if h.ipID != nil { ipID = h.ipID } else { dport = h.dport }
+        }
     }
 
-    struct Exit {
-        var journey: Int
-        var netns: String
-        var device: String
-        var header: PacketHeader
-        /// The endpoints after the walk's NAT: what the next namespace sees.
-        var src: Endpoint?
-        var dst: Endpoint?
+    struct Node {
+        var leg: Journey.Leg
+        var vanished: [Vanished]
+        /// The header it came in with, and the one it sent out with the endpoints its NAT left.
+        var entryHeader: PacketHeader?
+        var exitHeader: PacketHeader?
+        var exitSrc: Endpoint?
+        var exitDst: Endpoint?
+        var pred: Int?
+        var succ: Int?
+        /// The link text from the predecessor to this walk.
+        var linkIn: String?
     }
 
-    public init(topology: Topology) {
+    public init(topology: Topology, annotator: TopologyAnnotator? = nil) {
         self.topology = topology
-        annotator = TopologyAnnotator(topology: topology)
+        self.annotator = annotator ?? TopologyAnnotator(topology: topology)
     }
 
-    /// Adds a finished walk (in the order walks come out).
+    /// Adds a finished walk.
     public mutating func add(_ walk: PacketWalk) {
         guard let netns = annotator.label(walk.netns), topology.namespace(netns) != nil else { return }
         traced.insert(netns)
-        let entry = walk.steps.first?.event.inIface
-        let entryHeader = walk.steps.lazy.compactMap(\.event.header).first
-        var journeyNumber: Int?
-        var link: [String] = []
-        if let entry, let header = entryHeader, let (found, via) = predecessor(netns: netns, entry: entry, header: header) {
-            journeyNumber = found.journey
-            link = via
+        let id = nextArrival
+        nextArrival += 1
+        var node = Node(leg: Self.leg(walk, netns: netns), vanished: walk.vanished)
+        node.entryHeader = node.leg.entry == nil ? nil : walk.steps.lazy.compactMap(\.event.header).first
+        if node.leg.exit != nil, let last = walk.steps.lazy.reversed().compactMap(\.event.header).first {
+            node.exitHeader = last
+            (node.exitSrc, node.exitDst) = Self.afterNat(last, walk.nat)
         }
-        let leg = Self.leg(walk, netns: netns)
-        if let number = journeyNumber, var journey = journeys[number] {
-            journey.legs.append(leg)
-            journey.links += link
-            journeys[number] = journey
-        } else {
-            let number = nextJourney
-            nextJourney += 1
-            journeyNumber = number
-            journeys[number] = Journey(number: number, legs: [leg], links: [], vanished: [])
-        }
-        guard let number = journeyNumber else { return }
-        journeys[number]?.vanished = walk.vanished
-        if let exit = leg.exit, let header = walk.steps.lazy.reversed().compactMap(\.event.header).first {
-            remember(Exit(journey: number, netns: netns, device: exit, header: header, walk: walk))
-        }
+        nodes[id] = node
+        arrivals.append(id)
+        if let header = node.entryHeader { linkAsSuccessor(id, header) }
+        if let header = node.exitHeader, nodes[id]?.succ == nil { linkAsPredecessor(id, header) }
+        if nodes[id]?.pred == nil, let header = node.entryHeader { entries[HeaderKey(header), default: []].append(id) }
+        if nodes[id]?.succ == nil, let header = node.exitHeader { exits[HeaderKey(header), default: []].append(id) }
+        while arrivals.count > window, let old = arrivals.removeFirst() { retire(old) }
     }
 
-    /// The journeys that crossed namespaces (two walks or more), and those that left toward a traced
-    /// namespace and were never seen there; in order. Ends the linking.
-    public mutating func finish() -> [Journey] {
-        for (_, list) in exits {
-            for exit in list { noteUnseenContinuation(exit) }
-        }
-        exits = [:]
-        return journeys.keys.sorted().compactMap { number in
-            guard let j = journeys[number], j.legs.count > 1 || !j.vanished.isEmpty && traced.count > 1 else {
-                return nil
-            }
-            return j
-        }
+    /// The journeys that ended since the last call: those that crossed namespaces (two walks or more),
+    /// and those that left toward a traced namespace and were never seen there.
+    public mutating func take() -> [Journey] {
+        defer { ready.removeAll() }
+        return ready
+    }
+
+    /// Ends every journey; `take` then returns the rest.
+    public mutating func finish() {
+        while let old = arrivals.removeFirst() { retire(old) }
     }
 
     // MARK: - Linking
+
+    private mutating func linkAsSuccessor(_ id: Int, _ header: PacketHeader) {
+        guard let me = nodes[id], let entry = me.leg.entry else { return }
+        let key = HeaderKey(header)
+        guard var list = exits[key] else { return }
+        for (i, other) in list.enumerated().reversed() {
+            guard let prev = nodes[other], prev.leg.netns != me.leg.netns, prev.succ == nil,
+                Self.sameHeader(prev, header), let via = reach(from: prev, to: me.leg.netns, entry: entry)
+            else { continue }
+            list.remove(at: i)
+            exits[key] = list.isEmpty ? nil : list
+            nodes[other]?.succ = id
+            nodes[id]?.pred = other
+            nodes[id]?.linkIn = via
+            return
+        }
+    }
+
+    private mutating func linkAsPredecessor(_ id: Int, _ header: PacketHeader) {
+        guard let me = nodes[id] else { return }
+        let key = HeaderKey(header)
+        guard var list = entries[key] else { return }
+        for (i, other) in list.enumerated().reversed() {
+            guard let next = nodes[other], next.leg.netns != me.leg.netns, next.pred == nil,
+                let entry = next.leg.entry, let got = next.entryHeader, Self.sameHeader(me, got),
+                let via = reach(from: me, to: next.leg.netns, entry: entry)
+            else { continue }
+            list.remove(at: i)
+            entries[key] = list.isEmpty ? nil : list
+            nodes[other]?.pred = id
+            nodes[other]?.linkIn = via
+            nodes[id]?.succ = other
+            return
+        }
+    }
+
+    /// Takes a walk out of the window; its journey ends when none of its walks is left in the window.
+    private mutating func retire(_ id: Int) {
+        guard nodes[id] != nil else { return }
+        var head = id
+        while let p = nodes[head]?.pred, nodes[p] != nil { head = p }
+        var chain: [Int] = []
+        var cursor: Int? = head
+        while let c = cursor, nodes[c] != nil {
+            chain.append(c)
+            cursor = nodes[c]?.succ
+        }
+        // Walks of the chain still in the window keep it open: the oldest arrival goes first.
+        guard chain.allSatisfy({ $0 <= id }) else { return }
+        var journey = Journey(number: 0, legs: [], links: [], vanished: [])
+        for c in chain {
+            guard let node = nodes.removeValue(forKey: c) else { continue }
+            journey.legs.append(node.leg)
+            if let link = node.linkIn { journey.links.append(link) }
+            journey.vanished = node.vanished
+            unindex(c, node)
+        }
+        if journey.vanished.isEmpty, let tail = journey.legs.last, let exit = tail.exit {
+            journey.vanished = unseenContinuation(tail.netns, exit)
+        }
+        if journey.legs.count > 1 || journey.vanished.contains(where: { $0.netns != journey.legs.last?.netns }) {
+            journey.number = nextJourney
+            nextJourney += 1
+            ready.append(journey)
+        }
+    }
+
+    private mutating func unindex(_ id: Int, _ node: Node) {
+        if let h = node.entryHeader {
+            let k = HeaderKey(h)
+            entries[k]?.removeAll { $0 == id }
+            if entries[k]?.isEmpty == true { entries[k] = nil }
+        }
+        if let h = node.exitHeader {
+            let k = HeaderKey(h)
+            exits[k]?.removeAll { $0 == id }
+            if exits[k]?.isEmpty == true { exits[k] = nil }
+        }
+    }
 
     static func leg(_ walk: PacketWalk, netns: String) -> Journey.Leg {
         var hooks: [Hook] = []
@@ -95,58 +180,42 @@ public struct JourneyLinker {
             exit: exit, path: walk.path, verdict: walk.verdict)
     }
 
-    static func key(_ h: PacketHeader) -> ExitKey {
-        h.ipID != nil
-            ? ExitKey(proto: h.proto, ipID: h.ipID, length: h.length, dport: nil)
-            : ExitKey(proto: h.proto, ipID: nil, length: h.length, dport: h.dport)
-    }
-
-    private mutating func remember(_ exit: Exit) {
-        let k = Self.key(exit.header)
-        exits[k, default: []].append(exit)
-        exitOrder.append(k)
-        while exitOrder.count > window, let old = exitOrder.removeFirst() {
-            guard var list = exits[old], !list.isEmpty else { continue }
-            noteUnseenContinuation(list.removeFirst())
-            exits[old] = list.isEmpty ? nil : list
+    /// The endpoints a walk's packet left with: its last header with the walk's source and destination
+    /// NAT applied (a MASQUERADE to an address nobody knows leaves the source open).
+    static func afterNat(_ header: PacketHeader, _ nat: [NatRewrite]) -> (Endpoint?, Endpoint?) {
+        var src = header.src.map { Endpoint(address: $0, port: header.sport) }
+        var dst = header.dst.map { Endpoint(address: $0, port: header.dport) }
+        for n in nat where n.direction == "original" {
+            let after = n.after.flatMap { Endpoint($0) }
+            if n.field == "src" {
+                src = after
+            } else if let after {
+                dst = after
+            }
         }
+        return (src, dst)
     }
 
-    /// The waiting exit this walk continues, and the link text; the exit is used up.
-    private mutating func predecessor(netns: String, entry: String, header: PacketHeader) -> (Exit, [String])? {
-        let k = Self.key(header)
-        guard var list = exits[k] else { return nil }
-        for i in list.indices.reversed() {
-            let exit = list[i]
-            guard exit.netns != netns, Self.sameHeader(exit, header),
-                let via = reach(from: exit, to: netns, entry: entry)
-            else { continue }
-            list.remove(at: i)
-            exits[k] = list.isEmpty ? nil : list
-            return (exit, [via])
-        }
-        return nil
-    }
-
-    /// Whether `header` (as the next namespace saw it) is what `exit` sent.
-    static func sameHeader(_ exit: Exit, _ h: PacketHeader) -> Bool {
-        let e = exit.header
+    /// Whether `h` (as the next namespace saw it) is what `prev` sent.
+    static func sameHeader(_ prev: Node, _ h: PacketHeader) -> Bool {
+        guard let e = prev.exitHeader else { return false }
         if let a = e.ttl, let b = h.ttl, a != b { return false }
         if let a = e.tcpSeq, let b = h.tcpSeq, a != b { return false }
-        if let dst = exit.dst, let got = h.dst, dst.address != got || (dst.port != nil && dst.port != h.dport) {
+        if let dst = prev.exitDst, let got = h.dst, dst.address != got || (dst.port != nil && dst.port != h.dport) {
             return false
         }
-        // The source may have been masqueraded to an address the walk could not know.
-        if let src = exit.src, let got = h.src, src.address != got || (src.port != nil && src.port != h.sport) {
+        if let src = prev.exitSrc, let got = h.src, src.address != got || (src.port != nil && src.port != h.sport) {
             return false
         }
         return true
     }
 
-    /// `a:x ⇢ b:y` when `exit`'s device is cabled to `entry` in `netns`, directly or through a bridge.
-    func reach(from exit: Exit, to netns: String, entry: String) -> String? {
-        guard let peer = topology.peer(netns: exit.netns, ifname: exit.device) else { return nil }
-        let from = "\(exit.netns):\(exit.device)"
+    /// `a:x ⇢ b:y` when `prev`'s exit device is cabled to `entry` in `netns`, directly or through a bridge.
+    func reach(from prev: Node, to netns: String, entry: String) -> String? {
+        guard let device = prev.leg.exit, let peer = topology.peer(netns: prev.leg.netns, ifname: device) else {
+            return nil
+        }
+        let from = "\(prev.leg.netns):\(device)"
         if peer.netns == netns {
             let master = topology.link(netns: netns, ifname: peer.ifname)?.master
             if peer.ifname == entry || master == entry { return "\(from) ⇢ \(peer.netns):\(peer.ifname)" }
@@ -167,51 +236,25 @@ public struct JourneyLinker {
     }
 
     /// A packet that left toward a traced namespace and was never seen there.
-    private mutating func noteUnseenContinuation(_ exit: Exit) {
-        guard var journey = journeys[exit.journey], journey.vanished.isEmpty,
-            let peer = topology.peer(netns: exit.netns, ifname: exit.device), traced.contains(peer.netns)
-        else { return }
+    func unseenContinuation(_ netns: String, _ device: String) -> [Vanished] {
+        guard let peer = topology.peer(netns: netns, ifname: device), traced.contains(peer.netns) else { return [] }
         let bridge = topology.link(netns: peer.netns, ifname: peer.ifname)?.master
         let bnf = topology.sysctl(netns: peer.netns, key: "net.bridge.bridge-nf-call-iptables")
         if let bridge, bnf != "1" {
-            journey.vanished = [
+            return [
                 Vanished(
                     cause: .brNetfilterOff, netns: peer.netns,
                     detail: "the frame entered bridge \(bridge) in \(peer.netns) by \(peer.ifname), where "
-                        + "bridge-nf-call-iptables=\(bnf ?? "absent (br_netfilter not loaded)"): iptables never saw it, "
-                        + "so its trace rules could not either",
+                        + "bridge-nf-call-iptables=\(bnf ?? "absent (br_netfilter not loaded)"): iptables never saw "
+                        + "it, so its trace rules could not either",
                     fix: "ip netns exec \(peer.netns) sysctl -w net.bridge.bridge-nf-call-iptables=1", guess: true)
             ]
-        } else {
-            journey.vanished = [
-                Vanished(
-                    cause: .unknown, netns: peer.netns,
-                    detail: "the packet left \(exit.netns) by \(exit.device) toward \(peer.netns):\(peer.ifname), "
-                        + "and no trace there shows it", guess: true)
-            ]
         }
-        journeys[exit.journey] = journey
-    }
-}
-
-extension JourneyLinker.Exit {
-    init(journey: Int, netns: String, device: String, header: PacketHeader, walk: PacketWalk) {
-        self.journey = journey
-        self.netns = netns
-        self.device = device
-        self.header = header
-        var src = header.src.map { Endpoint(address: $0, port: header.sport) }
-        var dst = header.dst.map { Endpoint(address: $0, port: header.dport) }
-        for nat in walk.nat where nat.direction == "original" {
-            let after = nat.after.flatMap { Endpoint($0) }
-            if nat.field == "src" {
-                // MASQUERADE to an address nobody knows: any source will do.
-                src = after
-            } else if let after {
-                dst = after
-            }
-        }
-        self.src = src
-        self.dst = dst
+        return [
+            Vanished(
+                cause: .unknown, netns: peer.netns,
+                detail: "the packet left \(netns) by \(device) toward \(peer.netns):\(peer.ifname), and no trace "
+                    + "there shows it", guess: true)
+        ]
     }
 }

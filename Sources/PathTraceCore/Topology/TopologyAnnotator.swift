@@ -1,16 +1,19 @@
 /// Puts a finished walk beside the wiring: each device it used with its role, and why it vanished.
 public struct TopologyAnnotator: Sendable {
     public let topology: Topology?
+    /// The label of the namespace a walk without `netns` was traced in (live tracing in the current one).
+    public let unnamed: String?
 
-    public init(topology: Topology?) {
+    public init(topology: Topology?, unnamed: String? = nil) {
         self.topology = topology
+        self.unnamed = unnamed
     }
 
     /// The topology's label for a walk's namespace: the same name, the process's namespace for `pid:N`,
     /// or the only namespace of the snapshot when the walk names none (a replay of one namespace's log).
     public func label(_ netns: String?) -> String? {
         guard let topology else { return netns }
-        guard let netns else { return topology.namespaces.count == 1 ? topology.namespaces[0].name : nil }
+        guard let netns else { return unnamed ?? (topology.namespaces.count == 1 ? topology.namespaces[0].name : nil) }
         if topology.namespace(netns) != nil { return netns }
         if netns.hasPrefix("pid:"), let pid = Int(netns.dropFirst(4)) {
             return topology.namespaces.first { $0.pid == pid }?.name

@@ -6,10 +6,20 @@ public final class TopologyStage {
     public let annotator: TopologyAnnotator
     private var linker: JourneyLinker?
 
-    public init(topology: Topology?) {
+    /// `unnamed`: the topology's label for walks that name no namespace (see `TopologyAnnotator`).
+    public init(topology: Topology?, unnamed: String? = nil) {
         self.topology = topology
-        annotator = TopologyAnnotator(topology: topology)
-        linker = topology.map(JourneyLinker.init(topology:))
+        annotator = TopologyAnnotator(topology: topology, unnamed: unnamed)
+        linker = topology.map { JourneyLinker(topology: $0, annotator: annotator) }
+    }
+
+    /// Each journey across namespaces, as soon as it has ended.
+    public var onJourney: (Journey) -> Void = { _ in }
+    public private(set) var journeys = 0
+
+    /// Namespaces being traced: a packet that left toward one of them and was never seen there vanished.
+    public func tracing(_ netns: [String?]) {
+        for ns in netns { if let label = annotator.label(ns) { linker?.traced.insert(label) } }
     }
 
     /// The walk with its topology annotations; it also waits for its continuation in a neighbour namespace.
@@ -20,11 +30,19 @@ public final class TopologyStage {
         return walk
     }
 
-    /// The journeys across namespaces, at the end.
-    public func finish() -> [Journey] {
-        guard var linker else { return [] }
-        defer { self.linker = nil }
-        return linker.finish()
+    /// Ends the journeys still waiting for a continuation and hands them out.
+    public func finish() {
+        linker?.finish()
+        deliverJourneys()
+    }
+
+    /// Hands out the journeys that ended (call after the walk `process` returned has been shown).
+    public func deliverJourneys() {
+        guard let ended = linker?.take(), !ended.isEmpty else { return }
+        for journey in ended {
+            journeys += 1
+            onJourney(journey)
+        }
     }
 
     /// The rules a namespace's steps refer to: `base` (a user's `--ruleset`, a live snapshot) or else the

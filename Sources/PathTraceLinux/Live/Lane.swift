@@ -8,7 +8,6 @@ final class Lane: @unchecked Sendable {
     let installer: RuleInstaller
     let session = SessionID.random()
     private(set) var collector: (any TraceCollector)?
-    var correlator: Correlator?
     private(set) var lookup: RuleLookup?
     private(set) var ruleCount = 0
     /// What the user should know about this namespace's trace (families left out, …).
@@ -19,6 +18,9 @@ final class Lane: @unchecked Sendable {
         installer = RuleInstaller(
             namespace: target.namespace, store: recordSessions ? SessionStateStore(id: session) : nil)
     }
+
+    /// The namespace as walks name it (nil: the current one).
+    var name: String? { target.namespace.name }
 
     var where_: String { target.namespace.name.map { "netns \($0)" } ?? "this namespace" }
 
@@ -77,21 +79,14 @@ final class Lane: @unchecked Sendable {
         lookup = RulesetSnapshot.take(for: backend, in: target.namespace)
     }
 
-    func makeCorrelator(_ emit: @escaping (PacketWalk) -> Void) {
-        let name = target.namespace.name
-        correlator = Correlator(lookup: lookup) { walk in
-            var walk = walk
-            walk.netns = name
-            emit(walk)
-        }
-    }
-
-    /// A saved event carries its rule's text, so a replay of the file without the ruleset shows the same NAT.
-    func withRuleText(_ event: TraceEvent) -> TraceEvent {
+    /// A saved event carries its namespace and its rule's text, so a replay of the file without the
+    /// ruleset shows the same walks and NAT.
+    func saved(_ event: TraceEvent) -> TraceEvent {
+        var e = event
+        e.netns = name
         guard event.ruleText == nil, event.kind == .rule, let ref = event.rule, let lookup,
             let text = lookup.resolve(table: event.table, chain: event.chain, rule: ref, family: event.family)?.text
-        else { return event }
-        var e = event
+        else { return e }
         e.ruleText = text
         return e
     }

@@ -11,14 +11,14 @@ public struct LiveSummary: Sendable {
     public var overruns = 0
     /// One report per traced namespace.
     public var removals: [RemovalReport] = []
+    /// Paths across the traced namespaces that were shown.
+    public var journeys = 0
 
-    init(lanes: [Lane], shown: Int, removals: [RemovalReport]) {
+    init(lanes: [Lane], stats: Correlator.Stats, shown: Int, removals: [RemovalReport]) {
+        events = stats.events
+        walks = stats.walks
+        incomplete = stats.incomplete
         for lane in lanes {
-            if let stats = lane.correlator?.stats {
-                events += stats.events
-                walks += stats.walks
-                incomplete += stats.incomplete
-            }
             if let counters = lane.collector?.counters {
                 lost += counters.lost
                 overruns += counters.overruns

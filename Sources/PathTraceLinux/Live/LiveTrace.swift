@@ -30,6 +30,9 @@ public final class LiveTrace: @unchecked Sendable {
         public var duration: Double?
         /// Where session records go (crash recovery); nil keeps them in memory only.
         public var recordSessions = true
+        /// Takes a topology snapshot of the traced namespaces at the start, so walks name their devices,
+        /// say why they vanished and join into journeys across namespaces.
+        public var probeTopology = true
 
         public init(
             targets: [Target], filter: WalkFilter, rate: TraceRate = .default, count: Int? = nil,
@@ -49,6 +52,8 @@ public final class LiveTrace: @unchecked Sendable {
     /// Called on its own thread once every rule is in and every collector listens (a lab sends its
     /// traffic then; it may call `stop()`).
     public var onReady: (@Sendable (LiveTrace) -> Void)?
+    /// Each path across the traced namespaces, once it has ended (on the calling thread of `run`).
+    public var onJourney: (Journey) -> Void = { _ in }
     /// Every event as it arrives, with its rule's text when the ruleset knows it (for `--save`).
     public var onEvent: ((TraceEvent) -> Void)?
 
@@ -87,28 +92,54 @@ public final class LiveTrace: @unchecked Sendable {
                     + "rate \(configuration.rate); Ctrl-C stops")
         }
 
+        let stage = TopologyStage(topology: topology(lanes), unnamed: unnamedLabel)
         var shown = 0
         let filter = configuration.filter
         let count = configuration.count
-        let emit: (PacketWalk) -> Void = { [queue] walk in
+        let lookups = Dictionary(lanes.map { ($0.name, $0.lookup) }, uniquingKeysWith: { a, _ in a })
+        var correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookups[$0] ?? nil, netns: $0) }) {
+            [queue] walk in
             // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
+            let walk = stage.process(walk)
+            defer { stage.deliverJourneys() }
             guard filter.matches(walk) || filter.reversed.matches(walk) else { return }
             if let count, shown >= count { return }
             shown += 1
             onWalk(walk)
             if let count, shown >= count { queue.stop() }
         }
-        for lane in lanes { lane.makeCorrelator(emit) }
+        stage.tracing(lanes.map(\.name))
+        stage.onJourney = onJourney
         if let onReady { Thread.detachNewThread { onReady(self) } }
-        loop(lanes)
+        loop(lanes, &correlator)
         guardian.run()
         for lane in lanes { lane.collector?.stop() }
-        for item in queue.drain() { deliver(item.event, to: lanes[item.lane]) }
-        for lane in lanes { lane.correlator?.finish() }
-        return LiveSummary(lanes: lanes, shown: shown, removals: removals.value ?? [])
+        for item in queue.drain() { deliver(item.event, to: lanes[item.lane], &correlator) }
+        correlator.finish()
+        stage.finish()
+        var summary = LiveSummary(
+            lanes: lanes, stats: correlator.stats, shown: shown, removals: removals.value ?? [])
+        summary.journeys = stage.journeys
+        return summary
     }
 
-    private func loop(_ lanes: [Lane]) {
+    /// The topology's label of the current namespace, when it is traced (its walks name no namespace).
+    private var unnamedLabel: String?
+
+    /// A snapshot of the traced namespaces, or nil when it cannot be taken (tracing goes on without it).
+    private func topology(_ lanes: [Lane]) -> Topology? {
+        guard configuration.probeTopology else { return nil }
+        do {
+            let namespaces = lanes.map(\.target.namespace)
+            if namespaces.contains(.current) { unnamedLabel = try ProbeTarget.resolve(.current).label }
+            return try TopologyProbe().snapshot(namespaces: namespaces)
+        } catch {
+            onMessage("no topology snapshot (\(error)): walks will not name their devices")
+            return nil
+        }
+    }
+
+    private func loop(_ lanes: [Lane], _ correlator: inout NamespacedCorrelator) {
         let started = Date()
         // Idle walks are closed and printed on this beat even when no event arrives.
         let beat = 0.05
@@ -119,9 +150,8 @@ public final class LiveTrace: @unchecked Sendable {
                 if end <= Date() { break }
                 deadline = min(deadline, end)
             }
-            for item in queue.wait(until: deadline) { deliver(item.event, to: lanes[item.lane]) }
-            let now = Date().timeIntervalSince1970
-            for lane in lanes { lane.correlator?.tick(now: now) }
+            for item in queue.wait(until: deadline) { deliver(item.event, to: lanes[item.lane], &correlator) }
+            correlator.tick(now: Date().timeIntervalSince1970)
             if let failed = lanes.first(where: { $0.collector?.failure != nil }),
                 let failure = failed.collector?.failure
             {
@@ -131,9 +161,9 @@ public final class LiveTrace: @unchecked Sendable {
         }
     }
 
-    private func deliver(_ event: TraceEvent, to lane: Lane) {
-        if let onEvent { onEvent(lane.withRuleText(event)) }
-        lane.correlator?.add(event)
+    private func deliver(_ event: TraceEvent, to lane: Lane, _ correlator: inout NamespacedCorrelator) {
+        if let onEvent { onEvent(lane.saved(event)) }
+        correlator.add(event, netns: lane.name)
     }
 }
 

@@ -36,6 +36,19 @@ struct Replay: ParsableCommand {
             valueName: "[table=]file"))
     var rulesets: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "A topology snapshot (`pathtrace topology --save FILE`): walks name their devices, say why they "
+                + "vanished, and walks of several namespaces join into journeys.", valueName: "file"))
+    var topology: String?
+
+    @Option(
+        name: .customLong("netns"),
+        help: ArgumentHelp(
+            "A trace file of one namespace: its walks belong to NAME (the topology's name for it). Repeatable; "
+                + "--save files name their namespace themselves.", valueName: "name=file"))
+    var namespaceFiles: [String] = []
+
     @OptionGroup(title: "Filter") var filter: FilterOptions
     @OptionGroup(title: "Output") var output: OutputOptions
 
@@ -47,19 +60,39 @@ struct Replay: ParsableCommand {
         let printer = WalkPrinter(
             format: output.walkFormat, options: output.renderOptions(for: out), flushEachWalk: false
         ) { out.write(raw: $0) }
+        let walkFilter = try filter.makeFilter()
+        let perNamespace = try namespaceFiles.map { spec in
+            guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex, spec.index(after: eq) != spec.endIndex
+            else { throw CLIFailure.usage("--netns: expected NAME=FILE, got '\(spec)'") }
+            return (netns: String(spec[..<eq]), path: String(spec[spec.index(after: eq)...]))
+        }
         var pipeline = ReplayPipeline(
-            lookup: try RulesetLoader.load(rulesets), filter: try filter.makeFilter(), emit: printer.print)
-        for path in files.isEmpty ? ["-"] : files {
+            lookup: try RulesetLoader.load(rulesets), topology: try topology.map(loadTopology), filter: walkFilter,
+            emit: printer.print)
+        pipeline.onJourney = printer.print
+        let plain = files.isEmpty && perNamespace.isEmpty ? ["-"] : files
+        for (netns, path) in plain.map({ (nil as String?, $0) }) + perNamespace.map({ ($0.netns, $0.path) }) {
             let file = try InputFile(path: path)
             defer { file.close() }
-            try pipeline.read(file)
+            try pipeline.read(file, netns: netns)
         }
         let summary = pipeline.finish()
         printer.flush()
         out.flush()
         FileOutput.stderr.write("pathtrace: " + summary.lines.joined(separator: "\n") + "\n")
+        if summary.journeys > 0 {
+            FileOutput.stderr.write("pathtrace: \(plural(summary.journeys, "journey")) across namespaces\n")
+        }
         if strict && summary.skipped.count > 0 {
             throw CLIFailure(message: "--strict: \(summary.skipped.count) lines skipped", code: 3)
+        }
+    }
+
+    func loadTopology(_ path: String) throws -> Topology {
+        do {
+            return try TopologyFile.load(path)
+        } catch let error as TopologyError {
+            throw CLIFailure.unreadable("--topology: \(error)")
         }
     }
 }

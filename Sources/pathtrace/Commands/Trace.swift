@@ -93,6 +93,7 @@ struct Trace: ParsableCommand {
         if let saveFile { trace.onEvent = saveFile.write }
         let live = LiveOutput(output)
         trace.onMessage = LiveOutput.message
+        trace.onJourney = live.journey
         live.finish(try LiveOutput.mappingErrors { try trace.run(onWalk: live.walk) })
     }
 }

@@ -17,6 +17,8 @@ struct LiveOutput {
 
     func walk(_ walk: PacketWalk) { printer.print(walk) }
 
+    func journey(_ journey: Journey) { printer.print(journey) }
+
     static func message(_ line: String) { FileOutput.stderr.write("pathtrace: \(line)\n") }
 
     func finish(_ summary: LiveSummary) {
