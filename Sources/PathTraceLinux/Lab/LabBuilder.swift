@@ -68,7 +68,11 @@ public struct LabBuilder {
             try step(["ip", "-n", spec.netns(b.ns), "link", "set", b.name, "up"])
         }
         for a in spec.addresses { try step(["ip", "-n", spec.netns(a.ns), "addr", "add", a.cidr, "dev", a.dev]) }
-        for r in spec.routes { try step(["ip", "-n", spec.netns(r.ns), "route", "add", r.to, "via", r.via]) }
+        for r in spec.routes {
+            let via = r.via.map { ["via", $0] } ?? []
+            let dev = r.dev.map { ["dev", $0] } ?? []
+            try step(["ip", "-n", spec.netns(r.ns), "route", "add", r.to] + via + dev)
+        }
         for s in spec.sysctls {
             let path = "/proc/sys/" + s.key.replacingOccurrences(of: ".", with: "/")
             let exists = try run(["test", "-e", path], in: s.ns, check: false)
