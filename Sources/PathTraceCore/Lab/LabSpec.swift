@@ -24,7 +24,8 @@ public struct LabSpec: Codable, Sendable, Equatable {
     public var trace: TraceTarget
     /// Every namespace a multi-namespace trace follows, with its filter; absent means `[trace]`.
     public var traces: [TraceTarget]?
-    /// What a correct trace shows, in packet order.
+    /// What a correct trace shows: each namespace's walks in packet order, the namespaces in the order
+    /// the traffic crosses them (a walk's `ns`, or `trace.ns` when it names none).
     public var expect: [ExpectedWalk]
 
     public struct End: Codable, Sendable, Equatable {
