@@ -78,6 +78,10 @@ public struct LabBuilder {
             let exists = try run(["test", "-e", path], in: s.ns, check: false)
             // Turning off a feature the kernel does not have here (br_netfilter's sysctls) is already true.
             if exists.status != 0 && s.value == "0" { continue }
+            if exists.status != 0 {
+                let hint = s.key.hasPrefix("net.bridge.") ? " (br_netfilter is not loaded: modprobe br_netfilter)" : ""
+                throw LabError.invalid(spec.name, "sysctl \(s.key) does not exist in \(spec.netns(s.ns))\(hint)")
+            }
             log("sysctl \(s.key)=\(s.value) in \(spec.netns(s.ns))")
             try run(["sysctl", "-qw", "\(s.key)=\(s.value)"], in: s.ns)
         }
