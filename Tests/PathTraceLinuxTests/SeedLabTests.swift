@@ -55,63 +55,6 @@ struct SeedLabTests {
         }
     }
 
-    /// Every lab file decodes, has a prefix of its own, names only known causes, and the nft variants
-    /// are their legacy lab with the rules loaded through iptables-nft.
-    @Test func labFilesDecodeAndDiffer() throws {
-        var prefixes: [String: String] = [:]
-        for name in Self.labs + ["libvirt-nat", "libvirt-nat-nft"] {
-            let spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
-            #expect(spec.name == name)
-            #expect(prefixes.updateValue(name, forKey: spec.prefix) == nil, "prefix \(spec.prefix) used twice")
-            #expect(!spec.traffic.isEmpty)
-            #expect(!spec.expect.isEmpty)
-        }
-        for name in ["double-nat", "lan-dnat-snat"] {
-            let legacy = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
-            var nft = try LabSpec.decode(
-                try Data(contentsOf: Fixtures.url("labs/\(name)-nft.json")), source: "\(name)-nft")
-            #expect(nft.rules.allSatisfy { $0.format == "iptables-nft-restore" })
-            nft.rules = nft.rules.map {
-                var r = $0; r.format = "iptables-restore"; return r
-            }
-            (nft.name, nft.prefix, nft.description, nft.expect) = (
-                legacy.name, legacy.prefix, legacy.description, legacy.expect
-            )
-            #expect(nft == legacy)
-        }
-    }
-
-    @Test func newKeysAreValidated() throws {
-        var spec = try Self.spec("lan-dnat-snat")
-        #expect(spec.allServers.count == 2)
-        #expect(spec.allTraces.count == 3)
-        let cases: [(inout LabSpec) -> Void] = [
-            { $0.traffic[0].proto = "sctp" },
-            { $0.traffic[0].port = nil },
-            { $0.traffic[0].dev = "veth0;reboot" },
-            { $0.traffic[0].timeout = 0 },
-            { $0.servers?[0].proto = "icmp" },
-            {
-                $0.routes[0].via = nil; $0.routes[0].dev = nil
-            },
-            { $0.routes[0].dev = "a b" },
-            { $0.traces?[0].ns = "elsewhere" },
-            { $0.traces?[0].src = "10.0.0.0/33" },
-            { $0.expect[0].ns = "elsewhere" },
-            { $0.expect[0].vanished = ["gremlins"] },
-            { $0.sysctls[0].key = "net..ipv4" },
-            { $0.sysctls[0].key = "kernel.panic" },
-        ]
-        for change in cases {
-            var bad = spec
-            change(&bad)
-            #expect(throws: LabError.self) { try LabSpec.decode(try JSONEncoder().encode(bad), source: "bad") }
-        }
-        spec.traffic[0].expectFail = true
-        let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
-        #expect(json.contains("\"expect_fail\":true"))
-    }
-
     /// Each lab's traffic gets what its seed describes: `expect_answer` (who answered, from which
     /// address) or no answer where the lab expects none.
     @Test(arguments: labs) func trafficGetsTheSeedsAnswers(_ name: String) throws {
@@ -180,6 +123,81 @@ struct SeedLabTests {
             #expect(host.contains("src=192.168.50.5 dst=192.168.50.6 sport=41765 dport=8765 "))
             #expect(host.contains("src=10.5.0.11 dst=192.168.50.5 sport=8765 dport=41765 "))
         }
+    }
+}
+
+/// The seed labs' files, without building them: they decode, differ where they must, and reject bad values.
+@Suite struct SeedLabFileTests {
+    /// Every lab file decodes, has a prefix of its own, names only known causes, and the nft variants
+    /// are their legacy lab with the rules loaded through iptables-nft.
+    @Test func labFilesDecodeAndDiffer() throws {
+        var prefixes: [String: String] = [:]
+        for name in SeedLabTests.labs + ["libvirt-nat", "libvirt-nat-nft"] {
+            let spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
+            #expect(spec.name == name)
+            #expect(prefixes.updateValue(name, forKey: spec.prefix) == nil, "prefix \(spec.prefix) used twice")
+            #expect(!spec.traffic.isEmpty)
+            #expect(!spec.expect.isEmpty)
+        }
+        for name in ["double-nat", "lan-dnat-snat"] {
+            let legacy = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
+            var nft = try LabSpec.decode(
+                try Data(contentsOf: Fixtures.url("labs/\(name)-nft.json")), source: "\(name)-nft")
+            #expect(nft.rules.allSatisfy { $0.format == "iptables-nft-restore" })
+            nft.rules = nft.rules.map {
+                var r = $0; r.format = "iptables-restore"; return r
+            }
+            (nft.name, nft.prefix, nft.description, nft.expect) = (
+                legacy.name, legacy.prefix, legacy.description, legacy.expect
+            )
+            #expect(nft == legacy)
+        }
+    }
+
+    @Test func newKeysAreValidated() throws {
+        var spec = try SeedLabTests.spec("lan-dnat-snat")
+        #expect(spec.allServers.count == 2)
+        #expect(spec.allTraces.count == 3)
+        let cases: [(inout LabSpec) -> Void] = [
+            { $0.traffic[0].proto = "sctp" },
+            { $0.traffic[0].port = nil },
+            { $0.traffic[0].dev = "veth0;reboot" },
+            { $0.traffic[0].timeout = 0 },
+            { $0.servers?[0].proto = "icmp" },
+            {
+                $0.routes[0].via = nil; $0.routes[0].dev = nil
+            },
+            { $0.routes[0].dev = "a b" },
+            { $0.traces?[0].ns = "elsewhere" },
+            { $0.traces?[0].src = "10.0.0.0/33" },
+            { $0.expect[0].ns = "elsewhere" },
+            { $0.expect[0].vanished = ["gremlins"] },
+            { $0.sysctls[0].key = "net..ipv4" },
+            { $0.sysctls[0].key = "kernel.panic" },
+        ]
+        for change in cases {
+            var bad = spec
+            change(&bad)
+            #expect(throws: LabError.self) { try LabSpec.decode(try JSONEncoder().encode(bad), source: "bad") }
+        }
+        spec.traffic[0].expectFail = true
+        let json = String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)
+        #expect(json.contains("\"expect_fail\":true"))
+    }
+
+    /// `problems` holds a lab's traffic to its `expect_answer` and `expect_fail`.
+    @Test func outcomesAreCheckedAgainstTheLab() throws {
+        let spec = try SeedLabTests.spec("veth-traps")
+        let ok = LabTraffic.Outcome(traffic: spec.traffic[1], answered: true, text: "reply from 10.1.1.1 ttl 64\n")
+        let silent = LabTraffic.Outcome(traffic: spec.traffic[0], answered: false, text: "no answer from 10.1.1.1")
+        #expect(LabTraffic.problems(spec, [silent, ok]) == [])
+        var answeredTrap = silent
+        answeredTrap.answered = true
+        var wrongPeer = ok
+        wrongPeer.text = "reply from 10.1.1.9 ttl 64\n"
+        var lost = ok
+        lost.answered = false
+        #expect(LabTraffic.problems(spec, [answeredTrap, wrongPeer, lost]).count == 3)
     }
 }
 #endif

@@ -151,6 +151,12 @@ public enum LabTraffic {
         public var answered: Bool
         /// The answer, or why there was none.
         public var text: String
+
+        public init(traffic: LabSpec.Traffic, answered: Bool, text: String) {
+            self.traffic = traffic
+            self.answered = answered
+            self.text = text
+        }
     }
 
     /// Sends every traffic item in order and returns what each got; never throws for a missing answer.
