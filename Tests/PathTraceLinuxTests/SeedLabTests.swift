@@ -12,7 +12,8 @@ import Testing
 @Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct SeedLabTests {
     static let labs = [
-        "qemu-bridge-nat", "qemu-bridge-nat-brnf", "double-nat", "double-nat-nft", "double-nat-noforward",
+        "qemu-bridge-nat", "qemu-bridge-nat-nft", "qemu-bridge-nat-brnf", "double-nat", "double-nat-nft",
+        "double-nat-noforward",
         "veth-traps", "veth-traps-fixed", "lan-dnat-snat", "lan-dnat-snat-nft",
     ]
 
@@ -139,7 +140,7 @@ struct SeedLabTests {
             #expect(!spec.traffic.isEmpty)
             #expect(!spec.expect.isEmpty)
         }
-        for name in ["double-nat", "lan-dnat-snat"] {
+        for name in ["qemu-bridge-nat", "double-nat", "lan-dnat-snat"] {
             let legacy = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
             var nft = try LabSpec.decode(
                 try Data(contentsOf: Fixtures.url("labs/\(name)-nft.json")), source: "\(name)-nft")
