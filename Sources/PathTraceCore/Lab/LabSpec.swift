@@ -1,7 +1,8 @@
 import Foundation
 
-/// A declarative lab: namespaces, links, addresses, routes, sysctls, rules, a server, the traffic
-/// to send and the walk a correct trace shows. Read from JSON (Fixtures/labs/*.json).
+/// A declarative lab: namespaces, links, addresses, routes, sysctls, rules, servers, the traffic
+/// to send and the walks a correct trace shows. Read from JSON (Fixtures/labs/*.json); keys added
+/// after the first labs are optional, so older lab files read as before.
 public struct LabSpec: Codable, Sendable, Equatable {
     public var name: String
     public var description: String
@@ -16,10 +17,15 @@ public struct LabSpec: Codable, Sendable, Equatable {
     public var sysctls: [Sysctl]
     public var rules: [Rules]
     public var server: Server?
+    /// More servers, after `server` (a lab may have several, in several namespaces).
+    public var servers: [Server]?
     public var traffic: [Traffic]
-    /// Where and what to trace.
+    /// Where and what to trace (one namespace).
     public var trace: TraceTarget
-    /// What a correct trace shows, in packet order.
+    /// Every namespace a multi-namespace trace follows, with its filter; absent means `[trace]`.
+    public var traces: [TraceTarget]?
+    /// What a correct trace shows: each namespace's walks in packet order, the namespaces in the order
+    /// the traffic crosses them (a walk's `ns`, or `trace.ns` when it names none).
     public var expect: [ExpectedWalk]
 
     public struct End: Codable, Sendable, Equatable {
@@ -50,7 +56,9 @@ public struct LabSpec: Codable, Sendable, Equatable {
         public var ns: String
         /// `default` or a CIDR.
         public var to: String
-        public var via: String
+        /// The gateway; a route may instead (or also) name its interface with `dev`.
+        public var via: String?
+        public var dev: String?
     }
 
     public struct Sysctl: Codable, Sendable, Equatable {
@@ -66,26 +74,53 @@ public struct LabSpec: Codable, Sendable, Equatable {
         public var text: String
     }
 
+    /// A server that answers `ok <bytes> from <peer address>`: a TCP listener, or a UDP socket that
+    /// answers each datagram.
     public struct Server: Codable, Sendable, Equatable {
         public var ns: String
         public var address: String
         public var port: UInt16
+        /// `tcp` (the default) or `udp`.
+        public var proto: String?
     }
 
     public struct Traffic: Codable, Sendable, Equatable {
         public var ns: String
-        /// Only `tcp` today: one connection that sends `payload` and reads the answer.
+        /// `tcp`: one connection that sends `payload` and reads the answer; `udp`: one datagram and its
+        /// answer; `ping`: one ICMP echo request (`port` and `payload` unused), answered `reply from <addr>`.
         public var proto: String
         public var to: String
-        public var port: UInt16
+        public var port: UInt16?
         public var sport: UInt16?
-        public var payload: String
+        public var payload: String?
+        /// Send through this interface only (`SO_BINDTODEVICE`, as `ping -I DEV` does).
+        public var dev: String?
+        /// Seconds to wait for the answer (default 5, or 2 when the traffic is expected to fail).
+        public var timeout: Double?
+        /// The traffic gets no answer on a correct lab (a timeout or an error is what it shows, not a failure).
+        public var expectFail: Bool?
+        /// Text the answer contains on a correct lab (e.g. `from 10.44.0.1`: the address the server saw).
+        public var expectAnswer: String?
+
+        enum CodingKeys: String, CodingKey {
+            case ns, proto, to, port, sport, payload, dev, timeout
+            case expectFail = "expect_fail"
+            case expectAnswer = "expect_answer"
+        }
+
+        /// Whether the lab expects this traffic to get no answer.
+        public var failureExpected: Bool { expectFail ?? false }
     }
 
     public struct TraceTarget: Codable, Sendable, Equatable {
         public var ns: String
         public var dport: UInt16?
+        /// `tcp`, `udp` or `icmp`.
         public var proto: String?
+        public var sport: UInt16?
+        /// Source and destination address or CIDR of the flow.
+        public var src: String?
+        public var dst: String?
     }
 
     public struct ExpectedWalk: Codable, Sendable, Equatable {
@@ -94,7 +129,23 @@ public struct LabSpec: Codable, Sendable, Equatable {
         public var path: String
         public var verdict: String
         public var nat: [ExpectedNat]?
+        /// The namespace whose trace shows this walk (logical name); absent means `trace.ns`.
+        public var ns: String?
+        /// Why the packet went no further, most likely first: names from `LabSpec.vanishedCauses`.
+        public var vanished: [String]?
     }
+
+    /// The causes an expected walk may name in `vanished` (the closed set of the cause diagnosis).
+    public static let vanishedCauses: Set<String> = [
+        "ip_forward", "rp_filter", "no_route", "rule_drop", "policy_drop", "br_netfilter_off", "martian_source",
+        "masquerade_no_address", "unknown",
+    ]
+
+    /// `server` and then `servers`.
+    public var allServers: [Server] { (server.map { [$0] } ?? []) + (servers ?? []) }
+
+    /// `traces`, or the one `trace` when the lab lists none.
+    public var allTraces: [TraceTarget] { traces ?? [trace] }
 
     public struct ExpectedNat: Codable, Sendable, Equatable {
         public var type: String
@@ -157,13 +208,17 @@ public struct LabSpec: Codable, Sendable, Equatable {
         }
         for r in routes {
             try checkNS(r.ns)
-            guard r.to == "default" || IPNetwork(r.to) != nil, IPAddress(r.via) != nil else {
-                throw fail("bad route \(r.to) via \(r.via)")
-            }
+            guard r.to == "default" || IPNetwork(r.to) != nil, r.via != nil || r.dev != nil,
+                r.via.map({ IPAddress($0) != nil }) ?? true
+            else { throw fail("bad route \(r.to) via \(r.via ?? "-") dev \(r.dev ?? "-")") }
+            if let dev = r.dev { try checkDev(dev) }
         }
         for s in sysctls {
             try checkNS(s.ns)
-            guard s.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }),
+            let parts = s.key.split(separator: ".", omittingEmptySubsequences: false)
+            guard s.key.hasPrefix("net."), parts.allSatisfy({ !$0.isEmpty }),
+                s.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }),
+                !s.value.isEmpty,
                 s.value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
             else { throw fail("bad sysctl \(s.key)=\(s.value)") }
         }
@@ -173,15 +228,44 @@ public struct LabSpec: Codable, Sendable, Equatable {
                 throw fail("rules format must be iptables-restore, ip6tables-restore, iptables-nft-restore or nft")
             }
         }
-        if let s = server {
+        for s in allServers {
             try checkNS(s.ns)
             guard IPAddress(s.address) != nil else { throw fail("bad server address \(s.address)") }
+            guard ["tcp", "udp"].contains(s.proto ?? "tcp"), s.port != 0 else {
+                throw fail("a server is tcp or udp on a port from 1 to 65535")
+            }
         }
         for t in traffic {
             try checkNS(t.ns)
-            guard t.proto == "tcp", IPAddress(t.to) != nil else { throw fail("traffic must be tcp to an address") }
+            guard ["tcp", "udp", "ping"].contains(t.proto), IPAddress(t.to) != nil else {
+                throw fail("traffic must be tcp, udp or ping to an address")
+            }
+            if t.proto != "ping" {
+                guard let port = t.port, port != 0 else { throw fail("\(t.proto) traffic to \(t.to) needs a port") }
+            }
+            if let dev = t.dev { try checkDev(dev) }
+            if let timeout = t.timeout, !(timeout > 0 && timeout <= 60) {
+                throw fail("traffic timeout must be more than 0 and at most 60 seconds")
+            }
+        }
+        for target in allTraces {
+            try checkNS(target.ns)
+            if let proto = target.proto, !["tcp", "udp", "icmp"].contains(proto) {
+                throw fail("trace proto must be tcp, udp or icmp")
+            }
+            for cidr in [target.src, target.dst].compactMap({ $0 }) where IPNetwork(cidr) == nil {
+                throw fail("bad trace address \(cidr)")
+            }
         }
         try checkNS(trace.ns)
+        for walk in expect {
+            if let ns = walk.ns { try checkNS(ns) }
+            for cause in walk.vanished ?? [] where !Self.vanishedCauses.contains(cause) {
+                throw fail(
+                    "unknown vanished cause \"\(cause)\" (known: \(Self.vanishedCauses.sorted().joined(separator: ", ")))"
+                )
+            }
+        }
     }
 }
 

@@ -57,10 +57,13 @@ public enum LabTopologyCheck {
         for route in spec.routes {
             guard let ns = topology.namespace(spec.netns(route.ns)) else { continue }
             let dst = route.to == "default" ? "default" : normalized(route.to)
+            let via = route.via.flatMap(IPAddress.init)
             let found = ns.routes.contains {
-                $0.table == "main" && $0.dst == dst && $0.gateway.flatMap(IPAddress.init) == IPAddress(route.via)
+                $0.table == "main" && $0.dst == dst && $0.gateway.flatMap(IPAddress.init) == via
+                    && (route.dev == nil || $0.dev == route.dev)
             }
-            if !found { out.append("\(ns.name) lacks route \(dst) via \(route.via)") }
+            let how = [route.via.map { "via \($0)" }, route.dev.map { "dev \($0)" }].compactMap { $0 }
+            if !found { out.append("\(ns.name) lacks route \(dst) \(how.joined(separator: " "))") }
         }
         for sysctl in spec.sysctls {
             guard let ns = topology.namespace(spec.netns(sysctl.ns)) else { continue }

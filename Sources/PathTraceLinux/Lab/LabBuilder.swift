@@ -68,12 +68,20 @@ public struct LabBuilder {
             try step(["ip", "-n", spec.netns(b.ns), "link", "set", b.name, "up"])
         }
         for a in spec.addresses { try step(["ip", "-n", spec.netns(a.ns), "addr", "add", a.cidr, "dev", a.dev]) }
-        for r in spec.routes { try step(["ip", "-n", spec.netns(r.ns), "route", "add", r.to, "via", r.via]) }
+        for r in spec.routes {
+            let via = r.via.map { ["via", $0] } ?? []
+            let dev = r.dev.map { ["dev", $0] } ?? []
+            try step(["ip", "-n", spec.netns(r.ns), "route", "add", r.to] + via + dev)
+        }
         for s in spec.sysctls {
             let path = "/proc/sys/" + s.key.replacingOccurrences(of: ".", with: "/")
             let exists = try run(["test", "-e", path], in: s.ns, check: false)
             // Turning off a feature the kernel does not have here (br_netfilter's sysctls) is already true.
             if exists.status != 0 && s.value == "0" { continue }
+            if exists.status != 0 {
+                let hint = s.key.hasPrefix("net.bridge.") ? " (br_netfilter is not loaded: modprobe br_netfilter)" : ""
+                throw LabError.invalid(spec.name, "sysctl \(s.key) does not exist in \(spec.netns(s.ns))\(hint)")
+            }
             log("sysctl \(s.key)=\(s.value) in \(spec.netns(s.ns))")
             try run(["sysctl", "-qw", "\(s.key)=\(s.value)"], in: s.ns)
         }
