@@ -100,11 +100,17 @@ struct ReplyLinker {
     struct OpenerTypes {
         var src: NatType?
         var dst: NatType?
+        /// The destination the first packet was sent to, before its DNAT or REDIRECT: where conntrack
+        /// puts a reply's source back to.
+        var dstBefore: String?
 
         init(_ nat: [NatRewrite]) {
             for rewrite in nat where rewrite.direction == "original" {
                 if rewrite.field == "src" && src == nil { src = rewrite.type }
-                if rewrite.field == "dst" && dst == nil { dst = rewrite.type }
+                if rewrite.field == "dst" && dst == nil {
+                    dst = rewrite.type
+                    dstBefore = rewrite.before
+                }
             }
         }
     }
@@ -216,7 +222,23 @@ struct ReplyLinker {
         walk.connection = opener
         walk.replyTo = opener
         adoptTypes(&walk, from: opener, reply: true)
+        addReverseDestinationNat(&walk, from: opener)
         return true
+    }
+
+    /// A reply's source is put back to the address its connection's first packet was sent to at
+    /// POSTROUTING, after every chain a trace shows: conntrack's doing, named from the opener's DNAT.
+    private func addReverseDestinationNat(_ walk: inout PacketWalk, from opener: Int) {
+        guard let types = openers[opener], let type = types.dst, let original = types.dstBefore,
+            !walk.nat.contains(where: { $0.field == "src" && $0.direction == "reply" }),
+            let i = walk.steps.firstIndex(where: { $0.event.hasHeader }),
+            let source = walk.steps[i].event.headerValue.sourceEndpoint, source.description != original
+        else { return }
+        var rewrite = NatRewrite(
+            type: type, field: "src", before: source.description, after: original, at: "conntrack:POSTROUTING",
+            evidence: .conntrack)
+        rewrite.direction = "reply"
+        walk.nat.append(rewrite)
     }
 
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.

@@ -21,6 +21,22 @@ public struct WalkFilter: Sendable, Equatable {
         return r
     }
 
+    /// One filter that lets through everything any of `filters` does (and maybe more): each criterion is
+    /// kept only where all of them agree. Several flows traced in one namespace share its trace rules.
+    public static func loosest(_ filters: [WalkFilter]) -> WalkFilter {
+        guard var out = filters.first else { return WalkFilter() }
+        for f in filters.dropFirst() {
+            if out.proto != f.proto { out.proto = nil }
+            if out.src != f.src { out.src = nil }
+            if out.dst != f.dst { out.dst = nil }
+            if out.sport != f.sport { out.sport = nil }
+            if out.dport != f.dport { out.dport = nil }
+            if out.iface != f.iface { out.iface = nil }
+            if out.ipVersion != f.ipVersion { out.ipVersion = nil }
+        }
+        return out
+    }
+
     /// Whether any step of the walk shows a packet that matches every given criterion.
     public func matches(_ walk: PacketWalk) -> Bool {
         if isEmpty { return true }

@@ -27,23 +27,3 @@ public struct Journey: Sendable, Equatable {
     public var netns: [String] { legs.map(\.netns) }
     public var walks: [Int] { legs.map(\.packet) }
 }
-
-extension Endpoint {
-    /// `addr`, `addr:port` or `[v6]:port` (the form NAT entries print).
-    public init?(_ text: String) {
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            guard let address = IPAddress(String(text[text.index(after: text.startIndex)..<close])) else { return nil }
-            let rest = text[text.index(after: close)...]
-            self.init(address: address, port: rest.hasPrefix(":") ? UInt16(rest.dropFirst()) : nil)
-            return
-        }
-        if let address = IPAddress(text) {
-            self.init(address: address, port: nil)
-            return
-        }
-        guard let colon = text.lastIndex(of: ":"), let address = IPAddress(String(text[..<colon])),
-            let port = UInt16(text[text.index(after: colon)...])
-        else { return nil }
-        self.init(address: address, port: port)
-    }
-}

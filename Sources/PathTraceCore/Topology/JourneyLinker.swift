@@ -20,6 +20,15 @@ public struct JourneyLinker {
     /// Walks that came in by a device and have no predecessor yet, by the header they came with.
     private var entries: [HeaderKey: [Int]] = [:]
     private var ready: [Journey] = []
+    /// The NAT a connection's first packet set up, by its walk: later packets of the connection are
+    /// translated by conntrack the same way, though no nat chain shows it in their walks.
+    private var connectionNat: [Opener: [NatRewrite]] = [:]
+    private var openers: Deque<Opener> = Deque()
+
+    struct Opener: Hashable {
+        var netns: String
+        var packet: Int
+    }
     private var nextJourney = 1
     /// Walks kept for linking; a packet's walks in neighbouring namespaces come out well within it.
     public var window = 4096
@@ -45,6 +54,9 @@ public struct JourneyLinker {
         var exitHeader: PacketHeader?
         var exitSrc: Endpoint?
         var exitDst: Endpoint?
+        /// A bridged frame whose out port the trace did not show: the bridge it crossed, to follow through
+        /// any of its ports.
+        var viaBridge: String?
         var pred: Int?
         var succ: Int?
         /// The link text from the predecessor to this walk.
@@ -64,9 +76,24 @@ public struct JourneyLinker {
         nextArrival += 1
         var node = Node(leg: Self.leg(walk, netns: netns), vanished: walk.vanished)
         node.entryHeader = node.leg.entry == nil ? nil : walk.steps.lazy.compactMap(\.event.header).first
-        if node.leg.exit != nil, let last = walk.steps.lazy.reversed().compactMap(\.event.header).first {
+        if walk.path == .bridged, node.leg.exit == nil { node.viaBridge = node.leg.entry }
+        if walk.nat.contains(where: { $0.direction == "original" && $0.after != nil }) {
+            let opener = Opener(netns: netns, packet: walk.packet)
+            connectionNat[opener] = walk.nat
+            openers.append(opener)
+            if openers.count > window * 4, let old = openers.removeFirst() { connectionNat[old] = nil }
+        }
+        if node.leg.exit != nil || node.viaBridge != nil,
+            let last = walk.steps.lazy.reversed().compactMap(\.event.header).first
+        {
             node.exitHeader = last
-            (node.exitSrc, node.exitDst) = Self.afterNat(last, walk.nat)
+            var nat = walk.nat
+            if let first = walk.connection, walk.replyTo == nil,
+                let opened = connectionNat[Opener(netns: netns, packet: first)]
+            {
+                nat += opened
+            }
+            (node.exitSrc, node.exitDst) = Self.afterNat(last, nat)
         }
         nodes[id] = node
         arrivals.append(id)
@@ -173,8 +200,11 @@ public struct JourneyLinker {
     static func leg(_ walk: PacketWalk, netns: String) -> Journey.Leg {
         var hooks: [Hook] = []
         for step in walk.steps { if let h = step.hook, hooks.last != h { hooks.append(h) } }
-        let post = walk.steps.last { $0.hook == .postrouting }
-        let exit = walk.path == .forward || walk.path == .output ? post?.event.outIface : nil
+        // The routing decision names the out device at FORWARD or OUTPUT already: a walk whose later
+        // chains print nothing (nat sees a connection's first packet only) still left by it.
+        let routed = walk.path == .forward || walk.path == .output
+        var exit = routed ? walk.steps.lazy.reversed().compactMap(\.event.outIface).first : nil
+        if walk.path == .bridged { exit = walk.steps.lazy.reversed().compactMap(\.event.physOut).first }
         return Journey.Leg(
             netns: netns, packet: walk.packet, hooks: hooks, nat: walk.nat, entry: walk.steps.first?.event.inIface,
             exit: exit, path: walk.path, verdict: walk.verdict)
@@ -186,10 +216,11 @@ public struct JourneyLinker {
         var src = header.src.map { Endpoint(address: $0, port: header.sport) }
         var dst = header.dst.map { Endpoint(address: $0, port: header.dport) }
         for n in nat where n.direction == "original" {
-            let after = n.after.flatMap { Endpoint($0) }
-            if n.field == "src" {
+            let after = n.after.flatMap { Endpoint(parsing: $0) }
+            if n.field == "src", src?.description == n.before || src?.address.description == n.before {
                 src = after
-            } else if let after {
+            } else if n.field == "dst", let after, dst?.description == n.before || dst?.address.description == n.before
+            {
                 dst = after
             }
         }
@@ -212,6 +243,20 @@ public struct JourneyLinker {
 
     /// `a:x ⇢ b:y` when `prev`'s exit device is cabled to `entry` in `netns`, directly or through a bridge.
     func reach(from prev: Node, to netns: String, entry: String) -> String? {
+        if prev.leg.exit == nil, let bridge = prev.viaBridge,
+            let ports = topology.link(netns: prev.leg.netns, ifname: bridge)?.ports
+        {
+            for port in ports {
+                guard let next = topology.peer(netns: prev.leg.netns, ifname: port), next.netns == netns else {
+                    continue
+                }
+                let master = topology.link(netns: netns, ifname: next.ifname)?.master
+                if next.ifname == entry || master == entry {
+                    return "\(prev.leg.netns):\(bridge) ⇝ \(port) ⇢ \(netns):\(next.ifname)"
+                }
+            }
+            return nil
+        }
         guard let device = prev.leg.exit, let peer = topology.peer(netns: prev.leg.netns, ifname: device) else {
             return nil
         }
@@ -221,7 +266,10 @@ public struct JourneyLinker {
             if peer.ifname == entry || master == entry { return "\(from) ⇢ \(peer.netns):\(peer.ifname)" }
             return nil
         }
-        // Through a bridge in a namespace between (not traced, or br_netfilter off there).
+        // Through a bridge in a namespace between, when no walk there can show the frame: not traced, or
+        // its bridged frames never reach the IP hooks (br_netfilter off).
+        let seen = topology.sysctl(netns: peer.netns, key: "net.bridge.bridge-nf-call-iptables") == "1"
+        if traced.contains(peer.netns) && seen { return nil }
         guard let bridge = topology.link(netns: peer.netns, ifname: peer.ifname)?.master,
             let ports = topology.link(netns: peer.netns, ifname: bridge)?.ports
         else { return nil }

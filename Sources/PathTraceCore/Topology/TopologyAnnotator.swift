@@ -36,7 +36,18 @@ public struct TopologyAnnotator: Sendable {
                 }
             }
         }
-        if walk.path == .incomplete || walk.verdict == .drop || !walk.nat.isEmpty {
+        if let topology, let netns,
+            let path = VanishedDiagnosis.silentCompletion(of: walk, netns: netns, topology: topology)
+        {
+            walk.path = path
+            walk.verdict = .accept
+            let went = path == .bridged ? "bridged" : path == .input ? "to this host" : "forwarded"
+            walk.notes.append(
+                "no chain is loaded at the later hooks in \(netns): the trace ends after PREROUTING, the packet "
+                    + "went on (\(went), from the topology)")
+            return
+        }
+        if walk.path == .incomplete || walk.verdict == .drop || !walk.nat.isEmpty || walk.path == .output {
             walk.vanished = VanishedDiagnosis.causes(of: walk, netns: netns ?? walk.netns, topology: topology)
         }
     }

@@ -13,11 +13,80 @@ public enum VanishedDiagnosis {
         }
         if let netns, let topology, topology.namespace(netns) != nil {
             found += masquerade(walk, netns: netns, topology: topology)
+            found += loopedVeth(walk, netns: netns, topology: topology)
             if walk.verdict != .drop, endsAfterPrerouting(walk) {
                 found += routingDecision(walk, netns: netns, topology: topology)
             }
         }
         return found
+    }
+
+    /// Where a walk that ends after PREROUTING went when nothing at the later hooks of its namespace is
+    /// traced (no chain loaded there, pathtrace's own table aside): the trace ends where it can see, not
+    /// where the packet did. Nil when the walk did not end so, or a sysctl or route explains the end.
+    public static func silentCompletion(of walk: PacketWalk, netns: String, topology: Topology) -> PathClass? {
+        guard walk.path == .incomplete, walk.verdict != .drop, endsAfterPrerouting(walk),
+            let ns = topology.namespace(netns), let header = lastHeader(walk), let dst = header.dst
+        else { return nil }
+        let first = walk.steps.first?.event
+        let local = localAddresses(netns, topology).contains(dst)
+        let path: PathClass
+        if let bridge = first?.inIface.flatMap({ ns.link($0) }), bridge.kind == "bridge",
+            Self.bridged(to: header.macDst, bridge: bridge, physIn: first?.physIn, local: local)
+        {
+            path = .bridged
+        } else if localAddresses(netns, topology).contains(dst) {
+            path = .input
+        } else {
+            path = .forward
+        }
+        let later: Set<Hook> = path == .input ? [.input] : [.forward, .postrouting]
+        guard later.isDisjoint(with: hooksWithChains(ns)) else { return nil }
+        if path != .bridged,
+            routingDecision(walk, netns: netns, topology: topology).contains(where: { $0.cause != .unknown })
+        {
+            return nil
+        }
+        return path
+    }
+
+    /// Whether a frame that came in on `bridge` is bridged on rather than handed up to IP: br_netfilter
+    /// runs the IP hooks for both, and only the destination MAC (the bridge's own, or another) tells them
+    /// apart; without it, a bridge port (PHYSIN) and a destination that is not here say bridged.
+    static func bridged(to macDst: String?, bridge: TopologyLink, physIn: String?, local: Bool) -> Bool {
+        if let macDst, let own = bridge.mac { return macDst.lowercased() != own.lowercased() }
+        return physIn != nil && !local
+    }
+
+    /// The hooks some chain of the namespace's rulesets is attached to, pathtrace's own tables aside.
+    static func hooksWithChains(_ ns: TopologyNamespace) -> Set<Hook> {
+        var hooks = Set<Hook>()
+        for ruleset in ns.rulesets {
+            if ruleset.backend == "nft" {
+                var table = ""
+                for line in ruleset.text.split(separator: "\n") {
+                    let words = line.split(separator: " ")
+                    if words.first == "table", words.count >= 3 { table = String(words[2]) }
+                    if table.hasPrefix("pathtrace_") { continue }
+                    if let i = words.firstIndex(of: "hook"), i + 1 < words.count,
+                        let hook = Hook(chainName: String(words[i + 1]))
+                    {
+                        hooks.insert(hook)
+                    }
+                }
+                continue
+            }
+            for line in ruleset.text.split(separator: "\n") where line.hasPrefix("*") {
+                switch line.dropFirst() {
+                case "raw": hooks.formUnion([.prerouting, .output])
+                case "mangle": hooks.formUnion([.prerouting, .input, .forward, .output, .postrouting])
+                case "nat": hooks.formUnion([.prerouting, .input, .output, .postrouting])
+                case "filter", "security": hooks.formUnion([.input, .forward, .output])
+                default: break
+                }
+            }
+        }
+        return hooks
     }
 
     /// The step that dropped the packet: the last one with a drop verdict (printed or inferred).
@@ -53,7 +122,8 @@ public enum VanishedDiagnosis {
         // br_netfilter; without `-i br0 -o br0 -j ACCEPT` a DROP policy or rule stops it there.
         if step.hook == .forward, let i = e.inIface, i == e.outIface, e.physIn != nil || isBridge(i, netns, topology) {
             let bnf = netns.flatMap { topology?.sysctl(netns: $0, key: "net.bridge.bridge-nf-call-iptables") }
-            v.detail += "; a frame bridged on \(i) (port \(e.physIn ?? "?") → \(e.physOut ?? "?")) is filtered by "
+            v.detail +=
+                "; a frame bridged on \(i) (port \(e.physIn ?? "?") → \(e.physOut ?? "?")) is filtered by "
                 + "iptables FORWARD because bridge-nf-call-iptables=\(bnf ?? "1")"
             v.fix = "\(iptables(walk.family)) -I FORWARD -i \(i) -o \(i) -j ACCEPT"
         }
@@ -79,7 +149,7 @@ public enum VanishedDiagnosis {
         let prefix = exec(netns, topology)
         let local = localAddresses(netns, topology)
         var found: [Vanished] = []
-        if !v6, let inIface, local.contains(src) {
+        if !v6, let inIface, inIface != "lo", local.contains(src) {
             let acceptLocal = topology.sysctl(netns: netns, key: "net.ipv4.conf.\(inIface).accept_local") ?? "0"
             if acceptLocal == "0" {
                 found.append(
@@ -94,7 +164,8 @@ public enum VanishedDiagnosis {
             let key = v6 ? "net.ipv6.conf.all.forwarding" : "net.ipv4.ip_forward"
             let global = topology.sysctl(netns: netns, key: key)
             let perIface = inIface.flatMap {
-                topology.sysctl(netns: netns, key: v6 ? "net.ipv6.conf.\($0).forwarding" : "net.ipv4.conf.\($0).forwarding")
+                topology.sysctl(
+                    netns: netns, key: v6 ? "net.ipv6.conf.\($0).forwarding" : "net.ipv4.conf.\($0).forwarding")
             }
             if global == "0" || perIface == "0" {
                 var fact = "\(key)=\(global ?? "?")"
@@ -143,6 +214,29 @@ public enum VanishedDiagnosis {
         return found
     }
 
+    /// A packet sent out a veth whose peer is in the same namespace comes back in with a source address of
+    /// that namespace: without accept_local on the peer the kernel drops it, and its ARP request before it,
+    /// as a martian source (seed 003).
+    static func loopedVeth(_ walk: PacketWalk, netns: String, topology: Topology) -> [Vanished] {
+        guard walk.path == .output || walk.path == .forward,
+            let out = walk.steps.lazy.reversed().compactMap(\.event.outIface).first,
+            let peer = topology.peer(netns: netns, ifname: out), peer.netns == netns,
+            let src = lastHeader(walk)?.src, !src.isV6, localAddresses(netns, topology).contains(src)
+        else { return [] }
+        let acceptLocal = topology.sysctl(netns: netns, key: "net.ipv4.conf.\(peer.ifname).accept_local") ?? "0"
+        guard acceptLocal == "0" else { return [] }
+        return [
+            Vanished(
+                cause: .martianSource, netns: netns,
+                detail: "\(out)'s peer \(peer.ifname) is in \(netns) too: the packet (and the ARP request before it) "
+                    + "arrives there from \(src), an address of \(netns), and accept_local=0 on \(peer.ifname) drops it "
+                    + "as a martian source",
+                fix:
+                    "\(exec(netns, topology))sysctl -w net.ipv4.conf.\(peer.ifname).accept_local=1 (and rp_filter 0 or 2 on it)"
+            )
+        ]
+    }
+
     /// A MASQUERADE whose out device has no address of the packet's family cannot pick a source.
     static func masquerade(_ walk: PacketWalk, netns: String, topology: Topology) -> [Vanished] {
         guard walk.nat.contains(where: { $0.type == .masquerade && $0.direction == "original" }),
@@ -154,12 +248,15 @@ public enum VanishedDiagnosis {
         return [
             Vanished(
                 cause: .masqueradeNoAddress, netns: netns,
-                detail: "MASQUERADE out \(out), which has no \(v6 ? "IPv6" : "IPv4") address: the kernel drops the packet",
+                detail:
+                    "MASQUERADE out \(out), which has no \(v6 ? "IPv6" : "IPv4") address: the kernel drops the packet",
                 fix: "\(exec(netns, topology))ip addr add <address>/<prefix> dev \(out)")
         ]
     }
 
-    static func lastHeader(_ walk: PacketWalk) -> PacketHeader? { walk.steps.lazy.reversed().compactMap(\.event.header).first }
+    static func lastHeader(_ walk: PacketWalk) -> PacketHeader? {
+        walk.steps.lazy.reversed().compactMap(\.event.header).first
+    }
 
     static func localAddresses(_ netns: String, _ topology: Topology) -> Set<IPAddress> {
         Set((topology.namespace(netns)?.links ?? []).flatMap(\.addresses).compactMap { IPNetwork($0)?.address })

@@ -12,6 +12,8 @@ public struct LabRun {
     public var onMessage: @Sendable (String) -> Void = { _ in }
     /// Seconds to wait after the traffic for the last walks.
     public var settle = 1.5
+    /// Each path across the lab's namespaces, once it has ended.
+    public var onJourney: (Journey) -> Void = { _ in }
 
     public init(spec: LabSpec, backend: TraceBackend? = nil) {
         self.spec = spec
@@ -31,31 +33,51 @@ public struct LabRun {
     @discardableResult
     public func run(onWalk: @escaping (PacketWalk) -> Void, report: (Result) -> Void = { _ in }) throws -> Result {
         let builder = LabBuilder(spec: spec)
+        // A lab that is already up (someone exploring it) is refused and left as it is; up() removes
+        // what it made itself when a step fails.
+        try builder.up()
         defer {
             let removed = builder.down()
             onMessage("lab \(spec.name) torn down (\(removed.joined(separator: " ")))")
         }
-        try builder.up()
         onMessage("lab \(spec.name) is up: \(spec.description)")
         let server = try LabTraffic.startServer(spec, idle: 10)
         defer { server?.stop() }
 
-        var filter = WalkFilter()
-        filter.dport = spec.trace.dport.flatMap { PortRange(String($0)) }
-        filter.proto = spec.trace.proto.flatMap(IPProtocol.number)
-        let namespace = TraceNamespace.named(spec.netns(spec.trace.ns))
-        let choice = BackendChoice.choose(backend, in: namespace)
-        if let reason = choice.reason { onMessage("backend \(choice.backend.rawValue) (\(reason))") }
+        var targets: [LiveTrace.Target] = []
+        // One trace per namespace (one collector per netlink group there): the flows a lab traces in the
+        // same namespace share its rules.
+        var namespaces: [String] = []
+        for t in spec.allTraces where !namespaces.contains(t.ns) { namespaces.append(t.ns) }
+        for ns in namespaces {
+            let namespace = TraceNamespace.named(spec.netns(ns))
+            let choice = BackendChoice.choose(backend, in: namespace)
+            if let reason = choice.reason {
+                onMessage("\(spec.netns(ns)): backend \(choice.backend.rawValue) (\(reason))")
+            }
+            let flows = spec.allTraces.filter { $0.ns == ns }.map(Self.filter)
+            targets.append(
+                .init(namespace: namespace, backend: choice.backend, filter: WalkFilter.loosest(flows), shown: flows))
+        }
+        // A lab sends a few packets in a burst, each crossing several traced namespaces: no rate limit to hide one.
         let trace = LiveTrace(
-            .init(targets: [.init(namespace: namespace, backend: choice.backend)], filter: filter, duration: 30))
+            .init(targets: targets, filter: WalkFilter(), rate: TraceRate("1000/s") ?? .default, duration: 30))
         trace.onMessage = onMessage
+        trace.onJourney = onJourney
         let spec = spec
         let settle = settle
         let onMessage = onMessage
         trace.onReady = { trace in
             do {
-                for answer in try LabTraffic.send(spec) {
-                    onMessage("traffic answered: \(answer.trimmingCharacters(in: .whitespacesAndNewlines))")
+                for outcome in try LabTraffic.exchange(spec) {
+                    let text = outcome.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    let t = outcome.traffic
+                    let what = "\(t.proto) from \(spec.netns(t.ns)) to \(t.to)\(t.port.map { ":\($0)" } ?? "")"
+                    if outcome.answered {
+                        onMessage("traffic answered: \(text)")
+                    } else {
+                        onMessage("\(what): no answer\(t.failureExpected ? " (as the lab expects)" : ""): \(text)")
+                    }
                 }
             } catch {
                 onMessage("the lab's traffic failed: \(error)")
@@ -69,10 +91,22 @@ public struct LabRun {
             onWalk(walk)
         }
         // NFLOG rules show which chains a packet entered, not which rule matched: no NAT to check.
-        let problems = LabCheck.compare(spec.expect, walks, checkNat: choice.backend != .nflog)
-        let result = Result(summary: summary, walks: walks, problems: problems, backends: [choice.backend])
+        let backends = targets.map(\.backend)
+        let problems = LabCheck.compare(spec, walks, checkNat: !backends.contains(.nflog))
+        let result = Result(summary: summary, walks: walks, problems: problems, backends: backends)
         report(result)
         return result
+    }
+
+    /// The walk filter of one of the lab's trace targets (values were checked when the lab was read).
+    static func filter(_ t: LabSpec.TraceTarget) -> WalkFilter {
+        var filter = WalkFilter()
+        filter.dport = t.dport.flatMap { PortRange(String($0)) }
+        filter.sport = t.sport.flatMap { PortRange(String($0)) }
+        filter.proto = t.proto.flatMap(IPProtocol.number)
+        filter.src = t.src.flatMap(IPNetwork.init)
+        filter.dst = t.dst.flatMap(IPNetwork.init)
+        return filter
     }
 }
 #endif

@@ -53,7 +53,8 @@ final class Lane: @unchecked Sendable {
     /// Plans and installs this namespace's tagged rules, after taking its ruleset snapshot.
     func install(_ configuration: LiveTrace.Configuration) throws {
         let backend = target.backend
-        let choice = BackendChoice.families(filter: configuration.filter, backend: backend, in: target.namespace)
+        let filter = target.filter ?? configuration.filter
+        let choice = BackendChoice.families(filter: filter, backend: backend, in: target.namespace)
         notes = choice.notes
         let chains: [ChainRef]
         do {
@@ -64,7 +65,7 @@ final class Lane: @unchecked Sendable {
         let plan: TraceRulePlan
         do {
             plan = try TraceRulePlan.make(
-                filter: configuration.filter, backend: backend, rate: configuration.rate, session: session,
+                filter: filter, backend: backend, rate: configuration.rate, session: session,
                 families: choice.families, nflogGroup: LiveTrace.nflogGroup, chains: chains, replies: true)
         } catch {
             throw LiveTraceError.usage("\(error)")

@@ -11,12 +11,20 @@ import PathTraceCore
 /// `count` walks, `duration`, `stop()` or a signal.
 public final class LiveTrace: @unchecked Sendable {
     /// One namespace to trace and the backend for it.
-    public struct Target: Sendable, Equatable {
+    public struct Target: Sendable {
         public var namespace: TraceNamespace
         public var backend: TraceBackend
-        public init(namespace: TraceNamespace, backend: TraceBackend) {
+        /// This namespace's own filter (a lab traces each namespace for its own flows); nil: the trace's.
+        public var filter: WalkFilter?
+        /// The walks shown: those any of these selects; empty: those `filter` selects.
+        public var shown: [WalkFilter]
+        public init(
+            namespace: TraceNamespace, backend: TraceBackend, filter: WalkFilter? = nil, shown: [WalkFilter] = []
+        ) {
             self.namespace = namespace
             self.backend = backend
+            self.filter = filter
+            self.shown = shown
         }
     }
 
@@ -94,7 +102,13 @@ public final class LiveTrace: @unchecked Sendable {
 
         let stage = TopologyStage(topology: topology(lanes), unnamed: unnamedLabel)
         var shown = 0
-        let filter = configuration.filter
+        let filters = Dictionary(
+            lanes.map { lane in
+                (
+                    lane.name,
+                    lane.target.shown.isEmpty ? [lane.target.filter ?? configuration.filter] : lane.target.shown
+                )
+            }, uniquingKeysWith: { a, _ in a })
         let count = configuration.count
         let lookups = Dictionary(lanes.map { ($0.name, $0.lookup) }, uniquingKeysWith: { a, _ in a })
         var correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookups[$0] ?? nil, netns: $0) }) {
@@ -102,7 +116,8 @@ public final class LiveTrace: @unchecked Sendable {
             // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
             let walk = stage.process(walk)
             defer { stage.deliverJourneys() }
-            guard filter.matches(walk) || filter.reversed.matches(walk) else { return }
+            let selected = filters[walk.netns] ?? [WalkFilter()]
+            guard selected.contains(where: { $0.matches(walk) || $0.reversed.matches(walk) }) else { return }
             if let count, shown >= count { return }
             shown += 1
             onWalk(walk)

@@ -59,6 +59,7 @@ struct Lab: ParsableCommand {
             var lab = LabRun(spec: try LabCatalog.spec(named: name), backend: backend.fixed)
             let live = LiveOutput(output)
             lab.onMessage = LiveOutput.message
+            lab.onJourney = live.journey
             let result = try LiveOutput.mappingErrors {
                 try lab.run(onWalk: live.walk) { result in
                     live.finish(result.summary)
