@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["PathTraceCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PathTraceCoreTests", dependencies: ["PathTraceCore", "TestSupport"]),
         .testTarget(name: "PathTraceRenderTests", dependencies: ["PathTraceCore", "PathTraceRender", "TestSupport"]),
-        .testTarget(name: "PathTraceLinuxTests", dependencies: ["PathTraceLinux", "TestSupport"]),
+        .testTarget(name: "PathTraceLinuxTests", dependencies: ["PathTraceLinux", "PathTraceRender", "TestSupport"]),
         .testTarget(name: "pathtraceCLITests", dependencies: ["TestSupport"]),
     ]
 )

@@ -121,6 +121,18 @@ public struct LabSpec: Codable, Sendable, Equatable {
         /// Source and destination address or CIDR of the flow.
         public var src: String?
         public var dst: String?
+
+        public init(
+            ns: String, dport: UInt16? = nil, proto: String? = nil, sport: UInt16? = nil, src: String? = nil,
+            dst: String? = nil
+        ) {
+            self.ns = ns
+            self.dport = dport
+            self.proto = proto
+            self.sport = sport
+            self.src = src
+            self.dst = dst
+        }
     }
 
     public struct ExpectedWalk: Codable, Sendable, Equatable {

@@ -241,43 +241,40 @@ public struct JourneyLinker {
         return true
     }
 
-    /// `a:x ⇢ b:y` when `prev`'s exit device is cabled to `entry` in `netns`, directly or through a bridge.
+    /// `a:x ⇢ b:y` when `prev`'s exit device is cabled to `entry` in `netns`: directly, out a bridge's
+    /// port (an exit that is a bridge, or a frame bridged without a shown out port), or through a bridge
+    /// in a namespace between.
     func reach(from prev: Node, to netns: String, entry: String) -> String? {
-        if prev.leg.exit == nil, let bridge = prev.viaBridge,
-            let ports = topology.link(netns: prev.leg.netns, ifname: bridge)?.ports
-        {
-            for port in ports {
-                guard let next = topology.peer(netns: prev.leg.netns, ifname: port), next.netns == netns else {
-                    continue
-                }
+        let here = prev.leg.netns
+        func ports(_ bridge: String) -> [String] { topology.link(netns: here, ifname: bridge)?.ports ?? [] }
+        var outs: [(device: String, text: String)] = []
+        if let exit = prev.leg.exit {
+            outs =
+                topology.link(netns: here, ifname: exit)?.kind == "bridge"
+                ? ports(exit).map { ($0, "\(here):\(exit) ⇝ \($0)") } : [(exit, "\(here):\(exit)")]
+        } else if let bridge = prev.viaBridge {
+            outs = ports(bridge).map { ($0, "\(here):\(bridge) ⇝ \($0)") }
+        }
+        for (device, from) in outs {
+            guard let peer = topology.peer(netns: here, ifname: device) else { continue }
+            if peer.netns == netns {
+                let master = topology.link(netns: netns, ifname: peer.ifname)?.master
+                if peer.ifname == entry || master == entry { return "\(from) ⇢ \(peer.netns):\(peer.ifname)" }
+                continue
+            }
+            // Through a bridge in a namespace between, when no walk there can show the frame: not traced,
+            // or its bridged frames never reach the IP hooks (br_netfilter off).
+            let seen = topology.sysctl(netns: peer.netns, key: "net.bridge.bridge-nf-call-iptables") == "1"
+            if traced.contains(peer.netns) && seen { continue }
+            guard let bridge = topology.link(netns: peer.netns, ifname: peer.ifname)?.master,
+                let between = topology.link(netns: peer.netns, ifname: bridge)?.ports
+            else { continue }
+            for port in between where port != peer.ifname {
+                guard let next = topology.peer(netns: peer.netns, ifname: port), next.netns == netns else { continue }
                 let master = topology.link(netns: netns, ifname: next.ifname)?.master
                 if next.ifname == entry || master == entry {
-                    return "\(prev.leg.netns):\(bridge) ⇝ \(port) ⇢ \(netns):\(next.ifname)"
+                    return "\(from) ⇢ \(peer.netns):\(peer.ifname) ⇝ \(bridge) ⇝ \(port) ⇢ \(netns):\(next.ifname)"
                 }
-            }
-            return nil
-        }
-        guard let device = prev.leg.exit, let peer = topology.peer(netns: prev.leg.netns, ifname: device) else {
-            return nil
-        }
-        let from = "\(prev.leg.netns):\(device)"
-        if peer.netns == netns {
-            let master = topology.link(netns: netns, ifname: peer.ifname)?.master
-            if peer.ifname == entry || master == entry { return "\(from) ⇢ \(peer.netns):\(peer.ifname)" }
-            return nil
-        }
-        // Through a bridge in a namespace between, when no walk there can show the frame: not traced, or
-        // its bridged frames never reach the IP hooks (br_netfilter off).
-        let seen = topology.sysctl(netns: peer.netns, key: "net.bridge.bridge-nf-call-iptables") == "1"
-        if traced.contains(peer.netns) && seen { return nil }
-        guard let bridge = topology.link(netns: peer.netns, ifname: peer.ifname)?.master,
-            let ports = topology.link(netns: peer.netns, ifname: bridge)?.ports
-        else { return nil }
-        for port in ports where port != peer.ifname {
-            guard let next = topology.peer(netns: peer.netns, ifname: port), next.netns == netns else { continue }
-            let master = topology.link(netns: netns, ifname: next.ifname)?.master
-            if next.ifname == entry || master == entry {
-                return "\(from) ⇢ \(peer.netns):\(peer.ifname) ⇝ \(bridge) ⇝ \(port) ⇢ \(netns):\(next.ifname)"
             }
         }
         return nil

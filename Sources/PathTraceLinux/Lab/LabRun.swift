@@ -14,6 +14,8 @@ public struct LabRun {
     public var settle = 1.5
     /// Each path across the lab's namespaces, once it has ended.
     public var onJourney: (Journey) -> Void = { _ in }
+    /// Every trace event, with its namespace and rule text (what `--save` writes).
+    public var onEvent: ((TraceEvent) -> Void)?
 
     public init(spec: LabSpec, backend: TraceBackend? = nil) {
         self.spec = spec
@@ -26,6 +28,9 @@ public struct LabRun {
         /// Where the walks differ from the lab file's; empty when the trace shows what it expects.
         public var problems: [String]
         public var backends: [TraceBackend]
+        public var journeys: [Journey]
+        /// The topology snapshot the trace took of the lab's traced namespaces.
+        public var topology: Topology?
     }
 
     /// Runs the lab; every walk goes to `onWalk` as it is traced, the result to `report` before the lab
@@ -63,7 +68,13 @@ public struct LabRun {
         let trace = LiveTrace(
             .init(targets: targets, filter: WalkFilter(), rate: TraceRate("1000/s") ?? .default, duration: 30))
         trace.onMessage = onMessage
-        trace.onJourney = onJourney
+        var journeys: [Journey] = []
+        let onJourney = onJourney
+        trace.onJourney = { journey in
+            journeys.append(journey)
+            onJourney(journey)
+        }
+        trace.onEvent = onEvent
         let spec = spec
         let settle = settle
         let onMessage = onMessage
@@ -93,7 +104,9 @@ public struct LabRun {
         // NFLOG rules show which chains a packet entered, not which rule matched: no NAT to check.
         let backends = targets.map(\.backend)
         let problems = LabCheck.compare(spec, walks, checkNat: !backends.contains(.nflog))
-        let result = Result(summary: summary, walks: walks, problems: problems, backends: backends)
+        let result = Result(
+            summary: summary, walks: walks, problems: problems, backends: backends, journeys: journeys,
+            topology: trace.snapshot)
         report(result)
         return result
     }

@@ -100,7 +100,8 @@ public final class LiveTrace: @unchecked Sendable {
                     + "rate \(configuration.rate); Ctrl-C stops")
         }
 
-        let stage = TopologyStage(topology: topology(lanes), unnamed: unnamedLabel)
+        snapshot = topology(lanes)
+        let stage = TopologyStage(topology: snapshot, unnamed: unnamedLabel)
         var shown = 0
         let filters = Dictionary(
             lanes.map { lane in
@@ -140,6 +141,8 @@ public final class LiveTrace: @unchecked Sendable {
 
     /// The topology's label of the current namespace, when it is traced (its walks name no namespace).
     private var unnamedLabel: String?
+    /// The topology snapshot taken at the start (`--save` it beside the events to replay them alike).
+    public private(set) var snapshot: Topology?
 
     /// A snapshot of the traced namespaces, or nil when it cannot be taken (tracing goes on without it).
     private func topology(_ lanes: [Lane]) -> Topology? {
