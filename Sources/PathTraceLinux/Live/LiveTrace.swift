@@ -150,7 +150,14 @@ public final class LiveTrace: @unchecked Sendable {
         do {
             let namespaces = lanes.map(\.target.namespace)
             if namespaces.contains(.current) { unnamedLabel = try ProbeTarget.resolve(.current).label }
-            return try TopologyProbe().snapshot(namespaces: namespaces)
+            // The named namespaces too, so a cable's far end has a name (`bond0: veth ⇄ ptlv-wan:eth0`).
+            let asked = try namespaces.map(ProbeTarget.resolve)
+            var targets = asked
+            for named in ProbeTarget.allNamed() where !targets.contains(where: { $0.inode == named.inode }) {
+                targets.append(named)
+            }
+            return try TopologyProbe().snapshot(
+                targets: targets, followPeers: false, required: Set(asked.map(\.inode)))
         } catch {
             onMessage("no topology snapshot (\(error)): walks will not name their devices")
             return nil
