@@ -17,15 +17,30 @@ public struct TextTimeline {
     }
 
     public func render(_ walk: PacketWalk) -> String {
+        var walk = walk
+        var folded: OwnTraceSteps?
+        if !options.verbose, let f = walk.foldingOwnSteps() { (walk, folded) = f }
         var out = header(walk) + "\n"
-        let t0 = walk.steps.first?.event.time
+        // Only a kernel's timestamps give a time column: a receive time would print +0.000000 for
+        // every step of a batch, a false zero.
+        let t0 = walk.steps.first { $0.event.time != nil && $0.event.timeBasis == .kernel }?.event.time
+        if t0 == nil, let received = walk.steps.lazy.compactMap(\.event.time).first {
+            let note = "received \(TextTimeline.clock(received)) (no time per step: the records carry none)"
+            out += "  " + paint(note, .dim) + "\n"
+        }
+        if let folded {
+            let chains = folded.chains.joined(separator: ", ")
+            let steps = folded.count == 1 ? "1 step" : "\(folded.count) steps"
+            out += "  " + paint("traced from \(folded.table) (\(chains): \(steps); --verbose shows them)", .dim) + "\n"
+        }
         var previous: WalkStep?
         var anyInferred = false
+        let indent = String(repeating: " ", count: t0 == nil ? 2 : 13)
         for step in walk.steps {
             out += line(step, previous: previous, t0: t0) + "\n"
             if step.verdictInferred { anyInferred = true }
             if options.explain, step.hook != previous?.hook, let hook = step.hook {
-                out += "             " + paint(Explain.hook(hook, family: walk.family), .dim) + "\n"
+                out += indent + paint(Explain.hook(hook, family: walk.family), .dim) + "\n"
             }
             previous = step
         }
@@ -60,8 +75,9 @@ public struct TextTimeline {
 
     func line(_ step: WalkStep, previous: WalkStep?, t0: Double?) -> String {
         let e = step.event
-        var time = "         "
-        if let t = e.time, let t0 { time = "+" + fixed(t - t0, 6) }
+        // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
+        var time = t0 == nil ? "" : "           "
+        if let t = e.time, e.timeBasis == .kernel, let t0 { time = "+" + fixed(t - t0, 6) + "  " }
         let hook = step.hook == previous?.hook ? "" : (step.hook?.rawValue ?? "?")
         let where_ = e.kind == .log ? "LOG" : "\(e.table):\(e.chain)"
         var what = e.kind.rawValue
@@ -73,7 +89,7 @@ public struct TextTimeline {
         var verdict = step.verdict?.description ?? ""
         if step.verdictInferred && !verdict.isEmpty { verdict += "*" }
         let verdictStyle: Style = step.verdict == .drop ? .red : (step.verdict == .accept ? .green : .dim)
-        var s = "  \(time)  " + paint(pad(hook, 11), .blue) + " " + pad(where_, 22) + " " + pad(what, 12) + " "
+        var s = "  \(time)" + paint(pad(hook, 11), .blue) + " " + pad(where_, 22) + " " + pad(what, 12) + " "
         s += paint(pad(verdict, 10), verdictStyle)
         var details: [String] = []
         let ifaces = interfaces(e)
@@ -148,6 +164,17 @@ public struct TextTimeline {
     }
 
     func format(_ v: Double) -> String { fixed(v, 2) }
+
+    /// Wall-clock seconds as `HH:MM:SS.ffffff UTC`.
+    static func clock(_ seconds: Double) -> String {
+        let micros = Int64((seconds * 1_000_000).rounded())
+        let day = ((micros % 86_400_000_000) + 86_400_000_000) % 86_400_000_000
+        let s = day / 1_000_000
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let frac = String(day % 1_000_000)
+        let micro = String(repeating: "0", count: 6 - frac.count) + frac
+        return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60)).\(micro) UTC"
+    }
 }
 
 extension String {

@@ -119,6 +119,7 @@ struct NflogRecord {
         event.prefix = logPrefix
         if kind == .log { event.hook = nil }
         event.time = timestamp ?? now
+        if timestamp == nil { event.timeBasis = .received }
         event.inIface = inIface
         event.outIface = outIface
         event.physIn = physIn

@@ -73,8 +73,7 @@ final class LiveSession: @unchecked Sendable {
         )
 
         let out = FileOutput.stdout
-        let timeline = TextTimeline(
-            options: RenderOptions(color: out.isTerminal && !output.noColor, explain: output.explain))
+        let timeline = TextTimeline(options: output.renderOptions(out))
         var shown = 0
         let writer = JSONWriter()
         let lookup = snapshotRuleset()
@@ -88,7 +87,7 @@ final class LiveSession: @unchecked Sendable {
             self.onWalk?(walk)
             if output.format == .json {
                 writer.removeAll()
-                WalkJSON.write(walk, to: writer)
+                WalkJSON.write(walk, to: writer, verbose: output.verbose)
                 out.write(raw: writer.buffer)
             } else {
                 out.write(timeline.render(walk) + "\n")

@@ -46,8 +46,7 @@ struct Replay: ParsableCommand {
         let walkFilter = try filter.makeFilter()
         let lookup = try RulesetLoader.load(rulesets)
         let out = FileOutput.stdout
-        let timeline = TextTimeline(
-            options: RenderOptions(color: out.isTerminal && !output.noColor, explain: output.explain))
+        let timeline = TextTimeline(options: output.renderOptions(out))
         let json = output.format == .json
         var shown = 0
         // Walks are written straight into the writer's buffer, which goes out whenever it fills.
@@ -57,7 +56,7 @@ struct Replay: ParsableCommand {
             guard walkFilter.matches(walk) else { return }
             shown += 1
             if json {
-                WalkJSON.write(walk, to: writer)
+                WalkJSON.write(walk, to: writer, verbose: output.verbose)
                 if writer.count >= flushAt {
                     out.write(raw: writer.buffer)
                     writer.removeAll()

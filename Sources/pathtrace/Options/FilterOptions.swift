@@ -1,5 +1,6 @@
 import ArgumentParser
 import PathTraceCore
+import PathTraceRender
 
 /// The FILTER flags shared by live tracing and replay; validated before anything else happens.
 struct FilterOptions: ParsableArguments {
@@ -73,4 +74,12 @@ struct OutputOptions: ParsableArguments {
 
     @Flag(help: "Add a line per hook explaining what it is for (for teaching).")
     var explain = false
+
+    @Flag(help: "Show every step, also those of pathtrace's own nft table (folded into one 'traced from' line).")
+    var verbose = false
+
+    /// The renderer's options for output to `out`.
+    func renderOptions(_ out: FileOutput) -> RenderOptions {
+        RenderOptions(color: out.isTerminal && !noColor, explain: explain, verbose: verbose)
+    }
 }

@@ -1,0 +1,53 @@
+/// The steps of pathtrace's own nft table (`pathtrace_<session>`), folded out of a walk into one marker.
+///
+/// With the nft backend every traced packet first passes the session's marking rule, so each walk starts
+/// with steps such as `pathtrace_1a2b3c4d:prerouting rule #4 continue` and `policy accept`. They say how
+/// the packet was selected, not what the ruleset did with it; renderers fold them unless asked for all.
+public struct OwnTraceSteps: Sendable, Equatable {
+    /// The table the folded steps were in, `pathtrace_1a2b3c4d`.
+    public var table: String
+    /// Its chains, in the order the walk passed them (`prerouting`, `output`).
+    public var chains: [String]
+    /// How many steps were folded.
+    public var count: Int
+
+    public init(table: String, chains: [String], count: Int) {
+        self.table = table
+        self.chains = chains
+        self.count = count
+    }
+
+    /// Whether a step is in a table a pathtrace session installed: `pathtrace_` and a session id.
+    public static func isOwn(_ event: TraceEvent) -> Bool {
+        let name = event.table.utf8
+        guard name.count > 10, name.first == UInt8(ascii: "p"), event.table.hasPrefix("pathtrace_") else {
+            return false
+        }
+        return SessionID(String(event.table.dropFirst(10))) != nil
+    }
+}
+
+extension PacketWalk {
+    /// The walk without pathtrace's own steps, and what was folded; nil when there is nothing to fold,
+    /// or when nothing else would be left (such a walk keeps its steps: they are all it has).
+    public func foldingOwnSteps() -> (walk: PacketWalk, folded: OwnTraceSteps)? {
+        guard steps.contains(where: { OwnTraceSteps.isOwn($0.event) }) else { return nil }
+        var kept: [WalkStep] = []
+        var table: String?
+        var chains: [String] = []
+        var count = 0
+        for step in steps {
+            if OwnTraceSteps.isOwn(step.event) {
+                count += 1
+                if table == nil { table = step.event.table }
+                if !chains.contains(step.event.chain) { chains.append(step.event.chain) }
+            } else {
+                kept.append(step)
+            }
+        }
+        guard !kept.isEmpty, let table else { return nil }
+        var walk = self
+        walk.steps = kept
+        return (walk, OwnTraceSteps(table: table, chains: chains, count: count))
+    }
+}
