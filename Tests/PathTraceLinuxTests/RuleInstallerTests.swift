@@ -14,6 +14,8 @@ final class FakeRunner: CommandRunning, @unchecked Sendable {
     var files: [String: String] = [
         "/proc/sys/net/netfilter/nf_log/2": "nf_log_ipv4", "/proc/sys/net/netfilter/nf_log/10": "NONE",
     ]
+    /// Standard output of other commands, by argv joined with spaces (`iptables-legacy-save`).
+    var outputs: [String: String] = [:]
 
     func run(_ command: PlannedCommand, in namespace: TraceNamespace) throws -> CommandResult {
         lock.lock()
@@ -25,7 +27,8 @@ final class FakeRunner: CommandRunning, @unchecked Sendable {
         case "tee":
             files[argv[1]] = command.stdin?.split(separator: "\n").first.map(String.init)
             return CommandResult(status: 0)
-        default: break
+        default:
+            if let out = outputs[argv.joined(separator: " ")] { return CommandResult(status: 0, stdout: out) }
         }
         if let failOn, argv.contains(failOn) { return CommandResult(status: 1, stderr: "iptables: No chain\n") }
         if let i = argv.firstIndex(where: { ["-I", "-D", "-C"].contains($0) }) {

@@ -70,10 +70,12 @@ struct Lab: ParsableCommand {
             filter.dport = spec.trace.dport.flatMap { PortRange(String($0)) }
             filter.proto = spec.trace.proto.flatMap(IPProtocol.number)
             let namespace = try TraceNamespace(name: spec.netns(spec.trace.ns))
-            let chosen = try Trace.chooseBackend(backend, namespace)
+            let choice = Trace.chooseBackend(backend, namespace, filter: filter)
+            let chosen = choice.backend
             let session = LiveSession(
                 namespace: namespace, backend: chosen, filter: filter,
                 rate: .default, count: nil, duration: 30, output: output)
+            session.choice = choice
             session.onReady = { stop in
                 do {
                     for answer in try LabTraffic.send(spec) {

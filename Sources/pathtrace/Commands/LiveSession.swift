@@ -133,10 +133,9 @@ final class LiveSession: @unchecked Sendable {
             )
             for failure in r.failures { FileOutput.stderr.write("pathtrace: FAILED to remove \(failure)\n") }
         }
+        for line in choice?.exitMessages ?? [] { FileOutput.stderr.write("pathtrace: \(line)\n") }
     }
 
-    /// The families the filter asks for; when it names none, the legacy backends skip a family whose raw
-    /// table is not loaded, because a legacy table once loaded stays (empty) after its rules are removed.
     /// A saved event carries its rule's text, so a replay of the file without the ruleset shows the same NAT.
     static func withRuleText(_ event: TraceEvent, _ lookup: RuleLookup?) -> TraceEvent {
         guard event.ruleText == nil, event.kind == .rule, let ref = event.rule, let lookup,
@@ -147,30 +146,9 @@ final class LiveSession: @unchecked Sendable {
         return e
     }
 
-    lazy var families: [TraceFamily] = {
-        switch filter.ipVersion {
-        case 4: return [.ipv4]
-        case 6: return [.ipv6]
-        default:
-            if let a = filter.src?.address ?? filter.dst?.address { return [a.isV6 ? .ipv6 : .ipv4] }
-            if filter.proto == IPProtocol.icmp { return [.ipv4] }
-            if filter.proto == IPProtocol.icmpv6 { return [.ipv6] }
-        }
-        guard backend != .nft else { return TraceFamily.allCases }
-        let runner = SystemCommandRunner()
-        let loaded = TraceFamily.allCases.filter { family in
-            let save = try? runner.run(PlannedCommand([TraceRulePlan.iptablesSaveBinary(family)]), in: namespace)
-            let table = backend.usesLegacyTrace ? "*raw" : "*"
-            return save?.stdout.split(separator: "\n").contains { $0.hasPrefix(table) } ?? false
-        }
-        for family in TraceFamily.allCases where !loaded.contains(family) {
-            let flag = family == .ipv4 ? "-4" : "-6"
-            FileOutput.stderr.write(
-                "pathtrace: \(family.rawValue) not traced: its tables are not loaded here (\(flag) traces it, leaving an empty table)\n"
-            )
-        }
-        return loaded.isEmpty ? [.ipv4] : loaded
-    }()
+    /// The families to trace and what the session leaves behind (BackendChoice), decided before it starts.
+    var choice: BackendChoice?
+    var families: [TraceFamily] { choice?.families ?? TraceFamily.allCases }
 
     func startCollector() throws -> any TraceCollector {
         let collector: any TraceCollector

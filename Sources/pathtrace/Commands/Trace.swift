@@ -84,27 +84,20 @@ struct Trace: ParsableCommand {
 
         let saveFile = try save.map(EventFile.init(path:))
         defer { saveFile?.close() }
+        let choice = Trace.chooseBackend(backend, namespace, filter: walkFilter)
         let session = LiveSession(
-            namespace: namespace, backend: try Trace.chooseBackend(backend, namespace), filter: walkFilter, rate: rate,
+            namespace: namespace, backend: choice.backend, filter: walkFilter, rate: rate,
             count: count, duration: duration.flatMap(Trace.seconds), output: output)
+        session.choice = choice
         session.saveFile = saveFile
         try session.run()
     }
 
-    static func chooseBackend(_ backend: Backend, _ namespace: TraceNamespace) throws -> TraceBackend {
-        switch backend {
-        case .nft: return .nft
-        case .legacy: return .legacy
-        case .nflog: return .nflog
-        case .kmsg: return .kmsg
-        case .auto:
-            let runner = SystemCommandRunner()
-            let save = try? runner.run(PlannedCommand(["iptables-legacy-save"]), in: namespace)
-            let legacyInUse = save?.stdout.split(separator: "\n").contains { $0.hasPrefix("-A ") } ?? false
-            let choice: TraceBackend = legacyInUse ? .legacy : .nft
-            let why = legacyInUse ? "the ruleset has iptables-legacy rules" : "no iptables-legacy rules in use"
-            FileOutput.stderr.write("pathtrace: backend \(choice.rawValue) (\(why))\n")
-            return choice
-        }
+    /// The backend and families (BackendChoice), its reasons printed before anything is installed.
+    static func chooseBackend(_ backend: Backend, _ namespace: TraceNamespace, filter: WalkFilter) -> BackendChoice {
+        let requested: TraceBackend? = backend == .auto ? nil : TraceBackend(rawValue: backend.rawValue)
+        let choice = BackendChoice.decide(requested: requested, filter: filter, namespace: namespace)
+        for line in choice.messages { FileOutput.stderr.write("pathtrace: \(line)\n") }
+        return choice
     }
 }
