@@ -17,13 +17,14 @@ public struct TextTimeline {
     }
 
     public func render(_ walk: PacketWalk) -> String {
-        var walk = walk
-        var folded: OwnTraceSteps?
-        if !options.verbose, let f = walk.foldingOwnSteps() { (walk, folded) = f }
+        // The header keeps the packet as it entered, which a folded step may be the only one to show.
+        let folded = options.verbose ? nil : OwnTraceSteps(walk: walk)
         var out = header(walk) + "\n"
         // Only a kernel's timestamps give a time column: a receive time would print +0.000000 for
         // every step of a batch, a false zero.
-        let t0 = walk.steps.first { $0.event.time != nil && $0.event.timeBasis == .kernel }?.event.time
+        let t0 = walk.steps.first {
+            $0.event.time != nil && $0.event.timeBasis == .kernel && (folded == nil || !OwnTraceSteps.isOwn($0.event))
+        }?.event.time
         if t0 == nil, let received = walk.steps.lazy.compactMap(\.event.time).first {
             let note = "received \(TextTimeline.clock(received)) (no time per step: the records carry none)"
             out += "  " + paint(note, .dim) + "\n"
@@ -36,8 +37,14 @@ public struct TextTimeline {
         var previous: WalkStep?
         var anyInferred = false
         let indent = String(repeating: " ", count: t0 == nil ? 2 : 13)
+        // The last header of a folded step: the first step shown tells what changed since.
+        var foldedHeader: PacketHeader?
         for step in walk.steps {
-            out += line(step, previous: previous, t0: t0) + "\n"
+            if folded != nil, OwnTraceSteps.isOwn(step.event) {
+                if let h = step.event.header { foldedHeader = h }
+                continue
+            }
+            out += line(step, previous: previous, t0: t0, folded: previous == nil ? foldedHeader : nil) + "\n"
             if step.verdictInferred { anyInferred = true }
             if options.explain, step.hook != previous?.hook, let hook = step.hook {
                 out += indent + paint(Explain.hook(hook, family: walk.family), .dim) + "\n"
@@ -73,7 +80,7 @@ public struct TextTimeline {
         return s
     }
 
-    func line(_ step: WalkStep, previous: WalkStep?, t0: Double?) -> String {
+    func line(_ step: WalkStep, previous: WalkStep?, t0: Double?, folded: PacketHeader? = nil) -> String {
         let e = step.event
         // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
         var time = t0 == nil ? "" : "           "
@@ -95,6 +102,10 @@ public struct TextTimeline {
         let ifaces = interfaces(e)
         if ifaces != previous.map({ interfaces($0.event) }) && !ifaces.isEmpty { details.append(ifaces) }
         details += changes(e.header, previous?.event.header)
+        if previous == nil, let folded, let h = e.header {
+            // Rewrites made between the folded steps and this one (the TTL was given above).
+            details += changes(h, folded).filter { !$0.hasPrefix("TTL") && !$0.hasPrefix("MARK") }
+        }
         if let prefix = e.prefix { details.append("prefix \"\(prefix)\"") }
         if let text = e.ruleText { details.append(paint(text, .dim)) }
         if !details.isEmpty { s += " " + details.joined(separator: "  ") }

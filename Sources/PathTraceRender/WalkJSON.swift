@@ -8,11 +8,9 @@ public enum WalkJSON {
     /// Appends one walk as a single JSON line (with its newline). pathtrace's own steps (its
     /// `pathtrace_<id>` nft table) are left out of `steps` and named by `traced_from`, unless `verbose`.
     public static func write(_ walk: PacketWalk, to w: JSONWriter, verbose: Bool = false) {
-        if !verbose, let (folded, own) = walk.foldingOwnSteps() {
-            write(folded, own, to: w)
-        } else {
-            write(walk, nil, to: w)
-        }
+        // Only a walk that has own steps pays for the scan that sums them up.
+        let own = verbose ? nil : OwnTraceSteps(walk: walk)
+        write(walk, own, to: w)
     }
 
     static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter) {
@@ -31,7 +29,10 @@ public enum WalkJSON {
         walk.steps.withUnsafeBufferPointer { steps in
             writeFlow(steps, to: w)
             w.beginArray("steps")
-            for i in steps.indices { writeStep(steps.address(i), to: w) }
+            for i in steps.indices {
+                if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
+                writeStep(steps.address(i), to: w)
+            }
             w.endArray()
         }
         w.beginArray("nat")

@@ -90,6 +90,27 @@ import Testing
         #expect(full["traced_from"] == nil)
     }
 
+    /// A later packet of a DNAT'd connection: only pathtrace's own step saw it before the translation.
+    /// The header still shows the packet as it entered, and the first step shown the rewrite since.
+    @Test func theFlowIsThePacketAsItEnteredThoughItsStepIsFolded() throws {
+        var walk = Self.nftWalk()
+        walk.steps.removeSubrange(3...)
+        var forward = Self.step("portmap", "forward", .rule, time: 1, basis: .received, header: true)
+        forward.hook = .forward
+        forward.event.header?.dst = IPAddress("10.0.0.9")
+        forward.event.header?.dport = 80
+        forward.event.header?.ttl = 63
+        walk.steps.append(forward)
+        let text = TextTimeline(options: RenderOptions()).render(walk)
+        #expect(text.hasPrefix("packet 1  ipv4 tcp 10.0.0.1:40000 → 10.0.0.2:8080"))
+        #expect(text.contains("DST 10.0.0.2:8080 → 10.0.0.9:80"))
+        let w = JSONWriter()
+        WalkJSON.write(walk, to: w)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(w.bytes)) as? [String: Any])
+        #expect((object["flow"] as? [String: Any])?["dport"] as? Int == 8080)
+        #expect((object["steps"] as? [[String: Any]])?.count == 1)
+    }
+
     @Test func aWalkOfOnlyOwnStepsKeepsThem() {
         var walk = Self.nftWalk()
         walk.steps.removeLast(2)

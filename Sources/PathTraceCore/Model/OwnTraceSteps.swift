@@ -27,27 +27,37 @@ public struct OwnTraceSteps: Sendable, Equatable {
     }
 }
 
-extension PacketWalk {
-    /// The walk without pathtrace's own steps, and what was folded; nil when there is nothing to fold,
-    /// or when nothing else would be left (such a walk keeps its steps: they are all it has).
-    public func foldingOwnSteps() -> (walk: PacketWalk, folded: OwnTraceSteps)? {
-        guard steps.contains(where: { OwnTraceSteps.isOwn($0.event) }) else { return nil }
-        var kept: [WalkStep] = []
+extension OwnTraceSteps {
+    /// What `foldingOwnSteps` would fold from `walk`, without copying it; nil when it would fold nothing.
+    public init?(walk: PacketWalk) {
         var table: String?
         var chains: [String] = []
         var count = 0
-        for step in steps {
+        var others = false
+        for step in walk.steps {
             if OwnTraceSteps.isOwn(step.event) {
                 count += 1
                 if table == nil { table = step.event.table }
                 if !chains.contains(step.event.chain) { chains.append(step.event.chain) }
             } else {
-                kept.append(step)
+                others = true
             }
         }
-        guard !kept.isEmpty, let table else { return nil }
+        guard others, let table else { return nil }
+        self.init(table: table, chains: chains, count: count)
+    }
+}
+
+extension PacketWalk {
+    /// The walk without pathtrace's own steps, and what was folded; nil when there is nothing to fold,
+    /// or when nothing else would be left (such a walk keeps its steps: they are all it has).
+    /// The renderers keep the walk and skip the steps instead, so the flow stays the packet as it entered
+    /// (its first header may be in a folded step).
+    public func foldingOwnSteps() -> (walk: PacketWalk, folded: OwnTraceSteps)? {
+        guard steps.contains(where: { OwnTraceSteps.isOwn($0.event) }), let folded = OwnTraceSteps(walk: self)
+        else { return nil }
         var walk = self
-        walk.steps = kept
-        return (walk, OwnTraceSteps(table: table, chains: chains, count: count))
+        walk.steps.removeAll { OwnTraceSteps.isOwn($0.event) }
+        return (walk, folded)
     }
 }
