@@ -100,11 +100,17 @@ struct ReplyLinker {
     struct OpenerTypes {
         var src: NatType?
         var dst: NatType?
+        /// For a DNAT or REDIRECT: the destination before it, which conntrack puts back as the source
+        /// of every reply (at POSTROUTING, often after the reply's last traced step).
+        var dstBefore: String?
 
         init(_ nat: [NatRewrite]) {
             for rewrite in nat where rewrite.direction == "original" {
                 if rewrite.field == "src" && src == nil { src = rewrite.type }
-                if rewrite.field == "dst" && dst == nil { dst = rewrite.type }
+                if rewrite.field == "dst" && dst == nil {
+                    dst = rewrite.type
+                    if rewrite.type == .dnat || rewrite.type == .redirect { dstBefore = rewrite.before }
+                }
             }
         }
     }
@@ -216,7 +222,23 @@ struct ReplyLinker {
         walk.connection = opener
         walk.replyTo = opener
         adoptTypes(&walk, from: opener, reply: true)
+        ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
         return true
+    }
+
+    /// A reply of a DNAT'd (or REDIRECTed) connection whose de-NAT was not in view: conntrack rewrites
+    /// its source back to the address the opener was sent to, at POSTROUTING (evidence `conntrack`).
+    static func addReverseDestinationNat(_ walk: inout PacketWalk, types: OpenerTypes?, from first: FlowKey) {
+        guard let types, let type = types.dst, let original = types.dstBefore,
+            !walk.nat.contains(where: { $0.field == "src" })
+        else { return }
+        let source = Endpoint(address: first.src, port: first.sport).description
+        guard source != original else { return }
+        var rewrite = NatRewrite(
+            type: type, field: "src", before: source, after: original, at: "conntrack:POSTROUTING",
+            evidence: .conntrack)
+        rewrite.direction = "reply"
+        walk.nat.append(rewrite)
     }
 
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.

@@ -67,6 +67,8 @@ final class LiveSession: @unchecked Sendable {
         } catch let error as RulesError {
             throw CLIFailure(message: "\(error)", code: 1)
         }
+        // DNAT/REDIRECT seen in a walk: its replies come from the translated end; trace them too.
+        let follower = NatReplyFollower(plan: plan, rate: rate, installer: installer, nflogGroup: 7, chains: chains)
         let where_ = namespace.name.map { "netns \($0)" } ?? "this namespace"
         FileOutput.stderr.write(
             "pathtrace: tracing in \(where_) with \(backend.rawValue), \(plan.rules.count) rule(s), rate \(rate); Ctrl-C stops\n"
@@ -81,7 +83,10 @@ final class LiveSession: @unchecked Sendable {
             var walk = walk
             walk.netns = self.namespace.name
             // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
-            guard filter.matches(walk) || filter.reversed.matches(walk) else { return }
+            guard filter.matches(walk) || filter.reversed.matches(walk) || follower.isFollowedReply(walk) else {
+                return
+            }
+            if let line = follower.observe(walk) { FileOutput.stderr.write("pathtrace: \(line)\n") }
             if let count, shown >= count { return }
             shown += 1
             self.onWalk?(walk)
