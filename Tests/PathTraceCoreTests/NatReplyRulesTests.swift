@@ -88,18 +88,13 @@ import Testing
         #expect(rules[1].install.stdin?.contains("type filter hook output priority -301") == true)
     }
 
-    @Test func nflogRulesGoInEveryChainOfTheFamily() throws {
-        let chains = [
-            ChainRef(family: .ipv4, table: "nat", chain: "PREROUTING", isBuiltin: true),
-            ChainRef(family: .ipv4, table: "filter", chain: "FORWARD", isBuiltin: true),
-        ]
+    /// The nflog backend marks the connection: its replies carry the bit without another rule.
+    @Test func nflogNeedsNoRule() throws {
+        let chains = [ChainRef(family: .ipv4, table: "nat", chain: "PREROUTING", isBuiltin: true)]
         let plan = try TraceRulePlan.make(
             filter: Self.dport8080(), backend: .nflog, session: Self.sid, families: [.ipv4], nflogGroup: 7,
             chains: chains, replies: true)
-        let rules = try plan.replyRules(
-            from: try #require(NatReplySource(walk: Self.dnatWalk())), index: 1, nflogGroup: 7, chains: chains)
-        #expect(rules.map(\.label) == ["ipv4 nat:PREROUTING", "ipv4 filter:FORWARD"])
-        #expect(rules.allSatisfy { $0.install.argv.contains("172.17.0.2/32") && $0.install.argv.contains("NFLOG") })
+        #expect(try plan.replyRules(from: try #require(NatReplySource(walk: Self.dnatWalk())), index: 1).isEmpty)
     }
 
     @Test func aFamilyNotTracedIsRefused() throws {
@@ -117,5 +112,40 @@ import Testing
         reply.steps[0].event.header?.sport = 80
         #expect(source.isReply(reply))
         #expect(!source.isReply(Self.dnatWalk()))
+    }
+}
+
+/// Where the nflog backend selects when the raw table is not loaded: the first table that is (it never
+/// loads one), with the rate limit on the selection and the restore only.
+@Suite struct NflogMarkPlanTests {
+    static let sid = SessionID("ab12") ?? .random()
+
+    @Test func withoutRawItSelectsInMangleThenNatThenFilter() throws {
+        var f = WalkFilter()
+        f.proto = IPProtocol.tcp
+        f.dport = PortRange("8080")
+        for (tables, selecting) in [
+            (["mangle", "nat", "filter"], "mangle"), (["nat", "filter"], "nat"), (["filter"], "filter"),
+        ] {
+            var chains: [ChainRef] = []
+            for t in tables {
+                for c in TraceRulePlan.entryChains(t) {
+                    chains.append(ChainRef(family: .ipv4, table: t, chain: c, isBuiltin: true))
+                }
+            }
+            let plan = try TraceRulePlan.make(
+                filter: f, backend: .nflog, session: Self.sid, families: [.ipv4], nflogGroup: 7, chains: chains,
+                replies: true)
+            let selects = plan.rules.filter { $0.install.argv.contains("8080") }
+            #expect(Set(selects.map(\.table)) == [selecting], "\(tables)")
+            // The filter and its reverse, in each entry chain of that table.
+            #expect(selects.count == 2 * TraceRulePlan.entryChains(selecting).count)
+            #expect(
+                selects.allSatisfy { $0.install.argv.suffix(3) == ["MARK", "--set-xmark", "0x20000000/0x20000000"] })
+            #expect(selects.allSatisfy { $0.install.argv.contains("limit") })
+            #expect(!plan.rules.contains { $0.table == "raw" })
+            let logs = plan.rules.filter { $0.install.argv.contains("NFLOG") }
+            #expect(logs.count == chains.count && logs.allSatisfy { !$0.install.argv.contains("limit") })
+        }
     }
 }

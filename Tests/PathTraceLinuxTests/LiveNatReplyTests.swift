@@ -48,6 +48,42 @@ struct LiveNatReplyTests {
         }
     }
 
+    /// The nflog backend selects the SYN once in raw (a mark bit) and logs it in every chain by that bit:
+    /// after the DNAT to port 80 the SYN still shows FORWARD and nat POSTROUTING, and the replies (from
+    /// 10.99.2.2:80, never matched by the filter) are logged through the connection's mark.
+    @Test func nflogFollowsTheDNATdPacket() throws {
+        let prefix = "ptnf\(getpid() % 10000)\(Live.next() % 10)"
+        let text = try Fixtures.text("labs/dnat-port.json")
+            .replacingOccurrences(of: "\"prefix\": \"ptdp\"", with: "\"prefix\": \"\(prefix)\"")
+        let file = NSTemporaryDirectory() + "\(prefix)-dnat-port.json"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        defer {
+            _ = try? CLI.run(["lab", "down", file])
+            try? FileManager.default.removeItem(atPath: file)
+        }
+        let r = try CLI.run(["lab", "run", file, "--backend", "nflog", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("lab check: the trace shows the walk the lab expects"))
+        #expect(r.stderr.contains("removed 27 rules"), "\(r.stderr)")
+        let walks = try Self.walks(r.stdout)
+        let syn = try #require(walks.first)
+        let steps = syn["steps"] as? [[String: Any]] ?? []
+        #expect(
+            steps.map { "\($0["table"] ?? ""):\($0["chain"] ?? "")" } == [
+                "raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING",
+            ])
+        let forward = try #require(steps.first { $0["hook"] as? String == "FORWARD" })
+        #expect(forward["dst"] as? String == "10.99.2.2" && forward["dport"] as? Int == 80)
+        #expect(steps.allSatisfy { $0["mark"] == nil })  // pathtrace's own bit is not the packet's mark
+        #expect((syn["nat"] as? [[String: Any]])?.first?["after"] as? String == "10.99.2.2:80")
+        let reply = try #require(walks.first { ($0["flow"] as? [String: Any])?["src"] as? String == "10.99.2.2" })
+        #expect(reply["reply_to"] as? Int == syn["packet"] as? Int)
+        #expect(
+            (reply["nat"] as? [[String: Any]])?.contains {
+                $0["direction"] as? String == "reply" && $0["after"] as? String == "10.99.1.1:8080"
+            } == true)
+    }
+
     @Test(arguments: ["dnat-port", "dnat-port-nft"])
     func theReplyOfADNATIsTracedAndDeNATed(_ name: String) throws {
         var spec = try LabSpec.decode(Data(try Fixtures.text("labs/\(name).json").utf8), source: name)

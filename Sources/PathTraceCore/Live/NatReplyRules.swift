@@ -75,19 +75,20 @@ extension TraceRulePlan {
     /// The extra rules that trace the replies from `source`, tagged as the plan's own rules are (the nft
     /// backend: two chains `reply<index>_prerouting`/`_output` in the session's table; the iptables
     /// backends: rules with the session's comment), so the teardown and `pathtrace cleanup` remove them.
-    /// `chains` (the nflog backend) are where its NFLOG rules go, as for `make`.
+    /// The nflog backend needs none: its selection is saved to the connection, whose replies carry it.
     public func replyRules(
-        from source: NatReplySource, index: Int, rate: TraceRate = .default, nflogGroup: UInt16 = 1,
-        chains: [ChainRef] = []
+        from source: NatReplySource, index: Int, rate: TraceRate = .default
     ) throws(TraceRulePlanError) -> [PlannedRule] {
         guard families.contains(source.family) else {
             throw .noFamilyLeft("the reply of \(source) is \(source.family.rawValue), which is not traced")
         }
         switch backend {
-        case .legacy, .kmsg, .nflog:
+        case .nflog:
+            // Its rules follow the connection mark: a selected connection's replies carry the bit already.
+            return []
+        case .legacy, .kmsg:
             return try TraceRulePlan.make(
-                filter: source.filter, backend: backend, rate: rate, session: session, families: [source.family],
-                nflogGroup: nflogGroup, chains: chains, replies: false
+                filter: source.filter, backend: backend, rate: rate, session: session, families: [source.family]
             ).rules
         case .nft:
             let spec = try MatchSpec(filter: source.filter, families: [source.family])

@@ -14,23 +14,20 @@ public final class NatReplyFollower: @unchecked Sendable {
     public let plan: TraceRulePlan
     let rate: TraceRate
     let installer: RuleInstaller
-    let nflogGroup: UInt16
-    let chains: [ChainRef]
     /// At most this many translations are followed (each adds two rules per protocol).
     public let limit: Int
     private let lock = NSLock()
     private var followed: [NatReplySource] = []
     private var refused: Set<NatReplySource> = []
+    /// Packet numbers of the walks shown with a translation followed (their replies are shown too).
+    private var openers: Set<Int> = []
 
     public init(
-        plan: TraceRulePlan, rate: TraceRate, installer: RuleInstaller, nflogGroup: UInt16 = 1, chains: [ChainRef] = [],
-        limit: Int = 16
+        plan: TraceRulePlan, rate: TraceRate, installer: RuleInstaller, limit: Int = 16
     ) {
         self.plan = plan
         self.rate = rate
         self.installer = installer
-        self.nflogGroup = nflogGroup
-        self.chains = chains
         self.limit = limit
     }
 
@@ -47,6 +44,7 @@ public final class NatReplyFollower: @unchecked Sendable {
         guard let source = NatReplySource(walk: walk) else { return nil }
         lock.lock()
         defer { lock.unlock() }
+        if openers.count < 65536 { openers.insert(walk.packet) }
         if followed.contains(source) || refused.contains(source) || source.isReply(walk) { return nil }
         let what = "\(source.type.rawValue.uppercased()) to \(Endpoint(address: source.address, port: source.port))"
         guard followed.count < limit else {
@@ -54,10 +52,12 @@ public final class NatReplyFollower: @unchecked Sendable {
             return "not following the replies of \(what): \(limit) translations are followed already"
         }
         do {
-            let rules = try plan.replyRules(
-                from: source, index: followed.count + 1, rate: rate, nflogGroup: nflogGroup, chains: chains)
+            let rules = try plan.replyRules(from: source, index: followed.count + 1, rate: rate)
             try installer.add(rules)
             followed.append(source)
+            if rules.isEmpty {
+                return "following the replies of \(what) (\(source)): their connection carries the mark"
+            }
             return "following the replies of \(what) (\(source)): \(rules.count) rule(s) added"
         } catch RulesError.cancelled {
             // The session is ending (walks still open come out after the teardown): nothing to follow.
@@ -69,10 +69,12 @@ public final class NatReplyFollower: @unchecked Sendable {
         }
     }
 
-    /// Whether the walk is a reply from a translation followed (shown although the filter does not match it).
+    /// Whether the walk is a reply from a translation followed, or a reply in the connection of a walk
+    /// shown with one (shown although the filter does not match it).
     public func isFollowedReply(_ walk: PacketWalk) -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        if let opener = walk.replyTo, openers.contains(opener) { return true }
         return followed.contains { $0.isReply(walk) }
     }
 }

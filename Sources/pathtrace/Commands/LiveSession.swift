@@ -68,7 +68,7 @@ final class LiveSession: @unchecked Sendable {
             throw CLIFailure(message: "\(error)", code: 1)
         }
         // DNAT/REDIRECT seen in a walk: its replies come from the translated end; trace them too.
-        let follower = NatReplyFollower(plan: plan, rate: rate, installer: installer, nflogGroup: 7, chains: chains)
+        let follower = NatReplyFollower(plan: plan, rate: rate, installer: installer)
         let where_ = namespace.name.map { "netns \($0)" } ?? "this namespace"
         FileOutput.stderr.write(
             "pathtrace: tracing in \(where_) with \(backend.rawValue), \(plan.rules.count) rule(s), rate \(rate); Ctrl-C stops\n"
@@ -166,7 +166,9 @@ final class LiveSession: @unchecked Sendable {
             collector = KmsgCollector()
         case .legacy, .nflog:
             collector = NflogCollector(
-                options: .init(group: backend == .legacy ? 0 : 7, netns: namespace, receiveBufferBytes: 64 << 20))
+                options: .init(
+                    group: backend == .legacy ? 0 : 7, netns: namespace, receiveBufferBytes: 64 << 20,
+                    ownMarkBits: backend == .nflog ? TraceRulePlan.nflogMarkBit : 0))
         }
         do {
             try collector.start { [events] in events.push($0) }
