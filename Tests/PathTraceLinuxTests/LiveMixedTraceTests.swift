@@ -8,6 +8,7 @@ import Testing
 /// namespace that holds an iptables-legacy filter table and a native nft table at once: one marking
 /// rule, `meta nftrace set 1` or `-j TRACE`, sets the packet's trace flag, and with it nf_tables reports
 /// the packet on NFNLGRP_NFTRACE and x_tables through nf_log (nfnetlink_log group 0) — both at once.
+/// (`-j TRACE` reaches nf_tables only while some `meta nftrace set` rule exists in the kernel: see below.)
 @Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct LiveMixedTraceTests {
     /// The user's two rulesets on the router: a legacy FORWARD rule and an nft forward chain.
@@ -43,6 +44,12 @@ struct LiveMixedTraceTests {
                     "iptables-legacy", "-w", "-t", "raw", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-j",
                     "TRACE",
                 ])
+            // nf_tables builds trace messages only while the kernel-wide static key nft_trace_enabled is on,
+            // and only a `meta nftrace set` rule (anywhere, in any namespace) turns it on: without one,
+            // a packet marked by -j TRACE alone shows no nft steps. This rule is never reached.
+            try Live.run(
+                ["nft", "-f", "-"], in: r,
+                stdin: "table inet ptkey {\n\tchain k { meta mark 0x5a5a5a5a meta nftrace set 1; }\n}\n")
         }
         // Legacy TRACE lines go to whichever logger is bound: nfnetlink_log, for group 0.
         try Live.run(["tee", "/proc/sys/net/netfilter/nf_log/2"], in: r, stdin: "nfnetlink_log\n")
