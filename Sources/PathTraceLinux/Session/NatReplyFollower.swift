@@ -19,6 +19,8 @@ public final class NatReplyFollower: @unchecked Sendable {
     private let lock = NSLock()
     private var followed: [NatReplySource] = []
     private var refused: Set<NatReplySource> = []
+    /// The session's ruleset snapshot, told of the rules inserted at chain heads since (legacy TRACE numbers).
+    private var shifted: ShiftedRuleLookup?
     /// Packet numbers of the walks shown with a translation followed (their replies are shown too).
     private var openers: Set<Int> = []
 
@@ -29,6 +31,15 @@ public final class NatReplyFollower: @unchecked Sendable {
         self.rate = rate
         self.installer = installer
         self.limit = limit
+    }
+
+    /// The lookup the session resolves rules with: for the legacy TRACE backends, one that knows the
+    /// reply rules this follower inserts at the head of raw chains, so user rules keep their text.
+    public func adjusting(_ lookup: RuleLookup?) -> RuleLookup? {
+        guard plan.backend.usesLegacyTrace, let lookup else { return lookup }
+        let wrapped = ShiftedRuleLookup(lookup)
+        lock.withLock { shifted = wrapped }
+        return wrapped
     }
 
     /// The sources followed so far, in the order their rules went in.
@@ -53,6 +64,15 @@ public final class NatReplyFollower: @unchecked Sendable {
         }
         do {
             let rules = try plan.replyRules(from: source, index: followed.count + 1, rate: rate)
+            defer {
+                // Each rule that went in (also before a failure) moved the chain's rules down by one.
+                let added = installer.installedRules.map(\.remove)
+                for rule in rules where added.contains(rule.remove) {
+                    if let family = rule.family, let chain = rule.chain, plan.backend.usesLegacyTrace {
+                        shifted?.noteInserted(family: family, table: rule.table, chain: chain)
+                    }
+                }
+            }
             try installer.add(rules)
             followed.append(source)
             if rules.isEmpty {

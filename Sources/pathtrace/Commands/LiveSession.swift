@@ -78,7 +78,7 @@ final class LiveSession: @unchecked Sendable {
         let timeline = TextTimeline(options: output.renderOptions(out))
         var shown = 0
         let writer = JSONWriter()
-        let lookup = snapshotRuleset()
+        let lookup = follower.adjusting(snapshotRuleset())
         var correlator = Correlator(lookup: lookup) { [filter, output, stop, count] walk in
             var walk = walk
             walk.netns = self.namespace.name
