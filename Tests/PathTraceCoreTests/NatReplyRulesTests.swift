@@ -88,13 +88,22 @@ import Testing
         #expect(rules[1].install.stdin?.contains("type filter hook output priority -301") == true)
     }
 
-    /// The nflog backend marks the connection: its replies carry the bit without another rule.
-    @Test func nflogNeedsNoRule() throws {
-        let chains = [ChainRef(family: .ipv4, table: "nat", chain: "PREROUTING", isBuiltin: true)]
+    /// The nflog backend selects the replies where its plan selects (raw PREROUTING and OUTPUT here).
+    @Test func nflogSelectsTheRepliesWhereThePlanSelects() throws {
+        let chains =
+            ["PREROUTING", "OUTPUT"].map { ChainRef(family: .ipv4, table: "raw", chain: $0, isBuiltin: true) }
+            + [ChainRef(family: .ipv4, table: "nat", chain: "PREROUTING", isBuiltin: true)]
         let plan = try TraceRulePlan.make(
             filter: Self.dport8080(), backend: .nflog, session: Self.sid, families: [.ipv4], nflogGroup: 7,
             chains: chains, replies: true)
-        #expect(try plan.replyRules(from: try #require(NatReplySource(walk: Self.dnatWalk())), index: 1).isEmpty)
+        let rules = try plan.replyRules(from: try #require(NatReplySource(walk: Self.dnatWalk())), index: 1)
+        #expect(rules.map(\.label) == ["ipv4 raw:PREROUTING", "ipv4 raw:OUTPUT"])
+        #expect(
+            Array(rules[0].install.argv.dropFirst(4)) == [
+                "-I", "PREROUTING", "1", "-p", "tcp", "-s", "172.17.0.2/32", "-m", "tcp", "--sport", "80", "-m",
+                "comment", "--comment", "pathtrace:ab12", "-m", "limit", "--limit", "100/second", "--limit-burst",
+                "100", "-j", "MARK", "--set-xmark", "0x20000000/0x20000000",
+            ])
     }
 
     @Test func aFamilyNotTracedIsRefused() throws {

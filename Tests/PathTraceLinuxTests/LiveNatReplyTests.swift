@@ -84,8 +84,11 @@ struct LiveNatReplyTests {
             } == true)
     }
 
-    @Test(arguments: ["dnat-port", "dnat-port-nft"])
-    func theReplyOfADNATIsTracedAndDeNATed(_ name: String) throws {
+    /// `lab [backend]`: the legacy lab with auto (legacy) and with nflog, the nft lab with auto (nft).
+    @Test(arguments: ["dnat-port", "dnat-port-nft", "dnat-port nflog"])
+    func theReplyOfADNATIsTracedAndDeNATed(_ variant: String) throws {
+        let name = String(variant.split(separator: " ")[0])
+        let backend = variant.split(separator: " ").dropFirst().first.map(String.init)
         var spec = try LabSpec.decode(Data(try Fixtures.text("labs/\(name).json").utf8), source: name)
         spec.prefix = "ptnr\(getpid() % 10000)\(Live.next() % 10)"
         let lab = LabBuilder(spec: spec)
@@ -98,7 +101,9 @@ struct LiveNatReplyTests {
 
         let trace = Process()
         trace.executableURL = CLI.binary
-        trace.arguments = ["--netns", gw, "--proto", "tcp", "--dport", "8080", "--duration", "8s", "--format", "json"]
+        trace.arguments =
+            ["--netns", gw, "--proto", "tcp", "--dport", "8080", "--duration", "8s", "--format", "json"]
+            + (backend.map { ["--backend", $0] } ?? [])
         let out = Pipe()
         let err = Pipe()
         trace.standardOutput = out
@@ -143,6 +148,11 @@ struct LiveNatReplyTests {
         let hooks = (synAck["steps"] as? [[String: Any]] ?? []).compactMap { $0["hook"] as? String }
         // The nft lab has no chain at PREROUTING that a reply passes (its nat chain sees first packets only).
         #expect(hooks.contains("FORWARD") && (name != "dnat-port" || hooks.first == "PREROUTING"), "\(hooks)")
+        if backend == "nflog" {
+            // Selected in raw by the reply rule, not only from the first chain after conntrack.
+            #expect(synAck["path"] as? String == "forward")
+            #expect((synAck["steps"] as? [[String: Any]])?.first?["table"] as? String == "raw")
+        }
         let deNat = try #require((synAck["nat"] as? [[String: Any]])?.first { $0["field"] as? String == "src" })
         #expect(deNat["type"] as? String == "dnat")
         #expect(deNat["direction"] as? String == "reply")
@@ -150,7 +160,8 @@ struct LiveNatReplyTests {
         #expect(deNat["after"] as? String == "10.99.1.1:8080")
 
         // The added rules went with the rest: the gateway is as it was.
-        let removed = name == "dnat-port" ? "removed 6 rules" : "removed 3 rules"
+        let removed =
+            backend == "nflog" ? "removed 29 rules" : name == "dnat-port" ? "removed 6 rules" : "removed 3 rules"
         #expect(stderr.value.contains(removed), "\(stderr.value)")
         #expect(try Self.withoutCounters(Live.snapshot(gw)) == Self.withoutCounters(before))
     }

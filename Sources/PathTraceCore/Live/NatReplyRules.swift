@@ -75,7 +75,8 @@ extension TraceRulePlan {
     /// The extra rules that trace the replies from `source`, tagged as the plan's own rules are (the nft
     /// backend: two chains `reply<index>_prerouting`/`_output` in the session's table; the iptables
     /// backends: rules with the session's comment), so the teardown and `pathtrace cleanup` remove them.
-    /// The nflog backend needs none: its selection is saved to the connection, whose replies carry it.
+    /// The nflog backend: its selecting rules for the translated end (the connection mark brings replies
+    /// the bit only after conntrack; these select them where they enter).
     public func replyRules(
         from source: NatReplySource, index: Int, rate: TraceRate = .default
     ) throws(TraceRulePlanError) -> [PlannedRule] {
@@ -84,8 +85,29 @@ extension TraceRulePlan {
         }
         switch backend {
         case .nflog:
-            // Its rules follow the connection mark: a selected connection's replies carry the bit already.
-            return []
+            // A selected connection's replies carry the bit already, but only from the first chain after
+            // conntrack: selecting them where the plan selects (raw, when loaded) logs their start too.
+            let spec = try MatchSpec(filter: source.filter, families: [source.family])
+            let tag = ["-m", "comment", "--comment", session.ruleComment]
+            let limit =
+                rate.isUnlimited
+                ? []
+                : ["-m", "limit", "--limit", "\(rate.perSecond)/second", "--limit-burst", "\(max(5, rate.perSecond))"]
+            let selecting = rules.filter {
+                $0.family == source.family && $0.install.argv.suffix(3) == ["MARK", "--set-xmark", Self.markMatch]
+                    && !$0.install.argv.contains("connmark")
+            }
+            var seen = Set<String>()
+            return selecting.compactMap { rule -> PlannedRule? in
+                guard let chain = rule.chain, seen.insert("\(rule.table):\(chain)").inserted else { return nil }
+                var direction = MatchSpec.Direction.none
+                if ["PREROUTING", "INPUT"].contains(chain) { direction = .in }
+                if chain == "OUTPUT" { direction = .out }
+                let match = spec.iptablesMatch(family: source.family, proto: source.proto, direction: direction)
+                return TraceRulePlan.iptablesRule(
+                    family: source.family, table: rule.table, chain: chain, position: 1, match: match + tag + limit,
+                    target: ["-j", "MARK", "--set-xmark", Self.markMatch])
+            }
         case .legacy, .kmsg:
             return try TraceRulePlan.make(
                 filter: source.filter, backend: backend, rate: rate, session: session, families: [source.family]
