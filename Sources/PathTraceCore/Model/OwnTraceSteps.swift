@@ -18,18 +18,24 @@ public struct OwnTraceSteps: Sendable, Equatable {
     }
 
     /// Whether a step is in a table a pathtrace session installed: `pathtrace_` and a session id.
-    public static func isOwn(_ event: TraceEvent) -> Bool {
-        let name = event.table.utf8
-        guard name.count > 10, name.first == UInt8(ascii: "p"), event.table.hasPrefix("pathtrace_") else {
-            return false
-        }
-        return SessionID(String(event.table.dropFirst(10))) != nil
+    public static func isOwn(_ event: TraceEvent) -> Bool { isOwnTable(event.table) }
+
+    /// `pathtrace_` and a session id.
+    static func isOwnTable(_ table: String) -> Bool {
+        let name = table.utf8
+        guard name.count > 10, name.first == UInt8(ascii: "p"), table.hasPrefix("pathtrace_") else { return false }
+        return SessionID(String(table.dropFirst(10))) != nil
     }
 }
 
 extension OwnTraceSteps {
     /// What `foldingOwnSteps` would fold from `walk`, without copying it; nil when it would fold nothing.
     public init?(walk: PacketWalk) {
+        // The common case (no step of pathtrace's own) reads each table name in place and stops there.
+        let any = walk.steps.withUnsafeBufferPointer { steps in
+            steps.indices.contains { OwnTraceSteps.isOwnTable(steps.address($0).pointee.event.table) }
+        }
+        guard any else { return nil }
         var table: String?
         var chains: [String] = []
         var count = 0
