@@ -4,8 +4,11 @@ import PathTraceCore
 public struct RenderOptions: Sendable {
     public var color: Bool
     public var explain: Bool
-    public init(color: Bool = false, explain: Bool = false) {
+    /// Show every step, pathtrace's own (`pathtrace_<id>` table) too, instead of one `traced from` line.
+    public var verbose: Bool
+    public init(color: Bool = false, explain: Bool = false, verbose: Bool = false) {
         self.color = color
         self.explain = explain
+        self.verbose = verbose
     }
 }

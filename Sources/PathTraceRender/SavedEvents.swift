@@ -9,6 +9,7 @@ public enum SavedEvents {
         w.beginObject()
         w.field("pathtrace-event", 1)
         w.field("time", e.time)
+        if e.timeBasis == .received { w.field("time_basis", e.timeBasis.rawValue) }
         w.field("source", e.source.description)
         w.field("origin", e.origin.rawValue)
         w.field("family", e.family.rawValue)

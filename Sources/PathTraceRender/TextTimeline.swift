@@ -17,16 +17,38 @@ public struct TextTimeline {
     }
 
     public func render(_ walk: PacketWalk) -> String {
+        // The header keeps the packet as it entered, which a folded step may be the only one to show.
+        let folded = options.verbose ? nil : OwnTraceSteps(walk: walk)
         var out = header(walk) + "\n"
         out += devices(walk.interfaces)
-        let t0 = walk.steps.first?.event.time
+        // Only a kernel's timestamps give a time column: a receive time would print +0.000000 for
+        // every step of a batch, a false zero.
+        let t0 = walk.steps.first {
+            $0.event.time != nil && $0.event.timeBasis == .kernel && (folded == nil || !OwnTraceSteps.isOwn($0.event))
+        }?.event.time
+        if t0 == nil, let received = walk.steps.lazy.compactMap(\.event.time).first {
+            let note = "received \(TextTimeline.clock(received)) (no time per step: the records carry none)"
+            out += "  " + paint(note, .dim) + "\n"
+        }
+        if let folded {
+            let chains = folded.chains.joined(separator: ", ")
+            let steps = folded.count == 1 ? "1 step" : "\(folded.count) steps"
+            out += "  " + paint("traced from \(folded.table) (\(chains): \(steps); --verbose shows them)", .dim) + "\n"
+        }
         var previous: WalkStep?
         var anyInferred = false
+        let indent = String(repeating: " ", count: t0 == nil ? 2 : 13)
+        // The last header of a folded step: the first step shown tells what changed since.
+        var foldedHeader: PacketHeader?
         for step in walk.steps {
-            out += line(step, previous: previous, t0: t0) + "\n"
+            if folded != nil, OwnTraceSteps.isOwn(step.event) {
+                if let h = step.event.header { foldedHeader = h }
+                continue
+            }
+            out += line(step, previous: previous, t0: t0, folded: previous == nil ? foldedHeader : nil) + "\n"
             if step.verdictInferred { anyInferred = true }
             if options.explain, step.hook != previous?.hook, let hook = step.hook {
-                out += "             " + paint(Explain.hook(hook, family: walk.family), .dim) + "\n"
+                out += indent + paint(Explain.hook(hook, family: walk.family), .dim) + "\n"
             }
             previous = step
         }
@@ -100,10 +122,11 @@ public struct TextTimeline {
         return s
     }
 
-    func line(_ step: WalkStep, previous: WalkStep?, t0: Double?) -> String {
+    func line(_ step: WalkStep, previous: WalkStep?, t0: Double?, folded: PacketHeader? = nil) -> String {
         let e = step.event
-        var time = "         "
-        if let t = e.time, let t0 { time = "+" + fixed(t - t0, 6) }
+        // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
+        var time = t0 == nil ? "" : "           "
+        if let t = e.time, e.timeBasis == .kernel, let t0 { time = "+" + fixed(t - t0, 6) + "  " }
         let hook = step.hook == previous?.hook ? "" : (step.hook?.rawValue ?? "?")
         let where_ = e.kind == .log ? "LOG" : "\(e.table):\(e.chain)"
         var what = e.kind.rawValue
@@ -115,12 +138,16 @@ public struct TextTimeline {
         var verdict = step.verdict?.description ?? ""
         if step.verdictInferred && !verdict.isEmpty { verdict += "*" }
         let verdictStyle: Style = step.verdict == .drop ? .red : (step.verdict == .accept ? .green : .dim)
-        var s = "  \(time)  " + paint(pad(hook, 11), .blue) + " " + pad(where_, 22) + " " + pad(what, 12) + " "
+        var s = "  \(time)" + paint(pad(hook, 11), .blue) + " " + pad(where_, 22) + " " + pad(what, 12) + " "
         s += paint(pad(verdict, 10), verdictStyle)
         var details: [String] = []
         let ifaces = interfaces(e)
         if ifaces != previous.map({ interfaces($0.event) }) && !ifaces.isEmpty { details.append(ifaces) }
         details += changes(e.header, previous?.event.header)
+        if previous == nil, let folded, let h = e.header {
+            // Rewrites made between the folded steps and this one (the TTL was given above).
+            details += changes(h, folded).filter { !$0.hasPrefix("TTL") && !$0.hasPrefix("MARK") }
+        }
         if let prefix = e.prefix { details.append("prefix \"\(prefix)\"") }
         if let text = e.ruleText { details.append(paint(text, .dim)) }
         if !details.isEmpty { s += " " + details.joined(separator: "  ") }
@@ -190,6 +217,17 @@ public struct TextTimeline {
     }
 
     func format(_ v: Double) -> String { fixed(v, 2) }
+
+    /// Wall-clock seconds as `HH:MM:SS.ffffff UTC`.
+    static func clock(_ seconds: Double) -> String {
+        let micros = Int64((seconds * 1_000_000).rounded())
+        let day = ((micros % 86_400_000_000) + 86_400_000_000) % 86_400_000_000
+        let s = day / 1_000_000
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let frac = String(day % 1_000_000)
+        let micro = String(repeating: "0", count: 6 - frac.count) + frac
+        return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60)).\(micro) UTC"
+    }
 }
 
 extension String {

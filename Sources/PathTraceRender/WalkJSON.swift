@@ -5,8 +5,15 @@ import PathTraceCore
 /// Steps are read in place (through the array's buffer) rather than copied: a step holds a large
 /// event whose copy would retain every string in it.
 public enum WalkJSON {
-    /// Appends one walk as a single JSON line (with its newline).
-    public static func write(_ walk: PacketWalk, to w: JSONWriter) {
+    /// Appends one walk as a single JSON line (with its newline). pathtrace's own steps (its
+    /// `pathtrace_<id>` nft table) are left out of `steps` and named by `traced_from`, unless `verbose`.
+    public static func write(_ walk: PacketWalk, to w: JSONWriter, verbose: Bool = false) {
+        // Only a walk that has own steps pays for the scan that sums them up.
+        let own = verbose ? nil : OwnTraceSteps(walk: walk)
+        write(walk, own, to: w)
+    }
+
+    static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter) {
         w.beginObject()
         w.field("packet", walk.packet)
         w.key("family")
@@ -22,7 +29,10 @@ public enum WalkJSON {
         walk.steps.withUnsafeBufferPointer { steps in
             writeFlow(steps, to: w)
             w.beginArray("steps")
-            for i in steps.indices { writeStep(steps.address(i), to: w) }
+            for i in steps.indices {
+                if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
+                writeStep(steps.address(i), to: w)
+            }
             w.endArray()
         }
         w.beginArray("nat")
@@ -31,6 +41,15 @@ public enum WalkJSON {
         w.beginArray("notes")
         for note in walk.notes { w.element(note) }
         w.endArray()
+        if let own {
+            w.beginObject("traced_from")
+            w.field("table", own.table)
+            w.beginArray("chains")
+            for chain in own.chains { w.element(chain) }
+            w.endArray()
+            w.field("steps", own.count)
+            w.endObject()
+        }
         if !walk.interfaces.isEmpty {
             w.beginObject("topology")
             w.beginArray("interfaces")
@@ -111,6 +130,9 @@ public enum WalkJSON {
         w.beginObject()
         w.key("time")
         w.value(step.pointee.event.time)
+        if step.pointee.event.timeBasis == .received, step.pointee.event.time != nil {
+            w.nextKey(",\"time_basis\":\"received\"")
+        }
         w.nextKey(",\"hook\":")
         if let hook = step.pointee.hook { w.string(JSONNames.name(hook)) } else { w.null() }
         w.nextKey(",\"table\":")

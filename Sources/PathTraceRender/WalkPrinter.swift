@@ -8,6 +8,7 @@ public final class WalkPrinter {
     }
 
     private let format: Format
+    private let verbose: Bool
     private let timeline: TextTimeline
     private let writer = JSONWriter()
     private let sink: (UnsafeRawBufferPointer) -> Void
@@ -21,6 +22,7 @@ public final class WalkPrinter {
     ) {
         self.format = format
         self.timeline = TextTimeline(options: options)
+        self.verbose = options.verbose
         self.flushEachWalk = flushEachWalk
         self.sink = sink
     }
@@ -28,7 +30,7 @@ public final class WalkPrinter {
     public func print(_ walk: PacketWalk) {
         switch format {
         case .json:
-            WalkJSON.write(walk, to: writer)
+            WalkJSON.write(walk, to: writer, verbose: verbose)
         case .text:
             writer.rawText(timeline.render(walk) + "\n")
         }

@@ -214,16 +214,47 @@ private func planError(_ body: () throws -> TraceRulePlan) -> TraceRulePlanError
         let plan = try TraceRulePlan.make(
             filter: filter(iface: "eth0"), backend: .nflog, rate: TraceRate(perSecond: 0) ?? .default, session: sid,
             nflogGroup: 7, chains: chains)
-        #expect(plan.rules.count == 7)
+        // Every chain logs the marked packet; raw (the first table) selects it at PREROUTING and OUTPUT;
+        // the built-in chains after conntrack save and restore the bit on the connection.
+        #expect(plan.rules.count == 7 + 2 + 3 * 2)
         #expect(plan.sysctls.isEmpty)
+        let tag = ["-m", "comment", "--comment", "pathtrace:ab12"]
+        let bit = "0x20000000/0x20000000"
         #expect(
-            plan.rules[2].install.argv == [
-                "iptables-legacy", "-w", "-t", "raw", "-I", "NOTRACK-LAN", "1", "-m", "comment", "--comment",
-                "pathtrace:ab12", "-j", "NFLOG", "--nflog-group", "7", "--nflog-prefix", "pt:raw:NOTRACK-LAN",
+            plan.rules.contains {
+                $0.install.argv == [
+                    "iptables-legacy", "-w", "-t", "raw", "-I", "NOTRACK-LAN", "1", "-m", "mark", "--mark", bit,
+                ] + tag + ["-j", "NFLOG", "--nflog-group", "7", "--nflog-prefix", "pt:raw:NOTRACK-LAN"]
+            })
+        // In install order, each at position 1: a chain reads select, save, restore, log from the top.
+        let prerouting = plan.rules.filter { $0.chain == "PREROUTING" }.map { Array($0.install.argv.dropFirst(7)) }
+        #expect(
+            prerouting == [
+                ["-m", "mark", "--mark", bit] + tag + [
+                    "-j", "NFLOG", "--nflog-group", "7", "--nflog-prefix", "pt:raw:PREROUTING",
+                ],
+                ["-i", "eth0"] + tag + ["-j", "MARK", "--set-xmark", bit],
             ])
-        #expect(plan.rules[0].install.argv.contains("-i"))
-        #expect(plan.rules[4].install.argv.contains("eth0") == false)  // FORWARD: either direction
-        #expect(plan.rules[5].install.argv.contains("-o"))
+        let input = plan.rules.filter { $0.chain == "INPUT" }.map { Array($0.install.argv.dropFirst(7)) }
+        #expect(
+            input == [
+                ["-m", "mark", "--mark", bit] + tag + [
+                    "-j", "NFLOG", "--nflog-group", "7", "--nflog-prefix", "pt:filter:INPUT",
+                ],
+                [
+                    "-m", "mark", "!", "--mark", bit, "-m", "connmark", "--mark", bit, "-m", "conntrack", "--ctdir",
+                    "REPLY",
+                ]
+                    + tag + [
+                        "-j", "MARK", "--set-xmark", bit,
+                    ],
+                ["-m", "mark", "--mark", bit] + tag + ["-j", "CONNMARK", "--set-xmark", bit],
+            ])
+        // Only the selecting rules carry the filter; the user chain only logs.
+        #expect(plan.rules.filter { $0.install.argv.contains("eth0") }.count == 2)
+        #expect(plan.rules.filter { $0.chain == "DOCKER-USER" }.count == 1)
+        #expect(
+            plan.rules.filter { $0.chain == "OUTPUT" && $0.table == "raw" }.last?.install.argv.contains("-o") == true)
         #expect(
             planError {
                 try TraceRulePlan.make(

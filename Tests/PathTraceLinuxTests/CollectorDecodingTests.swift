@@ -97,7 +97,7 @@ import Testing
         #expect(first.verdict == .jump("checks"))
         #expect(first.family == .ipv4 && first.tableFamily == "inet" && first.origin == .netlink)
         #expect(first.source == SourcePosition(file: "netlink", line: 1))
-        #expect(first.time == 1.5)
+        #expect(first.time == 1.5 && first.timeBasis == .received)
         #expect(first.inIface == "virbr0" && first.outIface == nil)
         let h = try #require(first.header)
         #expect(h.src == IPAddress("192.168.122.17") && h.dst == IPAddress("10.44.32.217"))
@@ -159,14 +159,14 @@ import Testing
         let e = r.event(line: 7, receivedAt: 200)
         #expect(e.table == "raw" && e.chain == "PREROUTING" && e.kind == .policy && e.rule == .number(2))
         #expect(e.hook == .prerouting && e.verdict == nil && e.origin == .netlink)
-        #expect(e.time == 100.25 && e.source.line == 7)
+        #expect(e.time == 100.25 && e.timeBasis == .kernel && e.source.line == 7)
         #expect(e.header?.dport == 3128 && e.header?.mark == 0x8000 && e.header?.uid == 0)
         #expect(e.header?.macSrc == "52:54:00:a4:5e:56")
 
         r.prefix = "TRACE: filter:DOCKER:rule:3 "
         r.timestamp = nil
         let user = r.event(line: 8, receivedAt: 200)
-        #expect(user.hook == nil && user.chain == "DOCKER" && user.time == 200)
+        #expect(user.hook == nil && user.chain == "DOCKER" && user.time == 200 && user.timeBasis == .received)
 
         r.prefix = "pt:nat:POSTROUTING"
         #expect(r.event(line: 9, receivedAt: 0).verdict == .continue)

@@ -71,14 +71,19 @@ struct LiveRulesTests {
             #expect(during.nft.contains("meta nftrace set 1"))
             #expect(during.nfLog2 == before.nfLog2 && during.iptables == before.iptables)
         case .nflog:
-            // One NFLOG rule at the head of every chain: 25 IPv4 chains and 18 IPv6 chains in the fixture.
+            // One NFLOG rule at the head of every chain (25 IPv4 chains and 18 IPv6 chains in the fixture),
+            // the mark saved to and restored from the connection in every built-in chain after raw, and
+            // the filter selecting in raw PREROUTING and OUTPUT of both families.
             #expect(chains.count == 43)
-            #expect(plan.rules.count == 43)
+            let afterRaw = chains.filter { $0.isBuiltin && $0.table != "raw" }.count
+            #expect(plan.rules.count == 43 + 2 * afterRaw + 2 * 2)
+            #expect(during.iptables.contains("-j MARK --set-xmark 0x20000000/0x20000000"))
+            #expect(during.iptables.contains("-j CONNMARK --set-xmark 0x20000000/0x20000000"))
             let v4 = during.iptables.split(separator: "\n").filter { $0.contains("-j NFLOG") }
             #expect(v4.count == 25)
             #expect(
                 v4.contains {
-                    $0.hasPrefix("-A NOTRACK-LAN ")
+                    $0.hasPrefix("-A NOTRACK-LAN -m mark --mark 0x20000000/0x20000000 ")
                         && $0.contains("--nflog-prefix \"pt:raw:NOTRACK-LAN\" --nflog-group 5")
                 })
             #expect(during.ip6tables.split(separator: "\n").filter { $0.contains("-j NFLOG") }.count == 18)

@@ -14,6 +14,8 @@ final class FakeRunner: CommandRunning, @unchecked Sendable {
     var files: [String: String] = [
         "/proc/sys/net/netfilter/nf_log/2": "nf_log_ipv4", "/proc/sys/net/netfilter/nf_log/10": "NONE",
     ]
+    /// Standard output of other commands, by argv joined with spaces (`iptables-legacy-save`).
+    var outputs: [String: String] = [:]
 
     func run(_ command: PlannedCommand, in namespace: TraceNamespace) throws -> CommandResult {
         lock.lock()
@@ -25,7 +27,8 @@ final class FakeRunner: CommandRunning, @unchecked Sendable {
         case "tee":
             files[argv[1]] = command.stdin?.split(separator: "\n").first.map(String.init)
             return CommandResult(status: 0)
-        default: break
+        default:
+            if let out = outputs[argv.joined(separator: " ")] { return CommandResult(status: 0, stdout: out) }
         }
         if let failOn, argv.contains(failOn) { return CommandResult(status: 1, stderr: "iptables: No chain\n") }
         if let i = argv.firstIndex(where: { ["-I", "-D", "-C"].contains($0) }) {
@@ -48,6 +51,34 @@ private func tempDir() -> URL {
 
 @Suite struct RuleInstallerTests {
     let id = SessionID("feed01") ?? .random()
+
+    /// Rules added to a running session (the replies of a DNAT) are recorded and removed with the rest, first.
+    @Test func addedRulesAreRecordedAndRemovedFirst() throws {
+        let fake = FakeRunner()
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = SessionStateStore(directory: dir, id: id)
+        let installer = RuleInstaller(namespace: .current, runner: fake, store: store)
+        var f = WalkFilter()
+        f.proto = IPProtocol.tcp
+        f.dport = PortRange("8080")
+        let plan = try TraceRulePlan.make(filter: f, backend: .legacy, session: id, families: [.ipv4])
+        #expect(throws: RulesError.self) { try installer.add([]) }
+        try installer.install(plan)
+        let source = NatReplySource(
+            family: .ipv4, proto: IPProtocol.tcp, address: IPAddress("172.17.0.2") ?? IPAddress(v4: 0), port: 80,
+            type: .dnat)
+        let extra = try plan.replyRules(from: source, index: 1)
+        try installer.add(extra)
+        #expect(installer.installedRules.count == plan.rules.count + 2)
+        let saved = try SessionStateStore.load(store.url)
+        #expect(saved.rules.map(\.remove) == (plan.rules + extra).map(\.remove))
+        let before = fake.log.count
+        let report = installer.removeAll()
+        #expect(report.removed.count == plan.rules.count + 2 && report.isComplete)
+        #expect(Array(fake.log[before..<before + 2]) == extra.reversed().map(\.remove.argv))
+        #expect(throws: RulesError.self) { try installer.add(extra) }
+    }
 
     @Test func installsSysctlsFirstAndRemovesInReverse() throws {
         let fake = FakeRunner()

@@ -64,6 +64,36 @@ import Testing
         try assertGolden(r.stdout, named: "nft-monitor-forward.txt")
     }
 
+    /// A trace pathtrace's nft backend made: its own table's steps fold into one line (all with --verbose),
+    /// in text and JSON alike, and `nft monitor trace` (no time at all) prints no time column.
+    @Test func ownNftStepsFold() throws {
+        let file = "Fixtures/captures/nft-monitor-libvirt-nat-nft.txt"
+        let text = try CLI.run(["replay", file, "--no-color"])
+        #expect(text.status == 0)
+        let lines = text.stdout.split(separator: "\n").map(String.init)
+        #expect(lines[1] == "  traced from pathtrace_6fa2f802 (prerouting: 2 steps; --verbose shows them)")
+        #expect(lines[2].hasPrefix("  PREROUTING  raw:PREROUTING         policy       accept     in virbr0  TTL 64"))
+        #expect(!text.stdout.contains("pathtrace_6fa2f802:"))
+        #expect(!text.stdout.contains("+0.0"))
+
+        let verbose = try CLI.run(["replay", file, "--no-color", "--verbose"])
+        #expect(!verbose.stdout.contains("traced from"))
+        #expect(
+            verbose.stdout.contains("  PREROUTING  pathtrace_6fa2f802:prerouting rule #4      continue   in virbr0"))
+
+        let json = try CLI.run(["replay", file, "--format", "json"])
+        let first = try #require(json.stdout.split(separator: "\n").first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        let steps = try #require(object["steps"] as? [[String: Any]])
+        #expect(steps.first?["table"] as? String == "raw")
+        #expect(!steps.contains { ($0["table"] as? String)?.hasPrefix("pathtrace_") == true })
+        let from = try #require(object["traced_from"] as? [String: Any])
+        #expect(from["table"] as? String == "pathtrace_6fa2f802")
+        #expect(from["steps"] as? Int == 2)
+        let all = try CLI.run(["replay", file, "--format", "json", "--verbose"])
+        #expect(all.stdout.split(separator: "\n").first?.contains(#""table":"pathtrace_6fa2f802""#) == true)
+    }
+
     @Test func explainTeachesTheHooks() throws {
         let r = try CLI.run(Self.seedArgs + ["--no-color", "--explain"])
         #expect(r.status == 0)

@@ -100,8 +100,8 @@ struct ReplyLinker {
     struct OpenerTypes {
         var src: NatType?
         var dst: NatType?
-        /// The destination the first packet was sent to, before its DNAT or REDIRECT: where conntrack
-        /// puts a reply's source back to.
+        /// For a DNAT or REDIRECT: the destination before it, which conntrack puts back as the source
+        /// of every reply (at POSTROUTING, often after the reply's last traced step).
         var dstBefore: String?
 
         init(_ nat: [NatRewrite]) {
@@ -109,7 +109,7 @@ struct ReplyLinker {
                 if rewrite.field == "src" && src == nil { src = rewrite.type }
                 if rewrite.field == "dst" && dst == nil {
                     dst = rewrite.type
-                    dstBefore = rewrite.before
+                    if rewrite.type == .dnat || rewrite.type == .redirect { dstBefore = rewrite.before }
                 }
             }
         }
@@ -222,20 +222,20 @@ struct ReplyLinker {
         walk.connection = opener
         walk.replyTo = opener
         adoptTypes(&walk, from: opener, reply: true)
-        addReverseDestinationNat(&walk, from: opener)
+        ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
         return true
     }
 
-    /// A reply's source is put back to the address its connection's first packet was sent to at
-    /// POSTROUTING, after every chain a trace shows: conntrack's doing, named from the opener's DNAT.
-    private func addReverseDestinationNat(_ walk: inout PacketWalk, from opener: Int) {
-        guard let types = openers[opener], let type = types.dst, let original = types.dstBefore,
-            !walk.nat.contains(where: { $0.field == "src" && $0.direction == "reply" }),
-            let i = walk.steps.firstIndex(where: { $0.event.hasHeader }),
-            let source = walk.steps[i].event.headerValue.sourceEndpoint, source.description != original
+    /// A reply of a DNAT'd (or REDIRECTed) connection whose de-NAT was not in view: conntrack rewrites
+    /// its source back to the address the opener was sent to, at POSTROUTING (evidence `conntrack`).
+    static func addReverseDestinationNat(_ walk: inout PacketWalk, types: OpenerTypes?, from first: FlowKey) {
+        guard let types, let type = types.dst, let original = types.dstBefore,
+            !walk.nat.contains(where: { $0.field == "src" })
         else { return }
+        let source = Endpoint(address: first.src, port: first.sport).description
+        guard source != original else { return }
         var rewrite = NatRewrite(
-            type: type, field: "src", before: source.description, after: original, at: "conntrack:POSTROUTING",
+            type: type, field: "src", before: source, after: original, at: "conntrack:POSTROUTING",
             evidence: .conntrack)
         rewrite.direction = "reply"
         walk.nat.append(rewrite)

@@ -284,30 +284,8 @@ public struct TraceRulePlan: Sendable, Equatable {
                 }
             }
         case .nflog:
-            guard nflogGroup != 0 else { throw .invalidNflogGroup(nflogGroup) }
-            let usable = chains.filter { spec.families.contains($0.family) }
-            guard !usable.isEmpty else { throw .noChains }
-            for ref in usable {
-                guard ChainRef.isValidTable(ref.table) else { throw .invalidTable(ref.table) }
-                guard ChainRef.isValidChain(ref.chain) else { throw .invalidChain(ref.chain) }
-                // FORWARD and user chains see both directions: no interface match there, the walk filter decides.
-                var direction = MatchSpec.Direction.none
-                if ref.isBuiltin, ["PREROUTING", "INPUT"].contains(ref.chain) { direction = .in }
-                if ref.isBuiltin, ["OUTPUT", "POSTROUTING"].contains(ref.chain) { direction = .out }
-                for spec in specs {
-                    for proto in spec.protocols(for: ref.family) {
-                        let match = spec.iptablesMatch(family: ref.family, proto: proto, direction: direction)
-                        let target = [
-                            "-j", "NFLOG", "--nflog-group", String(nflogGroup), "--nflog-prefix",
-                            "pt:\(ref.table):\(ref.chain)",
-                        ]
-                        plan.rules.append(
-                            iptablesRule(
-                                family: ref.family, table: ref.table, chain: ref.chain, position: 1,
-                                match: match + tagAndLimit(session: session, rate: rate), target: target))
-                    }
-                }
-            }
+            plan.rules = try nflogRules(
+                specs: specs, families: spec.families, rate: rate, session: session, group: nflogGroup, chains: chains)
         }
         return plan
     }

@@ -138,10 +138,21 @@ public enum EventOrigin: String, Sendable, Hashable {
     case netlink
 }
 
+/// Where an event's `time` came from.
+public enum TimeBasis: String, Sendable, Hashable {
+    /// The kernel stamped the record (a kernel-log timestamp, an nfnetlink_log timestamp).
+    case kernel
+    /// The record had no time of its own: the wall clock when pathtrace received it (nft trace messages,
+    /// nfnetlink_log records without a timestamp). Steps received in one batch share it.
+    case received
+}
+
 /// One trace record: a packet seen at one chain entry.
 public struct TraceEvent: Sendable, Equatable {
     /// Seconds: the kernel timestamp (`[5121056.357116]`) or the netlink timestamp; nil when the source has none.
     public var time: Double?
+    /// Whether `time` is the kernel's or only when pathtrace received the record.
+    public var timeBasis: TimeBasis = .kernel
     public var source: SourcePosition
     public var origin: EventOrigin
     public var family: Family

@@ -20,6 +20,7 @@ struct SavedEventParser {
         else { return .malformed("saved event: origin, family, kind, table or chain missing") }
         var e = TraceEvent(source: position, origin: origin, family: family, table: table, chain: chain, kind: kind)
         e.time = object["time"] as? Double
+        if let basis = (object["time_basis"] as? String).flatMap(TimeBasis.init(rawValue:)) { e.timeBasis = basis }
         e.hook = (object["hook"] as? String).flatMap(Hook.init(rawValue:))
         if let n = object["rule"] as? Int { e.rule = .number(n) }
         if let h = object["handle"] as? UInt64 { e.rule = .handle(h) }

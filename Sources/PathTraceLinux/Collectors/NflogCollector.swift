@@ -24,15 +24,19 @@ public final class NflogCollector: TraceCollector, @unchecked Sendable {
         public var copyRange: UInt32
         /// Receive buffer asked for (SO_RCVBUFFORCE, else SO_RCVBUF up to rmem_max).
         public var receiveBufferBytes: Int
+        /// Bits of the packet mark that are pathtrace's own (the nflog backend's selection bit,
+        /// `TraceRulePlan.nflogMarkBit`): left out of the events, as they were not the packet's.
+        public var ownMarkBits: UInt32
 
         public init(
             group: UInt16, netns: TraceNamespace = .current, copyRange: UInt32 = 0xFFFF,
-            receiveBufferBytes: Int = 16 << 20
+            receiveBufferBytes: Int = 16 << 20, ownMarkBits: UInt32 = 0
         ) {
             self.group = group
             self.netns = netns
             self.copyRange = copyRange
             self.receiveBufferBytes = receiveBufferBytes
+            self.ownMarkBits = ownMarkBits
         }
     }
 
@@ -119,6 +123,7 @@ struct NflogRecord {
         event.prefix = logPrefix
         if kind == .log { event.hook = nil }
         event.time = timestamp ?? now
+        if timestamp == nil { event.timeBasis = .received }
         event.inIface = inIface
         event.outIface = outIface
         event.physIn = physIn
@@ -230,7 +235,7 @@ final class NflogSource: RecordSource {
         r.outIface = names.name(nflog_get_outdev(data))
         r.physIn = names.name(nflog_get_physindev(data))
         r.physOut = names.name(nflog_get_physoutdev(data))
-        let mark = nflog_get_nfmark(data)
+        let mark = nflog_get_nfmark(data) & ~options.ownMarkBits
         if mark != 0 { r.mark = mark }
         var id: UInt32 = 0
         if nflog_get_uid(data, &id) == 0 { r.uid = id }

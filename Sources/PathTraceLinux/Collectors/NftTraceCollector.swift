@@ -256,7 +256,9 @@ final class NftTraceDecoder {
         var event = TraceEvent(
             source: SourcePosition(file: "netlink", line: sequence), origin: .netlink, family: .ipv4, table: table,
             chain: chain, kind: kind)
+        // NFT_MSG_TRACE carries no time: this is when the datagram batch was read.
         event.time = time
+        event.timeBasis = .received
         event.tableFamily = NftTraceDecoder.familyWord(tableFamily)
         event.rule = handle.map { .handle($0) }
         // libnftnl applies ntohl() and nft prints %08x: reading the bytes big-endian gives the same id.

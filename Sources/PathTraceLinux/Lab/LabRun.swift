@@ -55,14 +55,11 @@ public struct LabRun {
         var namespaces: [String] = []
         for t in spec.allTraces where !namespaces.contains(t.ns) { namespaces.append(t.ns) }
         for ns in namespaces {
-            let namespace = TraceNamespace.named(spec.netns(ns))
-            let choice = BackendChoice.choose(backend, in: namespace)
-            if let reason = choice.reason {
-                onMessage("\(spec.netns(ns)): backend \(choice.backend.rawValue) (\(reason))")
-            }
             let flows = spec.allTraces.filter { $0.ns == ns }.map(Self.filter)
-            targets.append(
-                .init(namespace: namespace, backend: choice.backend, filter: WalkFilter.loosest(flows), shown: flows))
+            let target = LiveTrace.Target.deciding(
+                .named(spec.netns(ns)), requested: backend, filter: WalkFilter.loosest(flows), shown: flows)
+            for line in target.choice.messages { onMessage("\(spec.netns(ns)): \(line)") }
+            targets.append(target)
         }
         // A lab sends a few packets in a burst, each crossing several traced namespaces: no rate limit to hide one.
         let trace = LiveTrace(

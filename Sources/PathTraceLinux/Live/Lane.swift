@@ -10,8 +10,8 @@ final class Lane: @unchecked Sendable {
     private(set) var collector: (any TraceCollector)?
     private(set) var lookup: RuleLookup?
     private(set) var ruleCount = 0
-    /// What the user should know about this namespace's trace (families left out, …).
-    private(set) var notes: [String] = []
+    /// Adds reply rules for the translations walks show (DNAT, REDIRECT).
+    private(set) var follower: NatReplyFollower?
 
     init(target: LiveTrace.Target, recordSessions: Bool) {
         self.target = target
@@ -39,7 +39,8 @@ final class Lane: @unchecked Sendable {
             collector = NflogCollector(
                 options: .init(
                     group: target.backend == .legacy ? 0 : LiveTrace.nflogGroup, netns: namespace,
-                    receiveBufferBytes: 64 << 20))
+                    receiveBufferBytes: 64 << 20,
+                    ownMarkBits: target.backend == .nflog ? TraceRulePlan.nflogMarkBit : 0))
         }
         do {
             try collector.start { [queue] in queue.push($0, lane: index) }
@@ -54,8 +55,7 @@ final class Lane: @unchecked Sendable {
     func install(_ configuration: LiveTrace.Configuration) throws {
         let backend = target.backend
         let filter = target.filter ?? configuration.filter
-        let choice = BackendChoice.families(filter: filter, backend: backend, in: target.namespace)
-        notes = choice.notes
+        let choice = target.choice
         let chains: [ChainRef]
         do {
             chains = backend == .nflog ? try installer.discoverChains(families: choice.families) : []
@@ -76,8 +76,11 @@ final class Lane: @unchecked Sendable {
             throw LiveTraceError.failed("\(error)")
         }
         ruleCount = plan.rules.count
-        // After the install: pathtrace's own nft table then has its declared hook and priority.
-        lookup = RulesetSnapshot.take(for: backend, in: target.namespace)
+        let follower = NatReplyFollower(plan: plan, rate: configuration.rate, installer: installer)
+        self.follower = follower
+        // After the install: pathtrace's own nft table then has its declared hook and priority; the
+        // follower shifts legacy rule numbers past the reply rules it inserts at chain heads.
+        lookup = follower.adjusting(RulesetSnapshot.take(for: backend, in: target.namespace))
     }
 
     /// A saved event carries its namespace and its rule's text, so a replay of the file without the

@@ -11,6 +11,8 @@ public struct LiveSummary: Sendable {
     public var overruns = 0
     /// One report per traced namespace.
     public var removals: [RemovalReport] = []
+    /// What the trace could not take away (an empty raw table a legacy TRACE loaded).
+    public var leftBehind: [String] = []
     /// Paths across the traced namespaces that were shown.
     public var journeys = 0
 
@@ -19,6 +21,7 @@ public struct LiveSummary: Sendable {
         walks = stats.walks
         incomplete = stats.incomplete
         for lane in lanes {
+            leftBehind += lane.target.choice.exitMessages
             if let counters = lane.collector?.counters {
                 lost += counters.lost
                 overruns += counters.overruns
@@ -40,7 +43,7 @@ public struct LiveSummary: Sendable {
             lines.append("removed \(plural(r.removed.count, "rule")), restored \(plural(r.restored.count, "sysctl"))")
             for failure in r.failures { lines.append("FAILED to remove \(failure)") }
         }
-        return lines
+        return lines + leftBehind
     }
 
     /// Whether every rule and sysctl was undone.

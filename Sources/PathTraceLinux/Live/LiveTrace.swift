@@ -10,21 +10,35 @@ import PathTraceCore
 /// packet in one namespace), hands finished walks the filter selects to the consumer, and stops after
 /// `count` walks, `duration`, `stop()` or a signal.
 public final class LiveTrace: @unchecked Sendable {
-    /// One namespace to trace and the backend for it.
+    /// One namespace to trace, with the backend and families chosen for it.
     public struct Target: Sendable {
         public var namespace: TraceNamespace
-        public var backend: TraceBackend
+        public var choice: BackendChoice
         /// This namespace's own filter (a lab traces each namespace for its own flows); nil: the trace's.
         public var filter: WalkFilter?
         /// The walks shown: those any of these selects; empty: those `filter` selects.
         public var shown: [WalkFilter]
+
+        public var backend: TraceBackend { choice.backend }
+
         public init(
-            namespace: TraceNamespace, backend: TraceBackend, filter: WalkFilter? = nil, shown: [WalkFilter] = []
+            namespace: TraceNamespace, choice: BackendChoice, filter: WalkFilter? = nil, shown: [WalkFilter] = []
         ) {
             self.namespace = namespace
-            self.backend = backend
+            self.choice = choice
             self.filter = filter
             self.shown = shown
+        }
+
+        /// Reads the namespace's legacy listings and chooses (`requested` nil is `auto`); the choice's
+        /// `messages` say what was chosen and what the trace will leave.
+        public static func deciding(
+            _ namespace: TraceNamespace, requested: TraceBackend?, filter: WalkFilter, shown: [WalkFilter] = []
+        ) -> Target {
+            Target(
+                namespace: namespace,
+                choice: BackendChoice.decide(requested: requested, filter: filter, namespace: namespace),
+                filter: filter, shown: shown)
         }
     }
 
@@ -94,7 +108,6 @@ public final class LiveTrace: @unchecked Sendable {
         defer { for lane in lanes { lane.collector?.stop() } }
         for lane in lanes {
             try lane.install(configuration)
-            for note in lane.notes { onMessage(note) }
             onMessage(
                 "tracing in \(lane.where_) with \(lane.target.backend.rawValue), \(lane.ruleCount) rule(s), "
                     + "rate \(configuration.rate); Ctrl-C stops")
@@ -112,13 +125,21 @@ public final class LiveTrace: @unchecked Sendable {
             }, uniquingKeysWith: { a, _ in a })
         let count = configuration.count
         let lookups = Dictionary(lanes.map { ($0.name, $0.lookup) }, uniquingKeysWith: { a, _ in a })
+        let followers = Dictionary(lanes.map { ($0.name, $0.follower) }, uniquingKeysWith: { a, _ in a })
+        let onMessage = onMessage
         var correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookups[$0] ?? nil, netns: $0) }) {
             [queue] walk in
             // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
             let walk = stage.process(walk)
             defer { stage.deliverJourneys() }
             let selected = filters[walk.netns] ?? [WalkFilter()]
-            guard selected.contains(where: { $0.matches(walk) || $0.reversed.matches(walk) }) else { return }
+            // DNAT/REDIRECT seen in a walk: its replies come from the translated end; they are traced too.
+            let follower = followers[walk.netns] ?? nil
+            guard
+                selected.contains(where: { $0.matches(walk) || $0.reversed.matches(walk) })
+                    || follower?.isFollowedReply(walk) == true
+            else { return }
+            if let line = follower?.observe(walk) { onMessage(line) }
             if let count, shown >= count { return }
             shown += 1
             onWalk(walk)

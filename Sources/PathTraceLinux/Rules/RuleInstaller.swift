@@ -82,6 +82,30 @@ public final class RuleInstaller: @unchecked Sendable {
         }
     }
 
+    /// Adds rules to a session already installed (the replies of a translation seen since), each recorded
+    /// in the state file before it runs, so the teardown and `pathtrace cleanup` remove it with the rest.
+    /// A rule that fails is forgotten and the error thrown; those added before it stay, recorded.
+    /// Throws `RulesError.cancelled` once the teardown has begun.
+    public func add(_ rules: [PlannedRule]) throws {
+        try locked {
+            guard record != nil else { throw RulesError.cancelled }
+        }
+        for rule in rules {
+            try locked {
+                try change {
+                    $0.rules.append(.init(label: rule.label, remove: rule.remove, check: rule.check, installed: false))
+                }
+                do {
+                    _ = try runner.runChecked(rule.install, in: namespace)
+                } catch {
+                    try? change { $0.rules.removeLast() }
+                    throw error
+                }
+                try change { $0.rules[$0.rules.count - 1].installed = true }
+            }
+        }
+    }
+
     /// Removes every rule (last first), then restores the sysctls; idempotent, and stops a running install.
     /// The state file is deleted once nothing is left to undo.
     @discardableResult

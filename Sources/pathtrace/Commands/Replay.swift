@@ -58,7 +58,7 @@ struct Replay: ParsableCommand {
     func run() throws {
         let out = FileOutput.stdout
         let printer = WalkPrinter(
-            format: output.walkFormat, options: output.renderOptions(for: out), flushEachWalk: false
+            format: output.walkFormat, options: output.renderOptions(out), flushEachWalk: false
         ) { out.write(raw: $0) }
         let walkFilter = try filter.makeFilter()
         let perNamespace = try namespaceFiles.map { spec in

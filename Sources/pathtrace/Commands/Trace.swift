@@ -86,7 +86,12 @@ struct Trace: ParsableCommand {
 
         let saveFile = try save.map(EventFile.init(path:))
         defer { saveFile?.close() }
-        let targets = namespaces.map { LiveTrace.Target(namespace: $0, backend: backend.choose(in: $0)) }
+        let targets = namespaces.map { namespace in
+            let target = LiveTrace.Target.deciding(namespace, requested: backend.fixed, filter: walkFilter)
+            let which = namespaces.count > 1 ? "\(namespace.name ?? "this namespace"): " : ""
+            for line in target.choice.messages { LiveOutput.message(which + line) }
+            return target
+        }
         let configuration = LiveTrace.Configuration(
             targets: targets, filter: walkFilter, rate: rate, count: count, duration: duration.flatMap(Trace.seconds))
         let trace = LiveTrace(configuration)
@@ -101,13 +106,4 @@ struct Trace: ParsableCommand {
 extension Trace.Backend {
     /// The backend asked for; nil for `auto`.
     var fixed: TraceBackend? { TraceBackend(rawValue: rawValue) }
-
-    /// `auto` looks at the namespace's rulesets and says what it picked.
-    func choose(in namespace: TraceNamespace) -> TraceBackend {
-        let choice = BackendChoice.choose(fixed, in: namespace)
-        if let reason = choice.reason {
-            FileOutput.stderr.write("pathtrace: backend \(choice.backend.rawValue) (\(reason))\n")
-        }
-        return choice.backend
-    }
 }

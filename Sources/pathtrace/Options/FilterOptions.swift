@@ -74,13 +74,16 @@ struct OutputOptions: ParsableArguments {
 
     @Flag(help: "Add a line per hook explaining what it is for (for teaching).")
     var explain = false
+
+    @Flag(help: "Show every step, also those of pathtrace's own nft table (folded into one 'traced from' line).")
+    var verbose = false
+
+    /// The renderer's options for output to `out`.
+    func renderOptions(_ out: FileOutput) -> RenderOptions {
+        RenderOptions(color: out.isTerminal && !noColor, explain: explain, verbose: verbose)
+    }
 }
 
 extension OutputOptions {
     var walkFormat: WalkPrinter.Format { format == .json ? .json : .text }
-
-    /// Colour only on a terminal, and never with --no-color.
-    func renderOptions(for output: FileOutput) -> RenderOptions {
-        RenderOptions(color: output.isTerminal && !noColor, explain: explain)
-    }
 }

@@ -9,8 +9,7 @@ struct LiveOutput {
 
     init(_ options: OutputOptions) {
         let out = FileOutput.stdout
-        printer = WalkPrinter(format: options.walkFormat, options: options.renderOptions(for: out), flushEachWalk: true)
-        {
+        printer = WalkPrinter(format: options.walkFormat, options: options.renderOptions(out), flushEachWalk: true) {
             out.write(raw: $0)
         }
     }

@@ -1,0 +1,140 @@
+/// Where the replies of a translated flow come from: for a DNAT or REDIRECT, the translated address and
+/// port (`--dport 8080` published to 172.17.0.2:80 answers from 172.17.0.2:80), which the reverse of the
+/// user's filter does not match.
+public struct NatReplySource: Sendable, Hashable, CustomStringConvertible {
+    public var family: TraceFamily
+    public var proto: UInt8
+    public var address: IPAddress
+    /// nil when the translation kept no port (a protocol without ports, or a bare-address DNAT of ICMP).
+    public var port: UInt16?
+    public var type: NatType
+
+    public init(family: TraceFamily, proto: UInt8, address: IPAddress, port: UInt16?, type: NatType) {
+        self.family = family
+        self.proto = proto
+        self.address = address
+        self.port = port
+        self.type = type
+    }
+
+    /// The first DNAT or REDIRECT of a walk's own direction whose result is known, with its flow's protocol;
+    /// nil for a walk without one (or a reply, whose translations are conntrack's reverse ones).
+    public init?(walk: PacketWalk) {
+        guard walk.replyTo == nil, let proto = walk.firstHeader?.proto else { return nil }
+        for nat in walk.nat where nat.direction == "original" && nat.field == "dst" {
+            guard nat.type == .dnat || nat.type == .redirect, let after = nat.after,
+                let (address, port) = NatReplySource.endpoint(after)
+            else { continue }
+            self.init(
+                family: address.isV6 ? .ipv6 : .ipv4, proto: proto, address: address, port: port, type: nat.type)
+            return
+        }
+        return nil
+    }
+
+    /// `addr`, `addr:port` or `[v6]:port`, as `NatRewrite.after` writes them.
+    static func endpoint(_ text: String) -> (IPAddress, UInt16?)? {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"),
+                let a = IPAddress(String(text[text.index(after: text.startIndex)..<close]))
+            else { return nil }
+            let rest = text[text.index(after: close)...]
+            if rest.isEmpty { return (a, nil) }
+            guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()), p > 0 else { return nil }
+            return (a, p)
+        }
+        if let a = IPAddress(text) { return (a, nil) }
+        guard let colon = text.lastIndex(of: ":"), let a = IPAddress(String(text[..<colon])),
+            let p = UInt16(text[text.index(after: colon)...]), p > 0
+        else { return nil }
+        return (a, p)
+    }
+
+    /// `tcp from 172.17.0.2:80`.
+    public var description: String {
+        "\(IPProtocol.name(proto)) from \(Endpoint(address: address, port: port))"
+    }
+
+    /// The flow the replies make, as a filter: protocol, source address and source port.
+    public var filter: WalkFilter {
+        var f = WalkFilter()
+        f.proto = proto
+        f.src = IPNetwork("\(address)/\(address.isV6 ? 128 : 32)")
+        if let port { f.sport = PortRange(String(port)) }
+        return f
+    }
+
+    /// Whether a walk is such a reply: the packet as it entered came from the translated end.
+    public func isReply(_ walk: PacketWalk) -> Bool {
+        guard let h = walk.firstHeader else { return false }
+        return h.proto == proto && h.src == address && (port == nil || h.sport == port)
+    }
+}
+
+extension TraceRulePlan {
+    /// The extra rules that trace the replies from `source`, tagged as the plan's own rules are (the nft
+    /// backend: two chains `reply<index>_prerouting`/`_output` in the session's table; the iptables
+    /// backends: rules with the session's comment), so the teardown and `pathtrace cleanup` remove them.
+    /// The nflog backend: its selecting rules for the translated end (the connection mark brings replies
+    /// the bit only after conntrack; these select them where they enter).
+    public func replyRules(
+        from source: NatReplySource, index: Int, rate: TraceRate = .default
+    ) throws(TraceRulePlanError) -> [PlannedRule] {
+        guard families.contains(source.family) else {
+            throw .noFamilyLeft("the reply of \(source) is \(source.family.rawValue), which is not traced")
+        }
+        switch backend {
+        case .nflog:
+            // A selected connection's replies carry the bit already, but only from the first chain after
+            // conntrack: selecting them where the plan selects (raw, when loaded) logs their start too.
+            let spec = try MatchSpec(filter: source.filter, families: [source.family])
+            let tag = ["-m", "comment", "--comment", session.ruleComment]
+            let limit =
+                rate.isUnlimited
+                ? []
+                : ["-m", "limit", "--limit", "\(rate.perSecond)/second", "--limit-burst", "\(max(5, rate.perSecond))"]
+            let selecting = rules.filter {
+                $0.family == source.family && $0.install.argv.suffix(3) == ["MARK", "--set-xmark", Self.markMatch]
+                    && !$0.install.argv.contains("connmark")
+            }
+            var seen = Set<String>()
+            return selecting.compactMap { rule -> PlannedRule? in
+                guard let chain = rule.chain, seen.insert("\(rule.table):\(chain)").inserted else { return nil }
+                var direction = MatchSpec.Direction.none
+                if ["PREROUTING", "INPUT"].contains(chain) { direction = .in }
+                if chain == "OUTPUT" { direction = .out }
+                let match = spec.iptablesMatch(family: source.family, proto: source.proto, direction: direction)
+                return TraceRulePlan.iptablesRule(
+                    family: source.family, table: rule.table, chain: chain, position: 1, match: match + tag + limit,
+                    target: ["-j", "MARK", "--set-xmark", Self.markMatch])
+            }
+        case .legacy, .kmsg:
+            return try TraceRulePlan.make(
+                filter: source.filter, backend: backend, rate: rate, session: session, families: [source.family]
+            ).rules
+        case .nft:
+            let spec = try MatchSpec(filter: source.filter, families: [source.family])
+            let table = session.nftTable
+            return [("prerouting", MatchSpec.Direction.in), ("output", .out)].map { hook, direction in
+                let chain = "reply\(index)_\(hook)"
+                var statement = spec.nftMatch(family: source.family, direction: direction)
+                if !rate.isUnlimited { statement.append("limit rate \(rate.perSecond)/second") }
+                statement.append("meta nftrace set 1")
+                let text = """
+                    table inet \(table) {
+                    \tchain \(chain) {
+                    \t\ttype filter hook \(hook) priority \(TraceRulePlan.nftPriority); policy accept;
+                    \t\t\(statement.joined(separator: " "))
+                    \t}
+                    }
+
+                    """
+                return PlannedRule(
+                    family: source.family, table: table, chain: chain,
+                    install: PlannedCommand(["nft", "-f", "-"], stdin: text),
+                    remove: PlannedCommand(["nft", "delete", "chain", "inet", table, chain]),
+                    check: PlannedCommand(["nft", "list", "chain", "inet", table, chain]))
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+/// The steps of pathtrace's own nft table (`pathtrace_<session>`), folded out of a walk into one marker.
+///
+/// With the nft backend every traced packet first passes the session's marking rule, so each walk starts
+/// with steps such as `pathtrace_1a2b3c4d:prerouting rule #4 continue` and `policy accept`. They say how
+/// the packet was selected, not what the ruleset did with it; renderers fold them unless asked for all.
+public struct OwnTraceSteps: Sendable, Equatable {
+    /// The table the folded steps were in, `pathtrace_1a2b3c4d`.
+    public var table: String
+    /// Its chains, in the order the walk passed them (`prerouting`, `output`).
+    public var chains: [String]
+    /// How many steps were folded.
+    public var count: Int
+
+    public init(table: String, chains: [String], count: Int) {
+        self.table = table
+        self.chains = chains
+        self.count = count
+    }
+
+    /// Whether a step is in a table a pathtrace session installed: `pathtrace_` and a session id.
+    public static func isOwn(_ event: TraceEvent) -> Bool { isOwnTable(event.table) }
+
+    /// `pathtrace_` and a session id.
+    static func isOwnTable(_ table: String) -> Bool {
+        let name = table.utf8
+        guard name.count > 10, name.first == UInt8(ascii: "p"), table.hasPrefix("pathtrace_") else { return false }
+        return SessionID(String(table.dropFirst(10))) != nil
+    }
+}
+
+extension OwnTraceSteps {
+    /// What `foldingOwnSteps` would fold from `walk`, without copying it; nil when it would fold nothing.
+    public init?(walk: PacketWalk) {
+        // The common case (no step of pathtrace's own) reads each table name in place and stops there.
+        let any = walk.steps.withUnsafeBufferPointer { steps in
+            steps.indices.contains { OwnTraceSteps.isOwnTable(steps.address($0).pointee.event.table) }
+        }
+        guard any else { return nil }
+        var table: String?
+        var chains: [String] = []
+        var count = 0
+        var others = false
+        for step in walk.steps {
+            if OwnTraceSteps.isOwn(step.event) {
+                count += 1
+                if table == nil { table = step.event.table }
+                if !chains.contains(step.event.chain) { chains.append(step.event.chain) }
+            } else {
+                others = true
+            }
+        }
+        guard others, let table else { return nil }
+        self.init(table: table, chains: chains, count: count)
+    }
+}
+
+extension PacketWalk {
+    /// The walk without pathtrace's own steps, and what was folded; nil when there is nothing to fold,
+    /// or when nothing else would be left (such a walk keeps its steps: they are all it has).
+    /// The renderers keep the walk and skip the steps instead, so the flow stays the packet as it entered
+    /// (its first header may be in a folded step).
+    public func foldingOwnSteps() -> (walk: PacketWalk, folded: OwnTraceSteps)? {
+        guard steps.contains(where: { OwnTraceSteps.isOwn($0.event) }), let folded = OwnTraceSteps(walk: self)
+        else { return nil }
+        var walk = self
+        walk.steps.removeAll { OwnTraceSteps.isOwn($0.event) }
+        return (walk, folded)
+    }
+}
