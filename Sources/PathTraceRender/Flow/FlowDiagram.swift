@@ -30,6 +30,8 @@ public struct FlowDiagram: Sendable, Equatable {
         case natFirstPacketOnly(connection: Int)
         /// The ruleset has this table but no chain at this hook.
         case noChain
+        /// The ruleset given has no such table (it is not loaded, or was not listed).
+        case notInRuleset
         /// Nothing printed: the table is not loaded here, or the trace does not show it.
         case notTraced
 
@@ -40,6 +42,7 @@ public struct FlowDiagram: Sendable, Equatable {
                 return "nat chains see only a connection's first packet; this packet belongs to the connection "
                     + "packet \(c) opened, so conntrack applies that packet's NAT without them"
             case .noChain: return "the ruleset has no chain for this table at this hook"
+            case .notInRuleset: return "the ruleset given has no such table (not loaded, or not listed)"
             case .notTraced: return "nothing printed here: the table is not loaded, or the trace does not show it"
             }
         }
@@ -63,7 +66,9 @@ public struct FlowDiagram: Sendable, Equatable {
     public struct Slot: Sendable, Equatable {
         /// `raw`, `nat`, an nft table's name, `conntrack`, `br_netfilter`.
         public var name: String
-        /// The name as drawn: `nat (dst)`, `ct confirm`.
+        /// An nft base chain with a slot of its own: its name (the table's name is `name`).
+        public var chain: String?
+        /// The name as drawn: `nat (dst)`, `ct confirm`, `pt pre`.
         public var label: String
         public var kind: Netfilter.HookEntry.Kind
         public var priority: Int

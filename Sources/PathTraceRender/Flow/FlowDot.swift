@@ -55,7 +55,8 @@ public enum FlowDot {
                 mark = "∅"
                 color = "#767676"
             }
-            let markCell = slot.state == .visited ? "<B>\(html(mark))</B>" : html(mark)
+            // Graphviz rejects an empty <FONT>: a space stands for no mark.
+            let markCell = slot.state == .visited ? "<B>\(html(mark))</B>" : (mark.isEmpty ? " " : html(mark))
             let nat = slot.nat.isEmpty ? "" : " ✎"
             s += "<TR><TD ALIGN=\"RIGHT\"\(bg)><FONT COLOR=\"\(color == "#1A1A1A" ? "#0072B2" : color)\">\(markCell)"
             s += "</FONT></TD><TD ALIGN=\"LEFT\"\(bg)><FONT COLOR=\"\(color)\">\(html(slot.label))</FONT></TD>"

@@ -33,7 +33,7 @@ public enum FlowSVG {
         let height = titleHeight + diagramHeight + 16 + keyLines.count * lineHeight + margin
         var out = """
             <?xml version="1.0" encoding="UTF-8"?>
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" \
+            <svg xmlns="http://www.w3.org/2000/svg" width="1200" height="\(height * 1200 / width)" \
             viewBox="0 0 \(width) \(height)" font-family="monospace" font-size="14">
             <title>\(escape("pathtrace flow — " + d.title))</title>
             <defs>
@@ -65,7 +65,9 @@ public enum FlowSVG {
     static func keyText(_ d: FlowDiagram) -> [String] {
         var lines = d.legend
         if let walk = d.walk {
-            lines += FlowText.key(walk, skipped: FlowText.skippedSlots(d), FlowText.Glyphs(ascii: false)).split(
+            lines += FlowText.key(
+                walk, skipped: FlowText.skippedSlots(d), FlowText.Glyphs(ascii: false), route: "thick blue line"
+            ).split(
                 separator: "\n", omittingEmptySubsequences: false
             )
             .map(String.init)
@@ -162,8 +164,8 @@ public enum FlowSVG {
             out += "<text x=\"\(bx + w - 22)\" y=\"\(ty)\" text-anchor=\"end\" fill=\"\(ink)\"\(style)>"
             out += escape(FlowText.priorityText(slot.priority)) + "</text>\n"
             if !slot.nat.isEmpty {
-                out += "<text x=\"\(bx + w - 8)\" y=\"\(ty)\" text-anchor=\"middle\" font-weight=\"bold\" "
-                out += "fill=\"\(Palette.vermillion)\">✎</text>\n"
+                out += "<text x=\"\(bx + w - 9)\" y=\"\(ty + 1)\" text-anchor=\"middle\" font-size=\"17\" "
+                out += "font-weight=\"bold\" fill=\"\(Palette.vermillion)\">✎</text>\n"
             }
         }
         return out + "</g>\n"

@@ -33,7 +33,9 @@ public enum FlowText {
         return out
     }
 
-    static func key(_ walk: FlowDiagram.Walk, skipped: [String: [String]], _ g: Glyphs) -> String {
+    static func key(
+        _ walk: FlowDiagram.Walk, skipped: [String: [String]], _ g: Glyphs, route: String = "heavy lines"
+    ) -> String {
         var out = "\n"
         out +=
             g.text(
@@ -41,7 +43,7 @@ public enum FlowText {
             ) + "\n"
         out +=
             g.text(
-                "\(g.noChain) no chain in the ruleset; \(g.nat) NAT rewrote the packet there; heavy lines: the packet's route."
+                "\(g.noChain) no chain in the ruleset; \(g.nat) NAT rewrote the packet there; \(route): the packet's route."
             ) + "\n"
         out += "\n" + g.text(walk.header) + "\n"
         for s in walk.steps {
@@ -109,14 +111,21 @@ public enum FlowText {
         case .idle: mark = ""
         case .passed: mark = g.passed
         case .visited:
-            mark = slot.steps.map(String.init).joined(separator: ",")
-            if mark.count > 4, let first = slot.steps.first { mark = "\(first)+" }
+            mark = stepMark(slot.steps)
         case .skipped(let reason): mark = "(\(walk?.letter(for: reason) ?? "?"))"
         case .noChain: mark = g.noChain
         }
         let nat = slot.nat.isEmpty ? " " : g.nat
         return pad(mark, 4, right: true) + " " + pad(String(slot.label.prefix(12)), 12) + " "
             + pad(priorityText(slot.priority), 4, right: true) + nat
+    }
+
+    /// `1`, `5,6`, `5-9` (consecutive), or `10+` when the numbers do not fit in 4 columns.
+    public static func stepMark(_ steps: [Int]) -> String {
+        guard let first = steps.first, let last = steps.last else { return "" }
+        let consecutive = steps.count > 2 && last - first == steps.count - 1
+        let mark = consecutive ? "\(first)-\(last)" : steps.map(String.init).joined(separator: ",")
+        return mark.count <= 4 ? mark : "\(first)+"
     }
 
     /// `-300`, `0`, `MAX` for INT_MAX, `MIN` for INT_MIN.

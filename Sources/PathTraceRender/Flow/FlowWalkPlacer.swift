@@ -16,7 +16,8 @@ enum FlowWalkPlacer {
         _ walk: PacketWalk, family: FlowDiagram.Family, boxes: inout [FlowDiagram.Box], ruleset: Ruleset?
     ) -> Result {
         var steps: [FlowDiagram.Step] = []
-        var lastPlaced: (box: Int, name: String)?
+        var lastPlaced: (box: Int, name: String, chain: String?)?
+        var recent: [String: (box: Int, name: String, chain: String?)] = [:]
         var layers = Set<Netfilter.Layer>()
         for (i, step) in walk.steps.enumerated() {
             let e = step.event
@@ -24,17 +25,17 @@ enum FlowWalkPlacer {
                 number: i + 1, table: e.table, chain: e.chain, entry: entryText(e),
                 verdict: step.verdict.map { $0.description + (step.verdictInferred ? "*" : "") } ?? "",
                 ruleText: e.ruleText, box: nil)
-            if let at = slotIndex(for: step, walk: walk, boxes: &boxes, ruleset: ruleset) {
+            if let at = slotIndex(for: step, walk: walk, boxes: &boxes, ruleset: ruleset, recent: &recent) {
                 boxes[at.box].slots[at.slot].steps.append(i + 1)
                 boxes[at.box].slots[at.slot].state = .visited
                 entry.box = boxes[at.box].id
-                lastPlaced = (at.box, boxes[at.box].slots[at.slot].name)
+                lastPlaced = (at.box, boxes[at.box].slots[at.slot].name, boxes[at.box].slots[at.slot].chain)
                 if case .hook(let layer, _) = boxes[at.box].kind { layers.insert(layer) }
             }
             steps.append(entry)
         }
         let lastSlot = lastPlaced.flatMap { p in
-            boxes[p.box].slots.firstIndex { $0.name == p.name }.map { (box: p.box, slot: $0) }
+            boxes[p.box].slots.firstIndex { $0.name == p.name && $0.chain == p.chain }.map { (box: p.box, slot: $0) }
         }
         var labels: [(box: String, text: String, kind: FlowDiagram.Label.Kind)] = []
         var natLines: [String] = []
@@ -92,23 +93,50 @@ enum FlowWalkPlacer {
         }
     }
 
-    /// The slot a step ran in, adding one for an nft chain whose table has none at that hook.
+    /// The tables iptables (and ebtables) register at fixed priorities.
+    static let standardTables: Set<String> = ["raw", "mangle", "nat", "filter", "security", "broute"]
+
+    /// The slot a step ran in. An iptables table's base chain (named after its hook) runs in the table's
+    /// slot; an nft base chain gets a slot of its own, at its priority; a user chain runs in the slot of
+    /// the base chain that jumped to it.
     static func slotIndex(
-        for step: WalkStep, walk: PacketWalk, boxes: inout [FlowDiagram.Box], ruleset: Ruleset?
+        for step: WalkStep, walk: PacketWalk, boxes: inout [FlowDiagram.Box], ruleset: Ruleset?,
+        recent: inout [String: (box: Int, name: String, chain: String?)]
     ) -> (box: Int, slot: Int)? {
         let e = step.event
         let layer: Netfilter.Layer = e.family == .bridge ? .bridge : .ip
         guard var hook = step.hook ?? e.hook else { return nil }
         if hook == .brouting { hook = .prerouting }
         guard let b = boxes.firstIndex(where: { $0.kind == .hook(layer, hook) }) else { return nil }
-        if let s = boxes[b].slots.firstIndex(where: { $0.kind == .table && $0.name == e.table }) { return (b, s) }
-        let priority =
-            ruleset?.basePosition(table: e.table, chain: e.chain, family: e.family)?.priority
-            ?? Netfilter.priority(table: e.table, hook: hook) ?? 0
-        var slot = FlowDiagram.Slot(name: e.table, label: e.table, kind: .table, priority: priority)
-        slot.label = String(e.table.prefix(12))
+        let key = "\(b)/\(e.table)"
+        func find(_ name: String, _ chain: String?) -> Int? {
+            boxes[b].slots.firstIndex { $0.kind == .table && $0.name == name && $0.chain == chain }
+        }
+        let declared = ruleset?.basePosition(table: e.table, chain: e.chain, family: e.family)?.priority
+        let standard = Netfilter.priority(table: e.table, hook: hook)
+        if declared == nil && Hook(chainName: e.chain) == nil {
+            // A user chain: where its table's last base chain at this hook was.
+            if let r = recent[key], let s = find(r.name, r.chain) { return (b, s) }
+            if let s = find(e.table, nil) { return (b, s) }
+        }
+        let isStandard =
+            standardTables.contains(e.table) && e.chain == hook.rawValue && (declared == nil || declared == standard)
+        if isStandard || (declared == nil && e.chain == hook.rawValue), let s = find(e.table, nil) {
+            recent[key] = (b, e.table, nil)
+            return (b, s)
+        }
+        if let s = find(e.table, e.chain) {
+            recent[key] = (b, e.table, e.chain)
+            return (b, s)
+        }
+        let priority = declared ?? standard ?? 0
+        var slot = FlowDiagram.Slot(name: e.table, label: "", kind: .table, priority: priority)
+        slot.chain = e.chain
+        let both = "\(e.table) \(e.chain)"
+        slot.label = both.count <= 12 ? both : String(e.chain.prefix(12))
         let s = boxes[b].slots.firstIndex { $0.priority > priority } ?? boxes[b].slots.count
         boxes[b].slots.insert(slot, at: s)
+        recent[key] = (b, e.table, e.chain)
         return (b, s)
     }
 
@@ -138,6 +166,11 @@ enum FlowWalkPlacer {
         }
         let layer: Netfilter.Layer = walk.family == .bridge ? .bridge : .ip
         guard let hook, let b = boxes.firstIndex(where: { $0.kind == .hook(layer, hook) }) else { return nil }
+        let table = parts.first ?? ""
+        if table != "conntrack" {
+            if let s = boxes[b].slots.firstIndex(where: { $0.name == table && $0.chain == chain }) { return (b, s) }
+            if let s = boxes[b].slots.firstIndex(where: { $0.name == table && $0.chain == nil }) { return (b, s) }
+        }
         if let s = boxes[b].slots.firstIndex(where: { $0.name == "nat" }) { return (b, s) }
         if let s = boxes[b].slots.firstIndex(where: { $0.kind == .conntrack || $0.kind == .conntrackConfirm }) {
             return (b, s)
@@ -222,9 +255,9 @@ enum FlowWalkPlacer {
             let reason: FlowDiagram.SkipReason
             if slot.name == "nat", let connection {
                 reason = .natFirstPacketOnly(connection: connection)
-            } else if let ruleset, layer == .ip, knows(ruleset, table: slot.name, family: walk.family),
-                !hasChain(ruleset, table: slot.name, hook: hook, family: walk.family)
-            {
+            } else if let ruleset, layer == .ip, !knows(ruleset, table: slot.name, family: walk.family) {
+                reason = .notInRuleset
+            } else if let ruleset, layer == .ip, !hasChain(ruleset, table: slot.name, hook: hook, family: walk.family) {
                 reason = .noChain
             } else {
                 reason = .notTraced

@@ -24,8 +24,7 @@ struct Flow: ParsableCommand {
             Examples:
               pathtrace flow
               pathtrace flow --family bridge --ascii
-              pathtrace flow --trace Fixtures/seed/001-libvirt-nat.dmesg \\
-                --ruleset filter=Fixtures/seed/001-filter.nvL --ruleset nat=Fixtures/seed/001-nat.nvL
+              pathtrace flow --trace t.log --ruleset filter=fw.nvL --ruleset nat=nat.nvL
               pathtrace flow --trace t.log --packet 3 --format svg > walk.svg
               pathtrace flow --format dot | dot -Tpng > flow.png
             """)
