@@ -203,6 +203,39 @@ import Testing
         #expect(key == timelineSteps)
     }
 
+    /// Every walk of every capture draws within 100 columns, each drawn step in the box of its hook.
+    @Test func everyCapturedWalkDraws() throws {
+        let dir = Fixtures.url("captures")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+            $0.hasSuffix(".dmesg")
+                || ($0.hasPrefix("nft-monitor") || $0.hasPrefix("xtables-monitor")) && $0.hasSuffix(".txt")
+        }.map { "captures/" + $0 }
+        let real = try FileManager.default.contentsOfDirectory(atPath: Fixtures.url("real-captures").path).map {
+            "real-captures/" + $0
+        }
+        var drawn = 0
+        for file in (names + real).sorted() {
+            for walk in try ReplayHarness.run([file]).walks {
+                let d = FlowLayout.diagram(family: FlowDiagram.Family(for: walk), walk: walk)
+                let text = FlowText.render(d)
+                Self.expectFits(text)
+                let plain = FlowText.render(d, ascii: true).unicodeScalars.allSatisfy { $0.isASCII }
+                #expect(plain, "\(file) packet \(walk.packet)")
+                let placed = d.walk?.steps.filter { $0.box != nil }.map(\.number) ?? []
+                #expect(d.numberedSlots.map(\.number) == placed, "\(file) packet \(walk.packet)")
+                for n in d.numberedSlots {
+                    let step = walk.steps[n.number - 1]
+                    let hook = step.hook == .brouting ? Hook.prerouting : step.hook
+                    #expect(
+                        n.box.hasSuffix("/" + (hook?.rawValue ?? "?")), "\(file) packet \(walk.packet) step \(n.number)"
+                    )
+                }
+                drawn += 1
+            }
+        }
+        #expect(drawn > 50)
+    }
+
     // MARK: - SVG and DOT
 
     static let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pathtrace-flow-tests")

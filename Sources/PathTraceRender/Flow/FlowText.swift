@@ -45,29 +45,31 @@ public enum FlowText {
             g.text(
                 "\(g.noChain) no chain in the ruleset; \(g.nat) NAT rewrote the packet there; \(route): the packet's route."
             ) + "\n"
-        out += "\n" + g.text(walk.header) + "\n"
+        out += "\n" + wrap(g.text(walk.header), indent: "    ")
         for s in walk.steps {
-            var line = pad(String(s.number), 4, right: true) + "  " + pad("\(s.table):\(s.chain)", 22) + " "
+            let place = s.table.isEmpty ? "(LOG line)" : "\(s.table):\(s.chain)"
+            var line = pad(String(s.number), 4, right: true) + "  " + pad(place, 22) + " "
             line += pad(s.entry, 12) + " " + pad(s.verdict, 10)
-            if s.box == nil { line += " (not on this diagram)" }
+            if s.box == nil && !s.table.isEmpty { line += " (not on this diagram)" }
             if let rule = s.ruleText { line += " " + rule }
-            out += clip(g.text(line).trimmingTrailing()) + "\n"
+            out += clip(g.text(line).trimmingTrailing(), g) + "\n"
         }
-        for nat in walk.nat { out += clip(g.text("  \(g.nat) NAT  " + nat)) + "\n" }
+        for nat in walk.nat { out += wrap(g.text("  \(g.nat) NAT  " + nat), indent: "      ") }
         for (letter, reason) in walk.reasons {
             let slots = (skipped[letter] ?? []).joined(separator: ", ")
             out += wrap(g.text("  (\(letter)) \(slots) skipped: " + reason.text), indent: "      ")
         }
-        for note in walk.notes { out += clip(g.text("  " + note)) + "\n" }
+        for note in walk.notes { out += wrap(g.text("  " + note), indent: "    ") }
         return out
     }
 
     /// Breaks `s` at spaces into lines of at most 100 columns; continuation lines start with `indent`.
     static func wrap(_ s: String, indent: String) -> String {
+        if s.count <= FlowLayout.maxWidth { return s + "\n" }
         var out = ""
         let lead = String(s.prefix { $0 == " " })
         var line = lead
-        for word in s.dropFirst(lead.count).split(separator: " ") {
+        for word in s.dropFirst(lead.count).split(separator: " ", omittingEmptySubsequences: false) {
             if line.count > lead.count && line.count + 1 + word.count > FlowLayout.maxWidth {
                 out += line + "\n"
                 line = indent + word
@@ -78,8 +80,10 @@ public enum FlowText {
         return out + line + "\n"
     }
 
-    static func clip(_ s: String) -> String {
-        s.count <= FlowLayout.maxWidth ? s : String(s.prefix(FlowLayout.maxWidth - 1)) + "…"
+    /// Cuts `s` to 100 columns, ending in an ellipsis (`...` in ASCII).
+    static func clip(_ s: String, _ g: Glyphs) -> String {
+        let more = g.ascii ? "..." : "…"
+        return s.count <= FlowLayout.maxWidth ? s : String(s.prefix(FlowLayout.maxWidth - more.count)) + more
     }
 
     static func draw(_ box: FlowDiagram.Box, walk: FlowDiagram.Walk?, into lines: inout [[Character]], _ g: Glyphs) {

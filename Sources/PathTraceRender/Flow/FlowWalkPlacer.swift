@@ -25,7 +25,9 @@ enum FlowWalkPlacer {
                 number: i + 1, table: e.table, chain: e.chain, entry: entryText(e),
                 verdict: step.verdict.map { $0.description + (step.verdictInferred ? "*" : "") } ?? "",
                 ruleText: e.ruleText, box: nil)
-            if let at = slotIndex(for: step, walk: walk, boxes: &boxes, ruleset: ruleset, recent: &recent) {
+            if e.kind != .log, !e.table.isEmpty,
+                let at = slotIndex(for: step, walk: walk, boxes: &boxes, ruleset: ruleset, recent: &recent)
+            {
                 boxes[at.box].slots[at.slot].steps.append(i + 1)
                 boxes[at.box].slots[at.slot].state = .visited
                 entry.box = boxes[at.box].id
@@ -67,7 +69,11 @@ enum FlowWalkPlacer {
         } else if let c = walk.connection {
             notes.append("later packet of the connection packet \(c) opened")
         }
-        let unplaced = steps.filter { $0.box == nil }.map { String($0.number) }
+        let logs = steps.filter { $0.box == nil && $0.table.isEmpty }.map { String($0.number) }
+        if !logs.isEmpty {
+            notes.append("LOG lines do not name their chain: step \(logs.joined(separator: ", ")) is listed, not drawn")
+        }
+        let unplaced = steps.filter { $0.box == nil && !$0.table.isEmpty }.map { String($0.number) }
         if !unplaced.isEmpty {
             notes.append("steps \(unplaced.joined(separator: ", ")) have no box on the \(family.rawValue) diagram")
         }
@@ -89,7 +95,7 @@ enum FlowWalkPlacer {
         case .rule: return e.rule.map { $0.description } ?? "rule"
         case .policy: return "policy" + ref
         case .return: return "return" + ref
-        case .log: return "log"
+        case .log: return e.prefix.map { "log \"\($0.trimmingSpaces())\"" } ?? "log"
         }
     }
 
