@@ -2,11 +2,11 @@
 #   make run   - install what is missing, build in release, run the main job on the built-in default
 #   make test  - install what is missing, build, pass every test
 SHELL := /bin/bash
-APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux graphviz
+APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux graphviz librsvg2-bin libxml2-utils
 SWIFT ?= swift
 BIN := .build/release/pathtrace
 
-.PHONY: deps build run replay-seed test bench lint clean
+.PHONY: deps build run replay-seed flow-seed test bench lint clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -26,6 +26,14 @@ run: build
 replay-seed: build
 	$(BIN) replay Fixtures/seed/001-libvirt-nat.dmesg \
 	  --ruleset filter=Fixtures/seed/001-filter.nvL --ruleset nat=Fixtures/seed/001-nat.nvL
+
+# The seed 001 SYN's walk drawn on the hooks/tables diagram (and as SVG in .build/flow-seed-001.svg).
+flow-seed: build
+	$(BIN) flow --trace Fixtures/seed/001-libvirt-nat.dmesg \
+	  --ruleset filter=Fixtures/seed/001-filter.nvL --ruleset nat=Fixtures/seed/001-nat.nvL
+	$(BIN) flow --trace Fixtures/seed/001-libvirt-nat.dmesg \
+	  --ruleset filter=Fixtures/seed/001-filter.nvL --ruleset nat=Fixtures/seed/001-nat.nvL \
+	  --format svg > .build/flow-seed-001.svg
 
 test: deps lint
 	$(SWIFT) build --build-tests

@@ -19,13 +19,16 @@ struct PathTrace: ParsableCommand {
               dmesg | pathtrace replay -
             Topology (namespaces, interfaces and their roles, routes, veth cables):
               pathtrace topology --all
+            The hooks and tables in the kernel's order, with a traced packet's walk on them:
+              pathtrace flow --family bridge
+              pathtrace flow --trace t.log --packet 2 --format svg > walk.svg
             Labs (the seeds' systems, built in namespaces and traced):
               pathtrace lab run libvirt-nat
 
             Exit codes: 0 ok, 1 unreadable input or a failed removal, 2 bad usage,
             3 lines skipped with --strict, 4 live tracing without CAP_NET_ADMIN.
             """,
-        subcommands: [Trace.self, Replay.self, TopologyCommand.self, Lab.self, Cleanup.self],
+        subcommands: [Trace.self, Replay.self, TopologyCommand.self, Flow.self, Lab.self, Cleanup.self],
         defaultSubcommand: Trace.self
     )
 

@@ -125,3 +125,123 @@ public struct HookPosition: Sendable, Equatable, Comparable {
         return priority <= Netfilter.srcNatPriority && later.priority > Netfilter.srcNatPriority
     }
 }
+
+/// The functions the kernel registers at each hook, for the teaching diagram (`pathtrace flow`).
+///
+/// IP priorities are `enum nf_ip_hook_priorities` (include/uapi/linux/netfilter_ipv4.h; IPv6's enum in
+/// netfilter_ipv6.h has the same values). Bridge priorities are `enum nf_br_hook_priorities`
+/// (include/uapi/linux/netfilter_bridge.h), with the ebtables tables registered as in
+/// net/bridge/netfilter/ebtable_{broute,nat,filter}.c and br_netfilter as in br_netfilter_hooks.c.
+extension Netfilter {
+    /// `NF_IP_PRI_*`.
+    public enum IPPriority {
+        public static let raw = -300
+        public static let conntrack = -200
+        public static let mangle = -150
+        public static let natDst = -100
+        public static let filter = 0
+        public static let security = 50
+        public static let natSrc = 100
+        /// `NF_IP_PRI_CONNTRACK_CONFIRM = INT_MAX`.
+        public static let conntrackConfirm = Int(Int32.max)
+    }
+
+    /// `NF_BR_PRI_*`.
+    public enum BridgePriority {
+        /// `NF_BR_PRI_FIRST = INT_MIN`: the ebtables broute table (a bridge PREROUTING hook since Linux 5.3).
+        public static let first = Int(Int32.min)
+        public static let natDstBridged = -300
+        public static let filterBridged = -200
+        /// br_netfilter: where bridged IP frames are handed to the IP hooks.
+        public static let brNetfilter = 0
+        public static let natDstOther = 100
+        public static let filterOther = 200
+        public static let natSrc = 300
+        /// `NF_BR_PRI_LAST = INT_MAX`: br_netfilter's POSTROUTING hand-off.
+        public static let last = Int(Int32.max)
+    }
+
+    /// Which hook family a hook belongs to: the IP hooks (ipv4, ipv6, nft inet) or the bridge hooks.
+    public enum Layer: String, Sendable, Hashable {
+        case ip, bridge
+    }
+
+    /// One function registered at a hook: a table, conntrack, or br_netfilter's hand-off.
+    public struct HookEntry: Sendable, Equatable {
+        /// What the kernel runs at this priority.
+        public enum Kind: String, Sendable, Hashable {
+            /// An iptables/ebtables table (or an nft base chain at the same priority).
+            case table
+            /// Conntrack looks the packet up (or starts a new connection).
+            case conntrack
+            /// Conntrack confirms a new connection: it enters the table only now.
+            case conntrackConfirm
+            /// br_netfilter runs the IP hooks for a bridged IP frame (`bridge-nf-call-iptables`).
+            case brNetfilter
+        }
+
+        /// `raw`, `nat`, `broute`, `conntrack`, `br_netfilter`.
+        public var name: String
+        public var kind: Kind
+        public var priority: Int
+        /// nat's role at this hook: `dst` (before routing) or `src` (after it); nil for other entries.
+        public var natRole: String?
+
+        public init(name: String, kind: Kind, priority: Int, natRole: String? = nil) {
+            self.name = name
+            self.kind = kind
+            self.priority = priority
+            self.natRole = natRole
+        }
+    }
+
+    /// The entries at a hook, in the order the kernel calls them (ascending priority).
+    public static func entries(at hook: Hook, layer: Layer) -> [HookEntry] {
+        var out: [HookEntry] = []
+        switch layer {
+        case .ip:
+            for table in tables(at: hook) {
+                guard let p = priority(table: table, hook: hook) else { continue }
+                let role = table == "nat" ? (p == dstNatPriority ? "dst" : "src") : nil
+                out.append(HookEntry(name: table, kind: .table, priority: p, natRole: role))
+            }
+            if hook == .prerouting || hook == .output {
+                out.append(HookEntry(name: "conntrack", kind: .conntrack, priority: IPPriority.conntrack))
+            }
+            if hook == .input || hook == .postrouting {
+                out.append(
+                    HookEntry(name: "conntrack", kind: .conntrackConfirm, priority: IPPriority.conntrackConfirm))
+            }
+        case .bridge:
+            switch hook {
+            case .prerouting, .brouting:
+                out.append(HookEntry(name: "broute", kind: .table, priority: BridgePriority.first))
+                out.append(
+                    HookEntry(name: "nat", kind: .table, priority: BridgePriority.natDstBridged, natRole: "dst"))
+                out.append(HookEntry(name: "br_netfilter", kind: .brNetfilter, priority: BridgePriority.brNetfilter))
+            case .input:
+                out.append(HookEntry(name: "filter", kind: .table, priority: BridgePriority.filterBridged))
+            case .forward:
+                out.append(HookEntry(name: "filter", kind: .table, priority: BridgePriority.filterBridged))
+                out.append(HookEntry(name: "br_netfilter", kind: .brNetfilter, priority: BridgePriority.brNetfilter))
+            case .output:
+                out.append(HookEntry(name: "nat", kind: .table, priority: BridgePriority.natDstOther, natRole: "dst"))
+                out.append(HookEntry(name: "filter", kind: .table, priority: BridgePriority.filterOther))
+            case .postrouting:
+                out.append(HookEntry(name: "nat", kind: .table, priority: BridgePriority.natSrc, natRole: "src"))
+                out.append(HookEntry(name: "br_netfilter", kind: .brNetfilter, priority: BridgePriority.last))
+            }
+        }
+        return out.sorted { $0.priority < $1.priority }
+    }
+
+    /// The IP hook br_netfilter runs from a bridge hook, when it hands bridged IP frames over there.
+    public static func brNetfilterHandOff(from bridgeHook: Hook) -> Hook? {
+        switch bridgeHook {
+        case .prerouting: return .prerouting
+        case .forward: return .forward
+        case .postrouting: return .postrouting
+        default: return nil
+        }
+    }
+}
