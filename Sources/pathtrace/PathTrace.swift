@@ -14,6 +14,7 @@ struct PathTrace: ParsableCommand {
             Live (root; its rules are removed on exit):
               pathtrace --dport 3128
               pathtrace --netns ptlv-host --proto icmp --count 3
+              pathtrace --all --dport 8080        # every namespace: walks join into journeys
             Replay:
               pathtrace replay /var/log/kern.log --dport 3128
               dmesg | pathtrace replay -
@@ -24,6 +25,7 @@ struct PathTrace: ParsableCommand {
               pathtrace flow --trace t.log --packet 2 --format svg > walk.svg
             Labs (the seeds' systems, built in namespaces and traced):
               pathtrace lab run libvirt-nat
+              pathtrace lab run double-nat        # one packet through four namespaces, two MASQUERADEs
 
             Exit codes: 0 ok, 1 unreadable input or a failed removal, 2 bad usage,
             3 lines skipped with --strict, 4 live tracing without CAP_NET_ADMIN.

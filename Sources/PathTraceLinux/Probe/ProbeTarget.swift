@@ -25,6 +25,12 @@ public struct ProbeTarget: Sendable, Hashable {
     }
 
     /// The names under /run/netns with their inodes, sorted by name.
+    /// `trace --all`: the namespace pathtrace runs in and every named one that is another.
+    public static func allTraceable() -> [TraceNamespace] {
+        let current = inode("/proc/\(getpid())/ns/net")
+        return [.current] + named().filter { $0.inode != current }.map { .named($0.name) }
+    }
+
     static func named() -> [(name: String, inode: UInt64)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
         return names.sorted().compactMap { name in inode("/run/netns/" + name).map { (name, $0) } }

@@ -16,12 +16,17 @@ struct Replay: ParsableCommand {
               dmesg | pathtrace replay - --proto icmp
               pathtrace replay t.log --ruleset filter=fw.txt --ruleset nat=nat.txt
               pathtrace replay t.log --ruleset saved-rules.txt --format json
+              pathtrace replay events.jsonl --topology topo.json   # a --save file of several namespaces
+              pathtrace replay --netns ptlv-host=host.log --netns ptlv-wan=wan.log --topology topo.json
 
             Making a trace to replay:
               iptables -t raw -I PREROUTING -p tcp --dport 3128 -j TRACE
                  ... send traffic ..., then: dmesg > t.log (and delete the rule with -D)
               nft monitor trace > t.txt     (with `meta nftrace set 1` in a rule)
               xtables-monitor --trace > t.txt
+
+            With --topology (from `pathtrace topology --save FILE`), walks name their devices, say why \
+            they vanished, and walks of one packet in neighbouring namespaces join into journeys.
 
             A summary (events, walks, skipped lines) goes to stderr.
             """)

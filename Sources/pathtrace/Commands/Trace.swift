@@ -12,6 +12,14 @@ struct Trace: ParsableCommand {
               pathtrace --dport 3128                          # the default subcommand
               pathtrace --netns ptlv-host --proto icmp --count 3
               pathtrace --src 192.168.122.0/24 --backend legacy --duration 30s --format json
+              pathtrace --netns ptdn-vm2 --netns ptdn-vm1 --netns ptdn-host --dport 8080
+                                                              # several namespaces: one journey per packet
+              pathtrace --all --proto icmp --duration 10s     # this namespace and every named one
+
+            Each walk names the devices it used (a topology snapshot is taken at the start); a walk that \
+            stops short says why (vanished: ip_forward, rp_filter, rule_drop, …) with the fact that shows \
+            it and a command that would change it. Walks of one packet in neighbouring namespaces are \
+            joined along veth cables and bridges into a journey.
 
             Rules are tagged (nft table pathtrace_<id>, or iptables comment pathtrace:<id>), rate-limited \
             (--rate, default 100/s; --rate 0 lifts the limit) and removed on exit, Ctrl-C, SIGTERM or \
@@ -36,6 +44,11 @@ struct Trace: ParsableCommand {
                 + "each namespace is traced with the backend its own ruleset uses.", valueName: "name"
         ))
     var netns: [String] = []
+    @Flag(
+        help: ArgumentHelp(
+            "Trace the namespace pathtrace runs in and every named one (under /run/netns) at once; walks of one "
+                + "packet in neighbouring namespaces join into journeys."))
+    var all = false
     @Option(help: "auto, nft, legacy, nflog or kmsg.") var backend: Backend = .auto
     @Option(help: "Stop after N walks.") var count: Int?
     @Option(help: ArgumentHelp("Stop after this long: 30s, 2m, 500ms.", valueName: "time")) var duration: String?
@@ -71,7 +84,10 @@ struct Trace: ParsableCommand {
 
     func run() throws {
         let walkFilter = try filter.makeFilter()
-        let namespaces = try netns.isEmpty ? [TraceNamespace.current] : netns.map { try TraceNamespace(name: $0) }
+        var namespaces = try netns.isEmpty ? [TraceNamespace.current] : netns.map { try TraceNamespace(name: $0) }
+        if all {
+            for ns in ProbeTarget.allTraceable() where !namespaces.contains(ns) { namespaces.append(ns) }
+        }
         for (name, namespace) in zip(netns, namespaces) where !namespace.exists {
             throw CLIFailure.usage("--netns: no network namespace '\(name)'")
         }
