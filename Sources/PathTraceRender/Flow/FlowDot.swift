@@ -6,7 +6,8 @@ import PathTraceCore
 public enum FlowDot {
     public static func render(_ d: FlowDiagram) -> String {
         var out = "digraph flow {\n"
-        out += "  graph [rankdir=LR, fontname=\"monospace\", label=\(quote("pathtrace flow — " + d.title)), "
+        out +=
+            "  graph [rankdir=LR, fontname=\"monospace\", label=\(MarkupText.dotQuoted("pathtrace flow — " + d.title)), "
         out += "labelloc=t, nodesep=0.4, ranksep=0.5];\n"
         out += "  node [fontname=\"monospace\", fontsize=11];\n"
         out += "  edge [fontname=\"monospace\", fontsize=10, color=\"#5A5A5A\"];\n"
@@ -15,10 +16,10 @@ public enum FlowDot {
         for box in d.boxes {
             if box.slots.isEmpty {
                 let style = box.walked ? ", color=\"#0072B2\", penwidth=3" : ""
-                out += "  \(quote(box.id)) [shape=box, style=rounded\(style), "
-                out += "label=\(quote(box.lines.joined(separator: "\n")))];\n"
+                out += "  \(MarkupText.dotQuoted(box.id)) [shape=box, style=rounded\(style), "
+                out += "label=\(MarkupText.dotQuoted(box.lines.joined(separator: "\n")))];\n"
             } else {
-                out += "  \(quote(box.id)) [shape=plain, label=<\(table(box, d))>];\n"
+                out += "  \(MarkupText.dotQuoted(box.id)) [shape=plain, label=<\(table(box, d))>];\n"
             }
         }
         for e in d.edges {
@@ -26,7 +27,7 @@ public enum FlowDot {
             if e.style == .handOff { attrs += ["style=dashed", "label=\"br_netfilter\""] }
             if e.walked { attrs += ["color=\"#0072B2\"", "penwidth=3"] }
             let list = attrs.isEmpty ? "" : " [" + attrs.joined(separator: ", ") + "]"
-            out += "  \(quote(e.from)) -> \(quote(e.to))\(list);\n"
+            out += "  \(MarkupText.dotQuoted(e.from)) -> \(MarkupText.dotQuoted(e.to))\(list);\n"
         }
         out += "}\n"
         return out
@@ -37,7 +38,8 @@ public enum FlowDot {
         var s = "<TABLE BORDER=\"\(box.walked ? 3 : 1)\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"3\" "
         s += "COLOR=\"\(border)\">"
         s += "<TR><TD COLSPAN=\"3\" BGCOLOR=\"\(box.walked ? "#0072B2" : "#E6E6E6")\">"
-        s += "<FONT COLOR=\"\(box.walked ? "#FFFFFF" : "#1A1A1A")\"><B>\(html(box.title))</B></FONT></TD></TR>"
+        s +=
+            "<FONT COLOR=\"\(box.walked ? "#FFFFFF" : "#1A1A1A")\"><B>\(MarkupText.xml(box.title))</B></FONT></TD></TR>"
         for slot in box.slots {
             var mark = ""
             var color = "#1A1A1A"
@@ -56,12 +58,14 @@ public enum FlowDot {
                 color = "#767676"
             }
             // Graphviz rejects an empty <FONT>: a space stands for no mark.
-            let markCell = slot.state == .visited ? "<B>\(html(mark))</B>" : (mark.isEmpty ? " " : html(mark))
+            let markCell =
+                slot.state == .visited ? "<B>\(MarkupText.xml(mark))</B>" : (mark.isEmpty ? " " : MarkupText.xml(mark))
             let nat = slot.nat.isEmpty ? "" : " ✎"
             s += "<TR><TD ALIGN=\"RIGHT\"\(bg)><FONT COLOR=\"\(color == "#1A1A1A" ? "#0072B2" : color)\">\(markCell)"
-            s += "</FONT></TD><TD ALIGN=\"LEFT\"\(bg)><FONT COLOR=\"\(color)\">\(html(slot.label))</FONT></TD>"
+            s +=
+                "</FONT></TD><TD ALIGN=\"LEFT\"\(bg)><FONT COLOR=\"\(color)\">\(MarkupText.xml(slot.label))</FONT></TD>"
             s += "<TD ALIGN=\"RIGHT\"\(bg)><FONT COLOR=\"\(color)\">"
-            s += "\(html(FlowText.priorityText(slot.priority) + nat))</FONT></TD></TR>"
+            s += "\(MarkupText.xml(FlowText.priorityText(slot.priority) + nat))</FONT></TD></TR>"
         }
         for label in d.labels where label.kind != .wire && label.kind != .note && isBeside(label, box) {
             let color: String
@@ -69,7 +73,8 @@ public enum FlowDot {
             case .verdict(let v): color = v == .accept ? "#009E73" : (v == .drop ? "#D55E00" : "#1A1A1A")
             default: color = "#D55E00"
             }
-            s += "<TR><TD COLSPAN=\"3\" ALIGN=\"LEFT\"><FONT COLOR=\"\(color)\">\(html(label.text))</FONT></TD></TR>"
+            s +=
+                "<TR><TD COLSPAN=\"3\" ALIGN=\"LEFT\"><FONT COLOR=\"\(color)\">\(MarkupText.xml(label.text))</FONT></TD></TR>"
         }
         return s + "</TABLE>"
     }
@@ -79,31 +84,4 @@ public enum FlowDot {
         label.besideBox == box.id
     }
 
-    static func html(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-
-    /// A DOT quoted string: `"` and `\` escaped, a newline as `\n`.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for c in s {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.append(c)
-            }
-        }
-        return out + "\""
-    }
 }

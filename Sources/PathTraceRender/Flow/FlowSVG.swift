@@ -35,7 +35,7 @@ public enum FlowSVG {
             <?xml version="1.0" encoding="UTF-8"?>
             <svg xmlns="http://www.w3.org/2000/svg" width="1200" height="\(height * 1200 / width)" \
             viewBox="0 0 \(width) \(height)" font-family="monospace" font-size="14">
-            <title>\(escape("pathtrace flow — " + d.title))</title>
+            <title>\(MarkupText.xml("pathtrace flow — " + d.title))</title>
             <defs>
               <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" \
             orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="\(Palette.line)"/></marker>
@@ -44,7 +44,7 @@ public enum FlowSVG {
             </defs>
             <rect x="0" y="0" width="\(width)" height="\(height)" fill="\(Palette.paper)"/>
             <text x="\(margin)" y="26" font-family="sans-serif" font-size="18" font-weight="bold" \
-            fill="\(Palette.ink)">\(escape("pathtrace flow — " + d.title))</text>
+            fill="\(Palette.ink)">\(MarkupText.xml("pathtrace flow — " + d.title))</text>
 
             """
         for edge in d.edges where !edge.walked { out += self.edge(edge) }
@@ -54,7 +54,7 @@ public enum FlowSVG {
         var y = titleHeight + diagramHeight + 16 + 14
         for line in keyLines {
             out += "<text x=\"\(margin)\" y=\"\(y)\" fill=\"\(Palette.ink)\" xml:space=\"preserve\">"
-            out += escape(line) + "</text>\n"
+            out += MarkupText.xml(line) + "</text>\n"
             y += lineHeight
         }
         out += "</svg>\n"
@@ -115,7 +115,7 @@ public enum FlowSVG {
             out += "stroke=\"\(stroke)\" stroke-width=\"\(sw)\"/>\n"
             for (i, line) in b.lines.enumerated() {
                 out += "<text x=\"\(bx + w / 2)\" y=\"\(cy(b.origin.y + 1 + i) + 5)\" text-anchor=\"middle\" "
-                out += "font-family=\"sans-serif\" fill=\"\(Palette.ink)\">\(escape(line))</text>\n"
+                out += "font-family=\"sans-serif\" fill=\"\(Palette.ink)\">\(MarkupText.xml(line))</text>\n"
             }
             return out + "</g>\n"
         }
@@ -125,7 +125,7 @@ public enum FlowSVG {
         let headInk = b.walked ? Palette.paper : Palette.ink
         out += "<rect x=\"\(bx)\" y=\"\(by)\" width=\"\(w)\" height=\"\(cellHeight)\" rx=\"6\" fill=\"\(headFill)\"/>\n"
         out += "<text x=\"\(bx + 10)\" y=\"\(cy(b.origin.y) + 5)\" font-family=\"sans-serif\" font-weight=\"bold\" "
-        out += "fill=\"\(headInk)\">\(escape(b.title))</text>\n"
+        out += "fill=\"\(headInk)\">\(MarkupText.xml(b.title))</text>\n"
         for (i, slot) in b.slots.enumerated() {
             let row = b.origin.y + 1 + i
             let ty = cy(row) + 5
@@ -157,12 +157,12 @@ public enum FlowSVG {
                 }
             } else if !mark.isEmpty {
                 out += "<text x=\"\(bx + 34)\" y=\"\(ty)\" text-anchor=\"end\" fill=\"\(ink)\"\(style)>"
-                out += escape(mark) + "</text>\n"
+                out += MarkupText.xml(mark) + "</text>\n"
             }
             let labelX = bx + 4 + 5 * cellWidth + (slot.steps.count > 2 ? 12 : 0)
-            out += "<text x=\"\(labelX)\" y=\"\(ty)\" fill=\"\(ink)\"\(style)>\(escape(slot.label))</text>\n"
+            out += "<text x=\"\(labelX)\" y=\"\(ty)\" fill=\"\(ink)\"\(style)>\(MarkupText.xml(slot.label))</text>\n"
             out += "<text x=\"\(bx + w - 22)\" y=\"\(ty)\" text-anchor=\"end\" fill=\"\(ink)\"\(style)>"
-            out += escape(FlowText.priorityText(slot.priority)) + "</text>\n"
+            out += MarkupText.xml(FlowText.priorityText(slot.priority)) + "</text>\n"
             if !slot.nat.isEmpty {
                 out += "<text x=\"\(bx + w - 9)\" y=\"\(ty + 1)\" text-anchor=\"middle\" font-size=\"17\" "
                 out += "font-weight=\"bold\" fill=\"\(Palette.vermillion)\">✎</text>\n"
@@ -187,21 +187,7 @@ public enum FlowSVG {
             extra = " font-weight=\"bold\""
         }
         return "<text x=\"\(x(l.origin.x))\" y=\"\(cy(l.origin.y) + 5)\" fill=\"\(fill)\"\(extra) "
-            + "xml:space=\"preserve\">\(escape(l.text))</text>\n"
+            + "xml:space=\"preserve\">\(MarkupText.xml(l.text))</text>\n"
     }
 
-    /// XML text and attribute escaping.
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
 }

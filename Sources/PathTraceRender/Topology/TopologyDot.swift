@@ -10,13 +10,13 @@ public enum TopologyDot {
         out += "  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
         out += "  edge [fontname=\"monospace\", fontsize=9];\n"
         for (n, ns) in topology.namespaces.enumerated() {
-            out += "  subgraph \(quote("cluster_ns\(n)")) {\n"
-            out += "    label=\(quote("netns " + ns.name));\n"
+            out += "  subgraph \(MarkupText.dotQuoted("cluster_ns\(n)")) {\n"
+            out += "    label=\(MarkupText.dotQuoted("netns " + ns.name));\n"
             let masters = Set(ns.links.compactMap(\.master))
             var placed = Set<String>()
             for (b, bridge) in ns.links.enumerated() where masters.contains(bridge.name) {
-                out += "    subgraph \(quote("cluster_ns\(n)_\(b)")) {\n"
-                out += "      label=\(quote("\(bridge.kind) \(bridge.name)"));\n"
+                out += "    subgraph \(MarkupText.dotQuoted("cluster_ns\(n)_\(b)")) {\n"
+                out += "      label=\(MarkupText.dotQuoted("\(bridge.kind) \(bridge.name)"));\n"
                 out += "      " + node(topology, ns, bridge) + "\n"
                 placed.insert(bridge.name)
                 for port in ns.links where port.master == bridge.name {
@@ -33,7 +33,8 @@ public enum TopologyDot {
         for cable in topology.cables {
             guard let a = cable.a.netns, let ai = cable.a.ifname, let b = cable.b.netns, let bi = cable.b.ifname
             else { continue }
-            out += "  \(quote(id(a, ai))) -- \(quote(id(b, bi))) [label=\(quote(cable.kind))];\n"
+            out +=
+                "  \(MarkupText.dotQuoted(id(a, ai))) -- \(MarkupText.dotQuoted(id(b, bi))) [label=\(MarkupText.dotQuoted(cable.kind))];\n"
         }
         out += "}\n"
         return out
@@ -42,22 +43,10 @@ public enum TopologyDot {
     static func node(_ topology: Topology, _ ns: TopologyNamespace, _ link: TopologyLink) -> String {
         var lines = [link.name, link.kind + (link.state == "up" ? "" : " (\(link.state))")]
         lines += link.addresses.filter { !$0.lowercased().hasPrefix("fe80:") }
-        return "\(quote(id(ns.name, link.name))) [label=\(quote(lines.joined(separator: "\n")))];"
+        return
+            "\(MarkupText.dotQuoted(id(ns.name, link.name))) [label=\(MarkupText.dotQuoted(lines.joined(separator: "\n")))];"
     }
 
     static func id(_ netns: String, _ ifname: String) -> String { "\(netns)/\(ifname)" }
 
-    /// A DOT quoted string: `"` and `\` escaped, a newline as `\n`.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for ch in s {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.append(ch)
-            }
-        }
-        return out + "\""
-    }
 }
