@@ -30,7 +30,18 @@ public struct NamespacedCorrelator {
         lane(netns).correlator?.add(event)
     }
 
+    /// The lane of the last event: events of one namespace come in runs, and a hash of the name per
+    /// event would cost more than the comparison (live flood benchmark, scripts/bench-live.sh).
+    private var last: (netns: String?, lane: Lane)?
+
     private mutating func lane(_ netns: String?) -> Lane {
+        if let last, last.netns == netns { return last.lane }
+        let found = existingOrNewLane(netns)
+        last = (netns, found)
+        return found
+    }
+
+    private mutating func existingOrNewLane(_ netns: String?) -> Lane {
         if let lane = lanes[netns] { return lane }
         let lane = Lane()
         let numbers = numbers
@@ -90,9 +101,14 @@ private final class Renumbering {
     }
 
     func renumber(_ walk: inout PacketWalk, netns: String?) {
+        guard active else {
+            // One namespace so far: its numbers are the global ones, and nothing needs remembering.
+            next = max(next, walk.packet + 1)
+            return
+        }
         let key = Key(netns: netns, packet: walk.packet)
-        let global = active ? next : walk.packet
-        next = max(next, global + 1)
+        let global = next
+        next += 1
         map[key] = global
         recent.append(key)
         if recent.count > remember, let old = recent.removeFirst() { map[old] = nil }

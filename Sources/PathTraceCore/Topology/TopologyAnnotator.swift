@@ -24,15 +24,13 @@ public struct TopologyAnnotator: Sendable {
     public func annotate(_ walk: inout PacketWalk) {
         let netns = label(walk.netns)
         if let topology, let netns, topology.namespace(netns) != nil {
-            var seen = Set<String>()
+            // A walk's devices are few: a short list beats a set, and each device's words are made once.
+            var seen: [String] = []
             for step in walk.steps {
                 for name in [step.event.inIface, step.event.physIn, step.event.outIface, step.event.physOut] {
-                    guard let name, seen.insert(name).inserted,
-                        let role = topology.role(netns: netns, ifname: name)
-                    else { continue }
-                    walk.interfaces.append(
-                        WalkInterface(
-                            name: name, role: role, addresses: topology.addresses(netns: netns, ifname: name)))
+                    guard let name, !seen.contains(name) else { continue }
+                    seen.append(name)
+                    if let device = cache.device(netns, name, topology) { walk.interfaces.append(device) }
                 }
             }
         }
@@ -47,8 +45,52 @@ public struct TopologyAnnotator: Sendable {
                     + "went on (\(went), from the topology)")
             return
         }
-        if walk.path == .incomplete || walk.verdict == .drop || !walk.nat.isEmpty || walk.path == .output {
+        if walk.path == .incomplete || walk.verdict == .drop || mayHaveLostItsWay(walk, netns) {
             walk.vanished = VanishedDiagnosis.causes(of: walk, netns: netns ?? walk.netns, topology: topology)
+        }
+    }
+
+    /// A walk that went on, but toward trouble the topology shows: a MASQUERADE with no address to take,
+    /// or a veth whose peer is in the same namespace. Decided per device once (live tracing sees
+    /// thousands of walks a second).
+    func mayHaveLostItsWay(_ walk: PacketWalk, _ netns: String?) -> Bool {
+        guard let topology, let netns, walk.path == .output || walk.path == .forward else { return false }
+        if walk.nat.contains(where: { $0.type == .masquerade && $0.after == nil && $0.direction == "original" }) {
+            return true
+        }
+        guard let out = walk.steps.last(where: { $0.event.outIface != nil })?.event.outIface else { return false }
+        return cache.loopsBack(netns, out, topology)
+    }
+
+    private let cache = Cache()
+
+    /// Per device: its words for the timeline, and whether its veth peer is in its own namespace.
+    private final class Cache: @unchecked Sendable {
+        struct Key: Hashable {
+            var netns: String
+            var ifname: String
+        }
+        private var devices: [Key: WalkInterface?] = [:]
+        private var loops: [Key: Bool] = [:]
+        private let limit = 4096
+
+        func device(_ netns: String, _ ifname: String, _ topology: Topology) -> WalkInterface? {
+            let key = Key(netns: netns, ifname: ifname)
+            if let known = devices[key] { return known }
+            let made = topology.role(netns: netns, ifname: ifname).map {
+                WalkInterface(name: ifname, role: $0, addresses: topology.addresses(netns: netns, ifname: ifname))
+            }
+            // A replay names devices from its input: bounded, so a hostile file cannot grow it.
+            if devices.count < limit { devices[key] = made }
+            return made
+        }
+
+        func loopsBack(_ netns: String, _ ifname: String, _ topology: Topology) -> Bool {
+            let key = Key(netns: netns, ifname: ifname)
+            if let known = loops[key] { return known }
+            let loops = topology.peer(netns: netns, ifname: ifname)?.netns == netns
+            if self.loops.count < limit { self.loops[key] = loops }
+            return loops
         }
     }
 }

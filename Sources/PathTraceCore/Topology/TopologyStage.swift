@@ -20,6 +20,8 @@ public final class TopologyStage {
     /// Namespaces being traced: a packet that left toward one of them and was never seen there vanished.
     public func tracing(_ netns: [String?]) {
         for ns in netns { if let label = annotator.label(ns) { linker?.traced.insert(label) } }
+        // One namespace has no neighbours to join: the linker would only spend time on every walk.
+        if netns.count < 2 { linker = nil }
     }
 
     /// The walk with its topology annotations; it also waits for its continuation in a neighbour namespace.

@@ -239,7 +239,8 @@ public enum VanishedDiagnosis {
 
     /// A MASQUERADE whose out device has no address of the packet's family cannot pick a source.
     static func masquerade(_ walk: PacketWalk, netns: String, topology: Topology) -> [Vanished] {
-        guard walk.nat.contains(where: { $0.type == .masquerade && $0.direction == "original" }),
+        // An address MASQUERADE could take gives the rewrite an `after` (from the topology or the reply).
+        guard walk.nat.contains(where: { $0.type == .masquerade && $0.direction == "original" && $0.after == nil }),
             let out = walk.steps.last(where: { $0.hook == .postrouting })?.event.outIface,
             let v6 = lastHeader(walk)?.dst?.isV6
         else { return [] }

@@ -15,12 +15,13 @@ final class Lane: @unchecked Sendable {
 
     init(target: LiveTrace.Target, recordSessions: Bool) {
         self.target = target
+        name = target.namespace.name
         installer = RuleInstaller(
             namespace: target.namespace, store: recordSessions ? SessionStateStore(id: session) : nil)
     }
 
     /// The namespace as walks name it (nil: the current one).
-    var name: String? { target.namespace.name }
+    let name: String?
 
     var where_: String { target.namespace.name.map { "netns \($0)" } ?? "this namespace" }
 

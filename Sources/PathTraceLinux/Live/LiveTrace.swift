@@ -116,29 +116,27 @@ public final class LiveTrace: @unchecked Sendable {
         snapshot = topology(lanes)
         let stage = TopologyStage(topology: snapshot, unnamed: unnamedLabel)
         var shown = 0
-        let filters = Dictionary(
-            lanes.map { lane in
-                (
-                    lane.name,
-                    lane.target.shown.isEmpty ? [lane.target.filter ?? configuration.filter] : lane.target.shown
-                )
-            }, uniquingKeysWith: { a, _ in a })
+        let filter = configuration.filter
         let count = configuration.count
-        let lookups = Dictionary(lanes.map { ($0.name, $0.lookup) }, uniquingKeysWith: { a, _ in a })
-        let followers = Dictionary(lanes.map { ($0.name, $0.follower) }, uniquingKeysWith: { a, _ in a })
         let onMessage = onMessage
-        var correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookups[$0] ?? nil, netns: $0) }) {
+        // A few lanes: a scan comparing names beats hashing one per walk (scripts/bench-live.sh).
+        func lane(_ netns: String?) -> Lane? { lanes.first { $0.name == netns } }
+        var correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lane($0)?.lookup, netns: $0) }) {
             [queue] walk in
             // Replies are traced too (their de-NAT is the evidence for MASQUERADE), and shown.
             let walk = stage.process(walk)
             defer { stage.deliverJourneys() }
-            let selected = filters[walk.netns] ?? [WalkFilter()]
+            let mine = lane(walk.netns)
+            func selects(_ f: WalkFilter) -> Bool { f.matches(walk) || f.reversed.matches(walk) }
+            let selected =
+                mine.map {
+                    $0.target.shown.isEmpty
+                        ? selects($0.target.filter ?? filter) : $0.target.shown.contains(where: selects)
+                }
+                ?? false
             // DNAT/REDIRECT seen in a walk: its replies come from the translated end; they are traced too.
-            let follower = followers[walk.netns] ?? nil
-            guard
-                selected.contains(where: { $0.matches(walk) || $0.reversed.matches(walk) })
-                    || follower?.isFollowedReply(walk) == true
-            else { return }
+            let follower = mine?.follower
+            guard selected || follower?.isFollowedReply(walk) == true else { return }
             if let line = follower?.observe(walk) { onMessage(line) }
             if let count, shown >= count { return }
             shown += 1
