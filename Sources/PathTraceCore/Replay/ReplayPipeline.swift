@@ -88,7 +88,9 @@ public struct ReplayPipeline {
     public mutating func finish() -> Summary {
         correlator.finish()
         stage.finish()
-        return Summary(stats: correlator.stats, shown: counter.value, skipped: skipped, journeys: stage.journeys)
+        var stats = correlator.stats
+        stats.incomplete -= stage.completed
+        return Summary(stats: stats, shown: counter.value, skipped: skipped, journeys: stage.journeys)
     }
 
     /// Reads `sources` in order and finishes: the whole replay in one call.

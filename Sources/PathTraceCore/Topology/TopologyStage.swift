@@ -16,6 +16,9 @@ public final class TopologyStage {
     /// Each journey across namespaces, as soon as it has ended.
     public var onJourney: (Journey) -> Void = { _ in }
     public private(set) var journeys = 0
+    /// Walks the correlator called incomplete that the topology completed (silent after PREROUTING only
+    /// because no chain is loaded further on).
+    public private(set) var completed = 0
 
     /// Namespaces being traced: a packet that left toward one of them and was never seen there vanished.
     public func tracing(_ netns: [String?]) {
@@ -27,7 +30,9 @@ public final class TopologyStage {
     /// The walk with its topology annotations; it also waits for its continuation in a neighbour namespace.
     public func process(_ walk: PacketWalk) -> PacketWalk {
         var walk = walk
+        let wasIncomplete = walk.path == .incomplete
         annotator.annotate(&walk)
+        if wasIncomplete && walk.path != .incomplete { completed += 1 }
         linker?.add(walk)
         return walk
     }

@@ -152,8 +152,10 @@ public final class LiveTrace: @unchecked Sendable {
         for item in queue.drain() { deliver(item.event, to: lanes[item.lane], &correlator) }
         correlator.finish()
         stage.finish()
+        var stats = correlator.stats
+        stats.incomplete -= stage.completed
         var summary = LiveSummary(
-            lanes: lanes, stats: correlator.stats, shown: shown, removals: removals.value ?? [])
+            lanes: lanes, stats: stats, shown: shown, removals: removals.value ?? [])
         summary.journeys = stage.journeys
         return summary
     }
