@@ -10,13 +10,16 @@ import Testing
     static let events = "captures/journey-libvirt-nat.events.jsonl"
     static let topology = "captures/journey-libvirt-nat.topology.json"
 
-    static func replay(topology: Bool = true) throws -> (walks: [PacketWalk], journeys: [Journey], summary: ReplayPipeline.Summary) {
+    static func replay(topology: Bool = true) throws -> (
+        walks: [PacketWalk], journeys: [Journey], summary: ReplayPipeline.Summary
+    ) {
         let snapshot = topology ? try TopologyFile.load(Fixtures.url(Self.topology).path) : nil
         var walks: [PacketWalk] = []
         var journeys: [Journey] = []
         var pipeline = ReplayPipeline(topology: snapshot) { walks.append($0) }
         pipeline.onJourney = { journeys.append($0) }
-        try pipeline.read(MemorySource(name: Self.events, bytes: Array(try Data(contentsOf: Fixtures.url(Self.events)))))
+        try pipeline.read(
+            MemorySource(name: Self.events, bytes: Array(try Data(contentsOf: Fixtures.url(Self.events)))))
         let summary = pipeline.finish()
         return (walks, journeys, summary)
     }

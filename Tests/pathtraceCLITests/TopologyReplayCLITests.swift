@@ -50,7 +50,9 @@ import Testing
         let badNetns = try CLI.run(["replay", "--netns", "ptlv-host"])
         #expect(badNetns.status == 2)
         #expect(badNetns.stderr.contains("--netns: expected NAME=FILE, got 'ptlv-host'"))
-        let named = try CLI.run(["replay", "--netns", "ptlv-host=Fixtures/seed/001-libvirt-nat.dmesg", "--format", "json"])
+        let named = try CLI.run([
+            "replay", "--netns", "ptlv-host=Fixtures/seed/001-libvirt-nat.dmesg", "--format", "json",
+        ])
         #expect(named.status == 0)
         #expect(named.stdout.contains("\"netns\":\"ptlv-host\""))
     }

@@ -40,6 +40,8 @@ public struct TopologyAnnotator: Sendable {
             walk.path = path
             walk.verdict = .accept
             let went = path == .bridged ? "bridged" : path == .input ? "to this host" : "forwarded"
+            // The analyzer's "where the packet went next is not in the trace" is answered by this note.
+            walk.notes.removeAll { $0.hasPrefix("the walk ends after ") }
             walk.notes.append(
                 "no chain is loaded at the later hooks in \(netns): the trace ends after PREROUTING, the packet "
                     + "went on (\(went), from the topology)")
