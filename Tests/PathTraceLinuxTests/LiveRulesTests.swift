@@ -70,6 +70,13 @@ struct LiveRulesTests {
             #expect(during.nft.contains("priority raw - 1"))
             #expect(during.nft.contains("meta nftrace set 1"))
             #expect(during.nfLog2 == before.nfLog2 && during.iptables == before.iptables)
+        case .mixed:
+            // The nft marking table, and the legacy loggers bound to nfnetlink_log; no TRACE rule.
+            #expect(plan.rules.count == 1)
+            #expect(during.nft.contains("table inet pathtrace_\(id) {") && during.nft.contains("meta nftrace set 1"))
+            #expect(during.iptables == before.iptables && during.ip6tables == before.ip6tables)
+            #expect(during.nfLog2 == "nfnetlink_log\n" && during.nfLog10 == "nfnetlink_log\n")
+            #expect(record.sysctls.map(\.old) == ["nf_log_ipv4", "nf_log_ipv6"])
         case .nflog:
             // One NFLOG rule at the head of every chain (25 IPv4 chains and 18 IPv6 chains in the fixture),
             // the mark saved to and restored from the connection in every built-in chain after raw, and
