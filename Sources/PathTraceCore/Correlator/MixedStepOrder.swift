@@ -50,8 +50,8 @@ public struct MixedStepOrder {
         if let key { group = groups[key] }
         if group == nil, let id = event.traceID { group = byTraceID[id] }
         if group == nil, key == nil {
-            // Nothing ties it to a packet: out at once, behind what is held.
-            return release(now: now) + [event]
+            // Nothing ties it to a packet: out at once.
+            return [event]
         }
         let placed = place(event, nft: nft, after: group.flatMap { nft ? $0.nft.last : $0.legacy.last }, lookup)
         // The same header again at an earlier hook is the next packet (a retransmission): a new group.
@@ -70,6 +70,9 @@ public struct MixedStepOrder {
         g.lastArrival = now
         if nft { g.nft.append(placed) } else { g.legacy.append(placed) }
         if let id = event.traceID { byTraceID[id] = g }
+        // A scan of what is held only when the oldest packet is due (a flood holds thousands): the
+        // live loop's beat releases the rest.
+        guard let oldest = pending.first, now - oldest.lastArrival >= hold else { return [] }
         return release(now: now)
     }
 

@@ -109,6 +109,13 @@ final class Lane: @unchecked Sendable {
     func saved(_ event: TraceEvent) -> TraceEvent {
         var e = event
         e.netns = name
+        // mixed: an nft base chain's step carries its declared hook, so a replay without the ruleset
+        // places it among the legacy steps as the live walk did.
+        if order != nil, e.hook == nil, MixedStepOrder.isNftStep(e),
+            let declared = lookup?.basePosition(table: e.table, chain: e.chain, family: e.family)
+        {
+            e.hook = declared.hook
+        }
         guard event.ruleText == nil, event.kind == .rule, let ref = event.rule, let lookup,
             let text = lookup.resolve(table: event.table, chain: event.chain, rule: ref, family: event.family)?.text
         else { return e }
