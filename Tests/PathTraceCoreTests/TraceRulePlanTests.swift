@@ -60,6 +60,27 @@ private func planError(_ body: () throws -> TraceRulePlan) -> TraceRulePlanError
         #expect(plan.insertedCount(family: .ipv4, table: "raw", chain: "PREROUTING") == 1)
     }
 
+    /// mixed: nft's marking table (its trace flag reaches legacy x_tables too) and the legacy loggers bound
+    /// to nfnetlink_log, as the legacy backend binds them; no TRACE rule, so no raw table is loaded.
+    @Test func mixedPlanIsTheNftTableAndTheLegacyLoggers() throws {
+        let plan = try TraceRulePlan.make(
+            filter: filter(proto: "tcp", dport: "8080"), backend: .mixed, session: sid, replies: true)
+        let nft = try TraceRulePlan.make(
+            filter: filter(proto: "tcp", dport: "8080"), backend: .nft, session: sid, replies: true)
+        #expect(plan.rules == nft.rules)
+        #expect(plan.rules.map(\.label) == ["nft inet \(sid.nftTable)"])
+        #expect(
+            plan.sysctls == [
+                SysctlSetting(key: "net.netfilter.nf_log.2", value: "nfnetlink_log"),
+                SysctlSetting(key: "net.netfilter.nf_log.10", value: "nfnetlink_log"),
+            ])
+        let v4 = try TraceRulePlan.make(filter: filter(proto: "icmp"), backend: .mixed, session: sid)
+        #expect(v4.sysctls.map(\.key) == ["net.netfilter.nf_log.2"])
+        // A DNAT's replies are followed with chains in the session's own table, as with nft.
+        let source = try #require(plan.rules.first)
+        #expect(source.remove.argv == ["nft", "delete", "table", "inet", sid.nftTable])
+    }
+
     @Test func removalIsTheInstallSpecWithDelete() throws {
         for backend in [TraceBackend.legacy, .nflog] {
             let chains = [ChainRef(family: .ipv4, table: "filter", chain: "INPUT", isBuiltin: true)]

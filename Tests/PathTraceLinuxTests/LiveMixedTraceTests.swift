@@ -21,6 +21,96 @@ struct LiveMixedTraceTests {
 
     enum Marker: String, CaseIterable { case nftrace, trace }
 
+    /// The user's nft table for the whole-trace test: a counter for 8080, a drop for 8081.
+    static let userNftWithDrop = """
+        table inet ptmix {
+            chain fw {
+                type filter hook forward priority filter + 10; policy accept;
+                tcp dport 8080 counter
+                tcp dport 8081 drop
+            }
+        }
+
+        """
+
+    /// Counters move with the traffic: they are not the ruleset.
+    static func withoutCounters(_ s: Live.Snapshot) -> Live.Snapshot {
+        var s = s
+        for keyPath in [\Live.Snapshot.iptables, \Live.Snapshot.ip6tables] {
+            s[keyPath: keyPath] = s[keyPath: keyPath].split(separator: "\n", omittingEmptySubsequences: false)
+                .map { $0.hasPrefix(":") ? String($0.prefix { $0 != "[" }) : String($0) }.joined(separator: "\n")
+        }
+        s.nft = s.nft.replacing(/packets \d+ bytes \d+/, with: "")
+        return s
+    }
+
+    static func label(_ step: WalkStep) -> String { "\(step.event.table):\(step.event.chain)" }
+
+    /// `auto` on a router with a legacy filter table and a native nft table picks `mixed`; the SYN's one
+    /// walk lists legacy steps and the nft chain's step in hook and priority order; a drop in the nft chain
+    /// is the walk's verdict, with its rule; afterwards the namespace is as it was.
+    @Test(.liveLab) func autoTracesBothRulesetsInOneWalk() throws {
+        let lab = try #require(LiveLabTrait.current)
+        let r = lab.router
+        try lab.exec(r, ["iptables-legacy", "-w", "-A", "FORWARD", "-p", "tcp", "--dport", "8080", "-j", "ACCEPT"])
+        // A raw table (loaded by listing it): where legacy TRACE starts a walk.
+        try lab.exec(r, ["iptables-legacy", "-w", "-t", "raw", "-S"])
+        try Live.run(["nft", "-f", "-"], in: r, stdin: Self.userNftWithDrop)
+        let before = try Live.snapshot(r)
+
+        var filter = WalkFilter()
+        filter.proto = IPProtocol.tcp
+        filter.dport = PortRange("8080:8081")
+        let target = LiveTrace.Target.deciding(.named(r), requested: nil, filter: filter)
+        #expect(target.backend == .mixed)
+        #expect(
+            target.choice.messages.first?.hasPrefix(
+                "backend mixed (iptables-legacy rules beside nft tables: inet ptmix") == true)
+        var configuration = LiveTrace.Configuration(targets: [target], filter: filter, rate: .default, duration: 20)
+        configuration.recordSessions = false
+        configuration.probeTopology = false
+        let trace = LiveTrace(configuration)
+        trace.onReady = { trace in
+            _ = try? lab.sendSYN(port: 8080)
+            _ = try? lab.sendSYN(port: 8081, timeoutMs: 300)
+            Thread.sleep(forTimeInterval: 0.8)
+            trace.stop()
+        }
+        var walks: [PacketWalk] = []
+        let summary = try trace.run { walks.append($0) }
+        #expect(summary.cleanlyRemoved)
+        #expect(summary.lost == 0)
+
+        func syn(_ port: UInt16) -> PacketWalk? {
+            walks.first {
+                $0.steps.first?.event.header?.dport == port && $0.steps.first?.event.header?.tcpFlags == .syn
+            }
+        }
+        let accepted = try #require(syn(8080), "\(walks.map { $0.steps.map(Self.label) })")
+        let chains = accepted.steps.map(Self.label)
+        print("mixed walk 8080:", accepted.steps.map(MixedStepOrderLabel.line))
+        let raw = try #require(chains.firstIndex(of: "raw:PREROUTING"), "\(chains)")
+        let legacyFilter = try #require(chains.firstIndex(of: "filter:FORWARD"), "\(chains)")
+        let nftChain = try #require(chains.firstIndex(of: "ptmix:fw"), "\(chains)")
+        #expect(chains.first?.hasPrefix("pathtrace_") == true)
+        #expect(raw < legacyFilter && legacyFilter < nftChain)
+        #expect(accepted.path == .forward && accepted.verdict == .accept)
+        #expect(
+            accepted.steps[legacyFilter].event.ruleText == "-A FORWARD -p tcp -m tcp --dport 8080 -j ACCEPT")
+        // Only the SYN opened a walk for 8080 in the forward direction: one walk, not a split one.
+        #expect(walks.filter { $0.steps.first?.event.header?.dport == 8080 }.count == 1)
+
+        let dropped = try #require(syn(8081), "\(walks.map { $0.steps.map(Self.label) })")
+        print("mixed walk 8081:", dropped.steps.map(MixedStepOrderLabel.line))
+        #expect(dropped.verdict == .drop)
+        #expect(dropped.steps.last.map(Self.label) == "ptmix:fw")
+        #expect(dropped.steps.last?.verdict == .drop)
+        #expect(dropped.steps.last?.event.ruleText?.contains("tcp dport 8081 drop") == true)
+        #expect(dropped.steps.contains { Self.label($0) == "filter:FORWARD" })
+
+        #expect(Self.withoutCounters(try Live.snapshot(r)) == Self.withoutCounters(before))
+    }
+
     @Test(.liveLab, arguments: Marker.allCases)
     func oneMarkReachesBothTracers(_ marker: Marker) throws {
         let lab = try #require(LiveLabTrait.current)
@@ -80,5 +170,18 @@ struct LiveMixedTraceTests {
         if marker == .trace { #expect(legacySteps.first == "raw:PREROUTING:policy") }
         let ids = Set(logEvents.events.filter(isSYN).compactMap(\.header?.ipID))
         #expect(ids.count == 1 && ids == Set(nftEvents.events.filter(isSYN).compactMap(\.header?.ipID)))
+    }
+}
+
+/// One step as a line, for the test's log.
+enum MixedStepOrderLabel {
+    static func line(_ s: WalkStep) -> String {
+        var rule = s.event.kind.rawValue
+        switch s.event.rule {
+        case .number(let n)?: rule += " \(n)"
+        case .handle(let h)?: rule += " #\(h)"
+        case nil: break
+        }
+        return "\(s.hook?.rawValue ?? "?") \(s.event.table):\(s.event.chain) \(rule) \(s.verdict?.description ?? "-")"
     }
 }

@@ -70,6 +70,13 @@ struct LiveRulesTests {
             #expect(during.nft.contains("priority raw - 1"))
             #expect(during.nft.contains("meta nftrace set 1"))
             #expect(during.nfLog2 == before.nfLog2 && during.iptables == before.iptables)
+        case .mixed:
+            // The nft marking table, and the legacy loggers bound to nfnetlink_log; no TRACE rule.
+            #expect(plan.rules.count == 1)
+            #expect(during.nft.contains("table inet pathtrace_\(id) {") && during.nft.contains("meta nftrace set 1"))
+            #expect(during.iptables == before.iptables && during.ip6tables == before.ip6tables)
+            #expect(during.nfLog2 == "nfnetlink_log\n" && during.nfLog10 == "nfnetlink_log\n")
+            #expect(record.sysctls.map(\.old) == ["nf_log_ipv4", "nf_log_ipv6"])
         case .nflog:
             // One NFLOG rule at the head of every chain (25 IPv4 chains and 18 IPv6 chains in the fixture),
             // the mark saved to and restored from the connection in every built-in chain after raw, and
@@ -126,7 +133,7 @@ struct LiveRulesTests {
         #expect(installer.installedRules.isEmpty)
     }
 
-    @Test(.liveNetns, arguments: [TraceBackend.legacy, .nft])
+    @Test(.liveNetns, arguments: [TraceBackend.legacy, .nft, .mixed])
     func cleanupAfterSigkillRestoresEverything(backend: TraceBackend) throws {
         let ns = LiveNetnsTrait.name
         let session = try HelperSession(ns: ns, backend: backend, ["--dport", "3128", "--no-guard"])
@@ -156,8 +163,11 @@ struct LiveRulesTests {
             #expect(summary.contains("restored net.netfilter.nf_log.2 = nf_log_ipv4"))
             #expect(summary.contains("restored net.netfilter.nf_log.10 = nf_log_ipv6"))
         } else {
-            #expect(summary.contains("removed 1 rule, restored 0 sysctls"))
+            // mixed: the nft marking table, and the loggers it bound to nfnetlink_log.
+            let sysctls = backend == .mixed ? "2 sysctls" : "0 sysctls"
+            #expect(summary.contains("removed 1 rule, restored \(sysctls)"))
             #expect(summary.contains("removed nft inet pathtrace_\(id): nft delete table inet pathtrace_\(id)"))
+            if backend == .mixed { #expect(summary.contains("restored net.netfilter.nf_log.2 = nf_log_ipv4")) }
         }
         #expect(try Live.snapshot(ns) == before)
         #expect(SessionStateStore.files(in: dir).isEmpty)

@@ -49,7 +49,11 @@ extension Ruleset: RuleLookup {
     }
 
     public func basePosition(table: String, chain: String, family: Family) -> HookPosition? {
-        guard let c = self.chain(table: table, chain: chain, family: family), let hookName = c.hook,
+        // Only nft base chains declare a hook: an iptables table kept apart under the same name has none.
+        let declared = tables(named: table, family: family).lazy.compactMap { $0.chain(chain) }.filter {
+            $0.hook != nil
+        }
+        guard let c = declared.first, let hookName = c.hook,
             let hook = Hook(chainName: hookName)
         else { return nil }
         return HookPosition(hook: hook, priority: c.priority.flatMap(Netfilter.priority(nft:)) ?? 0)

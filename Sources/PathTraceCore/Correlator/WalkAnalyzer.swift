@@ -76,8 +76,10 @@ struct WalkAnalyzer {
         } else if step.pointee.event.kind == .return {
             verdict = .return
         } else if let next {
+            // A legacy table and an nft table of the same name (a mixed walk) are two invocations.
             let sameInvocation =
                 next.pointee.hook == step.pointee.hook && next.pointee.event.table == step.pointee.event.table
+                && MixedStepOrder.isNftStep(next.pointee.event) == MixedStepOrder.isNftStep(step.pointee.event)
             if !sameInvocation {
                 verdict = .accept
             } else if next.pointee.event.chain == step.pointee.event.chain {

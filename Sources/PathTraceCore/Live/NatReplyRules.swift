@@ -112,7 +112,7 @@ extension TraceRulePlan {
             return try TraceRulePlan.make(
                 filter: source.filter, backend: backend, rate: rate, session: session, families: [source.family]
             ).rules
-        case .nft:
+        case .nft, .mixed:
             let spec = try MatchSpec(filter: source.filter, families: [source.family])
             let table = session.nftTable
             return [("prerouting", MatchSpec.Direction.in), ("output", .out)].map { hook, direction in

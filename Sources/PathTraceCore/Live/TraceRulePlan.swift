@@ -1,7 +1,8 @@
 /// How live tracing marks packets: nft `meta nftrace`, legacy `-j TRACE` (read over nfnetlink_log, or
-/// from the kernel log with `kmsg`), or `NFLOG` at the head of every chain.
+/// from the kernel log with `kmsg`), `NFLOG` at the head of every chain, or `mixed`: nft's marking rule,
+/// whose trace flag makes nf_tables and legacy x_tables report the packet at once (two collectors).
 public enum TraceBackend: String, Sendable, Codable, CaseIterable {
-    case nft, legacy, nflog, kmsg
+    case nft, legacy, nflog, kmsg, mixed
 
     /// Whether the backend installs iptables-legacy `-j TRACE` rules.
     public var usesLegacyTrace: Bool { self == .legacy || self == .kmsg }
@@ -9,7 +10,7 @@ public enum TraceBackend: String, Sendable, Codable, CaseIterable {
     /// The logger `net.netfilter.nf_log.<pf>` names while the session runs: where TRACE lines go.
     public func traceLogger(_ family: TraceFamily) -> String? {
         switch self {
-        case .legacy: return "nfnetlink_log"
+        case .legacy, .mixed: return "nfnetlink_log"
         case .kmsg: return family == .ipv4 ? "nf_log_ipv4" : "nf_log_ipv6"
         case .nft, .nflog: return nil
         }
@@ -263,12 +264,12 @@ public struct TraceRulePlan: Sendable, Equatable {
         switch backend {
         case .nft:
             plan.rules = [nftTableRule(specs: specs, rate: rate, session: session)]
+        case .mixed:
+            // The nft table marks the packet; legacy tables print TRACE for it through nfnetlink_log.
+            plan.sysctls = loggerSysctls(backend: backend, families: spec.families)
+            plan.rules = [nftTableRule(specs: specs, rate: rate, session: session)]
         case .legacy, .kmsg:
-            plan.sysctls = spec.families.compactMap { family in
-                backend.traceLogger(family).map {
-                    SysctlSetting(key: "net.netfilter.nf_log.\(family.protocolFamily)", value: $0)
-                }
-            }
+            plan.sysctls = loggerSysctls(backend: backend, families: spec.families)
             for family in spec.families {
                 for chain in ["PREROUTING", "OUTPUT"] {
                     for spec in specs {
@@ -288,6 +289,15 @@ public struct TraceRulePlan: Sendable, Equatable {
                 specs: specs, families: spec.families, rate: rate, session: session, group: nflogGroup, chains: chains)
         }
         return plan
+    }
+
+    /// `net.netfilter.nf_log.<pf>` naming the backend's logger, for each family that has one.
+    static func loggerSysctls(backend: TraceBackend, families: [TraceFamily]) -> [SysctlSetting] {
+        families.compactMap { family in
+            backend.traceLogger(family).map {
+                SysctlSetting(key: "net.netfilter.nf_log.\(family.protocolFamily)", value: $0)
+            }
+        }
     }
 
     /// How many rules the plan puts at the head of a chain: TRACE rule numbers there shift by this much.

@@ -141,6 +141,23 @@ public struct Ruleset: Sendable, Equatable {
         for table in other.tables { merge(table) }
     }
 
+    /// Adds `other`'s tables keeping a table read from an iptables listing apart from an nft table of the
+    /// same name and family: in a namespace with iptables-legacy tables beside nft tables (a `mixed`
+    /// trace) they are different kernel tables, numbered differently. (`merge(_:)` joins them: an
+    /// iptables-nft listing and `nft list ruleset` show the same tables.)
+    public mutating func mergeApart(_ other: Ruleset) {
+        for table in other.tables {
+            if let i = tables.firstIndex(where: {
+                $0.name == table.name && $0.family == table.family && ($0.format == .nft) == (table.format == .nft)
+            }) {
+                for chain in table.chains { tables[i].replaceChain(chain) }
+                tables[i].reindexHandles()
+            } else {
+                tables.append(table)
+            }
+        }
+    }
+
     /// Adds one table's chains, replacing chains of the same name.
     mutating func merge(_ table: Table) {
         let t = tableIndex(table.name, family: table.family, format: table.format)
@@ -178,7 +195,8 @@ public struct Ruleset: Sendable, Equatable {
         let candidates = tables(named: table, family: family)
         switch ref {
         case .number(let n):
-            for t in candidates {
+            // A rule number is legacy TRACE's: tables read from an iptables listing first.
+            for t in candidates.filter({ $0.format != .nft }) + candidates.filter({ $0.format == .nft }) {
                 if let c = t.chain(chain) { return c.rule(number: n) }
             }
             return nil

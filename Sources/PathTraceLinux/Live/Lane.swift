@@ -7,7 +7,10 @@ final class Lane: @unchecked Sendable {
     let target: LiveTrace.Target
     let installer: RuleInstaller
     let session = SessionID.random()
-    private(set) var collector: (any TraceCollector)?
+    /// One collector; two with `mixed` (nf_tables trace and legacy TRACE over nfnetlink_log).
+    private(set) var collectors: [any TraceCollector] = []
+    /// `mixed`: puts the two collectors' steps of a packet back in walk order before the correlator.
+    var order: MixedStepOrder?
     private(set) var lookup: RuleLookup?
     private(set) var ruleCount = 0
     /// Adds reply rules for the translations walks show (DNAT, REDIRECT).
@@ -28,29 +31,46 @@ final class Lane: @unchecked Sendable {
     /// Starts the collector; its events go to `queue` tagged with this lane's index.
     func start(lane index: Int, queue: EventQueue) throws {
         let namespace = target.namespace
-        let collector: any TraceCollector
+        var collectors: [any TraceCollector]
+        // A large socket buffer rides out bursts while the loop is busy with walks.
+        let nft = { NftTraceCollector(options: .init(netns: namespace, receiveBufferBytes: 64 << 20)) }
         switch target.backend {
         case .nft:
-            // A large socket buffer rides out bursts while the loop is busy with walks.
-            collector = NftTraceCollector(options: .init(netns: namespace, receiveBufferBytes: 64 << 20))
+            collectors = [nft()]
         case .kmsg:
             try requireKernelLogReach()
-            collector = KmsgCollector()
+            collectors = [KmsgCollector()]
         case .legacy, .nflog:
-            collector = NflogCollector(
-                options: .init(
-                    group: target.backend == .legacy ? 0 : LiveTrace.nflogGroup, netns: namespace,
-                    receiveBufferBytes: 64 << 20,
-                    ownMarkBits: target.backend == .nflog ? TraceRulePlan.nflogMarkBit : 0))
+            collectors = [
+                NflogCollector(
+                    options: .init(
+                        group: target.backend == .legacy ? 0 : LiveTrace.nflogGroup, netns: namespace,
+                        receiveBufferBytes: 64 << 20,
+                        ownMarkBits: target.backend == .nflog ? TraceRulePlan.nflogMarkBit : 0))
+            ]
+        case .mixed:
+            // Both into the same queue with this lane's index: one correlator gets both kinds of steps.
+            collectors = [
+                nft(), NflogCollector(options: .init(group: 0, netns: namespace, receiveBufferBytes: 64 << 20)),
+            ]
+            order = MixedStepOrder()
         }
-        do {
-            try collector.start { [queue] in queue.push($0, lane: index) }
-        } catch let error as LinuxError {
-            if case .permissionDenied = error { throw LiveTraceError.noNetAdmin }
-            throw LiveTraceError.failed("cannot listen for trace events in \(where_): \(error)")
+        for collector in collectors {
+            do {
+                try collector.start { [queue] in queue.push($0, lane: index) }
+            } catch let error as LinuxError {
+                for started in self.collectors { started.stop() }
+                if case .permissionDenied = error { throw LiveTraceError.noNetAdmin }
+                throw LiveTraceError.failed("cannot listen for trace events in \(where_): \(error)")
+            }
+            self.collectors.append(collector)
         }
-        self.collector = collector
     }
+
+    /// The first failure of any of the lane's collectors.
+    var failure: LinuxError? { collectors.lazy.compactMap(\.failure).first }
+
+    func stopCollectors() { for collector in collectors { collector.stop() } }
 
     /// Plans and installs this namespace's tagged rules, after taking its ruleset snapshot.
     func install(_ configuration: LiveTrace.Configuration) throws {
@@ -89,6 +109,13 @@ final class Lane: @unchecked Sendable {
     func saved(_ event: TraceEvent) -> TraceEvent {
         var e = event
         e.netns = name
+        // mixed: an nft base chain's step carries its declared hook, so a replay without the ruleset
+        // places it among the legacy steps as the live walk did.
+        if order != nil, e.hook == nil, MixedStepOrder.isNftStep(e),
+            let declared = lookup?.basePosition(table: e.table, chain: e.chain, family: e.family)
+        {
+            e.hook = declared.hook
+        }
         guard event.ruleText == nil, event.kind == .rule, let ref = event.rule, let lookup,
             let text = lookup.resolve(table: event.table, chain: event.chain, rule: ref, family: event.family)?.text
         else { return e }

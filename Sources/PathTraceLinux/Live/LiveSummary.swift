@@ -22,7 +22,7 @@ public struct LiveSummary: Sendable {
         incomplete = stats.incomplete
         for lane in lanes {
             leftBehind += lane.target.choice.exitMessages
-            if let counters = lane.collector?.counters {
+            for counters in lane.collectors.map(\.counters) {
                 lost += counters.lost
                 overruns += counters.overruns
             }

@@ -105,7 +105,7 @@ public final class LiveTrace: @unchecked Sendable {
         for (index, lane) in lanes.enumerated() {
             try lane.start(lane: index, queue: queue)
         }
-        defer { for lane in lanes { lane.collector?.stop() } }
+        defer { for lane in lanes { lane.stopCollectors() } }
         for lane in lanes {
             try lane.install(configuration)
             onMessage(
@@ -148,8 +148,11 @@ public final class LiveTrace: @unchecked Sendable {
         if let onReady { Thread.detachNewThread { onReady(self) } }
         loop(lanes, &correlator)
         guardian.run()
-        for lane in lanes { lane.collector?.stop() }
+        for lane in lanes { lane.stopCollectors() }
         for item in queue.drain() { deliver(item.event, to: lanes[item.lane], &correlator) }
+        for lane in lanes where lane.order != nil {
+            for event in lane.order?.flush() ?? [] { pass(event, of: lane, &correlator) }
+        }
         correlator.finish()
         stage.finish()
         var stats = correlator.stats
@@ -197,10 +200,12 @@ public final class LiveTrace: @unchecked Sendable {
                 deadline = min(deadline, end)
             }
             for item in queue.wait(until: deadline) { deliver(item.event, to: lanes[item.lane], &correlator) }
-            correlator.tick(now: Date().timeIntervalSince1970)
-            if let failed = lanes.first(where: { $0.collector?.failure != nil }),
-                let failure = failed.collector?.failure
-            {
+            let now = Date().timeIntervalSince1970
+            for lane in lanes where lane.order != nil {
+                for event in lane.order?.release(now: now) ?? [] { pass(event, of: lane, &correlator) }
+            }
+            correlator.tick(now: now)
+            if let failed = lanes.first(where: { $0.failure != nil }), let failure = failed.failure {
                 onMessage("the collector in \(failed.where_) stopped: \(failure)")
                 break
             }
@@ -208,6 +213,14 @@ public final class LiveTrace: @unchecked Sendable {
     }
 
     private func deliver(_ event: TraceEvent, to lane: Lane, _ correlator: inout NamespacedCorrelator) {
+        guard lane.order != nil else { return pass(event, of: lane, &correlator) }
+        // mixed: held until the packet's steps from both collectors are in, then given out in walk order.
+        let now = Date().timeIntervalSince1970
+        for e in lane.order?.add(event, now: now, lookup: lane.lookup) ?? [] { pass(e, of: lane, &correlator) }
+    }
+
+    /// To `--save` and the correlator, in walk order (a saved mixed trace replays alike).
+    private func pass(_ event: TraceEvent, of lane: Lane, _ correlator: inout NamespacedCorrelator) {
         if let onEvent { onEvent(lane.saved(event)) }
         correlator.add(event, netns: lane.name)
     }

@@ -5,10 +5,14 @@ import PathTraceCore
 public enum RulesetSnapshot {
     /// The argv of each listing the backend's steps refer to: nft handles, or legacy rule numbers of
     /// both families (a legacy table and an nft table of the same name must not be merged).
+    /// `mixed` takes both: its walks hold legacy steps and nft steps (the tables stay apart by format).
     public static func commands(for backend: TraceBackend) -> [[String]] {
-        backend == .nft
-            ? [["nft", "-a", "list", "ruleset"]]
-            : TraceFamily.allCases.map { [TraceRulePlan.iptablesSaveBinary($0)] }
+        let legacy = TraceFamily.allCases.map { [TraceRulePlan.iptablesSaveBinary($0)] }
+        switch backend {
+        case .nft: return [["nft", "-a", "list", "ruleset"]]
+        case .mixed: return legacy + [["nft", "-a", "list", "ruleset"]]
+        case .legacy, .nflog, .kmsg: return legacy
+        }
     }
 
     /// Runs the listings and merges what parses; nil when there is nothing.
@@ -21,7 +25,8 @@ public enum RulesetSnapshot {
             guard let text = try? runner.run(PlannedCommand(argv), in: namespace).stdout, !text.isEmpty,
                 let parsed = try? RulesetParser.parse(text, sourceName: argv.joined(separator: " "))
             else { continue }
-            merged.merge(parsed)
+            // mixed: the legacy tables and the nft tables are different tables, whatever their names.
+            if backend == .mixed { merged.mergeApart(parsed) } else { merged.merge(parsed) }
             any = true
         }
         return any ? merged : nil

@@ -40,7 +40,52 @@ public struct BackendChoice: Sendable, Equatable {
         }
     }
 
-    /// Reads both families' legacy listings in `namespace` and decides. `requested` nil is `auto`.
+    /// The nft tables of `nft list ruleset` that are not iptables-nft's own compat tables (nor a
+    /// pathtrace session's table): a user's or a firewall daemon's tables, as `family name`.
+    public static func userNftTables(_ text: String?) -> [String] {
+        guard let text else { return [] }
+        let compatNames: Set<String> = ["filter", "nat", "mangle", "raw", "security", "broute"]
+        let hooks: Set<String> = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING", "BROUTING"]
+        var out: [String] = []
+        var current: (family: String, name: String)?
+        var baseChains: [String] = []
+        var managed = false
+        func close() {
+            guard let t = current else { return }
+            defer { current = nil }
+            if t.name.hasPrefix("pathtrace_") { return }
+            // iptables-nft's tables: an xtables name in ip/ip6/arp/bridge, every base chain named after
+            // its hook in capitals (or nft's own note that iptables-nft manages it).
+            let xtablesFamily = ["ip", "ip6", "arp", "bridge"].contains(t.family)
+            if xtablesFamily && compatNames.contains(t.name)
+                && (managed || baseChains.allSatisfy { hooks.contains($0) })
+            {
+                return
+            }
+            out.append("\(t.family) \(t.name)")
+        }
+        var chain: String?
+        for raw in text.split(separator: "\n") {
+            let words = raw.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if words.first == "table", words.count >= 3 {
+                close()
+                current = (String(words[1]), String(words[2]))
+                baseChains = []
+                managed = false
+            } else if words.first == "chain", words.count >= 2 {
+                chain = String(words[1])
+            } else if words.first == "type", words.contains("hook"), let chain {
+                baseChains.append(chain)
+            } else if raw.contains("managed by iptables-nft") {
+                managed = true
+            }
+        }
+        close()
+        return out
+    }
+
+    /// Reads both families' legacy listings in `namespace` and decides. `requested` nil is `auto`, which
+    /// also reads `nft list ruleset` where legacy rules are in use (nft tables beside them: `mixed`).
     public static func decide(
         requested: TraceBackend?, filter: WalkFilter, namespace: TraceNamespace,
         runner: any CommandRunning = SystemCommandRunner()
@@ -51,13 +96,20 @@ public struct BackendChoice: Sendable, Equatable {
             let result = try? runner.run(save, in: namespace)
             listings[family] = Listing(save: result?.succeeded == true ? result?.stdout : nil)
         }
-        return decide(requested: requested, filter: filter, listings: listings)
+        var nftTables: [String] = []
+        if requested == nil, listings.values.contains(where: \.hasRules) {
+            let result = try? runner.run(PlannedCommand(["nft", "list", "ruleset"]), in: namespace)
+            nftTables = userNftTables(result?.succeeded == true ? result?.stdout : nil)
+        }
+        return decide(requested: requested, filter: filter, listings: listings, nftTables: nftTables)
     }
 
     /// The decision itself, pure: `auto` takes legacy where the traced families have iptables-legacy
-    /// rules (those chains are what a user needs to see), and nft, which leaves nothing, where they have none.
+    /// rules (those chains are what a user needs to see), `mixed` where nft tables (`nftTables`, as
+    /// `family name`, iptables-nft's own left out) are loaded beside them, and nft, which leaves nothing,
+    /// where they have none.
     public static func decide(
-        requested: TraceBackend?, filter: WalkFilter, listings: [TraceFamily: Listing]
+        requested: TraceBackend?, filter: WalkFilter, listings: [TraceFamily: Listing], nftTables: [String] = []
     ) -> BackendChoice {
         let asked = filterFamilies(filter)
         let candidates = asked ?? TraceFamily.allCases
@@ -77,6 +129,12 @@ public struct BackendChoice: Sendable, Equatable {
                     anyRules
                         ? "backend nft (no iptables-legacy rules for \(names(candidates)), the families traced)"
                         : "backend nft (no iptables-legacy rules in use)")
+            } else if case let seen = nftSeeing(candidates, nftTables), !seen.isEmpty {
+                backend = .mixed
+                families = candidates
+                messages.append(
+                    "backend mixed (iptables-legacy rules beside nft tables: \(seen.joined(separator: ", ")); "
+                        + "one walk shows both)")
             } else {
                 backend = .legacy
                 families = asked ?? inUse
@@ -88,6 +146,9 @@ public struct BackendChoice: Sendable, Equatable {
             }
         case .nft?:
             backend = .nft
+            families = candidates
+        case .mixed?:
+            backend = .mixed
             families = candidates
         case let other?:
             backend = other
@@ -119,6 +180,15 @@ public struct BackendChoice: Sendable, Equatable {
         return BackendChoice(
             backend: backend, families: families, leavesRawTable: leaves, messages: messages,
             exitMessages: exitMessages)
+    }
+
+    /// The nft tables that see packets of the traced families (`inet` sees both).
+    static func nftSeeing(_ families: [TraceFamily], _ tables: [String]) -> [String] {
+        tables.filter { t in
+            let family = t.split(separator: " ").first.map(String.init) ?? ""
+            return family == "inet" || (family == "ip" && families.contains(.ipv4))
+                || (family == "ip6" && families.contains(.ipv6))
+        }
     }
 
     /// The single family the filter implies, as the rule plan would narrow it; nil when it names none.

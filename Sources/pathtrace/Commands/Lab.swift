@@ -51,7 +51,7 @@ struct Lab: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build a lab, trace its traffic live, print the walks, check them against the lab, tear down.")
         @Argument(help: "Lab name or lab file.") var name: String
-        @Option(help: "auto, nft, legacy, nflog or kmsg.") var backend: Trace.Backend = .auto
+        @Option(help: "auto, nft, legacy, nflog, kmsg or mixed.") var backend: Trace.Backend = .auto
         @OptionGroup(title: "Output") var output: OutputOptions
 
         func run() throws {

@@ -34,7 +34,7 @@ struct Trace: ParsableCommand {
             """)
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
-        case auto, nft, legacy, nflog, kmsg
+        case auto, nft, legacy, nflog, kmsg, mixed
     }
 
     @OptionGroup(title: "Filter") var filter: FilterOptions
@@ -49,7 +49,7 @@ struct Trace: ParsableCommand {
             "Trace the namespace pathtrace runs in and every named one (under /run/netns) at once; walks of one "
                 + "packet in neighbouring namespaces join into journeys."))
     var all = false
-    @Option(help: "auto, nft, legacy, nflog or kmsg.") var backend: Backend = .auto
+    @Option(help: "auto, nft, legacy, nflog, kmsg or mixed.") var backend: Backend = .auto
     @Option(help: "Stop after N walks.") var count: Int?
     @Option(help: ArgumentHelp("Stop after this long: 30s, 2m, 500ms.", valueName: "time")) var duration: String?
     @Option(help: ArgumentHelp("Trace at most this many packets a second (0 = no limit).", valueName: "N/s"))
