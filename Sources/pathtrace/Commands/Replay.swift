@@ -71,8 +71,10 @@ struct Replay: ParsableCommand {
             else { throw CLIFailure.usage("--netns: expected NAME=FILE, got '\(spec)'") }
             return (netns: String(spec[..<eq]), path: String(spec[spec.index(after: eq)...]))
         }
+        let lookup = try RulesetLoader.load(rulesets)
+        printer.flowRuleset = lookup as? Ruleset
         var pipeline = ReplayPipeline(
-            lookup: try RulesetLoader.load(rulesets), topology: try topology.map(loadTopology), filter: walkFilter,
+            lookup: lookup, topology: try topology.map(loadTopology), filter: walkFilter,
             emit: printer.print)
         pipeline.onJourney = printer.print
         let plain = files.isEmpty && perNamespace.isEmpty ? ["-"] : files
