@@ -149,6 +149,9 @@ public enum Explain {
         let chain = isUserChain ? "the user chain \(e.chain)" : "\(e.table):\(e.chain)"
         let rule = e.rule.map(ruleName) ?? "a rule"
         switch e.kind {
+        case .policy where isUserChain:
+            return "\(purpose): no rule in \(chain) decided, so the packet returns to the chain that jumped there "
+                + "(a user chain has no policy)"
         case .policy:
             switch step.verdict {
             case .drop? where step.verdictInferred && e.table != "filter":
@@ -177,10 +180,8 @@ public enum Explain {
         if let nat = natSetUp(step, walk: walk, target: target) {
             s += " and " + nat
         } else if target == "REJECT" {
-            let icmp =
-                walk.family == .ipv6
-                ? "an ICMPv6 error (port unreachable unless --reject-with says otherwise)"
-                : "an ICMP error (port unreachable unless --reject-with says otherwise)"
+            let kind = rejectWith(text) ?? "port unreachable, the default"
+            let icmp = walk.family == .ipv6 ? "an ICMPv6 error (\(kind))" : "an ICMP error (\(kind))"
             s +=
                 " and REJECT dropped the packet; the kernel answers the source with \(icmp), which leaves through OUTPUT"
         } else {
@@ -247,9 +248,9 @@ public enum Explain {
 
     /// On a nat step of a connection's first packet: only this packet consults the nat chains.
     static func natNote(_ step: WalkStep, walk: PacketWalk) -> String? {
-        guard step.event.table == "nat", step.event.kind != .log, walk.replyTo == nil, walk.connection == nil else {
-            return nil
-        }
+        let at = "\(step.event.table):\(step.event.chain)"
+        let isNat = step.event.table == "nat" || walk.nat.contains { $0.at == at && $0.direction == "original" }
+        guard isNat, step.event.kind != .log, walk.replyTo == nil, walk.connection == nil else { return nil }
         return "only a connection's first packet passes the nat chains: conntrack records the outcome and "
             + "translates later packets and replies without them"
     }
@@ -264,6 +265,14 @@ public enum Explain {
         if let first = words.first, known.contains(first) { return first }
         for w in words.reversed() where known.contains(w.uppercased()) { return w.uppercased() }
         return nil
+    }
+
+    /// The `--reject-with` type of a REJECT rule (iptables-save or `-nvL` form: `reject-with icmp-…`).
+    static func rejectWith(_ text: String) -> String? {
+        let words = text.split(separator: " ").map(String.init)
+        guard let i = words.firstIndex(where: { $0 == "--reject-with" || $0 == "reject-with" }), i + 1 < words.count
+        else { return nil }
+        return words[i + 1]
     }
 
     static func matchesConntrackState(_ text: String) -> Bool {

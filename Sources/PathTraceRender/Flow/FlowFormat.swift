@@ -33,6 +33,6 @@ extension FlowLayout {
     /// (`--show-flow` prints it under each walk's timeline).
     public static func text(of walk: PacketWalk, ruleset: Ruleset? = nil, ascii: Bool = false) -> String {
         let diagram = diagram(family: FlowDiagram.Family(for: walk), walk: walk, ruleset: ruleset)
-        return FlowText.render(diagram, ascii: ascii) + "\n\n"
+        return FlowText.render(diagram, ascii: ascii) + "\n"
     }
 }
