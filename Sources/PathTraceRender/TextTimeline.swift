@@ -37,7 +37,8 @@ public struct TextTimeline {
         }
         var previous: WalkStep?
         var anyInferred = false
-        let indent = String(repeating: " ", count: t0 == nil ? 2 : 13)
+        // An --explain sentence starts under the hook column, or under `table:chain` without a time column.
+        let indent = String(repeating: " ", count: t0 == nil ? 14 : 13)
         // The last header of a folded step: the first step shown tells what changed since.
         var foldedHeader: PacketHeader?
         for (index, step) in walk.steps.enumerated() {

@@ -16,6 +16,7 @@ struct Replay: ParsableCommand {
               dmesg | pathtrace replay - --proto icmp
               pathtrace replay t.log --ruleset filter=fw.txt --ruleset nat=nat.txt
               pathtrace replay t.log --ruleset saved-rules.txt --format json
+              pathtrace replay t.log --explain --show-flow   # a sentence per step, each walk on the diagram
               pathtrace replay events.jsonl --topology topo.json   # a --save file of several namespaces
               pathtrace replay --netns ptlv-host=host.log --netns ptlv-wan=wan.log --topology topo.json
 
