@@ -64,8 +64,8 @@ public enum Explain {
             return s
         case .output:
             if isICMPError(e.header) {
-                return "the kernel itself built this ICMP\(ipv6 ? "v6" : "") error (the answer to a REJECT or to an "
-                    + "expired \(hops)) and sends it as a locally generated packet, so it starts at OUTPUT"
+                return "the kernel itself built this ICMP\(ipv6 ? "v6" : "") error (the answer to a REJECT, an expired "
+                    + "\(hops) or a closed port) and sends it as a locally generated packet, so it starts at OUTPUT"
             }
             return "a local process sent this packet: the route lookup for \(dst) chose \(outIface ?? "an interface") "
                 + "and the packet starts at OUTPUT (locally generated packets never pass PREROUTING)"
@@ -181,7 +181,8 @@ public enum Explain {
             s += " and " + nat
         } else if target == "REJECT" {
             let kind = rejectWith(text) ?? "port unreachable, the default"
-            let icmp = walk.family == .ipv6 ? "an ICMPv6 error (\(kind))" : "an ICMP error (\(kind))"
+            var icmp = walk.family == .ipv6 ? "an ICMPv6 error (\(kind))" : "an ICMP error (\(kind))"
+            if kind == "tcp-reset" { icmp = "a TCP RST (tcp-reset)" }
             s +=
                 " and REJECT dropped the packet; the kernel answers the source with \(icmp), which leaves through OUTPUT"
         } else {

@@ -154,7 +154,7 @@ import Testing
                 + "which leaves through OUTPUT.")
         #expect(
             try Self.sentence(Self.drop, packet: 3, "raw:OUTPUT")
-                == "The kernel itself built this ICMP error (the answer to a REJECT or to an expired TTL) and sends "
+                == "The kernel itself built this ICMP error (the answer to a REJECT, an expired TTL or a closed port) and sends "
                 + "it as a locally generated packet, so it starts at OUTPUT; the raw table runs before conntrack (for "
                 + "NOTRACK and TRACE): no rule in raw:OUTPUT matched, so its policy ACCEPT let the packet go on.")
         #expect(
@@ -264,6 +264,12 @@ import Testing
             ], family: .ipv6)
         #expect(Explain.step(reject6, at: 0).contains("an ICMPv6 error (icmp6-adm-prohibited)"))
         #expect(Explain.step(reject6, at: 0).contains("ip6_forward lowered the hop limit"))
+        let reset = Self.walk([
+            Self.step(
+                "filter", "INPUT", hook: .input, text: "-A INPUT -p tcp -j REJECT --reject-with tcp-reset",
+                verdict: .drop)
+        ])
+        #expect(Explain.step(reset, at: 0).contains("the kernel answers the source with a TCP RST (tcp-reset)"))
         let hop1 = Self.walk(
             [
                 Self.step(
