@@ -41,6 +41,20 @@ import Testing
         #expect(commands.contains { $0.hasPrefix("pathtrace flow --trace") })
     }
 
+    /// docs/libvirt-nat-syn.svg, the picture the tutorial shows, is what `flow --format svg` draws today.
+    @Test func theCommittedPictureIsCurrent() throws {
+        let r = try CLI.run([
+            "flow", "--trace", "Fixtures/captures/libvirt-nat.dmesg", "--ruleset",
+            "Fixtures/captures/libvirt-nat.rules",
+            "--format", "svg",
+        ])
+        #expect(r.status == 0)
+        let url = Fixtures.root.deletingLastPathComponent().appendingPathComponent("docs/libvirt-nat-syn.svg")
+        let committed = try String(contentsOf: url, encoding: .utf8)
+        let same = committed == r.stdout
+        #expect(same, "regenerate docs/libvirt-nat-syn.svg with the command in docs/tutorial.md")
+    }
+
     @Test(arguments: try examples())
     func commandPrintsWhatTheTutorialShows(_ example: Example) throws {
         #expect(example.command.first == "pathtrace")
