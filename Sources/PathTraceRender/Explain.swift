@@ -122,6 +122,9 @@ public enum Explain {
     // MARK: - What the table is for and what the step did
 
     static func tablePurpose(_ e: TraceEvent, hook: Hook?) -> String {
+        if OwnTraceSteps.isOwn(e) {
+            return "pathtrace's own table \(e.table) only marks the packet for tracing (meta nftrace set 1)"
+        }
         switch e.table {
         case "raw": return "the raw table runs before conntrack (for NOTRACK and TRACE)"
         case "mangle": return "the mangle table is for changing packet fields (TOS, TTL, mark)"

@@ -310,6 +310,18 @@ import Testing
                     + "returns to the chain that jumped there (a user chain has no policy)"))
     }
 
+    @Test func pathtracesOwnNftStepsSayTheyOnlyMark() throws {
+        let r = try ReplayHarness.run(["captures/nft-monitor-libvirt-nat-nft.txt"])
+        let walk = try #require(r.walks.first)
+        let own = try #require(walk.steps.firstIndex { $0.event.table.hasPrefix("pathtrace_") })
+        #expect(
+            Explain.step(walk, at: own).contains(
+                "pathtrace's own table pathtrace_6fa2f802 only marks the packet for tracing (meta nftrace set 1)"))
+        // Folded away, the first step shown still says why the packet is at its hook.
+        let first = try #require(walk.steps.firstIndex { !$0.event.table.hasPrefix("pathtrace_") })
+        #expect(Explain.step(walk, at: first).hasPrefix("The packet arrived on virbr0 and is at PREROUTING"))
+    }
+
     // MARK: - Every sentence of every capture is made of pinned fragments
 
     /// How each fragment (split at "; ") of a sentence starts, with a case above that pins it.
