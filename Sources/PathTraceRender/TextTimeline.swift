@@ -37,19 +37,18 @@ public struct TextTimeline {
         }
         var previous: WalkStep?
         var anyInferred = false
-        let indent = String(repeating: " ", count: t0 == nil ? 2 : 13)
+        // An --explain sentence starts under the hook column, or under `table:chain` without a time column.
+        let indent = String(repeating: " ", count: t0 == nil ? 14 : 13)
         // The last header of a folded step: the first step shown tells what changed since.
         var foldedHeader: PacketHeader?
-        for step in walk.steps {
+        for (index, step) in walk.steps.enumerated() {
             if folded != nil, OwnTraceSteps.isOwn(step.event) {
                 if let h = step.event.header { foldedHeader = h }
                 continue
             }
             out += line(step, previous: previous, t0: t0, folded: previous == nil ? foldedHeader : nil) + "\n"
             if step.verdictInferred { anyInferred = true }
-            if options.explain, step.hook != previous?.hook, let hook = step.hook {
-                out += indent + paint(Explain.hook(hook, family: walk.family), .dim) + "\n"
-            }
+            if options.explain { out += indent + paint(Explain.step(walk, at: index), .dim) + "\n" }
             previous = step
         }
         for nat in walk.nat { out += "  " + natLine(nat) + "\n" }

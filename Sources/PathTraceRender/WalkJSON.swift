@@ -7,13 +7,14 @@ import PathTraceCore
 public enum WalkJSON {
     /// Appends one walk as a single JSON line (with its newline). pathtrace's own steps (its
     /// `pathtrace_<id>` nft table) are left out of `steps` and named by `traced_from`, unless `verbose`.
-    public static func write(_ walk: PacketWalk, to w: JSONWriter, verbose: Bool = false) {
+    /// With `explain`, each step gains `explain`: its `--explain` sentence.
+    public static func write(_ walk: PacketWalk, to w: JSONWriter, verbose: Bool = false, explain: Bool = false) {
         // Only a walk that has own steps pays for the scan that sums them up.
         let own = verbose ? nil : OwnTraceSteps(walk: walk)
-        write(walk, own, to: w)
+        write(walk, own, to: w, explain: explain)
     }
 
-    static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter) {
+    static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter, explain: Bool = false) {
         w.beginObject()
         w.field("packet", walk.packet)
         w.key("family")
@@ -31,7 +32,7 @@ public enum WalkJSON {
             w.beginArray("steps")
             for i in steps.indices {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
-                writeStep(steps.address(i), to: w)
+                writeStep(steps.address(i), to: w, explain: explain ? Explain.step(walk, at: i) : nil)
             }
             w.endArray()
         }
@@ -125,7 +126,7 @@ public enum WalkJSON {
         w.endObject()
     }
 
-    static func writeStep(_ step: UnsafePointer<WalkStep>, to w: JSONWriter) {
+    static func writeStep(_ step: UnsafePointer<WalkStep>, to w: JSONWriter, explain: String? = nil) {
         // Every key after the first follows a value: the comma is part of its literal.
         w.beginObject()
         w.key("time")
@@ -186,6 +187,10 @@ public enum WalkJSON {
         w.byte(UInt8(ascii: ":"))
         w.integer(Int64(step.pointee.event.source.line))
         w.byte(UInt8(ascii: "\""))
+        if let explain {
+            w.nextKey(",\"explain\":")
+            w.string(explain)
+        }
         w.endObject()
     }
 

@@ -9,6 +9,10 @@ public final class WalkPrinter {
 
     private let format: Format
     private let verbose: Bool
+    private let explain: Bool
+    private let options: RenderOptions
+    /// With `showFlow`: the ruleset whose missing chains the diagram marks (∅).
+    public var flowRuleset: Ruleset?
     private let timeline: TextTimeline
     private let writer = JSONWriter()
     private let sink: (UnsafeRawBufferPointer) -> Void
@@ -23,6 +27,8 @@ public final class WalkPrinter {
         self.format = format
         self.timeline = TextTimeline(options: options)
         self.verbose = options.verbose
+        self.explain = options.explain
+        self.options = options
         self.flushEachWalk = flushEachWalk
         self.sink = sink
     }
@@ -30,9 +36,12 @@ public final class WalkPrinter {
     public func print(_ walk: PacketWalk) {
         switch format {
         case .json:
-            WalkJSON.write(walk, to: writer, verbose: verbose)
+            WalkJSON.write(walk, to: writer, verbose: verbose, explain: explain)
         case .text:
             writer.rawText(timeline.render(walk) + "\n")
+            if options.showFlow {
+                writer.rawText(FlowLayout.text(of: walk, ruleset: flowRuleset, ascii: options.ascii))
+            }
         }
         if flushEachWalk || writer.count >= flushAt { flush() }
     }

@@ -98,7 +98,9 @@ import Testing
         let r = try CLI.run(Self.seedArgs + ["--no-color", "--explain"])
         #expect(r.status == 0)
         try assertGolden(r.stdout, named: "seed-001-explain.txt")
-        #expect(r.stdout.contains("FORWARD: the route said 'another host'"))
+        #expect(
+            r.stdout.contains(
+                "The routing decision found 10.44.32.217 is another host's address, reached through bond0"))
     }
 
     @Test func filtersSelectWalks() throws {

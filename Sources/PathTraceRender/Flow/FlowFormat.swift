@@ -27,3 +27,12 @@ extension FlowDiagram.Family {
         }
     }
 }
+
+extension FlowLayout {
+    /// The text diagram of `walk`'s family with the walk drawn on it, as `pathtrace flow --trace` prints it
+    /// (`--show-flow` prints it under each walk's timeline).
+    public static func text(of walk: PacketWalk, ruleset: Ruleset? = nil, ascii: Bool = false) -> String {
+        let diagram = diagram(family: FlowDiagram.Family(for: walk), walk: walk, ruleset: ruleset)
+        return FlowText.render(diagram, ascii: ascii) + "\n"
+    }
+}

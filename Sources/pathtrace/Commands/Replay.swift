@@ -16,6 +16,7 @@ struct Replay: ParsableCommand {
               dmesg | pathtrace replay - --proto icmp
               pathtrace replay t.log --ruleset filter=fw.txt --ruleset nat=nat.txt
               pathtrace replay t.log --ruleset saved-rules.txt --format json
+              pathtrace replay t.log --explain --show-flow   # a sentence per step, each walk on the diagram
               pathtrace replay events.jsonl --topology topo.json   # a --save file of several namespaces
               pathtrace replay --netns ptlv-host=host.log --netns ptlv-wan=wan.log --topology topo.json
 
@@ -71,8 +72,10 @@ struct Replay: ParsableCommand {
             else { throw CLIFailure.usage("--netns: expected NAME=FILE, got '\(spec)'") }
             return (netns: String(spec[..<eq]), path: String(spec[spec.index(after: eq)...]))
         }
+        let lookup = try RulesetLoader.load(rulesets)
+        printer.flowRuleset = lookup as? Ruleset
         var pipeline = ReplayPipeline(
-            lookup: try RulesetLoader.load(rulesets), topology: try topology.map(loadTopology), filter: walkFilter,
+            lookup: lookup, topology: try topology.map(loadTopology), filter: walkFilter,
             emit: printer.print)
         pipeline.onJourney = printer.print
         let plain = files.isEmpty && perNamespace.isEmpty ? ["-"] : files

@@ -72,15 +72,33 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "No colour, even on a terminal.")
     var noColor = false
 
-    @Flag(help: "Add a line per hook explaining what it is for (for teaching).")
+    @Flag(
+        help: ArgumentHelp(
+            "Add a sentence under each step: why the packet is at this hook, what the table is for, what the "
+                + "rule or policy did, and conntrack's part (JSON: an `explain` string per step)."))
     var explain = false
+
+    @Flag(
+        help: ArgumentHelp(
+            "Draw each walk on the netfilter flow diagram under its timeline, as `pathtrace flow --trace` does "
+                + "(text only)."))
+    var showFlow = false
+
+    @Flag(help: "With --show-flow: plain ASCII instead of box-drawing characters.")
+    var ascii = false
+
+    func validate() throws {
+        if showFlow && format == .json { throw ValidationError("--show-flow: draws text; not with --format json") }
+        if ascii && !showFlow { throw ValidationError("--ascii: needs --show-flow") }
+    }
 
     @Flag(help: "Show every step, also those of pathtrace's own nft table (folded into one 'traced from' line).")
     var verbose = false
 
     /// The renderer's options for output to `out`.
     func renderOptions(_ out: FileOutput) -> RenderOptions {
-        RenderOptions(color: out.isTerminal && !noColor, explain: explain, verbose: verbose)
+        RenderOptions(
+            color: out.isTerminal && !noColor, explain: explain, verbose: verbose, showFlow: showFlow, ascii: ascii)
     }
 }
 
