@@ -25,7 +25,46 @@ struct JourneyLabTests {
         let result = try run.run(onWalk: { _ in })
         #expect(LabBuilder(spec: spec).existingNamespaces().isEmpty)
         #expect(result.summary.cleanlyRemoved)
+        for walk in result.walks { Self.expectTheSameStepsEverywhere(walk) }
         return (spec, result)
+    }
+
+    /// The timeline, `--explain` and `--show-flow` of a walk list the same steps in the same order.
+    static func expectTheSameStepsEverywhere(_ walk: PacketWalk) {
+        let chains = walk.steps.map { "\($0.event.table):\($0.event.chain)" }
+        let explained = Explain.steps(walk)
+        #expect(explained.count == chains.count, "explain of \(walk.netns ?? "") packet \(walk.packet)")
+        for (step, sentence) in zip(walk.steps, explained) where !step.event.table.hasPrefix("pathtrace_") {
+            // `table:chain` for a base chain, "the user chain X" for a chain jumped to.
+            #expect(sentence.contains(step.event.chain), "the sentence names its step: \(sentence)")
+        }
+        let numbered = FlowLayout.text(of: walk).split(separator: "\n").compactMap { line -> String? in
+            let words = line.split(separator: " ")
+            guard words.count >= 2, Int(words[0]) != nil, words[1].contains(":") else { return nil }
+            return String(words[1])
+        }
+        #expect(numbered == chains, "flow of \(walk.netns ?? "") packet \(walk.packet)")
+        let verbose = TextTimeline(options: RenderOptions(verbose: true)).render(walk)
+        var at = verbose.startIndex
+        for chain in chains {
+            guard let found = verbose.range(of: " \(chain) ", range: at..<verbose.endIndex) else {
+                Issue.record("timeline of \(walk.netns ?? "") packet \(walk.packet) lacks \(chain)")
+                break
+            }
+            at = found.upperBound
+        }
+    }
+
+    /// Every other lab: its trace shows what its file expects, and each walk's timeline, sentences and
+    /// diagram agree.
+    @Test(arguments: [
+        "libvirt-nat-nft", "qemu-bridge-nat", "qemu-bridge-nat-nft", "qemu-bridge-nat-brnf", "double-nat-nft",
+        "veth-traps-fixed", "lan-dnat-snat-nft", "dnat-port", "dnat-port-nft", "mixed-forward",
+    ])
+    func labRunShowsWhatTheLabExpects(_ name: String) throws {
+        let (_, result) = try Self.run(name)
+        #expect(result.problems == [])
+        #expect(!result.walks.isEmpty)
     }
 
     static func walk(_ result: LabRun.Result, _ packet: Int) -> PacketWalk? {
