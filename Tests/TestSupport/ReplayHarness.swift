@@ -11,6 +11,14 @@ public struct ReplayResult {
 public enum ReplayHarness {
     /// Replays fixture files with `ReplayPipeline`, the pipeline `pathtrace replay` runs.
     public static func run(_ files: [String], rulesets: [(table: String?, file: String)] = []) throws -> ReplayResult {
+        let sources = try files.map { MemorySource(name: $0, bytes: Array(try Data(contentsOf: Fixtures.url($0)))) }
+        return try run(sources: sources, rulesets: rulesets)
+    }
+
+    /// Replays bytes made in the test (a fixture transformed), each cited by its source's name.
+    public static func run(sources: [MemorySource], rulesets: [(table: String?, file: String)] = []) throws
+        -> ReplayResult
+    {
         var lookup: RuleLookup?
         if !rulesets.isEmpty {
             var merged = Ruleset()
@@ -21,7 +29,6 @@ public enum ReplayHarness {
         }
         var walks: [PacketWalk] = []
         var skipped: [SkippedLine] = []
-        let sources = try files.map { MemorySource(name: $0, bytes: Array(try Data(contentsOf: Fixtures.url($0)))) }
         let summary = try ReplayPipeline.run(sources, lookup: lookup, onSkip: { skipped.append($0) }) {
             walks.append($0)
         }

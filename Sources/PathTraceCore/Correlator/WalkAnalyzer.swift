@@ -24,6 +24,7 @@ struct WalkAnalyzer {
         walk.confidence = open.confidence
         walk.notes = open.notes
         resolveRules(&walk)
+        WalkAnalyzer.protocolFromRules(&walk)
         inferStepVerdicts(&walk)
         classify(&walk, open: open, reason: reason)
         walk.nat = walk.steps.withUnsafeBufferPointer { natRewrites($0, family: walk.family, open: open) }
@@ -47,6 +48,25 @@ struct WalkAnalyzer {
             for i in steps.indices where steps[i].event.ruleText == nil {
                 if let r = resolution(steps.address(i)), let text = r.text { steps[i].event.ruleText = text }
             }
+        }
+    }
+
+    /// xtables-monitor prints no protocol but TCP's flags: when the walk's headers leave it out, a
+    /// matched rule's `-p icmp` (`--protocol`, not negated) tells it. Every header without one gets it.
+    static func protocolFromRules(_ walk: inout PacketWalk) {
+        guard let first = walk.steps.firstIndex(where: { $0.event.hasHeader }),
+            walk.steps[first].event.headerValue.proto == nil
+        else { return }
+        var proto: UInt8?
+        for i in walk.steps.indices where walk.steps[i].event.kind == .rule {
+            if let text = walk.steps[i].event.ruleText, let p = IPProtocol.match(inRule: text) {
+                proto = p
+                break
+            }
+        }
+        guard let proto else { return }
+        for i in walk.steps.indices where walk.steps[i].event.hasHeader {
+            if walk.steps[i].event.headerValue.proto == nil { walk.steps[i].event.header?.proto = proto }
         }
     }
 

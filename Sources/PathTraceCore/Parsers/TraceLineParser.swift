@@ -28,6 +28,17 @@ public struct TraceLineParser {
             onSkip(SkippedLine(source: position, reason: "line longer than \(TraceLineParser.maxLineLength) bytes"))
             return 0
         }
+        // Pasted text: a copy's line number, indentation or CR goes; the record is what follows.
+        var line = line
+        if let first = line.first, let last = line.last,
+            first == Byte.space || first == Byte.tab || Byte.isDigit(first) || last == Byte.cr
+        {
+            guard let record = PastedText.record(in: line) else {
+                onSkip(SkippedLine(source: position, reason: "a line number without a record"))
+                return 0
+            }
+            line = record
+        }
         var count = 0
         var status = saved.parse(line, at: position) {
             count += 1; emit($0)
