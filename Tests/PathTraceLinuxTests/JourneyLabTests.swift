@@ -126,6 +126,60 @@ struct JourneyLabTests {
         #expect(result.journeys.contains { $0.netns == [spec.netns("lan"), spec.netns("host"), spec.netns("ns1")] })
     }
 
+    /// A port map to another port (gateway 10.99.1.1:8080 → server 10.99.2.2:80), traced in the gateway
+    /// and in the server's namespace with `--dport 8080`: once the gateway's walk shows the DNAT, the
+    /// server's namespace traces the translated flow (port 80) too, and the next connection's packets
+    /// there join the gateway's into journeys.
+    @Test(arguments: ["dnat-port", "dnat-port-nft"])
+    func dnatToAnotherPortIsFollowedIntoTheNamespaceBehind(_ name: String) throws {
+        var spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
+        spec.prefix = "ptj\(getpid() % 100_000)\(LiveLab.letters(Live.next()))"
+        let builder = LabBuilder(spec: spec)
+        try builder.up()
+        defer { builder.down() }
+        let servers = try LabTraffic.startServer(spec, idle: 15)
+        defer { servers?.stop() }
+        var filter = WalkFilter()
+        filter.dport = PortRange("8080")
+        filter.proto = IPProtocol.number("tcp")
+        let targets = ["gw", "srv"].map {
+            LiveTrace.Target.deciding(.named(spec.netns($0)), requested: nil, filter: filter)
+        }
+        let trace = LiveTrace(.init(targets: targets, filter: filter, duration: 30))
+        let messages = Lines()
+        trace.onMessage = messages.add
+        var journeys: [Journey] = []
+        trace.onJourney = { journeys.append($0) }
+        // A new client port each time: two connections, not one reused tuple.
+        var fresh = spec
+        fresh.traffic = spec.traffic.map { t in
+            var t = t
+            t.sport = nil
+            return t
+        }
+        let first = fresh
+        trace.onReady = { trace in
+            // The first connection shows the DNAT; its walk closes after the idle window, then the
+            // rules for port 80 go in; the second connection is traced in both namespaces.
+            _ = try? LabTraffic.exchange(first)
+            Thread.sleep(forTimeInterval: 3.5)
+            _ = try? LabTraffic.exchange(first)
+            Thread.sleep(forTimeInterval: 2.5)
+            trace.stop()
+        }
+        var walks: [PacketWalk] = []
+        let summary = try trace.run { walks.append($0) }
+        #expect(summary.cleanlyRemoved)
+        let srv = spec.netns("srv")
+        #expect(
+            messages.all.contains { $0.hasPrefix("netns \(srv): following tcp to 10.99.2.2:80") }, "\(messages.all)")
+        let server = walks.filter { $0.netns == srv }
+        #expect(server.contains { $0.firstHeader?.dport == 80 && $0.path == .input })
+        #expect(server.contains { $0.firstHeader?.sport == 80 && $0.path == .output })
+        let gw = spec.netns("gw")
+        #expect(journeys.contains { $0.netns == [gw, srv] }, "\(journeys.map(\.netns))")
+    }
+
     /// The libvirt-nat lab traced in all three namespaces, its events saved: a replay of them with the
     /// topology snapshot shows the same one path from the VM to the proxy.
     @Test func replayOfSavedEventsWithTheTopologyShowsTheSameJourney() throws {

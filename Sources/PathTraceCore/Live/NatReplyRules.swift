@@ -138,3 +138,72 @@ extension TraceRulePlan {
         }
     }
 }
+
+extension NatReplySource {
+    /// The translated flow as it goes on past the translating namespace: to the translated address and
+    /// port, which the user's filter (`--dport 8080`) no longer matches once DNAT made it port 80.
+    public var downstreamFilter: WalkFilter {
+        var f = WalkFilter()
+        f.proto = proto
+        f.dst = IPNetwork("\(address)/\(address.isV6 ? 128 : 32)")
+        if let port { f.dport = PortRange(String(port)) }
+        return f
+    }
+
+    /// Whether a walk belongs to the translated flow: the packet as it entered went to the translated
+    /// end, or came from it (a reply).
+    public func isDownstream(_ walk: PacketWalk) -> Bool {
+        guard let h = walk.firstHeader else { return false }
+        return isReply(walk) || (h.proto == proto && h.dst == address && (port == nil || h.dport == port))
+    }
+}
+
+extension TraceRulePlan {
+    /// The extra rules a namespace behind a translation needs to trace the translated flow both ways,
+    /// tagged as the plan's own rules are (nft: two chains `follow<index>_prerouting`/`_output` in the
+    /// session's table; legacy TRACE: rules with the session's comment). The nflog backend selects by a
+    /// mark set where the packet entered the first namespace, which a packet does not carry into the next.
+    public func downstreamRules(
+        to source: NatReplySource, index: Int, rate: TraceRate = .default
+    ) throws(TraceRulePlanError) -> [PlannedRule] {
+        guard families.contains(source.family) else {
+            throw .noFamilyLeft("the translated flow \(source) is \(source.family.rawValue), which is not traced")
+        }
+        switch backend {
+        case .nflog:
+            return []
+        case .legacy, .kmsg:
+            return try TraceRulePlan.make(
+                filter: source.downstreamFilter, backend: backend, rate: rate, session: session,
+                families: [source.family], replies: true
+            ).rules
+        case .nft, .mixed:
+            let forward = try MatchSpec(filter: source.downstreamFilter, families: [source.family])
+            let back = try MatchSpec(filter: source.filter, families: [source.family])
+            let table = session.nftTable
+            return [("prerouting", MatchSpec.Direction.in), ("output", .out)].map { hook, direction in
+                let chain = "follow\(index)_\(hook)"
+                let statements = [forward, back].map { spec in
+                    var statement = spec.nftMatch(family: source.family, direction: direction)
+                    if !rate.isUnlimited { statement.append("limit rate \(rate.perSecond)/second") }
+                    statement.append("meta nftrace set 1")
+                    return "\t\t" + statement.joined(separator: " ")
+                }
+                let text = """
+                    table inet \(table) {
+                    \tchain \(chain) {
+                    \t\ttype filter hook \(hook) priority \(TraceRulePlan.nftPriority); policy accept;
+                    \(statements.joined(separator: "\n"))
+                    \t}
+                    }
+
+                    """
+                return PlannedRule(
+                    family: source.family, table: table, chain: chain,
+                    install: PlannedCommand(["nft", "-f", "-"], stdin: text),
+                    remove: PlannedCommand(["nft", "delete", "chain", "inet", table, chain]),
+                    check: PlannedCommand(["nft", "list", "chain", "inet", table, chain]))
+            }
+        }
+    }
+}

@@ -136,8 +136,19 @@ public final class LiveTrace: @unchecked Sendable {
                 ?? false
             // DNAT/REDIRECT seen in a walk: its replies come from the translated end; they are traced too.
             let follower = mine?.follower
-            guard selected || follower?.isFollowedReply(walk) == true else { return }
+            guard
+                selected || follower?.isFollowedReply(walk) == true || follower?.isFollowedDownstream(walk) == true
+            else { return }
             if let line = follower?.observe(walk) { onMessage(line) }
+            // The namespaces behind a DNAT to another port see the translated flow, which the user's filter
+            // no longer matches: they trace it on.
+            if lanes.count > 1, let source = NatReplySource(walk: walk), let mine {
+                for other in lanes where other !== mine {
+                    if let line = other.follower?.followDownstream(source, from: mine.where_) {
+                        onMessage("\(other.where_): \(line)")
+                    }
+                }
+            }
             if let count, shown >= count { return }
             shown += 1
             onWalk(walk)

@@ -18,6 +18,8 @@ public final class NatReplyFollower: @unchecked Sendable {
     public let limit: Int
     private let lock = NSLock()
     private var followed: [NatReplySource] = []
+    /// Translated flows of other namespaces traced on here.
+    private var downstream: [NatReplySource] = []
     private var refused: Set<NatReplySource> = []
     /// The session's ruleset snapshot, told of the rules inserted at chain heads since (legacy TRACE numbers).
     private var shifted: ShiftedRuleLookup?
@@ -64,16 +66,7 @@ public final class NatReplyFollower: @unchecked Sendable {
         }
         do {
             let rules = try plan.replyRules(from: source, index: followed.count + 1, rate: rate)
-            defer {
-                // Each rule that went in (also before a failure) moved the chain's rules down by one.
-                let added = installer.installedRules.map(\.remove)
-                for rule in rules where added.contains(rule.remove) {
-                    if let family = rule.family, let chain = rule.chain, plan.backend.usesLegacyTrace {
-                        shifted?.noteInserted(family: family, table: rule.table, chain: chain)
-                    }
-                }
-            }
-            try installer.add(rules)
+            try add(rules)
             followed.append(source)
             if rules.isEmpty {
                 return "following the replies of \(what) (\(source)): their connection carries the mark"
@@ -87,6 +80,51 @@ public final class NatReplyFollower: @unchecked Sendable {
             refused.insert(source)
             return "cannot follow the replies of \(what): \(error)"
         }
+    }
+
+    /// Adds rules to the running session. Each legacy rule that went in (also before a failure) moved its
+    /// chain's rules down by one: the session's lookup is told, so user rules keep their text.
+    private func add(_ rules: [PlannedRule]) throws {
+        defer {
+            let added = installer.installedRules.map(\.remove)
+            for rule in rules where added.contains(rule.remove) {
+                if let family = rule.family, let chain = rule.chain, plan.backend.usesLegacyTrace {
+                    shifted?.noteInserted(family: family, table: rule.table, chain: chain)
+                }
+            }
+        }
+        try installer.add(rules)
+    }
+
+    /// In a namespace behind the one that translated (`source` seen there): traces the translated flow
+    /// on, both ways, since the user's filter no longer matches it. Returns a line for the user, nil when
+    /// the flow is followed already.
+    public func followDownstream(_ source: NatReplySource, from: String) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !downstream.contains(source), downstream.count < limit else { return nil }
+        downstream.append(source)
+        let what = "\(IPProtocol.name(source.proto)) to \(Endpoint(address: source.address, port: source.port))"
+        do {
+            let rules = try plan.downstreamRules(to: source, index: downstream.count, rate: rate)
+            if rules.isEmpty {
+                return "cannot follow \(what) past \(from) with the \(plan.backend.rawValue) backend: its selection "
+                    + "does not cross namespaces"
+            }
+            try add(rules)
+            return "following \(what), the flow \(from) translated, here too: \(rules.count) rule(s) added"
+        } catch RulesError.cancelled {
+            return nil
+        } catch {
+            return "cannot follow \(what) here: \(error)"
+        }
+    }
+
+    /// Whether the walk belongs to a translated flow this namespace follows for the namespace before it.
+    public func isFollowedDownstream(_ walk: PacketWalk) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return downstream.contains { $0.isDownstream(walk) }
     }
 
     /// Whether the walk is a reply from a translation followed, or a reply in the connection of a walk
