@@ -17,6 +17,11 @@ public enum CLI {
     public static func run(_ arguments: [String], stdin: Data? = nil) throws -> CLIResult {
         try Tool.run(binary, arguments, stdin: stdin)
     }
+
+    /// Runs pathtrace with `environment` added to this process's.
+    public static func run(_ arguments: [String], environment: [String: String]) throws -> CLIResult {
+        try Tool.run(binary, arguments, stdin: nil, environment: environment)
+    }
 }
 
 /// Runs any program (argument arrays only) and captures what it printed; `CLI` runs pathtrace with it.
@@ -52,10 +57,15 @@ public enum Tool {
 
     public struct Failure: Error { public var message: String }
 
-    static func run(_ executable: URL, _ arguments: [String], stdin: Data?) throws -> CLIResult {
+    static func run(_ executable: URL, _ arguments: [String], stdin: Data?, environment: [String: String] = [:])
+        throws -> CLIResult
+    {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.currentDirectoryURL = Fixtures.root.deletingLastPathComponent()
         let out = Pipe()
         let err = Pipe()
