@@ -23,31 +23,14 @@ public struct NatReplySource: Sendable, Hashable, CustomStringConvertible {
         guard walk.replyTo == nil, let proto = walk.firstHeader?.proto else { return nil }
         for nat in walk.nat where nat.direction == "original" && nat.field == "dst" {
             guard nat.type == .dnat || nat.type == .redirect, let after = nat.after,
-                let (address, port) = NatReplySource.endpoint(after)
+                let end = Endpoint(parsing: after), end.port != 0
             else { continue }
             self.init(
-                family: address.isV6 ? .ipv6 : .ipv4, proto: proto, address: address, port: port, type: nat.type)
+                family: end.address.isV6 ? .ipv6 : .ipv4, proto: proto, address: end.address, port: end.port,
+                type: nat.type)
             return
         }
         return nil
-    }
-
-    /// `addr`, `addr:port` or `[v6]:port`, as `NatRewrite.after` writes them.
-    static func endpoint(_ text: String) -> (IPAddress, UInt16?)? {
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"),
-                let a = IPAddress(String(text[text.index(after: text.startIndex)..<close]))
-            else { return nil }
-            let rest = text[text.index(after: close)...]
-            if rest.isEmpty { return (a, nil) }
-            guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()), p > 0 else { return nil }
-            return (a, p)
-        }
-        if let a = IPAddress(text) { return (a, nil) }
-        guard let colon = text.lastIndex(of: ":"), let a = IPAddress(String(text[..<colon])),
-            let p = UInt16(text[text.index(after: colon)...]), p > 0
-        else { return nil }
-        return (a, p)
     }
 
     /// `tcp from 172.17.0.2:80`.
@@ -114,27 +97,7 @@ extension TraceRulePlan {
             ).rules
         case .nft, .mixed:
             let spec = try MatchSpec(filter: source.filter, families: [source.family])
-            let table = session.nftTable
-            return [("prerouting", MatchSpec.Direction.in), ("output", .out)].map { hook, direction in
-                let chain = "reply\(index)_\(hook)"
-                var statement = spec.nftMatch(family: source.family, direction: direction)
-                if !rate.isUnlimited { statement.append("limit rate \(rate.perSecond)/second") }
-                statement.append("meta nftrace set 1")
-                let text = """
-                    table inet \(table) {
-                    \tchain \(chain) {
-                    \t\ttype filter hook \(hook) priority \(TraceRulePlan.nftPriority); policy accept;
-                    \t\t\(statement.joined(separator: " "))
-                    \t}
-                    }
-
-                    """
-                return PlannedRule(
-                    family: source.family, table: table, chain: chain,
-                    install: PlannedCommand(["nft", "-f", "-"], stdin: text),
-                    remove: PlannedCommand(["nft", "delete", "chain", "inet", table, chain]),
-                    check: PlannedCommand(["nft", "list", "chain", "inet", table, chain]))
-            }
+            return nftTraceChains(named: "reply\(index)", matching: [spec], family: source.family, rate: rate)
         }
     }
 }
@@ -180,30 +143,41 @@ extension TraceRulePlan {
         case .nft, .mixed:
             let forward = try MatchSpec(filter: source.downstreamFilter, families: [source.family])
             let back = try MatchSpec(filter: source.filter, families: [source.family])
-            let table = session.nftTable
-            return [("prerouting", MatchSpec.Direction.in), ("output", .out)].map { hook, direction in
-                let chain = "follow\(index)_\(hook)"
-                let statements = [forward, back].map { spec in
-                    var statement = spec.nftMatch(family: source.family, direction: direction)
-                    if !rate.isUnlimited { statement.append("limit rate \(rate.perSecond)/second") }
-                    statement.append("meta nftrace set 1")
-                    return "\t\t" + statement.joined(separator: " ")
-                }
-                let text = """
-                    table inet \(table) {
-                    \tchain \(chain) {
-                    \t\ttype filter hook \(hook) priority \(TraceRulePlan.nftPriority); policy accept;
-                    \(statements.joined(separator: "\n"))
-                    \t}
-                    }
+            return nftTraceChains(
+                named: "follow\(index)", matching: [forward, back], family: source.family, rate: rate)
+        }
+    }
+}
 
-                    """
-                return PlannedRule(
-                    family: source.family, table: table, chain: chain,
-                    install: PlannedCommand(["nft", "-f", "-"], stdin: text),
-                    remove: PlannedCommand(["nft", "delete", "chain", "inet", table, chain]),
-                    check: PlannedCommand(["nft", "list", "chain", "inet", table, chain]))
+extension TraceRulePlan {
+    /// Two chains `<name>_prerouting`/`_output` in the session's nft table, one rule per spec marking the
+    /// packets it matches for tracing; tagged by the table, so the teardown and `cleanup` remove them.
+    func nftTraceChains(named name: String, matching specs: [MatchSpec], family: TraceFamily, rate: TraceRate)
+        -> [PlannedRule]
+    {
+        let table = session.nftTable
+        return [("prerouting", MatchSpec.Direction.in), ("output", .out)].map { hook, direction in
+            let chain = "\(name)_\(hook)"
+            let statements = specs.map { spec in
+                var statement = spec.nftMatch(family: family, direction: direction)
+                if !rate.isUnlimited { statement.append("limit rate \(rate.perSecond)/second") }
+                statement.append("meta nftrace set 1")
+                return "\t\t" + statement.joined(separator: " ")
             }
+            let text = """
+                table inet \(table) {
+                \tchain \(chain) {
+                \t\ttype filter hook \(hook) priority \(TraceRulePlan.nftPriority); policy accept;
+                \(statements.joined(separator: "\n"))
+                \t}
+                }
+
+                """
+            return PlannedRule(
+                family: family, table: table, chain: chain,
+                install: PlannedCommand(["nft", "-f", "-"], stdin: text),
+                remove: PlannedCommand(["nft", "delete", "chain", "inet", table, chain]),
+                check: PlannedCommand(["nft", "list", "chain", "inet", table, chain]))
         }
     }
 }
