@@ -88,9 +88,8 @@ public struct ReplayPipeline {
     public mutating func finish() -> Summary {
         correlator.finish()
         stage.finish()
-        var stats = correlator.stats
-        stats.incomplete -= stage.completed
-        return Summary(stats: stats, shown: counter.value, skipped: skipped, journeys: stage.journeys)
+        return Summary(
+            stats: stage.counted(correlator.stats), shown: counter.value, skipped: skipped, journeys: stage.journeys)
     }
 
     /// Reads `sources` in order and finishes: the whole replay in one call.

@@ -141,6 +141,20 @@ public struct Ruleset: Sendable, Equatable {
         for table in other.tables { merge(table) }
     }
 
+    /// The listings one namespace's backends print (iptables-legacy saves, `nft -a list ruleset`), each
+    /// parsed and kept apart (`mergeApart`); nil when none parses. A live snapshot and a recorded
+    /// topology read them the same way.
+    public static func parsingApart(_ listings: [(text: String, source: String)]) -> Ruleset? {
+        var merged = Ruleset()
+        var any = false
+        for listing in listings where !listing.text.isEmpty {
+            guard let parsed = try? RulesetParser.parse(listing.text, sourceName: listing.source) else { continue }
+            merged.mergeApart(parsed)
+            any = true
+        }
+        return any ? merged : nil
+    }
+
     /// Adds `other`'s tables keeping a table read from an iptables listing apart from an nft table of the
     /// same name and family: in a namespace with iptables-legacy tables beside nft tables (a `mixed`
     /// trace) they are different kernel tables, numbered differently. (`merge(_:)` joins them: an

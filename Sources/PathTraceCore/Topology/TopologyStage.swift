@@ -20,6 +20,13 @@ public final class TopologyStage {
     /// because no chain is loaded further on).
     public private(set) var completed = 0
 
+    /// The correlator's counters as the user sees the walks: those the topology completed are complete.
+    public func counted(_ stats: Correlator.Stats) -> Correlator.Stats {
+        var stats = stats
+        stats.incomplete -= completed
+        return stats
+    }
+
     /// Namespaces being traced: a packet that left toward one of them and was never seen there vanished.
     public func tracing(_ netns: [String?]) {
         for ns in netns { if let label = annotator.label(ns) { linker?.traced.insert(label) } }
@@ -56,16 +63,7 @@ public final class TopologyStage {
     /// rulesets the topology recorded for it, with MASQUERADE's address taken from the topology.
     public func lookup(base: RuleLookup?, netns: String?) -> RuleLookup? {
         guard let topology, let label = annotator.label(netns), let ns = topology.namespace(label) else { return base }
-        var lookup = base
-        if lookup == nil, !ns.rulesets.isEmpty {
-            var merged = Ruleset()
-            for r in ns.rulesets {
-                if let parsed = try? RulesetParser.parse(r.text, sourceName: "\(label) \(r.backend)") {
-                    merged.merge(parsed)
-                }
-            }
-            lookup = merged
-        }
-        return TopologyRuleLookup(base: lookup, topology: topology, netns: label)
+        let recorded = base == nil ? Ruleset.parsingApart(ns.rulesets.map { ($0.text, "\(label) \($0.backend)") }) : nil
+        return TopologyRuleLookup(base: base ?? recorded, topology: topology, netns: label)
     }
 }

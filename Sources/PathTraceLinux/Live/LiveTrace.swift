@@ -166,10 +166,8 @@ public final class LiveTrace: @unchecked Sendable {
         }
         correlator.finish()
         stage.finish()
-        var stats = correlator.stats
-        stats.incomplete -= stage.completed
         var summary = LiveSummary(
-            lanes: lanes, stats: stats, shown: shown, removals: removals.value ?? [])
+            lanes: lanes, stats: stage.counted(correlator.stats), shown: shown, removals: removals.value ?? [])
         summary.journeys = stage.journeys
         return summary
     }

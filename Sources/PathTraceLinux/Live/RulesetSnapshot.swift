@@ -15,21 +15,16 @@ public enum RulesetSnapshot {
         }
     }
 
-    /// Runs the listings and merges what parses; nil when there is nothing.
+    /// Runs the listings and merges what parses (`Ruleset.parsingApart`); nil when there is nothing.
     public static func take(
         for backend: TraceBackend, in namespace: TraceNamespace, runner: any CommandRunning = SystemCommandRunner()
     ) -> RuleLookup? {
-        var merged = Ruleset()
-        var any = false
-        for argv in commands(for: backend) {
-            guard let text = try? runner.run(PlannedCommand(argv), in: namespace).stdout, !text.isEmpty,
-                let parsed = try? RulesetParser.parse(text, sourceName: argv.joined(separator: " "))
-            else { continue }
-            // mixed: the legacy tables and the nft tables are different tables, whatever their names.
-            if backend == .mixed { merged.mergeApart(parsed) } else { merged.merge(parsed) }
-            any = true
-        }
-        return any ? merged : nil
+        Ruleset.parsingApart(
+            commands(for: backend).compactMap { argv in
+                (try? runner.run(PlannedCommand(argv), in: namespace).stdout).map {
+                    (text: $0, source: argv.joined(separator: " "))
+                }
+            })
     }
 }
 #endif
