@@ -35,7 +35,8 @@ public struct TopologyAnnotator: Sendable {
             }
         }
         if let topology, let netns,
-            let path = VanishedDiagnosis.silentCompletion(of: walk, netns: netns, topology: topology)
+            let path = VanishedDiagnosis.silentCompletion(
+                of: walk, netns: netns, topology: topology, facts: cache.facts(netns, topology))
         {
             walk.path = path
             walk.verdict = .accept
@@ -48,7 +49,9 @@ public struct TopologyAnnotator: Sendable {
             return
         }
         if walk.path == .incomplete || walk.verdict == .drop || mayHaveLostItsWay(walk, netns) {
-            walk.vanished = VanishedDiagnosis.causes(of: walk, netns: netns ?? walk.netns, topology: topology)
+            walk.vanished = VanishedDiagnosis.causes(
+                of: walk, netns: netns ?? walk.netns, topology: topology,
+                facts: topology.flatMap { t in netns.flatMap { cache.facts($0, t) } })
         }
     }
 
@@ -74,6 +77,7 @@ public struct TopologyAnnotator: Sendable {
         }
         private var devices: [Key: WalkInterface?] = [:]
         private var loops: [Key: Bool] = [:]
+        private var namespaces: [String: NamespaceFacts] = [:]
         private let limit = 4096
 
         func device(_ netns: String, _ ifname: String, _ topology: Topology) -> WalkInterface? {
@@ -85,6 +89,14 @@ public struct TopologyAnnotator: Sendable {
             // A replay names devices from its input: bounded, so a hostile file cannot grow it.
             if devices.count < limit { devices[key] = made }
             return made
+        }
+
+        func facts(_ netns: String, _ topology: Topology) -> NamespaceFacts? {
+            if let known = namespaces[netns] { return known }
+            guard let ns = topology.namespace(netns) else { return nil }
+            let facts = NamespaceFacts(ns)
+            namespaces[netns] = facts
+            return facts
         }
 
         func loopsBack(_ netns: String, _ ifname: String, _ topology: Topology) -> Bool {

@@ -6,16 +6,20 @@
 /// decision after PREROUTING, without a drop reason a TRACE rule could print. So a walk that ends after
 /// PREROUTING, not dropped by a rule, is checked against the sysctls and routes in that order.
 public enum VanishedDiagnosis {
-    public static func causes(of walk: PacketWalk, netns: String?, topology: Topology?) -> [Vanished] {
+    /// `facts`: the namespace's (worked out here when not given).
+    public static func causes(of walk: PacketWalk, netns: String?, topology: Topology?, facts: NamespaceFacts? = nil)
+        -> [Vanished]
+    {
         var found: [Vanished] = []
         if walk.verdict == .drop, let drop = dropStep(walk) {
             found.append(ruleDrop(drop, walk: walk, netns: netns, topology: topology))
         }
-        if let netns, let topology, topology.namespace(netns) != nil {
+        if let netns, let topology, let ns = topology.namespace(netns) {
+            let facts = facts ?? NamespaceFacts(ns)
             found += masquerade(walk, netns: netns, topology: topology)
-            found += loopedVeth(walk, netns: netns, topology: topology)
+            found += loopedVeth(walk, netns: netns, topology: topology, facts: facts)
             if walk.verdict != .drop, endsAfterPrerouting(walk) {
-                found += routingDecision(walk, netns: netns, topology: topology)
+                found += routingDecision(walk, netns: netns, topology: topology, facts: facts)
             }
         }
         return found
@@ -24,26 +28,31 @@ public enum VanishedDiagnosis {
     /// Where a walk that ends after PREROUTING went when nothing at the later hooks of its namespace is
     /// traced (no chain loaded there, pathtrace's own table aside): the trace ends where it can see, not
     /// where the packet did. Nil when the walk did not end so, or a sysctl or route explains the end.
-    public static func silentCompletion(of walk: PacketWalk, netns: String, topology: Topology) -> PathClass? {
+    public static func silentCompletion(
+        of walk: PacketWalk, netns: String, topology: Topology, facts: NamespaceFacts? = nil
+    ) -> PathClass? {
         guard walk.path == .incomplete, walk.verdict != .drop, endsAfterPrerouting(walk),
             let ns = topology.namespace(netns), let header = lastHeader(walk), let dst = header.dst
         else { return nil }
+        let facts = facts ?? NamespaceFacts(ns)
         let first = walk.steps.first?.event
-        let local = localAddresses(netns, topology).contains(dst)
+        let local = facts.local.contains(dst)
         let path: PathClass
         if let bridge = first?.inIface.flatMap({ ns.link($0) }), bridge.kind == "bridge",
             Self.bridged(to: header.macDst, bridge: bridge, physIn: first?.physIn, local: local)
         {
             path = .bridged
-        } else if localAddresses(netns, topology).contains(dst) {
+        } else if local {
             path = .input
         } else {
             path = .forward
         }
         let later: Set<Hook> = path == .input ? [.input] : [.forward, .postrouting]
-        guard later.isDisjoint(with: hooksWithChains(ns)) else { return nil }
+        guard later.isDisjoint(with: facts.hooksWithChains) else { return nil }
         if path != .bridged,
-            routingDecision(walk, netns: netns, topology: topology).contains(where: { $0.cause != .unknown })
+            routingDecision(walk, netns: netns, topology: topology, facts: facts).contains(where: {
+                $0.cause != .unknown
+            })
         {
             return nil
         }
@@ -56,37 +65,6 @@ public enum VanishedDiagnosis {
     static func bridged(to macDst: String?, bridge: TopologyLink, physIn: String?, local: Bool) -> Bool {
         if let macDst, let own = bridge.mac { return macDst.lowercased() != own.lowercased() }
         return physIn != nil && !local
-    }
-
-    /// The hooks some chain of the namespace's rulesets is attached to, pathtrace's own tables aside.
-    static func hooksWithChains(_ ns: TopologyNamespace) -> Set<Hook> {
-        var hooks = Set<Hook>()
-        for ruleset in ns.rulesets {
-            if ruleset.backend == "nft" {
-                var table = ""
-                for line in ruleset.text.split(separator: "\n") {
-                    let words = line.split(separator: " ")
-                    if words.first == "table", words.count >= 3 { table = String(words[2]) }
-                    if table.hasPrefix("pathtrace_") { continue }
-                    if let i = words.firstIndex(of: "hook"), i + 1 < words.count,
-                        let hook = Hook(chainName: String(words[i + 1]))
-                    {
-                        hooks.insert(hook)
-                    }
-                }
-                continue
-            }
-            for line in ruleset.text.split(separator: "\n") where line.hasPrefix("*") {
-                switch line.dropFirst() {
-                case "raw": hooks.formUnion([.prerouting, .output])
-                case "mangle": hooks.formUnion([.prerouting, .input, .forward, .output, .postrouting])
-                case "nat": hooks.formUnion([.prerouting, .input, .output, .postrouting])
-                case "filter", "security": hooks.formUnion([.input, .forward, .output])
-                default: break
-                }
-            }
-        }
-        return hooks
     }
 
     /// The step that dropped the packet: the last one with a drop verdict (printed or inferred).
@@ -142,12 +120,14 @@ public enum VanishedDiagnosis {
     }
 
     /// What the routing decision after PREROUTING would do with the packet, from sysctls and routes.
-    static func routingDecision(_ walk: PacketWalk, netns: String, topology: Topology) -> [Vanished] {
+    static func routingDecision(_ walk: PacketWalk, netns: String, topology: Topology, facts: NamespaceFacts)
+        -> [Vanished]
+    {
         guard let header = lastHeader(walk), let src = header.src, let dst = header.dst else { return [] }
         let inIface = walk.steps.lazy.compactMap(\.event.inIface).first
         let v6 = dst.isV6
         let prefix = exec(netns, topology)
-        let local = localAddresses(netns, topology)
+        let local = facts.local
         var found: [Vanished] = []
         if !v6, let inIface, inIface != "lo", local.contains(src) {
             let acceptLocal = topology.sysctl(netns: netns, key: "net.ipv4.conf.\(inIface).accept_local") ?? "0"
@@ -217,11 +197,13 @@ public enum VanishedDiagnosis {
     /// A packet sent out a veth whose peer is in the same namespace comes back in with a source address of
     /// that namespace: without accept_local on the peer the kernel drops it, and its ARP request before it,
     /// as a martian source (seed 003).
-    static func loopedVeth(_ walk: PacketWalk, netns: String, topology: Topology) -> [Vanished] {
+    static func loopedVeth(_ walk: PacketWalk, netns: String, topology: Topology, facts: NamespaceFacts)
+        -> [Vanished]
+    {
         guard walk.path == .output || walk.path == .forward,
             let out = walk.steps.lazy.reversed().compactMap(\.event.outIface).first,
             let peer = topology.peer(netns: netns, ifname: out), peer.netns == netns,
-            let src = lastHeader(walk)?.src, !src.isV6, localAddresses(netns, topology).contains(src)
+            let src = lastHeader(walk)?.src, !src.isV6, facts.local.contains(src)
         else { return [] }
         let acceptLocal = topology.sysctl(netns: netns, key: "net.ipv4.conf.\(peer.ifname).accept_local") ?? "0"
         guard acceptLocal == "0" else { return [] }
@@ -257,10 +239,6 @@ public enum VanishedDiagnosis {
 
     static func lastHeader(_ walk: PacketWalk) -> PacketHeader? {
         walk.steps.lazy.reversed().compactMap(\.event.header).first
-    }
-
-    static func localAddresses(_ netns: String, _ topology: Topology) -> Set<IPAddress> {
-        Set((topology.namespace(netns)?.links ?? []).flatMap(\.addresses).compactMap { IPNetwork($0)?.address })
     }
 
     static func iptables(_ family: Family) -> String { family == .ipv6 ? "ip6tables" : "iptables" }
