@@ -97,8 +97,8 @@ public struct JourneyLinker {
         }
         nodes[id] = node
         arrivals.append(id)
-        if let header = node.entryHeader { linkAsSuccessor(id, header) }
-        if let header = node.exitHeader, nodes[id]?.succ == nil { linkAsPredecessor(id, header) }
+        if let header = node.entryHeader { link(id, header, asSuccessor: true) }
+        if let header = node.exitHeader, nodes[id]?.succ == nil { link(id, header, asSuccessor: false) }
         if nodes[id]?.pred == nil, let header = node.entryHeader { entries[HeaderKey(header), default: []].append(id) }
         if nodes[id]?.succ == nil, let header = node.exitHeader { exits[HeaderKey(header), default: []].append(id) }
         while arrivals.count > window, let old = arrivals.removeFirst() { retire(old) }
@@ -118,37 +118,23 @@ public struct JourneyLinker {
 
     // MARK: - Linking
 
-    private mutating func linkAsSuccessor(_ id: Int, _ header: PacketHeader) {
-        guard let me = nodes[id], let entry = me.leg.entry else { return }
+    /// Links walk `id` to a waiting walk of another namespace: the one whose exit it came in by
+    /// (`asSuccessor`), or the one that came in by its exit. The most recent candidate wins.
+    private mutating func link(_ id: Int, _ header: PacketHeader, asSuccessor: Bool) {
         let key = HeaderKey(header)
-        guard var list = exits[key] else { return }
+        guard let me = nodes[id], var list = asSuccessor ? exits[key] : entries[key] else { return }
         for (i, other) in list.enumerated().reversed() {
-            guard let prev = nodes[other], prev.leg.netns != me.leg.netns, prev.succ == nil,
-                Self.sameHeader(prev, header), let via = reach(from: prev, to: me.leg.netns, entry: entry)
+            guard let them = nodes[other], them.leg.netns != me.leg.netns else { continue }
+            let (prevID, nextID) = asSuccessor ? (other, id) : (id, other)
+            let (prev, next) = asSuccessor ? (them, me) : (me, them)
+            guard prev.succ == nil, next.pred == nil, let entry = next.leg.entry, let got = next.entryHeader,
+                Self.sameHeader(prev, got), let via = reach(from: prev, to: next.leg.netns, entry: entry)
             else { continue }
             list.remove(at: i)
-            exits[key] = list.isEmpty ? nil : list
-            nodes[other]?.succ = id
-            nodes[id]?.pred = other
-            nodes[id]?.linkIn = via
-            return
-        }
-    }
-
-    private mutating func linkAsPredecessor(_ id: Int, _ header: PacketHeader) {
-        guard let me = nodes[id] else { return }
-        let key = HeaderKey(header)
-        guard var list = entries[key] else { return }
-        for (i, other) in list.enumerated().reversed() {
-            guard let next = nodes[other], next.leg.netns != me.leg.netns, next.pred == nil,
-                let entry = next.leg.entry, let got = next.entryHeader, Self.sameHeader(me, got),
-                let via = reach(from: me, to: next.leg.netns, entry: entry)
-            else { continue }
-            list.remove(at: i)
-            entries[key] = list.isEmpty ? nil : list
-            nodes[other]?.pred = id
-            nodes[other]?.linkIn = via
-            nodes[id]?.succ = other
+            if asSuccessor { exits[key] = list.isEmpty ? nil : list } else { entries[key] = list.isEmpty ? nil : list }
+            nodes[prevID]?.succ = nextID
+            nodes[nextID]?.pred = prevID
+            nodes[nextID]?.linkIn = via
             return
         }
     }
