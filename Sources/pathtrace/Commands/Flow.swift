@@ -44,12 +44,7 @@ struct Flow: ParsableCommand {
     @Option(help: ArgumentHelp("A saved trace to replay (as `pathtrace replay` reads it).", valueName: "file"))
     var trace: String?
     @Option(help: "The walk to draw: its packet number in the replay.") var packet: Int = 1
-    @Option(
-        name: .customLong("ruleset"),
-        help: ArgumentHelp(
-            "iptables-save output, an `iptables [-t T] -nvL` listing or `nft -a list ruleset`; TABLE=FILE names a listing's table. Repeatable.",
-            valueName: "[table=]file"))
-    var rulesets: [String] = []
+    @OptionGroup var rulesets: RulesetOptions
 
     func validate() throws {
         if packet < 1 { throw ValidationError("--packet: expected a packet number from 1") }
@@ -57,7 +52,7 @@ struct Flow: ParsableCommand {
     }
 
     func run() throws {
-        let ruleset = try RulesetLoader.load(rulesets) as? Ruleset
+        let ruleset = try rulesets.load() as? Ruleset
         var walk: PacketWalk?
         if let trace {
             walk = try replay(trace, lookup: ruleset)

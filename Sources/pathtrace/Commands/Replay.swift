@@ -35,12 +35,7 @@ struct Replay: ParsableCommand {
     @Argument(help: ArgumentHelp("Trace files to read; - or nothing reads standard input.", valueName: "file"))
     var files: [String] = []
 
-    @Option(
-        name: .customLong("ruleset"),
-        help: ArgumentHelp(
-            "iptables-save output, an `iptables [-t T] -nvL` listing or `nft -a list ruleset`; TABLE=FILE names a listing's table. Repeatable.",
-            valueName: "[table=]file"))
-    var rulesets: [String] = []
+    @OptionGroup var rulesets: RulesetOptions
 
     @Option(
         help: ArgumentHelp(
@@ -72,7 +67,7 @@ struct Replay: ParsableCommand {
             else { throw CLIFailure.usage("--netns: expected NAME=FILE, got '\(spec)'") }
             return (netns: String(spec[..<eq]), path: String(spec[spec.index(after: eq)...]))
         }
-        let lookup = try RulesetLoader.load(rulesets)
+        let lookup = try rulesets.load()
         printer.flowRuleset = lookup as? Ruleset
         var pipeline = ReplayPipeline(
             lookup: lookup, topology: try topology.map(loadTopology), filter: walkFilter,

@@ -1,5 +1,18 @@
+import ArgumentParser
 import Foundation
 import PathTraceCore
+
+/// `--ruleset [table=]file`, repeatable: the rules the trace's rule numbers and handles refer to.
+struct RulesetOptions: ParsableArguments {
+    @Option(
+        name: .customLong("ruleset"),
+        help: ArgumentHelp(
+            "iptables-save output, an `iptables [-t T] -nvL` listing or `nft -a list ruleset`; TABLE=FILE names a listing's table. Repeatable.",
+            valueName: "[table=]file"))
+    var files: [String] = []
+
+    func load() throws -> RuleLookup? { try RulesetLoader.load(files) }
+}
 
 /// Loads `--ruleset [table=]file` arguments into one lookup.
 enum RulesetLoader {
