@@ -16,8 +16,7 @@ struct JourneyLabTests {
     static func run(_ name: String, edit: (inout LabSpec) -> Void = { _ in }, onEvent: ((TraceEvent) -> Void)? = nil)
         throws -> (LabSpec, LabRun.Result)
     {
-        var spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
-        spec.prefix = "ptj\(getpid() % 100_000)\(LiveLab.letters(Live.next()))"
+        var spec = try Fixtures.lab(name, prefix: "ptj\(getpid() % 100_000)\(LiveLab.letters(Live.next()))")
         edit(&spec)
         var run = LabRun(spec: spec)
         run.settle = 1
@@ -132,8 +131,7 @@ struct JourneyLabTests {
     /// there join the gateway's into journeys.
     @Test(arguments: ["dnat-port", "dnat-port-nft"])
     func dnatToAnotherPortIsFollowedIntoTheNamespaceBehind(_ name: String) throws {
-        var spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
-        spec.prefix = "ptj\(getpid() % 100_000)\(LiveLab.letters(Live.next()))"
+        let spec = try Fixtures.lab(name, prefix: "ptj\(getpid() % 100_000)\(LiveLab.letters(Live.next()))")
         let builder = LabBuilder(spec: spec)
         try builder.up()
         defer { builder.down() }

@@ -8,11 +8,7 @@ import Testing
 /// host's MASQUERADE, and teardown leaves nothing behind even when the test fails.
 @Suite(.serialized) struct LabTests {
     static func spec() throws -> LabSpec {
-        var spec = try LabSpec.decode(
-            try Data(contentsOf: Fixtures.url("labs/libvirt-nat.json")), source: "libvirt-nat")
-        // A prefix of this run's own, so a lab a developer left up cannot collide.
-        spec.prefix = "ptlt\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        return spec
+        try Fixtures.lab("libvirt-nat", prefix: "ptlt\(ProcessInfo.processInfo.processIdentifier % 100_000)")
     }
 
     @Test func labFileDecodesAndValidates() throws {

@@ -53,10 +53,7 @@ struct LiveNatReplyTests {
     /// 10.99.2.2:80, never matched by the filter) are logged through the connection's mark.
     @Test func nflogFollowsTheDNATdPacket() throws {
         let prefix = "ptnf\(getpid() % 10000)\(Live.next() % 10)"
-        let text = try Fixtures.text("labs/dnat-port.json")
-            .replacingOccurrences(of: "\"prefix\": \"ptdp\"", with: "\"prefix\": \"\(prefix)\"")
-        let file = NSTemporaryDirectory() + "\(prefix)-dnat-port.json"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let file = try Fixtures.labFile("dnat-port", prefix: prefix)
         defer {
             _ = try? CLI.run(["lab", "down", file])
             try? FileManager.default.removeItem(atPath: file)
@@ -89,8 +86,7 @@ struct LiveNatReplyTests {
     func theReplyOfADNATIsTracedAndDeNATed(_ variant: String) throws {
         let name = String(variant.split(separator: " ")[0])
         let backend = variant.split(separator: " ").dropFirst().first.map(String.init)
-        var spec = try LabSpec.decode(Data(try Fixtures.text("labs/\(name).json").utf8), source: name)
-        spec.prefix = "ptnr\(getpid() % 10000)\(Live.next() % 10)"
+        var spec = try Fixtures.lab(name, prefix: "ptnr\(getpid() % 10000)\(Live.next() % 10)")
         let lab = LabBuilder(spec: spec)
         defer { lab.down() }
         try lab.up()

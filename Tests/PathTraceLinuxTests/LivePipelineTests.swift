@@ -49,8 +49,7 @@ final class Lines: @unchecked Sendable {
 struct LabRunTests {
     @Test(arguments: [("libvirt-nat", TraceBackend.legacy), ("libvirt-nat-nft", .nft)])
     func libvirtNatLabRunShowsTheExpectedWalk(_ lab: String, _ backend: TraceBackend) throws {
-        var spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(lab).json")), source: lab)
-        spec.prefix = "ptlr\(getpid() % 100_000)"
+        let spec = try Fixtures.lab(lab, prefix: "ptlr\(getpid() % 100_000)")
         let messages = Lines()
         var run = LabRun(spec: spec, backend: backend)
         run.settle = 0.5

@@ -20,9 +20,7 @@ struct SeedLabTests {
     /// The lab file, with a prefix of this run's own (`ptsd<pid><letters>`), so a lab a developer left
     /// up cannot collide.
     static func spec(_ name: String) throws -> LabSpec {
-        var spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
-        spec.prefix = "ptsd\(getpid())\(LiveLab.letters(Live.next()))"
-        return spec
+        try Fixtures.lab(name, prefix: "ptsd\(getpid())\(LiveLab.letters(Live.next()))")
     }
 
     /// Builds the lab, starts its servers, runs `body`, and always tears the lab down; then checks

@@ -11,10 +11,7 @@ import Testing
 @Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct TopologyProbeTests {
     static func spec() throws -> LabSpec {
-        var spec = try LabSpec.decode(
-            try Data(contentsOf: Fixtures.url("labs/libvirt-nat.json")), source: "libvirt-nat")
-        spec.prefix = "pttp\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        return spec
+        try Fixtures.lab("libvirt-nat", prefix: "pttp\(ProcessInfo.processInfo.processIdentifier % 100_000)")
     }
 
     @Test func libvirtNatLabMatchesItsFile() throws {
@@ -62,8 +59,7 @@ struct TopologyProbeTests {
     }()
 
     @Test(arguments: labNames) func everyLabReadsBackAsItsFileSays(_ name: String) throws {
-        var spec = try LabSpec.decode(try Data(contentsOf: Fixtures.url("labs/\(name).json")), source: name)
-        spec.prefix = "pttq\(ProcessInfo.processInfo.processIdentifier % 100_000)"
+        let spec = try Fixtures.lab(name, prefix: "pttq\(ProcessInfo.processInfo.processIdentifier % 100_000)")
         let builder = LabBuilder(spec: spec)
         defer { builder.down() }
         try builder.up()

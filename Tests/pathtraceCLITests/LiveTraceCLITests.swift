@@ -8,13 +8,7 @@ import Testing
     /// The lab file with a prefix of this run's own; returns its path and the namespaces' prefix.
     static func labFile(_ name: String = "libvirt-nat") throws -> (String, String) {
         let prefix = "ptcl\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        var text = try Fixtures.text("labs/\(name).json")
-        for original in ["ptlv", "ptln"] {
-            text = text.replacingOccurrences(of: "\"prefix\": \"\(original)\"", with: "\"prefix\": \"\(prefix)\"")
-        }
-        let path = NSTemporaryDirectory() + "\(prefix)-\(name).json"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return (path, prefix)
+        return (try Fixtures.labFile(name, prefix: prefix), prefix)
     }
 
     /// Everything a session may touch in a namespace, as text: both rulesets and the nf_log sysctls.

@@ -9,10 +9,7 @@ import Testing
 struct MixedCLITests {
     @Test func labRunPicksMixedAndShowsBothRulesetsInOneWalk() throws {
         let prefix = "ptcm\(getpid() % 100_000)"
-        let text = try Fixtures.text("labs/mixed-forward.json")
-            .replacingOccurrences(of: "\"prefix\": \"ptmx\"", with: "\"prefix\": \"\(prefix)\"")
-        let file = NSTemporaryDirectory() + "\(prefix)-mixed-forward.json"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let file = try Fixtures.labFile("mixed-forward", prefix: prefix)
         defer {
             _ = try? CLI.run(["lab", "down", file])
             try? FileManager.default.removeItem(atPath: file)

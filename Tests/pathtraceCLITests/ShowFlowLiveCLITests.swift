@@ -47,10 +47,7 @@ struct ShowFlowLiveCLITests {
 
     @Test func labRunShowsEachWalkExplainedAndOnTheDiagram() throws {
         let prefix = "ptsf\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        let text = try Fixtures.text("labs/libvirt-nat.json")
-            .replacingOccurrences(of: "\"prefix\": \"ptlv\"", with: "\"prefix\": \"\(prefix)\"")
-        let lab = NSTemporaryDirectory() + "\(prefix)-libvirt-nat.json"
-        try text.write(toFile: lab, atomically: true, encoding: .utf8)
+        let lab = try Fixtures.labFile("libvirt-nat", prefix: prefix)
         defer { _ = try? CLI.run(["lab", "down", lab]) }
         let r = try CLI.run(["lab", "run", lab, "--explain", "--show-flow", "--no-color"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -9,11 +9,7 @@ struct TopologyCLITests {
     /// The lab file with a prefix of this run's own; returns its path and the namespaces' prefix.
     static func labFile() throws -> (String, String) {
         let prefix = "pttc\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        let text = try Fixtures.text("labs/libvirt-nat.json")
-            .replacingOccurrences(of: "\"prefix\": \"ptlv\"", with: "\"prefix\": \"\(prefix)\"")
-        let path = NSTemporaryDirectory() + "\(prefix)-libvirt-nat.json"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return (path, prefix)
+        return (try Fixtures.labFile("libvirt-nat", prefix: prefix), prefix)
     }
 
     @Test func jsonTextDotAndSaveOfTheLab() throws {

@@ -34,9 +34,7 @@ struct TutorialLabCLITests {
         for (i, command) in commands.enumerated() {
             let name = command[2]
             let prefix = "ptu\(getpid() % 100_000)\(i)"
-            let lab = try Fixtures.text("labs/\(name).json").replacingOccurrences(
-                of: #""prefix": "[a-z0-9]+""#, with: "\"prefix\": \"\(prefix)\"", options: .regularExpression)
-            try lab.write(toFile: "\(dir)/\(name).json", atomically: true, encoding: .utf8)
+            _ = try Fixtures.labFile(name, prefix: prefix, in: dir)
             let r = try CLI.run(command, environment: ["PATHTRACE_LABS": dir])
             #expect(r.status == 0, "pathtrace \(command.joined(separator: " ")): \(r.stderr)")
             #expect(r.stderr.contains("lab check: the trace shows the walk the lab expects"))
