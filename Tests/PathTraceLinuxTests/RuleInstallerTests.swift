@@ -49,7 +49,7 @@ private func tempDir() -> URL {
     URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pathtrace-unit-\(UUID())")
 }
 
-@Suite struct RuleInstallerTests {
+@Suite(.offPool) struct RuleInstallerTests {
     let id = SessionID("feed01") ?? .random()
 
     /// Rules added to a running session (the replies of a DNAT) are recorded and removed with the rest, first.
@@ -63,7 +63,7 @@ private func tempDir() -> URL {
         f.proto = IPProtocol.tcp
         f.dport = PortRange("8080")
         let plan = try TraceRulePlan.make(filter: f, backend: .legacy, session: id, families: [.ipv4])
-        #expect(throws: RulesError.self) { try installer.add([]) }
+        #expect(throws: LinuxError.self) { try installer.add([]) }
         try installer.install(plan)
         let source = NatReplySource(
             family: .ipv4, proto: IPProtocol.tcp, address: IPAddress("172.17.0.2") ?? IPAddress(v4: 0), port: 80,
@@ -77,7 +77,7 @@ private func tempDir() -> URL {
         let report = installer.removeAll()
         #expect(report.removed.count == plan.rules.count + 2 && report.isComplete)
         #expect(Array(fake.log[before..<before + 2]) == extra.reversed().map(\.remove.argv))
-        #expect(throws: RulesError.self) { try installer.add(extra) }
+        #expect(throws: LinuxError.self) { try installer.add(extra) }
     }
 
     @Test func installsSysctlsFirstAndRemovesInReverse() throws {
@@ -116,7 +116,7 @@ private func tempDir() -> URL {
         let installer = RuleInstaller(
             namespace: .current, runner: fake, store: SessionStateStore(directory: dir, id: id))
         #expect(
-            throws: RulesError.commandFailed(
+            throws: LinuxError.commandFailed(
                 argv: plan.rules[2].install.argv, status: 1, stderr: "iptables: No chain\n")
         ) {
             try installer.install(plan)
@@ -126,15 +126,15 @@ private func tempDir() -> URL {
         #expect(fake.files["/proc/sys/net/netfilter/nf_log/10"] == "NONE")
         #expect(SessionStateStore.files(in: dir).isEmpty)
         // After a teardown the installer refuses to continue.
-        #expect(throws: RulesError.cancelled) { try installer.install(plan) }
+        #expect(throws: LinuxError.cancelled) { try installer.install(plan) }
     }
 
     @Test func missingBinariesNameTheDebianPackage() throws {
         let runner = SystemCommandRunner(searchPath: ["/nonexistent"])
-        #expect(throws: RulesError.missingBinary("iptables-legacy", package: "iptables")) {
+        #expect(throws: LinuxError.missingBinary("iptables-legacy", package: "iptables")) {
             try runner.run(PlannedCommand(["iptables-legacy", "-L"]), in: .current)
         }
-        #expect(throws: RulesError.missingBinary("ip6tables-legacy-save", package: "iptables")) {
+        #expect(throws: LinuxError.missingBinary("ip6tables-legacy-save", package: "iptables")) {
             try runner.run(PlannedCommand(["ip6tables-legacy-save"]), in: .current)
         }
         let dir = tempDir()
@@ -142,10 +142,10 @@ private func tempDir() -> URL {
         let installer = RuleInstaller(
             namespace: .current, runner: runner, store: SessionStateStore(directory: dir, id: id))
         let plan = try TraceRulePlan.make(filter: WalkFilter(), backend: .nft, session: id)
-        #expect(throws: RulesError.missingBinary("nft", package: "nftables")) { try installer.install(plan) }
+        #expect(throws: LinuxError.missingBinary("nft", package: "nftables")) { try installer.install(plan) }
         #expect(SessionStateStore.files(in: dir).isEmpty)
         #expect(
-            RulesError.missingBinary("nft", package: "nftables").description
+            LinuxError.missingBinary("nft", package: "nftables").description
                 == "nft not found; install the Debian package 'nftables' (apt-get install nftables)")
         #expect(SystemCommandRunner.debianPackage(for: "ip") == "iproute2")
     }
@@ -181,7 +181,7 @@ private func tempDir() -> URL {
             usleep(10_000)
         }
         #expect(stubborn.stop(grace: 0.2) == 128 + SIGKILL)
-        #expect(throws: RulesError.missingBinary("no-such-program", package: "no-such-program")) {
+        #expect(throws: LinuxError.missingBinary("no-such-program", package: "no-such-program")) {
             try runner.start(["no-such-program"], in: .current)
         }
     }

@@ -2,6 +2,7 @@
 import CNetfilterLog
 import Glibc
 import PathTraceCore
+import SystemPackage
 
 /// Reads an nfnetlink_log group with libnetfilter_log and turns each record into a `TraceEvent`
 /// (origin `.netlink`, source `netlink:<n>`).
@@ -179,7 +180,7 @@ final class NflogSource: RecordSource {
                 g = try Sys.pointer("nflog_bind_group \(options.group)") { nflog_bind_group(h, options.group) }
             } catch LinuxError.permissionDenied(let op, let e) {
                 // nfnetlink_log answers EPERM both without CAP_NET_ADMIN and when another socket owns the group.
-                if Sys.hasNetAdmin() { throw LinuxError.groupBusy(group: options.group) }
+                if Capabilities.hasNetAdmin() { throw LinuxError.groupBusy(group: options.group) }
                 throw LinuxError.permissionDenied(operation: op, errno: e)
             }
             group = g
@@ -212,9 +213,9 @@ final class NflogSource: RecordSource {
         let r = Sys.attempt { recv(fd, buffer, bufferSize, Int32(MSG_DONTWAIT)) }
         switch r {
         case .failure(let e):
-            if e.code == EAGAIN || e.code == EWOULDBLOCK { return .wouldBlock }
-            if e.code == ENOBUFS { return .overrun }
-            return .failed(e.code)
+            if e == .resourceTemporarilyUnavailable || e == .wouldBlock { return .wouldBlock }
+            if e == .noBufferSpace { return .overrun }
+            return .failed(e.rawValue)
         case .success(let n):
             receivedAt = wallClock()
             pending.removeAll(keepingCapacity: true)

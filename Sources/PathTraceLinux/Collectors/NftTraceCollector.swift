@@ -2,6 +2,7 @@
 import CMnl
 import Glibc
 import PathTraceCore
+import SystemPackage
 
 /// Reads nftables trace events (NFT_MSG_TRACE on NFNLGRP_NFTRACE) with libmnl and turns them into
 /// `TraceEvent`s (origin `.netlink`, source `netlink:<n>`).
@@ -111,12 +112,12 @@ final class NftTraceSource: RecordSource {
         }
         switch r {
         case .failure(let e):
-            if e.code == EAGAIN || e.code == EWOULDBLOCK { return .wouldBlock }
-            if e.code == ENOBUFS {
+            if e == .resourceTemporarilyUnavailable || e == .wouldBlock { return .wouldBlock }
+            if e == .noBufferSpace {
                 state.update { $0.lost += 1 }
                 return .overrun
             }
-            return .failed(e.code)
+            return .failed(e.rawValue)
         case .success(let count):
             let now = wallClock()
             var stats = NftTraceDecoder.Stats()
