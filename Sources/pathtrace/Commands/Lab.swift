@@ -70,7 +70,7 @@ struct Lab: ParsableCommand {
                 }
             }
             if !result.problems.isEmpty {
-                throw CLIFailure(message: "the trace differs from what lab \(lab.spec.name) expects", code: 1)
+                throw CLIFailure.failed("the trace differs from what lab \(lab.spec.name) expects")
             }
         }
     }
@@ -89,10 +89,10 @@ struct Lab: ParsableCommand {
     }
 }
 
-/// Exit 4 with a message, before anything is touched, when the process cannot administer the network.
+/// Exits `noNetAdmin` with a message, before anything is touched, when the process cannot administer the network.
 func requireNetAdmin() throws {
     if !Capabilities.hasNetAdmin() {
-        throw CLIFailure(message: "this needs CAP_NET_ADMIN (run as root); nothing was changed", code: 4)
+        throw CLIFailure.noNetAdmin("this needs CAP_NET_ADMIN (run as root); nothing was changed")
     }
 }
 

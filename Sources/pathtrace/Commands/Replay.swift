@@ -87,7 +87,7 @@ struct Replay: ParsableCommand {
             FileOutput.stderr.write("pathtrace: \(plural(summary.journeys, "journey")) across namespaces\n")
         }
         if strict && summary.skipped.count > 0 {
-            throw CLIFailure(message: "--strict: \(summary.skipped.count) lines skipped", code: 3)
+            throw CLIFailure(message: "--strict: \(summary.skipped.count) lines skipped", status: .skippedLines)
         }
     }
 

@@ -48,15 +48,15 @@ struct TopologyCommand: ParsableCommand {
         } catch LinuxError.noSuchNamespace(let name) {
             throw CLIFailure.usage("--netns: network namespace \(name) does not exist")
         } catch let error as LinuxError where error.isPermissionDenied {
-            throw CLIFailure(message: "\(error)", code: 4)
+            throw CLIFailure.noNetAdmin("\(error)")
         } catch let error as LinuxError {
-            throw CLIFailure(message: "\(error)", code: 1)
+            throw CLIFailure.failed("\(error)")
         }
         if let save {
             do {
                 try TopologyFile.save(topology, to: save)
             } catch {
-                throw CLIFailure(message: "--save: cannot write \(save)", code: 1)
+                throw CLIFailure.unreadable("--save: cannot write \(save)")
             }
         }
         switch format {

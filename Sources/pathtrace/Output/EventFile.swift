@@ -1,9 +1,6 @@
 import PathTraceCore
 import PathTraceRender
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// The `--save` file: opened (and so checked) before anything is installed.
 final class EventFile: @unchecked Sendable {
@@ -11,11 +8,14 @@ final class EventFile: @unchecked Sendable {
     let writer = JSONWriter(capacity: 4096)
 
     init(path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw CLIFailure.unreadable("--save: cannot write \(path): \(String(cString: strerror(errno)))")
+        do {
+            let fd = try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            output = FileOutput(fd: fd.rawValue)
+        } catch {
+            throw CLIFailure.unreadable("--save: cannot write \(path): \(error)")
         }
-        output = FileOutput(fd: fd)
     }
 
     func write(_ event: TraceEvent) {
@@ -26,6 +26,6 @@ final class EventFile: @unchecked Sendable {
 
     func close() {
         output.flush()
-        _ = Glibc.close(output.fd)
+        try? FileDescriptor(rawValue: output.fd).close()
     }
 }

@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,17 +42,8 @@ final class FileOutput: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// A closed pipe or a full disk ends the output silently, as `head` expects of a writer.
     private func writeAll(_ bytes: UnsafeRawBufferPointer) {
-        guard var p = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let n = Glibc.write(fd, p, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            p += n
-            left -= n
-        }
+        _ = try? FileDescriptor(rawValue: fd).writeAll(bytes)
     }
 }

@@ -26,15 +26,15 @@ struct LiveOutput {
         for line in summary.lines { LiveOutput.message(line) }
     }
 
-    /// Runs `body`, giving a live trace's errors the CLI's exit codes (4 without CAP_NET_ADMIN, 2 usage, 1 else).
+    /// Runs `body`, giving a live trace's errors the CLI's exit statuses (`noNetAdmin`, `usage`, `failure`).
     static func mappingErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as LiveTraceError {
             switch error {
-            case .noNetAdmin: throw CLIFailure(message: error.description, code: 4)
+            case .noNetAdmin: throw CLIFailure.noNetAdmin(error.description)
             case .usage: throw CLIFailure.usage(error.description)
-            case .failed: throw CLIFailure(message: error.description, code: 1)
+            case .failed: throw CLIFailure.failed(error.description)
             }
         }
     }
