@@ -161,6 +161,17 @@ private func tempDir() -> URL {
         #expect(fail == CommandResult(status: 3, stdout: "", stderr: "oops\n"))
     }
 
+    /// A program pathtrace runs holds only its stdin, stdout and stderr: not a descriptor another thread
+    /// opened meanwhile (a netlink socket, the state file), even one opened without O_CLOEXEC.
+    @Test func programsInheritOnlyTheirStandardDescriptors() throws {
+        let leaky = open("/dev/null", O_RDONLY)
+        #expect(leaky > 2)
+        defer { close(leaky) }
+        let listing = try SystemCommandRunner().runChecked(PlannedCommand(["ls", "/proc/self/fd"]), in: .current)
+        // 3 is the directory ls itself opened to list.
+        #expect(listing.stdout.split(separator: "\n") == ["0", "1", "2", "3"])
+    }
+
     @Test func systemRunnerStartsInTheBackgroundAndStops() throws {
         let runner = SystemCommandRunner()
         let output = tempDir().path
