@@ -159,6 +159,12 @@ private func tempDir() -> URL {
         #expect(cat.stdout.count == 200_000)
         let fail = try runner.run(PlannedCommand(["sh", "-c", "echo oops >&2; exit 3"]), in: .current)
         #expect(fail == CommandResult(status: 3, stdout: "", stderr: "oops\n"))
+        // One that exits without reading its input is judged by its status, not by the broken pipe.
+        let early = try runner.run(
+            PlannedCommand(
+                ["sh", "-c", "echo bad line 1 >&2; exit 2"], stdin: String(repeating: "z\n", count: 500_000)),
+            in: .current)
+        #expect(early == CommandResult(status: 2, stdout: "", stderr: "bad line 1\n"))
     }
 
     /// A program pathtrace runs holds only its stdin, stdout and stderr: not a descriptor another thread

@@ -85,8 +85,15 @@ public struct SystemCommandRunner: CommandRunning {
         return try AsyncBridge.wait {
             do {
                 let result = try await Subprocess.run(
-                    configuration, input: .array(input), output: .string(limit: Self.outputLimit),
-                    error: .string(limit: Self.outputLimit))
+                    configuration, input: .inputWriter, output: .string(limit: Self.outputLimit),
+                    error: .string(limit: Self.outputLimit)
+                ) { execution in
+                    // A program that stops reading (iptables-restore at a bad line) is judged by its status
+                    // and stderr, not by the EPIPE of writing to it. (With `input: .array`, swift-subprocess
+                    // 1.0.2 traps on that EPIPE: "FileDescriptor … was not closed"; finish() here closes it.)
+                    if !input.isEmpty { _ = try? await execution.standardInputWriter.write(input) }
+                    try? await execution.standardInputWriter.finish()
+                }
                 return CommandResult(
                     status: Self.status(result.terminationStatus), stdout: result.standardOutput,
                     stderr: result.standardError)
