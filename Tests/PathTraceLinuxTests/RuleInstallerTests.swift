@@ -201,6 +201,9 @@ private func tempDir() -> URL {
         #expect(throws: LinuxError.missingBinary("no-such-program", package: "no-such-program")) {
             try runner.start(["no-such-program"], in: .current)
         }
+        // A program the kernel refuses to run (a directory passes the X_OK check) is an error, for both ways.
+        #expect(throws: LinuxError.self) { try runner.start(["/tmp"], in: .current) }
+        #expect(throws: LinuxError.self) { try runner.run(PlannedCommand(["/tmp"]), in: .current) }
     }
 
     @Test func cleanupSkipsLiveSessionsAndUndoesDeadOnes() throws {
