@@ -6,7 +6,7 @@ import SystemPackage
 /// Everything that can go wrong on the Linux side: a failed system call (with the operation's name and
 /// its errno), a missing namespace or program, a program that failed, the session's state file.
 public enum LinuxError: Error, Equatable, CustomStringConvertible {
-    /// EPERM/EACCES: the operation needs CAP_NET_ADMIN (the CLI exits 4).
+    /// EPERM/EACCES: the operation needs CAP_NET_ADMIN (the CLI exits `ExitStatus.noNetAdmin`).
     case permissionDenied(operation: String, errno: Int32)
     /// `/run/netns/NAME` or `/proc/N/ns/net` does not exist.
     case noSuchNamespace(String)

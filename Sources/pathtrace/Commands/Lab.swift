@@ -92,7 +92,7 @@ struct Lab: ParsableCommand {
 /// Exits `noNetAdmin` with a message, before anything is touched, when the process cannot administer the network.
 func requireNetAdmin() throws {
     if !Capabilities.hasNetAdmin() {
-        throw CLIFailure.noNetAdmin("this needs CAP_NET_ADMIN (run as root); nothing was changed")
+        throw CLIFailure.noNetAdmin(LiveTraceError.noNetAdmin.description)
     }
 }
 

@@ -13,7 +13,8 @@ struct TopologyCommand: ParsableCommand {
         discussion: """
             Reads each namespace over rtnetlink from a thread inside it; veth peers are found through \
             IFLA_LINK_NETNSID and RTM_GETNSID. Without --netns or --all it shows the namespace pathtrace \
-            runs in. Other namespaces need CAP_NET_ADMIN (exit 4 without it); an unknown namespace exits 2.
+            runs in. Other namespaces need CAP_NET_ADMIN (exit \(ExitStatus.noNetAdmin.rawValue) without it); an \
+            unknown namespace exits \(ExitStatus.usage.rawValue).
 
               pathtrace topology
               pathtrace topology --netns ptlv-host --netns ptlv-vm
