@@ -5,7 +5,8 @@ import Foundation
 /// waits for async work (`AsyncBridge.wait`) must not occupy the pool that work needs, and a test that
 /// blocks in library calls runs on one of these (`withTaskExecutorPreference`), not on a pool thread.
 ///
-/// Its thread only ever runs short slices of async work; whoever blocks does so on a thread of its own.
+/// `AsyncBridge.executor` only runs short slices of async work (the callers block on threads of their
+/// own); a test's executor runs the test's body, blocking calls and all, on its one thread.
 public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -13,7 +14,8 @@ public final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
 
     /// Starts the thread, named `name` (as `ps -L` and a debugger show it).
     public init(name: String) {
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds the executor until `shutdown()` lets its loop end.
+        let thread = Thread { self.loop() }
         thread.name = name
         thread.start()
     }
