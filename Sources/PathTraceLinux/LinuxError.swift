@@ -78,8 +78,9 @@ public enum LinuxError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Every raw call goes through here: EINTR is retried, -1 becomes a `LinuxError` naming the operation.
-/// (swift-system's `FileDescriptor` covers files; these are the netlink, namespace and poll calls it has
-/// no wrapper for.)
+/// swift-system's `FileDescriptor` covers files (`system`); what is left here are the calls it has no
+/// wrapper for: setns, eventfd, poll, and the collectors' receive loops on sockets libmnl and
+/// libnetfilter_log own (`attempt`: one call per datagram batch, the hot path of scripts/bench-live.sh).
 enum Sys {
     @discardableResult
     static func call<T: FixedWidthInteger & SignedInteger>(_ operation: String, _ body: () -> T) throws -> T {
