@@ -2,16 +2,19 @@
 #   make run   - install what is missing, build in release, run the main job on the built-in default
 #   make test  - install what is missing, build, pass every test
 SHELL := /bin/bash
-APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux graphviz librsvg2-bin libxml2-utils
+APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux graphviz librsvg2-bin libxml2-utils tshark
 SWIFT ?= swift
 BIN := .build/release/pathtrace
 
 .PHONY: deps build run replay-seed flow-seed test bench lint clean
 
+# tshark's wireshark-common asks whether non-root users may capture: answered "no" beforehand, so the
+# install never waits for a debconf prompt.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 

@@ -131,6 +131,9 @@ struct NflogRecord {
         var header: PacketHeader?
         if let payload, !payload.isEmpty, family == .ipv4 || family == .ipv6 || family == .bridge {
             header = PacketDecoder.decode(payload)
+            event.packetBytes =
+                payload.count <= TraceEvent.keptPacketBytes
+                ? payload : Array(payload.prefix(TraceEvent.keptPacketBytes))
         }
         if header == nil && (mark != nil || uid != nil || hardwareHeader != nil) { header = PacketHeader() }
         if var h = header {

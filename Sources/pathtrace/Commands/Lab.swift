@@ -57,7 +57,7 @@ struct Lab: ParsableCommand {
         func run() throws {
             try requireNetAdmin()
             var lab = LabRun(spec: try LabCatalog.spec(named: name), backend: backend.fixed)
-            let live = LiveOutput(output)
+            let live = try LiveOutput(output)
             lab.onMessage = LiveOutput.message
             lab.onJourney = live.journey
             let result = try LiveOutput.mappingErrors {
