@@ -205,4 +205,55 @@ struct PcapLiveCLITests {
         let lengths = try PcapCheck.fields(r.pcap, ["frame.cap_len", "frame.len", "ip.len"])
         #expect(lengths.allSatisfy { Int($0[0]) ?? 0 <= 60 && $0[1] == $0[2] })
     }
+
+    /// `trace --pcap` of IPv6 in two namespaces of the test's own (a veth pair, a TCP exchange): whole
+    /// packets from nflog, the offloaded TCP checksums completed, every one good.
+    @Test func traceOfIPv6GivesWholePackets() throws {
+        let a = "ptp6\(getpid() % 100_000)a"
+        let b = "ptp6\(getpid() % 100_000)b"
+        defer {
+            _ = try? Tool.run(["ip", "netns", "del", a])
+            _ = try? Tool.run(["ip", "netns", "del", b])
+        }
+        for argv in [
+            ["ip", "netns", "add", a], ["ip", "netns", "add", b],
+            ["ip", "link", "add", "veth0", "netns", a, "type", "veth", "peer", "name", "veth0", "netns", b],
+            ["ip", "-n", a, "addr", "add", "fd77::1/64", "dev", "veth0", "nodad"],
+            ["ip", "-n", b, "addr", "add", "fd77::2/64", "dev", "veth0", "nodad"],
+            ["ip", "-n", a, "link", "set", "veth0", "up"], ["ip", "-n", b, "link", "set", "veth0", "up"],
+            // Chains for the nflog backend to put its rules in.
+            ["ip", "netns", "exec", b, "ip6tables-legacy", "-A", "INPUT", "-j", "ACCEPT"],
+        ] {
+            _ = try Tool.output(argv)
+        }
+        let pcap = PcapCheck.temporary("trace-ipv6.pcapng")
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        let (trace, out, err) = try LiveTraceCLITests.startTrace([
+            "--netns", b, "-6", "--dport", "8080", "--backend", "nflog", "--count", "3", "--duration", "15s",
+            "--format", "json", "--pcap", pcap,
+        ])
+        #expect(LiveTraceCLITests.waitForTracing(err).contains("Ctrl-C stops"))
+        let server = try Tool.start([
+            "ip", "netns", "exec", b, "timeout", "10", "python3", "-c",
+            "import socket\ns=socket.socket(socket.AF_INET6);s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                + "s.bind(('fd77::2',8080));s.listen(1);c,p=s.accept();c.send(c.recv(100));c.close()",
+        ])
+        defer { server.terminate() }
+        Thread.sleep(forTimeInterval: 0.4)
+        let answer = try Tool.output([
+            "ip", "netns", "exec", a, "timeout", "5", "python3", "-c",
+            "import socket;s=socket.create_connection(('fd77::2',8080));s.send(b'v6');print(s.recv(10).decode())",
+        ])
+        #expect(answer.contains("v6"))
+        trace.waitUntilExit()
+        let json = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(trace.terminationStatus == 0, "\(stderr)")
+        #expect(stderr.contains("--pcap \(pcap): 3 packets (3 with the kernel's bytes)"))
+        // IPv6 has no header checksum: one good TCP checksum a packet.
+        #expect(try PcapCheck.check(pcap: pcap, json: json) == 3)
+        let fields = try PcapCheck.fields(pcap, ["ipv6.src", "tcp.flags.str", "frame.interface_description"])
+        #expect(fields.map { $0[0] } == ["fd77::1", "fd77::2", "fd77::1"])
+        #expect(fields.allSatisfy { $0[2] == "netns \(b)" })
+    }
 }
