@@ -30,6 +30,7 @@ struct PathTrace: ParsableCommand {
             Exit codes: 0 ok, 1 unreadable input or a failed removal, 2 bad usage,
             3 lines skipped with --strict, 4 live tracing without CAP_NET_ADMIN.
             """,
+        version: "0.4.0",
         subcommands: [Trace.self, Replay.self, TopologyCommand.self, Flow.self, Lab.self, Cleanup.self],
         defaultSubcommand: Trace.self
     )
