@@ -71,7 +71,13 @@ public final class PcapngWriter {
         block.append(contentsOf: bytes)
         pad()
         if let comment { option(1, comment) }
-        if let direction { option(2, u32Bytes(direction.rawValue)) }
+        if let direction {
+            // epb_flags: 4 bytes, the direction in the two lowest bits.
+            hasOptions = true
+            u16(2)
+            u16(4)
+            u32(direction.rawValue)
+        }
         end()
     }
 
@@ -143,13 +149,6 @@ public final class PcapngWriter {
     }
 
     private func u32(_ v: UInt32) {
-        block.append(contentsOf: u32Bytes(v))
-    }
-
-    private func u32Bytes(_ v: UInt32) -> [UInt8] {
-        [
-            UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v >> 16),
-            UInt8(truncatingIfNeeded: v >> 24),
-        ]
+        for k in 0..<4 { block.append(UInt8(truncatingIfNeeded: v >> (8 * k))) }
     }
 }
