@@ -198,7 +198,7 @@ public struct TraceEvent: Sendable, Equatable {
     public var netns: String?
     /// The packet from its network header on, as the kernel handed it over (nfnetlink_log's payload, nft
     /// trace's network and transport headers), at most `TraceEvent.keptPacketBytes`; nil for text sources.
-    /// Only `--pcap` reads it.
+    /// Kept only when asked for (`--pcap`): an event of a live trace otherwise drops the bytes once decoded.
     public var packetBytes: [UInt8]?
 
     /// Bytes of a packet an event keeps: a full Ethernet-MTU packet, so a capture can show (and check

@@ -17,12 +17,18 @@ public final class NftTraceCollector: TraceCollector, @unchecked Sendable {
         public var receiveBufferBytes: Int
         /// Trace ids whose last packet dump is remembered for the events that follow it.
         public var rememberedPackets: Int
+        /// Keeps each packet dump's network and transport headers on its events (`TraceEvent.packetBytes`,
+        /// for `--pcap`).
+        public var keepPacketBytes: Bool
 
-        public init(netns: TraceNamespace = .current, receiveBufferBytes: Int = 16 << 20, rememberedPackets: Int = 1024)
-        {
+        public init(
+            netns: TraceNamespace = .current, receiveBufferBytes: Int = 16 << 20, rememberedPackets: Int = 1024,
+            keepPacketBytes: Bool = false
+        ) {
             self.netns = netns
             self.receiveBufferBytes = receiveBufferBytes
             self.rememberedPackets = rememberedPackets
+            self.keepPacketBytes = keepPacketBytes
         }
     }
 
@@ -74,7 +80,8 @@ final class NftTraceSource: RecordSource {
         self.options = options
         self.state = state
         self.onEvent = onEvent
-        decoder = NftTraceDecoder(rememberedPackets: options.rememberedPackets)
+        decoder = NftTraceDecoder(
+            rememberedPackets: options.rememberedPackets, keepPacketBytes: options.keepPacketBytes)
         buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.slots * Self.slotSize, alignment: 8)
         lengths = .allocate(capacity: Self.slots)
     }
@@ -194,7 +201,11 @@ final class NftTraceDecoder {
     /// Resolves interface indexes; replaceable in tests.
     var interfaceName: ((UInt32) -> String?)?
 
-    init(rememberedPackets: Int = 1024) {
+    /// Whether events keep the headers' bytes (`TraceEvent.packetBytes`).
+    let keepPacketBytes: Bool
+
+    init(rememberedPackets: Int = 1024, keepPacketBytes: Bool = false) {
+        self.keepPacketBytes = keepPacketBytes
         carried = RecentMap(capacity: rememberedPackets)
         attrs.initialize(repeating: nil, count: Self.attrCount)
         nested.initialize(repeating: nil, count: Self.nestedCount)
@@ -284,7 +295,8 @@ final class NftTraceDecoder {
                 PacketDecoder.decodeEthernet(ll, into: &header)
             }
             packet = Carried(
-                header: header, bytes: NftTraceDecoder.packetBytes(network: network, transport: transport),
+                header: header,
+                bytes: keepPacketBytes ? NftTraceDecoder.packetBytes(network: network, transport: transport) : nil,
                 family: header.src.map { $0.isV6 ? .ipv6 : .ipv4 })
         }
         let iif = u32(NFTA_TRACE_IIF.rawValue)

@@ -63,6 +63,7 @@ struct Lab: ParsableCommand {
         func run() throws {
             try requireNetAdmin()
             var lab = LabRun(spec: try LabCatalog.spec(named: name), backend: backend.fixed)
+            lab.keepPacketBytes = output.pcap != nil
             let live = try LiveOutput(output)
             lab.onMessage = LiveOutput.message
             lab.onJourney = live.journey

@@ -109,8 +109,9 @@ struct Trace: ParsableCommand {
             for line in target.choice.messages { LiveOutput.message(which + line) }
             return target
         }
-        let configuration = LiveTrace.Configuration(
+        var configuration = LiveTrace.Configuration(
             targets: targets, filter: walkFilter, rate: rate, count: count, duration: duration.flatMap(Trace.seconds))
+        configuration.keepPacketBytes = output.pcap != nil
         let trace = LiveTrace(configuration)
         if let saveFile { trace.onEvent = saveFile.write }
         trace.onMessage = LiveOutput.message
