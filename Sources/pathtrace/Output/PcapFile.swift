@@ -9,6 +9,7 @@ import Glibc
 final class PcapFile {
     let path: String
     let output: FileOutput
+    /// Optional only so its sink can capture `self` once the other properties are set.
     private var capture: WalkCapture?
     private var pending: [UInt8] = []
     /// Live tracing hands each walk's packet to the file at once, so Wireshark sees it while the trace
