@@ -29,6 +29,7 @@ struct PathTrace: ParsableCommand {
 
             Exit codes:
             """ + "\n" + ExitStatus.helpText,
+        version: "0.4.0",
         subcommands: [Trace.self, Replay.self, TopologyCommand.self, Flow.self, Lab.self, Cleanup.self],
         defaultSubcommand: Trace.self
     )

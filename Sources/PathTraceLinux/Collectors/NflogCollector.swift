@@ -28,16 +28,19 @@ public final class NflogCollector: TraceCollector, @unchecked Sendable {
         /// Bits of the packet mark that are pathtrace's own (the nflog backend's selection bit,
         /// `TraceRulePlan.nflogMarkBit`): left out of the events, as they were not the packet's.
         public var ownMarkBits: UInt32
+        /// Keeps each record's packet on its event (`TraceEvent.packetBytes`, for `--pcap`).
+        public var keepPacketBytes: Bool
 
         public init(
             group: UInt16, netns: TraceNamespace = .current, copyRange: UInt32 = 0xFFFF,
-            receiveBufferBytes: Int = 16 << 20, ownMarkBits: UInt32 = 0
+            receiveBufferBytes: Int = 16 << 20, ownMarkBits: UInt32 = 0, keepPacketBytes: Bool = false
         ) {
             self.group = group
             self.netns = netns
             self.copyRange = copyRange
             self.receiveBufferBytes = receiveBufferBytes
             self.ownMarkBits = ownMarkBits
+            self.keepPacketBytes = keepPacketBytes
         }
     }
 
@@ -91,8 +94,8 @@ struct NflogRecord {
     var hardwareHeader: [UInt8]?
     var hardwareType: UInt16?
 
-    /// The event this record stands for.
-    func event(line: Int, receivedAt now: Double) -> TraceEvent {
+    /// The event this record stands for; with `keepPacketBytes` it keeps the packet's bytes too.
+    func event(line: Int, receivedAt now: Double, keepPacketBytes: Bool = false) -> TraceEvent {
         var table = ""
         var chain = ""
         var kind = StepKind.log
@@ -132,6 +135,11 @@ struct NflogRecord {
         var header: PacketHeader?
         if let payload, !payload.isEmpty, family == .ipv4 || family == .ipv6 || family == .bridge {
             header = PacketDecoder.decode(payload)
+            if keepPacketBytes {
+                event.packetBytes =
+                    payload.count <= TraceEvent.keptPacketBytes
+                    ? payload : Array(payload.prefix(TraceEvent.keptPacketBytes))
+            }
         }
         if header == nil && (mark != nil || uid != nil || hardwareHeader != nil) { header = PacketHeader() }
         if var h = header {
@@ -257,7 +265,7 @@ final class NflogSource: RecordSource {
         noteSequence(r.sequence)
         line += 1
         state.update { $0.messages += 1 }
-        pending.append(r.event(line: line, receivedAt: receivedAt))
+        pending.append(r.event(line: line, receivedAt: receivedAt, keepPacketBytes: options.keepPacketBytes))
     }
 
     /// NFULA_SEQ counts every record the group logged: a gap is records the kernel dropped.

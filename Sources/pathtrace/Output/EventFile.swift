@@ -1,6 +1,5 @@
 import PathTraceCore
 import PathTraceRender
-import SystemPackage
 
 /// The `--save` file: opened (and so checked) before anything is installed.
 final class EventFile: @unchecked Sendable {
@@ -8,14 +7,7 @@ final class EventFile: @unchecked Sendable {
     let writer = JSONWriter(capacity: 4096)
 
     init(path: String) throws {
-        do {
-            let fd = try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            output = FileOutput(fd: fd.rawValue)
-        } catch {
-            throw CLIFailure.unreadable("--save: cannot write \(path): \(error)")
-        }
+        output = try FileOutput.creating(path, for: "--save")
     }
 
     func write(_ event: TraceEvent) {
@@ -25,7 +17,6 @@ final class EventFile: @unchecked Sendable {
     }
 
     func close() {
-        output.flush()
-        try? FileDescriptor(rawValue: output.fd).close()
+        output.close()
     }
 }

@@ -18,6 +18,25 @@ final class FileOutput: @unchecked Sendable {
         buffer.reserveCapacity(limit)
     }
 
+    /// Creates (or truncates) the file at `path` for an output option (`--save`, `--pcap`); a file that
+    /// cannot be written is `unreadable`, named with the option.
+    static func creating(_ path: String, for option: String) throws -> FileOutput {
+        do {
+            let fd = try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            return FileOutput(fd: fd.rawValue)
+        } catch {
+            throw CLIFailure.unreadable("\(option): cannot write \(path): \(error)")
+        }
+    }
+
+    /// Flushes and closes a file `creating` opened.
+    func close() {
+        flush()
+        try? FileDescriptor(rawValue: fd).close()
+    }
+
     var isTerminal: Bool { isatty(fd) == 1 }
 
     func write(_ s: String) {
