@@ -81,6 +81,8 @@ import Testing
         #expect(first.path == .output)
         let outs = first.steps.filter { $0.event.family == .bridge && $0.hook == .output }
         #expect(Set(outs.compactMap(\.event.outIface)) == ["veth57a3dec", "veth0594f4b"])
+        #expect(first.notes == ["flooded: a copy of the frame left through each of veth57a3dec, veth0594f4b"])
+        #expect(r.walks.dropFirst().allSatisfy { !$0.notes.contains { $0.hasPrefix("flooded") } })
         let replies = r.walks.filter { $0.firstHeader?.icmpType == 0 }
         #expect(replies.allSatisfy { $0.path == .input && Self.chains($0).contains("bridge filter:INPUT") })
     }

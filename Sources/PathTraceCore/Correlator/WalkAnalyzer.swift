@@ -25,6 +25,11 @@ struct WalkAnalyzer {
         swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
         walk.notes = open.notes
+        if open.egressPorts.count > 1 {
+            // The bridge did not know the destination MAC (or it is a group address): one copy per port.
+            walk.notes.append(
+                "flooded: a copy of the frame left through each of \(open.egressPorts.joined(separator: ", "))")
+        }
         resolveRules(&walk)
         WalkAnalyzer.protocolFromRules(&walk)
         inferStepVerdicts(&walk)
