@@ -141,3 +141,22 @@ import Testing
         #expect(!BridgeReplayTests.chains(reply).contains("bridge filter:INPUT"))
     }
 }
+
+/// `nft monitor trace` of a `bridge` table with `meta nftrace set 1`: the kernel traces the frame
+/// through the bridge hooks and, by br_netfilter, the inet hooks; one walk in the kernel's order.
+@Suite struct NftBridgeTraceReplayTests {
+    @Test func bridgeAndInetChainsAreOneWalk() throws {
+        for rulesets in [[], [(table: String?.none, file: "captures/nft-monitor-bridge-brnf.ruleset")]] {
+            let r = try ReplayHarness.run(["captures/nft-monitor-bridge-brnf.txt"], rulesets: rulesets)
+            #expect(r.stats.walks == 1 && r.stats.incomplete == 0)
+            let walk = try #require(r.walks.first)
+            #expect(walk.path == .bridged && walk.verdict == .accept && walk.family == .ipv4)
+            #expect(
+                BridgeReplayTests.chains(walk) == [
+                    "bridge brtrace:prerouting", "bridge nat:PREROUTING", "iptrace:prerouting",
+                    "bridge brtrace:forward", "bridge filter:FORWARD", "iptrace:forward", "bridge brtrace:postrouting",
+                    "bridge nat:POSTROUTING", "iptrace:postrouting",
+                ])
+        }
+    }
+}
