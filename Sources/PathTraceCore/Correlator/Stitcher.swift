@@ -97,7 +97,8 @@ struct Stitcher {
         expireIdle(now: event.time)
         closeCompleted(now: event.time)
         // The best join among the candidates: the walk with the trace id, then those with the
-        // event's invariant key (each once). The choice does not depend on their order.
+        // event's invariant key, or (a record without the IP invariants) its flow (each once). The
+        // choice does not depend on their order.
         var best: OpenWalk?
         var bestPosition: HookPosition?
         var bestCost = Int.max
@@ -400,15 +401,13 @@ struct Stitcher {
         if pos.layer != lastPos.layer {
             // A bridge step names the port; an IP step of a bridged frame names it as PHYSIN/PHYSOUT.
             if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return nil }
-        } else if !(ipLog && walk.last.kind == .log) && !(walk.last.kind == .log && walk.last.family != .bridge) {
+        } else {
             if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
                 if let a = walk.last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
             }
             if pos.hook == lastPos.hook && pos.hook != .output {
                 if let a = walk.last.outIface, let b = event.outIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
             }
-        } else if let a = walk.last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b {
-            return nil
         }
         return (cost, pos)
     }
@@ -442,8 +441,9 @@ struct Stitcher {
         if let x = port(a, input: false), let y = port(b, input: false), x != y,
             aPos.hook != .input && bPos.hook != .input
         {
-            // A flooded frame's copies leave through different ports: only the copy's own steps agree.
-            return bPos.layer == .ip && aPos.layer == .bridge ? false : true
+            // A flooded frame's copies leave through different ports: a bridge step may start the next
+            // copy after an IP step of the last one, but an IP step follows its own copy's bridge step.
+            return !(bPos.layer == .ip && aPos.layer == .bridge)
         }
         return true
     }
