@@ -110,7 +110,7 @@ public struct TextTimeline {
             let type = h.macProto == 0x0806 ? "arp" : h.macProto.map { "ethertype 0x" + String($0, radix: 16) } ?? "?"
             flow = "\(type) \(from) → \(to)"
         } else if let h = walk.firstHeader {
-            let proto = h.proto.map(IPProtocol.name) ?? "?"
+            let proto = h.proto.map(IPProtocol.name) ?? (h.macProto == 0x0806 ? "arp" : "?")
             flow = "\(proto) \(endpoint(h.src, h.sport)) → \(endpoint(h.dst, h.dport))"
             if !h.tcpFlags.isEmpty { flow += " [" + h.tcpFlags.names.joined(separator: " ") + "]" }
             if let t = h.icmpType { flow += " type \(t) code \(h.icmpCode ?? 0)" }
