@@ -123,14 +123,16 @@ public enum Explain {
     }
 
     /// The step after which conntrack (priority -200) has looked the packet up: the first step of the first
-    /// hook that is not raw (-300), else that hook's last step.
+    /// IP hook that is not raw (-300), else that hook's last step. (Bridge hooks have no conntrack.)
     static func conntrackStep(_ walk: PacketWalk) -> Int? {
-        guard let first = walk.steps.indices.first(where: { !OwnTraceSteps.isOwn(walk.steps[$0].event) }) else {
+        let ip = { (i: Int) in walk.steps[i].event.family != .bridge }
+        guard let first = walk.steps.indices.first(where: { !OwnTraceSteps.isOwn(walk.steps[$0].event) && ip($0) })
+        else {
             return nil
         }
         let hook = walk.steps[first].hook
         var last = first
-        for i in first..<walk.steps.count where walk.steps[i].hook == hook {
+        for i in first..<walk.steps.count where walk.steps[i].hook == hook && ip(i) {
             if OwnTraceSteps.isOwn(walk.steps[i].event) { continue }
             if walk.steps[i].event.table != "raw" { return i }
             last = i

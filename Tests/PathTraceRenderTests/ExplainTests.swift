@@ -188,6 +188,26 @@ import Testing
         #expect(try !Self.walks(Self.ipv6).flatMap(Explain.steps).contains { $0.contains("ARP finds") })
     }
 
+    /// A walk with ebtables LOG steps: each bridge step says which bridge hook it is at, and the IP
+    /// steps keep their own sentences (conntrack at the first IP hook, routing at FORWARD).
+    @Test func ebtablesStepsSayTheirBridgeHook() throws {
+        let capture = (
+            "real-captures/07-docker-container-to-external-masquerade.log", [(table: String?, file: String)]()
+        )
+        #expect(
+            try Self.sentence(capture, packet: 1, "filter:INPUT")
+                == "The destination MAC is the bridge's own (or a broadcast), so the bridge passes the frame up to "
+                + "the host at its INPUT hook, from where the IP stack routes it; an ebtables LOG rule wrote this "
+                + "line with the prefix \"TRACE: eb:filter:INPUT\", which names its table and chain (filter:INPUT); "
+                + "LOG does not decide, so the frame went on.")
+        #expect(
+            try Self.sentence(capture, packet: 1, "mangle:FORWARD").hasPrefix(
+                "The routing decision found 10.28.61.30 is another host's address, reached through eth0"))
+        #expect(
+            try Self.sentence(capture, packet: 3, "mangle:PREROUTING").hasPrefix(
+                "Conntrack finds this packet is a later packet of the connection packet 1 opened"))
+    }
+
     @Test func bridgedFramesNameBrNetfilterAndThePorts() throws {
         #expect(
             try Self.sentence(Self.bridge, packet: 1, "raw:PREROUTING")
