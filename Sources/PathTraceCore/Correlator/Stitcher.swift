@@ -136,11 +136,15 @@ struct Stitcher {
             }
         }
         if flowIndexing && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
+            // The newest walks of the flow come first; a frame's walk is among the few it has in flight
+            // (a long flow keeps many later packets' walks open until their window ends).
             var next = byFlow[flow]
-            while let walk = next {
+            var scanned = 0
+            while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
                 if walk !== byID && (byFlowOnly || walk.invariantKey == nil) { consider(walk) }
                 next = walk.nextWithFlow
+                scanned += 1
             }
         }
         if best == nil, event.family == .bridge, let walk = lastWalk, !walk.closed, walk !== byID,
@@ -173,6 +177,9 @@ struct Stitcher {
             hold(walk)
         }
     }
+
+    /// Walks of one flow a record without the IP invariants is compared with, newest first.
+    static let flowScan = 16
 
     /// Keeps a complete walk open for a few events: a bridge device may still send its frame.
     private mutating func hold(_ walk: OpenWalk) {
