@@ -135,7 +135,7 @@ struct Stitcher {
                 next = walk.nextWithKey
             }
         }
-        if flowIndexing && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
+        if flowIndexing && !open.isEmpty && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
             // The newest walks of the flow come first; a frame's walk is among the few it has in flight
             // (a long flow keeps many later packets' walks open until their window ends).
             var next = byFlow[flow]
@@ -551,7 +551,10 @@ struct Stitcher {
                 weakOpen += isWeak ? 1 : -1
                 walk.weak = isWeak
             }
-            if flowIndexing, let flow = FrameFlow(identity, of: event) { indexFlow(walk, flow: flow) }
+            // A walk a LOG line starts is closed at once: it needs no index.
+            if flowIndexing, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
+                indexFlow(walk, flow: flow)
+            }
             let key = isWeak ? nil : InvariantKey(identity)
             if key != walk.invariantKey {
                 if let old = walk.invariantKey { unindex(walk, key: old) }
