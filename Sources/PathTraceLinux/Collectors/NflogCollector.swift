@@ -126,6 +126,12 @@ struct NflogRecord {
         event.verdict = verdict
         event.prefix = logPrefix
         if kind == .log { event.hook = nil }
+        if family == .bridge, kind == .log, let prefix, let step = BridgeLogPrefix(prefix, knownBridge: true) {
+            // An ebtables LOG or NFLOG rule whose prefix names its chain (`TRACE: eb:filter:INPUT`).
+            event.table = step.table
+            event.chain = step.chain
+            event.hook = step.hook
+        }
         event.time = timestamp ?? now
         if timestamp == nil { event.timeBasis = .received }
         event.inIface = inIface
