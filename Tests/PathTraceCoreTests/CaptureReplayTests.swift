@@ -244,7 +244,12 @@ import Testing
         #expect(r.skipped.isEmpty)
         let ip = r.walks.filter { $0.family == .ipv4 }
         #expect(ip.count == 6)
-        #expect(ip.allSatisfy { $0.path == .bridged && $0.verdict == .accept })
+        #expect(ip.allSatisfy { $0.path == .bridged })
+        // Only the first echo request shows a table after its last matched rule (nat:POSTROUTING, a
+        // connection's first packet); the others end in a matched `filter:FORWARD` rule after which
+        // nothing prints for them (nat skips them, no mangle loaded): the trace does not say their verdict.
+        #expect(ip.map(\.verdict) == [.accept, .unknown, .unknown, .unknown, .unknown, .unknown])
+        #expect(ip[1].notes.contains { $0.contains("filter:FORWARD rule 3 matched and nothing that prints") })
         #expect(ip[0].steps.first?.event.physIn == "veth0594f4b")
         #expect(ip[0].chainSequence.contains("filter:DOCKER-USER:return:1"))
         // ebtables LOG lines that look like TRACE are LOG records of the bridge family, never steps.

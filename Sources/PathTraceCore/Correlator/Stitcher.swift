@@ -145,11 +145,14 @@ struct Stitcher {
     func position(of event: TraceEvent, in walk: OpenWalk?) -> HookPosition? {
         if event.origin != .kernelTrace, let declared = basePosition(event) { return declared }
         var hook = event.hook
+        // nft chains have free names, but most say their hook (firewall4's `mangle_prerouting`, `dstnat`).
+        if hook == nil, event.traceID != nil { hook = Stitcher.hookFromName(event.chain) }
         if hook == nil, let walk, !walk.steps.isEmpty, walk.last.table == event.table {
             hook = walk.lastPosition?.hook
         }
         if hook == nil {
-            hook = Stitcher.hookFromInterfaces(event, after: walk?.lastPosition?.hook)
+            hook = Stitcher.hookFromInterfaces(
+                event, after: walk?.lastPosition?.hook, keepsHook: event.traceID != nil)
         }
         guard let hook else { return nil }
         return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook))
@@ -175,13 +178,36 @@ struct Stitcher {
         return basePosition(event) != nil
     }
 
-    static func hookFromInterfaces(_ event: TraceEvent, after previous: Hook?) -> Hook? {
+    /// The hook a chain's name says, as a word of it: `mangle_prerouting`, `filter_INPUT`, `dstnat`.
+    static func hookFromName(_ chain: String) -> Hook? {
+        let words = chain.lowercased().split { !$0.isLetter }
+        for word in words {
+            switch word {
+            case "prerouting", "dstnat": return .prerouting
+            case "input": return .input
+            case "forward": return .forward
+            case "output": return .output
+            case "postrouting", "srcnat": return .postrouting
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// The hook the interfaces allow after `previous`. With `keepsHook` (a source that prints each base
+    /// chain: several may run at one hook), a chain whose hook nothing tells stays at the previous one,
+    /// so that without a ruleset base chains keep the order printed.
+    static func hookFromInterfaces(_ event: TraceEvent, after previous: Hook?, keepsHook: Bool = false) -> Hook? {
         let hasIn = !(event.inIface ?? "").isEmpty
         let hasOut = !(event.outIface ?? "").isEmpty
         switch (hasIn, hasOut) {
         // Forwarded packets keep their input device at POSTROUTING (nft trace, kernel 6.18 nf_log).
-        case (true, true): return previous == .forward || previous == .postrouting ? .postrouting : .forward
-        case (true, false): return previous == .prerouting ? .input : .prerouting
+        case (true, true):
+            if keepsHook && previous == .forward { return .forward }
+            return previous == .forward || previous == .postrouting ? .postrouting : .forward
+        case (true, false):
+            if keepsHook, let previous, previous == .prerouting || previous == .input { return previous }
+            return previous == .prerouting ? .input : .prerouting
         case (false, true): return previous == nil ? .output : .postrouting
         default: return nil
         }
@@ -239,7 +265,7 @@ struct Stitcher {
     /// chain belongs to the base chain that jumped to it.
     static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> String {
         if event.origin == .kernelTrace { return event.table }
-        if event.hook != nil { return event.table + ":" + event.chain }
+        if event.hook != nil || event.startsChain { return event.table + ":" + event.chain }
         if let walk, !walk.steps.isEmpty, walk.last.table == event.table { return walk.currentUnit }
         return event.table + ":" + event.chain
     }
@@ -297,8 +323,11 @@ struct Stitcher {
         }
         walk.currentUnit = Stitcher.invocation(event, in: walk)
         if let hook = position?.hook, event.kind != .log {
+            // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
+            let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
             visibility.note(
-                walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
+                walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)),
+                legacyTable: legacy ? event.table : nil)
         }
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
         if let position { walk.lastPosition = position }

@@ -196,6 +196,10 @@ public struct TraceEvent: Sendable, Equatable {
     public var tableFamily: String?
     /// The network namespace the event was traced in, when a saved file or the source names it.
     public var netns: String?
+    /// The first record of a base chain's run, when the source marks it (`nft monitor trace` dumps the
+    /// packet once per base chain): a chain of the same table that follows is another base chain, not
+    /// a user chain it jumped to.
+    public var startsChain = false
 
     public init(
         source: SourcePosition, origin: EventOrigin, family: Family, table: String, chain: String, kind: StepKind
