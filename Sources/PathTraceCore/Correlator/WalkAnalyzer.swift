@@ -250,9 +250,12 @@ struct WalkAnalyzer {
     }
 
     /// Whether the walk is its connection's first packet, the only one nat chains see: a nat step
-    /// ran, or a TCP SYN without ACK.
+    /// ran, nft's conntrack record says `ct state new`, or a TCP SYN without ACK.
     private func isFirstPacket(_ walk: borrowing PacketWalk) -> Bool {
         if walk.steps.withUnsafeBufferPointer(anyNatStep) { return true }
+        for i in walk.steps.indices where walk.steps[i].event.hasHeader {
+            if let ct = walk.steps[i].event.headerValue.conntrack, ct.state != nil { return ct.isNew }
+        }
         guard let i = walk.steps.firstIndex(where: { $0.event.hasHeader }) else { return false }
         let flags = walk.steps[i].event.headerValue.tcpFlags
         return flags.contains(.syn) && !flags.contains(.ack)
