@@ -47,12 +47,18 @@ HOST=ptjhost-$$
 SRV=ptjsrv-$$
 PIDS=()
 
+# SIGKILL, not SIGTERM: a caller (a test runner's thread) may pass on a signal mask that blocks
+# SIGTERM, and every output is line-buffered already.
 cleanup() {
     local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     PIDS=()
-    for ns in "$CT" "$HOST" "$SRV"; do ip netns del "$ns" 2>/dev/null || true; done
+    for ns in "$CT" "$HOST" "$SRV"; do
+        # What still runs inside our namespaces was started here (the server under `timeout`).
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+        ip netns del "$ns" 2>/dev/null || true
+    done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -65,14 +71,14 @@ in_ns() {
 
 tcp_get() {
     local ns=$1 host=$2 port=$3
-    in_ns "$ns" timeout 5 bash -c \
+    in_ns "$ns" timeout -s KILL 5 bash -c \
         'exec 3<>"/dev/tcp/$0/$1"; printf "GET / HTTP/1.0\r\n\r\n" >&3; head -c 64 <&3 | head -1' "$host" "$port"
 }
 
 # One ICMP echo request with a fixed identifier (no ping binary needed).
 ping_once() {
     local ns=$1 dst=$2 seq=${3:-1}
-    in_ns "$ns" timeout 5 python3 - "$dst" "$seq" <<'EOF'
+    in_ns "$ns" timeout -s KILL 5 python3 - "$dst" "$seq" <<'EOF'
 import socket, struct, sys
 dst, seq = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
@@ -114,7 +120,7 @@ setup() {
     in_ns "$SRV" ip addr add 10.78.0.2/24 dev eth0
     in_ns "$SRV" ip link set eth0 up
     in_ns "$SRV" ip route add default via 10.78.0.1
-    (cd /tmp && exec ip netns exec "$SRV" timeout 60 python3 -m http.server 80 --bind 0.0.0.0 >/dev/null 2>&1) &
+    (cd /tmp && exec ip netns exec "$SRV" timeout -s KILL 60 python3 -m http.server 80 --bind 0.0.0.0 >/dev/null 2>&1) &
     PIDS+=($!)
     local i
     for i in $(seq 50); do
@@ -151,7 +157,7 @@ EOF
     ping_once "$CT" 10.78.0.2 1
     ping_once "$CT" 10.78.0.2 2
     sleep 1
-    kill -TERM "$xm" "$nm" 2>/dev/null || true
+    kill -KILL "$xm" "$nm" 2>/dev/null || true
     wait "$xm" "$nm" 2>/dev/null || true
     cleanup
 }
@@ -182,7 +188,7 @@ EOF
     sleep 2
     # The SYN and its retransmission are dropped in filter INPUT; then the host pings the container:
     # its echo request leaves through OUTPUT (not traced: its source is the host), the reply comes in.
-    in_ns "$CT" timeout 2 bash -c 'exec 3<>/dev/tcp/172.30.0.1/8080' 2>/dev/null || true
+    in_ns "$CT" timeout -s KILL 2 bash -c 'exec 3<>/dev/tcp/172.30.0.1/8080' 2>/dev/null || true
     ping_once "$HOST" 172.30.0.2 1
     wait "$pt" || true
     cleanup
