@@ -179,17 +179,35 @@ struct Stitcher {
     }
 
     /// The hook a chain's name says, as a word of it: `mangle_prerouting`, `filter_INPUT`, `dstnat`.
+    /// Scans the bytes in place: every event of a free-named nft chain asks.
     static func hookFromName(_ chain: String) -> Hook? {
-        let words = chain.lowercased().split { !$0.isLetter }
-        for word in words {
-            switch word {
-            case "prerouting", "dstnat": return .prerouting
-            case "input": return .input
-            case "forward": return .forward
-            case "output": return .output
-            case "postrouting", "srcnat": return .postrouting
-            default: continue
+        var chain = chain
+        return chain.withUTF8 { bytes -> Hook? in
+            var start = 0
+            for end in 0...bytes.count {
+                let isLetter = end < bytes.count && (bytes[end] | 0x20) >= 97 && (bytes[end] | 0x20) <= 122
+                if isLetter { continue }
+                if end > start, let hook = hookWord(UnsafeBufferPointer(rebasing: bytes[start..<end])) { return hook }
+                start = end + 1
             }
+            return nil
+        }
+    }
+
+    private static let hookWords: [(word: StaticString, hook: Hook)] = [
+        ("prerouting", .prerouting), ("dstnat", .prerouting), ("input", .input), ("forward", .forward),
+        ("output", .output), ("postrouting", .postrouting), ("srcnat", .postrouting),
+    ]
+
+    /// The hook a word names, compared without case.
+    private static func hookWord(_ word: UnsafeBufferPointer<UInt8>) -> Hook? {
+        for (name, hook) in hookWords where name.utf8CodeUnitCount == word.count {
+            var same = true
+            for i in 0..<word.count where (word[i] | 0x20) != name.utf8Start[i] {
+                same = false
+                break
+            }
+            if same { return hook }
         }
         return nil
     }

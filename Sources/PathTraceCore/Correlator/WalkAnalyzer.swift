@@ -249,9 +249,10 @@ struct WalkAnalyzer {
         walk.path = path
     }
 
-    /// Whether the walk is its connection's first packet, the only one nat chains see: a nat step
-    /// ran, nft's conntrack record says `ct state new`, or a TCP SYN without ACK.
+    /// Whether the walk is its connection's first packet, the only one nat chains see: a nat table's
+    /// chain or a NAT rule ran, nft's conntrack record says `ct state new`, or a TCP SYN without ACK.
     private func isFirstPacket(_ walk: borrowing PacketWalk) -> Bool {
+        if walk.steps.contains(where: { $0.event.table == "nat" }) { return true }
         if walk.steps.withUnsafeBufferPointer(anyNatStep) { return true }
         for i in walk.steps.indices where walk.steps[i].event.hasHeader {
             if let ct = walk.steps[i].event.headerValue.conntrack, ct.state != nil { return ct.isNew }
