@@ -241,6 +241,14 @@ public enum WalkJSON {
             w.nextKey(",\"uid\":")
             w.unsigned(UInt64(uid))
         }
+        if let ct = h.pointee.event.headerValue.conntrack {
+            w.beginObject("ct")
+            w.field("state", ct.state)
+            w.field("direction", ct.direction)
+            w.field("status", ct.status)
+            w.field("id", ct.id)
+            w.endObject()
+        }
     }
 
     /// `verdict.description`, written in place.

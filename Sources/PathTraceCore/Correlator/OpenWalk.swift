@@ -199,8 +199,10 @@ struct InvariantKey: Hashable {
     }
 
     init?(_ h: HeaderIdentity?) {
-        guard let h, let proto = h.proto else { return nil }
-        self.proto = proto
+        // xtables-monitor prints no protocol for ICMP: such a header is still keyed by its IP id and
+        // length (protocol 0), so a walk whose trace id changed at FORWARD is found again.
+        guard let h, h.proto != nil || h.ipID != nil else { return nil }
+        self.proto = h.proto ?? 0
         ipID = h.ipID ?? 0
         length = h.length ?? 0
         seq = h.tcpSeq ?? UInt32(h.icmpSeq ?? 0) | UInt32(h.icmpType ?? 0) << 16

@@ -133,6 +133,11 @@ struct ReplyLinker {
     /// Registered keys, oldest first from `orderHead` once full: (key, translated, packet).
     private var order: [(FlowKey, Bool, Int)] = []
     private var orderHead = 0
+    /// The first walk seen of each conntrack entry, by the id nft's `conntrack:` records print, and
+    /// the ids in registration order (a ring of `maxConnections`, as `order`).
+    private var byConntrackID: [UInt32: Int] = [:]
+    private var conntrackOrder: [UInt32] = []
+    private var conntrackHead = 0
     private let release: (PacketWalk) -> Void
 
     init(release: @escaping (PacketWalk) -> Void) {
@@ -145,7 +150,7 @@ struct ReplyLinker {
         let last = lastHeaderIndex.flatMap {
             walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil
         }
-        if !link(&walk, last: last) { register(walk) }
+        if !linkByConntrack(&walk) && !link(&walk, last: last) { register(walk) }
         closed[walk.packet] = (walk, eventIndex, walk.steps.last?.event.time)
         idleUntil = nil
     }
@@ -203,6 +208,54 @@ struct ReplyLinker {
         let (old, wasTranslated, oldPacket) = oldest
         if wasTranslated { after[old] = nil } else { before[old] = nil }
         openers[oldPacket] = nil
+    }
+
+    /// Ties a walk to the first walk of its conntrack entry when nft printed the entry's id (a reply
+    /// when its direction is `reply`); remembers the id of a walk that opens one. Returns whether it
+    /// linked.
+    private mutating func linkByConntrack(_ walk: inout PacketWalk) -> Bool {
+        guard let i = walk.steps.firstIndex(where: { $0.event.hasHeader && $0.event.headerValue.conntrack?.id != nil }),
+            let ct = walk.steps[i].event.headerValue.conntrack, let id = ct.id
+        else { return false }
+        // `ct state new` opens a connection, also when the kernel recycled an id seen before.
+        guard let opener = byConntrackID[id], opener != walk.packet, !ct.isNew else {
+            if ct.isNew, let later = byConntrackID[id], later > walk.packet { adoptLater(later, opener: walk.packet) }
+            if ct.isNew || byConntrackID[id] == nil { rememberConntrack(id, walk.packet) }
+            return false
+        }
+        let reply = ct.direction == "reply"
+        walk.connection = opener
+        if reply { walk.replyTo = opener }
+        adoptTypes(&walk, from: opener, reply: reply)
+        if reply, let first = ReplyLinker.firstKey(walk) {
+            ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
+        }
+        return true
+    }
+
+    /// A later packet of the connection closed before its first one (a drop closes a walk at once,
+    /// an accepted one waits for its window): still held, it is tied to the opener now.
+    private mutating func adoptLater(_ later: Int, opener: Int) {
+        guard var held = closed[later], held.walk.connection == nil,
+            let i = held.walk.steps.firstIndex(where: {
+                $0.event.hasHeader && $0.event.headerValue.conntrack?.id != nil
+            })
+        else { return }
+        held.walk.connection = opener
+        if held.walk.steps[i].event.headerValue.conntrack?.direction == "reply" { held.walk.replyTo = opener }
+        closed[later] = held
+    }
+
+    private mutating func rememberConntrack(_ id: UInt32, _ packet: Int) {
+        byConntrackID[id] = packet
+        if conntrackOrder.count < maxConnections {
+            conntrackOrder.append(id)
+            return
+        }
+        let old = conntrackOrder[conntrackHead]
+        conntrackOrder[conntrackHead] = id
+        conntrackHead = (conntrackHead + 1) % conntrackOrder.count
+        if byConntrackID[old] != nil && old != id { byConntrackID[old] = nil }
     }
 
     /// Returns whether the walk belongs to a known connection (and so opens none).

@@ -259,11 +259,14 @@ struct Stitcher {
         }
         if event.kind == .log && event.hook == nil { return Stitcher.logPosition(event, layer: layer, in: walk) }
         var hook = event.hook
+        // nft chains have free names, but most say their hook (firewall4's `mangle_prerouting`, `dstnat`).
+        if hook == nil, event.traceID != nil { hook = Stitcher.hookFromName(event.chain) }
         if hook == nil, let walk, !walk.steps.isEmpty, walk.lastTraced.table == event.table {
             hook = walk.lastPosition?.hook
         }
         if hook == nil {
-            hook = Stitcher.hookFromInterfaces(event, after: walk?.lastPosition?.hook)
+            hook = Stitcher.hookFromInterfaces(
+                event, after: walk?.lastPosition?.hook, keepsHook: event.traceID != nil)
         }
         guard let hook else { return nil }
         return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook), layer: layer)
@@ -338,13 +341,54 @@ struct Stitcher {
         return basePosition(event) != nil
     }
 
-    static func hookFromInterfaces(_ event: TraceEvent, after previous: Hook?) -> Hook? {
+    /// The hook a chain's name says, as a word of it: `mangle_prerouting`, `filter_INPUT`, `dstnat`.
+    /// Scans the bytes in place: every event of a free-named nft chain asks.
+    static func hookFromName(_ chain: String) -> Hook? {
+        var chain = chain
+        return chain.withUTF8 { bytes -> Hook? in
+            var start = 0
+            for end in 0...bytes.count {
+                let isLetter = end < bytes.count && (bytes[end] | 0x20) >= 97 && (bytes[end] | 0x20) <= 122
+                if isLetter { continue }
+                if end > start, let hook = hookWord(UnsafeBufferPointer(rebasing: bytes[start..<end])) { return hook }
+                start = end + 1
+            }
+            return nil
+        }
+    }
+
+    private static let hookWords: [(word: StaticString, hook: Hook)] = [
+        ("prerouting", .prerouting), ("dstnat", .prerouting), ("input", .input), ("forward", .forward),
+        ("output", .output), ("postrouting", .postrouting), ("srcnat", .postrouting),
+    ]
+
+    /// The hook a word names, compared without case.
+    private static func hookWord(_ word: UnsafeBufferPointer<UInt8>) -> Hook? {
+        for (name, hook) in hookWords where name.utf8CodeUnitCount == word.count {
+            var same = true
+            for i in 0..<word.count where (word[i] | 0x20) != name.utf8Start[i] {
+                same = false
+                break
+            }
+            if same { return hook }
+        }
+        return nil
+    }
+
+    /// The hook the interfaces allow after `previous`. With `keepsHook` (a source that prints each base
+    /// chain: several may run at one hook), a chain whose hook nothing tells stays at the previous one,
+    /// so that without a ruleset base chains keep the order printed.
+    static func hookFromInterfaces(_ event: TraceEvent, after previous: Hook?, keepsHook: Bool = false) -> Hook? {
         let hasIn = !(event.inIface ?? "").isEmpty
         let hasOut = !(event.outIface ?? "").isEmpty
         switch (hasIn, hasOut) {
         // Forwarded packets keep their input device at POSTROUTING (nft trace, kernel 6.18 nf_log).
-        case (true, true): return previous == .forward || previous == .postrouting ? .postrouting : .forward
-        case (true, false): return previous == .prerouting ? .input : .prerouting
+        case (true, true):
+            if keepsHook && previous == .forward { return .forward }
+            return previous == .forward || previous == .postrouting ? .postrouting : .forward
+        case (true, false):
+            if keepsHook, let previous, previous == .prerouting || previous == .input { return previous }
+            return previous == .prerouting ? .input : .prerouting
         case (false, true): return previous == nil ? .output : .postrouting
         default: return nil
         }
@@ -459,7 +503,7 @@ struct Stitcher {
     /// chain belongs to the base chain that jumped to it.
     static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> String {
         if event.origin == .kernelTrace { return event.table }
-        if event.hook != nil { return event.table + ":" + event.chain }
+        if event.hook != nil || event.startsChain { return event.table + ":" + event.chain }
         if let walk, !walk.steps.isEmpty, walk.lastTraced.table == event.table { return walk.currentUnit }
         return event.table + ":" + event.chain
     }
@@ -537,8 +581,11 @@ struct Stitcher {
         }
         if !ipLog { walk.currentUnit = Stitcher.invocation(event, in: walk) }
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
+            // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
+            let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
             visibility.note(
-                walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
+                walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)),
+                legacyTable: legacy ? event.table : nil)
         }
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
         if let position { walk.lastPosition = position }

@@ -12,8 +12,17 @@ final class Visibility {
         repeating: [], count: Hook.allCases.count)
     private static let recentLimit = 8
 
-    /// Records that `unit` printed at `hook`; `nat` marks a unit that only a first packet reaches.
-    func note(_ unit: String, at hook: Hook, nat: Bool) {
+    /// iptables-legacy tables seen at any hook, with their nat flag: a legacy table registers all its
+    /// hooks at once, so one seen anywhere is loaded at every hook it has (iptables-nft creates base
+    /// chains one by one, so its tables are not counted here). A handful at most: scanned, not hashed.
+    @exclusivity(unchecked) private var legacyTables: [(table: String, nat: Bool)] = []
+
+    /// Records that `unit` printed at `hook`; `nat` marks a unit that only a first packet reaches;
+    /// `legacyTable` names the iptables-legacy table when the event came from one.
+    func note(_ unit: String, at hook: Hook, nat: Bool, legacyTable: String? = nil) {
+        if let table = legacyTable, !legacyTables.contains(where: { $0.table == table }) {
+            legacyTables.append((table, nat))
+        }
         let h = Visibility.index(hook)
         for k in recent[h].indices where recent[h][k].unit == unit {
             if recent[h][k].nat || !nat { return }
@@ -34,6 +43,38 @@ final class Visibility {
             for (_, isNat) in units[later] ?? [:] where !isNat || natRan { return false }
         }
         return true
+    }
+
+    /// The table or base chain that would print next for a packet whose last step ran in `table` at
+    /// `hook`: a table later at the same hook (by its fixed priority), else one at a later hook; a
+    /// table counts if it printed there in this input or is a loaded legacy table that has the hook,
+    /// nat only for a connection's first packet. Labelled `table:CHAIN` (nft units are already so).
+    func nextPrinting(after table: String, at hook: Hook, firstPacket: Bool) -> String? {
+        func counts(_ isNat: Bool) -> Bool { !isNat || firstPacket }
+        /// Legacy tables loaded at `hook` and nft units that printed there, as (priority, label).
+        func candidates(at hook: Hook) -> [(Int, String)] {
+            var found: [(Int, String)] = []
+            for t in legacyTables where counts(t.nat) {
+                if let p = Netfilter.priority(table: t.table, hook: hook) {
+                    found.append((p, "\(t.table):\(hook.rawValue)"))
+                }
+            }
+            for (unit, isNat) in units[hook] ?? [:] where counts(isNat) {
+                let name = unit.split(separator: ":").first.map(String.init) ?? unit
+                let label = unit.contains(":") ? unit : "\(unit):\(hook.rawValue)"
+                if found.contains(where: { $0.1 == label }) { continue }
+                found.append((Netfilter.priority(table: name, hook: hook) ?? 0, label))
+            }
+            return found.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        }
+        if let mine = Netfilter.priority(table: table, hook: hook) {
+            let mineLabel = "\(table):\(hook.rawValue)"
+            if let next = candidates(at: hook).first(where: { $0.0 > mine && $0.1 != mineLabel }) { return next.1 }
+        }
+        for later in Netfilter.laterHooks(after: hook) {
+            if let first = candidates(at: later).first { return first.1 }
+        }
+        return nil
     }
 
     private func remember(_ unit: String, _ nat: Bool, at h: Int) {

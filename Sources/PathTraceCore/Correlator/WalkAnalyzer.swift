@@ -205,10 +205,44 @@ struct WalkAnalyzer {
             path = .incomplete
         }
 
+        let lastIsNat = walk.steps.withUnsafeBufferPointer { isNatStep($0.address(lastIndex)) }
+        let unprintedTarget =
+            walk.steps[lastIndex].event.kind == .rule && walk.steps[lastIndex].verdict == nil && !lastIsNat
         if dropped {
             walk.verdict = .drop
+            if walk.steps[lastIndex].verdict == .drop, walk.steps[lastIndex].verdictInferred,
+                walk.steps[lastIndex].event.kind == .rule
+            {
+                walk.notes.append(
+                    "the ruleset's target of \(label(walk.steps[lastIndex])) drops the packet (the trace does not print targets)"
+                )
+            }
         } else if queued {
             walk.verdict = .queue
+        } else if unprintedTarget, let lastHook {
+            // A legacy TRACE line names the rule that matched, not its target: only what would have
+            // printed next tells a drop from a packet that went on.
+            let step = label(walk.steps[lastIndex])
+            if let next = visibility.nextPrinting(
+                after: walk.steps[lastIndex].event.table, at: lastHook, firstPacket: isFirstPacket(walk))
+            {
+                if reason == .endOfInput {
+                    path = .incomplete
+                    walk.notes.append("the trace ends after \(step): the rest of the walk was not captured")
+                } else {
+                    walk.verdict = .drop
+                    walk.steps[lastIndex].verdict = .drop
+                    walk.steps[lastIndex].verdictInferred = true
+                    walk.notes.append(
+                        "no trace after \(step), although \(next) would have printed next for this packet: the rule dropped it (the trace does not print targets)"
+                    )
+                }
+            } else {
+                walk.verdict = .unknown
+                walk.notes.append(
+                    "\(step) matched and nothing that prints in this input would run after it for this packet: its target, and so the verdict, is not in the trace"
+                )
+            }
         } else if lastFinal {
             walk.verdict = .accept
         } else if let lastHook, lastStage?.layer == .ip,
@@ -250,6 +284,19 @@ struct WalkAnalyzer {
                 "the walk ends after \(label(walk.steps[lastIndex])): where the packet went next is not in the trace")
         }
         walk.path = path
+    }
+
+    /// Whether the walk is its connection's first packet, the only one nat chains see: a nat table's
+    /// chain or a NAT rule ran, nft's conntrack record says `ct state new`, or a TCP SYN without ACK.
+    private func isFirstPacket(_ walk: borrowing PacketWalk) -> Bool {
+        if walk.steps.contains(where: { $0.event.table == "nat" }) { return true }
+        if walk.steps.withUnsafeBufferPointer(anyNatStep) { return true }
+        for i in walk.steps.indices where walk.steps[i].event.hasHeader {
+            if let ct = walk.steps[i].event.headerValue.conntrack, ct.state != nil { return ct.isNew }
+        }
+        guard let i = walk.steps.firstIndex(where: { $0.event.hasHeader }) else { return false }
+        let flags = walk.steps[i].event.headerValue.tcpFlags
+        return flags.contains(.syn) && !flags.contains(.ack)
     }
 
     func label(_ step: borrowing WalkStep) -> String {

@@ -205,6 +205,11 @@ public struct TraceEvent: Sendable, Equatable {
     /// the checksum of) ordinary packets whole, while a 64 KiB GSO packet cannot swell every open walk.
     public static let keptPacketBytes = 1600
 
+    /// The first record of a base chain's run, when the source marks it (`nft monitor trace` dumps the
+    /// packet once per base chain): a chain of the same table that follows is another base chain, not
+    /// a user chain it jumped to.
+    public var startsChain = false
+
     public init(
         source: SourcePosition, origin: EventOrigin, family: Family, table: String, chain: String, kind: StepKind
     ) {

@@ -15,6 +15,9 @@ struct NftMonitorParser {
     var packets = MonitorPacketStore(capacity: 1024)
     /// The `conntrack:` items of the message being printed, waiting for its `packet:` line.
     var pendingConntrack: (id: UInt32, items: [String])?
+    /// The id whose `packet:` line was the last record: the next record of that id opens a base chain
+    /// (the kernel dumps the packet with the first event of each base chain, in the same message).
+    var dumpedID: UInt32?
 
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>, at position: SourcePosition, emit: (TraceEvent) -> Void)
         -> LineStatus
@@ -44,6 +47,7 @@ struct NftMonitorParser {
             if let pending = pendingConntrack, pending.id == id { entry.header.extra.append(contentsOf: pending.items) }
             pendingConntrack = nil
             packets.store(entry, for: id)
+            dumpedID = id
             return .recognized
         }
         if s.consume("conntrack:") {
@@ -56,6 +60,8 @@ struct NftMonitorParser {
             source: position, origin: .nftMonitor, family: .ipv4, table: table, chain: chain, kind: .rule)
         event.traceID = id
         event.tableFamily = familyWord
+        event.startsChain = dumpedID == id
+        dumpedID = nil
         let stored = packets[id]
         event.family = NftMonitorParser.family(tableFamily: familyWord, packet: stored?.family)
         if let stored {
