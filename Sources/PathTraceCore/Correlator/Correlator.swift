@@ -36,6 +36,8 @@ public struct Correlator {
         var limits = Stitcher.Limits()
         limits.windowEvents = options.windowEvents
         limits.windowSeconds = options.windowSeconds
+        limits.lifetimeEvents = 2 * options.windowEvents
+        limits.lifetimeSeconds = 2 * options.windowSeconds
         stitcher = Stitcher(
             limits: limits, visibility: visibility,
             isNat: { memo.isNat($0) },
@@ -84,6 +86,7 @@ public struct Correlator {
             let walk = analyzer.analyze(item.walk, reason: item.reason)
             stats.walks += 1
             if walk.path == .incomplete { stats.incomplete += 1 }
+            item.walk.release()
             linker.add(walk, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
         }
     }

@@ -9,10 +9,16 @@ public struct NamespacedCorrelator {
     private let options: Correlator.Options
     private let emit: (PacketWalk) -> Void
     private let numbers = Renumbering()
+    /// Events added, over all namespaces.
+    private var events = 0
+    /// The counters of lanes already retired.
+    private var retired = Correlator.Stats()
 
     /// One correlator with its namespace's own packet numbers.
     private final class Lane {
         var correlator: Correlator?
+        /// `events` when this namespace's last event came.
+        var lastEvent = 0
     }
 
     /// `lookup` gives each namespace its ruleset (nil: none).
@@ -27,7 +33,31 @@ public struct NamespacedCorrelator {
 
     /// Adds an event of namespace `netns` (nil: the namespace is not known, as in a plain kernel log).
     public mutating func add(_ event: TraceEvent, netns: String?) {
-        lane(netns).correlator?.add(event)
+        events += 1
+        let lane = lane(netns)
+        lane.lastEvent = events
+        lane.correlator?.add(event)
+        if events % 256 == 0 { retireIdleLanes() }
+    }
+
+    /// Finishes the namespaces no event came from for `windowEvents` events (their walks are emitted)
+    /// and drops their correlators; a later event of one starts a new lane. Each namespace counts only
+    /// its own events, so without this a namespace that falls silent would keep its open walks to the
+    /// end of the input, and input with many namespace names (garbled saved events) a lane per name.
+    private mutating func retireIdleLanes() {
+        guard order.count > 1 else { return }
+        let idle = Set(
+            order.filter { netns in lanes[netns].map { events - $0.lastEvent > options.windowEvents } ?? true })
+        guard !idle.isEmpty else { return }
+        for netns in order where idle.contains(netns) {
+            guard var correlator = lanes.removeValue(forKey: netns)?.correlator else { continue }
+            correlator.finish()
+            retired.events += correlator.stats.events
+            retired.walks += correlator.stats.walks
+            retired.incomplete += correlator.stats.incomplete
+        }
+        order.removeAll { idle.contains($0) }
+        last = nil
     }
 
     /// The lane of the last event: events of one namespace come in runs, and a hash of the name per
@@ -70,7 +100,7 @@ public struct NamespacedCorrelator {
 
     /// The counters summed over the namespaces.
     public var stats: Correlator.Stats {
-        var total = Correlator.Stats()
+        var total = retired
         for lane in lanes.values {
             guard let s = lane.correlator?.stats else { continue }
             total.events += s.events
@@ -80,7 +110,7 @@ public struct NamespacedCorrelator {
         return total
     }
 
-    /// The namespaces seen, in the order their first event came.
+    /// The namespaces events came from within the window, in the order their first event came.
     public var namespaces: [String?] { order }
 }
 

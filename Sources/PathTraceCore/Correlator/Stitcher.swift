@@ -14,6 +14,9 @@ struct Stitcher {
         case evicted
         /// The input ended.
         case endOfInput
+        /// A bound cut it off before it could complete: too many steps, open too long, or the trace's
+        /// clock went back past it. The walk carries a note saying which; the rest is not in view.
+        case cutOff
     }
 
     struct Limits {
@@ -23,6 +26,14 @@ struct Stitcher {
         var windowSeconds = 2.0
         /// Walks open at once before the oldest is closed.
         var maxOpen = 16384
+        /// Events since its first step after which a walk is cut off, however often it is joined: a
+        /// packet's steps lie close together in any trace, and a walk that keeps joining (shuffled or
+        /// repeated lines) would otherwise hold every walk behind it in the reply linker.
+        var lifetimeEvents = 8192
+        /// Seconds of trace time since its first step after which a walk is cut off.
+        var lifetimeSeconds = 4.0
+        /// Steps after which a walk is cut off (a real walk, even through a long ruleset, has far fewer).
+        var maxSteps = 512
     }
 
     let limits: Limits
@@ -34,6 +45,12 @@ struct Stitcher {
     private var byTraceID: [UInt32: OpenWalk] = [:]
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
     private var activity: Deque<(OpenWalk, Int)> = Deque()
+    /// Walks in the order they started, for the lifetime bound and eviction; closed ones are skipped.
+    private var starts: Deque<OpenWalk> = Deque()
+    /// The time of the last event that had one: a later event far before it means the clock went back.
+    private var clock: Double?
+    /// The event index of the last search for walks the clock went back past (see `addEvent`).
+    private var clockScan = 0
     /// Walks closed during the current call, handed to the caller when it returns.
     private var closed: [Closed] = []
 
@@ -79,7 +96,18 @@ struct Stitcher {
 
     private mutating func addEvent(_ event: TraceEvent) {
         eventIndex += 1
+        if let now = event.time {
+            // The search visits every open walk, so on input whose clock jumps at every line (shuffled
+            // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
+            // keeps walks it has not reached from joining across the jump meanwhile.
+            if let clock, clock - now > limits.windowSeconds, eventIndex - clockScan >= open.count / 8 {
+                clockScan = eventIndex
+                cutOffAfterClockWentBack(from: clock, to: now)
+            }
+            clock = now
+        }
         expireIdle(now: event.time)
+        cutOffLongLived(now: event.time)
         if event.kind == .log {
             let walk = start(event)
             finish(walk, .complete)
@@ -125,7 +153,14 @@ struct Stitcher {
                 "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(ties) equal walks")
         }
         append(event, identity, to: walk, position: bestPosition)
-        if walk.complete || walk.dropped { finish(walk, .complete) }
+        if walk.complete || walk.dropped {
+            finish(walk, .complete)
+        } else if walk.steps.count >= limits.maxSteps {
+            walk.notes.append(
+                "cut off after \(walk.steps.count) steps: one packet's walk is never this long, so these steps are "
+                    + "more than one packet's (repeated or shuffled lines)")
+            finish(walk, .cutOff)
+        }
     }
 
     /// Closes every open walk, oldest first. A walk idle long before the end was not cut off by it.
@@ -193,6 +228,8 @@ struct Stitcher {
         guard !walk.dropped, !walk.complete, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
             let pos = position(of: event, in: walk)
         else { return nil }
+        // A walk idle past the window, before or after the event (the clock went back), is over.
+        if let t = event.time, let w = walk.lastTime, (t - w).magnitude > limits.windowSeconds { return nil }
         var cost = 0
         if pos.hook == lastPos.hook {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
@@ -253,12 +290,11 @@ struct Stitcher {
     // MARK: - Walk bookkeeping
 
     private mutating func start(_ event: TraceEvent) -> OpenWalk {
-        let walk = OpenWalk(packet: nextPacket)
+        let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
         open[walk.packet] = walk
-        if open.count > limits.maxOpen, let oldest = open.keys.min(), let w = open[oldest] {
-            finish(w, .evicted)
-        }
+        starts.append(walk)
+        if open.count > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
         append(
             event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk,
             position: position(of: event, in: nil))
@@ -300,6 +336,10 @@ struct Stitcher {
             visibility.note(
                 walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
         }
+        // Most walks have 5 to 8 steps: room for 8 once a second step comes, instead of growing through
+        // 2, 4 and 8 (a step is over 500 bytes). Not at the first: on input that is not a tidy log most
+        // walks have one step, and 8 would hold 4 KB each (scripts/bench-replay.sh, mutated lines).
+        if index == 1 { walk.steps.reserveCapacity(8) }
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
         if let position { walk.lastPosition = position }
         if let identity {
@@ -317,7 +357,10 @@ struct Stitcher {
         }
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
-        if let t = event.time { walk.lastTime = t }
+        if let t = event.time {
+            walk.lastTime = t
+            if walk.firstTime == nil { walk.firstTime = t }
+        }
         activity.append((walk, eventIndex))
         if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
         if event.origin == .kernelTrace, event.kind == .policy, event.table == "nat", let hook = position?.hook,
@@ -357,6 +400,54 @@ struct Stitcher {
             }
         }
         closed.append(Closed(walk: walk, reason: reason))
+    }
+
+    /// Trace time as the notes print it: to the millisecond.
+    static func seconds(_ t: Double) -> String { "\((t * 1000).rounded() / 1000)" }
+
+    /// The open walk that started first (closed walks at the front of `starts` are dropped).
+    private mutating func oldestOpen() -> OpenWalk? {
+        while let walk = starts.first, walk.closed { starts.removeFirst() }
+        return starts.first
+    }
+
+    /// Cuts off the walks that started more than the lifetime ago (in events, or in trace time at
+    /// `now`). Only the oldest is looked at in time: the event bound holds whatever the clock does.
+    private mutating func cutOffLongLived(now: Double?) {
+        while let walk = oldestOpen() {
+            let events = eventIndex - walk.firstEventIndex
+            if events > limits.lifetimeEvents {
+                walk.notes.append(
+                    "cut off \(events) events after its first step: one packet's steps lie closer together, so "
+                        + "the rest of this walk is not in view")
+            } else if let now, let t = walk.firstTime, now - t > limits.lifetimeSeconds {
+                walk.notes.append(
+                    "cut off \(Stitcher.seconds(now - t)) s after its first step: one packet's steps lie "
+                        + "closer together, so the rest of this walk is not in view")
+            } else {
+                return
+            }
+            finish(walk, .cutOff)
+        }
+    }
+
+    /// The trace's clock went back by more than the window (a reboot, or rotated logs joined in the
+    /// wrong order): no later event belongs to a walk last seen after the new time, so those end here.
+    private mutating func cutOffAfterClockWentBack(from before: Double, to now: Double) {
+        var walks: [OpenWalk] = []
+        for _ in 0..<starts.count {
+            guard let walk = starts.removeFirst() else { break }
+            if walk.closed { continue }
+            starts.append(walk)
+            if let t = walk.lastTime, t - now > limits.windowSeconds { walks.append(walk) }
+        }
+        for walk in walks {
+            walk.notes.append(
+                "cut off where the trace's clock goes back (\(Stitcher.seconds(before)) s, then "
+                    + "\(Stitcher.seconds(now)) s: a reboot, or logs joined out of order): the rest of this "
+                    + "walk is not in view")
+            finish(walk, .cutOff)
+        }
     }
 
     /// Closes the walks idle past the window at time `now` (live tracing's clock, or an event's time).

@@ -186,10 +186,13 @@ struct WalkAnalyzer {
         {
             // No table prints at any later hook in this input, so silence is the packet leaving.
             walk.verdict = .accept
-        } else if reason == .endOfInput {
+        } else if reason == .endOfInput || reason == .cutOff {
             path = .incomplete
-            walk.notes.append(
-                "the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
+            // A cut-off walk carries the stitcher's note on why.
+            if reason == .endOfInput {
+                walk.notes.append(
+                    "the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
+            }
         } else {
             walk.verdict = .drop
             walk.notes.append(
