@@ -16,10 +16,14 @@ public struct NamespacedCorrelator {
 
     /// One correlator with its namespace's own packet numbers.
     private final class Lane {
+        /// Its walks' numbers are renumbered under this id (a retired namespace's next lane has a new one).
+        let id: Int
         var correlator: Correlator?
         /// `events` when this namespace's last event came.
         var lastEvent = 0
+        init(id: Int) { self.id = id }
     }
+    private var lanesMade = 0
 
     /// `lookup` gives each namespace its ruleset (nil: none).
     public init(
@@ -36,7 +40,7 @@ public struct NamespacedCorrelator {
         events += 1
         let lane = lane(netns)
         lane.lastEvent = events
-        lane.correlator?.add(event)
+        lane.correlator?.add(event, index: events)
         if events % 256 == 0 { retireIdleLanes() }
     }
 
@@ -73,13 +77,15 @@ public struct NamespacedCorrelator {
 
     private mutating func existingOrNewLane(_ netns: String?) -> Lane {
         if let lane = lanes[netns] { return lane }
-        let lane = Lane()
+        lanesMade += 1
+        let lane = Lane(id: lanesMade)
+        let id = lane.id
         let numbers = numbers
         let emit = emit
         lane.correlator = Correlator(lookup: lookup(netns), options: options) { walk in
             var walk = walk
             if let netns { walk.netns = netns }
-            numbers.renumber(&walk, netns: netns)
+            numbers.renumber(&walk, lane: id)
             emit(walk)
         }
         lanes[netns] = lane
@@ -125,25 +131,26 @@ private final class Renumbering {
     /// How many numbers are remembered for `reply_to`/`connection` (memory stays bounded).
     private let remember = 1 << 16
 
+    /// A lane's number for its namespace, not the name: a smaller key, and no string to hash or keep.
     private struct Key: Hashable {
-        var netns: String?
+        var lane: Int
         var packet: Int
     }
 
-    func renumber(_ walk: inout PacketWalk, netns: String?) {
+    func renumber(_ walk: inout PacketWalk, lane: Int) {
         guard active else {
             // One namespace so far: its numbers are the global ones, and nothing needs remembering.
             next = max(next, walk.packet + 1)
             return
         }
-        let key = Key(netns: netns, packet: walk.packet)
+        let key = Key(lane: lane, packet: walk.packet)
         let global = next
         next += 1
         map[key] = global
         recent.append(key)
         if recent.count > remember, let old = recent.removeFirst() { map[old] = nil }
         walk.packet = global
-        walk.replyTo = walk.replyTo.map { map[Key(netns: netns, packet: $0)] ?? $0 }
-        walk.connection = walk.connection.map { map[Key(netns: netns, packet: $0)] ?? $0 }
+        walk.replyTo = walk.replyTo.map { map[Key(lane: lane, packet: $0)] ?? $0 }
+        walk.connection = walk.connection.map { map[Key(lane: lane, packet: $0)] ?? $0 }
     }
 }

@@ -11,6 +11,8 @@ final class OpenWalk {
     @exclusivity(unchecked) var lastHeaderIndex: Int?
     @exclusivity(unchecked) var lastPosition: HookPosition?
     @exclusivity(unchecked) var lastEventIndex: Int = 0
+    /// The stitcher's count of its own events at the last step (`lastEventIndex` counts the stream's).
+    @exclusivity(unchecked) var lastAdded: Int = 0
     @exclusivity(unchecked) var lastTime: Double?
     /// When the first step that had a time ran, and the stitcher's event index at the first step
     /// (the lifetime bounds count from them).

@@ -38,7 +38,10 @@ struct Stitcher {
 
     let limits: Limits
     private var nextPacket = 1
+    /// The current event's index in the stream (see `Correlator.add`); the windows count in it.
     private var eventIndex = 0
+    /// Events added to this stitcher (the end-of-input judgement counts only these).
+    private var added = 0
     private var open: [Int: OpenWalk] = [:]
     /// Open walks by invariant key: the first of a chain linked through `OpenWalk.nextWithKey`.
     private var byKey: [InvariantKey: OpenWalk] = [:]
@@ -79,9 +82,11 @@ struct Stitcher {
 
     var openCount: Int { open.count }
 
-    /// Adds one event; returns the walks it closed (idle ones the event's time expired, and the walk
-    /// the event completed), oldest first.
-    mutating func add(_ event: TraceEvent) -> [Closed] {
+    /// Adds one event, number `index` of the stream (increasing); returns the walks it closed (idle
+    /// ones the event's time expired, and the walk the event completed), oldest first.
+    mutating func add(_ event: TraceEvent, index: Int) -> [Closed] {
+        eventIndex = index
+        added += 1
         addEvent(event)
         return takeClosed()
     }
@@ -95,7 +100,6 @@ struct Stitcher {
     }
 
     private mutating func addEvent(_ event: TraceEvent) {
-        eventIndex += 1
         if let now = event.time {
             // The search visits every open walk, so on input whose clock jumps at every line (shuffled
             // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
@@ -167,7 +171,7 @@ struct Stitcher {
     mutating func finishAll(lastTime: Double?) -> [Closed] {
         for packet in open.keys.sorted() {
             guard let walk = open[packet] else { continue }
-            var idle = eventIndex - walk.lastEventIndex > 32
+            var idle = added - walk.lastAdded > 32
             if let now = lastTime, let t = walk.lastTime, now - t > 0.5 { idle = true }
             finish(walk, idle ? .expired : .endOfInput)
         }
@@ -357,6 +361,7 @@ struct Stitcher {
         }
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
+        walk.lastAdded = added
         if let t = event.time {
             walk.lastTime = t
             if walk.firstTime == nil { walk.firstTime = t }
