@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Replay benchmark: wall time, MB/s and peak RSS of `pathtrace replay --format json > /dev/null`
 # on a generated 1,000,000-line TRACE file, beside `grep -c` and an awk field scan of the same file,
-# and the peak RSS for the same input ten times over (memory must not grow with input size).
+# the peak RSS for the same input ten times over (memory must not grow with input size), and the peak
+# RSS on input that is not a tidy log: as many mutated fixture lines and as many shuffled ones
+# (scripts/gen-messy.py), each of which must stay at or under 64 MB.
 # grep and awk write into a pipe, not /dev/null: GNU grep notices when its output is /dev/null and
 # stops at the first match (nothing it prints can be seen), which made `grep -c` look absurdly fast.
 set -euo pipefail
@@ -16,6 +18,12 @@ if [ ! -s "$trace" ]; then
   echo "generating $lines lines into $trace ..."
   python3 scripts/gen-trace.py "$lines" > "$trace"
 fi
+for kind in mutated shuffled; do
+  if [ ! -s "$out/$kind-$lines.log" ]; then
+    echo "generating $lines $kind lines into $out/$kind-$lines.log ..."
+    python3 scripts/gen-messy.py "$kind" "$lines" > "$out/$kind-$lines.log"
+  fi
+done
 bytes=$(stat -c %s "$trace")
 
 # measure NAME CMD... : runs CMD with stdin from $input, stdout to /dev/null; prints wall, MB/s, peak RSS.
@@ -40,3 +48,9 @@ measure "awk field scan" taskset -c 0 bash -c "awk '{n += NF} END {print n}' '$t
 # Ten times the input through stdin: peak RSS must stay where it was.
 bytes=$((bytes * 10))
 measure "pathtrace replay json, 10x input" bash -c "for i in 1 2 3 4 5 6 7 8 9 10; do cat '$trace'; done | taskset -c 0 '$bin' replay --format json - > /dev/null"
+# Input that is not a tidy log: nearly every line a packet of its own, or a packet's lines scattered
+# with the clock jumping back and forth. Walks are cut off within the correlator's windows.
+for kind in mutated shuffled; do
+  bytes=$(stat -c %s "$out/$kind-$lines.log")
+  measure "pathtrace replay json, $kind" taskset -c 0 "$bin" replay --format json "$out/$kind-$lines.log"
+done
