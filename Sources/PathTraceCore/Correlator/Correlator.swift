@@ -72,6 +72,15 @@ public struct Correlator {
         linker.flush(eventIndex: eventIndex)
     }
 
+    /// Closes the walks idle for the window, or past their lifetime, once the stream reached event
+    /// `index` without an event of this correlator's (see `add`), and releases what is ready.
+    public mutating func expire(index: Int) {
+        guard index > eventIndex else { return }
+        eventIndex = index
+        analyze(stitcher.expire(index: index))
+        linker.flush(eventIndex: eventIndex)
+    }
+
     /// Live tracing: closes walks idle for the window at wall-clock time `now` and releases what is ready,
     /// so a walk prints although no later event arrives.
     public mutating func tick(now: Double) {

@@ -11,12 +11,12 @@ public struct NamespacedCorrelator {
     private let numbers = Renumbering()
     /// Events added, over all namespaces.
     private var events = 0
-    /// The counters of lanes already retired.
+    /// The counters of lanes already dropped (see `maxLanes`).
     private var retired = Correlator.Stats()
 
     /// One correlator with its namespace's own packet numbers.
     private final class Lane {
-        /// Its walks' numbers are renumbered under this id (a retired namespace's next lane has a new one).
+        /// Its walks' numbers are renumbered under this id (a dropped namespace's next lane has a new one).
         let id: Int
         var correlator: Correlator?
         /// `events` when this namespace's last event came.
@@ -41,26 +41,33 @@ public struct NamespacedCorrelator {
         let lane = lane(netns)
         lane.lastEvent = events
         lane.correlator?.add(event, index: events)
-        if events % 256 == 0 { retireIdleLanes() }
+        if events % 256 == 0 { expireQuietLanes() }
     }
 
-    /// Finishes the namespaces no event came from for `windowEvents` events (their walks are emitted)
-    /// and drops their correlators; a later event of one starts a new lane. Each namespace counts only
-    /// its own events, so without this a namespace that falls silent would keep its open walks to the
-    /// end of the input, and input with many namespace names (garbled saved events) a lane per name.
-    private mutating func retireIdleLanes() {
-        guard order.count > 1 else { return }
-        let idle = Set(
-            order.filter { netns in lanes[netns].map { events - $0.lastEvent > options.windowEvents } ?? true })
-        guard !idle.isEmpty else { return }
-        for netns in order where idle.contains(netns) {
-            guard var correlator = lanes.removeValue(forKey: netns)?.correlator else { continue }
-            correlator.finish()
-            retired.events += correlator.stats.events
-            retired.walks += correlator.stats.walks
-            retired.incomplete += correlator.stats.incomplete
+    /// Lanes kept at most. Past this the namespace whose last event is oldest is finished (its walks
+    /// are emitted) and its lane dropped; a later event of it starts a new one. A trace names a few
+    /// namespaces; input with many names (garbled saved events, scripts/bench-replay.sh's mutated
+    /// lines) would otherwise keep a correlator for each.
+    static let maxLanes = 64
+
+    /// A namespace's walks expire when its own next event comes; one that falls silent has them
+    /// expired here, at the index the other namespaces' events reached.
+    private mutating func expireQuietLanes() {
+        for netns in order {
+            guard let lane = lanes[netns], lane.lastEvent < events else { continue }
+            lane.correlator?.expire(index: events)
         }
-        order.removeAll { idle.contains($0) }
+    }
+
+    private mutating func retireOldestLane() {
+        guard let oldest = order.min(by: { (lanes[$0]?.lastEvent ?? 0) < (lanes[$1]?.lastEvent ?? 0) }),
+            var correlator = lanes.removeValue(forKey: oldest)?.correlator
+        else { return }
+        correlator.finish()
+        retired.events += correlator.stats.events
+        retired.walks += correlator.stats.walks
+        retired.incomplete += correlator.stats.incomplete
+        order.removeAll { $0 == oldest }
         last = nil
     }
 
@@ -77,6 +84,7 @@ public struct NamespacedCorrelator {
 
     private mutating func existingOrNewLane(_ netns: String?) -> Lane {
         if let lane = lanes[netns] { return lane }
+        if lanes.count >= NamespacedCorrelator.maxLanes { retireOldestLane() }
         lanesMade += 1
         let lane = Lane(id: lanesMade)
         let id = lane.id
@@ -116,7 +124,7 @@ public struct NamespacedCorrelator {
         return total
     }
 
-    /// The namespaces events came from within the window, in the order their first event came.
+    /// The namespaces with a lane, in the order their first event came.
     public var namespaces: [String?] { order }
 }
 

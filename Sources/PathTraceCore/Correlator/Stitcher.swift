@@ -455,6 +455,15 @@ struct Stitcher {
         }
     }
 
+    /// Closes the walks idle past the window, or past their lifetime, at stream index `index` (events
+    /// of other namespaces came meanwhile).
+    mutating func expire(index: Int) -> [Closed] {
+        eventIndex = max(eventIndex, index)
+        expireIdle(now: nil)
+        cutOffLongLived(now: nil)
+        return takeClosed()
+    }
+
     /// Closes the walks idle past the window at time `now` (live tracing's clock, or an event's time).
     mutating func expire(now: Double?) -> [Closed] {
         expireIdle(now: now)
