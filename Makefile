@@ -2,16 +2,24 @@
 #   make run   - install what is missing, build in release, run the main job on the built-in default
 #   make test  - install what is missing, build, pass every test
 SHELL := /bin/bash
-APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux graphviz librsvg2-bin libxml2-utils
+APT_PACKAGES := pkg-config libmnl-dev libnetfilter-log-dev iptables nftables iproute2 conntrack python3 util-linux graphviz librsvg2-bin libxml2-utils man-db tshark
 SWIFT ?= swift
-BIN := .build/release/pathtrace
+BIN ?= .build/release/pathtrace
+PREFIX ?= /usr/local
+DESTDIR ?=
+# The man page's date stays the committed page's until `make man` is given another: a rebuild alone
+# must not change docs/pathtrace.1 (ManualTests compares it with a fresh generation).
+MAN_DATE ?= $(shell date -d "$$(sed -n 's/^\.Dd //p' docs/pathtrace.1)" +%F)
 
-.PHONY: deps build run replay-seed flow-seed test bench lint clean
+.PHONY: deps build run replay-seed flow-seed test bench lint clean man install install-files uninstall
 
+# tshark's wireshark-common asks whether non-root users may capture: answered "no" beforehand, so the
+# install never waits for a debconf prompt.
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
@@ -37,6 +45,7 @@ flow-seed: build
 
 test: deps lint
 	$(SWIFT) build --build-tests
+	$(SWIFT) build --product generate-manual
 	$(SWIFT) test --skip-build
 
 bench: build
@@ -44,6 +53,35 @@ bench: build
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests
+
+# pathtrace.1 from the commands' own definitions (swift-argument-parser's manual generator), with
+# the discussions' examples as literal displays and docs/pathtrace.1.extra's sections.
+man:
+	$(SWIFT) build --product pathtrace
+	$(SWIFT) build --product generate-manual
+	PATHTRACE_BIN=.build/debug/pathtrace .build/debug/generate-manual scripts/make-man.py --date $(MAN_DATE) -o - \
+	  | python3 scripts/make-man.py docs/pathtrace.1.extra > docs/pathtrace.1.tmp
+	mv docs/pathtrace.1.tmp docs/pathtrace.1
+
+install: build install-files
+
+# Without building: installs $(BIN) as it is (ManualTests installs the debug build this way).
+install-files:
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pathtrace
+	install -D -m 644 docs/pathtrace.1 $(DESTDIR)$(PREFIX)/share/man/man1/pathtrace.1
+	install -D -m 644 -t $(DESTDIR)$(PREFIX)/share/pathtrace/labs Fixtures/labs/*.json
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN) --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pathtrace
+	$(BIN) --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pathtrace
+	$(BIN) --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pathtrace.fish
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/share/pathtrace
+	rm -f $(DESTDIR)$(PREFIX)/bin/pathtrace $(DESTDIR)$(PREFIX)/share/man/man1/pathtrace.1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pathtrace \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_pathtrace \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/pathtrace.fish
 
 clean:
 	rm -rf .build

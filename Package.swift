@@ -9,7 +9,9 @@ let package = Package(
         .library(name: "PathTraceCore", targets: ["PathTraceCore"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .target(name: "PathTraceCore"),
@@ -17,12 +19,19 @@ let package = Package(
         .systemLibrary(
             name: "CNetfilterLog", pkgConfig: "libnetfilter_log", providers: [.apt(["libnetfilter-log-dev"])]),
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
-        .target(name: "PathTraceLinux", dependencies: ["PathTraceCore", "CNetfilterLog", "CMnl"]),
+        .target(
+            name: "PathTraceLinux",
+            dependencies: [
+                "PathTraceCore", "CNetfilterLog", "CMnl",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         .executableTarget(
             name: "pathtrace",
             dependencies: [
                 "PathTraceCore", "PathTraceRender", "PathTraceLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]),
         // Installs rules and waits for a signal: the live teardown and crash-recovery tests run it as a child.
         .executableTarget(

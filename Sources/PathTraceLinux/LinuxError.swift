@@ -1,16 +1,32 @@
 #if os(Linux)
 import Glibc
 import PathTraceCore
+import SystemPackage
 
-/// A failed system or library call, with the operation's name and its errno.
+/// Everything that can go wrong on the Linux side: a failed system call (with the operation's name and
+/// its errno), a missing namespace or program, a program that failed, the session's state file.
 public enum LinuxError: Error, Equatable, CustomStringConvertible {
-    /// EPERM/EACCES: the operation needs CAP_NET_ADMIN (the CLI exits 4).
+    /// EPERM/EACCES: the operation needs CAP_NET_ADMIN (the CLI exits `ExitStatus.noNetAdmin`).
     case permissionDenied(operation: String, errno: Int32)
     /// `/run/netns/NAME` or `/proc/N/ns/net` does not exist.
     case noSuchNamespace(String)
+    /// `--netns NAME` with a name that cannot be a namespace's.
+    case invalidNamespace(String)
     /// An nfnetlink_log group another socket already listens on (the kernel answers EPERM).
     case groupBusy(group: UInt16)
-    /// Any other failure.
+    /// A program is not installed; `package` is the Debian package that provides it.
+    case missingBinary(String, package: String)
+    /// A program ran and failed.
+    case commandFailed(argv: [String], status: Int32, stderr: String)
+    /// A sysctl held or was to be given a value that is not a plain word.
+    case unexpectedSysctlValue(key: String, value: String)
+    /// The session's state file could not be written or read.
+    case stateFile(path: String, reason: String)
+    /// The session was torn down (a signal) while installing.
+    case cancelled
+    /// The trace rules could not be planned.
+    case plan(TraceRulePlanError)
+    /// Any other failed call.
     case failed(operation: String, errno: Int32)
 
     /// Maps an errno to the case the CLI distinguishes: EPERM and EACCES mean missing privileges.
@@ -21,12 +37,16 @@ public enum LinuxError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The same, from swift-system's `Errno`.
+    public init(operation: String, _ errno: Errno) { self.init(operation: operation, errno: errno.rawValue) }
+
     /// The errno, when the error came from a call.
     public var errno: Int32? {
         switch self {
         case .permissionDenied(_, let e), .failed(_, let e): return e
         case .groupBusy: return EPERM
         case .noSuchNamespace: return ENOENT
+        default: return nil
         }
     }
 
@@ -39,20 +59,28 @@ public enum LinuxError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .permissionDenied(let op, let e):
-            return "\(op): \(LinuxError.message(e)) (needs CAP_NET_ADMIN; run as root)"
+            return "\(op): \(Errno(rawValue: e)) (needs CAP_NET_ADMIN; run as root)"
         case .noSuchNamespace(let name): return "network namespace \(name) does not exist"
+        case .invalidNamespace(let name): return "--netns: '\(name)' is not a namespace name"
         case .groupBusy(let g): return "nfnetlink_log group \(g) already has a listener"
-        case .failed(let op, let e): return "\(op): \(LinuxError.message(e))"
+        case .missingBinary(let program, let package):
+            return "\(program) not found; install the Debian package '\(package)' (apt-get install \(package))"
+        case .commandFailed(let argv, let status, let stderr):
+            let detail = stderr.split(separator: "\n").first.map { ": \($0)" } ?? ""
+            return "\(PlannedCommand(argv)) failed with status \(status)\(detail)"
+        case .unexpectedSysctlValue(let key, let value): return "\(key) holds an unexpected value '\(value)'"
+        case .stateFile(let path, let reason): return "\(path): \(reason)"
+        case .cancelled: return "interrupted while installing trace rules; what was installed has been removed"
+        case .plan(let e): return e.description
+        case .failed(let op, let e): return "\(op): \(Errno(rawValue: e))"
         }
-    }
-
-    static func message(_ code: Int32) -> String {
-        guard let s = strerror(code) else { return "errno \(code)" }
-        return String(cString: s)
     }
 }
 
 /// Every raw call goes through here: EINTR is retried, -1 becomes a `LinuxError` naming the operation.
+/// swift-system's `FileDescriptor` covers files (`system`); what is left here are the calls it has no
+/// wrapper for: setns, eventfd, poll, and the collectors' receive loops on sockets libmnl and
+/// libnetfilter_log own (`attempt`: one call per datagram batch, the hot path of scripts/bench-live.sh).
 enum Sys {
     @discardableResult
     static func call<T: FixedWidthInteger & SignedInteger>(_ operation: String, _ body: () -> T) throws -> T {
@@ -78,6 +106,15 @@ enum Sys {
         }
     }
 
+    /// A swift-system call (it retries EINTR itself), its `Errno` named with `operation`.
+    static func system<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as Errno {
+            throw LinuxError(operation: operation, error)
+        }
+    }
+
     /// Like `call`, but returns the errno instead of throwing (receive loops that count ENOBUFS).
     static func attempt<T: FixedWidthInteger & SignedInteger>(_ body: () -> T) -> Result<T, Errno> {
         while true {
@@ -85,28 +122,8 @@ enum Sys {
             if r >= 0 { return .success(r) }
             let e = Glibc.errno
             if e == EINTR { continue }
-            return .failure(Errno(code: e))
+            return .failure(Errno(rawValue: e))
         }
     }
-
-    /// Whether the calling process has CAP_NET_ADMIN in its effective set.
-    static func hasNetAdmin() -> Bool {
-        guard let f = fopen("/proc/self/status", "r") else { return false }
-        defer { fclose(f) }
-        var line = [CChar](repeating: 0, count: 512)
-        while fgets(&line, Int32(line.count), f) != nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard text.hasPrefix("CapEff:") else { continue }
-            let hex = String(text.dropFirst(7)).trimmingSpaces()
-            guard let caps = UInt64(hex, radix: 16) else { return false }
-            return caps & (1 << 12) != 0
-        }
-        return false
-    }
-}
-
-/// An errno value, as a receive loop sees it.
-struct Errno: Error, Equatable {
-    var code: Int32
 }
 #endif

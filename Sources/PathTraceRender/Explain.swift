@@ -9,10 +9,14 @@ public enum Explain {
     public static func step(_ walk: PacketWalk, at index: Int) -> String {
         let step = walk.steps[index]
         let own = OwnTraceSteps.isOwn(step.event)
-        let previous = walk.steps[..<index].last { own || !OwnTraceSteps.isOwn($0.event) }
+        // The bridge's hooks and the IP hooks are two sets: each step is compared with the last of its own.
+        let bridge = step.event.family == .bridge
+        let previous = walk.steps[..<index].last {
+            (own || !OwnTraceSteps.isOwn($0.event)) && ($0.event.family == .bridge) == bridge
+        }
         var parts: [String] = []
         if step.hook != previous?.hook, let hook = step.hook {
-            parts.append(hookReason(hook, walk: walk, step: step))
+            parts.append(bridge ? bridgeHookReason(hook, step: step) : hookReason(hook, walk: walk, step: step))
         }
         if index == conntrackStep(walk), let hook = step.hook, let note = conntrackNote(hook, walk: walk) {
             parts.append(note)
@@ -34,7 +38,9 @@ public enum Explain {
         let e = step.event
         let ipv6 = walk.family == .ipv6 || e.header?.isV6 == true
         let hops = ipv6 ? "hop limit" : "TTL"
-        let bridged = e.physIn != nil || e.physOut != nil || walk.path == .bridged || walk.family == .bridge
+        // A routed packet that came in on a bridge port keeps PHYSIN: only PHYSOUT tells a bridged one later.
+        let bridgedIn = e.physIn != nil || walk.path == .bridged || walk.family == .bridge
+        let bridged = hook == .prerouting ? bridgedIn : e.physOut != nil || walk.path == .bridged
         let dst = e.header?.dst.map { "\($0)" } ?? "the destination"
         let inIface = e.inIface.flatMap { $0.isEmpty ? nil : $0 }
         let outIface = e.outIface.flatMap { $0.isEmpty ? nil : $0 }
@@ -86,15 +92,47 @@ public enum Explain {
         }
     }
 
+    /// Why a frame is at a bridge hook (net/bridge/br_input.c, br_forward.c; br_netfilter_hooks.c).
+    static func bridgeHookReason(_ hook: Hook, step: WalkStep) -> String {
+        let e = step.event
+        let port = { (phys: String?, dev: String?) -> String in
+            phys.flatMap { $0.isEmpty ? nil : $0 } ?? dev.flatMap { $0.isEmpty ? nil : $0 } ?? "?"
+        }
+        let inPort = port(e.physIn, e.inIface)
+        let outPort = port(e.physOut, e.outIface)
+        switch hook {
+        case .brouting:
+            return "the bridge received this frame and ebtables' broute table decides first whether it is bridged "
+                + "(ACCEPT) or handed up to be routed (DROP)"
+        case .prerouting:
+            return "the bridge received this frame on its port \(inPort) and is at its PREROUTING hook, before "
+                + "br_netfilter hands an IP frame to the IP PREROUTING hook and before the bridge looks up the "
+                + "destination MAC"
+        case .input:
+            return "the destination MAC is the bridge's own (or a broadcast), so the bridge passes the frame up to "
+                + "the host at its INPUT hook, from where the IP stack routes it"
+        case .forward:
+            return "the bridge sends this frame from port \(inPort) to port \(outPort) by its destination MAC, at "
+                + "its FORWARD hook"
+        case .output:
+            return "the host sends this frame out through the bridge (a packet it routed or sent to the bridge "
+                + "device): a frame of local origin meets the bridge's OUTPUT hook, here for port \(outPort)"
+        case .postrouting:
+            return "the frame leaves through port \(outPort): the bridge's POSTROUTING hook is its last"
+        }
+    }
+
     /// The step after which conntrack (priority -200) has looked the packet up: the first step of the first
-    /// hook that is not raw (-300), else that hook's last step.
+    /// IP hook that is not raw (-300), else that hook's last step. (Bridge hooks have no conntrack.)
     static func conntrackStep(_ walk: PacketWalk) -> Int? {
-        guard let first = walk.steps.indices.first(where: { !OwnTraceSteps.isOwn(walk.steps[$0].event) }) else {
+        let ip = { (i: Int) in walk.steps[i].event.family != .bridge }
+        guard let first = walk.steps.indices.first(where: { !OwnTraceSteps.isOwn(walk.steps[$0].event) && ip($0) })
+        else {
             return nil
         }
         let hook = walk.steps[first].hook
         var last = first
-        for i in first..<walk.steps.count where walk.steps[i].hook == hook {
+        for i in first..<walk.steps.count where walk.steps[i].hook == hook && ip(i) {
             if OwnTraceSteps.isOwn(walk.steps[i].event) { continue }
             if walk.steps[i].event.table != "raw" { return i }
             last = i
@@ -142,6 +180,11 @@ public enum Explain {
 
     static func action(_ step: WalkStep, walk: PacketWalk) -> String {
         let e = step.event
+        if e.kind == .log, e.family == .bridge, !e.table.isEmpty || !e.chain.isEmpty {
+            let prefix = e.prefix.map { " with the prefix \"\($0)\"" } ?? ""
+            return "an ebtables LOG rule wrote this line\(prefix), which names its table and chain "
+                + "(\(e.table):\(e.chain)); LOG does not decide, so the frame went on"
+        }
         if e.kind == .log {
             let prefix = e.prefix.map { " with the prefix \"\($0)\"" } ?? ""
             return "a LOG rule wrote this line\(prefix) (a LOG line names neither its chain nor its rule) and the "

@@ -105,8 +105,12 @@ public struct TextTimeline {
 
     func header(_ walk: PacketWalk) -> String {
         var flow = ""
-        if let h = walk.firstHeader {
-            let proto = h.proto.map(IPProtocol.name) ?? "?"
+        if let h = walk.firstHeader, h.src == nil, h.dst == nil, let from = h.macSrc, let to = h.macDst {
+            // A frame that is not IP (ARP): its EtherType and MAC addresses.
+            let type = h.macProto == 0x0806 ? "arp" : h.macProto.map { "ethertype 0x" + String($0, radix: 16) } ?? "?"
+            flow = "\(type) \(from) → \(to)"
+        } else if let h = walk.firstHeader {
+            let proto = h.proto.map(IPProtocol.name) ?? (h.macProto == 0x0806 ? "arp" : "?")
             flow = "\(proto) \(endpoint(h.src, h.sport)) → \(endpoint(h.dst, h.dport))"
             if !h.tcpFlags.isEmpty { flow += " [" + h.tcpFlags.names.joined(separator: " ") + "]" }
             if let t = h.icmpType { flow += " type \(t) code \(h.icmpCode ?? 0)" }
@@ -126,8 +130,12 @@ public struct TextTimeline {
         // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
         var time = t0 == nil ? "" : "           "
         if let t = e.time, e.timeBasis == .kernel, let t0 { time = "+" + fixed(t - t0, 6) + "  " }
-        let hook = step.hook == previous?.hook ? "" : (step.hook?.rawValue ?? "?")
-        let where_ = e.kind == .log ? "LOG" : "\(e.table):\(e.chain)"
+        // A bridge hook and the IP hook of the same name are two hooks.
+        let bridge = e.family == .bridge
+        let sameHook = step.hook == previous?.hook && bridge == (previous?.event.family == .bridge)
+        let hook = sameHook ? "" : (step.hook?.rawValue ?? "?")
+        var where_ = e.kind == .log && e.table.isEmpty && e.chain.isEmpty ? "LOG" : "\(e.table):\(e.chain)"
+        if bridge { where_ = "bridge " + where_ }
         var what = e.kind.rawValue
         switch e.rule {
         case .number(let n): what = e.kind == .rule ? "rule \(n)" : "\(e.kind.rawValue) \(n)"
@@ -142,7 +150,11 @@ public struct TextTimeline {
         var details: [String] = []
         let ifaces = interfaces(e)
         if ifaces != previous.map({ interfaces($0.event) }) && !ifaces.isEmpty { details.append(ifaces) }
-        details += changes(e.header, previous?.event.header)
+        // An ebtables line shows no TTL: the first IP step after one shows it afresh.
+        let compared =
+            !bridge && previous?.event.family == .bridge && previous?.event.headerValue.ttl == nil
+            ? nil : previous?.event.header
+        details += changes(e.header, compared)
         if previous == nil, let folded, let h = e.header {
             // Rewrites made between the folded steps and this one (the TTL was given above).
             details += changes(h, folded).filter { !$0.hasPrefix("TTL") && !$0.hasPrefix("MARK") }

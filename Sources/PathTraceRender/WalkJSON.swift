@@ -27,8 +27,9 @@ public enum WalkJSON {
         w.field("confidence", walk.confidence)
         w.field("reply_to", walk.replyTo)
         w.field("connection", walk.connection)
+        let first = walk.firstHeaderIndex
         walk.steps.withUnsafeBufferPointer { steps in
-            writeFlow(steps, to: w)
+            writeFlow(steps, to: w, first: first)
             w.beginArray("steps")
             for i in steps.indices {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
@@ -106,8 +107,8 @@ public enum WalkJSON {
     }
 
     /// The packet as it entered: the header of the first step that carried one (`walk.firstHeader`).
-    static func writeFlow(_ steps: UnsafeBufferPointer<WalkStep>, to w: JSONWriter) {
-        guard let i = steps.firstIndex(where: { $0.event.hasHeader }) else {
+    static func writeFlow(_ steps: UnsafeBufferPointer<WalkStep>, to w: JSONWriter, first: Int?) {
+        guard let i = first else {
             w.field("flow", nil as String?)
             return
         }
@@ -136,6 +137,10 @@ public enum WalkJSON {
         }
         w.nextKey(",\"hook\":")
         if let hook = step.pointee.hook { w.string(JSONNames.name(hook)) } else { w.null() }
+        if step.pointee.event.family == .bridge {
+            // A step of the bridge hooks (ebtables, an nft bridge table), in a walk with IP steps or not.
+            w.nextKey(",\"family\":\"bridge\"")
+        }
         w.nextKey(",\"table\":")
         w.string(step.pointee.event.table)
         w.nextKey(",\"chain\":")

@@ -27,14 +27,14 @@ struct PathTrace: ParsableCommand {
               pathtrace lab run libvirt-nat
               pathtrace lab run double-nat        # one packet through four namespaces, two MASQUERADEs
 
-            Exit codes: 0 ok, 1 unreadable input or a failed removal, 2 bad usage,
-            3 lines skipped with --strict, 4 live tracing without CAP_NET_ADMIN.
-            """,
+            Exit codes:
+            """ + "\n" + ExitStatus.helpText,
+        version: "0.4.0",
         subcommands: [Trace.self, Replay.self, TopologyCommand.self, Flow.self, Lab.self, Cleanup.self],
         defaultSubcommand: Trace.self
     )
 
-    /// Maps errors to DESIGN's exit codes: usage problems exit 2 (ArgumentParser's default would be 64).
+    /// Maps errors to `ExitStatus`: usage problems exit 2 (ArgumentParser's default would be 64).
     /// Synchronous on purpose: live tracing's signal handling needs the main thread to be the only one
     /// when it starts.
     static func main() {
@@ -43,23 +43,29 @@ struct PathTrace: ParsableCommand {
             try command.run()
         } catch let failure as CLIFailure {
             FileOutput.stderr.write("pathtrace: \(failure.message)\n")
-            Glibc.exit(failure.code)
+            Glibc.exit(failure.status.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == ExitCode.success || error is CleanExit {
                 exit(withError: error)
             }
             FileOutput.stderr.write(fullMessage(for: error) + "\n")
-            Glibc.exit(code == ExitCode.validationFailure ? 2 : code.rawValue)
+            let status =
+                code == ExitCode.validationFailure ? .usage : ExitStatus(rawValue: code.rawValue) ?? .failure
+            Glibc.exit(status.rawValue)
         }
     }
 }
 
-/// An error the CLI reports in one line with its own exit code.
+/// An error the CLI reports in one line with its own exit status.
 struct CLIFailure: Error {
     var message: String
-    var code: Int32
+    var status: ExitStatus
 
-    static func unreadable(_ message: String) -> CLIFailure { CLIFailure(message: message, code: 1) }
-    static func usage(_ message: String) -> CLIFailure { CLIFailure(message: message, code: 2) }
+    /// Input that cannot be read, output that cannot be written.
+    static func unreadable(_ message: String) -> CLIFailure { CLIFailure(message: message, status: .failure) }
+    /// Anything else that failed; the message says what.
+    static func failed(_ message: String) -> CLIFailure { CLIFailure(message: message, status: .failure) }
+    static func usage(_ message: String) -> CLIFailure { CLIFailure(message: message, status: .usage) }
+    static func noNetAdmin(_ message: String) -> CLIFailure { CLIFailure(message: message, status: .noNetAdmin) }
 }

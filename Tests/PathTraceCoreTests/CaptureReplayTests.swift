@@ -81,15 +81,17 @@ import Testing
         #expect(
             first.chainSequence == [
                 "raw:PREROUTING:policy:3", "mangle:PREROUTING:policy:1", "nat:PREROUTING:rule:1",
-                "mangle:FORWARD:policy:1", "filter:FORWARD:rule:1", "filter:AUDIT-FWD:rule:1",
+                "mangle:FORWARD:policy:1", "filter:FORWARD:rule:1", "filter:AUDIT-FWD:rule:1", "::log:",
                 "filter:AUDIT-FWD:return:3", "filter:FORWARD:rule:3", "filter:WEB:rule:1",
                 "mangle:POSTROUTING:policy:1", "nat:POSTROUTING:rule:1",
             ])
+        #expect(first.lines == Array(1...12))
         #expect(first.steps[4].verdict == .jump("AUDIT-FWD"))
         #expect(first.steps[5].verdict == .continue)
-        #expect(first.steps[6].verdict == .return)
-        #expect(first.steps[7].verdict == .jump("WEB"))
-        #expect(first.steps[8].verdict == .accept)
+        #expect(first.steps[6].verdict == nil)
+        #expect(first.steps[7].verdict == .return)
+        #expect(first.steps[8].verdict == .jump("WEB"))
+        #expect(first.steps[9].verdict == .accept)
         let dnat = try #require(first.nat.first { $0.type == .dnat })
         #expect(dnat.before == "172.31.1.1:8765")
         #expect(dnat.after == "10.77.0.80:80")
@@ -98,10 +100,11 @@ import Testing
         let snat = try #require(first.nat.first { $0.type == .snat })
         #expect(snat.before == "172.31.1.10:41234")
         #expect(snat.after == "10.77.0.1:41234")
-        // The LOG rule's line is its own record, carrying its prefix.
-        let log = try #require(r.walks.first { $0.steps.first?.event.kind == .log })
-        #expect(log.steps.first?.event.prefix == "[PT AUDIT] ")
-        #expect(log.lines == [7])
+        // The LOG rule's line (AUDIT-FWD rule 1) is a step of the packet it logged, carrying its prefix.
+        #expect(first.steps[6].event.kind == .log)
+        #expect(first.steps[6].event.prefix == "[PT AUDIT] ")
+        #expect(first.steps[6].hook == .forward)
+        #expect(r.walks.count == 10)
         // A later packet: conntrack applied the DNAT without a nat line.
         let later = try #require(r.walks.first { $0.lines.first == 20 })
         #expect(later.connection == 1)
@@ -245,12 +248,15 @@ import Testing
         let ip = r.walks.filter { $0.family == .ipv4 }
         #expect(ip.count == 6)
         #expect(ip.allSatisfy { $0.path == .bridged && $0.verdict == .accept })
-        #expect(ip[0].steps.first?.event.physIn == "veth0594f4b")
+        #expect(ip[0].steps.first { $0.event.family != .bridge }?.event.physIn == "veth0594f4b")
         #expect(ip[0].chainSequence.contains("filter:DOCKER-USER:return:1"))
-        // ebtables LOG lines that look like TRACE are LOG records of the bridge family, never steps.
-        let eb = r.walks.filter { $0.family == .bridge }
-        #expect(!eb.isEmpty && eb.allSatisfy { $0.steps.count == 1 && $0.steps[0].event.origin == .ebtablesLog })
-        #expect(eb[0].steps[0].event.prefix == "TRACE: eb:broute:BROUTING")
+        // ebtables LOG lines that look like TRACE are LOG records of the bridge family: bridge steps of
+        // the frame's walk, named by their prefix, never TRACE steps and never walks of their own.
+        #expect(r.walks.allSatisfy { $0.family == .ipv4 })
+        let eb = ip[0].steps.filter { $0.event.family == .bridge }
+        #expect(eb.allSatisfy { $0.event.origin == .ebtablesLog && $0.event.kind == .log })
+        #expect(eb.first?.event.prefix == "TRACE: eb:broute:BROUTING")
+        #expect(eb.first.map { "\($0.event.table):\($0.event.chain)" } == "broute:BROUTING")
     }
 
     @Test func masqueradeWithItsReply() throws {

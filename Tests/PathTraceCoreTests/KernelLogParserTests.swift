@@ -141,7 +141,8 @@ func ip(_ text: String) -> IPAddress? { IPAddress(text) }
         #expect(eb.family == .bridge)
         #expect(eb.kind == .log)
         #expect(eb.prefix == "TRACE: eb:broute:BROUTING")
-        #expect(eb.table == "" && eb.chain == "" && eb.hook == nil && eb.rule == nil)
+        // The prefix names the ebtables table and chain: a bridge step at broute's hook, no rule number.
+        #expect(eb.table == "broute" && eb.chain == "BROUTING" && eb.hook == .brouting && eb.rule == nil)
         #expect(eb.inIface == "veth0594f4b" && eb.outIface == nil)
         let ebh = try #require(eb.header)
         #expect(ebh.macSrc == "02:42:c0:a8:00:02")
@@ -583,5 +584,19 @@ func ip(_ text: String) -> IPAddress? { IPAddress(text) }
                 parser.parse(line: line, lineNumber: round, emit: { _ in }, onSkip: { _ in })
             }
         }
+    }
+}
+
+/// LOG prefixes that name an ebtables chain, the way people write them to trace bridged frames.
+@Suite struct BridgeLogPrefixTests {
+    @Test func prefixesNamingAChain() {
+        let named = BridgeLogPrefix("TRACE: eb:nat:PREROUTING", knownBridge: true)
+        #expect(named?.table == "nat" && named?.chain == "PREROUTING" && named?.hook == .prerouting)
+        #expect(BridgeLogPrefix("ebt filter forward ", knownBridge: false)?.hook == .forward)
+        #expect(BridgeLogPrefix("[br OUTPUT]", knownBridge: false)?.table == "")
+        #expect(BridgeLogPrefix("BROUTING", knownBridge: false)?.table == "broute")
+        // An IP LOG rule's prefix names a chain too, but nothing marks it as ebtables'.
+        #expect(BridgeLogPrefix("TRACE: filter:INPUT", knownBridge: false) == nil)
+        #expect(BridgeLogPrefix("[UFW BLOCK] ", knownBridge: true) == nil)
     }
 }

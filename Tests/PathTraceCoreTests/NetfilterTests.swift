@@ -44,3 +44,73 @@ import Testing
         }
     }
 }
+
+/// The ways a frame goes through the bridge and IP hooks (net/bridge/br_input.c, br_forward.c,
+/// br_netfilter_hooks.c): which stage may follow which.
+@Suite struct FramePathsTests {
+    typealias Stage = FramePaths.Stage
+
+    /// Follows `stages` from the first; nil when one cannot follow the one before.
+    static func walk(_ stages: [(Netfilter.Layer, Hook)]) -> FramePaths.Progress? {
+        guard let first = stages.first, var p = FramePaths.Progress(at: Stage(first.0, first.1)) else { return nil }
+        for (layer, hook) in stages.dropFirst() {
+            guard let next = p.advanced(to: Stage(layer, hook)) else { return nil }
+            p = next
+        }
+        return p
+    }
+
+    @Test func bridgedRoutedAndLocalFramesFollowTheKernel() {
+        // Bridged with br_netfilter: IP POSTROUTING after the bridge's, at NF_BR_PRI_LAST.
+        #expect(
+            Self.walk([
+                (.bridge, .brouting), (.bridge, .prerouting), (.ip, .prerouting), (.bridge, .forward), (.ip, .forward),
+                (.bridge, .postrouting), (.ip, .postrouting),
+            ]) != nil)
+        // In on a port, routed by the host: bridge INPUT after IP PREROUTING (br_netfilter), then IP FORWARD.
+        #expect(
+            Self.walk([
+                (.bridge, .prerouting), (.ip, .prerouting), (.bridge, .input), (.ip, .forward), (.ip, .postrouting),
+            ])
+                != nil)
+        // Without br_netfilter the IP stack sees the frame after bridge INPUT.
+        #expect(Self.walk([(.bridge, .prerouting), (.bridge, .input), (.ip, .prerouting), (.ip, .input)]) != nil)
+        // Routed or sent out a bridge device: IP POSTROUTING, then bridge OUTPUT and POSTROUTING.
+        #expect(Self.walk([(.ip, .output), (.ip, .postrouting), (.bridge, .output), (.bridge, .postrouting)]) != nil)
+        #expect(Self.walk([(.ip, .prerouting), (.ip, .forward), (.ip, .postrouting), (.bridge, .output)]) != nil)
+        // Not the kernel's: a bridged frame never meets bridge OUTPUT, a local frame no IP POSTROUTING after
+        // the bridge's, and IP PREROUTING does not run twice around bridge INPUT.
+        #expect(Self.walk([(.bridge, .forward), (.bridge, .output)]) == nil)
+        #expect(Self.walk([(.ip, .output), (.bridge, .output), (.bridge, .postrouting), (.ip, .postrouting)]) == nil)
+        #expect(Self.walk([(.bridge, .postrouting), (.bridge, .forward)]) == nil)
+    }
+
+    @Test func aFloodedCopyStartsOverAtTheBridgesEgress() throws {
+        let sent = try #require(
+            Self.walk([(.ip, .output), (.ip, .postrouting), (.bridge, .output), (.bridge, .postrouting)]))
+        #expect(sent.advanced(to: Stage(.bridge, .output)) == nil)
+        #expect(sent.floodCopy(at: Stage(.bridge, .output))?.stage == Stage(.bridge, .output))
+        let bridged = try #require(Self.walk([(.bridge, .prerouting), (.bridge, .forward), (.bridge, .postrouting)]))
+        #expect(bridged.floodCopy(at: Stage(.bridge, .forward)) != nil)
+        #expect(bridged.floodCopy(at: Stage(.bridge, .prerouting)) == nil)
+    }
+
+    @Test func natAndForwardingAcrossLayers() {
+        let bPre = HookPosition(hook: .prerouting, priority: Netfilter.BridgePriority.natDstBridged, layer: .bridge)
+        let iPre = HookPosition(hook: .prerouting, priority: -300)
+        let bFwd = HookPosition(hook: .forward, priority: Netfilter.BridgePriority.filterBridged, layer: .bridge)
+        let iPost = HookPosition(hook: .postrouting, priority: -150)
+        let bOut = HookPosition(hook: .output, priority: Netfilter.BridgePriority.natDstOther, layer: .bridge)
+        // DNAT runs at IP PREROUTING −100: after the bridge's PREROUTING, before its FORWARD.
+        #expect(!bPre.crossesDstNat(to: iPre))
+        #expect(iPre.crossesDstNat(to: bFwd))
+        // SNAT at IP POSTROUTING 100 comes before a routed packet's bridge OUTPUT.
+        #expect(iPost.crossesSrcNat(to: bOut))
+        #expect(FramePaths.crossesForwarding(from: iPre.stage, to: bOut.stage))
+        #expect(!FramePaths.crossesForwarding(from: bFwd.stage, to: Stage(.ip, .forward)))
+        // ebtables' own priorities (NF_BR_PRI_*).
+        #expect(Netfilter.bridgePriority(table: "broute", hook: .brouting) == Int(Int32.min))
+        #expect(Netfilter.bridgePriority(table: "nat", hook: .postrouting) == 300)
+        #expect(Netfilter.bridgePriority(table: "filter", hook: .prerouting) == nil)
+    }
+}

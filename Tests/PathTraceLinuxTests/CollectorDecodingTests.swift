@@ -54,7 +54,7 @@ import Testing
     }()
 
     @Test func firstEventCarriesThePacketAndLaterOnesReuseIt() throws {
-        let decoder = NftTraceDecoder()
+        let decoder = NftTraceDecoder(keepPacketBytes: true)
         decoder.interfaceName = { $0 == 3 ? "virbr0" : $0 == 4 ? "bond0" : nil }
         var events: [TraceEvent] = []
 
@@ -113,6 +113,31 @@ import Testing
         #expect(events[1].header == carried)
         #expect(events[1].source.line == 2)
         #expect(events[2].kind == .return && events[2].verdict == .continue && events[2].hook == nil)
+        // The headers as the kernel sent them, for --pcap: the transport header follows the 20-byte IP header.
+        #expect(first.packetBytes == Self.syn)
+        #expect(events[1].packetBytes == Self.syn)
+        // Without --pcap the bytes are let go once decoded.
+        var plain: [TraceEvent] = []
+        _ = NftTraceDecoder().decode(rule.bytes, time: 1.5) { plain.append($0) }
+        #expect(plain.first?.header == first.header && plain.first?.packetBytes == nil)
+    }
+
+    /// nft sends at most 40 bytes of network header: past IPv6 extension headers the transport header does
+    /// not follow them, and is not glued on.
+    @Test func keptBytesAreTheNetworkHeaderAloneWhenBytesBetweenAreMissing() {
+        var v6 = [UInt8](repeating: 0, count: 40)
+        v6[0] = 0x60
+        v6[6] = 0
+        let udp: [UInt8] = [0x14, 0xE9, 0x14, 0xE9, 0, 8, 0, 0]
+        let hopByHop = v6.withUnsafeBytes { n in
+            udp.withUnsafeBytes { NftTraceDecoder.packetBytes(network: n, transport: $0) }
+        }
+        #expect(hopByHop == v6)
+        v6[6] = 17
+        let plain = v6.withUnsafeBytes { n in
+            udp.withUnsafeBytes { NftTraceDecoder.packetBytes(network: n, transport: $0) }
+        }
+        #expect(plain == v6 + udp)
     }
 
     @Test func incompleteMessagesAreCountedNotEmitted() {
@@ -162,6 +187,8 @@ import Testing
         #expect(e.time == 100.25 && e.timeBasis == .kernel && e.source.line == 7)
         #expect(e.header?.dport == 3128 && e.header?.mark == 0x8000 && e.header?.uid == 0)
         #expect(e.header?.macSrc == "52:54:00:a4:5e:56")
+        #expect(e.packetBytes == nil)
+        #expect(r.event(line: 7, receivedAt: 200, keepPacketBytes: true).packetBytes == Self.syn)
 
         r.prefix = "TRACE: filter:DOCKER:rule:3 "
         r.timestamp = nil

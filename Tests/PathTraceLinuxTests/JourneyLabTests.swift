@@ -10,7 +10,7 @@ import Testing
 /// `lab run` across namespaces, as the library runs it: the journeys across a lab's namespaces, the
 /// causes named for packets that went no further, and a replay of the saved events with the topology
 /// snapshot showing the same journey.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct JourneyLabTests {
     /// The lab run with a prefix of this run's own (`ptj<pid><letters>`).
     static func run(_ name: String, edit: (inout LabSpec) -> Void = { _ in }, onEvent: ((TraceEvent) -> Void)? = nil)

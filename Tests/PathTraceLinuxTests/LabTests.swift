@@ -6,7 +6,7 @@ import Testing
 
 /// The libvirt-nat lab, built for real in namespaces: the VM reaches the proxy only through the
 /// host's MASQUERADE, and teardown leaves nothing behind even when the test fails.
-@Suite(.serialized) struct LabTests {
+@Suite(.serialized, .offPool) struct LabTests {
     static func spec() throws -> LabSpec {
         try Fixtures.lab("libvirt-nat", prefix: "ptlt\(ProcessInfo.processInfo.processIdentifier % 100_000)")
     }

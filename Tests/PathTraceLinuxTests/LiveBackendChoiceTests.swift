@@ -8,7 +8,7 @@ import Testing
 /// What a session says it leaves is what it leaves: in a fresh `ptr…` namespace with iptables-legacy
 /// rules but no raw table, `pathtrace` (auto) traces with legacy TRACE, says before and at exit that the
 /// raw table will stay, empty, and it does; for `-6` (no ip6tables-legacy rules) it takes nft and leaves nothing.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct LiveBackendChoiceTests {
     static func tables(_ bin: String, _ ns: String) throws -> [String] {
         try Live.run([bin], in: ns).stdout.split(separator: "\n").filter { $0.hasPrefix("*") }.map(String.init)

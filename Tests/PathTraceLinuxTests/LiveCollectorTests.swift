@@ -6,7 +6,7 @@ import Testing
 
 /// Live tests: real packets through a router namespace, traced by the collectors. They need root
 /// (CAP_NET_ADMIN and CAP_SYS_ADMIN for namespaces) and touch nothing outside their `ptl…` namespaces.
-@Suite(.serialized, .enabled(if: geteuid() == 0, "needs root for namespaces and netlink"))
+@Suite(.serialized, .offPool, .enabled(if: geteuid() == 0, "needs root for namespaces and netlink"))
 struct LiveCollectorTests {
     static let ruleset = """
         table inet pttest {

@@ -9,7 +9,7 @@ import Testing
 /// rule, `meta nftrace set 1` or `-j TRACE`, sets the packet's trace flag, and with it nf_tables reports
 /// the packet on NFNLGRP_NFTRACE and x_tables through nf_log (nfnetlink_log group 0) — both at once.
 /// (`-j TRACE` reaches nf_tables only while some `meta nftrace set` rule exists in the kernel: see below.)
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct LiveMixedTraceTests {
     /// The user's two rulesets on the router: a legacy FORWARD rule and an nft forward chain.
     static let userNft = """

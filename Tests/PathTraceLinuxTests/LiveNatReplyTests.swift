@@ -10,7 +10,7 @@ import Testing
 /// dnat-port-nft, in `ptnr…` namespaces): the SYN shows the DNAT, pathtrace adds a tagged rule for the
 /// translated end, and the next connection's reply (from 10.99.2.2:80, which the reverse of the filter
 /// does not match) is traced, linked to its opener and de-NATed; at exit the gateway is as before.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct LiveNatReplyTests {
     /// Collects a child's stderr as it comes, so a test can wait for a line.
     final class Lines: @unchecked Sendable {

@@ -92,10 +92,12 @@ struct LiveNetnsTrait: TestTrait, TestScoping {
     func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        let lab = LabBuilder(spec: try .live(prefix: "ptr\(Live.runID)\(Live.next())", #"{"namespaces": ["ns"]}"#))
-        try lab.up()
-        defer { lab.down() }
-        try await LiveNetnsTrait.$name.withValue(lab.spec.netns("ns")) { try await function() }
+        try await OffPoolTrait.run(test.name) {
+            let lab = LabBuilder(spec: try .live(prefix: "ptr\(Live.runID)\(Live.next())", #"{"namespaces": ["ns"]}"#))
+            try lab.up()
+            defer { lab.down() }
+            try await LiveNetnsTrait.$name.withValue(lab.spec.netns("ns")) { try await function() }
+        }
     }
 }
 

@@ -45,7 +45,7 @@ final class Lines: @unchecked Sendable {
 }
 
 /// `lab run` as the library runs it: the walk a test reads is the walk the command prints.
-@Suite(.serialized, .enabled(if: geteuid() == 0, "needs root for namespaces and netlink"))
+@Suite(.serialized, .offPool, .enabled(if: geteuid() == 0, "needs root for namespaces and netlink"))
 struct LabRunTests {
     @Test(arguments: [("libvirt-nat", TraceBackend.legacy), ("libvirt-nat-nft", .nft)])
     func libvirtNatLabRunShowsTheExpectedWalk(_ lab: String, _ backend: TraceBackend) throws {

@@ -15,7 +15,7 @@ private func dport3128() -> WalkFilter {
 
 /// Install and remove for real, in throw-away `ptr…` namespaces loaded with a 65 + 16 rule legacy ruleset
 /// (user chains in every table) and a native nft table; the initial namespace is never touched.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct LiveRulesTests {
     @Test(.liveNetns, arguments: TraceBackend.allCases)
     func installThenRemoveLeavesRulesetAndSysctlsByteIdentical(backend: TraceBackend) throws {
@@ -125,7 +125,7 @@ struct LiveRulesTests {
         #expect {
             try installer.install(plan)
         } throws: { error in
-            guard case .commandFailed(let argv, _, _) = error as? RulesError else { return false }
+            guard case .commandFailed(let argv, _, _) = error as? LinuxError else { return false }
             return argv.contains("NO-SUCH-CHAIN")
         }
         #expect(try Live.snapshot(ns) == before)

@@ -49,7 +49,7 @@ private func tempDir() -> URL {
     URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("pathtrace-unit-\(UUID())")
 }
 
-@Suite struct RuleInstallerTests {
+@Suite(.offPool) struct RuleInstallerTests {
     let id = SessionID("feed01") ?? .random()
 
     /// Rules added to a running session (the replies of a DNAT) are recorded and removed with the rest, first.
@@ -63,7 +63,7 @@ private func tempDir() -> URL {
         f.proto = IPProtocol.tcp
         f.dport = PortRange("8080")
         let plan = try TraceRulePlan.make(filter: f, backend: .legacy, session: id, families: [.ipv4])
-        #expect(throws: RulesError.self) { try installer.add([]) }
+        #expect(throws: LinuxError.self) { try installer.add([]) }
         try installer.install(plan)
         let source = NatReplySource(
             family: .ipv4, proto: IPProtocol.tcp, address: IPAddress("172.17.0.2") ?? IPAddress(v4: 0), port: 80,
@@ -77,7 +77,7 @@ private func tempDir() -> URL {
         let report = installer.removeAll()
         #expect(report.removed.count == plan.rules.count + 2 && report.isComplete)
         #expect(Array(fake.log[before..<before + 2]) == extra.reversed().map(\.remove.argv))
-        #expect(throws: RulesError.self) { try installer.add(extra) }
+        #expect(throws: LinuxError.self) { try installer.add(extra) }
     }
 
     @Test func installsSysctlsFirstAndRemovesInReverse() throws {
@@ -116,7 +116,7 @@ private func tempDir() -> URL {
         let installer = RuleInstaller(
             namespace: .current, runner: fake, store: SessionStateStore(directory: dir, id: id))
         #expect(
-            throws: RulesError.commandFailed(
+            throws: LinuxError.commandFailed(
                 argv: plan.rules[2].install.argv, status: 1, stderr: "iptables: No chain\n")
         ) {
             try installer.install(plan)
@@ -126,15 +126,15 @@ private func tempDir() -> URL {
         #expect(fake.files["/proc/sys/net/netfilter/nf_log/10"] == "NONE")
         #expect(SessionStateStore.files(in: dir).isEmpty)
         // After a teardown the installer refuses to continue.
-        #expect(throws: RulesError.cancelled) { try installer.install(plan) }
+        #expect(throws: LinuxError.cancelled) { try installer.install(plan) }
     }
 
     @Test func missingBinariesNameTheDebianPackage() throws {
         let runner = SystemCommandRunner(searchPath: ["/nonexistent"])
-        #expect(throws: RulesError.missingBinary("iptables-legacy", package: "iptables")) {
+        #expect(throws: LinuxError.missingBinary("iptables-legacy", package: "iptables")) {
             try runner.run(PlannedCommand(["iptables-legacy", "-L"]), in: .current)
         }
-        #expect(throws: RulesError.missingBinary("ip6tables-legacy-save", package: "iptables")) {
+        #expect(throws: LinuxError.missingBinary("ip6tables-legacy-save", package: "iptables")) {
             try runner.run(PlannedCommand(["ip6tables-legacy-save"]), in: .current)
         }
         let dir = tempDir()
@@ -142,10 +142,10 @@ private func tempDir() -> URL {
         let installer = RuleInstaller(
             namespace: .current, runner: runner, store: SessionStateStore(directory: dir, id: id))
         let plan = try TraceRulePlan.make(filter: WalkFilter(), backend: .nft, session: id)
-        #expect(throws: RulesError.missingBinary("nft", package: "nftables")) { try installer.install(plan) }
+        #expect(throws: LinuxError.missingBinary("nft", package: "nftables")) { try installer.install(plan) }
         #expect(SessionStateStore.files(in: dir).isEmpty)
         #expect(
-            RulesError.missingBinary("nft", package: "nftables").description
+            LinuxError.missingBinary("nft", package: "nftables").description
                 == "nft not found; install the Debian package 'nftables' (apt-get install nftables)")
         #expect(SystemCommandRunner.debianPackage(for: "ip") == "iproute2")
     }
@@ -159,6 +159,23 @@ private func tempDir() -> URL {
         #expect(cat.stdout.count == 200_000)
         let fail = try runner.run(PlannedCommand(["sh", "-c", "echo oops >&2; exit 3"]), in: .current)
         #expect(fail == CommandResult(status: 3, stdout: "", stderr: "oops\n"))
+        // One that exits without reading its input is judged by its status, not by the broken pipe.
+        let early = try runner.run(
+            PlannedCommand(
+                ["sh", "-c", "echo bad line 1 >&2; exit 2"], stdin: String(repeating: "z\n", count: 500_000)),
+            in: .current)
+        #expect(early == CommandResult(status: 2, stdout: "", stderr: "bad line 1\n"))
+    }
+
+    /// A program pathtrace runs holds only its stdin, stdout and stderr: not a descriptor another thread
+    /// opened meanwhile (a netlink socket, the state file), even one opened without O_CLOEXEC.
+    @Test func programsInheritOnlyTheirStandardDescriptors() throws {
+        let leaky = open("/dev/null", O_RDONLY)
+        #expect(leaky > 2)
+        defer { close(leaky) }
+        let listing = try SystemCommandRunner().runChecked(PlannedCommand(["ls", "/proc/self/fd"]), in: .current)
+        // 3 is the directory ls itself opened to list.
+        #expect(listing.stdout.split(separator: "\n") == ["0", "1", "2", "3"])
     }
 
     @Test func systemRunnerStartsInTheBackgroundAndStops() throws {
@@ -181,9 +198,12 @@ private func tempDir() -> URL {
             usleep(10_000)
         }
         #expect(stubborn.stop(grace: 0.2) == 128 + SIGKILL)
-        #expect(throws: RulesError.missingBinary("no-such-program", package: "no-such-program")) {
+        #expect(throws: LinuxError.missingBinary("no-such-program", package: "no-such-program")) {
             try runner.start(["no-such-program"], in: .current)
         }
+        // A program the kernel refuses to run (a directory passes the X_OK check) is an error, for both ways.
+        #expect(throws: LinuxError.self) { try runner.start(["/tmp"], in: .current) }
+        #expect(throws: LinuxError.self) { try runner.run(PlannedCommand(["/tmp"]), in: .current) }
     }
 
     @Test func cleanupSkipsLiveSessionsAndUndoesDeadOnes() throws {

@@ -9,7 +9,7 @@ import Testing
 /// The labs of seeds 000, 002, 003 and 004, built for real in namespaces: each one's traffic gets the
 /// answers (or the silence) its seed describes, and teardown leaves no namespace behind, even when a
 /// test fails.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct SeedLabTests {
     static let labs = [
         "qemu-bridge-nat", "qemu-bridge-nat-nft", "qemu-bridge-nat-brnf", "double-nat", "double-nat-nft",

@@ -8,7 +8,7 @@ import Testing
 /// The topology probe on the real kernel, in `pt…` namespaces only: the libvirt-nat lab read back and
 /// checked against its file, a veth pair inside one namespace, and a process namespace found through
 /// its veth peer.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct TopologyProbeTests {
     static func spec() throws -> LabSpec {
         try Fixtures.lab("libvirt-nat", prefix: "pttp\(ProcessInfo.processInfo.processIdentifier % 100_000)")

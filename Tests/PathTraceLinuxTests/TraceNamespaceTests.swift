@@ -5,10 +5,10 @@ import Testing
 /// The one namespace type: what `--netns` accepts, and the file a collector's setns opens.
 @Suite struct TraceNamespaceTests {
     @Test func namesAreValidated() {
-        #expect(throws: RulesError.invalidNamespace("a b")) { try TraceNamespace(name: "a b") }
-        #expect(throws: RulesError.invalidNamespace("../x")) { try TraceNamespace(name: "../x") }
+        #expect(throws: LinuxError.invalidNamespace("a b")) { try TraceNamespace(name: "a b") }
+        #expect(throws: LinuxError.invalidNamespace("../x")) { try TraceNamespace(name: "../x") }
         for bad in ["a/b", "..", ".", "", "pid:0", "pid:x", String(repeating: "a", count: 65)] {
-            #expect(throws: RulesError.invalidNamespace(bad)) { try TraceNamespace(name: bad) }
+            #expect(throws: LinuxError.invalidNamespace(bad)) { try TraceNamespace(name: bad) }
         }
         #expect((try? TraceNamespace(name: "ptr-lab_1.x")) == .named("ptr-lab_1.x"))
         #expect((try? TraceNamespace(name: "pid:42")) == .process(42))

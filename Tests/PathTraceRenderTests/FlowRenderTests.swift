@@ -124,6 +124,17 @@ import Testing
         try assertGolden(text, named: "flow/ipv6-walk.txt")
     }
 
+    /// ebtables LOG lines (prefix `TRACE: eb:nat:PREROUTING`) are numbered in their ebtables slots.
+    @Test func ebtablesLogStepsHaveTheirSlots() throws {
+        let t = try Self.traced("real-captures/05-docker-bridge-c2c-ebtables-physdev.log", [])
+        let d = FlowLayout.diagram(family: .bridge, walk: t.walk, ruleset: t.ruleset)
+        let pre = d.box("bridge/PREROUTING")?.slots ?? []
+        #expect(pre.map(\.steps) == [[1], [2], []])
+        #expect(d.box("bridge/FORWARD")?.slots.first { $0.name == "filter" }?.steps == [5])
+        #expect(d.box("bridge/POSTROUTING")?.slots.first { $0.name == "nat" }?.steps == [13])
+        #expect(d.box("ip/PREROUTING")?.slots.first { $0.name == "raw" }?.steps == [3])
+    }
+
     @Test func bridgedWalkRunsInBrNetfiltersIPHooks() throws {
         let t = try Self.traced("captures/bridge.dmesg", [(nil, "captures/bridge.nvL")])
         #expect(FlowDiagram.Family(for: t.walk) == .bridge)

@@ -31,6 +31,11 @@ public enum Tool {
         try run(URL(fileURLWithPath: "/usr/bin/env"), argv, stdin: stdin)
     }
 
+    /// Runs `argv[0]` found in PATH with `environment` added to this process's.
+    public static func run(_ argv: [String], environment: [String: String]) throws -> CLIResult {
+        try run(URL(fileURLWithPath: "/usr/bin/env"), argv, stdin: nil, environment: environment)
+    }
+
     /// Runs `argv` and throws unless it exits 0; returns its stdout.
     public static func output(_ argv: [String]) throws -> String {
         let r = try run(argv)

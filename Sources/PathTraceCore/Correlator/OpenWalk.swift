@@ -35,6 +35,16 @@ final class OpenWalk {
     @exclusivity(unchecked) var invariantKey: InvariantKey?
     /// The next open walk with the same invariant key (the stitcher's index chains them).
     @exclusivity(unchecked) var nextWithKey: OpenWalk?
+    /// Where the walk is on the kernel's ways through the bridge and IP hooks.
+    @exclusivity(unchecked) var progress: FramePaths.Progress?
+    /// The flow of the last header, for events that lack the IP invariants (ebtables LOG lines).
+    @exclusivity(unchecked) var flowKey: FrameFlow?
+    /// The next open walk with the same flow key.
+    @exclusivity(unchecked) var nextWithFlow: OpenWalk?
+    /// The bridge ports a copy of the frame left through (a flooded frame leaves through each).
+    @exclusivity(unchecked) var egressPorts: [String] = []
+    /// Whether the last header lacked the IP invariants (counted by the stitcher).
+    @exclusivity(unchecked) var weak = false
 
     init(packet: Int, eventIndex: Int) {
         self.packet = packet
@@ -48,11 +58,20 @@ final class OpenWalk {
         notes = []
         changes = []
         finishedTables = []
+        egressPorts = []
     }
 
     /// The last event, read in place (a copy would retain every string in it); needs a step.
     var last: TraceEvent {
         _read { yield steps[steps.count - 1].event }
+    }
+
+    /// The last step that is not an IP LOG line (a LOG rule's line says nothing of the chain it ran in).
+    @exclusivity(unchecked) var lastTracedIndex: Int?
+
+    /// The last step's event, LOG lines passed over (the last one when every step is one).
+    var lastTraced: TraceEvent {
+        _read { yield steps[lastTracedIndex ?? steps.count - 1].event }
     }
 
     /// The header of the last step that carried one.
@@ -95,6 +114,28 @@ struct HeaderIdentity {
 
     var sourceEndpoint: Endpoint? { src.map { Endpoint(address: $0, port: sport) } }
     var destinationEndpoint: Endpoint? { dst.map { Endpoint(address: $0, port: dport) } }
+
+    /// Without the fields that tell one packet of a flow from the next (IP id, length, TCP sequence):
+    /// an ebtables LOG line prints only addresses, protocol and ports.
+    var isWeak: Bool { ipID == nil && length == nil && tcpSeq == nil }
+
+    /// This identity with the fields `weak` shows put over it: what a packet whose earlier record
+    /// showed `self` looks like at a record that shows only some of its fields.
+    func overlaid(with weak: HeaderIdentity) -> HeaderIdentity {
+        var h = self
+        if let v = weak.src { h.src = v }
+        if let v = weak.dst { h.dst = v }
+        if let v = weak.proto { h.proto = v }
+        if let v = weak.sport {
+            h.sport = v
+            h.natSourcePort = v
+        }
+        if let v = weak.dport {
+            h.dport = v
+            h.natDestinationPort = v
+        }
+        return h
+    }
 }
 
 /// A rewrite of the packet's addresses or ports seen between two events of one walk.

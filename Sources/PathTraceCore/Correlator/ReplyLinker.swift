@@ -282,7 +282,7 @@ struct ReplyLinker {
 
     /// The key of `walk.firstHeader`, read in place.
     static func firstKey(_ walk: PacketWalk) -> FlowKey? {
-        guard let i = walk.steps.firstIndex(where: { $0.event.hasHeader }) else { return nil }
+        guard let i = walk.firstHeaderIndex else { return nil }
         return key(walk.steps[i].event.headerValue)
     }
 

@@ -34,6 +34,11 @@ struct Stitcher {
         var lifetimeSeconds = 4.0
         /// Steps after which a walk is cut off (a real walk, even through a long ruleset, has far fewer).
         var maxSteps = 512
+        /// Events a complete walk stays open for the bridge steps of its frame (the packet left through
+        /// a bridge device: bridge OUTPUT and POSTROUTING follow IP POSTROUTING).
+        var tailEvents = 16
+        /// Seconds of trace time the same.
+        var tailSeconds = 0.25
     }
 
     let limits: Limits
@@ -46,6 +51,16 @@ struct Stitcher {
     /// Open walks by invariant key: the first of a chain linked through `OpenWalk.nextWithKey`.
     private var byKey: [InvariantKey: OpenWalk] = [:]
     private var byTraceID: [UInt32: OpenWalk] = [:]
+    /// Open walks by flow, for events without the IP invariants (ebtables LOG lines); kept only once
+    /// such an event was seen.
+    private var byFlow: [FrameFlow: OpenWalk] = [:]
+    private var flowIndexing = false
+    /// Open walks whose headers so far lack the IP invariants (only ebtables steps yet).
+    private var weakOpen = 0
+    /// Complete walks still open for their frame's bridge steps, with the event index when completed.
+    private var completing: Deque<(OpenWalk, Int)> = Deque()
+    /// The walk the last event joined or started.
+    private var lastWalk: OpenWalk?
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
     private var activity: Deque<(OpenWalk, Int)> = Deque()
     /// Walks in the order they started, for the lifetime bound and eviction; closed ones are skipped.
@@ -112,20 +127,26 @@ struct Stitcher {
         }
         expireIdle(now: event.time)
         cutOffLongLived(now: event.time)
-        if event.kind == .log {
-            let walk = start(event)
-            finish(walk, .complete)
-            return
-        }
+        closeCompleted(now: event.time)
         // The best join among the candidates: the walk with the trace id, then those with the
-        // event's invariant key (each once). The choice does not depend on their order.
+        // event's invariant key, or (a record without the IP invariants) its flow (each once). The
+        // choice does not depend on their order.
         var best: OpenWalk?
         var bestPosition: HookPosition?
         var bestCost = Int.max
         var ties = 0
         let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
+        let weak = identity?.isWeak ?? false
+        // A LOG line prints the fields its rule asked for (no TCP sequence without
+        // --log-tcp-sequence): it finds its walk by flow, as an ebtables line does.
+        let byFlowOnly = weak || event.kind == .log
+        if byFlowOnly && !flowIndexing { startFlowIndex() }
         func consider(_ walk: OpenWalk) {
-            guard let (cost, position) = joinCost(walk, event, identity) else { return }
+            guard let (found, position) = joinCost(walk, event, identity) else { return }
+            var cost = found
+            // A frame's steps come one after another (the kernel runs its hooks in one go): without
+            // the IP invariants, the walk that printed last is the likely one.
+            if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
             if cost < bestCost || (cost == bestCost && walk.packet < (best?.packet ?? .max)) {
                 if cost < bestCost { ties = 0 }
                 best = walk
@@ -139,16 +160,41 @@ struct Stitcher {
             byID = walk
             consider(walk)
         }
-        if let key = InvariantKey(identity) {
+        if !byFlowOnly, let key = InvariantKey(identity) {
             var next = byKey[key]
             while let walk = next {
                 if walk !== byID { consider(walk) }
                 next = walk.nextWithKey
             }
         }
+        if flowIndexing && !open.isEmpty && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
+            // The newest walks of the flow come first; a frame's walk is among the few it has in flight
+            // (a long flow keeps many later packets' walks open until their window ends).
+            var next = byFlow[flow]
+            var scanned = 0
+            while let walk = next, scanned < Stitcher.flowScan {
+                // A full header finds a walk of full headers by its invariant key above.
+                if walk !== byID && (byFlowOnly || walk.invariantKey == nil) { consider(walk) }
+                next = walk.nextWithFlow
+                scanned += 1
+            }
+        }
+        if best == nil, event.family == .bridge, let walk = lastWalk, !walk.closed, walk !== byID,
+            FrameFlow(identity, of: event) == nil
+        {
+            // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
+            // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
+            // whose hooks ran just before is the one.
+            consider(walk)
+        }
         guard let walk = best else {
             let walk = start(event)
-            if walk.complete { finish(walk, .complete) }
+            if event.kind == .log && event.family != .bridge {
+                // A LOG line of no traced packet is a record of its own.
+                finish(walk, .complete)
+            } else if walk.complete {
+                hold(walk)
+            }
             return
         }
         if ties > 1 {
@@ -157,13 +203,74 @@ struct Stitcher {
                 "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(ties) equal walks")
         }
         append(event, identity, to: walk, position: bestPosition)
-        if walk.complete || walk.dropped {
+        if walk.dropped {
             finish(walk, .complete)
+        } else if walk.complete {
+            hold(walk)
         } else if walk.steps.count >= limits.maxSteps {
             walk.notes.append(
                 "cut off after \(walk.steps.count) steps: one packet's walk is never this long, so these steps are "
                     + "more than one packet's (repeated or shuffled lines)")
             finish(walk, .cutOff)
+        }
+    }
+
+    /// Walks of one flow a record without the IP invariants is compared with, newest first.
+    static let flowScan = 16
+
+    /// Keeps a complete walk open for a few events: a bridge device may still send its frame.
+    private mutating func hold(_ walk: OpenWalk) {
+        completing.append((walk, walk.lastEventIndex))
+    }
+
+    /// Closes the complete walks held past the tail.
+    private mutating func closeCompleted(now: Double?) {
+        while let (walk, index) = completing.first {
+            guard !walk.closed, walk.lastEventIndex == index else {
+                completing.removeFirst()
+                continue
+            }
+            var due = eventIndex - index > limits.tailEvents
+            if !due, let now, let t = walk.lastTime, now - t > limits.tailSeconds { due = true }
+            guard due else { break }
+            completing.removeFirst()
+            finish(walk, .complete)
+        }
+    }
+
+    /// Indexes the open walks by flow, from the first event that needs it on.
+    private mutating func startFlowIndex() {
+        flowIndexing = true
+        for packet in open.keys.sorted() {
+            guard let walk = open[packet], let i = walk.lastHeaderIndex else { continue }
+            let key = FrameFlow(walk.lastIdentity, of: walk.steps[i].event)
+            if let key { indexFlow(walk, flow: key) }
+        }
+    }
+
+    private mutating func indexFlow(_ walk: OpenWalk, flow key: FrameFlow) {
+        guard key != walk.flowKey else { return }
+        if let old = walk.flowKey { unindex(walk, flow: old) }
+        walk.nextWithFlow = byFlow[key]
+        byFlow[key] = walk
+        walk.flowKey = key
+    }
+
+    /// Takes `walk` out of the chain of walks with flow `key`.
+    private mutating func unindex(_ walk: OpenWalk, flow key: FrameFlow) {
+        defer { walk.nextWithFlow = nil }
+        guard let head = byFlow[key] else { return }
+        if head === walk {
+            byFlow[key] = walk.nextWithFlow
+            return
+        }
+        var previous = head
+        while let next = previous.nextWithFlow {
+            if next === walk {
+                previous.nextWithFlow = walk.nextWithFlow
+                return
+            }
+            previous = next
         }
     }
 
@@ -173,7 +280,7 @@ struct Stitcher {
             guard let walk = open[packet] else { continue }
             var idle = added - walk.lastAdded > 32
             if let now = lastTime, let t = walk.lastTime, now - t > 0.5 { idle = true }
-            finish(walk, idle ? .expired : .endOfInput)
+            finish(walk, walk.complete ? .complete : idle ? .expired : .endOfInput)
         }
         return takeClosed()
     }
@@ -182,19 +289,50 @@ struct Stitcher {
 
     /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
     func position(of event: TraceEvent, in walk: OpenWalk?) -> HookPosition? {
-        if event.origin != .kernelTrace, let declared = basePosition(event) { return declared }
+        let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
+        if event.origin != .kernelTrace, var declared = basePosition(event) {
+            declared.layer = layer
+            return declared
+        }
+        if event.kind == .log && event.hook == nil { return Stitcher.logPosition(event, layer: layer, in: walk) }
         var hook = event.hook
-        if hook == nil, let walk, !walk.steps.isEmpty, walk.last.table == event.table {
+        if hook == nil, let walk, !walk.steps.isEmpty, walk.lastTraced.table == event.table {
             hook = walk.lastPosition?.hook
         }
         if hook == nil {
             hook = Stitcher.hookFromInterfaces(event, after: walk?.lastPosition?.hook)
         }
         guard let hook else { return nil }
-        return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook))
+        return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook), layer: layer)
+    }
+
+    /// A LOG line says no chain: it ran at the hook its interfaces allow (IN only: PREROUTING or INPUT;
+    /// IN and OUT: FORWARD, or POSTROUTING of a forwarded packet; OUT only: OUTPUT or POSTROUTING),
+    /// the walk's current one when it is among them, else the first the walk can still reach.
+    static func logPosition(_ event: TraceEvent, layer: Netfilter.Layer, in walk: OpenWalk?) -> HookPosition? {
+        let hasIn = !(event.inIface ?? "").isEmpty
+        let hasOut = !(event.outIface ?? "").isEmpty
+        let candidates: [Hook]
+        switch (hasIn, hasOut) {
+        case (true, true): candidates = layer == .bridge ? [.forward] : [.forward, .postrouting]
+        case (true, false): candidates = [.prerouting, .input]
+        case (false, true): candidates = [.output, .postrouting]
+        default: candidates = []
+        }
+        if let last = walk?.lastPosition, last.layer == layer, candidates.isEmpty || candidates.contains(last.hook) {
+            return last
+        }
+        if let progress = walk?.progress {
+            for hook in candidates where progress.advanced(to: FramePaths.Stage(layer, hook)) != nil {
+                return HookPosition(hook: hook, priority: priority(of: event, at: hook), layer: layer)
+            }
+        }
+        guard let hook = candidates.first else { return walk?.lastPosition }
+        return HookPosition(hook: hook, priority: priority(of: event, at: hook), layer: layer)
     }
 
     static func priority(of event: TraceEvent, at hook: Hook) -> Int {
+        if event.family == .bridge { return bridgePriority(of: event, at: hook) }
         if let p = Netfilter.priority(table: event.table, hook: hook) { return p }
         // pathtrace's own live table (TraceRulePlan.nftPriority: raw - 1).
         if event.table.hasPrefix("pathtrace_") { return -301 }
@@ -206,9 +344,32 @@ struct Stitcher {
         return 0
     }
 
+    /// An ebtables table's priority, or (nft bridge tables have free names) a guess from the name.
+    static func bridgePriority(of event: TraceEvent, at hook: Hook) -> Int {
+        if let p = Netfilter.bridgePriority(table: event.table, hook: hook) { return p }
+        let name = (event.table + " " + event.chain).lowercased()
+        if name.contains("broute") { return Netfilter.BridgePriority.first }
+        switch hook {
+        case .brouting: return Netfilter.BridgePriority.first
+        case .prerouting: return name.contains("nat") ? Netfilter.BridgePriority.natDstBridged : 0
+        case .input, .forward: return Netfilter.BridgePriority.filterBridged
+        case .output:
+            return name.contains("nat") ? Netfilter.BridgePriority.natDstOther : Netfilter.BridgePriority.filterOther
+        case .postrouting: return Netfilter.BridgePriority.natSrc
+        }
+    }
+
     /// Whether an event's priority is a fact (an iptables table, pathtrace's table, a declared nft
-    /// chain) rather than a guess from its name.
+    /// chain, an ebtables table named by its LOG prefix) rather than a guess from its name.
     func priorityKnown(_ event: TraceEvent) -> Bool {
+        if event.family == .bridge, let hook = event.hook {
+            if basePosition(event) != nil { return true }
+            // ebtables-nft puts filter OUTPUT at the bridge `filter` priority, −200, before nat OUTPUT
+            // (100); legacy ebtables at 200, after it: from a LOG line's prefix, the order is not known.
+            if event.table == "filter" && hook == .output { return false }
+            return Netfilter.bridgePriority(table: event.table, hook: hook) != nil
+        }
+        if event.kind == .log { return false }
         if event.origin == .kernelTrace || event.table.hasPrefix("pathtrace_") { return true }
         if ["raw", "mangle", "nat", "filter", "security"].contains(event.table) { return true }
         return basePosition(event) != nil
@@ -229,33 +390,51 @@ struct Stitcher {
     /// Lower is better; nil when the event cannot be this walk's next step. `identity` is the
     /// event's header identity (nil when it has no header).
     func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?) -> (Int, HookPosition)? {
-        guard !walk.dropped, !walk.complete, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
+        guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
             let pos = position(of: event, in: walk)
         else { return nil }
         // A walk idle past the window, before or after the event (the clock went back), is over.
         if let t = event.time, let w = walk.lastTime, (t - w).magnitude > limits.windowSeconds { return nil }
+        // A complete walk waits only for its frame's bridge OUTPUT and POSTROUTING steps.
+        if walk.complete && !(pos.layer == .bridge && (pos.hook == .output || pos.hook == .postrouting)) {
+            return nil
+        }
         var cost = 0
-        if pos.hook == lastPos.hook {
+        let ipLog = event.kind == .log && event.family != .bridge
+        if pos.stage == lastPos.stage {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
-            if pos.priority < lastPos.priority && event.table != walk.last.table
-                && priorityKnown(event) && priorityKnown(walk.last)
+            if pos.priority < lastPos.priority && event.table != walk.lastTraced.table
+                && priorityKnown(event) && priorityKnown(walk.lastTraced)
             {
                 return nil
             }
             let unit = Stitcher.invocation(event, in: walk)
-            if walk.finishedTables.contains(unit) { return nil }
-            if unit == walk.currentUnit && (walk.last.kind == .policy || walk.last.verdict == .accept) { return nil }
-            if event.table == walk.last.table && event.chain == walk.last.chain {
-                if case .number(let n) = event.rule, case .number(let m) = walk.last.rule, n <= m { return nil }
+            if !ipLog {
+                if walk.finishedTables.contains(unit) { return nil }
+                if unit == walk.currentUnit && (walk.lastTraced.kind == .policy || walk.lastTraced.verdict == .accept) {
+                    return nil
+                }
+            }
+            if event.table == walk.lastTraced.table && event.chain == walk.lastTraced.chain {
+                if case .number(let n) = event.rule, case .number(let m) = walk.lastTraced.rule, n <= m { return nil }
+            }
+        } else if let progress = walk.progress {
+            if progress.advanced(to: pos.stage) == nil {
+                guard progress.floodCopy(at: pos.stage) != nil, let port = Stitcher.egressPort(event),
+                    !walk.egressPorts.contains(port)
+                else { return nil }
             }
         } else {
             guard Netfilter.isLater(pos.hook, than: lastPos.hook) else { return nil }
         }
         let sameHookID = event.traceID != nil && event.traceID == walk.last.traceID && pos.hook == lastPos.hook
         if !sameHookID { cost += 1 }
-        guard let h = identity else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
-        guard let w = walk.lastIdentity else { return (cost + 2, pos) }
-        if !Stitcher.sameInvariants(w, h) { return nil }
+        guard let seen = identity else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
+        guard let known = walk.lastIdentity else { return (cost + 2, pos) }
+        if !Stitcher.sameInvariants(known, seen) { return nil }
+        // Only the fields both records show are compared.
+        let h = seen.isWeak ? known.overlaid(with: seen) : seen
+        let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
         if w.src != h.src || w.natSourcePort != h.natSourcePort {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
         }
@@ -263,17 +442,56 @@ struct Stitcher {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
         if let a = w.ttl, let b = h.ttl, a != b {
-            let forwarded =
-                lastPos.hook == .prerouting && (pos.hook == .forward || pos.hook == .postrouting) && a == b &+ 1
-            guard forwarded else { return nil }
+            guard a == b &+ 1, FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage) else { return nil }
         }
-        if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-            if let a = walk.last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
-        }
-        if pos.hook == lastPos.hook && pos.hook != .output {
-            if let a = walk.last.outIface, let b = event.outIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+        if pos.layer != lastPos.layer {
+            // A bridge step names the port; an IP step of a bridged frame names it as PHYSIN/PHYSOUT.
+            if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return nil }
+        } else {
+            if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
+                if let a = walk.last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+            }
+            if pos.hook == lastPos.hook && pos.hook != .output {
+                if let a = walk.last.outIface, let b = event.outIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+            }
         }
         return (cost, pos)
+    }
+
+    /// The bridge port a bridge step's frame left through (an ebtables line's OUT, an nfnetlink_log
+    /// record's PHYSOUT).
+    static func egressPort(_ event: TraceEvent) -> String? {
+        guard event.family == .bridge else { return nil }
+        if let p = event.physOut, !p.isEmpty { return p }
+        if let o = event.outIface, !o.isEmpty { return o }
+        return nil
+    }
+
+    /// Whether a bridge step and an IP step name the same ports: the bridge step's IN/OUT (or PHYSIN/
+    /// PHYSOUT) are ports, which an IP step of a bridged frame shows as PHYSIN/PHYSOUT. Only ports both
+    /// show are compared, and the input port only while the frame is still on its way in.
+    static func portsAgree(_ a: TraceEvent, _ aPos: HookPosition, _ b: TraceEvent, _ bPos: HookPosition) -> Bool {
+        func port(_ e: TraceEvent, input: Bool) -> String? {
+            let phys = input ? e.physIn : e.physOut
+            if let p = phys, !p.isEmpty { return p }
+            guard e.family == .bridge else { return nil }
+            let dev = input ? e.inIface : e.outIface
+            return (dev ?? "").isEmpty ? nil : dev
+        }
+        let inbound: Set<Hook> = [.brouting, .prerouting, .input, .forward]
+        if inbound.contains(aPos.hook) && inbound.contains(bPos.hook),
+            let x = port(a, input: true), let y = port(b, input: true), x != y
+        {
+            return false
+        }
+        if let x = port(a, input: false), let y = port(b, input: false), x != y,
+            aPos.hook != .input && bPos.hook != .input
+        {
+            // A flooded frame's copies leave through different ports: a bridge step may start the next
+            // copy after an IP step of the last one, but an IP step follows its own copy's bridge step.
+            return !(bPos.layer == .ip && aPos.layer == .bridge)
+        }
+        return true
     }
 
     /// The unit that runs once per hook: an iptables table, or (nft) a table's base chain; a user
@@ -281,7 +499,7 @@ struct Stitcher {
     static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> String {
         if event.origin == .kernelTrace { return event.table }
         if event.hook != nil { return event.table + ":" + event.chain }
-        if let walk, !walk.steps.isEmpty, walk.last.table == event.table { return walk.currentUnit }
+        if let walk, !walk.steps.isEmpty, walk.lastTraced.table == event.table { return walk.currentUnit }
         return event.table + ":" + event.chain
     }
 
@@ -302,8 +520,11 @@ struct Stitcher {
         append(
             event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk,
             position: position(of: event, in: nil))
-        if let hook = walk.lastPosition?.hook, !Netfilter.isEntry(hook), event.kind != .log {
-            walk.notes.append("first step is at \(hook.rawValue), not where a packet enters: the start is missing")
+        if let position = walk.lastPosition, !FramePaths.isEntry(position.stage),
+            event.kind != .log || event.family == .bridge
+        {
+            let hook = event.family == .bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
+            walk.notes.append("first step is at \(hook), not where a packet enters: the start is missing")
         }
         return walk
     }
@@ -312,17 +533,34 @@ struct Stitcher {
         _ event: TraceEvent, _ identity: HeaderIdentity?, to walk: OpenWalk, position: HookPosition?
     ) {
         let index = walk.steps.count
-        if let position, let lastPos = walk.lastPosition, position.hook != lastPos.hook {
+        // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
+        let ipLog = event.kind == .log && event.family != .bridge
+        if let position, let lastPos = walk.lastPosition, position.stage != lastPos.stage {
             walk.finishedTables.removeAll(keepingCapacity: true)
         }
-        if !walk.steps.isEmpty, position?.hook == walk.lastPosition?.hook {
+        if !walk.steps.isEmpty, !ipLog, position?.stage == walk.lastPosition?.stage {
             let lastUnit = walk.currentUnit
             let ended =
-                lastUnit != Stitcher.invocation(event, in: walk) || walk.last.kind == .policy
-                || walk.last.verdict == .accept
+                lastUnit != Stitcher.invocation(event, in: walk) || walk.lastTraced.kind == .policy
+                || walk.lastTraced.verdict == .accept
             if ended && !walk.finishedTables.contains(lastUnit) { walk.finishedTables.append(lastUnit) }
         }
-        if let h = identity, let w = walk.lastIdentity, let from = walk.lastPosition, let to = position {
+        if let position {
+            let stage = position.stage
+            if let progress = walk.progress {
+                if let next = progress.advanced(to: stage) ?? progress.floodCopy(at: stage) { walk.progress = next }
+            } else if walk.steps.isEmpty {
+                walk.progress = FramePaths.Progress(at: stage)
+            }
+        }
+        if let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) { walk.egressPorts.append(port) }
+        let ownWeak = identity?.isWeak ?? true
+        var identity = identity
+        // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
+        // what the walk knew of the packet.
+        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity { identity = w.overlaid(with: h) }
+        if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position {
+            let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
             if w.src != h.src || w.natSourcePort != h.natSourcePort, let b = w.sourceEndpoint, let a = h.sourceEndpoint
             {
                 walk.changes.append(
@@ -335,8 +573,8 @@ struct Stitcher {
                     HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
             }
         }
-        walk.currentUnit = Stitcher.invocation(event, in: walk)
-        if let hook = position?.hook, event.kind != .log {
+        if !ipLog { walk.currentUnit = Stitcher.invocation(event, in: walk) }
+        if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             visibility.note(
                 walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)))
         }
@@ -348,8 +586,18 @@ struct Stitcher {
         if let position { walk.lastPosition = position }
         if let identity {
             walk.lastIdentity = identity
-            walk.lastHeaderIndex = index
-            let key = InvariantKey(identity)
+            // The last full header (a reply's de-NAT is read from it), or the first of any kind.
+            if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
+            let isWeak = identity.isWeak
+            if isWeak != walk.weak {
+                weakOpen += isWeak ? 1 : -1
+                walk.weak = isWeak
+            }
+            // A walk a LOG line starts is closed at once: it needs no index.
+            if flowIndexing, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
+                indexFlow(walk, flow: flow)
+            }
+            let key = isWeak ? nil : InvariantKey(identity)
             if key != walk.invariantKey {
                 if let old = walk.invariantKey { unindex(walk, key: old) }
                 if let key {
@@ -362,6 +610,8 @@ struct Stitcher {
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
         walk.lastAdded = added
+        if !ipLog { walk.lastTracedIndex = index }
+        lastWalk = walk
         if let t = event.time {
             walk.lastTime = t
             if walk.firstTime == nil { walk.firstTime = t }
@@ -399,6 +649,8 @@ struct Stitcher {
         walk.closed = true
         open[walk.packet] = nil
         if let key = walk.invariantKey { unindex(walk, key: key) }
+        if let flow = walk.flowKey { unindex(walk, flow: flow) }
+        if walk.weak { weakOpen -= 1 }
         if !byTraceID.isEmpty {
             for i in walk.steps.indices {
                 if let id = walk.steps[i].event.traceID, byTraceID[id] === walk { byTraceID[id] = nil }
@@ -421,18 +673,21 @@ struct Stitcher {
     private mutating func cutOffLongLived(now: Double?) {
         while let walk = oldestOpen() {
             let events = eventIndex - walk.firstEventIndex
+            let note: String
             if events > limits.lifetimeEvents {
-                walk.notes.append(
+                note =
                     "cut off \(events) events after its first step: one packet's steps lie closer together, so "
-                        + "the rest of this walk is not in view")
+                    + "the rest of this walk is not in view"
             } else if let now, let t = walk.firstTime, now - t > limits.lifetimeSeconds {
-                walk.notes.append(
-                    "cut off \(Stitcher.seconds(now - t)) s after its first step: one packet's steps lie "
-                        + "closer together, so the rest of this walk is not in view")
+                note =
+                    "cut off \(Stitcher.seconds(now - t)) s after its first step: one packet's steps lie closer "
+                    + "together, so the rest of this walk is not in view"
             } else {
                 return
             }
-            finish(walk, .cutOff)
+            // A complete walk was only waiting for its frame's bridge steps.
+            if !walk.complete { walk.notes.append(note) }
+            finish(walk, walk.complete ? .complete : .cutOff)
         }
     }
 
@@ -447,6 +702,10 @@ struct Stitcher {
             if let t = walk.lastTime, t - now > limits.windowSeconds { walks.append(walk) }
         }
         for walk in walks {
+            if walk.complete {
+                finish(walk, .complete)
+                continue
+            }
             walk.notes.append(
                 "cut off where the trace's clock goes back (\(Stitcher.seconds(before)) s, then "
                     + "\(Stitcher.seconds(now)) s: a reboot, or logs joined out of order): the rest of this "
@@ -467,6 +726,7 @@ struct Stitcher {
     /// Closes the walks idle past the window at time `now` (live tracing's clock, or an event's time).
     mutating func expire(now: Double?) -> [Closed] {
         expireIdle(now: now)
+        closeCompleted(now: now)
         return takeClosed()
     }
 

@@ -18,11 +18,18 @@ struct WalkAnalyzer {
     }
 
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk {
-        var walk = PacketWalk(packet: open.packet, family: open.steps.first?.event.family ?? .ipv4)
+        // A frame's walk is of its IP family once an IP hook saw it; bridge steps alone make a bridge walk.
+        let family = (open.steps.first { $0.event.family != .bridge } ?? open.steps.first)?.event.family
+        var walk = PacketWalk(packet: open.packet, family: family ?? .ipv4)
         // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
         swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
         walk.notes = open.notes
+        if open.egressPorts.count > 1 {
+            // The bridge did not know the destination MAC (or it is a group address): one copy per port.
+            walk.notes.append(
+                "flooded: a copy of the frame left through each of \(open.egressPorts.joined(separator: ", "))")
+        }
         resolveRules(&walk)
         WalkAnalyzer.protocolFromRules(&walk)
         inferStepVerdicts(&walk)
@@ -81,7 +88,10 @@ struct WalkAnalyzer {
 
     private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) {
         let step = steps.address(i)
-        let next = i + 1 < steps.count ? steps.address(i + 1) : nil
+        // A LOG line between two steps goes on by itself: the step after it tells.
+        var j = i + 1
+        while j < steps.count && steps[j].event.kind == .log && steps[j].event.family != .bridge { j += 1 }
+        let next = j < steps.count ? steps.address(j) : nil
         var verdict: StepVerdict?
         if step.pointee.event.kind == .log { return }
         if let target = resolution(step)?.target {
@@ -122,10 +132,12 @@ struct WalkAnalyzer {
 
     /// What classification needs from the steps, gathered in one pass.
     private struct StepSummary {
-        /// The hooks the steps ran at, each once.
+        /// The IP hooks the steps ran at, each once.
         var seen: [Hook] = []
-        var firstHook: Hook?
-        var lastHook: Hook?
+        /// The bridge hooks the steps ran at, each once.
+        var bridgeSeen: [Hook] = []
+        var first: FramePaths.Stage?
+        var last: FramePaths.Stage?
         var dropped = false
         var queued = false
         var bridgedStep = false
@@ -133,9 +145,15 @@ struct WalkAnalyzer {
         init(_ steps: [WalkStep]) {
             for i in steps.indices {
                 if let hook = steps[i].hook {
-                    if firstHook == nil { firstHook = hook }
-                    lastHook = hook
-                    if !seen.contains(hook) { seen.append(hook) }
+                    let bridge = steps[i].event.family == .bridge
+                    let stage = FramePaths.Stage(bridge ? .bridge : .ip, hook)
+                    if first == nil { first = stage }
+                    last = stage
+                    if bridge {
+                        if !bridgeSeen.contains(stage.hook) { bridgeSeen.append(stage.hook) }
+                    } else if !seen.contains(hook) {
+                        seen.append(hook)
+                    }
                 }
                 if steps[i].verdict == .drop { dropped = true }
                 if steps[i].verdict == .queue { queued = true }
@@ -151,7 +169,7 @@ struct WalkAnalyzer {
     private func classify(_ walk: inout PacketWalk, open: OpenWalk, reason: Stitcher.CloseReason) {
         guard !walk.steps.isEmpty else { return }
         let lastIndex = walk.steps.count - 1
-        if walk.steps[lastIndex].event.kind == .log {
+        if walk.steps.allSatisfy({ $0.event.kind == .log && $0.event.family != .bridge }) {
             walk.path = .incomplete
             return
         }
@@ -159,14 +177,26 @@ struct WalkAnalyzer {
         let seen = summary.seen
         let dropped = summary.dropped
         let queued = summary.queued
-        let startsAtEntry = summary.firstHook.map(Netfilter.isEntry) ?? false
-        let lastHook = summary.lastHook
+        let startsAtEntry = summary.first.map(FramePaths.isEntry) ?? false
+        let lastStage = summary.last
+        let lastHook = lastStage?.hook
+        let lastFinal = lastStage.map(FramePaths.isFinal) ?? false
 
         var path: PathClass
-        if walk.family == .bridge {
-            path = .bridged
+        if seen.isEmpty {
+            // Only the bridge's hooks: across the bridge, up to the host, or sent by it.
+            let b = summary.bridgeSeen
+            if b.contains(.forward) || (b.contains(.prerouting) && b.contains(.postrouting)) {
+                path = .bridged
+            } else if b.contains(.input) {
+                path = .input
+            } else if b.contains(.output) {
+                path = .output
+            } else {
+                path = .incomplete
+            }
         } else if seen.contains(.forward) || (seen.contains(.prerouting) && seen.contains(.postrouting)) {
-            path = summary.bridgedStep ? .bridged : .forward
+            path = summary.bridgedStep || summary.bridgeSeen.contains(.forward) ? .bridged : .forward
         } else if seen.contains(.input) {
             path = .input
         } else if seen.contains(.output) {
@@ -179,13 +209,18 @@ struct WalkAnalyzer {
             walk.verdict = .drop
         } else if queued {
             walk.verdict = .queue
-        } else if let lastHook, Netfilter.isFinal(lastHook) {
+        } else if lastFinal {
             walk.verdict = .accept
-        } else if let lastHook,
+        } else if let lastHook, lastStage?.layer == .ip,
             visibility.nothingPrints(after: lastHook, natRan: walk.steps.withUnsafeBufferPointer(anyNatStep))
         {
             // No table prints at any later hook in this input, so silence is the packet leaving.
             walk.verdict = .accept
+        } else if lastStage?.layer == .bridge {
+            // What follows a bridge hook (the IP stack, another bridge hook) may print nothing here.
+            walk.verdict = .unknown
+            walk.notes.append(
+                "no trace after \(label(walk.steps[lastIndex])): where the frame went next is not in the trace")
         } else if reason == .endOfInput || reason == .cutOff {
             path = .incomplete
             // A cut-off walk carries the stitcher's note on why.
@@ -203,12 +238,14 @@ struct WalkAnalyzer {
                 walk.steps[walk.steps.count - 1].verdictInferred = true
             }
         }
-        if walk.verdict == .accept, walk.steps[walk.steps.count - 1].verdict == nil {
+        if walk.verdict == .accept, walk.steps[walk.steps.count - 1].verdict == nil,
+            walk.steps[walk.steps.count - 1].event.kind != .log
+        {
             walk.steps[walk.steps.count - 1].verdict = .accept
             walk.steps[walk.steps.count - 1].verdictInferred = true
         }
         if !startsAtEntry { path = .incomplete }
-        if path == .incomplete && walk.verdict == .accept && !(lastHook.map(Netfilter.isFinal) ?? false) {
+        if path == .incomplete && walk.verdict == .accept && !lastFinal {
             walk.verdict = .unknown
         }
         if path == .incomplete && walk.notes.isEmpty {
@@ -219,7 +256,8 @@ struct WalkAnalyzer {
     }
 
     func label(_ step: borrowing WalkStep) -> String {
-        var s = "\(step.event.table):\(step.event.chain)"
+        var s = step.event.family == .bridge ? "bridge " : ""
+        s += "\(step.event.table):\(step.event.chain)"
         if let rule = step.event.rule { s += " \(rule)" } else { s += " \(step.event.kind.rawValue)" }
         return s
     }
@@ -253,7 +291,10 @@ struct WalkAnalyzer {
             result.append(rewrite)
         }
         // The flow as it entered, for nat steps whose record has no header of its own.
-        let firstWithHeader = steps.firstIndex { $0.event.hasHeader }
+        let firstWithHeader =
+            steps.firstIndex {
+                $0.event.hasHeader && ($0.event.headerValue.ipID != nil || $0.event.headerValue.length != nil)
+            } ?? steps.firstIndex { $0.event.hasHeader }
         for i in steps.indices where isNatStep(steps.address(i)) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
             let step = steps.address(i)

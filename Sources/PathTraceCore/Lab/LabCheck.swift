@@ -28,7 +28,9 @@ public enum LabCheck {
         // pathtrace's own nft table is not the lab's, and nft prints a chain once per rule it passes.
         var chains: [String] = []
         for step in walk.steps where !step.event.table.hasPrefix("pathtrace_") {
-            let name = "\(step.event.table):\(step.event.chain)"
+            // A bridge step and the IP step of the same table and chain name are two steps.
+            var name = (step.event.family == .bridge ? "bridge " : "") + "\(step.event.table):\(step.event.chain)"
+            if step.event.kind == .log && step.event.table.isEmpty { name = "LOG" }
             if chains.last != name { chains.append(name) }
         }
         if chains != want.chains {

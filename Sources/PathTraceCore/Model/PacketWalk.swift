@@ -124,5 +124,15 @@ public struct PacketWalk: Sendable, Equatable {
     }
 
     /// The header of the first step that carried one: the flow as it entered.
-    public var firstHeader: PacketHeader? { steps.lazy.compactMap(\.event.header).first }
+    public var firstHeader: PacketHeader? { firstHeaderIndex.flatMap { steps[$0].event.header } }
+
+    /// The index of the first step with a header, preferring one with the IP header's own fields: an
+    /// ebtables LOG line before it shows only addresses, protocol and ports.
+    public var firstHeaderIndex: Int? {
+        steps.firstIndex {
+            $0.event.hasHeader
+                && ($0.event.headerValue.ipID != nil || $0.event.headerValue.length != nil
+                    || $0.event.headerValue.tcpSeq != nil)
+        } ?? steps.firstIndex { $0.event.hasHeader }
+    }
 }

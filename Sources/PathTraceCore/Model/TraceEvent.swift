@@ -196,6 +196,14 @@ public struct TraceEvent: Sendable, Equatable {
     public var tableFamily: String?
     /// The network namespace the event was traced in, when a saved file or the source names it.
     public var netns: String?
+    /// The packet from its network header on, as the kernel handed it over (nfnetlink_log's payload, nft
+    /// trace's network and transport headers), at most `TraceEvent.keptPacketBytes`; nil for text sources.
+    /// Kept only when asked for (`--pcap`): an event of a live trace otherwise drops the bytes once decoded.
+    public var packetBytes: [UInt8]?
+
+    /// Bytes of a packet an event keeps: a full Ethernet-MTU packet, so a capture can show (and check
+    /// the checksum of) ordinary packets whole, while a 64 KiB GSO packet cannot swell every open walk.
+    public static let keptPacketBytes = 1600
 
     public init(
         source: SourcePosition, origin: EventOrigin, family: Family, table: String, chain: String, kind: StepKind

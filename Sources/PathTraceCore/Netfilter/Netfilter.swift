@@ -94,11 +94,17 @@ public enum Netfilter {
 public struct HookPosition: Sendable, Equatable, Comparable {
     public var hook: Hook
     public var priority: Int
+    /// The bridge hooks (ebtables, nft bridge tables) or the IP hooks.
+    public var layer: Netfilter.Layer
 
-    public init(hook: Hook, priority: Int) {
+    public init(hook: Hook, priority: Int, layer: Netfilter.Layer = .ip) {
         self.hook = hook
         self.priority = priority
+        self.layer = layer
     }
+
+    /// The hook and layer, as the frame paths name them.
+    public var stage: FramePaths.Stage { FramePaths.Stage(layer, hook) }
 
     public static func < (a: HookPosition, b: HookPosition) -> Bool {
         let ra = Netfilter.rank(a.hook)
@@ -108,6 +114,9 @@ public struct HookPosition: Sendable, Equatable, Comparable {
 
     /// Whether a packet moving from `self` to `later` passed conntrack's destination-NAT point.
     public func crossesDstNat(to later: HookPosition) -> Bool {
+        if layer == .bridge || later.layer == .bridge {
+            return FramePaths.ipEquivalent(self).crossesDstNat(to: FramePaths.ipEquivalent(later))
+        }
         switch hook {
         case .prerouting, .output:
             // Leaving the hook always passes its NAT point: nft chains' priorities are often unknown.
@@ -120,6 +129,9 @@ public struct HookPosition: Sendable, Equatable, Comparable {
 
     /// Whether a packet moving from `self` to `later` passed conntrack's source-NAT point.
     public func crossesSrcNat(to later: HookPosition) -> Bool {
+        if layer == .bridge || later.layer == .bridge {
+            return FramePaths.ipEquivalent(self).crossesSrcNat(to: FramePaths.ipEquivalent(later))
+        }
         guard later.hook == .postrouting || later.hook == .input else { return false }
         if later.hook != hook { return later.priority > Netfilter.srcNatPriority }
         return priority <= Netfilter.srcNatPriority && later.priority > Netfilter.srcNatPriority

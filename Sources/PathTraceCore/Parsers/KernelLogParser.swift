@@ -10,6 +10,8 @@
 struct KernelLogParser {
     private var strings = StringCache()
     private var extras = ExtraCache()
+    /// Prefixes already read as bridge steps (or not): a log repeats a few prefixes on every line.
+    private var bridgePrefixes: [String: BridgeLogPrefix?] = [:]
     private var scanner = NfLogScanner()
     /// The event handed to `emit`, built once through the model's initializer and then refilled for
     /// every record (every field this parser sets is assigned each time; the others stay at their
@@ -69,7 +71,7 @@ struct KernelLogParser {
         let n = scanner.n
         var isTrace = false
         if case .trace = head { isTrace = !scanner.ebt }
-        let family: Family
+        var family: Family
         if let a = scanner.header.src ?? scanner.header.dst, !scanner.ebt && !scanner.arp {
             family = a.isV6 ? .ipv6 : .ipv4
         } else if isTrace {
@@ -116,6 +118,14 @@ struct KernelLogParser {
             }
             prefix = ByteRange(start, end)
         }
+        event.prefix = prefix.map { strings.string(p, $0, limit: n) }
+        if let text = event.prefix, let step = bridgeStep(text, knownBridge: family == .bridge) {
+            // An ebtables LOG rule whose prefix names its chain: a step of the bridge hooks.
+            family = .bridge
+            table = step.table
+            chain = step.chain
+            hook = step.hook
+        }
         event.source = position
         event.origin = origin
         event.family = family
@@ -125,7 +135,6 @@ struct KernelLogParser {
         event.hook = hook
         event.rule = rule
         event.time = time
-        event.prefix = prefix.map { strings.string(p, $0, limit: n) }
         event.inIface = scanner.inIface.map { strings.string(p, $0, limit: n) }
         event.outIface = scanner.outIface.map { strings.string(p, $0, limit: n) }
         event.physIn = scanner.physIn.map { strings.string(p, $0, limit: n) }
@@ -141,6 +150,16 @@ struct KernelLogParser {
             event.header = nil
         }
         emit(event)
+    }
+
+    private mutating func bridgeStep(_ text: String, knownBridge: Bool) -> BridgeLogPrefix? {
+        if !knownBridge, !text.contains(where: { $0 == "B" || $0 == "b" }) { return nil }
+        let key = knownBridge ? "1" + text : "0" + text
+        if let hit = bridgePrefixes[key] { return hit }
+        let step = BridgeLogPrefix(text, knownBridge: knownBridge)
+        if bridgePrefixes.count >= 256 { bridgePrefixes.removeAll(keepingCapacity: true) }
+        bridgePrefixes[key] = .some(step)
+        return step
     }
 
     // MARK: - Wrappers

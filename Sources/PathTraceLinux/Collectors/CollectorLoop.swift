@@ -3,6 +3,7 @@ import CMnl
 import Foundation
 import Glibc
 import PathTraceCore
+import SystemPackage
 
 /// What a live collector has seen so far.
 public struct CollectorCounters: Sendable, Equatable {
@@ -121,7 +122,7 @@ final class CollectorLoop: @unchecked Sendable {
             finished.wait()
             lock.withLock {
                 running = false
-                Glibc.close(self.stopFD)
+                try? FileDescriptor(rawValue: self.stopFD).close()
                 self.stopFD = -1
             }
             throw error
@@ -136,11 +137,11 @@ final class CollectorLoop: @unchecked Sendable {
             return stopFD
         }
         guard let fd else { return }
-        var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
+        let one: UInt64 = 1
+        _ = try? withUnsafeBytes(of: one) { try FileDescriptor(rawValue: fd).writeAll($0) }
         finished.wait()
         lock.withLock {
-            Glibc.close(fd)
+            try? FileDescriptor(rawValue: fd).close()
             stopFD = -1
         }
     }

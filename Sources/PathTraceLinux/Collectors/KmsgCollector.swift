@@ -1,6 +1,7 @@
 #if os(Linux)
 import Glibc
 import PathTraceCore
+import SystemPackage
 
 /// Reads kernel log records from `/dev/kmsg` as they are written and turns the TRACE and LOG lines
 /// among them into `TraceEvent`s with the same parser `replay` uses (source `kmsg:<seq>`).
@@ -76,53 +77,58 @@ final class KmsgSource: RecordSource {
     deinit { buffer.deallocate() }
 
     func open() throws -> Int32 {
-        fd = try Sys.call("open \(options.path)") { Glibc.open(options.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
+        let file = try Sys.system("open \(options.path)") {
+            try FileDescriptor.open(FilePath(options.path), .readOnly, options: [.nonBlocking, .closeOnExec])
+        }
+        fd = file.rawValue
         if options.fromEnd {
             // /dev/kmsg: SEEK_END moves to the record after the last one; a FIFO cannot seek, and needs not.
-            _ = lseek(fd, 0, SEEK_END)
+            _ = try? file.seek(offset: 0, from: .end)
         }
         return fd
     }
 
     func receive() -> ReceiveOutcome {
         guard fd >= 0 else { return .failed(EBADF) }
-        switch Sys.attempt({ read(fd, buffer, bufferSize) }) {
-        case .failure(let e):
-            if e.code == EAGAIN || e.code == EWOULDBLOCK { return .wouldBlock }
-            if e.code == EPIPE {
+        let n: Int
+        do {
+            n = try FileDescriptor(rawValue: fd).read(
+                into: UnsafeMutableRawBufferPointer(start: buffer, count: bufferSize))
+        } catch {
+            let e = error as? Errno ?? .ioError
+            if e == .resourceTemporarilyUnavailable || e == .wouldBlock { return .wouldBlock }
+            if e == .brokenPipe {
                 state.update { $0.lost += 1 }
                 return .overrun
             }
-            return .failed(e.code)
-        case .success(0):
-            // A FIFO whose writer closed, or the end of a file: nothing more will come.
-            return .finished
-        case .success(let n):
-            let now = wallClock()
-            var events: [TraceEvent] = []
-            var seen = 0
-            records.feed(UnsafeBufferPointer(start: buffer, count: n)) { record in
-                seen += 1
-                guard record.isKernel else { return }
-                parser.parse(
-                    line: record.line, lineNumber: record.sequence,
-                    emit: { event in
-                        var e = event
-                        e.time = e.time.map { clock.wallTime(kernelSeconds: $0, receivedAt: now) }
-                        events.append(e)
-                    }, onSkip: { _ in })
-            }
-            state.update {
-                $0.messages += seen
-                $0.events += events.count
-            }
-            for e in events { onEvent(e) }
-            return .handled
+            return .failed(e.rawValue)
         }
+        // A FIFO whose writer closed, or the end of a file: nothing more will come.
+        if n == 0 { return .finished }
+        let now = wallClock()
+        var events: [TraceEvent] = []
+        var seen = 0
+        records.feed(UnsafeBufferPointer(start: buffer, count: n)) { record in
+            seen += 1
+            guard record.isKernel else { return }
+            parser.parse(
+                line: record.line, lineNumber: record.sequence,
+                emit: { event in
+                    var e = event
+                    e.time = e.time.map { clock.wallTime(kernelSeconds: $0, receivedAt: now) }
+                    events.append(e)
+                }, onSkip: { _ in })
+        }
+        state.update {
+            $0.messages += seen
+            $0.events += events.count
+        }
+        for e in events { onEvent(e) }
+        return .handled
     }
 
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { try? FileDescriptor(rawValue: fd).close() }
         fd = -1
     }
 }

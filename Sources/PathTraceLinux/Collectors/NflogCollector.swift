@@ -2,6 +2,7 @@
 import CNetfilterLog
 import Glibc
 import PathTraceCore
+import SystemPackage
 
 /// Reads an nfnetlink_log group with libnetfilter_log and turns each record into a `TraceEvent`
 /// (origin `.netlink`, source `netlink:<n>`).
@@ -27,16 +28,19 @@ public final class NflogCollector: TraceCollector, @unchecked Sendable {
         /// Bits of the packet mark that are pathtrace's own (the nflog backend's selection bit,
         /// `TraceRulePlan.nflogMarkBit`): left out of the events, as they were not the packet's.
         public var ownMarkBits: UInt32
+        /// Keeps each record's packet on its event (`TraceEvent.packetBytes`, for `--pcap`).
+        public var keepPacketBytes: Bool
 
         public init(
             group: UInt16, netns: TraceNamespace = .current, copyRange: UInt32 = 0xFFFF,
-            receiveBufferBytes: Int = 16 << 20, ownMarkBits: UInt32 = 0
+            receiveBufferBytes: Int = 16 << 20, ownMarkBits: UInt32 = 0, keepPacketBytes: Bool = false
         ) {
             self.group = group
             self.netns = netns
             self.copyRange = copyRange
             self.receiveBufferBytes = receiveBufferBytes
             self.ownMarkBits = ownMarkBits
+            self.keepPacketBytes = keepPacketBytes
         }
     }
 
@@ -90,8 +94,8 @@ struct NflogRecord {
     var hardwareHeader: [UInt8]?
     var hardwareType: UInt16?
 
-    /// The event this record stands for.
-    func event(line: Int, receivedAt now: Double) -> TraceEvent {
+    /// The event this record stands for; with `keepPacketBytes` it keeps the packet's bytes too.
+    func event(line: Int, receivedAt now: Double, keepPacketBytes: Bool = false) -> TraceEvent {
         var table = ""
         var chain = ""
         var kind = StepKind.log
@@ -122,6 +126,12 @@ struct NflogRecord {
         event.verdict = verdict
         event.prefix = logPrefix
         if kind == .log { event.hook = nil }
+        if family == .bridge, kind == .log, let prefix, let step = BridgeLogPrefix(prefix, knownBridge: true) {
+            // An ebtables LOG or NFLOG rule whose prefix names its chain (`TRACE: eb:filter:INPUT`).
+            event.table = step.table
+            event.chain = step.chain
+            event.hook = step.hook
+        }
         event.time = timestamp ?? now
         if timestamp == nil { event.timeBasis = .received }
         event.inIface = inIface
@@ -131,6 +141,11 @@ struct NflogRecord {
         var header: PacketHeader?
         if let payload, !payload.isEmpty, family == .ipv4 || family == .ipv6 || family == .bridge {
             header = PacketDecoder.decode(payload)
+            if keepPacketBytes {
+                event.packetBytes =
+                    payload.count <= TraceEvent.keptPacketBytes
+                    ? payload : Array(payload.prefix(TraceEvent.keptPacketBytes))
+            }
         }
         if header == nil && (mark != nil || uid != nil || hardwareHeader != nil) { header = PacketHeader() }
         if var h = header {
@@ -179,7 +194,7 @@ final class NflogSource: RecordSource {
                 g = try Sys.pointer("nflog_bind_group \(options.group)") { nflog_bind_group(h, options.group) }
             } catch LinuxError.permissionDenied(let op, let e) {
                 // nfnetlink_log answers EPERM both without CAP_NET_ADMIN and when another socket owns the group.
-                if Sys.hasNetAdmin() { throw LinuxError.groupBusy(group: options.group) }
+                if Capabilities.hasNetAdmin() { throw LinuxError.groupBusy(group: options.group) }
                 throw LinuxError.permissionDenied(operation: op, errno: e)
             }
             group = g
@@ -212,9 +227,9 @@ final class NflogSource: RecordSource {
         let r = Sys.attempt { recv(fd, buffer, bufferSize, Int32(MSG_DONTWAIT)) }
         switch r {
         case .failure(let e):
-            if e.code == EAGAIN || e.code == EWOULDBLOCK { return .wouldBlock }
-            if e.code == ENOBUFS { return .overrun }
-            return .failed(e.code)
+            if e == .resourceTemporarilyUnavailable || e == .wouldBlock { return .wouldBlock }
+            if e == .noBufferSpace { return .overrun }
+            return .failed(e.rawValue)
         case .success(let n):
             receivedAt = wallClock()
             pending.removeAll(keepingCapacity: true)
@@ -256,7 +271,7 @@ final class NflogSource: RecordSource {
         noteSequence(r.sequence)
         line += 1
         state.update { $0.messages += 1 }
-        pending.append(r.event(line: line, receivedAt: receivedAt))
+        pending.append(r.event(line: line, receivedAt: receivedAt, keepPacketBytes: options.keepPacketBytes))
     }
 
     /// NFULA_SEQ counts every record the group logged: a gap is records the kernel dropped.

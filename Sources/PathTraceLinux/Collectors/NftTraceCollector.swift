@@ -2,6 +2,7 @@
 import CMnl
 import Glibc
 import PathTraceCore
+import SystemPackage
 
 /// Reads nftables trace events (NFT_MSG_TRACE on NFNLGRP_NFTRACE) with libmnl and turns them into
 /// `TraceEvent`s (origin `.netlink`, source `netlink:<n>`).
@@ -17,12 +18,18 @@ public final class NftTraceCollector: TraceCollector, @unchecked Sendable {
         public var receiveBufferBytes: Int
         /// Trace ids whose last packet dump is remembered for the events that follow it.
         public var rememberedPackets: Int
+        /// Keeps each packet dump's network and transport headers on its events (`TraceEvent.packetBytes`,
+        /// for `--pcap`).
+        public var keepPacketBytes: Bool
 
-        public init(netns: TraceNamespace = .current, receiveBufferBytes: Int = 16 << 20, rememberedPackets: Int = 1024)
-        {
+        public init(
+            netns: TraceNamespace = .current, receiveBufferBytes: Int = 16 << 20, rememberedPackets: Int = 1024,
+            keepPacketBytes: Bool = false
+        ) {
             self.netns = netns
             self.receiveBufferBytes = receiveBufferBytes
             self.rememberedPackets = rememberedPackets
+            self.keepPacketBytes = keepPacketBytes
         }
     }
 
@@ -74,7 +81,8 @@ final class NftTraceSource: RecordSource {
         self.options = options
         self.state = state
         self.onEvent = onEvent
-        decoder = NftTraceDecoder(rememberedPackets: options.rememberedPackets)
+        decoder = NftTraceDecoder(
+            rememberedPackets: options.rememberedPackets, keepPacketBytes: options.keepPacketBytes)
         buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.slots * Self.slotSize, alignment: 8)
         lengths = .allocate(capacity: Self.slots)
     }
@@ -111,12 +119,12 @@ final class NftTraceSource: RecordSource {
         }
         switch r {
         case .failure(let e):
-            if e.code == EAGAIN || e.code == EWOULDBLOCK { return .wouldBlock }
-            if e.code == ENOBUFS {
+            if e == .resourceTemporarilyUnavailable || e == .wouldBlock { return .wouldBlock }
+            if e == .noBufferSpace {
                 state.update { $0.lost += 1 }
                 return .overrun
             }
-            return .failed(e.code)
+            return .failed(e.rawValue)
         case .success(let count):
             let now = wallClock()
             var stats = NftTraceDecoder.Stats()
@@ -168,6 +176,8 @@ func setReceiveBuffer(_ fd: Int32, bytes: Int) {
 final class NftTraceDecoder {
     struct Carried {
         var header: PacketHeader?
+        /// The network and transport headers as the kernel sent them (`TraceEvent.packetBytes`).
+        var bytes: [UInt8]?
         var inIface: String?
         var outIface: String?
         var family: Family?
@@ -192,7 +202,11 @@ final class NftTraceDecoder {
     /// Resolves interface indexes; replaceable in tests.
     var interfaceName: ((UInt32) -> String?)?
 
-    init(rememberedPackets: Int = 1024) {
+    /// Whether events keep the headers' bytes (`TraceEvent.packetBytes`).
+    let keepPacketBytes: Bool
+
+    init(rememberedPackets: Int = 1024, keepPacketBytes: Bool = false) {
+        self.keepPacketBytes = keepPacketBytes
         carried = RecentMap(capacity: rememberedPackets)
         attrs.initialize(repeating: nil, count: Self.attrCount)
         nested.initialize(repeating: nil, count: Self.nestedCount)
@@ -281,7 +295,10 @@ final class NftTraceDecoder {
             {
                 PacketDecoder.decodeEthernet(ll, into: &header)
             }
-            packet = Carried(header: header, family: header.src.map { $0.isV6 ? .ipv6 : .ipv4 })
+            packet = Carried(
+                header: header,
+                bytes: keepPacketBytes ? NftTraceDecoder.packetBytes(network: network, transport: transport) : nil,
+                family: header.src.map { $0.isV6 ? .ipv6 : .ipv4 })
         }
         let iif = u32(NFTA_TRACE_IIF.rawValue)
         let oif = u32(NFTA_TRACE_OIF.rawValue)
@@ -296,6 +313,7 @@ final class NftTraceDecoder {
         let use = packet ?? id.flatMap { carried[$0] }
         if let use {
             event.header = use.header
+            event.packetBytes = use.bytes
             event.inIface = use.inIface
             event.outIface = use.outIface
         }
@@ -305,6 +323,27 @@ final class NftTraceDecoder {
         event.family = NftTraceDecoder.family(tableFamily: tableFamily, nfproto: nfproto, packet: use?.family)
         return event
     }
+
+    /// The packet as far as the kernel sent it: the network header (at most 40 bytes), then the
+    /// transport header (at most 20) when it follows the network header directly; otherwise (IPv6
+    /// extension headers past the 40 bytes, IPv4 options cut short) the network header alone, since
+    /// the bytes between are missing.
+    static func packetBytes(network: UnsafeRawBufferPointer, transport: UnsafeRawBufferPointer?) -> [UInt8] {
+        var bytes = Array(network)
+        guard let transport, let first = network.first else { return bytes }
+        let headerLength: Int
+        switch first >> 4 {
+        case 4: headerLength = Int(first & 0x0F) * 4
+        case 6: headerLength = network.count >= 40 && !ipv6Extensions.contains(network[6]) ? 40 : -1
+        default: headerLength = -1
+        }
+        if headerLength == network.count { bytes.append(contentsOf: transport) }
+        return bytes
+    }
+
+    /// IPv6 next-header values of extension headers (hop-by-hop, routing, fragment, ESP, AH, destination
+    /// options, mobility, HIP, shim6).
+    static let ipv6Extensions: Set<UInt8> = [0, 43, 44, 50, 51, 60, 135, 139, 140]
 
     private func resolve(_ index: UInt32) -> String? {
         if let interfaceName { return interfaceName(index) }

@@ -16,6 +16,8 @@ public struct LabRun {
     public var onJourney: (Journey) -> Void = { _ in }
     /// Every trace event, with its namespace and rule text (what `--save` writes).
     public var onEvent: ((TraceEvent) -> Void)?
+    /// Keeps the packets' bytes as the kernel handed them over (for `--pcap`).
+    public var keepPacketBytes = false
 
     public init(spec: LabSpec, backend: TraceBackend? = nil) {
         self.spec = spec
@@ -62,8 +64,10 @@ public struct LabRun {
             targets.append(target)
         }
         // A lab sends a few packets in a burst, each crossing several traced namespaces: no rate limit to hide one.
-        let trace = LiveTrace(
-            .init(targets: targets, filter: WalkFilter(), rate: TraceRate("1000/s") ?? .default, duration: 30))
+        var configuration = LiveTrace.Configuration(
+            targets: targets, filter: WalkFilter(), rate: TraceRate("1000/s") ?? .default, duration: 30)
+        configuration.keepPacketBytes = keepPacketBytes
+        let trace = LiveTrace(configuration)
         trace.onMessage = onMessage
         var journeys: [Journey] = []
         let onJourney = onJourney

@@ -29,11 +29,14 @@ final class Lane: @unchecked Sendable {
     var where_: String { target.namespace.name.map { "netns \($0)" } ?? "this namespace" }
 
     /// Starts the collector; its events go to `queue` tagged with this lane's index.
-    func start(lane index: Int, queue: EventQueue) throws {
+    func start(lane index: Int, queue: EventQueue, keepPacketBytes: Bool = false) throws {
         let namespace = target.namespace
         var collectors: [any TraceCollector]
         // A large socket buffer rides out bursts while the loop is busy with walks.
-        let nft = { NftTraceCollector(options: .init(netns: namespace, receiveBufferBytes: 64 << 20)) }
+        let nft = {
+            NftTraceCollector(
+                options: .init(netns: namespace, receiveBufferBytes: 64 << 20, keepPacketBytes: keepPacketBytes))
+        }
         switch target.backend {
         case .nft:
             collectors = [nft()]
@@ -46,12 +49,16 @@ final class Lane: @unchecked Sendable {
                     options: .init(
                         group: target.backend == .legacy ? 0 : LiveTrace.nflogGroup, netns: namespace,
                         receiveBufferBytes: 64 << 20,
-                        ownMarkBits: target.backend == .nflog ? TraceRulePlan.nflogMarkBit : 0))
+                        ownMarkBits: target.backend == .nflog ? TraceRulePlan.nflogMarkBit : 0,
+                        keepPacketBytes: keepPacketBytes))
             ]
         case .mixed:
             // Both into the same queue with this lane's index: one correlator gets both kinds of steps.
             collectors = [
-                nft(), NflogCollector(options: .init(group: 0, netns: namespace, receiveBufferBytes: 64 << 20)),
+                nft(),
+                NflogCollector(
+                    options: .init(
+                        group: 0, netns: namespace, receiveBufferBytes: 64 << 20, keepPacketBytes: keepPacketBytes)),
             ]
             order = MixedStepOrder()
         }

@@ -55,6 +55,9 @@ public final class LiveTrace: @unchecked Sendable {
         /// Takes a topology snapshot of the traced namespaces at the start, so walks name their devices,
         /// say why they vanished and join into journeys across namespaces.
         public var probeTopology = true
+        /// Keeps each event's packet bytes as the kernel handed them over (`TraceEvent.packetBytes`, for
+        /// `--pcap`); off, the collectors decode the bytes and let them go.
+        public var keepPacketBytes = false
 
         public init(
             targets: [Target], filter: WalkFilter, rate: TraceRate = .default, count: Int? = nil,
@@ -103,7 +106,7 @@ public final class LiveTrace: @unchecked Sendable {
             guardian.disarm()
         }
         for (index, lane) in lanes.enumerated() {
-            try lane.start(lane: index, queue: queue)
+            try lane.start(lane: index, queue: queue, keepPacketBytes: configuration.keepPacketBytes)
         }
         defer { for lane in lanes { lane.stopCollectors() } }
         for lane in lanes {

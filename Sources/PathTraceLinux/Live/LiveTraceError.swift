@@ -1,11 +1,11 @@
 #if os(Linux)
 /// Why a live trace could not start or run; the CLI maps each case to an exit code.
 public enum LiveTraceError: Error, Equatable, CustomStringConvertible {
-    /// The process cannot administer the network (exit 4); nothing was changed.
+    /// The process cannot administer the network (`ExitStatus.noNetAdmin`); nothing was changed.
     case noNetAdmin
-    /// A value the user gave cannot be traced (exit 2).
+    /// A value the user gave cannot be traced (`ExitStatus.usage`).
     case usage(String)
-    /// Tracing could not start, or its rules could not be installed (exit 1); the text says why.
+    /// Tracing could not start, or its rules could not be installed (`ExitStatus.failure`); the text says why.
     case failed(String)
 
     public var description: String {

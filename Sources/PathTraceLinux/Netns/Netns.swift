@@ -2,6 +2,7 @@
 import CMnl
 import Foundation
 import Glibc
+import SystemPackage
 
 /// Runs code inside a network namespace on a dedicated thread.
 ///
@@ -32,15 +33,16 @@ public enum Netns {
     /// Moves the calling thread into `namespace` (`.current` stays). Call only on a thread this module created.
     static func enter(_ namespace: TraceNamespace) throws {
         guard let path = namespace.path, let name = namespace.name else { return }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            let e = Glibc.errno
-            if e == ENOENT || e == ENOTDIR { throw LinuxError.noSuchNamespace(name) }
-            throw LinuxError(operation: "open \(path)", errno: e)
-        }
-        defer { close(fd) }
+        let file: FileDescriptor
         do {
-            try Sys.call("setns \(name)") { pt_setns_net(fd) }
+            file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+        } catch let e as Errno {
+            if e == .noSuchFileOrDirectory || e == .notDirectory { throw LinuxError.noSuchNamespace(name) }
+            throw LinuxError(operation: "open \(path)", e)
+        }
+        defer { try? file.close() }
+        do {
+            try Sys.call("setns \(name)") { pt_setns_net(file.rawValue) }
         } catch LinuxError.failed(_, EINVAL) {
             // Not a network namespace file (a stale bind mount, or a plain file under /run/netns).
             throw LinuxError.noSuchNamespace(name)

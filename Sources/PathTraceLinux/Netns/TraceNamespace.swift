@@ -10,7 +10,7 @@ public enum TraceNamespace: Sendable, Equatable, Hashable, CustomStringConvertib
     case process(Int32)
 
     /// `nil` means the current namespace; `pid:N` a process's; a name is checked the way `ip netns` would accept it.
-    public init(name: String?) throws(RulesError) {
+    public init(name: String?) throws(LinuxError) {
         guard let name else {
             self = .current
             return

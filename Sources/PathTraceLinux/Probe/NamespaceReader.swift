@@ -3,6 +3,7 @@ import CMnl
 import Foundation
 import Glibc
 import PathTraceCore
+import SystemPackage
 
 /// Reads one namespace from inside it, on a thread that entered it: links, addresses, routes and policy
 /// rules over rtnetlink, the nsids of other namespaces (RTM_GETNSID), and the sysctls under /proc/sys/net.
@@ -244,12 +245,11 @@ struct NamespaceReader {
     /// The id the namespace behind `file` has in the calling thread's namespace (RTM_GETNSID with
     /// NETNSA_FD, as plotnetcfg and `ip netns list-id` ask); nil when it has none here.
     static func nsid(_ socket: RtnlSocket, file: String) throws -> Int? {
-        let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? FileDescriptor.open(FilePath(file), .readOnly, options: .closeOnExec) else { return nil }
+        defer { try? fd.close() }
         let size = MemoryLayout<rtgenmsg>.size
         let answer = try socket.request(Int(RTM_GETNSID), family: AF_UNSPEC, headerSize: size) { nlh in
-            mnl_attr_put_u32(nlh, UInt16(NETNSA_FD), UInt32(bitPattern: fd))
+            mnl_attr_put_u32(nlh, UInt16(NETNSA_FD), UInt32(bitPattern: fd.rawValue))
         }
         for message in answer where message.type == Int(RTM_NEWNSID) {
             let id = message.attributes(after: size) { $0.s32(Int(NETNSA_NSID)) }
@@ -291,12 +291,10 @@ struct NamespaceReader {
 
     /// A small file's content without its trailing newline, nil when it cannot be read.
     static func readFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec) else { return nil }
+        defer { try? fd.close() }
         var buffer = [UInt8](repeating: 0, count: 256)
-        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard n >= 0 else { return nil }
+        guard let n = try? buffer.withUnsafeMutableBytes({ try fd.read(into: $0) }) else { return nil }
         return String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

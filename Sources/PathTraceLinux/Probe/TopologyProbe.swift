@@ -106,7 +106,7 @@ public struct TopologyProbe: Sendable {
                     ? !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
                     : text.split(separator: "\n").contains { $0.hasPrefix("*") }
                 if inUse { rulesets.append(TopologyRuleset(backend: tool.backend, family: tool.family, text: text)) }
-            } catch let RulesError.missingBinary(program, package) {
+            } catch let LinuxError.missingBinary(program, package) {
                 notes.append("\(program) not found (Debian package \(package)): the \(tool.backend) ruleset is unknown")
             } catch {
                 notes.append("\(tool.argv.joined(separator: " ")): \(error)")

@@ -25,7 +25,7 @@ public final class RuleInstaller: @unchecked Sendable {
 
     /// The tables and chains of the namespace's legacy ruleset, for the nflog backend.
     public func discoverChains(families: [TraceFamily]) throws -> [ChainRef] {
-        guard namespace.exists else { throw RulesError.namespaceMissing(namespace.name ?? "") }
+        guard namespace.exists else { throw LinuxError.noSuchNamespace(namespace.name ?? "") }
         var chains: [ChainRef] = []
         for family in families.sorted() {
             let save = PlannedCommand([TraceRulePlan.iptablesSaveBinary(family)])
@@ -33,7 +33,7 @@ public final class RuleInstaller: @unchecked Sendable {
             do {
                 chains += try ChainRef.parseSave(result.stdout, family: family)
             } catch {
-                throw RulesError.plan(error)
+                throw LinuxError.plan(error)
             }
         }
         return chains
@@ -42,7 +42,7 @@ public final class RuleInstaller: @unchecked Sendable {
     /// Sets the plan's sysctls, then adds its rules. The state file is written before anything else and
     /// updated around every step. On any failure, everything already done is undone and the error rethrown.
     public func install(_ plan: TraceRulePlan) throws {
-        guard namespace.exists else { throw RulesError.namespaceMissing(namespace.name ?? "") }
+        guard namespace.exists else { throw LinuxError.noSuchNamespace(namespace.name ?? "") }
         try locked {
             guard record == nil else { return }
             let fresh = SessionRecord(id: plan.session, namespace: namespace, backend: plan.backend)
@@ -85,10 +85,10 @@ public final class RuleInstaller: @unchecked Sendable {
     /// Adds rules to a session already installed (the replies of a translation seen since), each recorded
     /// in the state file before it runs, so the teardown and `pathtrace cleanup` remove it with the rest.
     /// A rule that fails is forgotten and the error thrown; those added before it stay, recorded.
-    /// Throws `RulesError.cancelled` once the teardown has begun.
+    /// Throws `LinuxError.cancelled` once the teardown has begun.
     public func add(_ rules: [PlannedRule]) throws {
         try locked {
-            guard record != nil else { throw RulesError.cancelled }
+            guard record != nil else { throw LinuxError.cancelled }
         }
         for rule in rules {
             try locked {
@@ -131,7 +131,7 @@ public final class RuleInstaller: @unchecked Sendable {
     private func locked(_ body: () throws -> Void) throws {
         lock.lock()
         defer { lock.unlock() }
-        if cancelled { throw RulesError.cancelled }
+        if cancelled { throw LinuxError.cancelled }
         try body()
     }
 

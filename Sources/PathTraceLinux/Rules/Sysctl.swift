@@ -11,14 +11,14 @@ struct SysctlAccess {
         let result = try runner.runChecked(PlannedCommand(["cat", path]), in: namespace)
         let value = result.stdout.split(whereSeparator: { $0 == "\n" || $0 == " " }).first.map(String.init) ?? ""
         guard SysctlSetting.isPlainValue(value) else {
-            throw RulesError.unexpectedSysctlValue(key: key, value: value)
+            throw LinuxError.unexpectedSysctlValue(key: key, value: value)
         }
         return value
     }
 
     func write(_ key: String, path: String, value: String) throws {
         guard SysctlSetting.isPlainValue(value) else {
-            throw RulesError.unexpectedSysctlValue(key: key, value: value)
+            throw LinuxError.unexpectedSysctlValue(key: key, value: value)
         }
         _ = try runner.runChecked(PlannedCommand(["tee", path], stdin: value + "\n"), in: namespace)
     }

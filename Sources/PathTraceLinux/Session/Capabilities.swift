@@ -21,7 +21,7 @@ public enum Capabilities {
         return mask & (1 << UInt64(netAdmin)) != 0
     }
 
-    /// Whether this process may install trace rules; the CLI exits 4 with nothing installed when not.
+    /// Whether this process may install trace rules; the CLI exits `ExitStatus.noNetAdmin` with nothing installed when not.
     public static func hasNetAdmin() -> Bool {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return false }
         return hasNetAdmin(statusText: text)

@@ -72,7 +72,7 @@ public final class NatReplyFollower: @unchecked Sendable {
                 return "following the replies of \(what) (\(source)): their connection carries the mark"
             }
             return "following the replies of \(what) (\(source)): \(rules.count) rule(s) added"
-        } catch RulesError.cancelled {
+        } catch LinuxError.cancelled {
             // The session is ending (walks still open come out after the teardown): nothing to follow.
             refused.insert(source)
             return nil
@@ -113,7 +113,7 @@ public final class NatReplyFollower: @unchecked Sendable {
             }
             try add(rules)
             return "following \(what), the flow \(from) translated, here too: \(rules.count) rule(s) added"
-        } catch RulesError.cancelled {
+        } catch LinuxError.cancelled {
             return nil
         } catch {
             return "cannot follow \(what) here: \(error)"

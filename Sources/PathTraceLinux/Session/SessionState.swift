@@ -90,7 +90,7 @@ public final class SessionStateStore: @unchecked Sendable {
                 attributes: [.posixPermissions: 0o700])
             try encoder.encode(record).write(to: url, options: .atomic)
         } catch {
-            throw RulesError.stateFile(path: url.path, reason: "\(error)")
+            throw LinuxError.stateFile(path: url.path, reason: "\(error)")
         }
     }
 
@@ -99,7 +99,7 @@ public final class SessionStateStore: @unchecked Sendable {
             try FileManager.default.removeItem(at: url)
         } catch CocoaError.fileNoSuchFile {
         } catch {
-            throw RulesError.stateFile(path: url.path, reason: "\(error)")
+            throw LinuxError.stateFile(path: url.path, reason: "\(error)")
         }
     }
 
@@ -107,7 +107,7 @@ public final class SessionStateStore: @unchecked Sendable {
         do {
             return try JSONDecoder().decode(SessionRecord.self, from: Data(contentsOf: url))
         } catch {
-            throw RulesError.stateFile(path: url.path, reason: "unreadable state file: \(error)")
+            throw LinuxError.stateFile(path: url.path, reason: "unreadable state file: \(error)")
         }
     }
 

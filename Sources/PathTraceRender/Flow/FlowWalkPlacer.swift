@@ -25,7 +25,8 @@ enum FlowWalkPlacer {
                 number: i + 1, table: e.table, chain: e.chain, entry: entryText(e),
                 verdict: step.verdict.map { $0.description + (step.verdictInferred ? "*" : "") } ?? "",
                 ruleText: e.ruleText, box: nil)
-            if e.kind != .log, !e.table.isEmpty,
+            // An ebtables LOG line names its table and chain: it has a slot on the bridge diagram.
+            if e.kind != .log || e.family == .bridge, !e.table.isEmpty,
                 let at = slotIndex(for: step, walk: walk, boxes: &boxes, ruleset: ruleset, recent: &recent)
             {
                 boxes[at.box].slots[at.slot].steps.append(i + 1)
@@ -119,14 +120,19 @@ enum FlowWalkPlacer {
             boxes[b].slots.firstIndex { $0.kind == .table && $0.name == name && $0.chain == chain }
         }
         let declared = ruleset?.basePosition(table: e.table, chain: e.chain, family: e.family)?.priority
-        let standard = Netfilter.priority(table: e.table, hook: hook)
+        let standard =
+            layer == .bridge
+            ? Netfilter.bridgePriority(table: e.table, hook: hook) : Netfilter.priority(table: e.table, hook: hook)
+        // An ebtables LOG line's table and chain are ebtables' own (its prefix names them).
+        let ebtables = layer == .bridge && e.kind == .log && standard != nil
         if declared == nil && Hook(chainName: e.chain) == nil {
             // A user chain: where its table's last base chain at this hook was.
             if let r = recent[key], let s = find(r.name, r.chain) { return (b, s) }
             if let s = find(e.table, nil) { return (b, s) }
         }
         let isStandard =
-            standardTables.contains(e.table) && e.chain == hook.rawValue && (declared == nil || declared == standard)
+            ebtables
+            || standardTables.contains(e.table) && e.chain == hook.rawValue && (declared == nil || declared == standard)
         if isStandard || (declared == nil && e.chain == hook.rawValue), let s = find(e.table, nil) {
             recent[key] = (b, e.table, nil)
             return (b, s)

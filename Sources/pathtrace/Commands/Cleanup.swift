@@ -18,6 +18,6 @@ struct Cleanup: ParsableCommand {
         let report = SessionCleanup.cleanup(all: all, netns: netns)
         FileOutput.stdout.write(report.summary + "\n")
         FileOutput.stdout.flush()
-        if report.hasFailures { throw CLIFailure(message: "some rules could not be removed (see above)", code: 1) }
+        if report.hasFailures { throw CLIFailure.failed("some rules could not be removed (see above)") }
     }
 }

@@ -17,15 +17,21 @@ struct Lab: ParsableCommand {
               pathtrace lab run libvirt-nat       # build, trace, send the traffic, show walks, tear down
 
             Labs are read from $PATHTRACE_LABS, Fixtures/labs beside the binary's source tree, or \
-            /usr/local/share/pathtrace/labs; NAME may also be a path to a lab file.
+            PREFIX/share/pathtrace/labs of an installed binary (`make install`); NAME may also be a \
+            path to a lab file.
             """,
         subcommands: [List.self, Up.self, Down.self, Run.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the labs and where they were found.")
         func run() throws {
+            var directory: URL?
             for (name, url) in LabCatalog.all() {
                 let spec = try LabCatalog.load(url)
+                if url.deletingLastPathComponent() != directory {
+                    directory = url.deletingLastPathComponent()
+                    FileOutput.stdout.write("# \(url.deletingLastPathComponent().standardizedFileURL.path)\n")
+                }
                 FileOutput.stdout.write("\(name)\t\(spec.description)\n")
             }
             FileOutput.stdout.flush()
@@ -57,7 +63,8 @@ struct Lab: ParsableCommand {
         func run() throws {
             try requireNetAdmin()
             var lab = LabRun(spec: try LabCatalog.spec(named: name), backend: backend.fixed)
-            let live = LiveOutput(output)
+            lab.keepPacketBytes = output.pcap != nil
+            let live = try LiveOutput(output)
             lab.onMessage = LiveOutput.message
             lab.onJourney = live.journey
             let result = try LiveOutput.mappingErrors {
@@ -70,7 +77,7 @@ struct Lab: ParsableCommand {
                 }
             }
             if !result.problems.isEmpty {
-                throw CLIFailure(message: "the trace differs from what lab \(lab.spec.name) expects", code: 1)
+                throw CLIFailure.failed("the trace differs from what lab \(lab.spec.name) expects")
             }
         }
     }
@@ -89,10 +96,10 @@ struct Lab: ParsableCommand {
     }
 }
 
-/// Exit 4 with a message, before anything is touched, when the process cannot administer the network.
+/// Exits `noNetAdmin` with a message, before anything is touched, when the process cannot administer the network.
 func requireNetAdmin() throws {
     if !Capabilities.hasNetAdmin() {
-        throw CLIFailure(message: "this needs CAP_NET_ADMIN (run as root); nothing was changed", code: 4)
+        throw CLIFailure.noNetAdmin(LiveTraceError.noNetAdmin.description)
     }
 }
 
@@ -102,12 +109,14 @@ enum LabCatalog {
         var dirs: [URL] = []
         if let env = ProcessInfo.processInfo.environment["PATHTRACE_LABS"] { dirs.append(URL(fileURLWithPath: env)) }
         // Walk up from the binary (.build/release/pathtrace) to a source tree holding Fixtures/labs.
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var dir = bin
         for _ in 0..<5 {
             dirs.append(dir.appendingPathComponent("Fixtures/labs"))
             dir = dir.deletingLastPathComponent()
         }
-        dirs.append(URL(fileURLWithPath: "/usr/local/share/pathtrace/labs"))
+        // `make install` puts them in PREFIX/share beside PREFIX/bin, whatever the prefix.
+        dirs.append(bin.deletingLastPathComponent().appendingPathComponent("share/pathtrace/labs"))
         return dirs
     }
 

@@ -61,6 +61,7 @@ struct Replay: ParsableCommand {
         let printer = WalkPrinter(
             format: output.walkFormat, options: output.renderOptions(out), flushEachWalk: false
         ) { out.write(raw: $0) }
+        let pcap = try output.pcapFile(namespace: "namespace not recorded", flushEachWalk: false)
         let walkFilter = try filter.makeFilter()
         let perNamespace = try namespaceFiles.map { spec in
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex, spec.index(after: eq) != spec.endIndex
@@ -70,8 +71,11 @@ struct Replay: ParsableCommand {
         let lookup = try rulesets.load()
         printer.flowRuleset = lookup as? Ruleset
         var pipeline = ReplayPipeline(
-            lookup: lookup, topology: try topology.map(loadTopology), filter: walkFilter,
-            emit: printer.print)
+            lookup: lookup, topology: try topology.map(loadTopology), filter: walkFilter
+        ) { walk in
+            printer.print(walk)
+            pcap?.write(walk)
+        }
         pipeline.onJourney = printer.print
         let plain = files.isEmpty && perNamespace.isEmpty ? ["-"] : files
         for (netns, path) in plain.map({ (nil as String?, $0) }) + perNamespace.map({ ($0.netns, $0.path) }) {
@@ -83,11 +87,12 @@ struct Replay: ParsableCommand {
         printer.flush()
         out.flush()
         FileOutput.stderr.write("pathtrace: " + summary.lines.joined(separator: "\n") + "\n")
+        if let pcap { FileOutput.stderr.write("pathtrace: \(pcap.close())\n") }
         if summary.journeys > 0 {
             FileOutput.stderr.write("pathtrace: \(plural(summary.journeys, "journey")) across namespaces\n")
         }
         if strict && summary.skipped.count > 0 {
-            throw CLIFailure(message: "--strict: \(summary.skipped.count) lines skipped", code: 3)
+            throw CLIFailure(message: "--strict: \(summary.skipped.count) lines skipped", status: .skippedLines)
         }
     }
 

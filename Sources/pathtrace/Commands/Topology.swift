@@ -13,7 +13,8 @@ struct TopologyCommand: ParsableCommand {
         discussion: """
             Reads each namespace over rtnetlink from a thread inside it; veth peers are found through \
             IFLA_LINK_NETNSID and RTM_GETNSID. Without --netns or --all it shows the namespace pathtrace \
-            runs in. Other namespaces need CAP_NET_ADMIN (exit 4 without it); an unknown namespace exits 2.
+            runs in. Other namespaces need CAP_NET_ADMIN (exit \(ExitStatus.noNetAdmin.rawValue) without it); an \
+            unknown namespace exits \(ExitStatus.usage.rawValue).
 
               pathtrace topology
               pathtrace topology --netns ptlv-host --netns ptlv-vm
@@ -48,15 +49,15 @@ struct TopologyCommand: ParsableCommand {
         } catch LinuxError.noSuchNamespace(let name) {
             throw CLIFailure.usage("--netns: network namespace \(name) does not exist")
         } catch let error as LinuxError where error.isPermissionDenied {
-            throw CLIFailure(message: "\(error)", code: 4)
+            throw CLIFailure.noNetAdmin("\(error)")
         } catch let error as LinuxError {
-            throw CLIFailure(message: "\(error)", code: 1)
+            throw CLIFailure.failed("\(error)")
         }
         if let save {
             do {
                 try TopologyFile.save(topology, to: save)
             } catch {
-                throw CLIFailure(message: "--save: cannot write \(save)", code: 1)
+                throw CLIFailure.unreadable("--save: cannot write \(save)")
             }
         }
         switch format {

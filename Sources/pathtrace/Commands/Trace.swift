@@ -102,17 +102,18 @@ struct Trace: ParsableCommand {
 
         let saveFile = try save.map(EventFile.init(path:))
         defer { saveFile?.close() }
+        let live = try LiveOutput(output)
         let targets = namespaces.map { namespace in
             let target = LiveTrace.Target.deciding(namespace, requested: backend.fixed, filter: walkFilter)
             let which = namespaces.count > 1 ? "\(namespace.name ?? "this namespace"): " : ""
             for line in target.choice.messages { LiveOutput.message(which + line) }
             return target
         }
-        let configuration = LiveTrace.Configuration(
+        var configuration = LiveTrace.Configuration(
             targets: targets, filter: walkFilter, rate: rate, count: count, duration: duration.flatMap(Trace.seconds))
+        configuration.keepPacketBytes = output.pcap != nil
         let trace = LiveTrace(configuration)
         if let saveFile { trace.onEvent = saveFile.write }
-        let live = LiveOutput(output)
         trace.onMessage = LiveOutput.message
         trace.onJourney = live.journey
         live.finish(try LiveOutput.mappingErrors { try trace.run(onWalk: live.walk) })

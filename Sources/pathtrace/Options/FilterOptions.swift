@@ -95,6 +95,19 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Show every step, also those of pathtrace's own nft table (folded into one 'traced from' line).")
     var verbose = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Also write each walk as one packet to a pcapng FILE for Wireshark or tshark: the bytes the kernel "
+                + "handed over (nflog, nft backends) or a packet rebuilt from the logged headers, timed at the walk's "
+                + "first step, the walk in one line as the packet comment (tshark -e frame.comment).",
+            valueName: "file"))
+    var pcap: String?
+
+    /// The `--pcap` file, opened now so a path that cannot be written fails before anything starts.
+    func pcapFile(namespace: String, flushEachWalk: Bool) throws -> PcapFile? {
+        try pcap.map { try PcapFile(path: $0, namespace: namespace, flushEachWalk: flushEachWalk) }
+    }
+
     /// The renderer's options for output to `out`.
     func renderOptions(_ out: FileOutput) -> RenderOptions {
         RenderOptions(

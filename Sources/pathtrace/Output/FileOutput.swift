@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,6 +16,25 @@ final class FileOutput: @unchecked Sendable {
     init(fd: Int32) {
         self.fd = fd
         buffer.reserveCapacity(limit)
+    }
+
+    /// Creates (or truncates) the file at `path` for an output option (`--save`, `--pcap`); a file that
+    /// cannot be written is `unreadable`, named with the option.
+    static func creating(_ path: String, for option: String) throws -> FileOutput {
+        do {
+            let fd = try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            return FileOutput(fd: fd.rawValue)
+        } catch {
+            throw CLIFailure.unreadable("\(option): cannot write \(path): \(error)")
+        }
+    }
+
+    /// Flushes and closes a file `creating` opened.
+    func close() {
+        flush()
+        try? FileDescriptor(rawValue: fd).close()
     }
 
     var isTerminal: Bool { isatty(fd) == 1 }
@@ -40,17 +61,8 @@ final class FileOutput: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// A closed pipe or a full disk ends the output silently, as `head` expects of a writer.
     private func writeAll(_ bytes: UnsafeRawBufferPointer) {
-        guard var p = bytes.baseAddress else { return }
-        var left = bytes.count
-        while left > 0 {
-            let n = Glibc.write(fd, p, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            p += n
-            left -= n
-        }
+        _ = try? FileDescriptor(rawValue: fd).writeAll(bytes)
     }
 }

@@ -1,8 +1,5 @@
 import PathTraceCore
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// Reads a file (or stdin for `-`) in large chunks; bounded memory whatever the file size.
 struct InputFile: ByteSource {
@@ -10,21 +7,22 @@ struct InputFile: ByteSource {
 
     /// Steps cite standard input as `stdin:N`.
     var name: String { path == "-" ? "stdin" : path }
-    let fd: Int32
+    let fd: FileDescriptor
 
     init(path: String) throws {
         self.path = path
         if path == "-" {
-            fd = 0
+            fd = .standardInput
             return
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw CLIFailure.unreadable("cannot read \(path): \(String(cString: strerror(errno)))")
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+        } catch {
+            throw CLIFailure.unreadable("cannot read \(path): \(error)")
         }
-        var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-            Glibc.close(fd)
+        if (try? fd.stat().type) == .directory {
+            try? fd.close()
             throw CLIFailure.unreadable("cannot read \(path): it is a directory")
         }
         self.fd = fd
@@ -33,20 +31,21 @@ struct InputFile: ByteSource {
     /// Calls `body` with each chunk read until end of file.
     func forEachChunk(_ body: (UnsafeBufferPointer<UInt8>) -> Void) throws {
         let size = 1 << 20
-        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
         defer { buffer.deallocate() }
         while true {
-            let n = read(fd, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CLIFailure.unreadable("cannot read \(path): \(String(cString: strerror(errno)))")
+            let n: Int
+            do {
+                n = try fd.read(into: buffer)
+            } catch {
+                throw CLIFailure.unreadable("cannot read \(path): \(error)")
             }
             if n == 0 { return }
-            body(UnsafeBufferPointer(start: buffer, count: n))
+            body(UnsafeBufferPointer(start: buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), count: n))
         }
     }
 
     func close() {
-        if fd > 2 { _ = Glibc.close(fd) }
+        if fd != .standardInput { try? fd.close() }
     }
 }

@@ -155,9 +155,11 @@ struct LiveLabTrait: TestTrait, TestScoping {
     func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
-        let lab = try LiveLab()
-        defer { lab.teardown() }
-        try await LiveLabTrait.$current.withValue(lab) { try await function() }
+        try await OffPoolTrait.run(test.name) {
+            let lab = try LiveLab()
+            defer { lab.teardown() }
+            try await LiveLabTrait.$current.withValue(lab) { try await function() }
+        }
     }
 }
 
