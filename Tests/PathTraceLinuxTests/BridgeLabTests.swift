@@ -9,7 +9,7 @@ import Testing
 
 /// A bridge with br_netfilter and ebtables LOG rules, traced live with iptables TRACE: each frame's
 /// ebtables steps and its IP steps are one walk, in the kernel's hook order.
-@Suite(.serialized, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
+@Suite(.serialized, .offPool, .enabled(if: Live.available, "needs root, CAP_NET_ADMIN, iproute2, iptables, nftables"))
 struct BridgeLabTests {
     /// Where a recording run (`PT_RECORD_BRIDGE=1`) writes the events it traced.
     static let capture = "captures/bridge-ebtables-brnf.events.jsonl"

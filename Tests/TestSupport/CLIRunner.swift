@@ -36,6 +36,19 @@ public enum Tool {
         try run(URL(fileURLWithPath: "/usr/bin/env"), argv, stdin: nil, environment: environment)
     }
 
+    /// Waits (at most `timeout` seconds) until a TCP socket listens on `port` in namespace `netns`: a
+    /// server started a moment ago may still be starting on a loaded machine, and a client that
+    /// connects too early is refused.
+    public static func waitForListener(netns: String, port: Int, timeout: Double = 5) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let r = try run(["ip", "netns", "exec", netns, "ss", "-Hltn", "sport = :\(port)"])
+            if r.status == 0 && !r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw Failure(message: "nothing listens on port \(port) in \(netns) after \(timeout) s")
+    }
+
     /// Runs `argv` and throws unless it exits 0; returns its stdout.
     public static func output(_ argv: [String]) throws -> String {
         let r = try run(argv)

@@ -35,7 +35,7 @@ import Testing
                 + "s.bind(('10.44.32.217',3128));s.listen(1);c,p=s.accept();c.recv(100);c.send(b'ok');c.close()",
         ])
         defer { server.terminate() }
-        Thread.sleep(forTimeInterval: 0.4)
+        try Tool.waitForListener(netns: "\(prefix)-wan", port: 3128)
         return try Tool.output([
             "ip", "netns", "exec", "\(prefix)-vm", "timeout", "5", "python3", "-c",
             "import socket;s=socket.create_connection(('10.44.32.217',3128));s.send(b'hi');print(s.recv(10).decode())",

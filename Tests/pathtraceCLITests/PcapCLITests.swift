@@ -239,7 +239,7 @@ struct PcapLiveCLITests {
                 + "s.bind(('fd77::2',8080));s.listen(1);c,p=s.accept();c.send(c.recv(100));c.close()",
         ])
         defer { server.terminate() }
-        Thread.sleep(forTimeInterval: 0.4)
+        try Tool.waitForListener(netns: b, port: 8080)
         let answer = try Tool.output([
             "ip", "netns", "exec", a, "timeout", "5", "python3", "-c",
             "import socket;s=socket.create_connection(('fd77::2',8080));s.send(b'v6');print(s.recv(10).decode())",
