@@ -30,13 +30,16 @@ bytes=$(stat -c %s "$trace")
 measure() {
   local name=$1; shift
   python3 - "$name" "$bytes" "$@" <<'PY'
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, time
 name, size, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 t0 = time.monotonic()
 subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 wall = time.monotonic() - t0
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(f"{name:34s} wall {wall:7.3f} s   {size / wall / 1e6:8.1f} MB/s   peak RSS {rss:7.1f} MB")
+limit = float(os.environ.get("RSS_LIMIT_MB", "inf"))
+over = f"   over the {limit:.0f} MB bound" if rss > limit else ""
+print(f"{name:34s} wall {wall:7.3f} s   {size / wall / 1e6:8.1f} MB/s   peak RSS {rss:7.1f} MB{over}")
+sys.exit(1 if over else 0)
 PY
 }
 
@@ -50,7 +53,10 @@ bytes=$((bytes * 10))
 measure "pathtrace replay json, 10x input" bash -c "for i in 1 2 3 4 5 6 7 8 9 10; do cat '$trace'; done | taskset -c 0 '$bin' replay --format json - > /dev/null"
 # Input that is not a tidy log: nearly every line a packet of its own, or a packet's lines scattered
 # with the clock jumping back and forth. Walks are cut off within the correlator's windows.
+status=0
 for kind in mutated shuffled; do
   bytes=$(stat -c %s "$out/$kind-$lines.log")
-  measure "pathtrace replay json, $kind" taskset -c 0 "$bin" replay --format json "$out/$kind-$lines.log"
+  RSS_LIMIT_MB=64 measure "pathtrace replay json, $kind" taskset -c 0 "$bin" replay --format json \
+    "$out/$kind-$lines.log" || status=1
 done
+exit $status
