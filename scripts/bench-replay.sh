@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Replay benchmark: wall time, MB/s and peak RSS of `pathtrace replay --format json > /dev/null`
 # on a generated 1,000,000-line TRACE file, beside `grep -c` and an awk field scan of the same file,
-# and the peak RSS for the same input ten times over (memory must not grow with input size).
+# the peak RSS for the same input ten times over (memory must not grow with input size), and the peak
+# RSS on input that is not a tidy log: as many mutated fixture lines and as many shuffled ones
+# (scripts/gen-messy.py), each of which must stay at or under 64 MB.
 # grep and awk write into a pipe, not /dev/null: GNU grep notices when its output is /dev/null and
 # stops at the first match (nothing it prints can be seen), which made `grep -c` look absurdly fast.
 set -euo pipefail
@@ -16,19 +18,28 @@ if [ ! -s "$trace" ]; then
   echo "generating $lines lines into $trace ..."
   python3 scripts/gen-trace.py "$lines" > "$trace"
 fi
+for kind in mutated shuffled; do
+  if [ ! -s "$out/$kind-$lines.log" ]; then
+    echo "generating $lines $kind lines into $out/$kind-$lines.log ..."
+    python3 scripts/gen-messy.py "$kind" "$lines" > "$out/$kind-$lines.log"
+  fi
+done
 bytes=$(stat -c %s "$trace")
 
 # measure NAME CMD... : runs CMD with stdin from $input, stdout to /dev/null; prints wall, MB/s, peak RSS.
 measure() {
   local name=$1; shift
   python3 - "$name" "$bytes" "$@" <<'PY'
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, time
 name, size, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 t0 = time.monotonic()
 subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 wall = time.monotonic() - t0
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(f"{name:34s} wall {wall:7.3f} s   {size / wall / 1e6:8.1f} MB/s   peak RSS {rss:7.1f} MB")
+limit = float(os.environ.get("RSS_LIMIT_MB", "inf"))
+over = f"   over the {limit:.0f} MB bound" if rss > limit else ""
+print(f"{name:34s} wall {wall:7.3f} s   {size / wall / 1e6:8.1f} MB/s   peak RSS {rss:7.1f} MB{over}")
+sys.exit(1 if over else 0)
 PY
 }
 
@@ -40,3 +51,12 @@ measure "awk field scan" taskset -c 0 bash -c "awk '{n += NF} END {print n}' '$t
 # Ten times the input through stdin: peak RSS must stay where it was.
 bytes=$((bytes * 10))
 measure "pathtrace replay json, 10x input" bash -c "for i in 1 2 3 4 5 6 7 8 9 10; do cat '$trace'; done | taskset -c 0 '$bin' replay --format json - > /dev/null"
+# Input that is not a tidy log: nearly every line a packet of its own, or a packet's lines scattered
+# with the clock jumping back and forth. Walks are cut off within the correlator's windows.
+status=0
+for kind in mutated shuffled; do
+  bytes=$(stat -c %s "$out/$kind-$lines.log")
+  RSS_LIMIT_MB=64 measure "pathtrace replay json, $kind" taskset -c 0 "$bin" replay --format json \
+    "$out/$kind-$lines.log" || status=1
+done
+exit $status

@@ -220,7 +220,8 @@ public struct TextTimeline {
     func fixed(_ v: Double, _ digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        let n = Int64((v * scale).rounded())
+        // A garbled line's time can be far past what an Int64 of units holds (trapping, not wrapping).
+        guard let n = Int64(exactly: (v * scale).rounded()) else { return "\(v)" }
         let whole = n / Int64(scale)
         var frac = String(n % Int64(scale))
         frac = String(repeating: "0", count: max(0, digits - frac.count)) + frac
@@ -231,7 +232,7 @@ public struct TextTimeline {
 
     /// Wall-clock seconds as `HH:MM:SS.ffffff UTC`.
     static func clock(_ seconds: Double) -> String {
-        let micros = Int64((seconds * 1_000_000).rounded())
+        guard let micros = Int64(exactly: (seconds * 1_000_000).rounded()) else { return "\(seconds) s" }
         let day = ((micros % 86_400_000_000) + 86_400_000_000) % 86_400_000_000
         let s = day / 1_000_000
         func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }

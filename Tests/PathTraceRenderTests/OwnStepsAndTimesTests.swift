@@ -111,6 +111,18 @@ import Testing
         #expect((object["steps"] as? [[String: Any]])?.count == 1)
     }
 
+    /// A garbled saved event's time (`1795710163.5846457` with a digit run duplicated) is beyond what
+    /// microseconds in an Int64 hold: printed as it is, instead of stopping the replay.
+    @Test func aTimeTooLargeForMicrosecondsPrintsAsItIs() {
+        var walk = Self.nftWalk()
+        for i in walk.steps.indices { walk.steps[i].event.time = 17_957_101_635_846_457 }
+        let text = TextTimeline(options: RenderOptions()).render(walk)
+        #expect(text.contains("received 1.7957101635846456e+16 s"))
+        walk.steps[4].event.time = 1
+        walk.steps[4].event.timeBasis = .kernel
+        #expect(TextTimeline(options: RenderOptions()).render(walk).contains("nat:PREROUTING"))
+    }
+
     @Test func aWalkOfOnlyOwnStepsKeepsThem() {
         var walk = Self.nftWalk()
         walk.steps.removeLast(2)

@@ -33,9 +33,12 @@ public struct Correlator {
         analyzer = WalkAnalyzer(lookup: lookup, visibility: visibility, memo: memo)
         linker = ReplyLinker(release: emit)
         linker.holdEvents = options.windowEvents
+        linker.maxHeld = options.windowEvents
         var limits = Stitcher.Limits()
         limits.windowEvents = options.windowEvents
         limits.windowSeconds = options.windowSeconds
+        limits.lifetimeEvents = 2 * options.windowEvents
+        limits.lifetimeSeconds = 2 * options.windowSeconds
         stitcher = Stitcher(
             limits: limits, visibility: visibility,
             isNat: { memo.isNat($0) },
@@ -46,7 +49,12 @@ public struct Correlator {
     private let lookup: RuleLookup
     private let memo: LookupMemo
 
-    public mutating func add(_ event: TraceEvent) {
+    /// Adds the next event. `index` is its number in a stream this correlator sees only part of (the
+    /// events of all namespaces, `NamespacedCorrelator`): the windows then count every event of the
+    /// stream, so a namespace whose events are rare keeps its walks no longer than a busy one.
+    /// Without it, the events this correlator saw are counted.
+    public mutating func add(_ event: TraceEvent, index: Int? = nil) {
+        eventIndex = max(index ?? 0, eventIndex + 1)
         if event.hook == nil, event.origin != .kernelTrace, let declared = memo.basePosition(event) {
             var event = event
             event.hook = declared.hook
@@ -58,10 +66,18 @@ public struct Correlator {
     }
 
     private mutating func record(_ event: TraceEvent) {
-        eventIndex += 1
         stats.events += 1
         if let t = event.time { lastTime = t }
-        analyze(stitcher.add(event))
+        analyze(stitcher.add(event, index: eventIndex))
+        linker.flush(eventIndex: eventIndex)
+    }
+
+    /// Closes the walks idle for the window, or past their lifetime, once the stream reached event
+    /// `index` without an event of this correlator's (see `add`), and releases what is ready.
+    public mutating func expire(index: Int) {
+        guard index > eventIndex else { return }
+        eventIndex = index
+        analyze(stitcher.expire(index: index))
         linker.flush(eventIndex: eventIndex)
     }
 
@@ -81,9 +97,19 @@ public struct Correlator {
     private mutating func analyze(_ closed: [Stitcher.Closed]) {
         for item in closed {
             let lastHeaderIndex = item.walk.lastHeaderIndex
-            let walk = analyzer.analyze(item.walk, reason: item.reason)
+            var walk = analyzer.analyze(item.walk, reason: item.reason)
+            // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
+            // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
+            // have 5 to 8 steps and are not copied.
+            if walk.steps.capacity - walk.steps.count >= 4 {
+                var exact: [WalkStep] = []
+                exact.reserveCapacity(walk.steps.count)
+                exact.append(contentsOf: walk.steps)
+                walk.steps = exact
+            }
             stats.walks += 1
             if walk.path == .incomplete { stats.incomplete += 1 }
+            item.walk.release()
             linker.add(walk, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
         }
     }

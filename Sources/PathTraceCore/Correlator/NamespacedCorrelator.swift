@@ -9,11 +9,21 @@ public struct NamespacedCorrelator {
     private let options: Correlator.Options
     private let emit: (PacketWalk) -> Void
     private let numbers = Renumbering()
+    /// Events added, over all namespaces.
+    private var events = 0
+    /// The counters of lanes already dropped (see `maxLanes`).
+    private var retired = Correlator.Stats()
 
     /// One correlator with its namespace's own packet numbers.
     private final class Lane {
+        /// Its walks' numbers are renumbered under this id (a dropped namespace's next lane has a new one).
+        let id: Int
         var correlator: Correlator?
+        /// `events` when this namespace's last event came.
+        var lastEvent = 0
+        init(id: Int) { self.id = id }
     }
+    private var lanesMade = 0
 
     /// `lookup` gives each namespace its ruleset (nil: none).
     public init(
@@ -27,7 +37,38 @@ public struct NamespacedCorrelator {
 
     /// Adds an event of namespace `netns` (nil: the namespace is not known, as in a plain kernel log).
     public mutating func add(_ event: TraceEvent, netns: String?) {
-        lane(netns).correlator?.add(event)
+        events += 1
+        let lane = lane(netns)
+        lane.lastEvent = events
+        lane.correlator?.add(event, index: events)
+        if events % 256 == 0 { expireQuietLanes() }
+    }
+
+    /// Lanes kept at most. Past this the namespace whose last event is oldest is finished (its walks
+    /// are emitted) and its lane dropped; a later event of it starts a new one. A trace names a few
+    /// namespaces; input with many names (garbled saved events, scripts/bench-replay.sh's mutated
+    /// lines) would otherwise keep a correlator for each.
+    static let maxLanes = 64
+
+    /// A namespace's walks expire when its own next event comes; one that falls silent has them
+    /// expired here, at the index the other namespaces' events reached.
+    private mutating func expireQuietLanes() {
+        for netns in order {
+            guard let lane = lanes[netns], lane.lastEvent < events else { continue }
+            lane.correlator?.expire(index: events)
+        }
+    }
+
+    private mutating func retireOldestLane() {
+        guard let oldest = order.min(by: { (lanes[$0]?.lastEvent ?? 0) < (lanes[$1]?.lastEvent ?? 0) }),
+            var correlator = lanes.removeValue(forKey: oldest)?.correlator
+        else { return }
+        correlator.finish()
+        retired.events += correlator.stats.events
+        retired.walks += correlator.stats.walks
+        retired.incomplete += correlator.stats.incomplete
+        order.removeAll { $0 == oldest }
+        last = nil
     }
 
     /// The lane of the last event: events of one namespace come in runs, and a hash of the name per
@@ -43,13 +84,16 @@ public struct NamespacedCorrelator {
 
     private mutating func existingOrNewLane(_ netns: String?) -> Lane {
         if let lane = lanes[netns] { return lane }
-        let lane = Lane()
+        if lanes.count >= NamespacedCorrelator.maxLanes { retireOldestLane() }
+        lanesMade += 1
+        let lane = Lane(id: lanesMade)
+        let id = lane.id
         let numbers = numbers
         let emit = emit
         lane.correlator = Correlator(lookup: lookup(netns), options: options) { walk in
             var walk = walk
             if let netns { walk.netns = netns }
-            numbers.renumber(&walk, netns: netns)
+            numbers.renumber(&walk, lane: id)
             emit(walk)
         }
         lanes[netns] = lane
@@ -70,7 +114,7 @@ public struct NamespacedCorrelator {
 
     /// The counters summed over the namespaces.
     public var stats: Correlator.Stats {
-        var total = Correlator.Stats()
+        var total = retired
         for lane in lanes.values {
             guard let s = lane.correlator?.stats else { continue }
             total.events += s.events
@@ -80,7 +124,7 @@ public struct NamespacedCorrelator {
         return total
     }
 
-    /// The namespaces seen, in the order their first event came.
+    /// The namespaces with a lane, in the order their first event came.
     public var namespaces: [String?] { order }
 }
 
@@ -95,25 +139,26 @@ private final class Renumbering {
     /// How many numbers are remembered for `reply_to`/`connection` (memory stays bounded).
     private let remember = 1 << 16
 
+    /// A lane's number for its namespace, not the name: a smaller key, and no string to hash or keep.
     private struct Key: Hashable {
-        var netns: String?
+        var lane: Int
         var packet: Int
     }
 
-    func renumber(_ walk: inout PacketWalk, netns: String?) {
+    func renumber(_ walk: inout PacketWalk, lane: Int) {
         guard active else {
             // One namespace so far: its numbers are the global ones, and nothing needs remembering.
             next = max(next, walk.packet + 1)
             return
         }
-        let key = Key(netns: netns, packet: walk.packet)
+        let key = Key(lane: lane, packet: walk.packet)
         let global = next
         next += 1
         map[key] = global
         recent.append(key)
         if recent.count > remember, let old = recent.removeFirst() { map[old] = nil }
         walk.packet = global
-        walk.replyTo = walk.replyTo.map { map[Key(netns: netns, packet: $0)] ?? $0 }
-        walk.connection = walk.connection.map { map[Key(netns: netns, packet: $0)] ?? $0 }
+        walk.replyTo = walk.replyTo.map { map[Key(lane: lane, packet: $0)] ?? $0 }
+        walk.connection = walk.connection.map { map[Key(lane: lane, packet: $0)] ?? $0 }
     }
 }

@@ -11,7 +11,13 @@ final class OpenWalk {
     @exclusivity(unchecked) var lastHeaderIndex: Int?
     @exclusivity(unchecked) var lastPosition: HookPosition?
     @exclusivity(unchecked) var lastEventIndex: Int = 0
+    /// The stitcher's count of its own events at the last step (`lastEventIndex` counts the stream's).
+    @exclusivity(unchecked) var lastAdded: Int = 0
     @exclusivity(unchecked) var lastTime: Double?
+    /// When the first step that had a time ran, and the stitcher's event index at the first step
+    /// (the lifetime bounds count from them).
+    @exclusivity(unchecked) var firstTime: Double?
+    let firstEventIndex: Int
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
     @exclusivity(unchecked) var finishedTables: [String] = []
     /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
@@ -40,11 +46,19 @@ final class OpenWalk {
     /// Whether the last header lacked the IP invariants (counted by the stitcher).
     @exclusivity(unchecked) var weak = false
 
-    init(packet: Int) {
+    init(packet: Int, eventIndex: Int) {
         self.packet = packet
-        // Most walks have 5 to 8 steps: one allocation instead of growing through 1, 2, 4 and 8
-        // (each growth moving every step, and a step is over 500 bytes).
-        steps.reserveCapacity(8)
+        firstEventIndex = eventIndex
+    }
+
+    /// Drops the walk's arrays once the analyzer has taken them: the stitcher's queues keep a closed
+    /// walk's object until they reach it, and its steps would otherwise stay alive with it.
+    func release() {
+        steps = []
+        notes = []
+        changes = []
+        finishedTables = []
+        egressPorts = []
     }
 
     /// The last event, read in place (a copy would retain every string in it); needs a step.

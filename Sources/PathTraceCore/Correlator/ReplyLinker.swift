@@ -116,6 +116,11 @@ struct ReplyLinker {
     }
 
     var holdEvents = 4096
+    /// Walks waiting at most, behind the first held one: past this the first is released unfinished.
+    /// They come out in packet order, so every walk closed while one waits is held too, and on input
+    /// where most walks name a NAT with an unknown result that was most of memory (scripts/bench-replay.sh,
+    /// mutated lines); a tidy log holds a few hundred.
+    var maxHeld = 4096
     var maxConnections = 65536
     private var closed: [Int: (walk: PacketWalk, closedAt: Int, closedTime: Double?)] = [:]
     /// Seconds a walk waits for its reply when events carry times (live tracing).
@@ -166,7 +171,7 @@ struct ReplyLinker {
             let pending = closed.values[index].walk.nat.contains { $0.after == nil && $0.direction == "original" }
             var waited = eventIndex - closedAt >= holdEvents
             if let now, let t = closed.values[index].closedTime, now - t >= holdSeconds { waited = true }
-            if pending && !force && !waited {
+            if pending && !force && !waited && closed.count <= maxHeld {
                 idleUntil = closedAt + holdEvents
                 return
             }

@@ -14,6 +14,9 @@ struct Stitcher {
         case evicted
         /// The input ended.
         case endOfInput
+        /// A bound cut it off before it could complete: too many steps, open too long, or the trace's
+        /// clock went back past it. The walk carries a note saying which; the rest is not in view.
+        case cutOff
     }
 
     struct Limits {
@@ -23,6 +26,14 @@ struct Stitcher {
         var windowSeconds = 2.0
         /// Walks open at once before the oldest is closed.
         var maxOpen = 16384
+        /// Events since its first step after which a walk is cut off, however often it is joined: a
+        /// packet's steps lie close together in any trace, and a walk that keeps joining (shuffled or
+        /// repeated lines) would otherwise hold every walk behind it in the reply linker.
+        var lifetimeEvents = 8192
+        /// Seconds of trace time since its first step after which a walk is cut off.
+        var lifetimeSeconds = 4.0
+        /// Steps after which a walk is cut off (a real walk, even through a long ruleset, has far fewer).
+        var maxSteps = 512
         /// Events a complete walk stays open for the bridge steps of its frame (the packet left through
         /// a bridge device: bridge OUTPUT and POSTROUTING follow IP POSTROUTING).
         var tailEvents = 16
@@ -32,7 +43,10 @@ struct Stitcher {
 
     let limits: Limits
     private var nextPacket = 1
+    /// The current event's index in the stream (see `Correlator.add`); the windows count in it.
     private var eventIndex = 0
+    /// Events added to this stitcher (the end-of-input judgement counts only these).
+    private var added = 0
     private var open: [Int: OpenWalk] = [:]
     /// Open walks by invariant key: the first of a chain linked through `OpenWalk.nextWithKey`.
     private var byKey: [InvariantKey: OpenWalk] = [:]
@@ -49,6 +63,12 @@ struct Stitcher {
     private var lastWalk: OpenWalk?
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
     private var activity: Deque<(OpenWalk, Int)> = Deque()
+    /// Walks in the order they started, for the lifetime bound and eviction; closed ones are skipped.
+    private var starts: Deque<OpenWalk> = Deque()
+    /// The time of the last event that had one: a later event far before it means the clock went back.
+    private var clock: Double?
+    /// The event index of the last search for walks the clock went back past (see `addEvent`).
+    private var clockScan = 0
     /// Walks closed during the current call, handed to the caller when it returns.
     private var closed: [Closed] = []
 
@@ -77,9 +97,11 @@ struct Stitcher {
 
     var openCount: Int { open.count }
 
-    /// Adds one event; returns the walks it closed (idle ones the event's time expired, and the walk
-    /// the event completed), oldest first.
-    mutating func add(_ event: TraceEvent) -> [Closed] {
+    /// Adds one event, number `index` of the stream (increasing); returns the walks it closed (idle
+    /// ones the event's time expired, and the walk the event completed), oldest first.
+    mutating func add(_ event: TraceEvent, index: Int) -> [Closed] {
+        eventIndex = index
+        added += 1
         addEvent(event)
         return takeClosed()
     }
@@ -93,8 +115,18 @@ struct Stitcher {
     }
 
     private mutating func addEvent(_ event: TraceEvent) {
-        eventIndex += 1
+        if let now = event.time {
+            // The search visits every open walk, so on input whose clock jumps at every line (shuffled
+            // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
+            // keeps walks it has not reached from joining across the jump meanwhile.
+            if let clock, clock - now > limits.windowSeconds, eventIndex - clockScan >= open.count / 8 {
+                clockScan = eventIndex
+                cutOffAfterClockWentBack(from: clock, to: now)
+            }
+            clock = now
+        }
         expireIdle(now: event.time)
+        cutOffLongLived(now: event.time)
         closeCompleted(now: event.time)
         // The best join among the candidates: the walk with the trace id, then those with the
         // event's invariant key, or (a record without the IP invariants) its flow (each once). The
@@ -175,6 +207,11 @@ struct Stitcher {
             finish(walk, .complete)
         } else if walk.complete {
             hold(walk)
+        } else if walk.steps.count >= limits.maxSteps {
+            walk.notes.append(
+                "cut off after \(walk.steps.count) steps: one packet's walk is never this long, so these steps are "
+                    + "more than one packet's (repeated or shuffled lines)")
+            finish(walk, .cutOff)
         }
     }
 
@@ -241,7 +278,7 @@ struct Stitcher {
     mutating func finishAll(lastTime: Double?) -> [Closed] {
         for packet in open.keys.sorted() {
             guard let walk = open[packet] else { continue }
-            var idle = eventIndex - walk.lastEventIndex > 32
+            var idle = added - walk.lastAdded > 32
             if let now = lastTime, let t = walk.lastTime, now - t > 0.5 { idle = true }
             finish(walk, walk.complete ? .complete : idle ? .expired : .endOfInput)
         }
@@ -400,6 +437,8 @@ struct Stitcher {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
             let pos = position(of: event, in: walk)
         else { return nil }
+        // A walk idle past the window, before or after the event (the clock went back), is over.
+        if let t = event.time, let w = walk.lastTime, (t - w).magnitude > limits.windowSeconds { return nil }
         // A complete walk waits only for its frame's bridge OUTPUT and POSTROUTING steps.
         if walk.complete && !(pos.layer == .bridge && (pos.hook == .output || pos.hook == .postrouting)) {
             return nil
@@ -517,12 +556,11 @@ struct Stitcher {
     // MARK: - Walk bookkeeping
 
     private mutating func start(_ event: TraceEvent) -> OpenWalk {
-        let walk = OpenWalk(packet: nextPacket)
+        let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
         open[walk.packet] = walk
-        if open.count > limits.maxOpen, let oldest = open.keys.min(), let w = open[oldest] {
-            finish(w, .evicted)
-        }
+        starts.append(walk)
+        if open.count > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
         append(
             event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk,
             position: position(of: event, in: nil))
@@ -587,6 +625,10 @@ struct Stitcher {
                 walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)),
                 legacyTable: legacy ? event.table : nil)
         }
+        // Most walks have 5 to 8 steps: room for 8 once a second step comes, instead of growing through
+        // 2, 4 and 8 (a step is over 500 bytes). Not at the first: on input that is not a tidy log most
+        // walks have one step, and 8 would hold 4 KB each (scripts/bench-replay.sh, mutated lines).
+        if index == 1 { walk.steps.reserveCapacity(8) }
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
         if let position { walk.lastPosition = position }
         if let identity {
@@ -614,9 +656,13 @@ struct Stitcher {
         }
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
+        walk.lastAdded = added
         if !ipLog { walk.lastTracedIndex = index }
         lastWalk = walk
-        if let t = event.time { walk.lastTime = t }
+        if let t = event.time {
+            walk.lastTime = t
+            if walk.firstTime == nil { walk.firstTime = t }
+        }
         activity.append((walk, eventIndex))
         if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
         if event.origin == .kernelTrace, event.kind == .policy, event.table == "nat", let hook = position?.hook,
@@ -658,6 +704,70 @@ struct Stitcher {
             }
         }
         closed.append(Closed(walk: walk, reason: reason))
+    }
+
+    /// Trace time as the notes print it: to the millisecond.
+    static func seconds(_ t: Double) -> String { "\((t * 1000).rounded() / 1000)" }
+
+    /// The open walk that started first (closed walks at the front of `starts` are dropped).
+    private mutating func oldestOpen() -> OpenWalk? {
+        while let walk = starts.first, walk.closed { starts.removeFirst() }
+        return starts.first
+    }
+
+    /// Cuts off the walks that started more than the lifetime ago (in events, or in trace time at
+    /// `now`). Only the oldest is looked at in time: the event bound holds whatever the clock does.
+    private mutating func cutOffLongLived(now: Double?) {
+        while let walk = oldestOpen() {
+            let events = eventIndex - walk.firstEventIndex
+            let note: String
+            if events > limits.lifetimeEvents {
+                note =
+                    "cut off \(events) events after its first step: one packet's steps lie closer together, so "
+                    + "the rest of this walk is not in view"
+            } else if let now, let t = walk.firstTime, now - t > limits.lifetimeSeconds {
+                note =
+                    "cut off \(Stitcher.seconds(now - t)) s after its first step: one packet's steps lie closer "
+                    + "together, so the rest of this walk is not in view"
+            } else {
+                return
+            }
+            // A complete walk was only waiting for its frame's bridge steps.
+            if !walk.complete { walk.notes.append(note) }
+            finish(walk, walk.complete ? .complete : .cutOff)
+        }
+    }
+
+    /// The trace's clock went back by more than the window (a reboot, or rotated logs joined in the
+    /// wrong order): no later event belongs to a walk last seen after the new time, so those end here.
+    private mutating func cutOffAfterClockWentBack(from before: Double, to now: Double) {
+        var walks: [OpenWalk] = []
+        for _ in 0..<starts.count {
+            guard let walk = starts.removeFirst() else { break }
+            if walk.closed { continue }
+            starts.append(walk)
+            if let t = walk.lastTime, t - now > limits.windowSeconds { walks.append(walk) }
+        }
+        for walk in walks {
+            if walk.complete {
+                finish(walk, .complete)
+                continue
+            }
+            walk.notes.append(
+                "cut off where the trace's clock goes back (\(Stitcher.seconds(before)) s, then "
+                    + "\(Stitcher.seconds(now)) s: a reboot, or logs joined out of order): the rest of this "
+                    + "walk is not in view")
+            finish(walk, .cutOff)
+        }
+    }
+
+    /// Closes the walks idle past the window, or past their lifetime, at stream index `index` (events
+    /// of other namespaces came meanwhile).
+    mutating func expire(index: Int) -> [Closed] {
+        eventIndex = max(eventIndex, index)
+        expireIdle(now: nil)
+        cutOffLongLived(now: nil)
+        return takeClosed()
     }
 
     /// Closes the walks idle past the window at time `now` (live tracing's clock, or an event's time).

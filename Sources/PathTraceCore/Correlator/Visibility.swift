@@ -11,6 +11,10 @@ final class Visibility {
     @exclusivity(unchecked) private var recent: [[(unit: String, nat: Bool)]] = Array(
         repeating: [], count: Hook.allCases.count)
     private static let recentLimit = 8
+    /// Units remembered per hook. A ruleset has a handful per hook; past this the input is not a trace
+    /// (table names from garbled lines, scripts/bench-replay.sh's mutated lines) and later names are
+    /// not kept, so memory stays bounded.
+    private static let unitLimit = 1024
 
     /// iptables-legacy tables seen at any hook, with their nat flag: a legacy table registers all its
     /// hooks at once, so one seen anywhere is loaded at every hook it has (iptables-nft creates base
@@ -33,6 +37,7 @@ final class Visibility {
             remember(unit, known, at: h)
             return
         }
+        if units[hook]?[unit] == nil, units[hook]?.count ?? 0 >= Visibility.unitLimit { return }
         units[hook, default: [:]][unit] = nat
         remember(unit, nat, at: h)
     }

@@ -255,10 +255,13 @@ struct WalkAnalyzer {
             walk.verdict = .unknown
             walk.notes.append(
                 "no trace after \(label(walk.steps[lastIndex])): where the frame went next is not in the trace")
-        } else if reason == .endOfInput {
+        } else if reason == .endOfInput || reason == .cutOff {
             path = .incomplete
-            walk.notes.append(
-                "the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
+            // A cut-off walk carries the stitcher's note on why.
+            if reason == .endOfInput {
+                walk.notes.append(
+                    "the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
+            }
         } else {
             walk.verdict = .drop
             walk.notes.append(
