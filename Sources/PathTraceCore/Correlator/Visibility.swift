@@ -26,6 +26,7 @@ final class Visibility {
     func note(_ unit: String, at hook: Hook, nat: Bool, legacyTable: String? = nil) {
         if let table = legacyTable, !legacyTables.contains(where: { $0.table == table }) {
             legacyTables.append((table, nat))
+            for i in sorted.indices { sorted[i] = nil }
         }
         let h = Visibility.index(hook)
         for k in recent[h].indices where recent[h][k].unit == unit {
@@ -39,6 +40,7 @@ final class Visibility {
         }
         if units[hook]?[unit] == nil, units[hook]?.count ?? 0 >= Visibility.unitLimit { return }
         units[hook, default: [:]][unit] = nat
+        sorted[h] = nil
         remember(unit, nat, at: h)
     }
 
@@ -55,31 +57,53 @@ final class Visibility {
     /// table counts if it printed there in this input or is a loaded legacy table that has the hook,
     /// nat only for a connection's first packet. Labelled `table:CHAIN` (nft units are already so).
     func nextPrinting(after table: String, at hook: Hook, firstPacket: Bool) -> String? {
-        func counts(_ isNat: Bool) -> Bool { !isNat || firstPacket }
-        /// Legacy tables loaded at `hook` and nft units that printed there, as (priority, label).
-        func candidates(at hook: Hook) -> [(Int, String)] {
-            var found: [(Int, String)] = []
-            for t in legacyTables where counts(t.nat) {
-                if let p = Netfilter.priority(table: t.table, hook: hook) {
-                    found.append((p, "\(t.table):\(hook.rawValue)"))
-                }
-            }
-            for (unit, isNat) in units[hook] ?? [:] where counts(isNat) {
-                let name = unit.split(separator: ":").first.map(String.init) ?? unit
-                let label = unit.contains(":") ? unit : "\(unit):\(hook.rawValue)"
-                if found.contains(where: { $0.1 == label }) { continue }
-                found.append((Netfilter.priority(table: name, hook: hook) ?? 0, label))
-            }
-            return found.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        func first(at hook: Hook, where accept: (Candidate) -> Bool) -> String? {
+            candidates(at: hook).first { (!$0.nat || firstPacket) && accept($0) }?.label
         }
         if let mine = Netfilter.priority(table: table, hook: hook) {
             let mineLabel = "\(table):\(hook.rawValue)"
-            if let next = candidates(at: hook).first(where: { $0.0 > mine && $0.1 != mineLabel }) { return next.1 }
+            if let next = first(at: hook, where: { $0.priority > mine && $0.label != mineLabel }) { return next }
         }
         for later in Netfilter.laterHooks(after: hook) {
-            if let first = candidates(at: later).first { return first.1 }
+            if let next = first(at: later, where: { _ in true }) { return next }
         }
         return nil
+    }
+
+    /// A table or base chain that may print at a hook, for `nextPrinting`.
+    private struct Candidate {
+        var priority: Int
+        var label: String
+        var nat: Bool
+    }
+
+    /// Per hook, the legacy tables loaded there and the nft units that printed there, by priority then
+    /// label; rebuilt only after `note` learnt something. Every walk that ends in a matched rule asks,
+    /// and garbled input holds up to `unitLimit` names per hook (scripts/bench-replay.sh's mutated rows:
+    /// building the list per walk took 96% of the time).
+    @exclusivity(unchecked) private var sorted: [[Candidate]?] = Array(repeating: nil, count: Hook.allCases.count)
+
+    private func candidates(at hook: Hook) -> [Candidate] {
+        let h = Visibility.index(hook)
+        if let cached = sorted[h] { return cached }
+        var found: [Candidate] = []
+        var labels = Set<String>()
+        for t in legacyTables {
+            if let p = Netfilter.priority(table: t.table, hook: hook) {
+                found.append(Candidate(priority: p, label: "\(t.table):\(hook.rawValue)", nat: t.nat))
+                labels.insert(found[found.count - 1].label)
+            }
+        }
+        for (unit, isNat) in units[hook] ?? [:] {
+            let name = unit.split(separator: ":").first.map(String.init) ?? unit
+            let label = unit.contains(":") ? unit : "\(unit):\(hook.rawValue)"
+            guard labels.insert(label).inserted else { continue }
+            found.append(
+                Candidate(priority: Netfilter.priority(table: name, hook: hook) ?? 0, label: label, nat: isNat))
+        }
+        found.sort { ($0.priority, $0.label) < ($1.priority, $1.label) }
+        sorted[h] = found
+        return found
     }
 
     private func remember(_ unit: String, _ nat: Bool, at h: Int) {
