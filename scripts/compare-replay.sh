@@ -23,13 +23,21 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/compare-replay.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cases=0
 differ=0
+first=""
 
-# first_difference A B WHAT: says where files A and B part (cmp's line), with both lines, shortened.
+# first_difference A B WHAT: says where files A and B part (cmp's byte and line), with both lines
+# shortened; remembers the first difference of the whole run for the last line.
 first_difference() {
   local where line
   where=$(cmp "$1" "$2" 2>&1 | head -1)
+  where=${where#*differ: }
+  where=${where/#cmp: EOF on $1/old output ends}
+  where=${where/#cmp: EOF on $2/new output ends}
   line=$(sed -n 's/.*line \([0-9]*\).*/\1/p' <<<"$where")
-  echo "    $3: $where"
+  # cmp counts the lines before the end; the one missing from the shorter output is the next.
+  [ "${where#* output ends}" != "$where" ] && line=$((line + 1))
+  echo "    $3 differs at $where"
+  [ -z "$first" ] && first="$label: $3 line ${line:-?}"
   if [ -n "$line" ]; then
     echo "    old $3 line $line: $(sed -n "${line}{p;q}" "$1" | cut -c1-300)"
     echo "    new $3 line $line: $(sed -n "${line}{p;q}" "$2" | cut -c1-300)"
@@ -52,7 +60,7 @@ check() {
   cases=$((cases + 1))
   run "$old" "$input" "$tmp/old" "$@"
   run "$new" "$input" "$tmp/new" "$@"
-  local label="replay $*"
+  label="replay $*"
   [ "$input" != /dev/null ] && label="cat $input | $label"
   if cmp -s "$tmp/old.out" "$tmp/new.out" && cmp -s "$tmp/old.err" "$tmp/new.err" &&
     cmp -s "$tmp/old.rc" "$tmp/new.rc"; then
@@ -120,5 +128,5 @@ if [ "$differ" = 0 ]; then
   echo "compare-replay: all $cases cases byte-identical"
   exit 0
 fi
-echo "compare-replay: $differ of $cases cases differ"
+echo "compare-replay: $differ of $cases cases differ; the first: $first"
 exit 1
