@@ -80,6 +80,25 @@ import Testing
         #expect(end == Self.page + 10)
     }
 
+    /// A log written while it is replayed: the mapping ends at the size at open, and `read` from there
+    /// (what `InputFile` does next) gets the new lines.
+    @Test func bytesAppendedWhileMappedAreLeftToRead() throws {
+        let file = try TempFile(Array(repeating: UInt8(ascii: "x"), count: 2 * Self.page))
+        defer { file.close() }
+        let mapped = try #require(MappedFile(file.fd, name: file.path, window: Self.page))
+        let end = mapped.forEachWindow { _ in
+            let appender = FileHandle(forWritingAtPath: file.path)
+            appender?.seekToEndOfFile()
+            appender?.write(Data("new line\n".utf8))
+            try? appender?.close()
+        }
+        #expect(end == 2 * Self.page)
+        _ = try file.fd.seek(offset: Int64(end), from: .start)
+        var rest = [UInt8](repeating: 0, count: 64)
+        let n = try rest.withUnsafeMutableBytes { try file.fd.read(into: $0) }
+        #expect(String(decoding: rest[..<n], as: UTF8.self) == "new line\nnew line\n")
+    }
+
     @Test func emptyFilesAndPipesAreNotMapped() throws {
         let empty = try TempFile([])
         defer { empty.close() }

@@ -11,14 +11,14 @@ import SystemPackage
 /// 0.14 s of system time with `read` and 0.08 to 0.10 s mapped, user time unchanged (2.6 s).
 ///
 /// The mapping covers the size `fstat` gives at open. Each window is released once handed over
-/// (`MADV_DONTNEED`), so the mapped file adds one window to the peak RSS whatever its size. A file that
-/// shrinks while it is read: before each window the size is taken again and the windows stop at the new
-/// end, so a file truncated between windows just ends there. One truncated while a window is being
-/// parsed makes the next touch of a vanished page raise SIGBUS; a signal cannot become a Swift error,
-/// so while windows are handed over a SIGBUS inside the mapping writes `pathtrace: FILE shrank while
-/// it was being read` to stderr and exits with status 1 instead of dying silently. Bytes appended
-/// after the open (a log being written) are the caller's to read with `read` from `forEachWindow`'s
-/// end on.
+/// (`MADV_DONTNEED`), so the mapped file adds one window (1 MiB, the size of the `read` buffer it
+/// replaces) to the peak RSS whatever its size. A file that shrinks while it is read: before each
+/// window the size is taken again and the windows stop at the new end, so a file truncated between
+/// windows just ends there. One truncated while a window is being parsed makes the next touch of a
+/// vanished page raise SIGBUS; a signal cannot become a Swift error, so while windows are handed over
+/// a SIGBUS inside the mapping writes `pathtrace: FILE shrank while it was being read` to stderr and
+/// exits with status 1 instead of dying silently. Bytes appended after the open (a log being written)
+/// are the caller's to read with `read` from `forEachWindow`'s end on.
 public final class MappedFile {
     private let base: UnsafeMutableRawPointer
     private let size: Int
@@ -28,7 +28,7 @@ public final class MappedFile {
 
     /// Maps `fd` from its start; nil when it is not a regular file, is empty, or `mmap` refuses (the
     /// caller reads it instead). `window` (bytes, rounded up to whole pages) bounds what is resident.
-    public init?(_ fd: FileDescriptor, name: String, window: Int = 4 << 20) {
+    public init?(_ fd: FileDescriptor, name: String, window: Int = 1 << 20) {
         guard let stat = try? fd.stat(), stat.type == .regular, stat.size > 0, stat.size <= Int64(Int.max)
         else { return nil }
         let size = Int(stat.size)
