@@ -35,7 +35,10 @@ let package = Package(
             ]),
         // Installs rules and waits for a signal: the live teardown and crash-recovery tests run it as a child.
         .executableTarget(
-            name: "pathtrace-test-helper", dependencies: ["PathTraceCore", "PathTraceLinux"],
+            name: "pathtrace-test-helper",
+            dependencies: [
+                "PathTraceCore", "PathTraceLinux", .product(name: "SystemPackage", package: "swift-system"),
+            ],
             path: "Tests/pathtrace-test-helper"),
         .target(name: "TestSupport", dependencies: ["PathTraceCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PathTraceCoreTests", dependencies: ["PathTraceCore", "TestSupport"]),

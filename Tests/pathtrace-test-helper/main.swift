@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 import PathTraceCore
 import PathTraceLinux
+import SystemPackage
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data((message + "\n").utf8))
@@ -65,6 +66,17 @@ case "install":
     } catch {
         fail("\(error)")
     }
+case "map-shrink":
+    // Truncates a file under its own mapping, then touches the vanished page: MappedFile's SIGBUS guard
+    // must say so and exit 1.
+    guard let path = options["file"], let fd = try? FileDescriptor.open(FilePath(path), .readOnly),
+        let mapped = MappedFile(fd, name: path)
+    else { fail("map-shrink needs --file naming a non-empty file") }
+    _ = mapped.forEachWindow { window in
+        if truncate(path, 0) != 0 { fail("truncate: \(errno)") }
+        print("survived: \(window[window.count - 1])")
+    }
+    fail("no SIGBUS")
 default:
     fail("unknown command \(command)")
 }

@@ -1,7 +1,10 @@
 import PathTraceCore
+import PathTraceLinux
 import SystemPackage
 
-/// Reads a file (or stdin for `-`) in large chunks; bounded memory whatever the file size.
+/// Reads a file (or stdin for `-`); bounded memory whatever the file size. A regular file is mapped and
+/// parsed in place (`MappedFile`); standard input, pipes, what `mmap` refuses, and whatever was appended
+/// to a file after it was opened are read in large chunks.
 struct InputFile: ByteSource {
     let path: String
 
@@ -28,8 +31,16 @@ struct InputFile: ByteSource {
         self.fd = fd
     }
 
-    /// Calls `body` with each chunk read until end of file.
+    /// Calls `body` with each chunk until end of file.
     func forEachChunk(_ body: (UnsafeBufferPointer<UInt8>) -> Void) throws {
+        if fd != .standardInput, let mapped = MappedFile(fd, name: path) {
+            let end = mapped.forEachWindow(body)
+            do {
+                _ = try fd.seek(offset: Int64(end), from: .start)
+            } catch {
+                throw CLIFailure.unreadable("cannot read \(path): \(error)")
+            }
+        }
         let size = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
         defer { buffer.deallocate() }
