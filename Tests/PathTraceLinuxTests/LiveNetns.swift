@@ -85,7 +85,7 @@ enum Live {
 }
 
 /// Creates one `ptr…` namespace for the test, as a one-namespace lab, and always deletes it, also when
-/// the test fails or throws.
+/// the test fails or throws; a namespace still listed after that fails the test.
 struct LiveNetnsTrait: TestTrait, TestScoping {
     @TaskLocal static var name: String = ""
 
@@ -95,7 +95,16 @@ struct LiveNetnsTrait: TestTrait, TestScoping {
         try await OffPoolTrait.run(test.name) {
             let lab = LabBuilder(spec: try .live(prefix: "ptr\(Live.runID)\(Live.next())", #"{"namespaces": ["ns"]}"#))
             try lab.up()
-            defer { lab.down() }
+            defer {
+                lab.down()
+                // What a user checks after a run: the namespace is gone (other suites' may be up now).
+                let left = (try? Live.run(["ip", "netns", "list"]).stdout) ?? ""
+                if left.split(separator: "\n").contains(where: {
+                    $0.split(separator: " ").first == "\(lab.spec.netns("ns"))"
+                }) {
+                    Issue.record("namespace \(lab.spec.netns("ns")) was left behind")
+                }
+            }
             try await LiveNetnsTrait.$name.withValue(lab.spec.netns("ns")) { try await function() }
         }
     }
