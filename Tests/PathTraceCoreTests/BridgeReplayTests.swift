@@ -5,18 +5,6 @@ import Testing
 /// Public Docker captures traced with ebtables LOG rules named after their hook (`TRACE: eb:nat:OUTPUT`)
 /// beside iptables TRACE: each frame's bridge steps are steps of its one walk, in the kernel's order.
 @Suite struct BridgeReplayTests {
-    /// `bridge nat:PREROUTING` for a bridge step, `raw:PREROUTING` for an IP one; repeats folded.
-    static func chains(_ walk: PacketWalk) -> [String] {
-        var out: [String] = []
-        for step in walk.steps {
-            let e = step.event
-            var name = e.kind == .log && e.table.isEmpty ? "LOG" : "\(e.table):\(e.chain)"
-            if e.family == .bridge { name = "bridge " + name }
-            if out.last != name { out.append(name) }
-        }
-        return out
-    }
-
     /// 07: a container pings an outside host through docker0 and MASQUERADE; the capture has 74 lines,
     /// of which 24 are ebtables'. One walk for each request and each reply, none incomplete.
     @Test func containerToOutsideIsOneWalkPerPacket() throws {
@@ -30,7 +18,7 @@ import Testing
         #expect(first.family == .ipv4 && first.path == .forward && first.verdict == .accept)
         // br_netfilter runs IP PREROUTING inside the bridge's PREROUTING hook, before bridge INPUT.
         #expect(
-            Self.chains(first) == [
+            first.stepNames == [
                 "bridge broute:BROUTING", "bridge nat:PREROUTING", "raw:PREROUTING", "mangle:PREROUTING",
                 "nat:PREROUTING", "bridge filter:INPUT", "mangle:FORWARD", "filter:FORWARD", "filter:DOCKER-USER",
                 "filter:FORWARD", "filter:DOCKER-ISOLATION", "filter:FORWARD", "mangle:POSTROUTING",
@@ -45,7 +33,7 @@ import Testing
         let reply = try #require(replies.first)
         #expect(reply.replyTo == first.packet)
         #expect(
-            Array(Self.chains(reply).suffix(4)) == [
+            Array(reply.stepNames.suffix(4)) == [
                 "mangle:POSTROUTING", "bridge nat:OUTPUT", "bridge filter:OUTPUT", "bridge nat:POSTROUTING",
             ])
         #expect(reply.verdict == .accept && reply.path == .forward)
@@ -62,7 +50,7 @@ import Testing
         #expect(r.walks.count == 6)
         #expect(r.walks.allSatisfy { $0.path == .bridged })
         let first = try #require(r.walks.first)
-        let order = Self.chains(first)
+        let order = first.stepNames
         let at = { (name: String) in order.firstIndex(of: name) ?? -1 }
         #expect(at("bridge nat:PREROUTING") < at("raw:PREROUTING"))
         #expect(at("raw:PREROUTING") < at("bridge filter:FORWARD"))
@@ -84,7 +72,7 @@ import Testing
         #expect(first.notes == ["flooded: a copy of the frame left through each of veth57a3dec, veth0594f4b"])
         #expect(r.walks.dropFirst().allSatisfy { !$0.notes.contains { $0.hasPrefix("flooded") } })
         let replies = r.walks.filter { $0.firstHeader?.icmpType == 0 }
-        #expect(replies.allSatisfy { $0.path == .input && Self.chains($0).contains("bridge filter:INPUT") })
+        #expect(replies.allSatisfy { $0.path == .input && $0.stepNames.contains("bridge filter:INPUT") })
     }
 }
 
@@ -100,7 +88,7 @@ import Testing
         let udp = try #require(r.walks.first { $0.firstHeader?.dport == 5001 })
         #expect(udp.path == .bridged && udp.verdict == .accept && udp.family == .ipv4)
         #expect(
-            BridgeReplayTests.chains(udp) == [
+            udp.stepNames == [
                 "bridge broute:BROUTING", "bridge nat:PREROUTING", "raw:PREROUTING", "LOG", "raw:PREROUTING",
                 "nat:PREROUTING", "bridge filter:FORWARD", "filter:FORWARD", "bridge nat:POSTROUTING",
                 "nat:POSTROUTING",
@@ -119,7 +107,7 @@ import Testing
         let synAck = try #require(r.walks.first { $0.firstHeader?.tcpFlags == [.syn, .ack] })
         #expect(synAck.replyTo == syn.packet)
         #expect(
-            BridgeReplayTests.chains(synAck).suffix(3) == [
+            synAck.stepNames.suffix(3) == [
                 "bridge filter:OUTPUT", "bridge nat:OUTPUT", "bridge nat:POSTROUTING",
             ])
     }
@@ -132,13 +120,13 @@ import Testing
         let request = try #require(arp.first { $0.firstHeader?.macDst == "ff:ff:ff:ff:ff:ff" })
         #expect(request.path == .bridged && request.verdict == .accept)
         #expect(
-            BridgeReplayTests.chains(request) == [
+            request.stepNames == [
                 "bridge broute:BROUTING", "bridge nat:PREROUTING", "bridge filter:FORWARD", "bridge nat:POSTROUTING",
                 "bridge filter:INPUT",
             ])
         let reply = try #require(arp.first { $0.firstHeader?.macDst == "52:54:98:76:55:30" })
         #expect(reply.path == .bridged)
-        #expect(!BridgeReplayTests.chains(reply).contains("bridge filter:INPUT"))
+        #expect(!reply.stepNames.contains("bridge filter:INPUT"))
     }
 }
 
@@ -152,7 +140,7 @@ import Testing
             let walk = try #require(r.walks.first)
             #expect(walk.path == .bridged && walk.verdict == .accept && walk.family == .ipv4)
             #expect(
-                BridgeReplayTests.chains(walk) == [
+                walk.stepNames == [
                     "bridge brtrace:prerouting", "bridge nat:PREROUTING", "iptrace:prerouting",
                     "bridge brtrace:forward", "bridge filter:FORWARD", "iptrace:forward", "bridge brtrace:postrouting",
                     "bridge nat:POSTROUTING", "iptrace:postrouting",

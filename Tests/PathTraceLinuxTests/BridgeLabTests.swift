@@ -14,18 +14,6 @@ struct BridgeLabTests {
     /// Where a recording run (`PT_RECORD_BRIDGE=1`) writes the events it traced.
     static let capture = "captures/bridge-ebtables-brnf.events.jsonl"
 
-    /// The step names a user reads, bridge steps marked.
-    static func chains(_ walk: PacketWalk) -> [String] {
-        var out: [String] = []
-        for step in walk.steps {
-            let e = step.event
-            var name = e.kind == .log && e.table.isEmpty ? "LOG" : "\(e.table):\(e.chain)"
-            if e.family == .bridge { name = "bridge " + name }
-            if out.last != name { out.append(name) }
-        }
-        return out
-    }
-
     @Test func ebtablesAndTraceStepsOfAFrameAreOneWalk() throws {
         let spec = try Fixtures.lab(
             "bridge-ebtables-brnf", prefix: "ptbe\(getpid() % 100_000)\(LiveLab.letters(Live.next()))")
@@ -43,7 +31,7 @@ struct BridgeLabTests {
         #expect(udp.path == .bridged)
         #expect(udp.family == .ipv4)
         #expect(
-            Self.chains(udp) == [
+            udp.stepNames == [
                 "bridge broute:BROUTING", "bridge nat:PREROUTING", "raw:PREROUTING", "LOG", "raw:PREROUTING",
                 "nat:PREROUTING", "bridge filter:FORWARD", "filter:FORWARD", "bridge nat:POSTROUTING",
                 "nat:POSTROUTING",
@@ -55,7 +43,7 @@ struct BridgeLabTests {
         let syn = try #require(result.walks.first { $0.firstHeader?.dport == 80 && $0.firstHeader?.tcpFlags == .syn })
         #expect(syn.path == .forward)
         #expect(
-            Self.chains(syn) == [
+            syn.stepNames == [
                 "bridge broute:BROUTING", "bridge nat:PREROUTING", "raw:PREROUTING", "nat:PREROUTING",
                 "bridge filter:INPUT", "filter:FORWARD", "nat:POSTROUTING",
             ])
@@ -69,7 +57,7 @@ struct BridgeLabTests {
             result.walks.first { $0.firstHeader?.sport == 80 && $0.firstHeader?.tcpFlags == [.syn, .ack] })
         #expect(synAck.replyTo == syn.packet)
         #expect(
-            Self.chains(synAck) == [
+            synAck.stepNames == [
                 "raw:PREROUTING", "filter:FORWARD", "bridge filter:OUTPUT", "bridge nat:OUTPUT",
                 "bridge nat:POSTROUTING",
             ])
@@ -85,11 +73,11 @@ struct BridgeLabTests {
         let request = try #require(arp.first { $0.firstHeader?.macDst == "ff:ff:ff:ff:ff:ff" })
         #expect(request.path == .bridged)
         #expect(
-            Self.chains(request) == [
+            request.stepNames == [
                 "bridge broute:BROUTING", "bridge nat:PREROUTING", "bridge filter:FORWARD", "bridge nat:POSTROUTING",
                 "bridge filter:INPUT",
             ])
-        #expect(walks.filter { $0.firstHeader?.dport == 5001 }.map(Self.chains) == [Self.chains(udp)])
+        #expect(walks.filter { $0.firstHeader?.dport == 5001 }.map(\.stepNames) == [udp.stepNames])
 
         if ProcessInfo.processInfo.environment["PT_RECORD_BRIDGE"] == "1" {
             try Data(saved.bytes).write(to: Fixtures.url(Self.capture))
