@@ -2,13 +2,13 @@
 # Live tracing benchmark: floods the libvirt-nat lab's forward path with a bounded number of UDP
 # packets (only between the lab's namespaces) and prints, per backend and for `nft monitor trace`
 # on the same traffic: packets sent, events received, walks reconstructed, events lost, CPU seconds.
-#   sudo scripts/bench-live.sh [PACKETS] [RATE_NFT] [RATE_LEGACY]
+#   sudo scripts/bench-live.sh [PACKETS] [RATE_NFT] [RATE_LEGACY]   (BENCH_BIN=PATH: another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packets=${1:-200000}
 rate_nft=${2:-20000}
 rate_legacy=${3:-40000}
-bin=.build/release/pathtrace
+bin=${BENCH_BIN:-.build/release/pathtrace}
 [ -x "$bin" ] || swift build -c release >/dev/null
 work=$(mktemp -d)
 cleanup() {
