@@ -285,11 +285,14 @@ public struct LabSpec: Codable, Sendable, Equatable {
 public enum LabError: Error, Equatable, CustomStringConvertible {
     case invalid(String, String)
     case notFound(String, [String])
+    /// A lab file that cannot be read (its path).
+    case unreadable(String)
 
     public var description: String {
         switch self {
         case .invalid(let source, let why): return "lab \(source): \(why)"
         case .notFound(let name, let known): return "no lab named \(name) (known: \(known.joined(separator: ", ")))"
+        case .unreadable(let path): return "cannot read lab file \(path)"
         }
     }
 }

@@ -26,13 +26,13 @@ struct Lab: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the labs and where they were found.")
         func run() throws {
             var directory: URL?
-            for (name, url) in LabCatalog.all() {
-                let spec = try LabCatalog.load(url)
-                if url.deletingLastPathComponent() != directory {
-                    directory = url.deletingLastPathComponent()
-                    FileOutput.stdout.write("# \(url.deletingLastPathComponent().standardizedFileURL.path)\n")
+            for lab in Lab.catalog.all() {
+                let spec = try Lab.spec(at: lab.url)
+                if lab.directory != directory {
+                    directory = lab.directory
+                    FileOutput.stdout.write("# \(lab.directory.standardizedFileURL.path)\n")
                 }
-                FileOutput.stdout.write("\(name)\t\(spec.description)\n")
+                FileOutput.stdout.write("\(lab.name)\t\(spec.description)\n")
             }
             FileOutput.stdout.flush()
         }
@@ -43,7 +43,7 @@ struct Lab: ParsableCommand {
         @Argument(help: "Lab name (see `pathtrace lab list`) or a lab file.") var name: String
         func run() throws {
             try requireNetAdmin()
-            let spec = try LabCatalog.spec(named: name)
+            let spec = try Lab.spec(named: name)
             var builder = LabBuilder(spec: spec)
             builder.log = { FileOutput.stderr.write("  \($0)\n") }
             try builder.up()
@@ -62,7 +62,7 @@ struct Lab: ParsableCommand {
 
         func run() throws {
             try requireNetAdmin()
-            var lab = LabRun(spec: try LabCatalog.spec(named: name), backend: backend.fixed)
+            var lab = LabRun(spec: try Lab.spec(named: name), backend: backend.fixed)
             lab.keepPacketBytes = output.pcap != nil
             let live = try LiveOutput(output)
             lab.onMessage = LiveOutput.message
@@ -87,7 +87,7 @@ struct Lab: ParsableCommand {
         @Argument(help: "Lab name or lab file.") var name: String
         func run() throws {
             try requireNetAdmin()
-            let spec = try LabCatalog.spec(named: name)
+            let spec = try Lab.spec(named: name)
             let removed = LabBuilder(spec: spec).down()
             let what = removed.isEmpty ? "nothing was up" : "removed \(removed.joined(separator: " "))"
             FileOutput.stdout.write("lab \(spec.name): \(what)\n")
@@ -96,60 +96,26 @@ struct Lab: ParsableCommand {
     }
 }
 
-/// Exits `noNetAdmin` with a message, before anything is touched, when the process cannot administer the network.
-func requireNetAdmin() throws {
-    if !Capabilities.hasNetAdmin() {
-        throw CLIFailure.noNetAdmin(LiveTraceError.noNetAdmin.description)
-    }
-}
-
-/// Finds lab files.
-enum LabCatalog {
-    static func directories() -> [URL] {
-        var dirs: [URL] = []
-        if let env = ProcessInfo.processInfo.environment["PATHTRACE_LABS"] { dirs.append(URL(fileURLWithPath: env)) }
-        // Walk up from the binary (.build/release/pathtrace) to a source tree holding Fixtures/labs.
-        let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        var dir = bin
-        for _ in 0..<5 {
-            dirs.append(dir.appendingPathComponent("Fixtures/labs"))
-            dir = dir.deletingLastPathComponent()
-        }
-        // `make install` puts them in PREFIX/share beside PREFIX/bin, whatever the prefix.
-        dirs.append(bin.deletingLastPathComponent().appendingPathComponent("share/pathtrace/labs"))
-        return dirs
-    }
-
-    static func all() -> [(String, URL)] {
-        var seen = Set<String>()
-        var result: [(String, URL)] = []
-        for dir in directories() {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-            for file in files.sorted() where file.hasSuffix(".json") {
-                let name = String(file.dropLast(5))
-                if seen.insert(name).inserted { result.append((name, dir.appendingPathComponent(file))) }
-            }
-        }
-        return result
-    }
-
-    static func load(_ url: URL) throws -> LabSpec {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw CLIFailure.unreadable("cannot read lab file \(url.path)")
-        }
-        do {
-            return try LabSpec.decode(data, source: url.lastPathComponent)
-        } catch let error as LabError {
-            throw CLIFailure.usage(error.description)
-        }
+extension Lab {
+    static var catalog: LabCatalog {
+        LabCatalog(executable: CommandLine.arguments[0], environment: ProcessInfo.processInfo.environment)
     }
 
     static func spec(named name: String) throws -> LabSpec {
-        if name.hasSuffix(".json") || name.contains("/") { return try load(URL(fileURLWithPath: name)) }
-        let labs = all()
-        guard let url = labs.first(where: { $0.0 == name })?.1 else {
-            throw CLIFailure.usage(LabError.notFound(name, labs.map(\.0)).description)
+        try failing { try catalog.spec(named: name) }
+    }
+
+    static func spec(at url: URL) throws -> LabSpec {
+        try failing { try LabCatalog.load(url) }
+    }
+
+    /// An unreadable lab file exits `failure`; a bad or unknown lab is bad usage.
+    private static func failing(_ body: () throws -> LabSpec) throws -> LabSpec {
+        do {
+            return try body()
+        } catch let error as LabError {
+            if case .unreadable = error { throw CLIFailure.unreadable(error.description) }
+            throw CLIFailure.usage(error.description)
         }
-        return try load(url)
     }
 }
