@@ -219,9 +219,7 @@ struct ReplyLinker {
     /// when its direction is `reply`); remembers the id of a walk that opens one. Returns whether it
     /// linked.
     private mutating func linkByConntrack(_ walk: inout PacketWalk) -> Bool {
-        guard let i = walk.steps.firstIndex(where: { $0.event.hasHeader && $0.event.headerValue.conntrack?.id != nil }),
-            let ct = walk.steps[i].event.headerValue.conntrack, let id = ct.id
-        else { return false }
+        guard let ct = ReplyLinker.conntrackWithID(walk), let id = ct.id else { return false }
         // `ct state new` opens a connection, also when the kernel recycled an id seen before.
         guard let opener = byConntrackID[id], opener != walk.packet, !ct.isNew else {
             if ct.isNew, let later = byConntrackID[id], later > walk.packet { adoptLater(later, opener: walk.packet) }
@@ -241,14 +239,19 @@ struct ReplyLinker {
     /// A later packet of the connection closed before its first one (a drop closes a walk at once,
     /// an accepted one waits for its window): still held, it is tied to the opener now.
     private mutating func adoptLater(_ later: Int, opener: Int) {
-        guard var held = closed[later], held.walk.connection == nil,
-            let i = held.walk.steps.firstIndex(where: {
-                $0.event.hasHeader && $0.event.headerValue.conntrack?.id != nil
-            })
+        guard var held = closed[later], held.walk.connection == nil, let ct = ReplyLinker.conntrackWithID(held.walk)
         else { return }
         held.walk.connection = opener
-        if held.walk.steps[i].event.headerValue.conntrack?.direction == "reply" { held.walk.replyTo = opener }
+        if ct.direction == "reply" { held.walk.replyTo = opener }
         closed[later] = held
+    }
+
+    /// The conntrack record of the walk's first step that names its entry's id (nft ≥ 1.1), read once.
+    private static func conntrackWithID(_ walk: borrowing PacketWalk) -> ConntrackRecord? {
+        for i in walk.steps.indices where walk.steps[i].event.hasHeader {
+            if let ct = walk.steps[i].event.headerValue.conntrack, ct.id != nil { return ct }
+        }
+        return nil
     }
 
     private mutating func rememberConntrack(_ id: UInt32, _ packet: Int) {
