@@ -263,13 +263,13 @@ public enum WalkJSON {
         case .break: w.string("break")
         case .jump(let chain):
             w.raw("\"jump ")
-            w.stringBody(chain)
+            w.stringBody(chain.string)
             w.byte(UInt8(ascii: "\""))
         case .goto(let chain):
             w.raw("\"goto ")
-            w.stringBody(chain)
+            w.stringBody(chain.string)
             w.byte(UInt8(ascii: "\""))
-        case .other(let text): w.string(text)
+        case .other(let text): w.string(text.string)
         }
     }
 

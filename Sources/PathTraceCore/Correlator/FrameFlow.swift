@@ -6,8 +6,8 @@ struct FrameFlow: Hashable {
     var dst: IPAddress?
     var sport: UInt16?
     var dport: UInt16?
-    var macSrc: String?
-    var macDst: String?
+    var macSrc: Name?
+    var macDst: Name?
     var macProto: UInt16?
 
     /// The key of `h`, or of the event's frame when `h` has no addresses; nil when it shows neither
@@ -21,9 +21,11 @@ struct FrameFlow: Hashable {
             dport = h.dport
             return
         }
-        guard event.hasHeader, event.headerValue.macSrc != nil || event.headerValue.macDst != nil else { return nil }
-        macSrc = event.headerValue.macSrc
-        macDst = event.headerValue.macDst
+        guard event.hasHeader, event.headerValue.macSrcName != nil || event.headerValue.macDstName != nil else {
+            return nil
+        }
+        macSrc = event.headerValue.macSrcName
+        macDst = event.headerValue.macDstName
         macProto = event.headerValue.macProto
     }
 }

@@ -3,14 +3,14 @@
 /// priority or a rule's NAT target each time was a sixth of the correlator's work.
 final class LookupMemo {
     private struct ChainKey: Hashable {
-        var table: String
-        var chain: String
+        var table: Name
+        var chain: Name
         var family: Family
     }
 
     let lookup: RuleLookup
     private var positions: [ChainKey: HookPosition?] = [:]
-    private var natTexts: [String: Bool] = [:]
+    private var natTexts: [Name: Bool] = [:]
     private let limit = 4096
 
     init(_ lookup: RuleLookup) {
@@ -18,7 +18,7 @@ final class LookupMemo {
     }
 
     func basePosition(_ e: TraceEvent) -> HookPosition? {
-        let key = ChainKey(table: e.table, chain: e.chain, family: e.family)
+        let key = ChainKey(table: e.tableName, chain: e.chainName, family: e.family)
         if let known = positions[key] { return known }
         let position = lookup.basePosition(table: e.table, chain: e.chain, family: e.family)
         if positions.count >= limit { positions.removeAll(keepingCapacity: true) }
@@ -28,10 +28,10 @@ final class LookupMemo {
 
     /// Whether the event's own rule text is a NAT statement.
     func isNat(_ e: TraceEvent) -> Bool {
-        if e.table == "nat" { return true }
-        guard let text = e.ruleText else { return false }
+        if e.tableName == .nat { return true }
+        guard let text = e.ruleTextName else { return false }
         if let known = natTexts[text] { return known }
-        let nat = lookup.natTarget(ruleText: text) != nil
+        let nat = lookup.natTarget(ruleText: text.string) != nil
         if natTexts.count >= limit { natTexts.removeAll(keepingCapacity: true) }
         natTexts[text] = nat
         return nat

@@ -37,7 +37,7 @@ public struct MixedStepOrder {
 
     /// Whether an event is an nf_tables step (a trace id, or an nft family word) rather than legacy TRACE.
     public static func isNftStep(_ event: TraceEvent) -> Bool {
-        event.traceID != nil || event.tableFamily != nil
+        event.traceID != nil || event.tableFamilyName != nil
     }
 
     /// Holds `event`, received at wall-clock time `now`; returns what is due (packets idle for `hold`),
@@ -140,7 +140,7 @@ public struct MixedStepOrder {
             if let previous { return Placed(event: event, rank: previous.rank, priority: previous.priority) }
             return Placed(event: event, rank: 0, priority: Int.min)
         }
-        if let previous, previous.rank == Netfilter.rank(hook), previous.event.table == event.table,
+        if let previous, previous.rank == Netfilter.rank(hook), previous.event.tableName == event.tableName,
             priority == nil
         {
             return Placed(event: event, rank: previous.rank, priority: previous.priority)

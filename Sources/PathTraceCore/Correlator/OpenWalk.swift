@@ -19,9 +19,9 @@ final class OpenWalk {
     @exclusivity(unchecked) var firstTime: Double?
     let firstEventIndex: Int
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
-    @exclusivity(unchecked) var finishedTables: [String] = []
+    @exclusivity(unchecked) var finishedTables: [ChainUnit] = []
     /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
-    @exclusivity(unchecked) var currentUnit = ""
+    @exclusivity(unchecked) var currentUnit = ChainUnit(table: .empty)
     @exclusivity(unchecked) var confidence: Double = 1
     @exclusivity(unchecked) var notes: [String] = []
     /// Header changes seen between consecutive events: NAT evidence `observed`.
@@ -42,7 +42,7 @@ final class OpenWalk {
     /// The next open walk with the same flow key.
     @exclusivity(unchecked) var nextWithFlow: OpenWalk?
     /// The bridge ports a copy of the frame left through (a flooded frame leaves through each).
-    @exclusivity(unchecked) var egressPorts: [String] = []
+    @exclusivity(unchecked) var egressPorts: [Name] = []
     /// Whether the last header lacked the IP invariants (counted by the stitcher).
     @exclusivity(unchecked) var weak = false
 

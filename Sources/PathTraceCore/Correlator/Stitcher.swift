@@ -297,8 +297,8 @@ struct Stitcher {
         if event.kind == .log && event.hook == nil { return Stitcher.logPosition(event, layer: layer, in: walk) }
         var hook = event.hook
         // nft chains have free names, but most say their hook (firewall4's `mangle_prerouting`, `dstnat`).
-        if hook == nil, event.traceID != nil { hook = Stitcher.hookFromName(event.chain) }
-        if hook == nil, let walk, !walk.steps.isEmpty, walk.lastTraced.table == event.table {
+        if hook == nil, event.traceID != nil { hook = Stitcher.hookFromName(event.chainName) }
+        if hook == nil, let walk, !walk.steps.isEmpty, walk.lastTraced.tableName == event.tableName {
             hook = walk.lastPosition?.hook
         }
         if hook == nil {
@@ -313,8 +313,8 @@ struct Stitcher {
     /// IN and OUT: FORWARD, or POSTROUTING of a forwarded packet; OUT only: OUTPUT or POSTROUTING),
     /// the walk's current one when it is among them, else the first the walk can still reach.
     static func logPosition(_ event: TraceEvent, layer: Netfilter.Layer, in walk: OpenWalk?) -> HookPosition? {
-        let hasIn = !(event.inIface ?? "").isEmpty
-        let hasOut = !(event.outIface ?? "").isEmpty
+        let hasIn = event.inIfaceName.isPresent
+        let hasOut = event.outIfaceName.isPresent
         let candidates: [Hook]
         switch (hasIn, hasOut) {
         case (true, true): candidates = layer == .bridge ? [.forward] : [.forward, .postrouting]
@@ -336,9 +336,9 @@ struct Stitcher {
 
     static func priority(of event: TraceEvent, at hook: Hook) -> Int {
         if event.family == .bridge { return bridgePriority(of: event, at: hook) }
-        if let p = Netfilter.priority(table: event.table, hook: hook) { return p }
+        if let p = Netfilter.priority(table: event.tableName, hook: hook) { return p }
         // pathtrace's own live table (TraceRulePlan.nftPriority: raw - 1).
-        if event.table.hasPrefix("pathtrace_") { return -301 }
+        if event.tableName.hasPrefix("pathtrace_") { return -301 }
         // nft tables have free names; guess from the usual naming of chains and tables.
         let name = (event.table + " " + event.chain).lowercased()
         if name.contains("raw") { return -300 }
@@ -349,7 +349,7 @@ struct Stitcher {
 
     /// An ebtables table's priority, or (nft bridge tables have free names) a guess from the name.
     static func bridgePriority(of event: TraceEvent, at hook: Hook) -> Int {
-        if let p = Netfilter.bridgePriority(table: event.table, hook: hook) { return p }
+        if let p = Netfilter.bridgePriority(table: event.tableName.string, hook: hook) { return p }
         let name = (event.table + " " + event.chain).lowercased()
         if name.contains("broute") { return Netfilter.BridgePriority.first }
         switch hook {
@@ -369,20 +369,21 @@ struct Stitcher {
             if basePosition(event) != nil { return true }
             // ebtables-nft puts filter OUTPUT at the bridge `filter` priority, −200, before nat OUTPUT
             // (100); legacy ebtables at 200, after it: from a LOG line's prefix, the order is not known.
-            if event.table == "filter" && hook == .output { return false }
-            return Netfilter.bridgePriority(table: event.table, hook: hook) != nil
+            if event.tableName == .filter && hook == .output { return false }
+            return Netfilter.bridgePriority(table: event.tableName.string, hook: hook) != nil
         }
         if event.kind == .log { return false }
-        if event.origin == .kernelTrace || event.table.hasPrefix("pathtrace_") { return true }
-        if ["raw", "mangle", "nat", "filter", "security"].contains(event.table) { return true }
+        if event.origin == .kernelTrace || event.tableName.hasPrefix("pathtrace_") { return true }
+        if event.tableName.isIptablesTable { return true }
         return basePosition(event) != nil
     }
 
     /// The hook a chain's name says, as a word of it: `mangle_prerouting`, `filter_INPUT`, `dstnat`.
     /// Scans the bytes in place: every event of a free-named nft chain asks.
-    static func hookFromName(_ chain: String) -> Hook? {
-        var chain = chain
-        return chain.withUTF8 { bytes -> Hook? in
+    static func hookFromName(_ chain: String) -> Hook? { hookFromName(Name(chain)) }
+
+    static func hookFromName(_ chain: Name) -> Hook? {
+        chain.bytes.withMemoryRebound(to: UInt8.self) { bytes -> Hook? in
             var start = 0
             for end in 0...bytes.count {
                 let isLetter = end < bytes.count && (bytes[end] | 0x20) >= 97 && (bytes[end] | 0x20) <= 122
@@ -416,8 +417,8 @@ struct Stitcher {
     /// chain: several may run at one hook), a chain whose hook nothing tells stays at the previous one,
     /// so that without a ruleset base chains keep the order printed.
     static func hookFromInterfaces(_ event: TraceEvent, after previous: Hook?, keepsHook: Bool = false) -> Hook? {
-        let hasIn = !(event.inIface ?? "").isEmpty
-        let hasOut = !(event.outIface ?? "").isEmpty
+        let hasIn = event.inIfaceName.isPresent
+        let hasOut = event.outIfaceName.isPresent
         switch (hasIn, hasOut) {
         // Forwarded packets keep their input device at POSTROUTING (nft trace, kernel 6.18 nf_log).
         case (true, true):
@@ -447,7 +448,7 @@ struct Stitcher {
         let ipLog = event.kind == .log && event.family != .bridge
         if pos.stage == lastPos.stage {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
-            if pos.priority < lastPos.priority && event.table != walk.lastTraced.table
+            if pos.priority < lastPos.priority && event.tableName != walk.lastTraced.tableName
                 && priorityKnown(event) && priorityKnown(walk.lastTraced)
             {
                 return nil
@@ -459,7 +460,7 @@ struct Stitcher {
                     return nil
                 }
             }
-            if event.table == walk.lastTraced.table && event.chain == walk.lastTraced.chain {
+            if event.tableName == walk.lastTraced.tableName && event.chainName == walk.lastTraced.chainName {
                 if case .number(let n) = event.rule, case .number(let m) = walk.lastTraced.rule, n <= m { return nil }
             }
         } else if let progress = walk.progress {
@@ -493,10 +494,12 @@ struct Stitcher {
             if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return nil }
         } else {
             if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-                if let a = walk.last.inIface, let b = event.inIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+                if let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b { return nil }
             }
             if pos.hook == lastPos.hook && pos.hook != .output {
-                if let a = walk.last.outIface, let b = event.outIface, !a.isEmpty, !b.isEmpty, a != b { return nil }
+                if let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b {
+                    return nil
+                }
             }
         }
         return (cost, pos)
@@ -504,10 +507,10 @@ struct Stitcher {
 
     /// The bridge port a bridge step's frame left through (an ebtables line's OUT, an nfnetlink_log
     /// record's PHYSOUT).
-    static func egressPort(_ event: TraceEvent) -> String? {
+    static func egressPort(_ event: TraceEvent) -> Name? {
         guard event.family == .bridge else { return nil }
-        if let p = event.physOut, !p.isEmpty { return p }
-        if let o = event.outIface, !o.isEmpty { return o }
+        if let p = event.physOutName, !p.isEmpty { return p }
+        if let o = event.outIfaceName, !o.isEmpty { return o }
         return nil
     }
 
@@ -515,12 +518,12 @@ struct Stitcher {
     /// PHYSOUT) are ports, which an IP step of a bridged frame shows as PHYSIN/PHYSOUT. Only ports both
     /// show are compared, and the input port only while the frame is still on its way in.
     static func portsAgree(_ a: TraceEvent, _ aPos: HookPosition, _ b: TraceEvent, _ bPos: HookPosition) -> Bool {
-        func port(_ e: TraceEvent, input: Bool) -> String? {
-            let phys = input ? e.physIn : e.physOut
+        func port(_ e: TraceEvent, input: Bool) -> Name? {
+            let phys = input ? e.physInName : e.physOutName
             if let p = phys, !p.isEmpty { return p }
             guard e.family == .bridge else { return nil }
-            let dev = input ? e.inIface : e.outIface
-            return (dev ?? "").isEmpty ? nil : dev
+            let dev = input ? e.inIfaceName : e.outIfaceName
+            return dev.isPresent ? dev : nil
         }
         let inbound: Set<Hook> = [.brouting, .prerouting, .input, .forward]
         if inbound.contains(aPos.hook) && inbound.contains(bPos.hook),
@@ -540,11 +543,11 @@ struct Stitcher {
 
     /// The unit that runs once per hook: an iptables table, or (nft) a table's base chain; a user
     /// chain belongs to the base chain that jumped to it.
-    static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> String {
-        if event.origin == .kernelTrace { return event.table }
-        if event.hook != nil || event.startsChain { return event.table + ":" + event.chain }
-        if let walk, !walk.steps.isEmpty, walk.lastTraced.table == event.table { return walk.currentUnit }
-        return event.table + ":" + event.chain
+    static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> ChainUnit {
+        if event.origin == .kernelTrace { return ChainUnit(table: event.tableName) }
+        if event.hook != nil || event.startsChain { return ChainUnit(table: event.tableName, chain: event.chainName) }
+        if let walk, !walk.steps.isEmpty, walk.lastTraced.tableName == event.tableName { return walk.currentUnit }
+        return ChainUnit(table: event.tableName, chain: event.chainName)
     }
 
     static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool {
@@ -622,8 +625,8 @@ struct Stitcher {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
             let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
             visibility.note(
-                walk.currentUnit, at: hook, nat: event.table == "nat" || (event.kind == .rule && isNat(event)),
-                legacyTable: legacy ? event.table : nil)
+                walk.currentUnit, at: hook, nat: event.tableName == .nat || (event.kind == .rule && isNat(event)),
+                legacyTable: legacy ? event.tableName : nil)
         }
         // Most walks have 5 to 8 steps: room for 8 once a second step comes, instead of growing through
         // 2, 4 and 8 (a step is over 500 bytes). Not at the first: on input that is not a tidy log most
@@ -665,7 +668,7 @@ struct Stitcher {
         }
         activity.append((walk, eventIndex))
         if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
-        if event.origin == .kernelTrace, event.kind == .policy, event.table == "nat", let hook = position?.hook,
+        if event.origin == .kernelTrace, event.kind == .policy, event.tableName == .nat, let hook = position?.hook,
             Netfilter.isFinal(hook)
         {
             // iptables' nat is the last table at INPUT and POSTROUTING: its policy ends the walk.

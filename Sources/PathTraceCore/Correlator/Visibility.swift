@@ -5,10 +5,10 @@
 ///
 /// Its fields skip dynamic exclusivity checks: it is used from one thread, one call at a time.
 final class Visibility {
-    @exclusivity(unchecked) private var units: [Hook: [String: Bool]] = [:]
+    @exclusivity(unchecked) private var units: [Hook: [ChainUnit: Bool]] = [:]
     /// The last few units noted at each hook with their flag, checked before hashing into `units`:
     /// every event notes its unit, and most notes change nothing.
-    @exclusivity(unchecked) private var recent: [[(unit: String, nat: Bool)]] = Array(
+    @exclusivity(unchecked) private var recent: [[(unit: ChainUnit, nat: Bool)]] = Array(
         repeating: [], count: Hook.allCases.count)
     private static let recentLimit = 8
     /// Units remembered per hook. A ruleset has a handful per hook; past this the input is not a trace
@@ -19,11 +19,11 @@ final class Visibility {
     /// iptables-legacy tables seen at any hook, with their nat flag: a legacy table registers all its
     /// hooks at once, so one seen anywhere is loaded at every hook it has (iptables-nft creates base
     /// chains one by one, so its tables are not counted here). A handful at most: scanned, not hashed.
-    @exclusivity(unchecked) private var legacyTables: [(table: String, nat: Bool)] = []
+    @exclusivity(unchecked) private var legacyTables: [(table: Name, nat: Bool)] = []
 
     /// Records that `unit` printed at `hook`; `nat` marks a unit that only a first packet reaches;
     /// `legacyTable` names the iptables-legacy table when the event came from one.
-    func note(_ unit: String, at hook: Hook, nat: Bool, legacyTable: String? = nil) {
+    func note(_ unit: ChainUnit, at hook: Hook, nat: Bool, legacyTable: Name? = nil) {
         if let table = legacyTable, !legacyTables.contains(where: { $0.table == table }) {
             legacyTables.append((table, nat))
             for i in sorted.indices { sorted[i] = nil }
@@ -56,7 +56,7 @@ final class Visibility {
     /// `hook`: a table later at the same hook (by its fixed priority), else one at a later hook; a
     /// table counts if it printed there in this input or is a loaded legacy table that has the hook,
     /// nat only for a connection's first packet. Labelled `table:CHAIN` (nft units are already so).
-    func nextPrinting(after table: String, at hook: Hook, firstPacket: Bool) -> String? {
+    func nextPrinting(after table: Name, at hook: Hook, firstPacket: Bool) -> String? {
         func first(at hook: Hook, where accept: (Candidate) -> Bool) -> String? {
             candidates(at: hook).first { (!$0.nat || firstPacket) && accept($0) }?.label
         }
@@ -95,18 +95,18 @@ final class Visibility {
             }
         }
         for (unit, isNat) in units[hook] ?? [:] {
-            let name = unit.split(separator: ":").first.map(String.init) ?? unit
-            let label = unit.contains(":") ? unit : "\(unit):\(hook.rawValue)"
+            let label = unit.chain == nil ? "\(unit.table):\(hook.rawValue)" : unit.label
             guard labels.insert(label).inserted else { continue }
             found.append(
-                Candidate(priority: Netfilter.priority(table: name, hook: hook) ?? 0, label: label, nat: isNat))
+                Candidate(
+                    priority: Netfilter.priority(table: unit.table, hook: hook) ?? 0, label: label, nat: isNat))
         }
         found.sort { ($0.priority, $0.label) < ($1.priority, $1.label) }
         sorted[h] = found
         return found
     }
 
-    private func remember(_ unit: String, _ nat: Bool, at h: Int) {
+    private func remember(_ unit: ChainUnit, _ nat: Bool, at h: Int) {
         if let k = recent[h].firstIndex(where: { $0.unit == unit }) {
             recent[h][k].nat = nat
         } else {

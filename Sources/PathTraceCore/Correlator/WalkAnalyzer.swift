@@ -28,7 +28,7 @@ struct WalkAnalyzer {
         if open.egressPorts.count > 1 {
             // The bridge did not know the destination MAC (or it is a group address): one copy per port.
             walk.notes.append(
-                "flooded: a copy of the frame left through each of \(open.egressPorts.joined(separator: ", "))")
+                "flooded: a copy of the frame left through each of \(open.egressPorts.map(\.string).joined(separator: ", "))")
         }
         resolveRules(&walk)
         WalkAnalyzer.protocolFromRules(&walk)
@@ -52,7 +52,7 @@ struct WalkAnalyzer {
     private func resolveRules(_ walk: inout PacketWalk) {
         guard resolves else { return }
         walk.steps.withUnsafeMutableBufferPointer { steps in
-            for i in steps.indices where steps[i].event.ruleText == nil {
+            for i in steps.indices where steps[i].event.ruleTextName == nil {
                 if let r = resolution(steps.address(i)), let text = r.text { steps[i].event.ruleText = text }
             }
         }
@@ -100,7 +100,7 @@ struct WalkAnalyzer {
             case .drop: verdict = .drop
             case .queue: verdict = .queue
             case .returns: verdict = .return
-            case .jump(let chain): verdict = .jump(chain)
+            case .jump(let chain): verdict = .jump(Name(chain))
             case .nonTerminal: verdict = .continue
             }
         } else if step.pointee.event.kind == .return {
@@ -108,14 +108,14 @@ struct WalkAnalyzer {
         } else if let next {
             // A legacy table and an nft table of the same name (a mixed walk) are two invocations.
             let sameInvocation =
-                next.pointee.hook == step.pointee.hook && next.pointee.event.table == step.pointee.event.table
+                next.pointee.hook == step.pointee.hook && next.pointee.event.tableName == step.pointee.event.tableName
                 && MixedStepOrder.isNftStep(next.pointee.event) == MixedStepOrder.isNftStep(step.pointee.event)
             if !sameInvocation {
                 verdict = .accept
-            } else if next.pointee.event.chain == step.pointee.event.chain {
+            } else if next.pointee.event.chainName == step.pointee.event.chainName {
                 verdict = .continue
             } else if step.pointee.event.kind == .rule && next.pointee.event.hook == nil {
-                verdict = .jump(next.pointee.event.chain)
+                verdict = .jump(next.pointee.event.chainName)
             } else if step.pointee.event.kind == .rule {
                 verdict = .return
             }
@@ -157,8 +157,8 @@ struct WalkAnalyzer {
                 }
                 if steps[i].verdict == .drop { dropped = true }
                 if steps[i].verdict == .queue { queued = true }
-                if steps[i].hook == .forward && steps[i].event.physIn != nil && steps[i].event.physOut != nil
-                    && steps[i].event.inIface == steps[i].event.outIface
+                if steps[i].hook == .forward && steps[i].event.physInName != nil && steps[i].event.physOutName != nil
+                    && steps[i].event.inIfaceName == steps[i].event.outIfaceName
                 {
                     bridgedStep = true
                 }
@@ -224,7 +224,7 @@ struct WalkAnalyzer {
             // printed next tells a drop from a packet that went on.
             let step = label(walk.steps[lastIndex])
             if let next = visibility.nextPrinting(
-                after: walk.steps[lastIndex].event.table, at: lastHook, firstPacket: isFirstPacket(walk))
+                after: walk.steps[lastIndex].event.tableName, at: lastHook, firstPacket: isFirstPacket(walk))
             {
                 if reason == .endOfInput {
                     path = .incomplete
@@ -292,7 +292,7 @@ struct WalkAnalyzer {
     /// Whether the walk is its connection's first packet, the only one nat chains see: a nat table's
     /// chain or a NAT rule ran, nft's conntrack record says `ct state new`, or a TCP SYN without ACK.
     private func isFirstPacket(_ walk: borrowing PacketWalk) -> Bool {
-        if walk.steps.contains(where: { $0.event.table == "nat" }) { return true }
+        if walk.steps.contains(where: { $0.event.tableName == .nat }) { return true }
         if walk.steps.withUnsafeBufferPointer(anyNatStep) { return true }
         for i in walk.steps.indices where walk.steps[i].event.hasHeader {
             if let ct = walk.steps[i].event.headerValue.conntrack, ct.state != nil { return ct.isNew }
@@ -386,7 +386,7 @@ struct WalkAnalyzer {
     /// A rule in a nat table, or a rule whose own text is a NAT statement (nft tables have free names).
     func isNatStep(_ step: UnsafePointer<WalkStep>) -> Bool {
         guard step.pointee.event.kind == .rule else { return false }
-        if step.pointee.event.table == "nat" { return true }
+        if step.pointee.event.tableName == .nat { return true }
         if let memo { return memo.isNat(step.pointee.event) }
         guard let text = step.pointee.event.ruleText else { return false }
         return lookup?.natTarget(ruleText: text) != nil
@@ -400,11 +400,15 @@ struct WalkAnalyzer {
     private func endsInvocation(_ steps: UnsafeBufferPointer<WalkStep>, _ i: Int) -> Bool {
         if let v = steps[i].verdict, !steps[i].verdictInferred { return v.isTerminal }
         guard i + 1 < steps.count else { return true }
-        return steps[i + 1].hook != steps[i].hook || steps[i + 1].event.table != steps[i].event.table
+        return steps[i + 1].hook != steps[i].hook || steps[i + 1].event.tableName != steps[i].event.tableName
     }
 
     private func natSpec(_ step: UnsafePointer<WalkStep>) -> NatTarget? {
-        if let text = step.pointee.event.ruleText, let spec = lookup?.natTarget(ruleText: text) { return spec }
+        if step.pointee.event.ruleTextName != nil, let text = step.pointee.event.ruleText,
+            let spec = lookup?.natTarget(ruleText: text)
+        {
+            return spec
+        }
         return resolution(step)?.nat
     }
 }

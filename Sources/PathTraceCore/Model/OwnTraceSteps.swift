@@ -18,7 +18,12 @@ public struct OwnTraceSteps: Sendable, Equatable {
     }
 
     /// Whether a step is in a table a pathtrace session installed: `pathtrace_` and a session id.
-    public static func isOwn(_ event: TraceEvent) -> Bool { isOwnTable(event.table) }
+    public static func isOwn(_ event: TraceEvent) -> Bool { isOwnTable(event.tableName) }
+
+    /// The same for a table's name, whose bytes are read in place (every step of every walk asks).
+    static func isOwnTable(_ table: Name) -> Bool {
+        table.hasPrefix("pathtrace_") && isOwnTable(table.string)
+    }
 
     /// `pathtrace_` and a session id.
     static func isOwnTable(_ table: String) -> Bool {
@@ -33,7 +38,7 @@ extension OwnTraceSteps {
     public init?(walk: PacketWalk) {
         // The common case (no step of pathtrace's own) reads each table name in place and stops there.
         let any = walk.steps.withUnsafeBufferPointer { steps in
-            steps.indices.contains { OwnTraceSteps.isOwnTable(steps.address($0).pointee.event.table) }
+            steps.indices.contains { OwnTraceSteps.isOwnTable(steps.address($0).pointee.event.tableName) }
         }
         guard any else { return nil }
         var table: String?

@@ -32,8 +32,16 @@ public struct PacketHeader: Equatable, Sendable {
     public var uid: UInt32?
     public var gid: UInt32?
     /// Source and destination MAC addresses as printed.
-    public var macSrc: String?
-    public var macDst: String?
+    public var macSrc: String? {
+        get { macSrcName.string }
+        set { macSrcName = Name.of(newValue) }
+    }
+    public var macSrcName: Name?
+    public var macDst: String? {
+        get { macDstName.string }
+        set { macDstName = Name.of(newValue) }
+    }
+    public var macDstName: Name?
     public var macProto: UInt16?
     /// For ICMP errors: the header embedded in the message (one level only, as the kernel prints it).
     public var embedded: EmbeddedHeader?

@@ -25,6 +25,26 @@ public enum Hook: String, Sendable, Hashable, CaseIterable {
         default: return nil
         }
     }
+
+    /// The same for a name, compared as bytes (every parsed event asks).
+    public init?(chainName: Name) {
+        let b = chainName.bytes
+        guard b.count >= 5, b.count <= 11 else { return nil }
+        for hook in Hook.allCases where hook.rawValue.utf8.count == b.count {
+            var same = true
+            var lower = true
+            for (i, c) in hook.rawValue.utf8.enumerated() {
+                if b[i] != c { same = false }
+                if b[i] != c | 0x20 { lower = false }
+                if !same && !lower { break }
+            }
+            if same || lower {
+                self = hook
+                return
+            }
+        }
+        return nil
+    }
 }
 
 /// What kind of chain entry produced a trace record.
@@ -55,10 +75,10 @@ public enum RuleRef: Sendable, Hashable, CustomStringConvertible {
 /// The verdict of one step, when the source reports it (nft trace, xtables-monitor).
 public enum StepVerdict: Sendable, Hashable, CustomStringConvertible {
     case accept, drop, queue, stolen, `continue`, `return`, `break`
-    case jump(String)
-    case goto(String)
+    case jump(Name)
+    case goto(Name)
     /// A verdict this parser does not know, kept verbatim.
-    case other(String)
+    case other(Name)
 
     public var description: String {
         switch self {
@@ -71,7 +91,7 @@ public enum StepVerdict: Sendable, Hashable, CustomStringConvertible {
         case .break: return "break"
         case .jump(let c): return "jump \(c)"
         case .goto(let c): return "goto \(c)"
-        case .other(let s): return s
+        case .other(let s): return s.string
         }
     }
 
@@ -80,11 +100,11 @@ public enum StepVerdict: Sendable, Hashable, CustomStringConvertible {
         let t = text.trimmingSpaces()
         let lower = t.lowercased()
         if lower.hasPrefix("jump") {
-            self = .jump(String(t.dropFirst(5)).trimmingSpaces())
+            self = .jump(Name(String(t.dropFirst(5)).trimmingSpaces()))
             return
         }
         if lower.hasPrefix("goto") {
-            self = .goto(String(t.dropFirst(5)).trimmingSpaces())
+            self = .goto(Name(String(t.dropFirst(5)).trimmingSpaces()))
             return
         }
         switch lower {
@@ -94,7 +114,7 @@ public enum StepVerdict: Sendable, Hashable, CustomStringConvertible {
         case "return": self = .return
         case "stolen": self = .stolen
         case "break": self = .break
-        default: self = lower.hasPrefix("queue") ? .queue : .other(t)
+        default: self = lower.hasPrefix("queue") ? .queue : .other(Name(t))
         }
     }
 
@@ -110,12 +130,21 @@ public enum StepVerdict: Sendable, Hashable, CustomStringConvertible {
 /// Where a record came from, so a user can go back to it.
 public struct SourcePosition: Sendable, Hashable, CustomStringConvertible {
     /// File name as given, `-` for stdin, or `netlink` for live events.
-    public var file: String
+    public var file: String {
+        get { fileName.string }
+        set { fileName = Name(newValue) }
+    }
+    public var fileName: Name
     /// Line number (1-based) in a file, or the netlink sequence number.
     public var line: Int
 
     public init(file: String, line: Int) {
-        self.file = file
+        self.fileName = Name(file)
+        self.line = line
+    }
+
+    public init(fileName: Name, line: Int) {
+        self.fileName = fileName
         self.line = line
     }
 
@@ -158,17 +187,45 @@ public struct TraceEvent: Sendable, Equatable {
     public var family: Family
     /// The hook, when the chain name or the source tells it; user chains leave it nil for the stitcher.
     public var hook: Hook?
-    public var table: String
-    public var chain: String
+    public var table: String {
+        get { tableName.string }
+        set { tableName = Name(newValue) }
+    }
+    public var tableName: Name
+    public var chain: String {
+        get { chainName.string }
+        set { chainName = Name(newValue) }
+    }
+    public var chainName: Name
     public var kind: StepKind
     public var rule: RuleRef?
     /// The rule as the source printed it (nft monitor, xtables-monitor) or as a ruleset resolved it.
-    public var ruleText: String?
+    public var ruleText: String? {
+        get { ruleTextName.string }
+        set { ruleTextName = Name.of(newValue) }
+    }
+    public var ruleTextName: Name?
     public var verdict: StepVerdict?
-    public var inIface: String?
-    public var outIface: String?
-    public var physIn: String?
-    public var physOut: String?
+    public var inIface: String? {
+        get { inIfaceName.string }
+        set { inIfaceName = Name.of(newValue) }
+    }
+    public var inIfaceName: Name?
+    public var outIface: String? {
+        get { outIfaceName.string }
+        set { outIfaceName = Name.of(newValue) }
+    }
+    public var outIfaceName: Name?
+    public var physIn: String? {
+        get { physInName.string }
+        set { physInName = Name.of(newValue) }
+    }
+    public var physInName: Name?
+    public var physOut: String? {
+        get { physOutName.string }
+        set { physOutName = Name.of(newValue) }
+    }
+    public var physOutName: Name?
     /// The packet as this record showed it; nil when the record carried no packet dump.
     ///
     /// Stored as `headerValue` plus `hasHeader`, so hot paths read single fields in place
@@ -191,11 +248,23 @@ public struct TraceEvent: Sendable, Equatable {
     /// The nft trace id (as nft prints it), only meaningful to group events inside one hook.
     public var traceID: UInt32?
     /// A LOG line's user prefix, verbatim.
-    public var prefix: String?
+    public var prefix: String? {
+        get { prefixName.string }
+        set { prefixName = Name.of(newValue) }
+    }
+    public var prefixName: Name?
     /// The nft table family word when the source names it (`ip`, `ip6`, `inet`, `bridge`, ...).
-    public var tableFamily: String?
+    public var tableFamily: String? {
+        get { tableFamilyName.string }
+        set { tableFamilyName = Name.of(newValue) }
+    }
+    public var tableFamilyName: Name?
     /// The network namespace the event was traced in, when a saved file or the source names it.
-    public var netns: String?
+    public var netns: String? {
+        get { netnsName.string }
+        set { netnsName = Name.of(newValue) }
+    }
+    public var netnsName: Name?
     /// The packet from its network header on, as the kernel handed it over (nfnetlink_log's payload, nft
     /// trace's network and transport headers), at most `TraceEvent.keptPacketBytes`; nil for text sources.
     /// Kept only when asked for (`--pcap`): an event of a live trace otherwise drops the bytes once decoded.
@@ -216,8 +285,18 @@ public struct TraceEvent: Sendable, Equatable {
         self.source = source
         self.origin = origin
         self.family = family
-        self.table = table
-        self.chain = chain
+        self.tableName = Name(table)
+        self.chainName = Name(chain)
+        self.kind = kind
+        self.hook = Hook(chainName: chain)
+    }
+
+    public init(source: SourcePosition, origin: EventOrigin, family: Family, table: Name, chain: Name, kind: StepKind) {
+        self.source = source
+        self.origin = origin
+        self.family = family
+        self.tableName = table
+        self.chainName = chain
         self.kind = kind
         self.hook = Hook(chainName: chain)
     }

@@ -4,15 +4,21 @@
 public enum Netfilter {
     /// Priority of an iptables table (or an nft chain named after one) at a hook; nil if the table does not run there.
     public static func priority(table: String, hook: Hook) -> Int? {
+        guard let k = NameTable.wellKnown.firstIndex(of: table) else { return nil }
+        return priority(table: Name(id: UInt32(k + 1)), hook: hook)
+    }
+
+    /// The same for a table's name: compared by id, as every step asks.
+    public static func priority(table: Name, hook: Hook) -> Int? {
         switch (table, hook) {
-        case ("raw", .prerouting), ("raw", .output): return -300
-        case ("mangle", .prerouting), ("mangle", .input), ("mangle", .forward), ("mangle", .output),
-            ("mangle", .postrouting):
+        case (.raw, .prerouting), (.raw, .output): return -300
+        case (.mangle, .prerouting), (.mangle, .input), (.mangle, .forward), (.mangle, .output),
+            (.mangle, .postrouting):
             return -150
-        case ("nat", .prerouting), ("nat", .output): return -100
-        case ("filter", .input), ("filter", .forward), ("filter", .output): return 0
-        case ("security", .input), ("security", .forward), ("security", .output): return 50
-        case ("nat", .postrouting), ("nat", .input): return 100
+        case (.nat, .prerouting), (.nat, .output): return -100
+        case (.filter, .input), (.filter, .forward), (.filter, .output): return 0
+        case (.security, .input), (.security, .forward), (.security, .output): return 50
+        case (.nat, .postrouting), (.nat, .input): return 100
         default: return nil
         }
     }

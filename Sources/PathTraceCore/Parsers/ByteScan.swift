@@ -86,43 +86,47 @@ struct ByteRange: Equatable {
     var count: Int { end - start }
 }
 
-/// A direct-mapped cache from short byte strings to `String`s.
+/// A direct-mapped cache from short byte strings to `Name`s.
 ///
-/// Trace logs repeat the same interface, chain and MAC names on every line; a hit costs a hash, four
-/// word compares and a retain instead of a UTF-8 validation and (past 15 bytes) a heap allocation.
-struct StringCache {
+/// Trace logs repeat the same interface, chain and MAC names on every line; a hit costs a hash and
+/// four word compares instead of a UTF-8 check and the name table's lock.
+struct NameCache {
     private static let slotBits = 8
     private static let slotCount = 1 << slotBits
     /// Five words per slot: four data words and the length.
     private var keys: [UInt64]
-    private var values: [String]
+    private var values: [Name]
 
     init() {
-        keys = Array(repeating: .max, count: 5 * StringCache.slotCount)
-        values = Array(repeating: "", count: StringCache.slotCount)
+        keys = Array(repeating: .max, count: 5 * NameCache.slotCount)
+        values = Array(repeating: .empty, count: NameCache.slotCount)
+    }
+
+    mutating func name(_ p: UnsafePointer<UInt8>, _ r: ByteRange, limit: Int) -> Name {
+        name(p + r.start, r.count, readable: limit - r.start)
     }
 
     mutating func string(_ p: UnsafePointer<UInt8>, _ r: ByteRange, limit: Int) -> String {
-        string(p + r.start, r.count, readable: limit - r.start)
+        name(p, r, limit: limit).string
     }
 
-    /// The string for `len` bytes at `base`; `readable` bytes from `base` may be read (at least
+    /// The name of `len` bytes at `base`; `readable` bytes from `base` may be read (at least
     /// `len`), so short names are loaded as whole words and masked instead of byte by byte.
-    mutating func string(_ base: UnsafePointer<UInt8>, _ len: Int, readable: Int) -> String {
-        if len <= 0 { return "" }
-        if len > 32 { return String(decoding: UnsafeBufferPointer(start: base, count: len), as: UTF8.self) }
-        let w0 = StringCache.word(base, len, readable)
-        let w1 = len > 8 ? StringCache.word(base + 8, len - 8, readable - 8) : 0
-        let w2 = len > 16 ? StringCache.word(base + 16, len - 16, readable - 16) : 0
-        let w3 = len > 24 ? StringCache.word(base + 24, len - 24, readable - 24) : 0
+    mutating func name(_ base: UnsafePointer<UInt8>, _ len: Int, readable: Int) -> Name {
+        if len <= 0 { return .empty }
+        if len > 32 { return Name(bytes: UnsafeRawBufferPointer(start: base, count: len)) }
+        let w0 = NameCache.word(base, len, readable)
+        let w1 = len > 8 ? NameCache.word(base + 8, len - 8, readable - 8) : 0
+        let w2 = len > 16 ? NameCache.word(base + 16, len - 16, readable - 16) : 0
+        let w3 = len > 24 ? NameCache.word(base + 24, len - 24, readable - 24) : 0
         var h = w0 ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F) ^ (w2 &* 0x1656_67B1_9E37_79F9) ^ (w3 &* 0x27D4_EB2F_1656_67C5)
         h = (h ^ UInt64(len)) &* 0x9E37_79B9_7F4A_7C15
-        let slot = Int(truncatingIfNeeded: h >> UInt64(64 - StringCache.slotBits))
+        let slot = Int(truncatingIfNeeded: h >> UInt64(64 - NameCache.slotBits))
         let k = slot &* 5
         if keys[k] == w0 && keys[k + 1] == w1 && keys[k + 2] == w2 && keys[k + 3] == w3 && keys[k + 4] == UInt64(len) {
             return values[slot]
         }
-        let s = String(decoding: UnsafeBufferPointer(start: base, count: len), as: UTF8.self)
+        let s = Name(bytes: UnsafeRawBufferPointer(start: base, count: len))
         keys[k] = w0
         keys[k + 1] = w1
         keys[k + 2] = w2
@@ -149,7 +153,7 @@ struct ExtraCache {
     private var value: [String] = []
 
     /// `ranges` holds start/end pairs.
-    mutating func strings(_ p: UnsafePointer<UInt8>, _ ranges: [Int], limit: Int, _ cache: inout StringCache)
+    mutating func strings(_ p: UnsafePointer<UInt8>, _ ranges: [Int], limit: Int, _ cache: inout NameCache)
         -> [String]
     {
         let count = ranges.count / 2

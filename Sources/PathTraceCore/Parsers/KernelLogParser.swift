@@ -8,10 +8,10 @@
 /// (several may be glued on one line), or a LOG line whose user prefix runs up to `IN=`. The dump is
 /// scanned once, byte by byte, by `NfLogScanner`; strings are only made for names and unknown fields.
 struct KernelLogParser {
-    private var strings = StringCache()
+    private var strings = NameCache()
     private var extras = ExtraCache()
     /// Prefixes already read as bridge steps (or not): a log repeats a few prefixes on every line.
-    private var bridgePrefixes: [String: BridgeLogPrefix?] = [:]
+    private var bridgePrefixes: [BridgeKey: BridgeStep?] = [:]
     private var scanner = NfLogScanner()
     /// The event handed to `emit`, built once through the model's initializer and then refilled for
     /// every record (every field this parser sets is assigned each time; the others stay at their
@@ -87,8 +87,8 @@ struct KernelLogParser {
             family = .ipv4
         }
         let origin: EventOrigin
-        var table = ""
-        var chain = ""
+        var table = Name.empty
+        var chain = Name.empty
         var kind = StepKind.log
         var rule: RuleRef?
         var hook: Hook?
@@ -101,8 +101,8 @@ struct KernelLogParser {
                 prefix = ByteRange(h.start, h.end)
             } else {
                 origin = .kernelTrace
-                table = strings.string(p, h.table, limit: n)
-                chain = strings.string(p, h.chain, limit: n)
+                table = strings.name(p, h.table, limit: n)
+                chain = strings.name(p, h.chain, limit: n)
                 hook = KernelLogParser.hook(p, h.chain)
                 kind = h.kind
                 rule = .number(h.number)
@@ -118,8 +118,8 @@ struct KernelLogParser {
             }
             prefix = ByteRange(start, end)
         }
-        event.prefix = prefix.map { strings.string(p, $0, limit: n) }
-        if let text = event.prefix, let step = bridgeStep(text, knownBridge: family == .bridge) {
+        event.prefixName = prefix.map { strings.name(p, $0, limit: n) }
+        if let text = event.prefixName, let step = bridgeStep(text, knownBridge: family == .bridge) {
             // An ebtables LOG rule whose prefix names its chain: a step of the bridge hooks.
             family = .bridge
             table = step.table
@@ -129,19 +129,19 @@ struct KernelLogParser {
         event.source = position
         event.origin = origin
         event.family = family
-        event.table = table
-        event.chain = chain
+        event.tableName = table
+        event.chainName = chain
         event.kind = kind
         event.hook = hook
         event.rule = rule
         event.time = time
-        event.inIface = scanner.inIface.map { strings.string(p, $0, limit: n) }
-        event.outIface = scanner.outIface.map { strings.string(p, $0, limit: n) }
-        event.physIn = scanner.physIn.map { strings.string(p, $0, limit: n) }
-        event.physOut = scanner.physOut.map { strings.string(p, $0, limit: n) }
+        event.inIfaceName = scanner.inIface.map { strings.name(p, $0, limit: n) }
+        event.outIfaceName = scanner.outIface.map { strings.name(p, $0, limit: n) }
+        event.physInName = scanner.physIn.map { strings.name(p, $0, limit: n) }
+        event.physOutName = scanner.physOut.map { strings.name(p, $0, limit: n) }
         if scanner.touched {
-            if let r = scanner.macSrc { scanner.header.macSrc = strings.string(p, r, limit: n) }
-            if let r = scanner.macDst { scanner.header.macDst = strings.string(p, r, limit: n) }
+            if let r = scanner.macSrc { scanner.header.macSrcName = strings.name(p, r, limit: n) }
+            if let r = scanner.macDst { scanner.header.macDstName = strings.name(p, r, limit: n) }
             if scanner.hasEmbedded { scanner.header.embedded = scanner.embedded }
             if !scanner.extra.isEmpty { scanner.header.extra = extras.strings(p, scanner.extra, limit: n, &strings) }
             event.headerValue = scanner.takeHeader()
@@ -152,14 +152,30 @@ struct KernelLogParser {
         emit(event)
     }
 
-    private mutating func bridgeStep(_ text: String, knownBridge: Bool) -> BridgeLogPrefix? {
-        if !knownBridge, !text.contains(where: { $0 == "B" || $0 == "b" }) { return nil }
-        let key = knownBridge ? "1" + text : "0" + text
+    private mutating func bridgeStep(_ text: Name, knownBridge: Bool) -> BridgeStep? {
+        if !knownBridge, !text.bytes.contains(where: { $0 == UInt8(ascii: "B") || $0 == UInt8(ascii: "b") }) {
+            return nil
+        }
+        let key = BridgeKey(prefix: text, knownBridge: knownBridge)
         if let hit = bridgePrefixes[key] { return hit }
-        let step = BridgeLogPrefix(text, knownBridge: knownBridge)
+        let step = BridgeLogPrefix(text.string, knownBridge: knownBridge).map {
+            BridgeStep(table: Name($0.table), chain: Name($0.chain), hook: $0.hook)
+        }
         if bridgePrefixes.count >= 256 { bridgePrefixes.removeAll(keepingCapacity: true) }
         bridgePrefixes[key] = .some(step)
         return step
+    }
+
+    private struct BridgeKey: Hashable {
+        let prefix: Name
+        let knownBridge: Bool
+    }
+
+    /// A bridge LOG prefix's step, its names interned once.
+    private struct BridgeStep {
+        let table: Name
+        let chain: Name
+        let hook: Hook
     }
 
     // MARK: - Wrappers

@@ -8,6 +8,7 @@ public struct TraceLineParser {
     public static let maxLineLength = 65536
 
     public let file: String
+    private let fileName: Name
     var kernel = KernelLogParser()
     var nft = NftMonitorParser()
     var xtables = XtablesMonitorParser()
@@ -15,6 +16,7 @@ public struct TraceLineParser {
 
     public init(file: String) {
         self.file = file
+        fileName = Name(file)
     }
 
     /// Parses one line (without its newline). Returns the number of events emitted.
@@ -23,7 +25,7 @@ public struct TraceLineParser {
         line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emit: (TraceEvent) -> Void, onSkip: (SkippedLine) -> Void
     ) -> Int {
         if TraceLineParser.isBlank(line) { return 0 }
-        let position = SourcePosition(file: file, line: lineNumber)
+        let position = SourcePosition(fileName: fileName, line: lineNumber)
         if line.count > TraceLineParser.maxLineLength {
             onSkip(SkippedLine(source: position, reason: "line longer than \(TraceLineParser.maxLineLength) bytes"))
             return 0

@@ -122,8 +122,8 @@ struct XtablesMonitorParser {
 
     /// `ACCEPT`, `DROP`, `QUEUE`, `STOLEN`, `BREAK`, `CONTINUE`, `JUMP:<chain>`, `GOTO:<chain>` or `0x%x`.
     static func verdict(_ text: String) -> StepVerdict {
-        if text.hasPrefix("JUMP:") { return .jump(String(text.dropFirst(5))) }
-        if text.hasPrefix("GOTO:") { return .goto(String(text.dropFirst(5))) }
+        if text.hasPrefix("JUMP:") { return .jump(Name(String(text.dropFirst(5)))) }
+        if text.hasPrefix("GOTO:") { return .goto(Name(String(text.dropFirst(5)))) }
         if text.hasPrefix("0x"), let v = UInt32(text.dropFirst(2), radix: 16) {
             switch Int32(bitPattern: v) {
             case 0: return .drop
@@ -134,7 +134,7 @@ struct XtablesMonitorParser {
             case -3: return .jump("")
             case -4: return .goto("")
             case -5: return .return
-            default: return v & 0xFFFF == 3 ? .queue : .other(text)
+            default: return v & 0xFFFF == 3 ? .queue : .other(Name(text))
             }
         }
         return StepVerdict(text)

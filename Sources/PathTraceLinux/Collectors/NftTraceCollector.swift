@@ -280,7 +280,7 @@ final class NftTraceDecoder {
         event.traceID = id
         if kind == .policy {
             if let p = u32(NFTA_TRACE_POLICY.rawValue) {
-                event.verdict = p == 1 ? .accept : p == 0 ? .drop : .other(String(p))
+                event.verdict = p == 1 ? .accept : p == 0 ? .drop : .other(Name(String(p)))
             }
         } else if let v = attrs[Int(NFTA_TRACE_VERDICT.rawValue)] {
             event.verdict = verdict(v)
@@ -406,17 +406,17 @@ final class NftTraceDecoder {
         switch code {
         case -1: return .continue
         case -2: return .break
-        case -3: return .jump(chain)
-        case -4: return .goto(chain)
+        case -3: return .jump(Name(chain))
+        case -4: return .goto(Name(chain))
         case -5: return .return
         default:
-            guard code >= 0 else { return .other(String(code)) }
+            guard code >= 0 else { return .other(Name(String(code))) }
             switch code & 0xFF {
             case 0: return .drop
             case 1: return .accept
             case 2: return .stolen
             case 3: return .queue
-            default: return .other("0x" + String(UInt32(bitPattern: code), radix: 16))
+            default: return .other(Name("0x" + String(UInt32(bitPattern: code), radix: 16)))
             }
         }
     }
