@@ -494,7 +494,9 @@ struct Stitcher {
             if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return nil }
         } else {
             if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-                if let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b { return nil }
+                if let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b {
+                    return nil
+                }
             }
             if pos.hook == lastPos.hook && pos.hook != .output {
                 if let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b {

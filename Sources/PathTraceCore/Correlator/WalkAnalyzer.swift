@@ -28,7 +28,8 @@ struct WalkAnalyzer {
         if open.egressPorts.count > 1 {
             // The bridge did not know the destination MAC (or it is a group address): one copy per port.
             walk.notes.append(
-                "flooded: a copy of the frame left through each of \(open.egressPorts.map(\.string).joined(separator: ", "))")
+                "flooded: a copy of the frame left through each of \(open.egressPorts.map(\.string).joined(separator: ", "))"
+            )
         }
         resolveRules(&walk)
         WalkAnalyzer.protocolFromRules(&walk)

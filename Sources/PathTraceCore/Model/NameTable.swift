@@ -40,7 +40,8 @@ public final class NameTable: @unchecked Sendable {
         let quotes = UnsafeMutablePointer<UInt8>.allocate(capacity: 2)
         quotes[0] = UInt8(ascii: "\"")
         quotes[1] = UInt8(ascii: "\"")
-        append(Entry(bytes: UnsafePointer(quotes + 1), count: 0, jsonCount: 2, json: UnsafePointer(quotes), ascii: true))
+        append(
+            Entry(bytes: UnsafePointer(quotes + 1), count: 0, jsonCount: 2, json: UnsafePointer(quotes), ascii: true))
         for (k, name) in NameTable.wellKnown.enumerated() {
             var name = name
             let id = name.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
@@ -98,13 +99,13 @@ public final class NameTable: @unchecked Sendable {
         let total = bytes.count + 2 + escaped.count
         let p = reserve(total)
         p[0] = UInt8(ascii: "\"")
-        (p + 1).update(from: bytes.bindMemory(to: UInt8.self).baseAddress!, count: bytes.count)
+        UnsafeMutableRawPointer(p + 1).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: bytes.count)
         p[bytes.count + 1] = UInt8(ascii: "\"")
         var json = UnsafePointer(p)
         var jsonCount = bytes.count + 2
         if !plain {
             let q = p + bytes.count + 2
-            escaped.withUnsafeBufferPointer { q.update(from: $0.baseAddress!, count: escaped.count) }
+            escaped.withUnsafeBufferPointer { q.update(from: $0.baseAddress.unsafelyUnwrapped, count: escaped.count) }
             json = UnsafePointer(q)
             jsonCount = escaped.count
         }

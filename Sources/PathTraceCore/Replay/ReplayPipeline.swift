@@ -66,7 +66,8 @@ public struct ReplayPipeline {
             switch line {
             case .text(let bytes):
                 parser.parse(
-                    line: bytes, lineNumber: number, emit: { self.correlator.add($0, netns: $0.netnsName == nil ? netns : $0.netns) },
+                    line: bytes, lineNumber: number,
+                    emit: { self.correlator.add($0, netns: $0.netnsName == nil ? netns : $0.netns) },
                     onSkip: { self.skip($0) })
             case .overlong:
                 self.skip(
