@@ -16,16 +16,24 @@ public struct LogPrefix: Sendable, Equatable {
     }
 
     public var form: Form
-    public var table: String
-    public var chain: String
+    public var table: String {
+        get { tableName.string }
+        set { tableName = Name(newValue) }
+    }
+    public var chain: String {
+        get { chainName.string }
+        set { chainName = Name(newValue) }
+    }
+    public var tableName: Name
+    public var chainName: Name
     public var kind: StepKind
     /// The 1-based rule number, when the prefix carries one.
     public var rule: Int?
 
     public init(form: Form, table: String, chain: String, kind: StepKind, rule: Int?) {
         self.form = form
-        self.table = table
-        self.chain = chain
+        self.tableName = Name(table)
+        self.chainName = Name(chain)
         self.kind = kind
         self.rule = rule
     }

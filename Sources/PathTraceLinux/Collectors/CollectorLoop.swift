@@ -193,14 +193,14 @@ private final class SourceBox: @unchecked Sendable {
 
 /// Resolves interface indexes to names in the calling thread's namespace, with a small cache.
 struct InterfaceNames {
-    private var cache: [UInt32: String] = [:]
+    private var cache: [UInt32: Name] = [:]
 
-    mutating func name(_ index: UInt32) -> String? {
+    mutating func name(_ index: UInt32) -> Name? {
         guard index != 0 else { return nil }
         if let n = cache[index] { return n }
         var buf = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-        guard if_indextoname(index, &buf) != nil else { return String(index) }
-        let n = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard if_indextoname(index, &buf) != nil else { return Name(String(index)) }
+        let n = Name(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         if cache.count > 4096 { cache.removeAll() }
         cache[index] = n
         return n

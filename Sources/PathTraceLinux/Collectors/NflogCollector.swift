@@ -76,14 +76,16 @@ public final class NflogCollector: TraceCollector, @unchecked Sendable {
 
 /// One nfnetlink_log record, copied out of the library's attribute table.
 struct NflogRecord {
+    /// Where live events come from, as `SourcePosition` names it.
+    static let netlink = Name("netlink")
     /// `nfgenmsg.nfgen_family`: AF_INET, AF_INET6, AF_BRIDGE, NFPROTO_ARP.
     var family: UInt8
     var hook: UInt8?
     var prefix: String?
-    var inIface: String?
-    var outIface: String?
-    var physIn: String?
-    var physOut: String?
+    var inIface: Name?
+    var outIface: Name?
+    var physIn: Name?
+    var physOut: Name?
     var mark: UInt32?
     var uid: UInt32?
     var gid: UInt32?
@@ -96,15 +98,15 @@ struct NflogRecord {
 
     /// The event this record stands for; with `keepPacketBytes` it keeps the packet's bytes too.
     func event(line: Int, receivedAt now: Double, keepPacketBytes: Bool = false) -> TraceEvent {
-        var table = ""
-        var chain = ""
+        var table = Name.empty
+        var chain = Name.empty
         var kind = StepKind.log
         var rule: RuleRef?
         var verdict: StepVerdict?
         var logPrefix: String?
         if let prefix, let p = LogPrefix.cached(prefix) {
-            table = p.table
-            chain = p.chain
+            table = p.tableName
+            chain = p.chainName
             kind = p.kind
             rule = p.rule.map { .number($0) }
             // pathtrace's NFLOG rule at a chain's head matched and went on: verdict continue.
@@ -120,7 +122,8 @@ struct NflogRecord {
         default: family = .ipv4
         }
         var event = TraceEvent(
-            source: SourcePosition(file: "netlink", line: line), origin: .netlink, family: family, table: table,
+            source: SourcePosition(fileName: NflogRecord.netlink, line: line), origin: .netlink, family: family,
+            table: table,
             chain: chain, kind: kind)
         event.rule = rule
         event.verdict = verdict
@@ -134,10 +137,10 @@ struct NflogRecord {
         }
         event.time = timestamp ?? now
         if timestamp == nil { event.timeBasis = .received }
-        event.inIface = inIface
-        event.outIface = outIface
-        event.physIn = physIn
-        event.physOut = physOut
+        event.inIfaceName = inIface
+        event.outIfaceName = outIface
+        event.physInName = physIn
+        event.physOutName = physOut
         var header: PacketHeader?
         if let payload, !payload.isEmpty, family == .ipv4 || family == .ipv6 || family == .bridge {
             header = PacketDecoder.decode(payload)

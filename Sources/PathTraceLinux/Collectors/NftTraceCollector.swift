@@ -178,8 +178,8 @@ final class NftTraceDecoder {
         var header: PacketHeader?
         /// The network and transport headers as the kernel sent them (`TraceEvent.packetBytes`).
         var bytes: [UInt8]?
-        var inIface: String?
-        var outIface: String?
+        var inIface: Name?
+        var outIface: Name?
         var family: Family?
     }
 
@@ -198,7 +198,7 @@ final class NftTraceDecoder {
     let attrs = UnsafeMutablePointer<UnsafePointer<nlattr>?>.allocate(capacity: attrCount)
     let nested = UnsafeMutablePointer<UnsafePointer<nlattr>?>.allocate(capacity: nestedCount)
     /// Table and chain names repeat in every message: each distinct one becomes a String once.
-    var strings = StringInterner()
+    var strings = NameInterner()
     /// Resolves interface indexes; replaceable in tests.
     var interfaceName: ((UInt32) -> String?)?
 
@@ -268,12 +268,13 @@ final class NftTraceDecoder {
         }
         sequence += 1
         var event = TraceEvent(
-            source: SourcePosition(file: "netlink", line: sequence), origin: .netlink, family: .ipv4, table: table,
+            source: SourcePosition(fileName: NflogRecord.netlink, line: sequence), origin: .netlink, family: .ipv4,
+            table: table,
             chain: chain, kind: kind)
         // NFT_MSG_TRACE carries no time: this is when the datagram batch was read.
         event.time = time
         event.timeBasis = .received
-        event.tableFamily = NftTraceDecoder.familyWord(tableFamily)
+        event.tableFamilyName = NftTraceDecoder.familyName(tableFamily)
         event.rule = handle.map { .handle($0) }
         // libnftnl applies ntohl() and nft prints %08x: reading the bytes big-endian gives the same id.
         let id = u32(NFTA_TRACE_ID.rawValue)
@@ -314,8 +315,8 @@ final class NftTraceDecoder {
         if let use {
             event.header = use.header
             event.packetBytes = use.bytes
-            event.inIface = use.inIface
-            event.outIface = use.outIface
+            event.inIfaceName = use.inIface
+            event.outIfaceName = use.outIface
         }
         let mark = u32(NFTA_TRACE_MARK.rawValue)
         if event.header != nil { event.header?.mark = mark }
@@ -345,10 +346,23 @@ final class NftTraceDecoder {
     /// options, mobility, HIP, shim6).
     static let ipv6Extensions: Set<UInt8> = [0, 43, 44, 50, 51, 60, 135, 139, 140]
 
-    private func resolve(_ index: UInt32) -> String? {
-        if let interfaceName { return interfaceName(index) }
+    private func resolve(_ index: UInt32) -> Name? {
+        if let interfaceName { return interfaceName(index).map { Name($0) } }
         return names.name(index)
     }
+
+    /// `familyWord` as a name (every message carries one).
+    static func familyName(_ family: UInt8) -> Name {
+        switch Int32(family) {
+        case 1: return familyNames.inet
+        case AF_INET: return familyNames.ip
+        case AF_INET6: return familyNames.ip6
+        case 7: return familyNames.bridge
+        default: return Name(familyWord(family))
+        }
+    }
+
+    private static let familyNames = (inet: Name("inet"), ip: Name("ip"), ip6: Name("ip6"), bridge: Name("bridge"))
 
     /// `ip`, `ip6`, `inet`, … as nft names the table family.
     static func familyWord(_ family: UInt8) -> String {
@@ -396,18 +410,18 @@ final class NftTraceDecoder {
         guard parsed >= 0, let codeAttr = nested[Int(NFTA_VERDICT_CODE.rawValue)],
             let raw = NftTraceDecoder.u32(codeAttr)
         else { return nil }
-        let target = nested[Int(NFTA_VERDICT_CHAIN.rawValue)].flatMap(interned) ?? ""
+        let target = nested[Int(NFTA_VERDICT_CHAIN.rawValue)].flatMap(interned) ?? .empty
         return NftTraceDecoder.verdict(code: Int32(bitPattern: raw), chain: target)
     }
 
     /// NF_DROP 0, NF_ACCEPT 1, NF_STOLEN 2, NF_QUEUE 3 (queue number in the high bits), NFT_CONTINUE -1,
     /// NFT_BREAK -2, NFT_JUMP -3, NFT_GOTO -4, NFT_RETURN -5.
-    static func verdict(code: Int32, chain: String) -> StepVerdict {
+    static func verdict(code: Int32, chain: Name) -> StepVerdict {
         switch code {
         case -1: return .continue
         case -2: return .break
-        case -3: return .jump(Name(chain))
-        case -4: return .goto(Name(chain))
+        case -3: return .jump(chain)
+        case -4: return .goto(chain)
         case -5: return .return
         default:
             guard code >= 0 else { return .other(Name(String(code))) }
@@ -428,11 +442,11 @@ final class NftTraceDecoder {
     }
 
     /// A string attribute through the interner.
-    func interned(_ a: UnsafePointer<nlattr>) -> String? {
+    func interned(_ a: UnsafePointer<nlattr>) -> Name? {
         let b = NftTraceDecoder.payload(a)
         let end = b.firstIndex(of: 0) ?? b.count
         guard end > 0 else { return nil }
-        return strings.string(UnsafeRawBufferPointer(rebasing: b[0..<end]))
+        return strings.name(UnsafeRawBufferPointer(rebasing: b[0..<end]))
     }
 
     func bytes(_ type: UInt32) -> UnsafeRawBufferPointer? {
