@@ -28,29 +28,93 @@ public struct TextTimeline {
     /// Appends the walk's block, the bytes `render` returns, to `writer`.
     public func write(_ walk: PacketWalk, to writer: JSONWriter) {
         let out = TextOutput(writer: writer, color: options.color)
-        walk.steps.withUnsafeBufferPointer { write(walk, steps: $0, out) }
+        walk.steps.withUnsafeBufferPointer { steps in
+            // The header keeps the packet as it entered, which a folded step may be the only one to show.
+            let folded =
+                options.verbose || !steps.indices.contains(where: { TextTimeline.mayBeOwn(steps.address($0)) })
+                ? nil : OwnTraceSteps(walk: walk)
+            header(walk, steps: steps, out)
+            out.newline()
+            if !walk.interfaces.isEmpty { devices(walk.interfaces, out) }
+            let anyInferred = self.steps(walk, steps, folded: folded, out)
+            walk.nat.withUnsafeBufferPointer { nat in
+                for i in nat.indices {
+                    out.lit("  ")
+                    natLine(nat.address(i), out)
+                    out.newline()
+                }
+            }
+            if let reply = walk.replyTo {
+                out.lit("  ")
+                out.open(.cyan)
+                out.lit("reply in the connection packet ")
+                out.int(reply)
+                out.lit(" opened")
+                out.close()
+                out.newline()
+            } else if let first = walk.connection {
+                out.lit("  ")
+                out.open(.cyan)
+                out.lit("later packet of the connection packet ")
+                out.int(first)
+                out.lit(" opened")
+                out.close()
+                out.newline()
+            }
+            for note in walk.notes {
+                out.lit("  ")
+                out.open(.dim)
+                out.lit("note: ")
+                out.text(note)
+                out.close()
+                out.newline()
+            }
+            if anyInferred {
+                out.lit("  ")
+                out.open(.dim)
+                out.lit("* verdict inferred: the source does not print verdicts")
+                out.close()
+                out.newline()
+            }
+            vanished(walk.vanished, out)
+        }
     }
 
-    /// The block, reading the steps in place.
-    private func write(_ walk: PacketWalk, steps: UnsafeBufferPointer<WalkStep>, _ out: TextOutput) {
-        // The header keeps the packet as it entered, which a folded step may be the only one to show.
-        let folded = options.verbose ? nil : OwnTraceSteps(walk: walk)
-        header(walk, steps: steps, out)
-        out.newline()
-        if !walk.interfaces.isEmpty { devices(walk.interfaces, out) }
+    /// Whether a step may be in pathtrace's own table: the cheap first look before `isOwn`.
+    @inline(__always) static func mayBeOwn(_ step: UnsafePointer<WalkStep>) -> Bool {
+        step.pointee.event.table.utf8.first == UInt8(ascii: "p")
+    }
+
+    /// Whether a step is in pathtrace's own table (`OwnTraceSteps.isOwn`).
+    @inline(__always) static func isOwn(_ step: UnsafePointer<WalkStep>) -> Bool {
+        mayBeOwn(step) && OwnTraceSteps.isOwn(step.pointee.event)
+    }
+
+    /// The time notes and a line per step shown, reading the steps in place.
+    /// Returns whether a step shown has an inferred verdict.
+    private func steps(
+        _ walk: PacketWalk, _ steps: UnsafeBufferPointer<WalkStep>, folded: OwnTraceSteps?, _ out: TextOutput
+    ) -> Bool {
         // Only a kernel's timestamps give a time column: a receive time would print +0.000000 for
         // every step of a batch, a false zero.
         var t0: Double?
         for i in steps.indices {
-            let e = steps.address(i)
-            if e.pointee.event.time != nil && e.pointee.event.timeBasis == .kernel
-                && (folded == nil || !OwnTraceSteps.isOwn(e.pointee.event))
+            let step = steps.address(i)
+            if step.pointee.event.time != nil && step.pointee.event.timeBasis == .kernel
+                && (folded == nil || !TextTimeline.isOwn(step))
             {
-                t0 = e.pointee.event.time
+                t0 = step.pointee.event.time
                 break
             }
         }
-        if t0 == nil, let received = steps.lazy.compactMap({ $0.event.time }).first {
+        var received: Double?
+        if t0 == nil {
+            for i in steps.indices where steps.address(i).pointee.event.time != nil {
+                received = steps.address(i).pointee.event.time
+                break
+            }
+        }
+        if let received {
             out.lit("  ")
             out.open(.dim)
             out.lit("received ")
@@ -80,15 +144,15 @@ public struct TextTimeline {
         var anyInferred = false
         // An --explain sentence starts under the hook column, or under `table:chain` without a time column.
         let indent = t0 == nil ? 14 : 13
-        // The last header of a folded step: the first step shown tells what changed since.
-        var foldedHeader: PacketHeader?
+        // The addresses of the last folded step's header: the first step shown tells what changed since.
+        var foldedEnds: Ends?
         for index in steps.indices {
             let step = steps.address(index)
-            if folded != nil, OwnTraceSteps.isOwn(step.pointee.event) {
-                if step.pointee.event.hasHeader { foldedHeader = step.pointee.event.headerValue }
+            if folded != nil, TextTimeline.isOwn(step) {
+                if step.pointee.event.hasHeader { foldedEnds = Ends(step) }
                 continue
             }
-            line(step, previous: previous, t0: t0, folded: previous == nil ? foldedHeader : nil, out)
+            line(step, previous: previous, t0: t0, folded: previous == nil ? foldedEnds : nil, out)
             out.newline()
             if step.pointee.verdictInferred { anyInferred = true }
             if options.explain {
@@ -100,44 +164,7 @@ public struct TextTimeline {
             }
             previous = step
         }
-        for nat in walk.nat {
-            out.lit("  ")
-            natLine(nat, out)
-            out.newline()
-        }
-        if let reply = walk.replyTo {
-            out.lit("  ")
-            out.open(.cyan)
-            out.lit("reply in the connection packet ")
-            out.int(reply)
-            out.lit(" opened")
-            out.close()
-            out.newline()
-        } else if let first = walk.connection {
-            out.lit("  ")
-            out.open(.cyan)
-            out.lit("later packet of the connection packet ")
-            out.int(first)
-            out.lit(" opened")
-            out.close()
-            out.newline()
-        }
-        for note in walk.notes {
-            out.lit("  ")
-            out.open(.dim)
-            out.lit("note: ")
-            out.text(note)
-            out.close()
-            out.newline()
-        }
-        if anyInferred {
-            out.lit("  ")
-            out.open(.dim)
-            out.lit("* verdict inferred: the source does not print verdicts")
-            out.close()
-            out.newline()
-        }
-        vanished(walk.vanished, out)
+        return anyInferred
     }
 
     /// `  device virbr0  bridge (ports vnet0)  192.168.122.1/24`, one line per device the walk used.
@@ -221,8 +248,8 @@ public struct TextTimeline {
         out.text(walk.family.rawValue)
         out.byte(UInt8(ascii: " "))
         if let index = walk.firstHeaderIndex {
-            flow(steps.address(index).pointee.event.headerValue, out)
-        } else if let prefix = steps.first?.event.prefix {
+            flow(steps.address(index), out)
+        } else if !steps.isEmpty, let prefix = steps.address(0).pointee.event.prefix {
             out.lit("log \"")
             out.name(prefix)
             out.byte(UInt8(ascii: "\""))
@@ -245,13 +272,17 @@ public struct TextTimeline {
         }
     }
 
-    /// The flow of the header's first packet: protocol, endpoints, TCP flags, ICMP type (or an ARP frame's MACs).
-    func flow(_ h: PacketHeader, _ out: TextOutput) {
-        if h.src == nil, h.dst == nil, let from = h.macSrc, let to = h.macDst {
+    /// The flow of a step's packet: protocol, endpoints, TCP flags, ICMP type (or an ARP frame's MACs).
+    func flow(_ step: UnsafePointer<WalkStep>, _ out: TextOutput) {
+        let h = Ends(step)
+        let macProto = step.pointee.event.headerValue.macProto
+        if h.src == nil, h.dst == nil, let from = step.pointee.event.headerValue.macSrc,
+            let to = step.pointee.event.headerValue.macDst
+        {
             // A frame that is not IP (ARP): its EtherType and MAC addresses.
-            if h.macProto == 0x0806 {
+            if macProto == 0x0806 {
                 out.lit("arp")
-            } else if let type = h.macProto {
+            } else if let type = macProto {
                 out.lit("ethertype 0x")
                 out.hex(type)
             } else {
@@ -263,30 +294,31 @@ public struct TextTimeline {
             out.name(to)
             return
         }
-        if let p = h.proto {
+        if let p = step.pointee.event.headerValue.proto {
             out.text(IPProtocol.name(p))
         } else {
-            out.lit(h.macProto == 0x0806 ? "arp" : "?")
+            out.lit(macProto == 0x0806 ? "arp" : "?")
         }
         out.byte(UInt8(ascii: " "))
         out.endpoint(h.src, h.sport)
         out.lit(" → ")
         out.endpoint(h.dst, h.dport)
-        if !h.tcpFlags.isEmpty {
+        let flags = step.pointee.event.headerValue.tcpFlags
+        if !flags.isEmpty {
             out.lit(" [")
             var first = true
-            for (flag, name) in TextTimeline.flagNames where h.tcpFlags.contains(flag) {
+            for (flag, name) in TextTimeline.flagNames where flags.contains(flag) {
                 if !first { out.byte(UInt8(ascii: " ")) }
                 out.lit(name)
                 first = false
             }
             out.byte(UInt8(ascii: "]"))
         }
-        if let t = h.icmpType {
+        if let t = step.pointee.event.headerValue.icmpType {
             out.lit(" type ")
             out.int(t)
             out.lit(" code ")
-            out.int(h.icmpCode ?? 0)
+            out.int(step.pointee.event.headerValue.icmpCode ?? 0)
         }
     }
 
@@ -296,14 +328,28 @@ public struct TextTimeline {
         (.syn, "SYN"), (.fin, "FIN"),
     ]
 
+    /// A header's addresses and ports (what NAT rewrites), read in place.
+    struct Ends {
+        var src: IPAddress?
+        var sport: UInt16?
+        var dst: IPAddress?
+        var dport: UInt16?
+
+        @inline(__always) init(_ step: UnsafePointer<WalkStep>) {
+            src = step.pointee.event.headerValue.src
+            sport = step.pointee.event.headerValue.sport
+            dst = step.pointee.event.headerValue.dst
+            dport = step.pointee.event.headerValue.dport
+        }
+    }
+
     /// One step: time, hook, `table:chain`, rule, verdict, then what changed since the step before.
     func line(
-        _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, t0: Double?, folded: PacketHeader?,
+        _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, t0: Double?, folded: Ends?,
         _ out: TextOutput
     ) {
         let start = out.position
         let kind = step.pointee.event.kind
-        let family = step.pointee.event.family
         out.lit("  ")
         // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
         if let t0 {
@@ -316,7 +362,7 @@ public struct TextTimeline {
             }
         }
         // A bridge hook and the IP hook of the same name are two hooks.
-        let bridge = family == .bridge
+        let bridge = step.pointee.event.family == .bridge
         let sameHook =
             step.pointee.hook == previous?.pointee.hook && bridge == (previous?.pointee.event.family == .bridge)
         out.open(.blue)
@@ -339,16 +385,15 @@ public struct TextTimeline {
         out.pad(from: column, to: 22)
         out.byte(UInt8(ascii: " "))
         column = out.position
+        out.text(kind.rawValue)
         switch step.pointee.event.rule {
         case .number(let n):
-            out.text(kind.rawValue)
             out.byte(UInt8(ascii: " "))
             out.int(n)
         case .handle(let h):
-            out.text(kind.rawValue)
             out.lit(" #")
             out.int(h)
-        case nil: out.text(kind.rawValue)
+        case nil: break
         }
         out.pad(from: column, to: 12)
         out.byte(UInt8(ascii: " "))
@@ -362,7 +407,7 @@ public struct TextTimeline {
         }
         out.pad(from: column, to: 10)
         out.close()
-        details(step.pointee.event, previous: previous, folded: folded, out)
+        details(step, previous: previous, folded: folded, out)
         out.trimTrailingSpaces(from: start)
     }
 
@@ -387,40 +432,39 @@ public struct TextTimeline {
     }
 
     /// The step's details, two spaces apart: devices when they changed, header changes, prefix, rule text.
-    func details(
-        _ e: TraceEvent, previous: UnsafePointer<WalkStep>?, folded: PacketHeader?, _ out: TextOutput
-    ) {
+    func details(_ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, _ out: TextOutput)
+    {
         var any = false
         func next() {
             out.lit(any ? "  " : " ")
             any = true
         }
-        if hasInterfaces(e), previous.map({ !sameInterfaces(e, $0.pointee.event) }) ?? true {
+        if hasInterfaces(step), previous.map({ !sameInterfaces(step, $0) }) ?? true {
             next()
-            interfaces(e, out)
+            interfaces(step, out)
         }
-        // An ebtables line shows no TTL: the first IP step after one shows it afresh.
-        let bridge = e.family == .bridge
-        if e.hasHeader {
+        if step.pointee.event.hasHeader {
+            // An ebtables line shows no TTL: the first IP step after one shows it afresh.
             if let previous, previous.pointee.event.hasHeader,
-                bridge || previous.pointee.event.family != .bridge || previous.pointee.event.headerValue.ttl != nil
+                step.pointee.event.family == .bridge || previous.pointee.event.family != .bridge
+                    || previous.pointee.event.headerValue.ttl != nil
             {
-                changes(e.headerValue, since: previous.pointee.event.headerValue, next, out)
+                changes(step, since: previous, next, out)
             } else {
-                firstValues(e.headerValue, next, out)
+                firstValues(step, next, out)
             }
             if previous == nil, let folded {
                 // Rewrites made between the folded steps and this one (the TTL was given above).
-                addressChanges(e.headerValue, since: folded, next, out)
+                addressChanges(Ends(step), since: folded, next, out)
             }
         }
-        if let prefix = e.prefix {
+        if let prefix = step.pointee.event.prefix {
             next()
             out.lit("prefix \"")
             out.name(prefix)
             out.byte(UInt8(ascii: "\""))
         }
-        if let text = e.ruleText {
+        if let text = step.pointee.event.ruleText {
             next()
             out.open(.dim)
             out.name(text)
@@ -428,27 +472,33 @@ public struct TextTimeline {
         }
     }
 
-    func hasInterfaces(_ e: TraceEvent) -> Bool {
-        !(e.inIface ?? "").isEmpty || !(e.outIface ?? "").isEmpty || e.physIn != nil || e.physOut != nil
+    func hasInterfaces(_ s: UnsafePointer<WalkStep>) -> Bool {
+        !(s.pointee.event.inIface ?? "").isEmpty || !(s.pointee.event.outIface ?? "").isEmpty
+            || s.pointee.event.physIn != nil || s.pointee.event.physOut != nil
     }
 
     /// Whether two steps' `in … out … physin … physout …` texts are equal Strings.
-    func sameInterfaces(_ a: TraceEvent, _ b: TraceEvent) -> Bool {
+    func sameInterfaces(_ a: UnsafePointer<WalkStep>, _ b: UnsafePointer<WalkStep>) -> Bool {
         // Equal fields give equal texts; different fields give different texts unless a name holds
         // a space (`in "x out y"` reads as `in x out y`): only then are the texts built and compared.
         func given(_ s: String?) -> String? { s?.isEmpty == false ? s : nil }
-        if given(a.inIface) == given(b.inIface) && given(a.outIface) == given(b.outIface) && a.physIn == b.physIn
-            && a.physOut == b.physOut
+        if given(a.pointee.event.inIface) == given(b.pointee.event.inIface)
+            && given(a.pointee.event.outIface) == given(b.pointee.event.outIface)
+            && a.pointee.event.physIn == b.pointee.event.physIn && a.pointee.event.physOut == b.pointee.event.physOut
         {
             return true
         }
-        let names = [a.inIface, a.outIface, a.physIn, a.physOut, b.inIface, b.outIface, b.physIn, b.physOut]
-        guard names.contains(where: { $0?.utf8.contains(UInt8(ascii: " ")) == true }) else { return false }
-        return interfaces(a) == interfaces(b)
+        func spaced(_ s: UnsafePointer<WalkStep>) -> Bool {
+            func space(_ name: String?) -> Bool { name?.utf8.contains(UInt8(ascii: " ")) == true }
+            return space(s.pointee.event.inIface) || space(s.pointee.event.outIface)
+                || space(s.pointee.event.physIn) || space(s.pointee.event.physOut)
+        }
+        if spaced(a) || spaced(b) { return interfaces(a.pointee.event) == interfaces(b.pointee.event) }
+        return false
     }
 
     /// `in eth0 out eth1 physin vnet0 physout eth2`, as much as the step names.
-    func interfaces(_ e: TraceEvent, _ out: TextOutput) {
+    func interfaces(_ s: UnsafePointer<WalkStep>, _ out: TextOutput) {
         var first = true
         func part(_ label: StaticString, _ name: String) {
             if !first { out.byte(UInt8(ascii: " ")) }
@@ -456,46 +506,50 @@ public struct TextTimeline {
             out.name(name)
             first = false
         }
-        if let i = e.inIface, !i.isEmpty { part("in ", i) }
-        if let o = e.outIface, !o.isEmpty { part("out ", o) }
-        if let p = e.physIn { part("physin ", p) }
-        if let p = e.physOut { part("physout ", p) }
+        if let i = s.pointee.event.inIface, !i.isEmpty { part("in ", i) }
+        if let o = s.pointee.event.outIface, !o.isEmpty { part("out ", o) }
+        if let p = s.pointee.event.physIn { part("physin ", p) }
+        if let p = s.pointee.event.physOut { part("physout ", p) }
     }
 
     func interfaces(_ e: TraceEvent) -> String {
-        let writer = JSONWriter(capacity: 64)
-        interfaces(e, TextOutput(writer: writer, color: false))
-        return String(decoding: writer.buffer, as: UTF8.self)
+        var parts: [String] = []
+        if let i = e.inIface, !i.isEmpty { parts.append("in \(i)") }
+        if let o = e.outIface, !o.isEmpty { parts.append("out \(o)") }
+        if let p = e.physIn { parts.append("physin \(p)") }
+        if let p = e.physOut { parts.append("physout \(p)") }
+        return parts.joined(separator: " ")
     }
 
     /// A header with nothing before it to compare with: its TTL and mark.
-    func firstValues(_ h: PacketHeader, _ next: () -> Void, _ out: TextOutput) {
-        if let ttl = h.ttl {
+    func firstValues(_ s: UnsafePointer<WalkStep>, _ next: () -> Void, _ out: TextOutput) {
+        if let ttl = s.pointee.event.headerValue.ttl {
             next()
             out.lit("TTL ")
             out.int(ttl)
         }
-        if let m = h.mark {
+        if let m = s.pointee.event.headerValue.mark {
             next()
             out.lit("MARK ")
             out.hexMark(m)
         }
     }
 
-    /// What changed from `p` to `h`: addresses and ports (highlighted), TTL, mark.
-    func changes(_ h: PacketHeader, since p: PacketHeader, _ next: () -> Void, _ out: TextOutput) {
-        addressChanges(h, since: p, next, out)
-        if let a = p.ttl, let b = h.ttl, a != b {
+    /// What changed from the step before: addresses and ports (highlighted), TTL, mark.
+    func changes(_ s: UnsafePointer<WalkStep>, since p: UnsafePointer<WalkStep>, _ next: () -> Void, _ out: TextOutput)
+    {
+        addressChanges(Ends(s), since: Ends(p), next, out)
+        if let a = p.pointee.event.headerValue.ttl, let b = s.pointee.event.headerValue.ttl, a != b {
             next()
             out.lit("TTL ")
             out.int(a)
             out.lit(" → ")
             out.int(b)
         }
-        if let b = h.mark, b != p.mark {
+        if let b = s.pointee.event.headerValue.mark, b != p.pointee.event.headerValue.mark {
             next()
             out.lit("MARK ")
-            if let a = p.mark {
+            if let a = p.pointee.event.headerValue.mark {
                 out.hexMark(a)
                 out.lit(" → ")
             }
@@ -504,7 +558,7 @@ public struct TextTimeline {
     }
 
     /// `SRC a → b` and `DST a → b` when the source or destination (address or port) changed.
-    func addressChanges(_ h: PacketHeader, since p: PacketHeader, _ next: () -> Void, _ out: TextOutput) {
+    func addressChanges(_ h: Ends, since p: Ends, _ next: () -> Void, _ out: TextOutput) {
         if h.src != p.src || h.sport != p.sport {
             next()
             out.open(.yellow)
@@ -526,29 +580,29 @@ public struct TextTimeline {
     }
 
     /// `NAT  SRC a → b  (SNAT, nat:POSTROUTING rule 3; evidence chain)`.
-    func natLine(_ nat: NatRewrite, _ out: TextOutput) {
+    func natLine(_ p: UnsafePointer<NatRewrite>, _ out: TextOutput) {
         out.open(.yellow)
         out.lit("NAT  ")
-        switch nat.field {
+        switch p.pointee.field {
         case "src": out.lit("SRC")
         case "dst": out.lit("DST")
-        default: out.text(nat.field.uppercased())
+        default: out.text(p.pointee.field.uppercased())
         }
         out.byte(UInt8(ascii: " "))
-        out.text(nat.before)
+        out.text(p.pointee.before)
         out.lit(" → ")
-        if let after = nat.after { out.text(after) } else { out.byte(UInt8(ascii: "?")) }
+        if let after = p.pointee.after { out.text(after) } else { out.byte(UInt8(ascii: "?")) }
         out.lit("  (")
-        if nat.direction == "reply" { out.lit("reverse ") }
-        switch nat.type {
+        if p.pointee.direction == "reply" { out.lit("reverse ") }
+        switch p.pointee.type {
         case .dnat: out.lit("DNAT")
         case .snat: out.lit("SNAT")
         case .masquerade: out.lit("MASQUERADE")
         case .redirect: out.lit("REDIRECT")
         }
         out.lit(", ")
-        out.text(nat.at)
-        switch nat.rule {
+        out.text(p.pointee.at)
+        switch p.pointee.rule {
         case .number(let n):
             out.lit(" rule ")
             out.int(n)
@@ -558,7 +612,7 @@ public struct TextTimeline {
         case nil: break
         }
         out.lit("; evidence ")
-        out.text(nat.evidence.rawValue)
+        out.text(p.pointee.evidence.rawValue)
         out.byte(UInt8(ascii: ")"))
         out.close()
     }
