@@ -245,7 +245,7 @@ public struct TextTimeline {
         out.int(walk.packet)
         out.close()
         out.lit("  ")
-        out.text(walk.family.rawValue)
+        out.lit(TextTimeline.word(walk.family))
         out.byte(UInt8(ascii: " "))
         if let index = walk.firstHeaderIndex {
             flow(steps.address(index), out)
@@ -256,11 +256,11 @@ public struct TextTimeline {
         }
         out.lit("  path ")
         out.open(.bold)
-        out.text(walk.path.rawValue)
+        out.lit(TextTimeline.word(walk.path))
         out.close()
         out.lit("  verdict ")
         out.open(walk.verdict == .accept ? .green : (walk.verdict == .drop ? .red : .yellow))
-        out.text(walk.verdict.rawValue)
+        out.lit(TextTimeline.word(walk.verdict))
         out.close()
         if walk.confidence < 1 {
             out.lit("  confidence ")
@@ -322,6 +322,56 @@ public struct TextTimeline {
         }
     }
 
+    // The raw values of the enums a line prints, as literals (no String per step).
+
+    static func word(_ f: Family) -> StaticString {
+        switch f {
+        case .ipv4: "ipv4"
+        case .ipv6: "ipv6"
+        case .arp: "arp"
+        case .bridge: "bridge"
+        }
+    }
+
+    static func word(_ p: PathClass) -> StaticString {
+        switch p {
+        case .input: "input"
+        case .forward: "forward"
+        case .output: "output"
+        case .bridged: "bridged"
+        case .incomplete: "incomplete"
+        }
+    }
+
+    static func word(_ v: WalkVerdict) -> StaticString {
+        switch v {
+        case .accept: "accept"
+        case .drop: "drop"
+        case .queue: "queue"
+        case .unknown: "unknown"
+        }
+    }
+
+    static func word(_ h: Hook) -> StaticString {
+        switch h {
+        case .prerouting: "PREROUTING"
+        case .input: "INPUT"
+        case .forward: "FORWARD"
+        case .output: "OUTPUT"
+        case .postrouting: "POSTROUTING"
+        case .brouting: "BROUTING"
+        }
+    }
+
+    static func word(_ k: StepKind) -> StaticString {
+        switch k {
+        case .rule: "rule"
+        case .return: "return"
+        case .policy: "policy"
+        case .log: "log"
+        }
+    }
+
     /// `TCPFlags.printOrder` with literal names.
     static let flagNames: [(TCPFlags, StaticString)] = [
         (.ae, "AE"), (.cwr, "CWR"), (.ece, "ECE"), (.urg, "URG"), (.ack, "ACK"), (.psh, "PSH"), (.rst, "RST"),
@@ -368,7 +418,7 @@ public struct TextTimeline {
         out.open(.blue)
         var column = out.position
         if !sameHook {
-            if let hook = step.pointee.hook { out.text(hook.rawValue) } else { out.byte(UInt8(ascii: "?")) }
+            if let hook = step.pointee.hook { out.lit(TextTimeline.word(hook)) } else { out.byte(UInt8(ascii: "?")) }
         }
         out.pad(from: column, to: 11)
         out.close()
@@ -385,7 +435,7 @@ public struct TextTimeline {
         out.pad(from: column, to: 22)
         out.byte(UInt8(ascii: " "))
         column = out.position
-        out.text(kind.rawValue)
+        out.lit(TextTimeline.word(kind))
         switch step.pointee.event.rule {
         case .number(let n):
             out.byte(UInt8(ascii: " "))

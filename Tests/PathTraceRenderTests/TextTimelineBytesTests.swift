@@ -1,6 +1,7 @@
 import PathTraceCore
-import PathTraceRender
 import Testing
+
+@testable import PathTraceRender
 
 /// The text timeline writes bytes and counts columns from them; what a user reads must not change: the
 /// same text as the String-built timeline for names that are not plain ASCII (combining marks, CR LF,
@@ -27,6 +28,15 @@ import Testing
                 if bytes != strings { return }
             }
         }
+    }
+
+    @Test func literalWordsAreTheRawValues() {
+        func same(_ word: StaticString, _ raw: String) { #expect(word.description == raw) }
+        for f in Family.allCases { same(TextTimeline.word(f), f.rawValue) }
+        for h in Hook.allCases { same(TextTimeline.word(h), h.rawValue) }
+        for p in [PathClass.input, .forward, .output, .bridged, .incomplete] { same(TextTimeline.word(p), p.rawValue) }
+        for v in [WalkVerdict.accept, .drop, .queue, .unknown] { same(TextTimeline.word(v), v.rawValue) }
+        for k in [StepKind.rule, .return, .policy, .log] { same(TextTimeline.word(k), k.rawValue) }
     }
 
     @Test func combiningMarksCountAsOneColumnAndArabicSignsKeepTheirSpace() {
