@@ -14,8 +14,10 @@ struct TextOutput {
 
     // MARK: - Text
 
-    /// Every name an event carries (table, chain, interface, prefix, rule text, verdict target,
-    /// namespace, MAC) goes through here and only here, so a name can switch to bytes kept once.
+    /// Every name a trace event carries (table, chain, in/out/physin/physout, prefix, rule text, a
+    /// jump's or goto's chain, MACs; pathtrace's own table and chains) goes through here and only
+    /// here, so names can switch to bytes kept once per name. Walk-level text (netns, devices of the
+    /// topology, notes) goes through `text`.
     @inline(__always) func name(_ s: String) { text(s) }
 
     /// Any other String's bytes as they are (notes, topology roles, explanations).

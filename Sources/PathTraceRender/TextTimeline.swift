@@ -175,7 +175,7 @@ public struct TextTimeline {
             out.open(.dim)
             out.lit("device ")
             let start = out.position
-            out.name(i.name)
+            out.text(i.name)
             out.pad(from: start, to: width)
             out.close()
             out.lit("  ")
@@ -206,7 +206,7 @@ public struct TextTimeline {
             out.close()
             if let ns = v.netns {
                 out.lit(" in ")
-                out.name(ns)
+                out.text(ns)
             }
             out.lit(v.guess ? " (a guess): " : ": ")
             out.text(v.detail)
@@ -268,7 +268,7 @@ public struct TextTimeline {
         }
         if let ns = walk.netns {
             out.lit("  netns ")
-            out.name(ns)
+            out.text(ns)
         }
     }
 
