@@ -29,7 +29,8 @@ public struct TextTimeline {
     public func write(_ walk: PacketWalk, to writer: JSONWriter) {
         let out = TextOutput(writer: writer, color: options.color)
         walk.steps.withUnsafeBufferPointer { steps in
-            // The header keeps the packet as it entered, which a folded step may be the only one to show.
+            // Own steps are skipped in place, not removed: the header keeps the packet as it entered,
+            // which a folded step may be the only one to show. Most walks have none to look up.
             let folded =
                 options.verbose || !steps.indices.contains(where: { TextTimeline.mayBeOwn(steps.address($0)) })
                 ? nil : OwnTraceSteps(walk: walk)
