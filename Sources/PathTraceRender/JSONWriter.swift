@@ -386,6 +386,18 @@ public final class JSONWriter {
         }
     }
 
+    /// Room for `n` bytes at the end; `body` writes at most `n` there and returns how many (the text
+    /// timeline's bytes go into this buffer too).
+    @inline(__always) func append(reserving n: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        reserve(n)
+        count += body(base + count)
+    }
+
+    /// Forgets what was written after the first `n` bytes (a text line losing its trailing spaces).
+    @inline(__always) func truncate(to n: Int) {
+        if n < count { count = n }
+    }
+
     @inline(__always) private func reserve(_ n: Int) {
         if count + n > capacity { grow(count + n) }
     }

@@ -1,6 +1,9 @@
 import PathTraceCore
 
 /// The text timeline of DESIGN.md: a block per walk, a line per step, NAT rewrites highlighted.
+///
+/// Walks are written as bytes straight into a `JSONWriter`'s buffer (a replay prints millions of
+/// steps); the String-returning calls give the same bytes, for tests and one-off output.
 public struct TextTimeline {
     public var options: RenderOptions
 
@@ -17,71 +20,204 @@ public struct TextTimeline {
     }
 
     public func render(_ walk: PacketWalk) -> String {
-        // The header keeps the packet as it entered, which a folded step may be the only one to show.
-        let folded = options.verbose ? nil : OwnTraceSteps(walk: walk)
-        var out = header(walk) + "\n"
-        out += devices(walk.interfaces)
+        let writer = JSONWriter(capacity: 1024)
+        write(walk, to: writer)
+        return String(decoding: writer.buffer, as: UTF8.self)
+    }
+
+    /// Appends the walk's block, the bytes `render` returns, to `writer`.
+    public func write(_ walk: PacketWalk, to writer: JSONWriter) {
+        let out = TextOutput(writer: writer, color: options.color)
+        walk.steps.withUnsafeBufferPointer { steps in
+            // Own steps are skipped in place, not removed: the header keeps the packet as it entered,
+            // which a folded step may be the only one to show. Most walks have none to look up.
+            let folded =
+                options.verbose || !steps.indices.contains(where: { TextTimeline.mayBeOwn(steps.address($0)) })
+                ? nil : OwnTraceSteps(walk: walk)
+            header(walk, steps: steps, out)
+            out.newline()
+            if !walk.interfaces.isEmpty { devices(walk.interfaces, out) }
+            let anyInferred = self.steps(walk, steps, folded: folded, out)
+            walk.nat.withUnsafeBufferPointer { nat in
+                for i in nat.indices {
+                    out.lit("  ")
+                    natLine(nat.address(i), out)
+                    out.newline()
+                }
+            }
+            if let reply = walk.replyTo {
+                out.lit("  ")
+                out.open(.cyan)
+                out.lit("reply in the connection packet ")
+                out.int(reply)
+                out.lit(" opened")
+                out.close()
+                out.newline()
+            } else if let first = walk.connection {
+                out.lit("  ")
+                out.open(.cyan)
+                out.lit("later packet of the connection packet ")
+                out.int(first)
+                out.lit(" opened")
+                out.close()
+                out.newline()
+            }
+            for note in walk.notes {
+                out.lit("  ")
+                out.open(.dim)
+                out.lit("note: ")
+                out.text(note)
+                out.close()
+                out.newline()
+            }
+            if anyInferred {
+                out.lit("  ")
+                out.open(.dim)
+                out.lit("* verdict inferred: the source does not print verdicts")
+                out.close()
+                out.newline()
+            }
+            vanished(walk.vanished, out)
+        }
+    }
+
+    /// Whether a step may be in pathtrace's own table: the cheap first look before `isOwn`.
+    @inline(__always) static func mayBeOwn(_ step: UnsafePointer<WalkStep>) -> Bool {
+        step.pointee.event.table.utf8.first == UInt8(ascii: "p")
+    }
+
+    /// Whether a step is in pathtrace's own table (`OwnTraceSteps.isOwn`).
+    @inline(__always) static func isOwn(_ step: UnsafePointer<WalkStep>) -> Bool {
+        mayBeOwn(step) && OwnTraceSteps.isOwn(step.pointee.event)
+    }
+
+    /// The time notes and a line per step shown, reading the steps in place.
+    /// Returns whether a step shown has an inferred verdict.
+    private func steps(
+        _ walk: PacketWalk, _ steps: UnsafeBufferPointer<WalkStep>, folded: OwnTraceSteps?, _ out: TextOutput
+    ) -> Bool {
         // Only a kernel's timestamps give a time column: a receive time would print +0.000000 for
         // every step of a batch, a false zero.
-        let t0 = walk.steps.first {
-            $0.event.time != nil && $0.event.timeBasis == .kernel && (folded == nil || !OwnTraceSteps.isOwn($0.event))
-        }?.event.time
-        if t0 == nil, let received = walk.steps.lazy.compactMap(\.event.time).first {
-            let note = "received \(TextTimeline.clock(received)) (no time per step: the records carry none)"
-            out += "  " + paint(note, .dim) + "\n"
+        var t0: Double?
+        for i in steps.indices {
+            let step = steps.address(i)
+            if step.pointee.event.time != nil && step.pointee.event.timeBasis == .kernel
+                && (folded == nil || !TextTimeline.isOwn(step))
+            {
+                t0 = step.pointee.event.time
+                break
+            }
+        }
+        var received: Double?
+        if t0 == nil {
+            for i in steps.indices where steps.address(i).pointee.event.time != nil {
+                received = steps.address(i).pointee.event.time
+                break
+            }
+        }
+        if let received {
+            out.lit("  ")
+            out.open(.dim)
+            out.lit("received ")
+            out.text(TextTimeline.clock(received))
+            out.lit(" (no time per step: the records carry none)")
+            out.close()
+            out.newline()
         }
         if let folded {
-            let chains = folded.chains.joined(separator: ", ")
-            let steps = folded.count == 1 ? "1 step" : "\(folded.count) steps"
-            out += "  " + paint("traced from \(folded.table) (\(chains): \(steps); --verbose shows them)", .dim) + "\n"
+            out.lit("  ")
+            out.open(.dim)
+            out.lit("traced from ")
+            out.name(folded.table)
+            out.lit(" (")
+            for (i, chain) in folded.chains.enumerated() {
+                if i > 0 { out.lit(", ") }
+                out.name(chain)
+            }
+            out.lit(": ")
+            out.int(folded.count)
+            if folded.count == 1 { out.lit(" step") } else { out.lit(" steps") }
+            out.lit("; --verbose shows them)")
+            out.close()
+            out.newline()
         }
-        var previous: WalkStep?
+        var previous: UnsafePointer<WalkStep>?
         var anyInferred = false
         // An --explain sentence starts under the hook column, or under `table:chain` without a time column.
-        let indent = String(repeating: " ", count: t0 == nil ? 14 : 13)
-        // The last header of a folded step: the first step shown tells what changed since.
-        var foldedHeader: PacketHeader?
-        for (index, step) in walk.steps.enumerated() {
-            if folded != nil, OwnTraceSteps.isOwn(step.event) {
-                if let h = step.event.header { foldedHeader = h }
+        let indent = t0 == nil ? 14 : 13
+        // The addresses of the last folded step's header: the first step shown tells what changed since.
+        var foldedEnds: Ends?
+        for index in steps.indices {
+            let step = steps.address(index)
+            if folded != nil, TextTimeline.isOwn(step) {
+                if step.pointee.event.hasHeader { foldedEnds = Ends(step) }
                 continue
             }
-            out += line(step, previous: previous, t0: t0, folded: previous == nil ? foldedHeader : nil) + "\n"
-            if step.verdictInferred { anyInferred = true }
-            if options.explain { out += indent + paint(Explain.step(walk, at: index), .dim) + "\n" }
+            line(step, previous: previous, t0: t0, folded: previous == nil ? foldedEnds : nil, out)
+            out.newline()
+            if step.pointee.verdictInferred { anyInferred = true }
+            if options.explain {
+                out.spaces(indent)
+                out.open(.dim)
+                out.text(Explain.step(walk, at: index))
+                out.close()
+                out.newline()
+            }
             previous = step
         }
-        for nat in walk.nat { out += "  " + natLine(nat) + "\n" }
-        if let reply = walk.replyTo {
-            out += "  " + paint("reply in the connection packet \(reply) opened", .cyan) + "\n"
-        } else if let first = walk.connection {
-            out += "  " + paint("later packet of the connection packet \(first) opened", .cyan) + "\n"
-        }
-        for note in walk.notes { out += "  " + paint("note: " + note, .dim) + "\n" }
-        if anyInferred { out += "  " + paint("* verdict inferred: the source does not print verdicts", .dim) + "\n" }
-        out += vanished(walk.vanished)
-        return out
+        return anyInferred
     }
 
     /// `  device virbr0  bridge (ports vnet0)  192.168.122.1/24`, one line per device the walk used.
-    func devices(_ interfaces: [WalkInterface]) -> String {
+    func devices(_ interfaces: [WalkInterface], _ out: TextOutput) {
         let width = interfaces.map(\.name.count).max() ?? 0
-        return interfaces.map { i in
-            let addresses = i.addresses.filter { !$0.hasPrefix("fe80:") }
-            return "  " + paint("device " + pad(i.name, width), .dim) + "  " + i.role
-                + (addresses.isEmpty ? "" : "  " + addresses.joined(separator: " ")) + "\n"
-        }.joined()
+        for i in interfaces {
+            out.lit("  ")
+            out.open(.dim)
+            out.lit("device ")
+            let start = out.position
+            out.text(i.name)
+            out.pad(from: start, to: width)
+            out.close()
+            out.lit("  ")
+            out.text(i.role)
+            var first = true
+            for address in i.addresses where !address.hasPrefix("fe80:") {
+                out.lit(first ? "  " : " ")
+                out.text(address)
+                first = false
+            }
+            out.newline()
+        }
     }
 
     /// Why the packet went no further, most likely first, each with the command that would change it.
     public func vanished(_ causes: [Vanished]) -> String {
-        causes.map { v in
-            var s = "  " + paint("vanished: \(v.cause.rawValue)", .red)
-            if let ns = v.netns { s += " in \(ns)" }
-            s += (v.guess ? " (a guess): " : ": ") + v.detail + "\n"
-            if let fix = v.fix { s += "    fix: " + fix + "\n" }
-            return s
-        }.joined()
+        let writer = JSONWriter(capacity: 256)
+        vanished(causes, TextOutput(writer: writer, color: options.color))
+        return String(decoding: writer.buffer, as: UTF8.self)
+    }
+
+    func vanished(_ causes: [Vanished], _ out: TextOutput) {
+        for v in causes {
+            out.lit("  ")
+            out.open(.red)
+            out.lit("vanished: ")
+            out.text(v.cause.rawValue)
+            out.close()
+            if let ns = v.netns {
+                out.lit(" in ")
+                out.text(ns)
+            }
+            out.lit(v.guess ? " (a guess): " : ": ")
+            out.text(v.detail)
+            out.newline()
+            if let fix = v.fix {
+                out.lit("    fix: ")
+                out.text(fix)
+                out.newline()
+            }
+        }
     }
 
     /// A path across namespaces: `journey 1  a → b → c  (packets 1 → 3 → 5)`, then the way it went.
@@ -103,66 +239,328 @@ public struct TextTimeline {
         return out
     }
 
-    func header(_ walk: PacketWalk) -> String {
-        var flow = ""
-        if let h = walk.firstHeader, h.src == nil, h.dst == nil, let from = h.macSrc, let to = h.macDst {
-            // A frame that is not IP (ARP): its EtherType and MAC addresses.
-            let type = h.macProto == 0x0806 ? "arp" : h.macProto.map { "ethertype 0x" + String($0, radix: 16) } ?? "?"
-            flow = "\(type) \(from) → \(to)"
-        } else if let h = walk.firstHeader {
-            let proto = h.proto.map(IPProtocol.name) ?? (h.macProto == 0x0806 ? "arp" : "?")
-            flow = "\(proto) \(endpoint(h.src, h.sport)) → \(endpoint(h.dst, h.dport))"
-            if !h.tcpFlags.isEmpty { flow += " [" + h.tcpFlags.names.joined(separator: " ") + "]" }
-            if let t = h.icmpType { flow += " type \(t) code \(h.icmpCode ?? 0)" }
-        } else if let prefix = walk.steps.first?.event.prefix {
-            flow = "log \"\(prefix)\""
+    /// `packet 3  ipv4 tcp 10.0.0.1:1234 → 10.0.0.2:80 [SYN]  path forward  verdict accept`.
+    func header(_ walk: PacketWalk, steps: UnsafeBufferPointer<WalkStep>, _ out: TextOutput) {
+        out.open(.bold)
+        out.lit("packet ")
+        out.int(walk.packet)
+        out.close()
+        out.lit("  ")
+        out.lit(TextTimeline.word(walk.family))
+        out.byte(UInt8(ascii: " "))
+        if let index = walk.firstHeaderIndex {
+            flow(steps.address(index), out)
+        } else if !steps.isEmpty, let prefix = steps.address(0).pointee.event.prefix {
+            out.lit("log \"")
+            out.name(prefix)
+            out.byte(UInt8(ascii: "\""))
         }
-        let verdictStyle: Style = walk.verdict == .accept ? .green : (walk.verdict == .drop ? .red : .yellow)
-        var s = paint("packet \(walk.packet)", .bold) + "  \(walk.family.rawValue) \(flow)"
-        s += "  path " + paint(walk.path.rawValue, .bold) + "  verdict " + paint(walk.verdict.rawValue, verdictStyle)
-        if walk.confidence < 1 { s += "  confidence \(format(walk.confidence))" }
-        if let ns = walk.netns { s += "  netns \(ns)" }
-        return s
+        out.lit("  path ")
+        out.open(.bold)
+        out.lit(TextTimeline.word(walk.path))
+        out.close()
+        out.lit("  verdict ")
+        out.open(walk.verdict == .accept ? .green : (walk.verdict == .drop ? .red : .yellow))
+        out.lit(TextTimeline.word(walk.verdict))
+        out.close()
+        if walk.confidence < 1 {
+            out.lit("  confidence ")
+            out.fixed(walk.confidence, 2)
+        }
+        if let ns = walk.netns {
+            out.lit("  netns ")
+            out.text(ns)
+        }
     }
 
-    func line(_ step: WalkStep, previous: WalkStep?, t0: Double?, folded: PacketHeader? = nil) -> String {
-        let e = step.event
+    /// The flow of a step's packet: protocol, endpoints, TCP flags, ICMP type (or an ARP frame's MACs).
+    func flow(_ step: UnsafePointer<WalkStep>, _ out: TextOutput) {
+        let h = Ends(step)
+        let macProto = step.pointee.event.headerValue.macProto
+        if h.src == nil, h.dst == nil, let from = step.pointee.event.headerValue.macSrc,
+            let to = step.pointee.event.headerValue.macDst
+        {
+            // A frame that is not IP (ARP): its EtherType and MAC addresses.
+            if macProto == 0x0806 {
+                out.lit("arp")
+            } else if let type = macProto {
+                out.lit("ethertype 0x")
+                out.hex(type)
+            } else {
+                out.byte(UInt8(ascii: "?"))
+            }
+            out.byte(UInt8(ascii: " "))
+            out.name(from)
+            out.lit(" → ")
+            out.name(to)
+            return
+        }
+        if let p = step.pointee.event.headerValue.proto {
+            out.text(IPProtocol.name(p))
+        } else {
+            out.lit(macProto == 0x0806 ? "arp" : "?")
+        }
+        out.byte(UInt8(ascii: " "))
+        out.endpoint(h.src, h.sport)
+        out.lit(" → ")
+        out.endpoint(h.dst, h.dport)
+        let flags = step.pointee.event.headerValue.tcpFlags
+        if !flags.isEmpty {
+            out.lit(" [")
+            var first = true
+            for (flag, name) in TextTimeline.flagNames where flags.contains(flag) {
+                if !first { out.byte(UInt8(ascii: " ")) }
+                out.lit(name)
+                first = false
+            }
+            out.byte(UInt8(ascii: "]"))
+        }
+        if let t = step.pointee.event.headerValue.icmpType {
+            out.lit(" type ")
+            out.int(t)
+            out.lit(" code ")
+            out.int(step.pointee.event.headerValue.icmpCode ?? 0)
+        }
+    }
+
+    // The raw values of the enums a line prints, as literals (no String per step).
+
+    static func word(_ f: Family) -> StaticString {
+        switch f {
+        case .ipv4: "ipv4"
+        case .ipv6: "ipv6"
+        case .arp: "arp"
+        case .bridge: "bridge"
+        }
+    }
+
+    static func word(_ p: PathClass) -> StaticString {
+        switch p {
+        case .input: "input"
+        case .forward: "forward"
+        case .output: "output"
+        case .bridged: "bridged"
+        case .incomplete: "incomplete"
+        }
+    }
+
+    static func word(_ v: WalkVerdict) -> StaticString {
+        switch v {
+        case .accept: "accept"
+        case .drop: "drop"
+        case .queue: "queue"
+        case .unknown: "unknown"
+        }
+    }
+
+    static func word(_ h: Hook) -> StaticString {
+        switch h {
+        case .prerouting: "PREROUTING"
+        case .input: "INPUT"
+        case .forward: "FORWARD"
+        case .output: "OUTPUT"
+        case .postrouting: "POSTROUTING"
+        case .brouting: "BROUTING"
+        }
+    }
+
+    static func word(_ k: StepKind) -> StaticString {
+        switch k {
+        case .rule: "rule"
+        case .return: "return"
+        case .policy: "policy"
+        case .log: "log"
+        }
+    }
+
+    /// `TCPFlags.printOrder` with literal names.
+    static let flagNames: [(TCPFlags, StaticString)] = [
+        (.ae, "AE"), (.cwr, "CWR"), (.ece, "ECE"), (.urg, "URG"), (.ack, "ACK"), (.psh, "PSH"), (.rst, "RST"),
+        (.syn, "SYN"), (.fin, "FIN"),
+    ]
+
+    /// A header's addresses and ports (what NAT rewrites), read in place.
+    struct Ends {
+        var src: IPAddress?
+        var sport: UInt16?
+        var dst: IPAddress?
+        var dport: UInt16?
+
+        @inline(__always) init(_ step: UnsafePointer<WalkStep>) {
+            src = step.pointee.event.headerValue.src
+            sport = step.pointee.event.headerValue.sport
+            dst = step.pointee.event.headerValue.dst
+            dport = step.pointee.event.headerValue.dport
+        }
+    }
+
+    /// One step: time, hook, `table:chain`, rule, verdict, then what changed since the step before.
+    func line(
+        _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, t0: Double?, folded: Ends?,
+        _ out: TextOutput
+    ) {
+        let start = out.position
+        let kind = step.pointee.event.kind
+        out.lit("  ")
         // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
-        var time = t0 == nil ? "" : "           "
-        if let t = e.time, e.timeBasis == .kernel, let t0 { time = "+" + fixed(t - t0, 6) + "  " }
+        if let t0 {
+            if let t = step.pointee.event.time, step.pointee.event.timeBasis == .kernel {
+                out.byte(UInt8(ascii: "+"))
+                out.fixed(t - t0, 6)
+                out.lit("  ")
+            } else {
+                out.spaces(11)
+            }
+        }
         // A bridge hook and the IP hook of the same name are two hooks.
-        let bridge = e.family == .bridge
-        let sameHook = step.hook == previous?.hook && bridge == (previous?.event.family == .bridge)
-        let hook = sameHook ? "" : (step.hook?.rawValue ?? "?")
-        var where_ = e.kind == .log && e.table.isEmpty && e.chain.isEmpty ? "LOG" : "\(e.table):\(e.chain)"
-        if bridge { where_ = "bridge " + where_ }
-        var what = e.kind.rawValue
-        switch e.rule {
-        case .number(let n): what = e.kind == .rule ? "rule \(n)" : "\(e.kind.rawValue) \(n)"
-        case .handle(let h): what = "\(e.kind.rawValue) #\(h)"
+        let bridge = step.pointee.event.family == .bridge
+        let sameHook =
+            step.pointee.hook == previous?.pointee.hook && bridge == (previous?.pointee.event.family == .bridge)
+        out.open(.blue)
+        var column = out.position
+        if !sameHook {
+            if let hook = step.pointee.hook { out.lit(TextTimeline.word(hook)) } else { out.byte(UInt8(ascii: "?")) }
+        }
+        out.pad(from: column, to: 11)
+        out.close()
+        out.byte(UInt8(ascii: " "))
+        column = out.position
+        if bridge { out.lit("bridge ") }
+        if kind == .log && step.pointee.event.table.isEmpty && step.pointee.event.chain.isEmpty {
+            out.lit("LOG")
+        } else {
+            out.name(step.pointee.event.table)
+            out.byte(UInt8(ascii: ":"))
+            out.name(step.pointee.event.chain)
+        }
+        out.pad(from: column, to: 22)
+        out.byte(UInt8(ascii: " "))
+        column = out.position
+        out.lit(TextTimeline.word(kind))
+        switch step.pointee.event.rule {
+        case .number(let n):
+            out.byte(UInt8(ascii: " "))
+            out.int(n)
+        case .handle(let h):
+            out.lit(" #")
+            out.int(h)
         case nil: break
         }
-        var verdict = step.verdict?.description ?? ""
-        if step.verdictInferred && !verdict.isEmpty { verdict += "*" }
-        let verdictStyle: Style = step.verdict == .drop ? .red : (step.verdict == .accept ? .green : .dim)
-        var s = "  \(time)" + paint(pad(hook, 11), .blue) + " " + pad(where_, 22) + " " + pad(what, 12) + " "
-        s += paint(pad(verdict, 10), verdictStyle)
-        var details: [String] = []
-        let ifaces = interfaces(e)
-        if ifaces != previous.map({ interfaces($0.event) }) && !ifaces.isEmpty { details.append(ifaces) }
-        // An ebtables line shows no TTL: the first IP step after one shows it afresh.
-        let compared =
-            !bridge && previous?.event.family == .bridge && previous?.event.headerValue.ttl == nil
-            ? nil : previous?.event.header
-        details += changes(e.header, compared)
-        if previous == nil, let folded, let h = e.header {
-            // Rewrites made between the folded steps and this one (the TTL was given above).
-            details += changes(h, folded).filter { !$0.hasPrefix("TTL") && !$0.hasPrefix("MARK") }
+        out.pad(from: column, to: 12)
+        out.byte(UInt8(ascii: " "))
+        let verdict = step.pointee.verdict
+        out.open(verdict == .drop ? .red : (verdict == .accept ? .green : .dim))
+        column = out.position
+        if let verdict {
+            stepVerdict(verdict, out)
+            // An empty `other` verdict prints nothing, not even the mark.
+            if step.pointee.verdictInferred && out.position > column { out.byte(UInt8(ascii: "*")) }
         }
-        if let prefix = e.prefix { details.append("prefix \"\(prefix)\"") }
-        if let text = e.ruleText { details.append(paint(text, .dim)) }
-        if !details.isEmpty { s += " " + details.joined(separator: "  ") }
-        return s.trimmingTrailingSpaces()
+        out.pad(from: column, to: 10)
+        out.close()
+        details(step, previous: previous, folded: folded, out)
+        out.trimTrailingSpaces(from: start)
+    }
+
+    /// What `StepVerdict.description` says.
+    func stepVerdict(_ v: StepVerdict, _ out: TextOutput) {
+        switch v {
+        case .accept: out.lit("accept")
+        case .drop: out.lit("drop")
+        case .queue: out.lit("queue")
+        case .stolen: out.lit("stolen")
+        case .continue: out.lit("continue")
+        case .return: out.lit("return")
+        case .break: out.lit("break")
+        case .jump(let c):
+            out.lit("jump ")
+            out.name(c)
+        case .goto(let c):
+            out.lit("goto ")
+            out.name(c)
+        case .other(let s): out.name(s)
+        }
+    }
+
+    /// The step's details, two spaces apart: devices when they changed, header changes, prefix, rule text.
+    func details(_ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, _ out: TextOutput)
+    {
+        var any = false
+        func next() {
+            out.lit(any ? "  " : " ")
+            any = true
+        }
+        if hasInterfaces(step), previous.map({ !sameInterfaces(step, $0) }) ?? true {
+            next()
+            interfaces(step, out)
+        }
+        if step.pointee.event.hasHeader {
+            // An ebtables line shows no TTL: the first IP step after one shows it afresh.
+            if let previous, previous.pointee.event.hasHeader,
+                step.pointee.event.family == .bridge || previous.pointee.event.family != .bridge
+                    || previous.pointee.event.headerValue.ttl != nil
+            {
+                changes(step, since: previous, next, out)
+            } else {
+                firstValues(step, next, out)
+            }
+            if previous == nil, let folded {
+                // Rewrites made between the folded steps and this one (the TTL was given above).
+                addressChanges(Ends(step), since: folded, next, out)
+            }
+        }
+        if let prefix = step.pointee.event.prefix {
+            next()
+            out.lit("prefix \"")
+            out.name(prefix)
+            out.byte(UInt8(ascii: "\""))
+        }
+        if let text = step.pointee.event.ruleText {
+            next()
+            out.open(.dim)
+            out.name(text)
+            out.close()
+        }
+    }
+
+    func hasInterfaces(_ s: UnsafePointer<WalkStep>) -> Bool {
+        !(s.pointee.event.inIface ?? "").isEmpty || !(s.pointee.event.outIface ?? "").isEmpty
+            || s.pointee.event.physIn != nil || s.pointee.event.physOut != nil
+    }
+
+    /// Whether two steps' `in … out … physin … physout …` texts are equal Strings.
+    func sameInterfaces(_ a: UnsafePointer<WalkStep>, _ b: UnsafePointer<WalkStep>) -> Bool {
+        // Equal fields give equal texts; different fields give different texts unless a name holds
+        // a space (`in "x out y"` reads as `in x out y`): only then are the texts built and compared.
+        func given(_ s: String?) -> String? { s?.isEmpty == false ? s : nil }
+        if given(a.pointee.event.inIface) == given(b.pointee.event.inIface)
+            && given(a.pointee.event.outIface) == given(b.pointee.event.outIface)
+            && a.pointee.event.physIn == b.pointee.event.physIn && a.pointee.event.physOut == b.pointee.event.physOut
+        {
+            return true
+        }
+        func spaced(_ s: UnsafePointer<WalkStep>) -> Bool {
+            func space(_ name: String?) -> Bool { name?.utf8.contains(UInt8(ascii: " ")) == true }
+            return space(s.pointee.event.inIface) || space(s.pointee.event.outIface)
+                || space(s.pointee.event.physIn) || space(s.pointee.event.physOut)
+        }
+        if spaced(a) || spaced(b) { return interfaces(a.pointee.event) == interfaces(b.pointee.event) }
+        return false
+    }
+
+    /// `in eth0 out eth1 physin vnet0 physout eth2`, as much as the step names.
+    func interfaces(_ s: UnsafePointer<WalkStep>, _ out: TextOutput) {
+        var first = true
+        func part(_ label: StaticString, _ name: String) {
+            if !first { out.byte(UInt8(ascii: " ")) }
+            out.lit(label)
+            out.name(name)
+            first = false
+        }
+        if let i = s.pointee.event.inIface, !i.isEmpty { part("in ", i) }
+        if let o = s.pointee.event.outIface, !o.isEmpty { part("out ", o) }
+        if let p = s.pointee.event.physIn { part("physin ", p) }
+        if let p = s.pointee.event.physOut { part("physout ", p) }
     }
 
     func interfaces(_ e: TraceEvent) -> String {
@@ -174,50 +572,103 @@ public struct TextTimeline {
         return parts.joined(separator: " ")
     }
 
-    func changes(_ h: PacketHeader?, _ p: PacketHeader?) -> [String] {
-        guard let h else { return [] }
-        var out: [String] = []
-        guard let p else {
-            if let ttl = h.ttl { out.append("TTL \(ttl)") }
-            if let m = h.mark { out.append("MARK 0x\(String(m, radix: 16))") }
-            return out
+    /// A header with nothing before it to compare with: its TTL and mark.
+    func firstValues(_ s: UnsafePointer<WalkStep>, _ next: () -> Void, _ out: TextOutput) {
+        if let ttl = s.pointee.event.headerValue.ttl {
+            next()
+            out.lit("TTL ")
+            out.int(ttl)
         }
+        if let m = s.pointee.event.headerValue.mark {
+            next()
+            out.lit("MARK ")
+            out.hexMark(m)
+        }
+    }
+
+    /// What changed from the step before: addresses and ports (highlighted), TTL, mark.
+    func changes(_ s: UnsafePointer<WalkStep>, since p: UnsafePointer<WalkStep>, _ next: () -> Void, _ out: TextOutput)
+    {
+        addressChanges(Ends(s), since: Ends(p), next, out)
+        if let a = p.pointee.event.headerValue.ttl, let b = s.pointee.event.headerValue.ttl, a != b {
+            next()
+            out.lit("TTL ")
+            out.int(a)
+            out.lit(" → ")
+            out.int(b)
+        }
+        if let b = s.pointee.event.headerValue.mark, b != p.pointee.event.headerValue.mark {
+            next()
+            out.lit("MARK ")
+            if let a = p.pointee.event.headerValue.mark {
+                out.hexMark(a)
+                out.lit(" → ")
+            }
+            out.hexMark(b)
+        }
+    }
+
+    /// `SRC a → b` and `DST a → b` when the source or destination (address or port) changed.
+    func addressChanges(_ h: Ends, since p: Ends, _ next: () -> Void, _ out: TextOutput) {
         if h.src != p.src || h.sport != p.sport {
-            out.append(paint("SRC \(endpoint(p.src, p.sport)) → \(endpoint(h.src, h.sport))", .yellow))
+            next()
+            out.open(.yellow)
+            out.lit("SRC ")
+            out.endpoint(p.src, p.sport)
+            out.lit(" → ")
+            out.endpoint(h.src, h.sport)
+            out.close()
         }
         if h.dst != p.dst || h.dport != p.dport {
-            out.append(paint("DST \(endpoint(p.dst, p.dport)) → \(endpoint(h.dst, h.dport))", .yellow))
+            next()
+            out.open(.yellow)
+            out.lit("DST ")
+            out.endpoint(p.dst, p.dport)
+            out.lit(" → ")
+            out.endpoint(h.dst, h.dport)
+            out.close()
         }
-        if let a = p.ttl, let b = h.ttl, a != b { out.append("TTL \(a) → \(b)") }
-        if let b = h.mark, b != p.mark {
-            out.append(p.mark == nil ? "MARK \(hexMark(b))" : "MARK \(hexMark(p.mark)) → \(hexMark(b))")
+    }
+
+    /// `NAT  SRC a → b  (SNAT, nat:POSTROUTING rule 3; evidence chain)`.
+    func natLine(_ p: UnsafePointer<NatRewrite>, _ out: TextOutput) {
+        out.open(.yellow)
+        out.lit("NAT  ")
+        switch p.pointee.field {
+        case "src": out.lit("SRC")
+        case "dst": out.lit("DST")
+        default: out.text(p.pointee.field.uppercased())
         }
-        return out
+        out.byte(UInt8(ascii: " "))
+        out.text(p.pointee.before)
+        out.lit(" → ")
+        if let after = p.pointee.after { out.text(after) } else { out.byte(UInt8(ascii: "?")) }
+        out.lit("  (")
+        if p.pointee.direction == "reply" { out.lit("reverse ") }
+        switch p.pointee.type {
+        case .dnat: out.lit("DNAT")
+        case .snat: out.lit("SNAT")
+        case .masquerade: out.lit("MASQUERADE")
+        case .redirect: out.lit("REDIRECT")
+        }
+        out.lit(", ")
+        out.text(p.pointee.at)
+        switch p.pointee.rule {
+        case .number(let n):
+            out.lit(" rule ")
+            out.int(n)
+        case .handle(let h):
+            out.lit(" handle ")
+            out.int(h)
+        case nil: break
+        }
+        out.lit("; evidence ")
+        out.text(p.pointee.evidence.rawValue)
+        out.byte(UInt8(ascii: ")"))
+        out.close()
     }
 
-    func natLine(_ nat: NatRewrite) -> String {
-        let field = nat.field.uppercased()
-        var target = nat.type.rawValue.uppercased()
-        if nat.direction == "reply" { target = "reverse " + target }
-        var origin = nat.at
-        if let rule = nat.rule { origin += " \(rule)" }
-        let text =
-            "NAT  \(field) \(nat.before) → \(nat.after ?? "?")  (\(target), \(origin); evidence \(nat.evidence.rawValue))"
-        return paint(text, .yellow)
-    }
-
-    func endpoint(_ a: IPAddress?, _ port: UInt16?) -> String {
-        guard let a else { return "?" }
-        return Endpoint(address: a, port: port).description
-    }
-
-    func hexMark(_ m: UInt32?) -> String { m.map { "0x" + String($0, radix: 16) } ?? "0" }
-
-    func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
-    }
-
-    func fixed(_ v: Double, _ digits: Int) -> String {
+    static func fixed(_ v: Double, _ digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         // A garbled line's time can be far past what an Int64 of units holds (trapping, not wrapping).
@@ -227,8 +678,6 @@ public struct TextTimeline {
         frac = String(repeating: "0", count: max(0, digits - frac.count)) + frac
         return "\(whole).\(frac)"
     }
-
-    func format(_ v: Double) -> String { fixed(v, 2) }
 
     /// Wall-clock seconds as `HH:MM:SS.ffffff UTC`.
     static func clock(_ seconds: Double) -> String {

@@ -38,7 +38,8 @@ public final class WalkPrinter {
         case .json:
             WalkJSON.write(walk, to: writer, verbose: verbose, explain: explain)
         case .text:
-            writer.rawText(timeline.render(walk) + "\n")
+            timeline.write(walk, to: writer)
+            writer.newline()
             if options.showFlow {
                 writer.rawText(FlowLayout.text(of: walk, ruleset: flowRuleset, ascii: options.ascii))
             }
