@@ -20,6 +20,11 @@ struct TextOutput {
     /// topology, notes) goes through `text`.
     @inline(__always) func name(_ s: String) { text(s) }
 
+    /// A trace event's name: its bytes, kept once per name by the name table.
+    @inline(__always) func name(_ n: Name) {
+        copy(n.bytes.assumingMemoryBound(to: UInt8.self))
+    }
+
     /// Any other String's bytes as they are (notes, topology roles, explanations).
     func text(_ s: String) {
         let done: Void? = s.utf8.withContiguousStorageIfAvailable { copy($0) }

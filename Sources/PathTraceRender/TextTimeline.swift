@@ -83,7 +83,7 @@ public struct TextTimeline {
 
     /// Whether a step may be in pathtrace's own table: the cheap first look before `isOwn`.
     @inline(__always) static func mayBeOwn(_ step: UnsafePointer<WalkStep>) -> Bool {
-        step.pointee.event.table.utf8.first == UInt8(ascii: "p")
+        step.pointee.event.tableName.bytes.first == UInt8(ascii: "p")
     }
 
     /// Whether a step is in pathtrace's own table (`OwnTraceSteps.isOwn`).
@@ -250,7 +250,7 @@ public struct TextTimeline {
         out.byte(UInt8(ascii: " "))
         if let index = walk.firstHeaderIndex {
             flow(steps.address(index), out)
-        } else if !steps.isEmpty, let prefix = steps.address(0).pointee.event.prefix {
+        } else if !steps.isEmpty, let prefix = steps.address(0).pointee.event.prefixName {
             out.lit("log \"")
             out.name(prefix)
             out.byte(UInt8(ascii: "\""))
@@ -277,8 +277,8 @@ public struct TextTimeline {
     func flow(_ step: UnsafePointer<WalkStep>, _ out: TextOutput) {
         let h = Ends(step)
         let macProto = step.pointee.event.headerValue.macProto
-        if h.src == nil, h.dst == nil, let from = step.pointee.event.headerValue.macSrc,
-            let to = step.pointee.event.headerValue.macDst
+        if h.src == nil, h.dst == nil, let from = step.pointee.event.headerValue.macSrcName,
+            let to = step.pointee.event.headerValue.macDstName
         {
             // A frame that is not IP (ARP): its EtherType and MAC addresses.
             if macProto == 0x0806 {
@@ -426,12 +426,12 @@ public struct TextTimeline {
         out.byte(UInt8(ascii: " "))
         column = out.position
         if bridge { out.lit("bridge ") }
-        if kind == .log && step.pointee.event.table.isEmpty && step.pointee.event.chain.isEmpty {
+        if kind == .log && step.pointee.event.tableName.isEmpty && step.pointee.event.chainName.isEmpty {
             out.lit("LOG")
         } else {
-            out.name(step.pointee.event.table)
+            out.name(step.pointee.event.tableName)
             out.byte(UInt8(ascii: ":"))
-            out.name(step.pointee.event.chain)
+            out.name(step.pointee.event.chainName)
         }
         out.pad(from: column, to: 22)
         out.byte(UInt8(ascii: " "))
@@ -509,13 +509,13 @@ public struct TextTimeline {
                 addressChanges(Ends(step), since: folded, next, out)
             }
         }
-        if let prefix = step.pointee.event.prefix {
+        if let prefix = step.pointee.event.prefixName {
             next()
             out.lit("prefix \"")
             out.name(prefix)
             out.byte(UInt8(ascii: "\""))
         }
-        if let text = step.pointee.event.ruleText {
+        if let text = step.pointee.event.ruleTextName {
             next()
             out.open(.dim)
             out.name(text)
@@ -524,25 +524,33 @@ public struct TextTimeline {
     }
 
     func hasInterfaces(_ s: UnsafePointer<WalkStep>) -> Bool {
-        !(s.pointee.event.inIface ?? "").isEmpty || !(s.pointee.event.outIface ?? "").isEmpty
-            || s.pointee.event.physIn != nil || s.pointee.event.physOut != nil
+        s.pointee.event.inIfaceName.isPresent || s.pointee.event.outIfaceName.isPresent
+            || s.pointee.event.physInName != nil || s.pointee.event.physOutName != nil
     }
 
     /// Whether two steps' `in … out … physin … physout …` texts are equal Strings.
     func sameInterfaces(_ a: UnsafePointer<WalkStep>, _ b: UnsafePointer<WalkStep>) -> Bool {
         // Equal fields give equal texts; different fields give different texts unless a name holds
         // a space (`in "x out y"` reads as `in x out y`): only then are the texts built and compared.
-        func given(_ s: String?) -> String? { s?.isEmpty == false ? s : nil }
-        if given(a.pointee.event.inIface) == given(b.pointee.event.inIface)
-            && given(a.pointee.event.outIface) == given(b.pointee.event.outIface)
-            && a.pointee.event.physIn == b.pointee.event.physIn && a.pointee.event.physOut == b.pointee.event.physOut
+        // Names compare by id, which is byte equality; Strings compare canonically equivalent text
+        // as equal too, so names that are not ASCII are compared as Strings.
+        func given(_ n: Name?) -> Name? { n.isPresent ? n : nil }
+        func same(_ x: Name?, _ y: Name?) -> Bool {
+            if x == y { return true }
+            guard let x, let y, !x.isASCII || !y.isASCII else { return false }
+            return x.string == y.string
+        }
+        if same(given(a.pointee.event.inIfaceName), given(b.pointee.event.inIfaceName))
+            && same(given(a.pointee.event.outIfaceName), given(b.pointee.event.outIfaceName))
+            && same(a.pointee.event.physInName, b.pointee.event.physInName)
+            && same(a.pointee.event.physOutName, b.pointee.event.physOutName)
         {
             return true
         }
         func spaced(_ s: UnsafePointer<WalkStep>) -> Bool {
-            func space(_ name: String?) -> Bool { name?.utf8.contains(UInt8(ascii: " ")) == true }
-            return space(s.pointee.event.inIface) || space(s.pointee.event.outIface)
-                || space(s.pointee.event.physIn) || space(s.pointee.event.physOut)
+            func space(_ name: Name?) -> Bool { name?.bytes.contains(UInt8(ascii: " ")) == true }
+            return space(s.pointee.event.inIfaceName) || space(s.pointee.event.outIfaceName)
+                || space(s.pointee.event.physInName) || space(s.pointee.event.physOutName)
         }
         if spaced(a) || spaced(b) { return interfaces(a.pointee.event) == interfaces(b.pointee.event) }
         return false
@@ -551,16 +559,16 @@ public struct TextTimeline {
     /// `in eth0 out eth1 physin vnet0 physout eth2`, as much as the step names.
     func interfaces(_ s: UnsafePointer<WalkStep>, _ out: TextOutput) {
         var first = true
-        func part(_ label: StaticString, _ name: String) {
+        func part(_ label: StaticString, _ name: Name) {
             if !first { out.byte(UInt8(ascii: " ")) }
             out.lit(label)
             out.name(name)
             first = false
         }
-        if let i = s.pointee.event.inIface, !i.isEmpty { part("in ", i) }
-        if let o = s.pointee.event.outIface, !o.isEmpty { part("out ", o) }
-        if let p = s.pointee.event.physIn { part("physin ", p) }
-        if let p = s.pointee.event.physOut { part("physout ", p) }
+        if let i = s.pointee.event.inIfaceName, !i.isEmpty { part("in ", i) }
+        if let o = s.pointee.event.outIfaceName, !o.isEmpty { part("out ", o) }
+        if let p = s.pointee.event.physInName { part("physin ", p) }
+        if let p = s.pointee.event.physOutName { part("physout ", p) }
     }
 
     func interfaces(_ e: TraceEvent) -> String {

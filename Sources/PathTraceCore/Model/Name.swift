@@ -68,7 +68,7 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
 
 extension Optional where Wrapped == Name {
     /// An optional name as the optional `String` the rest of the API speaks.
-    @inline(__always) var string: String? { map(\.string) }
+    @inline(__always) public var string: String? { map(\.string) }
 }
 
 extension Name {
@@ -78,7 +78,7 @@ extension Name {
 
 extension Optional where Wrapped == Name {
     /// Whether the name is there and not empty (an interface field printed as `OUT=`: none).
-    @inline(__always) var isPresent: Bool { (self?.id ?? 0) != 0 }
+    @inline(__always) public var isPresent: Bool { (self?.id ?? 0) != 0 }
 }
 
 extension Name {
