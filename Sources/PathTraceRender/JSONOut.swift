@@ -251,7 +251,8 @@ struct JSONOut {
         p += 8
     }
 
-    /// The text Swift's `description` gives for a finite double.
+    /// The text Swift's `description` gives for a double (`double(_: Double?)` prints `null` for one
+    /// that is not finite).
     mutating func double(_ v: Double) {
         let n = ShortestDecimal.write(v, to: p)
         if n > 0 {

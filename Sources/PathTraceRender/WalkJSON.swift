@@ -32,7 +32,7 @@ public enum WalkJSON {
         o.raw(",\"verdict\":")
         o.quoted(JSONNames.name(walk.verdict))
         o.raw(",\"confidence\":")
-        o.double(walk.confidence)
+        o.double(walk.confidence as Double?)
         o.raw(",\"reply_to\":")
         o.integer(walk.replyTo)
         o.raw(",\"connection\":")

@@ -227,4 +227,12 @@ import Testing
         #expect(steps.allSatisfy { $0["src"] as? String == "192.168.122.254" && $0["dst"] as? String == "2001:db8::1" })
         #expect(steps.map { $0["source"] as? String } == [64, 64, 63, 63, 63, 64].map { "trace.log:\($0)" })
     }
+
+    @Test func numbersThatAreNotFiniteAreNull() {
+        var walk = PacketWalk(packet: 1, family: .ipv4)
+        walk.confidence = .nan
+        let w = JSONWriter()
+        WalkJSON.write(walk, to: w)
+        #expect(String(decoding: w.bytes, as: UTF8.self).contains(",\"confidence\":null,"))
+    }
 }
