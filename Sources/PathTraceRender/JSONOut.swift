@@ -101,7 +101,8 @@ struct JSONOut {
     }
 
     /// Copies `bytes`, escaping what JSON requires; the common case (nothing to escape) is one copy.
-    @inline(__always) mutating func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// Not inlined: each of a String's storage kinds would get its own copy of it.
+    @inline(never) mutating func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let src = bytes.baseAddress else { return }
         let n = bytes.count
         ensure(n)
