@@ -4,7 +4,9 @@ import PathTraceCore
 ///
 /// The buffer is raw memory owned by the writer and reused from walk to walk; values are written
 /// straight into it (digits, addresses, escaped strings) without building intermediate Strings.
-/// Keys are `StaticString`s: plain ASCII names, copied as they are.
+/// Keys are `StaticString`s: plain ASCII names, copied as they are. The walk writer, whose structure
+/// is fixed, writes through a `JSONOut` instead (`out()` … `commit(_:)`): literals with their commas,
+/// no look at the last byte, and no bounds check per value.
 ///
 /// A class, so renderers share one buffer; its fields skip Swift's dynamic exclusivity checks (which
 /// cost more than the writes themselves): the writer is used from one thread, one call at a time.
