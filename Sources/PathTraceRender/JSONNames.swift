@@ -61,4 +61,40 @@ public enum JSONNames {
         case .netlink: return "netlink"
         }
     }
+
+    public static func name(_ v: NatType) -> StaticString {
+        switch v {
+        case .dnat: return "dnat"
+        case .snat: return "snat"
+        case .masquerade: return "masquerade"
+        case .redirect: return "redirect"
+        }
+    }
+
+    public static func name(_ v: NatEvidence) -> StaticString {
+        switch v {
+        case .observed: return "observed"
+        case .reply: return "reply"
+        case .conntrack: return "conntrack"
+        case .rule: return "rule"
+        case .chain: return "chain"
+        }
+    }
+
+    /// `IPProtocol.name(number)` for the protocols it names; nil for those it prints as a number.
+    public static func proto(_ number: UInt8) -> StaticString? {
+        switch number {
+        case IPProtocol.icmp: return "icmp"
+        case IPProtocol.igmp: return "igmp"
+        case IPProtocol.tcp: return "tcp"
+        case IPProtocol.udp: return "udp"
+        case IPProtocol.gre: return "gre"
+        case IPProtocol.esp: return "esp"
+        case IPProtocol.ah: return "ah"
+        case IPProtocol.icmpv6: return "icmpv6"
+        case IPProtocol.sctp: return "sctp"
+        case IPProtocol.udplite: return "udplite"
+        default: return nil
+        }
+    }
 }

@@ -4,7 +4,9 @@ import PathTraceCore
 ///
 /// The buffer is raw memory owned by the writer and reused from walk to walk; values are written
 /// straight into it (digits, addresses, escaped strings) without building intermediate Strings.
-/// Keys are `StaticString`s: plain ASCII names, copied as they are.
+/// Keys are `StaticString`s: plain ASCII names, copied as they are. The walk writer, whose structure
+/// is fixed, writes through a `JSONOut` instead (`out()` … `commit(_:)`): literals with their commas,
+/// no look at the last byte, and no bounds check per value.
 ///
 /// A class, so renderers share one buffer; its fields skip Swift's dynamic exclusivity checks (which
 /// cost more than the writes themselves): the writer is used from one thread, one call at a time.
@@ -15,8 +17,6 @@ public final class JSONWriter {
     @exclusivity(unchecked) public private(set) var count = 0
     /// Open objects and arrays; a value at depth 0 (a new line's object) needs no comma.
     @exclusivity(unchecked) private var depth = 0
-    /// `TCPFlags` names joined by spaces, by raw value, built on first use.
-    @exclusivity(unchecked) private var flagNames: [[UInt8]?] = Array(repeating: nil, count: 512)
 
     public init(capacity: Int = 1 << 17) {
         self.capacity = max(capacity, 64)
@@ -165,32 +165,6 @@ public final class JSONWriter {
         if value { raw("true") } else { raw("false") }
     }
 
-    /// The escaped bytes of a string that repeats from call to call (a source file name): the last
-    /// one is kept with its escaped form, and a call with the same string storage copies that.
-    public func repeatedStringBody(_ s: String) {
-        let identity = s.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) }
-        if let identity, let id = identity, id == repeatedIdentity, s.utf8.count == repeatedBytes.count {
-            repeatedBytes.withUnsafeBufferPointer { b in
-                reserve(b.count)
-                if let p = b.baseAddress { JSONWriter.copy(base + count, p, b.count) }
-                count += b.count
-            }
-            return
-        }
-        let start = count
-        stringBody(s)
-        // Only native (heap) storage has a stable address; keeping `s` keeps that address its own.
-        if let identity, let id = identity, s.utf8.count > 15 {
-            repeated = s
-            repeatedIdentity = id
-            repeatedBytes = Array(UnsafeBufferPointer(start: base + start, count: count - start))
-        }
-    }
-
-    @exclusivity(unchecked) private var repeated = ""
-    @exclusivity(unchecked) private var repeatedIdentity: UnsafeRawPointer?
-    @exclusivity(unchecked) private var repeatedBytes: [UInt8] = []
-
     /// A bare string element inside an array.
     public func element(_ value: String) {
         separator()
@@ -247,38 +221,11 @@ public final class JSONWriter {
         count += 1
     }
 
-    /// Copies `bytes`, escaping what JSON requires; the common case (nothing to escape) is one copy.
+    /// Copies `bytes`, escaping what JSON requires.
     private func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let src = bytes.baseAddress else { return }
-        let n = bytes.count
-        var i = 0
-        while i < n {
-            let b = src[i]
-            if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { break }
-            i += 1
-        }
-        reserve(n)
-        JSONWriter.copy(base + count, src, i)
-        count += i
-        while i < n {
-            escapeByte(src[i])
-            i += 1
-        }
-    }
-
-    private func escapeByte(_ b: UInt8) {
-        switch b {
-        case UInt8(ascii: "\""): raw("\\\"")
-        case UInt8(ascii: "\\"): raw("\\\\")
-        case 10: raw("\\n")
-        case 13: raw("\\r")
-        case 9: raw("\\t")
-        case 0..<32:
-            raw("\\u00")
-            byte(JSONWriter.hexDigit(b >> 4))
-            byte(JSONWriter.hexDigit(b & 15))
-        default: byte(b)
-        }
+        var o = out()
+        o.escaped(bytes)
+        commit(o)
     }
 
     @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
@@ -288,50 +235,11 @@ public final class JSONWriter {
         unsigned(v.magnitude)
     }
 
-    /// Decimal digits of `v`, written back to front into their final place, two at a time.
+    /// Decimal digits of `v`.
     public func unsigned(_ v: UInt64) {
-        if v < 10 {
-            byte(UInt8(truncatingIfNeeded: 48 &+ v))
-            return
-        }
-        var digits = 2
-        var limit: UInt64 = 100
-        while digits < 20 && v >= limit {
-            digits += 1
-            limit = limit &* 10
-        }
-        reserve(digits)
-        var p = base + count + digits
-        var n = v
-        JSONWriter.digitPairs.withUnsafeBufferPointer { pairs in
-            while n >= 100 {
-                let r = Int(n % 100)
-                n /= 100
-                p -= 2
-                p[0] = pairs[2 * r]
-                p[1] = pairs[2 * r + 1]
-            }
-            if n >= 10 {
-                p -= 2
-                p[0] = pairs[2 * Int(n)]
-                p[1] = pairs[2 * Int(n) + 1]
-            } else {
-                p -= 1
-                p[0] = UInt8(truncatingIfNeeded: 48 &+ n)
-            }
-        }
-        count += digits
+        reserve(28)
+        count += JSONOut.unsigned(v, at: base + count)
     }
-
-    /// "00", "01", … "99" back to back.
-    private static let digitPairs: [UInt8] = {
-        var pairs: [UInt8] = []
-        for v in 0..<100 as Range<UInt8> {
-            pairs.append(48 + v / 10)
-            pairs.append(48 + v % 10)
-        }
-        return pairs
-    }()
 
     /// `v` as 8 lowercase hex digits, zero-padded.
     public func hex8(_ v: UInt32) {
@@ -351,29 +259,23 @@ public final class JSONWriter {
 
     /// The address text without quotes; the same bytes as `a.description`.
     public func addressBody(_ a: IPAddress) {
-        reserve(IPAddress.maxTextLength)
-        count += a.writeText(to: base + count)
+        var o = out()
+        o.addressBody(a)
+        commit(o)
     }
 
     /// TCP flag names in nf_log order, joined by spaces (the text of `flags.names`), quoted.
     public func tcpFlags(_ flags: TCPFlags) {
-        let raw = Int(flags.rawValue)
-        guard raw < flagNames.count else { return string(flags.names.joined(separator: " ")) }
-        let names: [UInt8]
-        if let cached = flagNames[raw] {
-            names = cached
-        } else {
-            names = Array(flags.names.joined(separator: " ").utf8)
-            flagNames[raw] = names
-        }
-        byte(UInt8(ascii: "\""))
-        names.withUnsafeBufferPointer { escaped($0) }
-        byte(UInt8(ascii: "\""))
+        var o = out()
+        o.tcpFlags(flags)
+        commit(o)
     }
 
     /// The text Swift's `description` gives for a finite double.
     public func double(_ v: Double) {
-        if !ShortestDecimal.write(v, into: self) { rawText(v.description) }
+        var o = out()
+        o.double(v)
+        commit(o)
     }
 
     /// Bytes of a String copied as they are (no escaping: only for text known to be valid JSON).
@@ -396,6 +298,43 @@ public final class JSONWriter {
     /// Forgets what was written after the first `n` bytes (a text line losing its trailing spaces).
     @inline(__always) func truncate(to n: Int) {
         if n < count { count = n }
+    }
+
+    // MARK: - Unchecked positions
+
+    /// Where `touch` leaves its sum, so the loads it makes are not optimised away.
+    @exclusivity(unchecked) private var touched: UInt8 = 0
+
+    /// Reads a byte of every cache line of `bytes`, so that later reads of them hit the cache.
+    func touch(_ bytes: UnsafeRawBufferPointer) {
+        var sum: UInt8 = 0
+        var offset = 0
+        while offset < bytes.count {
+            sum &+= bytes[offset]
+            offset += 64
+        }
+        touched = sum
+    }
+
+    /// A position at the end of what is written, with `JSONOut.slack` bytes of room.
+    @inline(__always) func out() -> JSONOut {
+        reserve(JSONOut.slack)
+        return JSONOut(p: base + count, end: base + capacity, base: base, writer: self)
+    }
+
+    /// Takes what was written through `o` (the last position handed out) as written.
+    @inline(__always) func commit(_ o: JSONOut) {
+        assert(o.p <= base + capacity, "a JSONOut wrote past its room")
+        count = o.p - base
+    }
+
+    /// Moves `o` to a bigger buffer with `room` bytes free after it.
+    func grow(_ o: inout JSONOut, room: Int) {
+        commit(o)
+        reserve(room)
+        o.p = base + count
+        o.end = base + capacity
+        o.base = base
     }
 
     @inline(__always) private func reserve(_ n: Int) {

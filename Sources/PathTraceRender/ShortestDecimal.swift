@@ -13,34 +13,43 @@ enum ShortestDecimal {
     private static let pow10Int: [UInt64] = (0...17).map { k in (0..<k).reduce(1) { r, _ in r * 10 } }
     private static let limit = 9_007_199_254_740_992.0  // 2^53: integers above are not all exact
 
-    /// Writes `v` and returns true, or returns false (nothing written) when `v` is outside the fast path.
-    static func write(_ v: Double, into w: JSONWriter) -> Bool {
+    /// The room `write` needs: a sign, 16 integer digits, a point, 17 fractional digits, and the 8
+    /// bytes more its word stores may touch.
+    static let maxLength = 43
+
+    /// Writes `v` at `p` (room for `maxLength`) and returns how many bytes, or 0 (nothing written)
+    /// when `v` is outside the fast path.
+    static func write(_ v: Double, to p: UnsafeMutablePointer<UInt8>) -> Int {
         let a = v.magnitude
-        guard a >= 0.001, a < limit / 10 else { return false }
+        guard a >= 0.001, a < limit / 10 else { return 0 }
         if a < 4_294_967_296, let micros = exactMicros(a) {
             // Below 2^32 an ulp is under 1e-6, so at most one decimal with ≤ 6 fractional digits
             // reads back as `a`: when it exists, the shortest is it without its trailing zeros.
-            var digits = 6
-            var m = micros
-            while digits > 1 && m % 10 == 0 {
-                m /= 10
-                digits -= 1
+            var n = 0
+            if v < 0 {
+                p[0] = UInt8(ascii: "-")
+                n = 1
             }
-            emit(m, digits, negative: v < 0, into: w)
-            return true
+            n += JSONOut.unsigned(micros / 1_000_000, at: p + n)
+            p[n] = UInt8(ascii: ".")
+            // The six fractional digits, after two zero bytes; trailing zeros are the high zero bytes.
+            let digits = JSONOut.eightDigits(micros % 1_000_000)
+            let fraction = max(1, 6 - digits.leadingZeroBitCount / 8)
+            JSONOut.store((digits &+ 0x3030_3030_3030_3030) >> 16, at: p + n + 1)
+            return n + 1 + fraction
         }
         let halfUlp = a.ulp / 2
         var k = 1
         while k <= 17 {
             let scale = pow10[k]
             let x = a * scale
-            if x >= limit { return false }
+            if x >= limit { return 0 }
             // Integers j with |j / 10^k − a| ≤ ulp(a)/2, widened by the rounding error of x.
             let slack = halfUlp * scale + 2 * x.ulp
             let lo = (x - slack).rounded(.up)
             let hi = (x + slack).rounded(.down)
             if lo <= hi {
-                if hi - lo > 32 { return false }
+                if hi - lo > 32 { return 0 }
                 var found: UInt64 = 0
                 var matches = 0
                 var j = lo
@@ -51,15 +60,12 @@ enum ShortestDecimal {
                     }
                     j += 1
                 }
-                if matches > 1 { return false }
-                if matches == 1 {
-                    emit(found, k, negative: v < 0, into: w)
-                    return true
-                }
+                if matches > 1 { return 0 }
+                if matches == 1 { return emit(found, k, negative: v < 0, to: p) }
             }
             k += 1
         }
-        return false
+        return 0
     }
 
     /// round(a × 10^6) when that many millionths read back exactly as `a`.
@@ -68,20 +74,18 @@ enum ShortestDecimal {
         return m / 1e6 == a ? UInt64(m) : nil
     }
 
-    /// `digits / 10^k` in plain notation: the integer part, a point, k fractional digits.
-    private static func emit(_ digits: UInt64, _ k: Int, negative: Bool, into w: JSONWriter) {
-        if negative { w.byte(UInt8(ascii: "-")) }
-        let unit = pow10Int[k]
-        w.unsigned(digits / unit)
-        w.byte(UInt8(ascii: "."))
-        let frac = digits % unit
-        var pad = k - 1
-        var t = frac
-        while t >= 10 && pad > 0 {
-            t /= 10
-            pad -= 1
+    /// `digits / 10^k` in plain notation: the integer part, a point, k fractional digits; returns
+    /// how many bytes.
+    private static func emit(_ digits: UInt64, _ k: Int, negative: Bool, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var n = 0
+        if negative {
+            p[0] = UInt8(ascii: "-")
+            n = 1
         }
-        for _ in 0..<pad { w.byte(UInt8(ascii: "0")) }
-        w.unsigned(frac)
+        let unit = pow10Int[k]
+        n += JSONOut.unsigned(digits / unit, at: p + n)
+        p[n] = UInt8(ascii: ".")
+        JSONOut.padded(digits % unit, width: k, at: p + n + 1)
+        return n + 1 + k
     }
 }

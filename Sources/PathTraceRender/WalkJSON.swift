@@ -9,282 +9,439 @@ public enum WalkJSON {
     /// `pathtrace_<id>` nft table) are left out of `steps` and named by `traced_from`, unless `verbose`.
     /// With `explain`, each step gains `explain`: its `--explain` sentence.
     public static func write(_ walk: PacketWalk, to w: JSONWriter, verbose: Bool = false, explain: Bool = false) {
+        // The steps were filled in as their events arrived and have long left the cache: touching
+        // every line of them in one loop lets the loads overlap, where the writer's branches on each
+        // field would wait for them one at a time.
+        walk.steps.withUnsafeBytes { w.touch($0) }
         // Only a walk that has own steps pays for the scan that sums them up.
         let own = verbose ? nil : OwnTraceSteps(walk: walk)
         write(walk, own, to: w, explain: explain)
     }
 
     static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter, explain: Bool = false) {
-        w.beginObject()
-        w.field("packet", walk.packet)
-        w.key("family")
-        w.string(JSONNames.name(walk.family))
-        w.field("netns", walk.netns)
-        w.key("path")
-        w.string(JSONNames.name(walk.path))
-        w.key("verdict")
-        w.string(JSONNames.name(walk.verdict))
-        w.field("confidence", walk.confidence)
-        w.field("reply_to", walk.replyTo)
-        w.field("connection", walk.connection)
-        let first = walk.firstHeaderIndex
+        // Every key is a literal with its comma, quotes and colon: the structure is known here.
+        var o = w.out()
+        o.raw("{\"packet\":")
+        o.integer(walk.packet)
+        o.raw(",\"family\":")
+        o.quoted(JSONNames.name(walk.family))
+        o.raw(",\"netns\":")
+        o.name(walk.netns)
+        o.raw(",\"path\":")
+        o.quoted(JSONNames.name(walk.path))
+        o.raw(",\"verdict\":")
+        o.quoted(JSONNames.name(walk.verdict))
+        o.raw(",\"confidence\":")
+        o.double(walk.confidence as Double?)
+        o.raw(",\"reply_to\":")
+        o.integer(walk.replyTo)
+        o.raw(",\"connection\":")
+        o.integer(walk.connection)
         walk.steps.withUnsafeBufferPointer { steps in
-            writeFlow(steps, to: w, first: first)
-            w.beginArray("steps")
+            writeFlow(steps, to: &o, first: firstHeaderIndex(steps))
+            o.raw(",\"steps\":[")
+            var comma = false
+            var memo = HeaderMemo()
             for i in steps.indices {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
-                writeStep(steps.address(i), to: w, explain: explain ? Explain.step(walk, at: i) : nil)
+                if comma { o.byte(UInt8(ascii: ",")) }
+                comma = true
+                writeStep(steps.address(i), to: &o, memo: &memo, explain: explain ? Explain.step(walk, at: i) : nil)
             }
-            w.endArray()
+            o.byte(UInt8(ascii: "]"))
         }
-        w.beginArray("nat")
-        for i in walk.nat.indices { writeNat(walk.nat[i], to: w) }
-        w.endArray()
-        w.beginArray("notes")
-        for note in walk.notes { w.element(note) }
-        w.endArray()
+        o.raw(",\"nat\":[")
+        walk.nat.withUnsafeBufferPointer { nat in
+            for i in nat.indices {
+                if i > 0 { o.byte(UInt8(ascii: ",")) }
+                writeNat(nat.address(i), to: &o)
+            }
+        }
+        o.raw("],\"notes\":[")
+        walk.notes.withUnsafeBufferPointer { notes in
+            for i in notes.indices {
+                if i > 0 { o.byte(UInt8(ascii: ",")) }
+                o.name(notes[i])
+            }
+        }
+        o.byte(UInt8(ascii: "]"))
         if let own {
-            w.beginObject("traced_from")
-            w.field("table", own.table)
-            w.beginArray("chains")
-            for chain in own.chains { w.element(chain) }
-            w.endArray()
-            w.field("steps", own.count)
-            w.endObject()
+            o.raw(",\"traced_from\":{\"table\":")
+            o.name(own.table)
+            o.raw(",\"chains\":[")
+            for (i, chain) in own.chains.enumerated() {
+                if i > 0 { o.byte(UInt8(ascii: ",")) }
+                o.name(chain)
+            }
+            o.raw("],\"steps\":")
+            o.integer(own.count)
+            o.byte(UInt8(ascii: "}"))
         }
         if !walk.interfaces.isEmpty {
-            w.beginObject("topology")
-            w.beginArray("interfaces")
-            for i in walk.interfaces {
-                w.beginObject()
-                w.field("name", i.name)
-                w.field("role", i.role)
-                w.beginArray("addresses")
-                for a in i.addresses { w.element(a) }
-                w.endArray()
-                w.endObject()
+            o.raw(",\"topology\":{\"interfaces\":[")
+            for (k, i) in walk.interfaces.enumerated() {
+                if k > 0 { o.byte(UInt8(ascii: ",")) }
+                o.raw("{\"name\":")
+                o.name(i.name)
+                o.raw(",\"role\":")
+                o.text(i.role)
+                o.raw(",\"addresses\":[")
+                for (n, a) in i.addresses.enumerated() {
+                    if n > 0 { o.byte(UInt8(ascii: ",")) }
+                    o.text(a)
+                }
+                o.raw("]}")
             }
-            w.endArray()
-            w.endObject()
+            o.raw("]}")
         }
-        writeVanished(walk.vanished, to: w)
-        w.endObject()
-        w.newline()
+        writeVanished(walk.vanished, to: &o)
+        o.raw("}\n")
+        w.commit(o)
     }
 
-    /// `"vanished":[{"cause":…,"netns":…,"detail":…,"fix":…,"guess":…}]`, only when there is a cause.
-    static func writeVanished(_ causes: [Vanished], to w: JSONWriter) {
+    /// `,"vanished":[{"cause":…,"netns":…,"detail":…,"fix":…,"guess":…}]`, only when there is a cause.
+    static func writeVanished(_ causes: [Vanished], to o: inout JSONOut) {
         guard !causes.isEmpty else { return }
-        w.beginArray("vanished")
-        for v in causes {
-            w.beginObject()
-            w.field("cause", v.cause.rawValue)
-            w.field("netns", v.netns)
-            w.field("detail", v.detail)
-            w.field("fix", v.fix)
-            w.field("guess", v.guess)
-            w.endObject()
+        o.raw(",\"vanished\":[")
+        for (i, v) in causes.enumerated() {
+            if i > 0 { o.byte(UInt8(ascii: ",")) }
+            o.raw("{\"cause\":")
+            o.text(v.cause.rawValue)
+            o.raw(",\"netns\":")
+            o.name(v.netns)
+            o.raw(",\"detail\":")
+            o.text(v.detail)
+            o.raw(",\"fix\":")
+            o.text(v.fix)
+            o.raw(",\"guess\":")
+            o.bool(v.guess)
+            o.byte(UInt8(ascii: "}"))
         }
-        w.endArray()
+        o.byte(UInt8(ascii: "]"))
     }
 
     /// One path across namespaces as its own line: `{"journey":1,"netns":[…],"walks":[…],"links":[…]}`.
     public static func write(_ journey: Journey, to w: JSONWriter) {
-        w.beginObject()
-        w.field("journey", journey.number)
-        w.beginArray("netns")
-        for ns in journey.netns { w.element(ns) }
-        w.endArray()
-        w.beginArray("walks")
-        for p in journey.walks { w.element(p) }
-        w.endArray()
-        w.beginArray("links")
-        for l in journey.links { w.element(l) }
-        w.endArray()
-        writeVanished(journey.vanished, to: w)
-        w.endObject()
-        w.newline()
+        var o = w.out()
+        o.raw("{\"journey\":")
+        o.integer(journey.number)
+        o.raw(",\"netns\":[")
+        for (i, ns) in journey.netns.enumerated() {
+            if i > 0 { o.byte(UInt8(ascii: ",")) }
+            o.name(ns)
+        }
+        o.raw("],\"walks\":[")
+        for (i, p) in journey.walks.enumerated() {
+            if i > 0 { o.byte(UInt8(ascii: ",")) }
+            o.ensure(0)
+            o.integer(p)
+        }
+        o.raw("],\"links\":[")
+        for (i, l) in journey.links.enumerated() {
+            if i > 0 { o.byte(UInt8(ascii: ",")) }
+            o.text(l)
+        }
+        o.byte(UInt8(ascii: "]"))
+        writeVanished(journey.vanished, to: &o)
+        o.raw("}\n")
+        w.commit(o)
     }
 
-    /// The packet as it entered: the header of the first step that carried one (`walk.firstHeader`).
-    static func writeFlow(_ steps: UnsafeBufferPointer<WalkStep>, to w: JSONWriter, first: Int?) {
+    /// `walk.firstHeaderIndex`, read in place: the first step with the IP header's own fields, else the
+    /// first with a header.
+    static func firstHeaderIndex(_ steps: UnsafeBufferPointer<WalkStep>) -> Int? {
+        var any: Int?
+        for i in steps.indices where steps.address(i).pointee.event.hasHeader {
+            let h = steps.address(i)
+            if h.pointee.event.headerValue.ipID != nil || h.pointee.event.headerValue.length != nil
+                || h.pointee.event.headerValue.tcpSeq != nil
+            {
+                return i
+            }
+            if any == nil { any = i }
+        }
+        return any
+    }
+
+    /// `,"flow":…`: the packet as it entered, the header of the first step that carried one
+    /// (`walk.firstHeader`).
+    static func writeFlow(_ steps: UnsafeBufferPointer<WalkStep>, to o: inout JSONOut, first: Int?) {
         guard let i = first else {
-            w.field("flow", nil as String?)
+            o.raw(",\"flow\":null")
             return
         }
-        let event = steps.address(i)
-        w.beginObject("flow")
-        w.key("proto")
-        if let proto = event.pointee.event.headerValue.proto { w.string(IPProtocol.name(proto)) } else { w.null() }
-        w.field("src", event.pointee.event.headerValue.src)
-        w.field("sport", event.pointee.event.headerValue.sport)
-        w.field("dst", event.pointee.event.headerValue.dst)
-        w.field("dport", event.pointee.event.headerValue.dport)
-        if event.pointee.event.headerValue.icmpType != nil {
-            w.field("icmp_type", event.pointee.event.headerValue.icmpType)
-            w.field("icmp_code", event.pointee.event.headerValue.icmpCode)
+        let step = steps.address(i)
+        o.raw(",\"flow\":{\"proto\":")
+        if let proto = step.pointee.event.headerValue.proto {
+            if let name = JSONNames.proto(proto) {
+                o.quoted(name)
+            } else {
+                o.byte(UInt8(ascii: "\""))
+                o.unsigned(UInt64(proto))
+                o.byte(UInt8(ascii: "\""))
+            }
+        } else {
+            o.null()
         }
-        w.endObject()
+        o.raw(",\"src\":")
+        o.address(step.pointee.event.headerValue.src)
+        o.raw(",\"sport\":")
+        o.number(step.pointee.event.headerValue.sport)
+        o.raw(",\"dst\":")
+        o.address(step.pointee.event.headerValue.dst)
+        o.raw(",\"dport\":")
+        o.number(step.pointee.event.headerValue.dport)
+        if step.pointee.event.headerValue.icmpType != nil {
+            o.raw(",\"icmp_type\":")
+            o.number(step.pointee.event.headerValue.icmpType)
+            o.raw(",\"icmp_code\":")
+            o.number(step.pointee.event.headerValue.icmpCode)
+        }
+        o.byte(UInt8(ascii: "}"))
     }
 
-    static func writeStep(_ step: UnsafePointer<WalkStep>, to w: JSONWriter, explain: String? = nil) {
-        // Every key after the first follows a value: the comma is part of its literal.
-        w.beginObject()
-        w.key("time")
-        w.value(step.pointee.event.time)
+    /// One element of `steps`. Fields are read in place: binding the event or its header would copy
+    /// them (and retain their strings).
+    static func writeStep(
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo, explain: String? = nil
+    ) {
+        o.ensure(0)
+        o.raw("{\"time\":")
+        o.double(step.pointee.event.time)
         if step.pointee.event.timeBasis == .received, step.pointee.event.time != nil {
-            w.nextKey(",\"time_basis\":\"received\"")
+            o.raw(",\"time_basis\":\"received\"")
         }
-        w.nextKey(",\"hook\":")
-        if let hook = step.pointee.hook { w.string(JSONNames.name(hook)) } else { w.null() }
+        o.raw(",\"hook\":")
+        if let hook = step.pointee.hook { o.quoted(JSONNames.name(hook)) } else { o.null() }
         if step.pointee.event.family == .bridge {
             // A step of the bridge hooks (ebtables, an nft bridge table), in a walk with IP steps or not.
-            w.nextKey(",\"family\":\"bridge\"")
+            o.raw(",\"family\":\"bridge\"")
         }
-        w.nextKey(",\"table\":")
-        w.string(step.pointee.event.table)
-        w.nextKey(",\"chain\":")
-        w.string(step.pointee.event.chain)
-        w.nextKey(",\"kind\":")
-        w.string(JSONNames.name(step.pointee.event.kind))
+        o.raw(",\"table\":")
+        o.name(step.pointee.event.tableName)
+        o.raw(",\"chain\":")
+        o.name(step.pointee.event.chainName)
+        o.raw(",\"kind\":")
+        o.quoted(JSONNames.name(step.pointee.event.kind))
         switch step.pointee.event.rule {
         case .number(let n):
-            w.nextKey(",\"rule\":")
-            w.integer(Int64(n))
+            o.raw(",\"rule\":")
+            o.integer(n)
         case .handle(let h):
-            w.nextKey(",\"rule\":null,\"handle\":")
-            w.unsigned(h)
-        case nil: w.nextKey(",\"rule\":null")
+            o.raw(",\"rule\":null,\"handle\":")
+            o.unsigned(h)
+        case nil: o.raw(",\"rule\":null")
         }
-        w.nextKey(",\"verdict\":")
-        if let verdict = step.pointee.verdict { writeVerdict(verdict, to: w) } else { w.null() }
-        w.nextKey(",\"verdict_inferred\":")
-        w.value(step.pointee.verdictInferred)
-        w.nextKey(",\"rule_text\":")
-        w.value(step.pointee.event.ruleText)
-        w.nextKey(",\"in\":")
-        w.value(step.pointee.event.inIface)
-        w.nextKey(",\"out\":")
-        w.value(step.pointee.event.outIface)
-        if let physIn = step.pointee.event.physIn {
-            w.nextKey(",\"physin\":")
-            w.string(physIn)
+        o.raw(",\"verdict\":")
+        writeVerdict(step, to: &o)
+        if step.pointee.verdictInferred {
+            o.raw(",\"verdict_inferred\":true,\"rule_text\":")
+        } else {
+            o.raw(",\"verdict_inferred\":false,\"rule_text\":")
         }
-        if let physOut = step.pointee.event.physOut {
-            w.nextKey(",\"physout\":")
-            w.string(physOut)
+        o.name(step.pointee.event.ruleTextName)
+        o.raw(",\"in\":")
+        o.name(step.pointee.event.inIfaceName)
+        o.raw(",\"out\":")
+        o.name(step.pointee.event.outIfaceName)
+        if let physIn = step.pointee.event.physInName {
+            o.raw(",\"physin\":")
+            o.name(physIn)
         }
-        writeHeader(step, to: w)
-        if let prefix = step.pointee.event.prefix {
-            w.nextKey(",\"prefix\":")
-            w.string(prefix)
+        if let physOut = step.pointee.event.physOutName {
+            o.raw(",\"physout\":")
+            o.name(physOut)
+        }
+        if step.pointee.event.hasHeader { writeHeader(step, to: &o, memo: &memo) }
+        if let prefix = step.pointee.event.prefixName {
+            o.raw(",\"prefix\":")
+            o.name(prefix)
         }
         if let id = step.pointee.event.traceID {
-            w.nextKey(",\"trace_id\":\"")
-            w.hex8(id)
-            w.byte(UInt8(ascii: "\""))
+            o.raw(",\"trace_id\":\"")
+            o.hex8(id)
+            o.byte(UInt8(ascii: "\""))
         }
-        w.nextKey(",\"origin\":")
-        w.string(JSONNames.name(step.pointee.event.origin))
+        o.raw(",\"origin\":")
+        o.quoted(JSONNames.name(step.pointee.event.origin))
         // `source.description` ("file:line"), written in place.
-        w.nextKey(",\"source\":\"")
-        w.repeatedStringBody(step.pointee.event.source.file)
-        w.byte(UInt8(ascii: ":"))
-        w.integer(Int64(step.pointee.event.source.line))
-        w.byte(UInt8(ascii: "\""))
+        o.raw(",\"source\":\"")
+        o.nameBody(step.pointee.event.source.fileName)
+        o.byte(UInt8(ascii: ":"))
+        o.integer(step.pointee.event.source.line)
+        o.byte(UInt8(ascii: "\""))
         if let explain {
-            w.nextKey(",\"explain\":")
-            w.string(explain)
+            o.raw(",\"explain\":")
+            o.text(explain)
         }
-        w.endObject()
+        o.byte(UInt8(ascii: "}"))
     }
 
-    /// The packet as this step saw it (nothing when the step has no header).
-    static func writeHeader(_ step: UnsafePointer<WalkStep>, to w: JSONWriter) {
-        guard step.pointee.event.hasHeader else { return }
-        // Fields are read in place: binding the header would copy it (and retain its strings).
-        let h = step
-        w.nextKey(",\"src\":")
-        w.value(h.pointee.event.headerValue.src)
-        w.nextKey(",\"dst\":")
-        w.value(h.pointee.event.headerValue.dst)
-        w.nextKey(",\"sport\":")
-        w.value(h.pointee.event.headerValue.sport)
-        w.nextKey(",\"dport\":")
-        w.value(h.pointee.event.headerValue.dport)
-        w.nextKey(",\"ttl\":")
-        w.value(h.pointee.event.headerValue.ttl)
-        w.nextKey(",\"id\":")
-        w.value(h.pointee.event.headerValue.ipID)
-        w.nextKey(",\"len\":")
-        w.value(h.pointee.event.headerValue.length)
-        if let seq = h.pointee.event.headerValue.tcpSeq {
-            w.nextKey(",\"seq\":")
-            w.unsigned(UInt64(seq))
-        }
-        let flags = h.pointee.event.headerValue.tcpFlags
-        if !flags.isEmpty {
-            w.nextKey(",\"tcp_flags\":")
-            w.tcpFlags(flags)
-        }
-        if h.pointee.event.headerValue.icmpType != nil {
-            w.nextKey(",\"icmp_type\":")
-            w.value(h.pointee.event.headerValue.icmpType)
-            w.nextKey(",\"icmp_code\":")
-            w.value(h.pointee.event.headerValue.icmpCode)
-        }
-        if let mark = h.pointee.event.headerValue.mark {
-            w.nextKey(",\"mark\":")
-            w.unsigned(UInt64(mark))
-        }
-        if let uid = h.pointee.event.headerValue.uid {
-            w.nextKey(",\"uid\":")
-            w.unsigned(UInt64(uid))
-        }
-        if let ct = h.pointee.event.headerValue.conntrack {
-            w.beginObject("ct")
-            w.field("state", ct.state)
-            w.field("direction", ct.direction)
-            w.field("status", ct.status)
-            w.field("id", ct.id)
-            w.endObject()
+    /// The header fields `writeHeader` prints (all but `ct`), to tell a step that shows the same packet
+    /// as the step before.
+    struct PrintedHeader: Equatable {
+        var src: IPAddress?
+        var dst: IPAddress?
+        var sport: UInt16?
+        var dport: UInt16?
+        var ttl: UInt8?
+        var ipID: UInt32?
+        var length: UInt32?
+        var tcpSeq: UInt32?
+        var tcpFlags: UInt16
+        var icmpType: UInt8?
+        var icmpCode: UInt8?
+        var mark: UInt32?
+        var uid: UInt32?
+
+        init(_ step: UnsafePointer<WalkStep>) {
+            src = step.pointee.event.headerValue.src
+            dst = step.pointee.event.headerValue.dst
+            sport = step.pointee.event.headerValue.sport
+            dport = step.pointee.event.headerValue.dport
+            ttl = step.pointee.event.headerValue.ttl
+            ipID = step.pointee.event.headerValue.ipID
+            length = step.pointee.event.headerValue.length
+            tcpSeq = step.pointee.event.headerValue.tcpSeq
+            tcpFlags = step.pointee.event.headerValue.tcpFlags.rawValue
+            icmpType = step.pointee.event.headerValue.icmpType
+            icmpCode = step.pointee.event.headerValue.icmpCode
+            mark = step.pointee.event.headerValue.mark
+            uid = step.pointee.event.headerValue.uid
         }
     }
 
-    /// `verdict.description`, written in place.
-    static func writeVerdict(_ verdict: StepVerdict, to w: JSONWriter) {
-        switch verdict {
-        case .accept: w.string("accept")
-        case .drop: w.string("drop")
-        case .queue: w.string("queue")
-        case .stolen: w.string("stolen")
-        case .continue: w.string("continue")
-        case .return: w.string("return")
-        case .break: w.string("break")
+    /// The last header a walk's steps printed: the steps of a walk mostly show the same packet, whose
+    /// header bytes are then copied rather than formatted again.
+    struct HeaderMemo {
+        var fields: PrintedHeader?
+        /// Where its bytes are in the writer's buffer (which holds the whole walk until it ends).
+        var offset = 0
+        var count = 0
+    }
+
+    /// The packet as this step saw it (the step has a header).
+    static func writeHeader(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo) {
+        o.ensure(0)
+        let fields = PrintedHeader(step)
+        if fields == memo.fields {
+            o.repeatBytes(from: memo.offset, count: memo.count)
+        } else {
+            let start = o.offset
+            writeFields(fields, to: &o)
+            memo = HeaderMemo(fields: fields, offset: start, count: o.offset - start)
+        }
+        // `conntrack` reads `ct …` items of `extra`, which only nft trace sources have: checked in place
+        // first, since calling it copies the header (and retains its strings).
+        if hasConntrackItems(step), let ct = step.pointee.event.headerValue.conntrack {
+            o.raw(",\"ct\":{\"state\":")
+            o.name(ct.state)
+            o.raw(",\"direction\":")
+            o.name(ct.direction)
+            o.raw(",\"status\":")
+            o.name(ct.status)
+            o.raw(",\"id\":")
+            o.number(ct.id)
+            o.byte(UInt8(ascii: "}"))
+        }
+    }
+
+    /// `,"src":…` to `,"uid":…`.
+    static func writeFields(_ h: PrintedHeader, to o: inout JSONOut) {
+        o.raw(",\"src\":")
+        o.address(h.src)
+        o.raw(",\"dst\":")
+        o.address(h.dst)
+        o.raw(",\"sport\":")
+        o.number(h.sport)
+        o.raw(",\"dport\":")
+        o.number(h.dport)
+        o.raw(",\"ttl\":")
+        o.number(h.ttl)
+        o.raw(",\"id\":")
+        o.number(h.ipID)
+        o.raw(",\"len\":")
+        o.number(h.length)
+        if let seq = h.tcpSeq {
+            o.raw(",\"seq\":")
+            o.unsigned(UInt64(seq))
+        }
+        if h.tcpFlags != 0 {
+            o.raw(",\"tcp_flags\":")
+            o.tcpFlags(TCPFlags(rawValue: h.tcpFlags))
+        }
+        if h.icmpType != nil {
+            o.raw(",\"icmp_type\":")
+            o.number(h.icmpType)
+            o.raw(",\"icmp_code\":")
+            o.number(h.icmpCode)
+        }
+        if let mark = h.mark {
+            o.raw(",\"mark\":")
+            o.unsigned(UInt64(mark))
+        }
+        if let uid = h.uid {
+            o.raw(",\"uid\":")
+            o.unsigned(UInt64(uid))
+        }
+    }
+
+    /// Whether the step's header keeps `ct …` items in `extra` (what `PacketHeader.conntrack` reads).
+    static func hasConntrackItems(_ step: UnsafePointer<WalkStep>) -> Bool {
+        step.pointee.event.headerValue.extra.withUnsafeBufferPointer { items in
+            items.indices.contains { items[$0].utf8.starts(with: "ct ".utf8) }
+        }
+    }
+
+    /// `verdict.description` quoted, or `null`, written in place.
+    static func writeVerdict(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) {
+        switch step.pointee.verdict {
+        case .accept: o.quoted("accept")
+        case .drop: o.quoted("drop")
+        case .queue: o.quoted("queue")
+        case .stolen: o.quoted("stolen")
+        case .continue: o.quoted("continue")
+        case .return: o.quoted("return")
+        case .break: o.quoted("break")
         case .jump(let chain):
-            w.raw("\"jump ")
-            w.stringBody(chain.string)
-            w.byte(UInt8(ascii: "\""))
+            o.raw("\"jump ")
+            o.nameBody(chain)
+            o.byte(UInt8(ascii: "\""))
         case .goto(let chain):
-            w.raw("\"goto ")
-            w.stringBody(chain.string)
-            w.byte(UInt8(ascii: "\""))
-        case .other(let text): w.string(text.string)
+            o.raw("\"goto ")
+            o.nameBody(chain)
+            o.byte(UInt8(ascii: "\""))
+        case .other(let text): o.name(text)
+        case nil: o.null()
         }
     }
 
-    static func writeNat(_ nat: NatRewrite, to w: JSONWriter) {
-        w.beginObject()
-        w.field("type", nat.type.rawValue)
-        w.field("field", nat.field)
-        w.field("before", nat.before)
-        w.field("after", nat.after)
-        w.field("at", nat.at)
-        w.field("evidence", nat.evidence.rawValue)
-        w.field("direction", nat.direction)
-        if case .number(let n) = nat.rule { w.field("rule", n) }
-        if case .handle(let h) = nat.rule { w.field("handle", h) }
-        w.field("rule_text", nat.ruleText)
-        w.endObject()
+    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut) {
+        o.raw("{\"type\":")
+        o.quoted(JSONNames.name(nat.pointee.type))
+        o.raw(",\"field\":")
+        o.text(nat.pointee.field)
+        o.raw(",\"before\":")
+        o.text(nat.pointee.before)
+        o.raw(",\"after\":")
+        o.text(nat.pointee.after)
+        o.raw(",\"at\":")
+        o.text(nat.pointee.at)
+        o.raw(",\"evidence\":")
+        o.quoted(JSONNames.name(nat.pointee.evidence))
+        o.raw(",\"direction\":")
+        o.text(nat.pointee.direction)
+        switch nat.pointee.rule {
+        case .number(let n):
+            o.raw(",\"rule\":")
+            o.integer(n)
+        case .handle(let h):
+            o.raw(",\"handle\":")
+            o.unsigned(h)
+        case nil: break
+        }
+        o.raw(",\"rule_text\":")
+        o.name(nat.pointee.ruleText)
+        o.byte(UInt8(ascii: "}"))
     }
 }

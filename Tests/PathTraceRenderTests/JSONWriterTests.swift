@@ -1,3 +1,4 @@
+import Foundation
 import PathTraceCore
 import PathTraceRender
 import Testing
@@ -137,5 +138,101 @@ import Testing
         for v in [EventOrigin.kernelTrace, .logTarget, .ebtablesLog, .nftMonitor, .xtablesMonitor, .netlink] {
             #expect(Self.text(JSONNames.name(v)) == v.rawValue)
         }
+    }
+}
+
+/// What the walk writer prints in place of the model's own text: integers, names with every byte JSON
+/// escapes, and a header it copies from the step before.
+@Suite struct JSONWriterFastPathTests {
+    @Test func integersPrintAsTheirDescription() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [UInt64] = [0, 9, 10, 99, 100, 65535, 99_999_999, 100_000_000, 4_294_967_295, .max, .max - 1]
+        var power: UInt64 = 1
+        for _ in 0..<19 {
+            power *= 10
+            values += [power - 1, power, power + 1]
+        }
+        for _ in 0..<100_000 {
+            let digits = UInt64.random(in: 0...63, using: &rng)
+            values.append(UInt64.random(in: 0...UInt64.max, using: &rng) >> digits)
+        }
+        for v in values {
+            #expect(JSONWriterTests.text { $0.unsigned(v) } == String(v), "\(v)")
+        }
+        for v in [Int64.min, -1, -10, -123_456_789, 0, 42] {
+            #expect(JSONWriterTests.text { $0.integer(v) } == String(v))
+        }
+    }
+
+    @Test func everyByteJSONEscapesIsEscapedWhereverItIs() {
+        let plain = "abcdefghijklmnopqrstuvwxyz0123456789-_./:é"
+        for length in 0...40 {
+            let head = String(plain.prefix(length))
+            #expect(JSONWriterTests.text { $0.string(head) } == "\"\(head)\"")
+            for at in 0...length {
+                for (byte, escaped) in [("\"", "\\\""), ("\\", "\\\\"), ("\n", "\\n"), ("\u{1f}", "\\u001f")] {
+                    let s = String(head.prefix(at)) + byte + String(head.dropFirst(at))
+                    let want = "\"" + String(head.prefix(at)) + escaped + String(head.dropFirst(at)) + "\""
+                    #expect(JSONWriterTests.text { $0.string(s) } == want, "\(s.debugDescription)")
+                }
+            }
+        }
+    }
+
+    @Test func protocolAndNatNamesAreTheModels() {
+        for n in 0...255 {
+            let name = JSONNames.proto(UInt8(n)).map(JSONNamesTests.text) ?? String(n)
+            #expect(name == IPProtocol.name(UInt8(n)))
+        }
+        for v in [NatType.dnat, .snat, .masquerade, .redirect] {
+            #expect(JSONNamesTests.text(JSONNames.name(v)) == v.rawValue)
+        }
+        for v in [NatEvidence.observed, .reply, .conntrack, .rule, .chain] {
+            #expect(JSONNamesTests.text(JSONNames.name(v)) == v.rawValue)
+        }
+    }
+
+    /// The header of a step that shows the same packet as the one before is copied; any field that
+    /// differs makes it printed again, and a later step like the first is not taken for the second.
+    @Test func aRepeatedHeaderIsTheSameAndAChangedOneIsNew() throws {
+        func step(ttl: UInt8, flags: TCPFlags, mark: UInt32?) -> WalkStep {
+            var e = TraceEvent(
+                source: SourcePosition(file: "trace.log", line: Int(ttl)), origin: .kernelTrace, family: .ipv4,
+                table: "filter", chain: "FORWARD", kind: .rule)
+            var h = PacketHeader()
+            h.src = IPAddress("192.168.122.254")
+            h.dst = IPAddress("2001:db8::1")
+            h.proto = IPProtocol.tcp
+            h.sport = 15959
+            h.dport = 3128
+            h.ttl = ttl
+            h.tcpFlags = flags
+            h.mark = mark
+            e.header = h
+            return WalkStep(event: e, hook: .forward, verdict: nil, verdictInferred: true)
+        }
+        var walk = PacketWalk(packet: 7, family: .ipv4)
+        walk.steps = [
+            step(ttl: 64, flags: [.syn], mark: nil), step(ttl: 64, flags: [.syn], mark: nil),
+            step(ttl: 63, flags: [.syn], mark: nil), step(ttl: 63, flags: [.syn, .ack], mark: nil),
+            step(ttl: 63, flags: [.syn, .ack], mark: 0), step(ttl: 64, flags: [.syn], mark: nil),
+        ]
+        let w = JSONWriter(capacity: 64)
+        WalkJSON.write(walk, to: w)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(w.bytes)) as? [String: Any])
+        let steps = try #require(object["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["ttl"] as? Int } == [64, 64, 63, 63, 63, 64])
+        #expect(steps.map { $0["tcp_flags"] as? String } == ["SYN", "SYN", "SYN", "ACK SYN", "ACK SYN", "SYN"])
+        #expect(steps.map { $0["mark"] as? Int } == [nil, nil, nil, nil, 0, nil])
+        #expect(steps.allSatisfy { $0["src"] as? String == "192.168.122.254" && $0["dst"] as? String == "2001:db8::1" })
+        #expect(steps.map { $0["source"] as? String } == [64, 64, 63, 63, 63, 64].map { "trace.log:\($0)" })
+    }
+
+    @Test func numbersThatAreNotFiniteAreNull() {
+        var walk = PacketWalk(packet: 1, family: .ipv4)
+        walk.confidence = .nan
+        let w = JSONWriter()
+        WalkJSON.write(walk, to: w)
+        #expect(String(decoding: w.bytes, as: UTF8.self).contains(",\"confidence\":null,"))
     }
 }

@@ -1,0 +1,356 @@
+import PathTraceCore
+
+/// A write position inside room a `JSONWriter` reserved: the walk writer's hot path.
+///
+/// The position is a local value, so the compiler keeps it in a register instead of storing the
+/// writer's count after every byte, and fixed-size writes (keys, numbers, addresses) are not checked
+/// one by one: every `ensure` leaves `slack` bytes free beyond what it was asked for, and no run of
+/// fixed-size writes between two `ensure`s comes near that (a step's longest is under 500 bytes).
+/// Writes of variable size (names, texts) call `ensure` themselves. `JSONWriter.commit` ends it.
+struct JSONOut {
+    var p: UnsafeMutablePointer<UInt8>
+    var end: UnsafeMutablePointer<UInt8>
+    /// The start of the writer's buffer (it moves when the buffer grows).
+    var base: UnsafeMutablePointer<UInt8>
+    /// The writer outlives every position it hands out (they live inside one of its callers).
+    unowned(unsafe) let writer: JSONWriter
+
+    /// Bytes of fixed-size writes every `ensure` leaves room for.
+    static let slack = 1024
+
+    /// Room for `n` more bytes plus `slack`.
+    @inline(__always) mutating func ensure(_ n: Int) {
+        if end - p < n + JSONOut.slack { writer.grow(&self, room: n + JSONOut.slack) }
+    }
+
+    /// Where the next byte goes, counted from the start of the writer's buffer.
+    var offset: Int { p - base }
+
+    /// Copies `count` bytes written before, from `offset` on.
+    @inline(__always) mutating func repeatBytes(from offset: Int, count: Int) {
+        ensure(count)
+        p.update(from: base + offset, count: count)
+        p += count
+    }
+
+    // MARK: - Bytes
+
+    /// Bytes copied as they are (keys with their quotes, commas and colon; other literals).
+    @inline(__always) mutating func raw(_ s: StaticString) {
+        let n = s.utf8CodeUnitCount
+        JSONWriter.copy(p, s.utf8Start, n)
+        p += n
+    }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        p.pointee = b
+        p += 1
+    }
+
+    /// A quoted ASCII literal (an enum's JSON name).
+    @inline(__always) mutating func quoted(_ s: StaticString) {
+        let n = s.utf8CodeUnitCount
+        p[0] = UInt8(ascii: "\"")
+        JSONWriter.copy(p + 1, s.utf8Start, n)
+        p[n + 1] = UInt8(ascii: "\"")
+        p += n + 2
+    }
+
+    @inline(__always) mutating func null() { raw("null") }
+
+    @inline(__always) mutating func bool(_ v: Bool) {
+        if v { raw("true") } else { raw("false") }
+    }
+
+    // MARK: - Names and texts
+
+    /// The escaped bytes of a name (table, chain, interface, prefix, rule text, note, netns, file),
+    /// without quotes: the one place a name's text is written.
+    @inline(__always) mutating func nameBody(_ s: String) { textBody(s) }
+
+    /// A quoted name.
+    @inline(__always) mutating func name(_ s: String) {
+        byte(UInt8(ascii: "\""))
+        nameBody(s)
+        byte(UInt8(ascii: "\""))
+    }
+
+    /// A quoted name, or `null`.
+    @inline(__always) mutating func name(_ s: String?) {
+        if let s { name(s) } else { null() }
+    }
+
+    /// A quoted name of a trace event: its JSON form, escaped once when the name was interned.
+    @inline(__always) mutating func name(_ n: Name) {
+        let json = n.json
+        ensure(json.count)
+        JSONWriter.copy(p, json.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self), json.count)
+        p += json.count
+    }
+
+    /// A quoted name, or `null`.
+    @inline(__always) mutating func name(_ n: Name?) {
+        if let n { name(n) } else { null() }
+    }
+
+    /// The escaped bytes of a name, without quotes.
+    @inline(__always) mutating func nameBody(_ n: Name) {
+        let json = n.json
+        ensure(json.count)
+        let body = json.count - 2
+        JSONWriter.copy(p, json.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self) + 1, body)
+        p += body
+    }
+
+    /// A quoted, escaped string that is not a name (sentences, NAT endpoints).
+    mutating func text(_ s: String) {
+        byte(UInt8(ascii: "\""))
+        textBody(s)
+        byte(UInt8(ascii: "\""))
+    }
+
+    @inline(__always) mutating func text(_ s: String?) {
+        if let s { text(s) } else { null() }
+    }
+
+    /// The escaped bytes of `s`, without quotes.
+    @inline(__always) mutating func textBody(_ s: String) {
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { escaped($0) }
+        if done == nil {
+            var copy = s
+            copy.withUTF8 { escaped($0) }
+        }
+    }
+
+    /// Copies `bytes`, escaping what JSON requires; the common case (nothing to escape) is one copy.
+    /// Not inlined: each of a String's storage kinds would get its own copy of it.
+    @inline(never) mutating func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let src = bytes.baseAddress else { return }
+        let n = bytes.count
+        ensure(n)
+        if JSONOut.isPlain(src, n) {
+            JSONWriter.copy(p, src, n)
+            p += n
+        } else {
+            escapedSlowly(bytes)
+        }
+    }
+
+    private mutating func escapedSlowly(_ bytes: UnsafeBufferPointer<UInt8>) {
+        ensure(6 * bytes.count)
+        for b in bytes { escapeByte(b) }
+    }
+
+    private mutating func escapeByte(_ b: UInt8) {
+        switch b {
+        case UInt8(ascii: "\""): raw("\\\"")
+        case UInt8(ascii: "\\"): raw("\\\\")
+        case 10: raw("\\n")
+        case 13: raw("\\r")
+        case 9: raw("\\t")
+        case 0..<32:
+            raw("\\u00")
+            byte(JSONWriter.hexDigit(b >> 4))
+            byte(JSONWriter.hexDigit(b & 15))
+        default: byte(b)
+        }
+    }
+
+    /// Whether no byte of `src[0..<n]` needs escaping (a control character, `"` or `\`), eight at a time.
+    @inline(__always) static func isPlain(_ src: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        let s = UnsafeRawPointer(src)
+        if n >= 8 {
+            var i = 0
+            while i + 8 <= n {
+                if !isPlain(s.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return false }
+                i += 8
+            }
+            // The last (overlapping) word covers the tail.
+            return i == n || isPlain(s.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+        }
+        if n >= 4 {
+            let a = UInt64(s.loadUnaligned(as: UInt32.self))
+            let b = UInt64(s.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+            return isPlain(a | b << 32)
+        }
+        for i in 0..<n {
+            let b = src[i]
+            if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
+        }
+        return true
+    }
+
+    /// Whether no byte of `x` is below 0x20, `"` or `\` (bytes from 0x80 up are UTF-8, copied as
+    /// they are). The classic bit tricks: each term is non-zero exactly when some byte matches.
+    @inline(__always) static func isPlain(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (x &- ones &* 0x20) & ~x & highs
+        let q = x ^ (ones &* UInt64(UInt8(ascii: "\"")))
+        let quote = (q &- ones) & ~q & highs
+        let b = x ^ (ones &* UInt64(UInt8(ascii: "\\")))
+        let backslash = (b &- ones) & ~b & highs
+        return control | quote | backslash == 0
+    }
+
+    // MARK: - Numbers
+
+    @inline(__always) mutating func integer(_ v: Int) {
+        if v < 0 { byte(UInt8(ascii: "-")) }
+        unsigned(UInt64(v.magnitude))
+    }
+
+    @inline(__always) mutating func integer(_ v: Int?) {
+        if let v { integer(v) } else { null() }
+    }
+
+    /// An unsigned integer, or `null`.
+    @inline(__always) mutating func number<T: FixedWidthInteger & UnsignedInteger>(_ v: T?) {
+        if let v { unsigned(UInt64(v)) } else { null() }
+    }
+
+    @inline(__always) mutating func unsigned(_ v: UInt64) {
+        if v < 10 {
+            byte(48 &+ UInt8(truncatingIfNeeded: v))
+        } else {
+            p += JSONOut.unsigned(v, at: p)
+        }
+    }
+
+    /// `"0000…"`: added to a word of digit values, makes them ASCII.
+    private static let zeros: UInt64 = 0x3030_3030_3030_3030
+
+    /// Decimal digits of `v` at `p` (with room for 8 bytes more than it writes); returns how many.
+    static func unsigned(_ v: UInt64, at p: UnsafeMutablePointer<UInt8>) -> Int {
+        if v < 100_000_000 {
+            if v < 10 {
+                p[0] = 48 &+ UInt8(truncatingIfNeeded: v)
+                return 1
+            }
+            // Eight digits with their leading zeros; the zero bytes at the low end are those zeros.
+            let digits = eightDigits(v)
+            let leading = digits.trailingZeroBitCount / 8
+            store((digits &+ zeros) >> UInt64(8 * leading), at: p)
+            return 8 - leading
+        }
+        let n = unsigned(v / 100_000_000, at: p)
+        store(eightDigits(v % 100_000_000) &+ zeros, at: p + n)
+        return n + 8
+    }
+
+    /// Exactly `width` (at least 1) decimal digits of `v` (< 10^width) at `p`, zero-padded (with room
+    /// for 8 bytes more).
+    static func padded(_ v: UInt64, width: Int, at p: UnsafeMutablePointer<UInt8>) {
+        if width <= 8 {
+            store((eightDigits(v) &+ zeros) >> UInt64(8 * (8 - width)), at: p)
+            return
+        }
+        // The leading digits first: the last eight, written after, cover the bytes they spill.
+        padded(v / 100_000_000, width: width - 8, at: p)
+        store(eightDigits(v % 100_000_000) &+ zeros, at: p + width - 8)
+    }
+
+    /// The eight decimal digits of `v` (< 10^8) as byte values 0...9, most significant first in memory,
+    /// computed in parallel: Paul Khuong's `encode_ten_thousands` (pvk.ca, 2017).
+    @inline(__always) static func eightDigits(_ v: UInt64) -> UInt64 {
+        let merged = (v / 10_000) | (v % 10_000) << 32
+        // Two 4-digit halves at once: / 100 as × 10486 >> 20, then / 10 as × 103 >> 10.
+        let top = ((merged &* 10486) >> 20) & (0x7F << 32 | 0x7F)
+        let bottom = merged &- 100 &* top
+        let hundreds = bottom << 16 &+ top
+        var tens = ((hundreds &* 103) >> 10) & (0xF << 48 | 0xF << 32 | 0xF << 16 | 0xF)
+        tens &+= (hundreds &- 10 &* tens) << 8
+        return tens
+    }
+
+    /// Eight bytes at `p`, the lowest first.
+    @inline(__always) static func store(_ word: UInt64, at p: UnsafeMutablePointer<UInt8>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: word.littleEndian, as: UInt64.self)
+    }
+
+    /// `v` as 8 lowercase hex digits, zero-padded.
+    @inline(__always) mutating func hex8(_ v: UInt32) {
+        for k in 0..<8 { p[k] = JSONWriter.hexDigit(UInt8(truncatingIfNeeded: v >> UInt32(28 - 4 * k)) & 15) }
+        p += 8
+    }
+
+    /// The text Swift's `description` gives for a double (`double(_: Double?)` prints `null` for one
+    /// that is not finite).
+    mutating func double(_ v: Double) {
+        let n = ShortestDecimal.write(v, to: p)
+        if n > 0 {
+            p += n
+            return
+        }
+        var text = v.description
+        text.withUTF8 { escaped($0) }
+    }
+
+    /// A finite double, or `null`.
+    @inline(__always) mutating func double(_ v: Double?) {
+        if let v, v.isFinite { double(v) } else { null() }
+    }
+
+    // MARK: - Addresses and flags
+
+    /// A quoted address in the canonical form of `IPAddress.description`.
+    @inline(__always) mutating func address(_ a: IPAddress) {
+        byte(UInt8(ascii: "\""))
+        addressBody(a)
+        byte(UInt8(ascii: "\""))
+    }
+
+    @inline(__always) mutating func address(_ a: IPAddress?) {
+        if let a { address(a) } else { null() }
+    }
+
+    /// The address text without quotes; the same bytes as `a.description`.
+    @inline(__always) mutating func addressBody(_ a: IPAddress) {
+        if a.isV6 {
+            p += a.writeText(to: p)
+            return
+        }
+        let v = a.v4
+        octet(v >> 24, then: UInt8(ascii: "."))
+        octet(v >> 16 & 0xFF, then: UInt8(ascii: "."))
+        octet(v >> 8 & 0xFF, then: UInt8(ascii: "."))
+        octet(v & 0xFF, then: 0)
+        p -= 1
+    }
+
+    /// An address byte in decimal and the byte after it, without a branch on its length: the three
+    /// digits and `then` go into a word, shifted down past the leading zeros (addresses are random
+    /// enough that a branch would often guess wrong).
+    @inline(__always) private mutating func octet(_ v: UInt32, then: UInt8) {
+        let hundreds = v / 100
+        let tens = v / 10 % 10
+        let ones = v % 10
+        let zeroDigits = (v < 10 ? 1 : 0) + (v < 100 ? 1 : 0)
+        let word = (48 + hundreds) | (48 + tens) << 8 | (48 + ones) << 16 | UInt32(then) << 24
+        UnsafeMutableRawPointer(p).storeBytes(of: (word >> UInt32(8 * zeroDigits)).littleEndian, as: UInt32.self)
+        p += 4 - zeroDigits
+    }
+
+    /// TCP flag names in nf_log order (`TCPFlags.printOrder`), joined by spaces, quoted.
+    mutating func tcpFlags(_ flags: TCPFlags) {
+        let start = p
+        let bits = flags.rawValue
+        byte(UInt8(ascii: "\""))
+        // The bits of `TCPFlags`, by value: its static members are lazily initialised globals.
+        @inline(__always) func flag(_ bit: UInt16, _ name: StaticString) {
+            guard bits & bit != 0 else { return }
+            if p - start > 1 { byte(UInt8(ascii: " ")) }
+            raw(name)
+        }
+        flag(0x100, "AE")
+        flag(0x080, "CWR")
+        flag(0x040, "ECE")
+        flag(0x020, "URG")
+        flag(0x010, "ACK")
+        flag(0x008, "PSH")
+        flag(0x004, "RST")
+        flag(0x002, "SYN")
+        flag(0x001, "FIN")
+        byte(UInt8(ascii: "\""))
+    }
+}
