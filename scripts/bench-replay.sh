@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Replay benchmark: wall time, MB/s and peak RSS of `pathtrace replay --format json > /dev/null`
-# on a generated 1,000,000-line TRACE file, beside `grep -c` and an awk field scan of the same file,
+# on a generated 1,000,000-line TRACE file, on one core and on two, beside `grep -c` and an awk
+# field scan of the same file,
 # the peak RSS for the same input ten times over (memory must not grow with input size), and the peak
 # RSS on input that is not a tidy log: as many mutated fixture lines and as many shuffled ones
 # (scripts/gen-messy.py), each of which must stay at or under 64 MB.
@@ -52,6 +53,9 @@ PY
 echo "input: $trace, $lines lines, $((bytes / 1000000)) MB"
 measure "pathtrace replay --format json" taskset -c 0 "$bin" replay --format json "$trace"
 measure "pathtrace replay (text)" taskset -c 0 "$bin" replay --no-color "$trace"
+# With a second core replay parses on a thread of its own (ReplayPipeline.parsesAhead).
+measure "replay --format json, 2 cores" taskset -c 0,1 "$bin" replay --format json "$trace"
+measure "replay (text), 2 cores" taskset -c 0,1 "$bin" replay --no-color "$trace"
 measure "grep -c TRACE" taskset -c 0 bash -c "grep -c TRACE '$trace' | cat > /dev/null"
 measure "awk field scan" taskset -c 0 bash -c "awk '{n += NF} END {print n}' '$trace' | cat > /dev/null"
 # Issue 10's yardstick, exactly as the issue quotes it: pathtrace json should run at 4x this or more.

@@ -18,6 +18,8 @@
 
 /* setns(2) is declared only under _GNU_SOURCE, which Swift's Glibc module is not built with. */
 extern int setns(int fd, int nstype);
+/* sched_getaffinity(2) likewise: the CPUs a replay may use (taskset). */
+extern int sched_getaffinity(int pid, size_t cpusetsize, void *mask);
 
 /* Moves the calling thread into the network namespace behind `fd` (CLONE_NEWNET). */
 static inline int pt_setns_net(int fd) { return setns(fd, 0x40000000 /* CLONE_NEWNET */); }

@@ -10,5 +10,13 @@ public enum LinuxPlatform {
         let nflogLinked = nflog_open != nil
         return mnlLinked && nflogLinked
     }
+
+    /// The CPUs this process may run on (`taskset`, cgroup cpusets), not the machine's count.
+    public static func usableCPUs() -> Int {
+        // A cpu_set_t: 1024 bits.
+        var mask = [UInt64](repeating: 0, count: 16)
+        let ok = mask.withUnsafeMutableBytes { sched_getaffinity(0, $0.count, $0.baseAddress) == 0 }
+        return ok ? mask.reduce(0) { $0 + $1.nonzeroBitCount } : 1
+    }
 }
 #endif

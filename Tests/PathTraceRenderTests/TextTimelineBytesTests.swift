@@ -124,7 +124,8 @@ struct Generator {
         }
         if chance(85) { e.header = header() }
         let verdicts: [StepVerdict?] = [
-            .accept, .drop, .queue, .stolen, .continue, .return, .break, .jump(name()), .goto(name()), .other(name()),
+            .accept, .drop, .queue, .stolen, .continue, .return, .break, .jump(Name(name())), .goto(Name(name())),
+            .other(Name(name())),
             nil,
         ]
         let hook: Hook? = chance(85) ? Hook.allCases[next(Hook.allCases.count)] : nil

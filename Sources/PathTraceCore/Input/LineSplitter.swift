@@ -1,3 +1,5 @@
+import Foundation
+
 /// Splits a byte stream into lines without copying, bounding the longest line it will hold.
 ///
 /// Chunks arrive from any reader (file, stdin, /dev/kmsg); each complete line is handed to the
@@ -79,25 +81,10 @@ public struct LineSplitter {
         count > 0 && p[count - 1] == 13 ? count - 1 : count
     }
 
-    /// The first newline in `count` bytes at `p`, tested eight bytes at a time (lines run to
-    /// hundreds of bytes, so the byte-by-byte loop was a visible share of replay).
+    /// The first newline in `count` bytes at `p`: libc's memchr, which scans with vector
+    /// instructions (an eight-bytes-at-a-time loop here was 3% of replay; scripts/bench-replay.sh).
     @inline(__always) private func memchrNewline(_ p: UnsafePointer<UInt8>, _ count: Int) -> UnsafePointer<UInt8>? {
-        let raw = UnsafeRawPointer(p)
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let newlines: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
-        var i = 0
-        while i + 8 <= count {
-            // A byte of `x` is zero where the input has a newline; the lowest flagged byte is exact.
-            let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ newlines
-            let found = (x &- ones) & ~x & highs
-            if found != 0 { return p + i + found.trailingZeroBitCount / 8 }
-            i += 8
-        }
-        while i < count {
-            if p[i] == 10 { return p + i }
-            i += 1
-        }
-        return nil
+        guard let found = memchr(p, 10, count) else { return nil }
+        return UnsafePointer(found.assumingMemoryBound(to: UInt8.self))
     }
 }

@@ -56,9 +56,36 @@ public struct ReplayPipeline {
         set { stage.onJourney = newValue }
     }
 
+    /// Whether `read` parses on a thread of its own while this one correlates and prints (`ParseAhead`):
+    /// worth it only with a second core to run on. The walks are the same either way.
+    public var parsesAhead = false
+
     /// Reads one source to its end; its lines are numbered from 1 and cited as `name:line`. Its events
     /// belong to namespace `netns` unless a saved event names its own.
     public mutating func read(_ source: some ByteSource, netns: String? = nil) throws {
+        guard parsesAhead else {
+            try ReplayPipeline.parse(
+                source, netns: netns, event: { self.correlator.add($0, netns: $1) }, skip: { self.skip($0) })
+            return
+        }
+        let box = UncheckedSendable(source)
+        let ahead = ParseAhead { send in
+            try ReplayPipeline.parse(
+                box.value, netns: netns, event: { send(.event($0, netns: $1)) }, skip: { send(.skip($0)) })
+        }
+        try ahead.forEach { item in
+            switch item {
+            case .event(let event, let netns): correlator.add(event, netns: netns)
+            case .skip(let line): skip(line)
+            }
+        }
+    }
+
+    /// Splits and parses `source`: each event with its namespace to `event`, each skipped line to `skip`.
+    private static func parse(
+        _ source: some ByteSource, netns: String?, event: (TraceEvent, String?) -> Void,
+        skip: (SkippedLine) -> Void
+    ) throws {
         var parser = TraceLineParser(file: source.name)
         var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
         let maxLine = splitter.maxLine
@@ -66,11 +93,10 @@ public struct ReplayPipeline {
             switch line {
             case .text(let bytes):
                 parser.parse(
-                    line: bytes, lineNumber: number,
-                    emit: { self.correlator.add($0, netns: $0.netnsName == nil ? netns : $0.netns) },
-                    onSkip: { self.skip($0) })
+                    line: bytes, lineNumber: number, emit: { event($0, $0.netnsName == nil ? netns : $0.netns) },
+                    onSkip: skip)
             case .overlong:
-                self.skip(
+                skip(
                     SkippedLine(
                         source: SourcePosition(file: source.name, line: number),
                         reason: "line longer than \(maxLine) bytes"))
@@ -109,4 +135,11 @@ public struct ReplayPipeline {
 /// The correlator's emit closure counts shown walks here (it outlives any one call).
 private final class ShownCounter {
     var value = 0
+}
+
+/// A value handed to another thread that only that thread uses until it is done with it (the source
+/// `ParseAhead` reads while the caller waits for its items).
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

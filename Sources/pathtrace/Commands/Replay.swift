@@ -1,5 +1,6 @@
 import ArgumentParser
 import PathTraceCore
+import PathTraceLinux
 import PathTraceRender
 
 struct Replay: ParsableCommand {
@@ -77,6 +78,7 @@ struct Replay: ParsableCommand {
             pcap?.write(walk)
         }
         pipeline.onJourney = printer.print
+        pipeline.parsesAhead = LinuxPlatform.usableCPUs() >= 2
         let plain = files.isEmpty && perNamespace.isEmpty ? ["-"] : files
         for (netns, path) in plain.map({ (nil as String?, $0) }) + perNamespace.map({ ($0.netns, $0.path) }) {
             let file = try InputFile(path: path)
