@@ -1,51 +1,53 @@
 import Synchronization
 
-/// Every `Name` of the process: each distinct byte sequence once, with its JSON form, never moved and
-/// never freed, so a name's bytes are read without a lock. Adding takes a lock; parsers keep a cache
-/// in front of it (`NameCache`), so it is taken about once per distinct name a parser sees.
+/// The process's `Name`s: each distinct byte sequence once, with its JSON form, never moved and never
+/// freed, so a name's bytes are read without a lock. Adding takes a lock; parsers keep a cache in
+/// front of it (`NameCache`), so it is taken about once per distinct name a parser sees.
 ///
-/// Memory grows with the distinct names of the input, about 40 bytes plus the name's length twice:
-/// a trace repeats a few hundred names, and even 1,000,000 lines of mutated input (scripts/gen-messy.py,
-/// nearly every line a name of its own) stay within the benchmark's bound.
+/// Bounded: a trace repeats a few hundred names, and past `capacity` names (or `byteCapacity` bytes of
+/// them) the table takes no more: later new names are boxed (`OwnedName`) and freed with their events.
+/// A name costs 16 bytes of entry, 8 to 16 of index and its bytes about twice (plain and quoted).
 public final class NameTable: @unchecked Sendable {
     public static let shared = NameTable()
 
+    /// Names the table holds at most, and bytes of their text.
+    static let capacity = 1 << 16
+    static let byteCapacity = 4 << 20
+
     struct Entry {
-        var bytes: UnsafePointer<UInt8>
-        var count: Int32
-        var jsonCount: Int32
-        var json: UnsafePointer<UInt8>
-        var ascii: Bool
+        /// `"name"`, then its escaped JSON form when the name needs escaping.
+        var text: UnsafePointer<UInt8>
+        var count: UInt32
+        /// Where the JSON form starts in `text` (0: the quoted name itself) and its length; the high
+        /// bit of `jsonOffset` says the name is ASCII.
+        var jsonOffset: UInt32
+        var jsonCount: UInt32
     }
 
     private static let chunkBits = 10
     private static let chunkSize = 1 << chunkBits
-    private static let maxChunks = 1 << 16
+    private static let chunks = capacity >> chunkBits
 
     private let lock = Mutex(())
     /// Chunks of entries; a chunk's pointer is written before any id in it is handed out.
     private let directory: UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>
     private var count: UInt32 = 0
-    /// Open addressing over ids (0: free), with each id's hash beside it.
-    private var slots: [UInt32] = Array(repeating: 0, count: 1024)
-    private var hashes: [UInt32] = Array(repeating: 0, count: 1024)
-    /// Where names' bytes are copied: the current block, and how much of it is left.
+    private var bytesUsed = 0
+    /// Open addressing: each slot is an id (low half; 0: free) and its hash (high half).
+    private var slots: [UInt64] = Array(repeating: 0, count: 1024)
+    /// Where names' text is copied: the current block, and how much of it is left.
     private var arena: UnsafeMutablePointer<UInt8>?
     private var arenaLeft = 0
 
     private init() {
-        directory = .allocate(capacity: NameTable.maxChunks)
-        directory.initialize(repeating: nil, count: NameTable.maxChunks)
+        directory = .allocate(capacity: NameTable.chunks)
+        directory.initialize(repeating: nil, count: NameTable.chunks)
         // Id 0 is the empty name.
-        let quotes = UnsafeMutablePointer<UInt8>.allocate(capacity: 2)
-        quotes[0] = UInt8(ascii: "\"")
-        quotes[1] = UInt8(ascii: "\"")
-        append(
-            Entry(bytes: UnsafePointer(quotes + 1), count: 0, jsonCount: 2, json: UnsafePointer(quotes), ascii: true))
+        _ = add(UnsafeRawBufferPointer(start: nil, count: 0))
         for (k, name) in NameTable.wellKnown.enumerated() {
             var name = name
             let id = name.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
-            precondition(id == k + 1)
+            precondition(id == UInt32(k + 1))
         }
     }
 
@@ -59,69 +61,52 @@ public final class NameTable: @unchecked Sendable {
 
     @inline(__always) func bytes(_ id: UInt32) -> UnsafeRawBufferPointer {
         let e = entry(id)
-        return UnsafeRawBufferPointer(start: e.pointee.bytes, count: Int(e.pointee.count))
+        return UnsafeRawBufferPointer(start: e.pointee.text + 1, count: Int(e.pointee.count))
     }
 
     @inline(__always) func json(_ id: UInt32) -> UnsafeRawBufferPointer {
         let e = entry(id)
-        return UnsafeRawBufferPointer(start: e.pointee.json, count: Int(e.pointee.jsonCount))
+        let offset = Int(e.pointee.jsonOffset & 0x7FFF_FFFF)
+        return UnsafeRawBufferPointer(start: e.pointee.text + offset, count: Int(e.pointee.jsonCount))
     }
 
-    @inline(__always) func isASCII(_ id: UInt32) -> Bool { entry(id).pointee.ascii }
+    @inline(__always) func isASCII(_ id: UInt32) -> Bool { entry(id).pointee.jsonOffset & 0x8000_0000 != 0 }
 
-    /// The id of `bytes` (valid UTF-8, not empty), added when new.
-    func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    /// The id of `bytes` (valid UTF-8, not empty), added when new; nil when new and the table is full.
+    func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
         let hash = NameTable.hash(bytes)
-        return lock.withLock { _ in
+        return lock.withLock { _ -> UInt32? in
             let mask = slots.count - 1
             var i = Int(hash) & mask
             while slots[i] != 0 {
-                if hashes[i] == hash, self.bytes(slots[i]).elementsEqual(bytes) { return slots[i] }
+                let id = UInt32(truncatingIfNeeded: slots[i])
+                if UInt32(truncatingIfNeeded: slots[i] >> 32) == hash, self.bytes(id).elementsEqual(bytes) { return id }
                 i = (i + 1) & mask
             }
+            guard Int(count) < NameTable.capacity, bytesUsed + bytes.count <= NameTable.byteCapacity else {
+                return nil
+            }
             let id = add(bytes)
-            slots[i] = id
-            hashes[i] = hash
-            if Int(count) * 2 > slots.count { grow() }
+            slots[i] = UInt64(hash) << 32 | UInt64(id)
+            if Int(count) * 4 > slots.count * 3 { grow() }
             return id
         }
     }
 
     private func add(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        let ascii = NameTable.isASCII(bytes)
-        var plain = true
-        for b in bytes where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
-            plain = false
-            break
-        }
-        // Plain names are stored once, in quotes: the JSON form is the bytes with the quotes around.
-        let escaped = plain ? [] : NameTable.jsonEscaped(bytes)
-        let total = bytes.count + 2 + escaped.count
-        let p = reserve(total)
-        p[0] = UInt8(ascii: "\"")
-        UnsafeMutableRawPointer(p + 1).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: bytes.count)
-        p[bytes.count + 1] = UInt8(ascii: "\"")
-        var json = UnsafePointer(p)
-        var jsonCount = bytes.count + 2
-        if !plain {
-            let q = p + bytes.count + 2
-            escaped.withUnsafeBufferPointer { q.update(from: $0.baseAddress.unsafelyUnwrapped, count: escaped.count) }
-            json = UnsafePointer(q)
-            jsonCount = escaped.count
-        }
-        return append(
-            Entry(
-                bytes: UnsafePointer(p + 1), count: Int32(bytes.count), jsonCount: Int32(jsonCount), json: json,
-                ascii: ascii))
-    }
-
-    @discardableResult private func append(_ e: Entry) -> UInt32 {
+        let layout = NameTable.layout(bytes)
+        let text = reserve(layout.total)
+        NameTable.write(bytes, layout, to: text)
+        bytesUsed += layout.total
         let id = count
         let chunk = Int(id >> UInt32(NameTable.chunkBits))
-        precondition(chunk < NameTable.maxChunks, "more than \(NameTable.maxChunks << NameTable.chunkBits) names")
         if directory[chunk] == nil {
             directory[chunk] = .allocate(capacity: NameTable.chunkSize)
         }
+        let e = Entry(
+            text: UnsafePointer(text), count: UInt32(bytes.count),
+            jsonOffset: UInt32(layout.jsonOffset) | (layout.ascii ? 0x8000_0000 : 0),
+            jsonCount: UInt32(layout.jsonCount))
         (directory[chunk].unsafelyUnwrapped + Int(id & UInt32(NameTable.chunkSize - 1))).initialize(to: e)
         count += 1
         return id
@@ -141,16 +126,49 @@ public final class NameTable: @unchecked Sendable {
 
     private func grow() {
         let size = slots.count * 2
-        var newSlots = [UInt32](repeating: 0, count: size)
-        var newHashes = [UInt32](repeating: 0, count: size)
-        for k in slots.indices where slots[k] != 0 {
-            var i = Int(hashes[k]) & (size - 1)
-            while newSlots[i] != 0 { i = (i + 1) & (size - 1) }
-            newSlots[i] = slots[k]
-            newHashes[i] = hashes[k]
+        var grown = [UInt64](repeating: 0, count: size)
+        for slot in slots where slot != 0 {
+            var i = Int(truncatingIfNeeded: slot >> 32) & (size - 1)
+            while grown[i] != 0 { i = (i + 1) & (size - 1) }
+            grown[i] = slot
         }
-        slots = newSlots
-        hashes = newHashes
+        slots = grown
+    }
+
+    // MARK: - A name's text
+
+    /// How a name's text is laid out: `"name"` (`total` bytes with the escaped form after it, when the
+    /// name needs escaping, at `jsonOffset`).
+    struct Layout {
+        var total: Int
+        var jsonOffset: Int
+        var jsonCount: Int
+        var ascii: Bool
+        var escaped: [UInt8]
+    }
+
+    static func layout(_ bytes: UnsafeRawBufferPointer) -> Layout {
+        var plain = true
+        for b in bytes where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+            plain = false
+            break
+        }
+        let escaped = plain ? [] : jsonEscaped(bytes)
+        return Layout(
+            total: bytes.count + 2 + escaped.count, jsonOffset: plain ? 0 : bytes.count + 2,
+            jsonCount: plain ? bytes.count + 2 : escaped.count, ascii: isASCII(bytes), escaped: escaped)
+    }
+
+    /// Writes `"name"` and the escaped form `layout` says at `p`.
+    static func write(_ bytes: UnsafeRawBufferPointer, _ layout: Layout, to p: UnsafeMutablePointer<UInt8>) {
+        p[0] = UInt8(ascii: "\"")
+        if let base = bytes.baseAddress {
+            UnsafeMutableRawPointer(p + 1).copyMemory(from: base, byteCount: bytes.count)
+        }
+        p[bytes.count + 1] = UInt8(ascii: "\"")
+        layout.escaped.withUnsafeBufferPointer { escaped in
+            if let base = escaped.baseAddress { (p + bytes.count + 2).update(from: base, count: escaped.count) }
+        }
     }
 
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
