@@ -25,7 +25,9 @@ public struct Correlator {
     private var lastTime: Double?
     public private(set) var stats = Stats()
 
-    public init(lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (PacketWalk) -> Void) {
+    public init(
+        lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (consuming PacketWalk) -> Void
+    ) {
         let lookup = lookup ?? TextRuleLookup()
         self.lookup = lookup
         let visibility = Visibility()

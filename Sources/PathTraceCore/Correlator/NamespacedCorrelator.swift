@@ -7,7 +7,7 @@ public struct NamespacedCorrelator {
     private var order: [String?] = []
     private let lookup: (String?) -> RuleLookup?
     private let options: Correlator.Options
-    private let emit: (PacketWalk) -> Void
+    private let emit: (consuming PacketWalk) -> Void
     private let numbers = Renumbering()
     /// Events added, over all namespaces.
     private var events = 0
@@ -28,7 +28,7 @@ public struct NamespacedCorrelator {
     /// `lookup` gives each namespace its ruleset (nil: none).
     public init(
         lookup: @escaping (String?) -> RuleLookup? = { _ in nil }, options: Correlator.Options = .init(),
-        emit: @escaping (PacketWalk) -> Void
+        emit: @escaping (consuming PacketWalk) -> Void
     ) {
         self.lookup = lookup
         self.options = options
@@ -90,8 +90,7 @@ public struct NamespacedCorrelator {
         let id = lane.id
         let numbers = numbers
         let emit = emit
-        lane.correlator = Correlator(lookup: lookup(netns), options: options) { walk in
-            var walk = walk
+        lane.correlator = Correlator(lookup: lookup(netns), options: options) { (walk: consuming PacketWalk) in
             if let netns { walk.netns = netns }
             numbers.renumber(&walk, lane: id)
             emit(walk)

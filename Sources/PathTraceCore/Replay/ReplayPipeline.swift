@@ -34,7 +34,7 @@ public struct ReplayPipeline {
     /// topology, walks name their devices and why they vanished, and `finish` returns the journeys.
     public init(
         lookup: RuleLookup? = nil, topology: Topology? = nil, filter: WalkFilter = WalkFilter(),
-        options: Correlator.Options = .init(), emit: @escaping (PacketWalk) -> Void
+        options: Correlator.Options = .init(), emit: @escaping (consuming PacketWalk) -> Void
     ) {
         let counter = ShownCounter()
         let stage = TopologyStage(topology: topology)
@@ -96,7 +96,7 @@ public struct ReplayPipeline {
     public static func run(
         _ sources: [any ByteSource], lookup: RuleLookup? = nil, topology: Topology? = nil,
         filter: WalkFilter = WalkFilter(), onSkip: ((SkippedLine) -> Void)? = nil,
-        emit: @escaping (PacketWalk) -> Void
+        emit: @escaping (consuming PacketWalk) -> Void
     ) throws -> Summary {
         var pipeline = ReplayPipeline(lookup: lookup, topology: topology, filter: filter, emit: emit)
         pipeline.onSkip = onSkip

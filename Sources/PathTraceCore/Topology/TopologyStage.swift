@@ -35,8 +35,7 @@ public final class TopologyStage {
     }
 
     /// The walk with its topology annotations; it also waits for its continuation in a neighbour namespace.
-    public func process(_ walk: PacketWalk) -> PacketWalk {
-        var walk = walk
+    public func process(_ walk: consuming PacketWalk) -> PacketWalk {
         let wasIncomplete = walk.path == .incomplete
         annotator.annotate(&walk)
         if wasIncomplete && walk.path != .incomplete { completed += 1 }
