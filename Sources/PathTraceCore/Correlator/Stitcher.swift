@@ -629,7 +629,7 @@ struct Stitcher {
         // 2, 4 and 8 (a step is over 500 bytes). Not at the first: on input that is not a tidy log most
         // walks have one step, and 8 would hold 4 KB each (scripts/bench-replay.sh, mutated lines).
         if index == 1 { walk.steps.reserveCapacity(8) }
-        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
+        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: event.verdict))
         if let position { walk.lastPosition = position }
         if let identity {
             walk.lastIdentity = identity
