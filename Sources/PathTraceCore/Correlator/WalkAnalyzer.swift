@@ -19,8 +19,9 @@ struct WalkAnalyzer {
 
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk {
         // A frame's walk is of its IP family once an IP hook saw it; bridge steps alone make a bridge walk.
-        let family = (open.steps.first { $0.event.family != .bridge } ?? open.steps.first)?.event.family
-        var walk = PacketWalk(packet: open.packet, family: family ?? .ipv4)
+        // (Found by index: `first(where:)` would copy the step out.)
+        let familyIndex = open.steps.firstIndex { $0.event.family != .bridge } ?? open.steps.indices.first
+        var walk = PacketWalk(packet: open.packet, family: familyIndex.map { open.steps[$0].event.family } ?? .ipv4)
         // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
         swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
