@@ -1,3 +1,5 @@
+import DequeModule
+
 /// Correlates events of several network namespaces: a walk is one packet in one namespace, so each
 /// namespace has its own `Correlator`, and their walks come out through one `emit` with `netns` set and
 /// packet numbers that are unique across namespaces (renumbered in the order walks come out, with
@@ -155,7 +157,7 @@ private final class Renumbering {
         next += 1
         map[key] = global
         recent.append(key)
-        if recent.count > remember, let old = recent.removeFirst() { map[old] = nil }
+        if recent.count > remember, let old = recent.popFirst() { map[old] = nil }
         walk.packet = global
         walk.replyTo = walk.replyTo.map { map[Key(lane: lane, packet: $0)] ?? $0 }
         walk.connection = walk.connection.map { map[Key(lane: lane, packet: $0)] ?? $0 }
