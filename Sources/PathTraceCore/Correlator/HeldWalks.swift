@@ -55,13 +55,16 @@ struct HeldWalks {
         }
     }
 
-    /// Puts a walk `offset` places from the head (at least 0), in an empty slot.
-    mutating func insert(_ walk: consuming HeldWalk, at offset: Int) {
+    /// Puts a walk `offset` places from the head (at least 0) in an empty slot, and the slot's empty walk
+    /// in its place.
+    mutating func insert(taking walk: inout PacketWalk, closedAt: Int, closedTime: Double?, at offset: Int) {
         precondition(offset >= 0)
         if offset >= slots.count { grow(to: offset + 1) }
         let i = index(offset)
         precondition(!filled[i])
-        slots[i] = walk
+        swap(&slots[i].walk, &walk)
+        slots[i].closedAt = closedAt
+        slots[i].closedTime = closedTime
         filled[i] = true
         count += 1
         span = max(span, offset + 1)

@@ -150,15 +150,15 @@ struct ReplyLinker {
         self.release = release
     }
 
-    /// Takes a closed walk; `lastHeaderIndex` is the index of its last step with a header.
-    mutating func add(_ walk: consuming PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
+    /// Takes a closed walk, leaving an empty one in its place (it is swapped in, not copied: a copy retains
+    /// every array of it); `lastHeaderIndex` is the index of its last step with a header.
+    mutating func add(taking walk: inout PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         let last = lastHeaderIndex.flatMap {
             walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil
         }
         if !linkByConntrack(&walk) && !link(&walk, last: last) { register(walk) }
         let closedTime = walk.steps.last?.event.time
-        let slot = walk.packet - nextRelease
-        closed.insert(HeldWalk(walk: walk, closedAt: eventIndex, closedTime: closedTime), at: slot)
+        closed.insert(taking: &walk, closedAt: eventIndex, closedTime: closedTime, at: walk.packet - nextRelease)
         idleUntil = nil
     }
 
