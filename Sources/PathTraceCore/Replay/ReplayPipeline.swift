@@ -41,7 +41,8 @@ public struct ReplayPipeline {
         self.counter = counter
         self.stage = stage
         correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookup, netns: $0) }, options: options) {
-            let walk = stage.process($0)
+            (walk: consuming PacketWalk) in
+            stage.process(&walk)
             if filter.matches(walk) {
                 counter.value += 1
                 emit(walk)
