@@ -40,10 +40,12 @@ public struct ReplayPipeline {
         let stage = TopologyStage(topology: topology)
         self.counter = counter
         self.stage = stage
+        // Without criteria every walk is shown: that is decided once, not by comparing the filter per walk.
+        let everyWalk = filter.isEmpty
         correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookup, netns: $0) }, options: options) {
             (walk: consuming PacketWalk) in
             stage.process(&walk)
-            if filter.matches(walk) {
+            if everyWalk || filter.matches(walk) {
                 counter.value += 1
                 emit(walk)
             }
