@@ -666,7 +666,14 @@ struct Stitcher {
             walk.lastTime = t
             if walk.firstTime == nil { walk.firstTime = t }
         }
-        activity.append((walk, eventIndex))
+        // A packet's steps mostly come one after another: the walk's entry at the back moves up instead of
+        // another being queued (expiry skips an entry whose walk moved on, so it sees no difference) and
+        // expiry reaches fewer entries, each a walk to read that has long left the cache.
+        if let back = activity.last, back.0 === walk {
+            activity[activity.count - 1].1 = eventIndex
+        } else {
+            activity.append((walk, eventIndex))
+        }
         if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
         if event.origin == .kernelTrace, event.kind == .policy, event.table == "nat", let hook = position?.hook,
             Netfilter.isFinal(hook)
