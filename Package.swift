@@ -10,11 +10,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
-        .target(name: "PathTraceCore"),
+        .target(name: "PathTraceCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")]),
         .target(name: "PathTraceRender", dependencies: ["PathTraceCore"]),
         .systemLibrary(
             name: "CNetfilterLog", pkgConfig: "libnetfilter_log", providers: [.apt(["libnetfilter-log-dev"])]),

@@ -159,6 +159,32 @@ import Testing
         #expect(dropped?.steps.last?.verdictInferred == true)
     }
 
+    @Test func walksComeOutInTheOrderTheyStartedWhenTheyCloseOutOfOrder() {
+        var out: [PacketWalk] = []
+        var c = Correlator { out.append($0) }
+        /// A forwarded packet dropped in filter FORWARD: its walk closes at its third step.
+        func dropped(_ id: Int) -> [TraceEvent] {
+            var steps = Array(Self.forward(id: UInt32(id), base: 10 * id).prefix(3))
+            steps[2].verdict = .drop
+            return steps
+        }
+        let first = dropped(1)
+        c.add(first[0])
+        // Walks 2 to 40 are dropped while the first is still open: they wait for it.
+        for id in 2...40 { for e in dropped(id) { c.add(e) } }
+        #expect(out.isEmpty)
+        c.add(first[1])
+        c.add(first[2])
+        #expect(out.map(\.packet) == Array(1...40))
+        // Then each walk comes out as soon as it closes, many times round the linker's slots.
+        for id in 41...200 { for e in dropped(id) { c.add(e) } }
+        #expect(out.map(\.packet) == Array(1...200))
+        #expect(out.map { $0.steps.map(\.event.source.line) } == (1...200).map { [10 * $0, 10 * $0 + 1, 10 * $0 + 2] })
+        #expect(out.allSatisfy { $0.verdict == .drop })
+        c.finish()
+        #expect(out.count == 200)
+    }
+
     @Test func memoryStaysBoundedByTheWindow() {
         var options = Correlator.Options()
         options.windowEvents = 64

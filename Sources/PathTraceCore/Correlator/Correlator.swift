@@ -25,7 +25,9 @@ public struct Correlator {
     private var lastTime: Double?
     public private(set) var stats = Stats()
 
-    public init(lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (PacketWalk) -> Void) {
+    public init(
+        lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (consuming PacketWalk) -> Void
+    ) {
         let lookup = lookup ?? TextRuleLookup()
         self.lookup = lookup
         let visibility = Visibility()
@@ -95,22 +97,25 @@ public struct Correlator {
     }
 
     private mutating func analyze(_ closed: [Stitcher.Closed]) {
-        for item in closed {
-            let lastHeaderIndex = item.walk.lastHeaderIndex
-            var walk = analyzer.analyze(item.walk, reason: item.reason)
-            // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
-            // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
-            // have 5 to 8 steps and are not copied.
-            if walk.steps.capacity - walk.steps.count >= 4 {
-                var exact: [WalkStep] = []
-                exact.reserveCapacity(walk.steps.count)
-                exact.append(contentsOf: walk.steps)
-                walk.steps = exact
-            }
-            stats.walks += 1
-            if walk.path == .incomplete { stats.incomplete += 1 }
-            item.walk.release()
-            linker.add(walk, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
+        for item in closed { analyze(item) }
+    }
+
+    private mutating func analyze(_ item: Stitcher.Closed) {
+        let lastHeaderIndex = item.walk.lastHeaderIndex
+        var walk = PacketWalk(packet: 0, family: .ipv4)
+        analyzer.analyze(item.walk, reason: item.reason, into: &walk)
+        // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
+        // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
+        // have 5 to 8 steps and are not copied.
+        if walk.steps.capacity - walk.steps.count >= 4 {
+            var exact: [WalkStep] = []
+            exact.reserveCapacity(walk.steps.count)
+            exact.append(contentsOf: walk.steps)
+            walk.steps = exact
         }
+        stats.walks += 1
+        if walk.path == .incomplete { stats.incomplete += 1 }
+        item.walk.release()
+        linker.add(taking: &walk, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
     }
 }

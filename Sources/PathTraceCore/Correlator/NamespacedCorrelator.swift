@@ -1,3 +1,5 @@
+import DequeModule
+
 /// Correlates events of several network namespaces: a walk is one packet in one namespace, so each
 /// namespace has its own `Correlator`, and their walks come out through one `emit` with `netns` set and
 /// packet numbers that are unique across namespaces (renumbered in the order walks come out, with
@@ -7,7 +9,7 @@ public struct NamespacedCorrelator {
     private var order: [String?] = []
     private let lookup: (String?) -> RuleLookup?
     private let options: Correlator.Options
-    private let emit: (PacketWalk) -> Void
+    private let emit: (consuming PacketWalk) -> Void
     private let numbers = Renumbering()
     /// Events added, over all namespaces.
     private var events = 0
@@ -28,7 +30,7 @@ public struct NamespacedCorrelator {
     /// `lookup` gives each namespace its ruleset (nil: none).
     public init(
         lookup: @escaping (String?) -> RuleLookup? = { _ in nil }, options: Correlator.Options = .init(),
-        emit: @escaping (PacketWalk) -> Void
+        emit: @escaping (consuming PacketWalk) -> Void
     ) {
         self.lookup = lookup
         self.options = options
@@ -90,8 +92,7 @@ public struct NamespacedCorrelator {
         let id = lane.id
         let numbers = numbers
         let emit = emit
-        lane.correlator = Correlator(lookup: lookup(netns), options: options) { walk in
-            var walk = walk
+        lane.correlator = Correlator(lookup: lookup(netns), options: options) { (walk: consuming PacketWalk) in
             if let netns { walk.netns = netns }
             numbers.renumber(&walk, lane: id)
             emit(walk)
@@ -156,7 +157,7 @@ private final class Renumbering {
         next += 1
         map[key] = global
         recent.append(key)
-        if recent.count > remember, let old = recent.removeFirst() { map[old] = nil }
+        if recent.count > remember, let old = recent.popFirst() { map[old] = nil }
         walk.packet = global
         walk.replyTo = walk.replyTo.map { map[Key(lane: lane, packet: $0)] ?? $0 }
         walk.connection = walk.connection.map { map[Key(lane: lane, packet: $0)] ?? $0 }

@@ -122,7 +122,8 @@ struct ReplyLinker {
     /// mutated lines); a tidy log holds a few hundred.
     var maxHeld = 4096
     var maxConnections = 65536
-    private var closed: [Int: (walk: PacketWalk, closedAt: Int, closedTime: Double?)] = [:]
+    /// Closed walks waiting for release, by packet number from `nextRelease` on (see `HeldWalks`).
+    private var closed = HeldWalks()
     /// Seconds a walk waits for its reply when events carry times (live tracing).
     var holdSeconds = 2.0
     private var nextRelease = 1
@@ -143,20 +144,21 @@ struct ReplyLinker {
     private var byConntrackID: [UInt32: Int] = [:]
     private var conntrackOrder: [UInt32] = []
     private var conntrackHead = 0
-    private let release: (PacketWalk) -> Void
+    private let release: (consuming PacketWalk) -> Void
 
-    init(release: @escaping (PacketWalk) -> Void) {
+    init(release: @escaping (consuming PacketWalk) -> Void) {
         self.release = release
     }
 
-    /// Takes a closed walk; `lastHeaderIndex` is the index of its last step with a header.
-    mutating func add(_ walk: PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
-        var walk = walk
+    /// Takes a closed walk, leaving an empty one in its place (it is swapped in, not copied: a copy retains
+    /// every array of it); `lastHeaderIndex` is the index of its last step with a header.
+    mutating func add(taking walk: inout PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         let last = lastHeaderIndex.flatMap {
             walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil
         }
         if !linkByConntrack(&walk) && !link(&walk, last: last) { register(walk) }
-        closed[walk.packet] = (walk, eventIndex, walk.steps.last?.event.time)
+        let closedTime = walk.steps.last?.event.time
+        closed.insert(taking: &walk, closedAt: eventIndex, closedTime: closedTime, at: walk.packet - nextRelease)
         idleUntil = nil
     }
 
@@ -166,23 +168,24 @@ struct ReplyLinker {
         if !force, now == nil, let until = idleUntil, eventIndex < until { return }
         idleUntil = nil
         // The head is read in place and then moved out: copying a walk retains all its arrays.
-        while let index = closed.index(forKey: nextRelease) {
-            let closedAt = closed.values[index].closedAt
-            let pending = closed.values[index].walk.nat.contains { $0.after == nil && $0.direction == "original" }
+        while closed.hasFirst {
+            let closedAt = closed.first.closedAt
+            let pending = closed.first.walk.nat.contains { $0.after == nil && $0.direction == "original" }
             var waited = eventIndex - closedAt >= holdEvents
-            if let now, let t = closed.values[index].closedTime, now - t >= holdSeconds { waited = true }
+            if let now, let t = closed.first.closedTime, now - t >= holdSeconds { waited = true }
             if pending && !force && !waited && closed.count <= maxHeld {
                 idleUntil = closedAt + holdEvents
                 return
             }
-            let entry = closed.remove(at: index).value
-            release(entry.walk)
+            release(closed.removeFirst().walk)
             nextRelease += 1
         }
         if !force { idleUntil = .max }
         if force {
-            for packet in closed.keys.sorted() {
-                if let entry = closed.removeValue(forKey: packet) { release(entry.walk) }
+            // What is left waits behind a walk still open (none, at the end of input): in packet order.
+            while !closed.isEmpty {
+                if let held = closed.popSlot() { release(held.walk) }
+                nextRelease += 1
             }
         }
     }
@@ -239,11 +242,12 @@ struct ReplyLinker {
     /// A later packet of the connection closed before its first one (a drop closes a walk at once,
     /// an accepted one waits for its window): still held, it is tied to the opener now.
     private mutating func adoptLater(_ later: Int, opener: Int) {
-        guard var held = closed[later], held.walk.connection == nil, let ct = ReplyLinker.conntrackWithID(held.walk)
+        let slot = later - nextRelease
+        guard closed.contains(slot), closed[slot].walk.connection == nil,
+            let ct = ReplyLinker.conntrackWithID(closed[slot].walk)
         else { return }
-        held.walk.connection = opener
-        if ct.direction == "reply" { held.walk.replyTo = opener }
-        closed[later] = held
+        closed[slot].walk.connection = opener
+        if ct.direction == "reply" { closed[slot].walk.replyTo = opener }
     }
 
     /// The conntrack record of the walk's first step that names its entry's id (nft ≥ 1.1), read once.
@@ -305,7 +309,8 @@ struct ReplyLinker {
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.
     private mutating func adoptTypes(_ walk: inout PacketWalk, from opener: Int, reply: Bool) {
         guard let types = openers[opener] else { return }
-        guard var held = closed[opener] else {
+        let slot = opener - nextRelease
+        guard closed.contains(slot) else {
             // Released: only the types are left to lend.
             for i in walk.nat.indices where walk.nat[i].at.hasPrefix("conntrack") {
                 let field = walk.nat[i].field
@@ -317,23 +322,24 @@ struct ReplyLinker {
             }
             return
         }
-        var nat = held.walk.nat
+        // The opener's translations are edited where it is held.
         for i in walk.nat.indices where walk.nat[i].at.hasPrefix("conntrack") {
             let field = walk.nat[i].field
             let openerField = reply ? (field == "dst" ? "src" : "dst") : field
-            guard let k = nat.firstIndex(where: { $0.field == openerField && $0.direction == "original" })
+            guard
+                let k = closed[slot].walk.nat.firstIndex(where: {
+                    $0.field == openerField && $0.direction == "original"
+                })
             else { continue }
-            walk.nat[i].type = nat[k].type
+            walk.nat[i].type = closed[slot].walk.nat[k].type
             if reply {
                 walk.nat[i].direction = "reply"
-                if nat[k].evidence < .reply || nat[k].after == nil {
-                    nat[k].after = walk.nat[i].before
-                    nat[k].evidence = .reply
+                if closed[slot].walk.nat[k].evidence < .reply || closed[slot].walk.nat[k].after == nil {
+                    closed[slot].walk.nat[k].after = walk.nat[i].before
+                    closed[slot].walk.nat[k].evidence = .reply
                 }
             }
         }
-        held.walk.nat = nat
-        closed[opener] = held
     }
 
     /// The key of `walk.firstHeader`, read in place.

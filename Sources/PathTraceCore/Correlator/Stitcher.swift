@@ -1,3 +1,5 @@
+import DequeModule
+
 /// Joins a stream of trace events into per-packet walks, with memory bounded by its window.
 ///
 /// A kernel-log line has no packet id and the nft trace id changes between hooks, so an event joins
@@ -47,7 +49,8 @@ struct Stitcher {
     private var eventIndex = 0
     /// Events added to this stitcher (the end-of-input judgement counts only these).
     private var added = 0
-    private var open: [Int: OpenWalk] = [:]
+    /// Walks open now (each is in `starts`, which also keeps some closed ones until they reach its front).
+    private var openWalks = 0
     /// Open walks by invariant key: the first of a chain linked through `OpenWalk.nextWithKey`.
     private var byKey: [InvariantKey: OpenWalk] = [:]
     private var byTraceID: [UInt32: OpenWalk] = [:]
@@ -63,7 +66,8 @@ struct Stitcher {
     private var lastWalk: OpenWalk?
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
     private var activity: Deque<(OpenWalk, Int)> = Deque()
-    /// Walks in the order they started, for the lifetime bound and eviction; closed ones are skipped.
+    /// Every open walk, in the order they started (packet order), for the lifetime bound, eviction and the
+    /// end of input; closed ones are skipped.
     private var starts: Deque<OpenWalk> = Deque()
     /// The time of the last event that had one: a later event far before it means the clock went back.
     private var clock: Double?
@@ -95,7 +99,7 @@ struct Stitcher {
         self.basePosition = basePosition
     }
 
-    var openCount: Int { open.count }
+    var openCount: Int { openWalks }
 
     /// Adds one event, number `index` of the stream (increasing); returns the walks it closed (idle
     /// ones the event's time expired, and the walk the event completed), oldest first.
@@ -119,7 +123,7 @@ struct Stitcher {
             // The search visits every open walk, so on input whose clock jumps at every line (shuffled
             // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
             // keeps walks it has not reached from joining across the jump meanwhile.
-            if let clock, clock - now > limits.windowSeconds, eventIndex - clockScan >= open.count / 8 {
+            if let clock, clock - now > limits.windowSeconds, eventIndex - clockScan >= openWalks / 8 {
                 clockScan = eventIndex
                 cutOffAfterClockWentBack(from: clock, to: now)
             }
@@ -167,7 +171,7 @@ struct Stitcher {
                 next = walk.nextWithKey
             }
         }
-        if flowIndexing && !open.isEmpty && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
+        if flowIndexing && openWalks > 0 && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
             // The newest walks of the flow come first; a frame's walk is among the few it has in flight
             // (a long flow keeps many later packets' walks open until their window ends).
             var next = byFlow[flow]
@@ -241,8 +245,8 @@ struct Stitcher {
     /// Indexes the open walks by flow, from the first event that needs it on.
     private mutating func startFlowIndex() {
         flowIndexing = true
-        for packet in open.keys.sorted() {
-            guard let walk = open[packet], let i = walk.lastHeaderIndex else { continue }
+        for walk in starts where !walk.closed {
+            guard let i = walk.lastHeaderIndex else { continue }
             let key = FrameFlow(walk.lastIdentity, of: walk.steps[i].event)
             if let key { indexFlow(walk, flow: key) }
         }
@@ -276,8 +280,7 @@ struct Stitcher {
 
     /// Closes every open walk, oldest first. A walk idle long before the end was not cut off by it.
     mutating func finishAll(lastTime: Double?) -> [Closed] {
-        for packet in open.keys.sorted() {
-            guard let walk = open[packet] else { continue }
+        for walk in starts where !walk.closed {
             var idle = added - walk.lastAdded > 32
             if let now = lastTime, let t = walk.lastTime, now - t > 0.5 { idle = true }
             finish(walk, walk.complete ? .complete : idle ? .expired : .endOfInput)
@@ -563,9 +566,9 @@ struct Stitcher {
     private mutating func start(_ event: TraceEvent) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
-        open[walk.packet] = walk
+        openWalks += 1
         starts.append(walk)
-        if open.count > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
+        if openWalks > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
         append(
             event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk,
             position: position(of: event, in: nil))
@@ -634,7 +637,7 @@ struct Stitcher {
         // 2, 4 and 8 (a step is over 500 bytes). Not at the first: on input that is not a tidy log most
         // walks have one step, and 8 would hold 4 KB each (scripts/bench-replay.sh, mutated lines).
         if index == 1 { walk.steps.reserveCapacity(8) }
-        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdict: event.verdict, verdictInferred: false))
+        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: event.verdict))
         if let position { walk.lastPosition = position }
         if let identity {
             walk.lastIdentity = identity
@@ -668,7 +671,14 @@ struct Stitcher {
             walk.lastTime = t
             if walk.firstTime == nil { walk.firstTime = t }
         }
-        activity.append((walk, eventIndex))
+        // A packet's steps mostly come one after another: the walk's entry at the back moves up instead of
+        // another being queued (expiry skips an entry whose walk moved on, so it sees no difference) and
+        // expiry reaches fewer entries, each a walk to read that has long left the cache.
+        if let back = activity.last, back.0 === walk {
+            activity[activity.count - 1].1 = eventIndex
+        } else {
+            activity.append((walk, eventIndex))
+        }
         if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
         if event.origin == .kernelTrace, event.kind == .policy, event.tableName == .nat, let hook = position?.hook,
             Netfilter.isFinal(hook)
@@ -699,7 +709,7 @@ struct Stitcher {
     private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
         guard !walk.closed else { return }
         walk.closed = true
-        open[walk.packet] = nil
+        openWalks -= 1
         if let key = walk.invariantKey { unindex(walk, key: key) }
         if let flow = walk.flowKey { unindex(walk, flow: flow) }
         if walk.weak { weakOpen -= 1 }
@@ -748,7 +758,7 @@ struct Stitcher {
     private mutating func cutOffAfterClockWentBack(from before: Double, to now: Double) {
         var walks: [OpenWalk] = []
         for _ in 0..<starts.count {
-            guard let walk = starts.removeFirst() else { break }
+            guard let walk = starts.popFirst() else { break }
             if walk.closed { continue }
             starts.append(walk)
             if let t = walk.lastTime, t - now > limits.windowSeconds { walks.append(walk) }

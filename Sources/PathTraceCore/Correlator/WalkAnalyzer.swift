@@ -17,10 +17,15 @@ struct WalkAnalyzer {
         resolves = lookup != nil && !(lookup is TextRuleLookup)
     }
 
-    func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk {
+    /// The finished walk of `open`, made in `walk` (whatever it held is dropped): returning it would copy it.
+    func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason, into walk: inout PacketWalk) {
         // A frame's walk is of its IP family once an IP hook saw it; bridge steps alone make a bridge walk.
-        let family = (open.steps.first { $0.event.family != .bridge } ?? open.steps.first)?.event.family
-        var walk = PacketWalk(packet: open.packet, family: family ?? .ipv4)
+        // (Read in place: `first(where:)`, or the array's subscript, would copy the step out.)
+        let family = open.steps.withUnsafeBufferPointer { steps in
+            let i = steps.indices.first { steps.address($0).pointee.event.family != .bridge } ?? steps.indices.first
+            return i.map { steps.address($0).pointee.event.family }
+        }
+        walk = PacketWalk(packet: open.packet, family: family ?? .ipv4)
         // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
         swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
@@ -35,8 +40,8 @@ struct WalkAnalyzer {
         WalkAnalyzer.protocolFromRules(&walk)
         inferStepVerdicts(&walk)
         classify(&walk, open: open, reason: reason)
-        walk.nat = walk.steps.withUnsafeBufferPointer { natRewrites($0, family: walk.family, open: open) }
-        return walk
+        let walkFamily = walk.family
+        walk.nat = walk.steps.withUnsafeBufferPointer { natRewrites($0, family: walkFamily, open: open) }
     }
 
     /// The step's rule as the lookup knows it. Helpers take steps by pointer: a step passed by

@@ -34,8 +34,9 @@ public struct OwnTraceSteps: Sendable, Equatable {
 }
 
 extension OwnTraceSteps {
-    /// What `foldingOwnSteps` would fold from `walk`, without copying it; nil when it would fold nothing.
-    public init?(walk: PacketWalk) {
+    /// What `foldingOwnSteps` would fold from `walk`, without copying it (an init takes its arguments
+    /// owned, so a plain parameter would copy the walk); nil when it would fold nothing.
+    public init?(walk: borrowing PacketWalk) {
         // The common case (no step of pathtrace's own) reads each table name in place and stops there.
         let any = walk.steps.withUnsafeBufferPointer { steps in
             steps.indices.contains { OwnTraceSteps.isOwnTable(steps.address($0).pointee.event.tableName) }

@@ -72,20 +72,24 @@ public struct NatRewrite: Sendable, Equatable {
 }
 
 /// One step of a walk: the event plus what the stitcher inferred about it.
+///
+/// The stored properties are in this order, and the public init is in an extension, so that the synthesized
+/// memberwise init `WalkStep(event:hook:verdictInferred:verdict:)` exists beside it: the stitcher builds
+/// every step with that one, which the optimizer moves into the walk's steps, where an explicit init costs
+/// a second copy and a destroy of the whole step (some 550 bytes, each string retained and released).
 public struct WalkStep: Sendable, Equatable {
     public var event: TraceEvent
     /// The hook the step ran at (inferred for user chains).
     public var hook: Hook?
-    /// The step's verdict: reported by the source, or inferred from what followed.
-    public var verdict: StepVerdict?
     /// Whether `verdict` was inferred rather than printed by the source.
     public var verdictInferred: Bool
+    /// The step's verdict: reported by the source, or inferred from what followed.
+    public var verdict: StepVerdict?
+}
 
+extension WalkStep {
     public init(event: TraceEvent, hook: Hook?, verdict: StepVerdict?, verdictInferred: Bool) {
-        self.event = event
-        self.hook = hook
-        self.verdict = verdict
-        self.verdictInferred = verdictInferred
+        self.init(event: event, hook: hook, verdictInferred: verdictInferred, verdict: verdict)
     }
 }
 

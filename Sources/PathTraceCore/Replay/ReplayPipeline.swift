@@ -34,15 +34,18 @@ public struct ReplayPipeline {
     /// topology, walks name their devices and why they vanished, and `finish` returns the journeys.
     public init(
         lookup: RuleLookup? = nil, topology: Topology? = nil, filter: WalkFilter = WalkFilter(),
-        options: Correlator.Options = .init(), emit: @escaping (PacketWalk) -> Void
+        options: Correlator.Options = .init(), emit: @escaping (consuming PacketWalk) -> Void
     ) {
         let counter = ShownCounter()
         let stage = TopologyStage(topology: topology)
         self.counter = counter
         self.stage = stage
+        // Without criteria every walk is shown: that is decided once, not by comparing the filter per walk.
+        let everyWalk = filter.isEmpty
         correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookup, netns: $0) }, options: options) {
-            let walk = stage.process($0)
-            if filter.matches(walk) {
+            (walk: consuming PacketWalk) in
+            stage.process(&walk)
+            if everyWalk || filter.matches(walk) {
                 counter.value += 1
                 emit(walk)
             }
@@ -123,7 +126,7 @@ public struct ReplayPipeline {
     public static func run(
         _ sources: [any ByteSource], lookup: RuleLookup? = nil, topology: Topology? = nil,
         filter: WalkFilter = WalkFilter(), onSkip: ((SkippedLine) -> Void)? = nil,
-        emit: @escaping (PacketWalk) -> Void
+        emit: @escaping (consuming PacketWalk) -> Void
     ) throws -> Summary {
         var pipeline = ReplayPipeline(lookup: lookup, topology: topology, filter: filter, emit: emit)
         pipeline.onSkip = onSkip

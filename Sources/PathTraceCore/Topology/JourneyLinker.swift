@@ -1,3 +1,5 @@
+import DequeModule
+
 /// Joins walks of one packet in neighbouring namespaces into journeys, along veth cables and through
 /// bridges, the way the packet went: a walk that left namespace A by device X continues in the walk of
 /// namespace B that came in by X's peer (or by the bridge the peer is a port of), with the header X
@@ -81,7 +83,7 @@ public struct JourneyLinker {
             let opener = Opener(netns: netns, packet: walk.packet)
             connectionNat[opener] = walk.nat
             openers.append(opener)
-            if openers.count > window * 4, let old = openers.removeFirst() { connectionNat[old] = nil }
+            if openers.count > window * 4, let old = openers.popFirst() { connectionNat[old] = nil }
         }
         if node.leg.exit != nil || node.viaBridge != nil,
             let last = walk.steps.lazy.reversed().compactMap(\.event.header).first
@@ -101,7 +103,7 @@ public struct JourneyLinker {
         if let header = node.exitHeader, nodes[id]?.succ == nil { link(id, header, asSuccessor: false) }
         if nodes[id]?.pred == nil, let header = node.entryHeader { entries[HeaderKey(header), default: []].append(id) }
         if nodes[id]?.succ == nil, let header = node.exitHeader { exits[HeaderKey(header), default: []].append(id) }
-        while arrivals.count > window, let old = arrivals.removeFirst() { retire(old) }
+        while arrivals.count > window, let old = arrivals.popFirst() { retire(old) }
     }
 
     /// The journeys that ended since the last call: those that crossed namespaces (two walks or more),
@@ -113,7 +115,7 @@ public struct JourneyLinker {
 
     /// Ends every journey; `take` then returns the rest.
     public mutating func finish() {
-        while let old = arrivals.removeFirst() { retire(old) }
+        while let old = arrivals.popFirst() { retire(old) }
     }
 
     // MARK: - Linking

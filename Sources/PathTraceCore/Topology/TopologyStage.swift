@@ -37,11 +37,16 @@ public final class TopologyStage {
     /// The walk with its topology annotations; it also waits for its continuation in a neighbour namespace.
     public func process(_ walk: PacketWalk) -> PacketWalk {
         var walk = walk
+        process(&walk)
+        return walk
+    }
+
+    /// Annotates the walk where it is (returning it would copy it: every array of it retained).
+    public func process(_ walk: inout PacketWalk) {
         let wasIncomplete = walk.path == .incomplete
         annotator.annotate(&walk)
         if wasIncomplete && walk.path != .incomplete { completed += 1 }
         linker?.add(walk)
-        return walk
     }
 
     /// Ends the journeys still waiting for a continuation and hands them out.
