@@ -51,6 +51,8 @@ PY
 }
 
 echo "input: $trace, $lines lines, $((bytes / 1000000)) MB"
+# Read once first: otherwise the first line measures the disk (its pages evicted since the last run).
+cat "$trace" "$out"/mutated-"$lines".log "$out"/shuffled-"$lines".log > /dev/null
 measure "pathtrace replay --format json" taskset -c 0 "$bin" replay --format json "$trace"
 measure "pathtrace replay (text)" taskset -c 0 "$bin" replay --no-color "$trace"
 # With a second core replay parses on a thread of its own (ReplayPipeline.parsesAhead).
