@@ -44,7 +44,13 @@ public struct PacketHeader: Equatable, Sendable {
     public var macDstName: Name?
     public var macProto: UInt16?
     /// For ICMP errors: the header embedded in the message (one level only, as the kernel prints it).
-    public var embedded: EmbeddedHeader?
+    public var embedded: EmbeddedHeader? {
+        get { embeddedBox?.value }
+        set { embeddedBox = newValue.map(EmbeddedBox.init) }
+    }
+    /// Boxed: few packets are ICMP errors, and inline it made every header (and every step) 64 bytes
+    /// longer, bytes each step copies and the printer reads (scripts/bench-replay.sh).
+    private var embeddedBox: EmbeddedBox?
     /// `INCOMPLETE [N bytes]` on the outer header.
     public var incompleteBytes: Int?
     /// Fields this parser does not interpret, kept verbatim in order ("KEY=VALUE" or bare tokens).
@@ -147,4 +153,11 @@ public enum IPProtocol {
         default: return UInt8(name)
         }
     }
+}
+
+/// An embedded header behind a reference, compared by value.
+private final class EmbeddedBox: Equatable, Sendable {
+    let value: EmbeddedHeader
+    init(_ value: EmbeddedHeader) { self.value = value }
+    static func == (a: EmbeddedBox, b: EmbeddedBox) -> Bool { a.value == b.value }
 }
