@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// Bounded: a trace repeats a few hundred names, and past `capacity` names (or `byteCapacity` bytes of
 /// them) the table takes no more: later new names are boxed (`OwnedName`) and freed with their events.
-/// A name costs 16 bytes of entry, 8 to 16 of index and its bytes about twice (plain and quoted).
+/// A name costs 16 bytes of entry, 11 to 21 of index, and its bytes in quotes (escaped once more when
+/// JSON needs it).
 public final class NameTable: @unchecked Sendable {
     public static let shared = NameTable()
 
