@@ -244,9 +244,9 @@ import Testing
 
     /// `--netns pid:N`: a namespace known only by a process in it (a container's).
     @Test func tracesInTheNamespaceOfAProcess() throws {
-        let ns = "ptpid\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        _ = try Tool.output(["ip", "netns", "add", ns])
-        defer { _ = try? Tool.output(["ip", "netns", "del", ns]) }
+        let own = try OwnNamespaces(tag: "pid")
+        defer { own.remove() }
+        let ns = own.names[0]
         let sleeper = try Tool.start(["ip", "netns", "exec", ns, "sleep", "20"])
         defer { kill(sleeper.processIdentifier, SIGKILL) }
         Thread.sleep(forTimeInterval: 0.2)
@@ -265,9 +265,9 @@ import Testing
     /// only with the initial namespace's nf_log_all_netns set, which pathtrace never changes. Without
     /// it, a clear refusal and nothing installed; with it (set by the machine's owner), a session.
     @Test func kmsgBackendInANamespaceNeedsAllNetns() throws {
-        let ns = "ptck\(ProcessInfo.processInfo.processIdentifier % 100_000)"
-        _ = try Tool.output(["ip", "netns", "add", ns])
-        defer { _ = try? Tool.output(["ip", "netns", "del", ns]) }
+        let own = try OwnNamespaces(tag: "ck")
+        defer { own.remove() }
+        let ns = own.names[0]
         let allNetns = try String(contentsOfFile: "/proc/sys/net/netfilter/nf_log_all_netns", encoding: .utf8)
         let before = try Self.snapshot(ns)
         let r = try CLI.run(["--netns", ns, "--dport", "9", "--backend", "kmsg", "--duration", "1s"])

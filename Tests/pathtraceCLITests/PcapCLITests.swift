@@ -209,14 +209,10 @@ struct PcapLiveCLITests {
     /// `trace --pcap` of IPv6 in two namespaces of the test's own (a veth pair, a TCP exchange): whole
     /// packets from nflog, the offloaded TCP checksums completed, every one good.
     @Test func traceOfIPv6GivesWholePackets() throws {
-        let a = "ptp6\(getpid() % 100_000)a"
-        let b = "ptp6\(getpid() % 100_000)b"
-        defer {
-            _ = try? Tool.run(["ip", "netns", "del", a])
-            _ = try? Tool.run(["ip", "netns", "del", b])
-        }
+        let own = try OwnNamespaces(tag: "p6", suffixes: ["a", "b"])
+        defer { own.remove() }
+        let (a, b) = (own.names[0], own.names[1])
         for argv in [
-            ["ip", "netns", "add", a], ["ip", "netns", "add", b],
             ["ip", "link", "add", "veth0", "netns", a, "type", "veth", "peer", "name", "veth0", "netns", b],
             ["ip", "-n", a, "addr", "add", "fd77::1/64", "dev", "veth0", "nodad"],
             ["ip", "-n", b, "addr", "add", "fd77::2/64", "dev", "veth0", "nodad"],

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import PathTraceCore
 import PathTraceLinux
+import TestSupport
 import Testing
 
 /// Three namespaces, `client — router — server`, joined by veth pairs, with addresses that exist only
@@ -66,13 +67,7 @@ final class LiveLab: Sendable {
 
     /// Labs of test processes that no longer run (a crashed earlier run): `ptl` and a dead pid.
     static func removeStaleLabs() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/run/netns") else { return }
-        var prefixes = Set<String>()
-        for name in names where name.hasPrefix("ptl") {
-            let digits = name.dropFirst(3).prefix { $0.isNumber }
-            guard let pid = Int32(digits), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            prefixes.insert(String(name.prefix { $0 != "-" }))
-        }
+        let prefixes = Set(OwnNamespaces.stale(prefix: "ptl").map { String($0.prefix { $0 != "-" }) })
         for prefix in prefixes {
             if let spec = try? spec(prefix: prefix) { LabBuilder(spec: spec).down() }
         }
