@@ -115,11 +115,7 @@ struct JSONOut {
 
     /// The escaped bytes of `s`, without quotes.
     @inline(__always) mutating func textBody(_ s: String) {
-        let done: Void? = s.utf8.withContiguousStorageIfAvailable { escaped($0) }
-        if done == nil {
-            var copy = s
-            copy.withUTF8 { escaped($0) }
-        }
+        s.withUTF8Bytes { escaped($0) }
     }
 
     /// Copies `bytes`, escaping what JSON requires; the common case (nothing to escape) is one copy.
@@ -138,22 +134,7 @@ struct JSONOut {
 
     private mutating func escapedSlowly(_ bytes: UnsafeBufferPointer<UInt8>) {
         ensure(6 * bytes.count)
-        for b in bytes { escapeByte(b) }
-    }
-
-    private mutating func escapeByte(_ b: UInt8) {
-        switch b {
-        case UInt8(ascii: "\""): raw("\\\"")
-        case UInt8(ascii: "\\"): raw("\\\\")
-        case 10: raw("\\n")
-        case 13: raw("\\r")
-        case 9: raw("\\t")
-        case 0..<32:
-            raw("\\u00")
-            byte(JSONWriter.hexDigit(b >> 4))
-            byte(JSONWriter.hexDigit(b & 15))
-        default: byte(b)
-        }
+        for b in bytes { JSONEscape.write(b) { byte($0) } }
     }
 
     /// Whether no byte of `src[0..<n]` needs escaping (a control character, `"` or `\`), eight at a time.
@@ -270,7 +251,7 @@ struct JSONOut {
 
     /// `v` as 8 lowercase hex digits, zero-padded.
     @inline(__always) mutating func hex8(_ v: UInt32) {
-        for k in 0..<8 { p[k] = JSONWriter.hexDigit(UInt8(truncatingIfNeeded: v >> UInt32(28 - 4 * k)) & 15) }
+        for k in 0..<8 { p[k] = JSONEscape.hexDigit(UInt8(truncatingIfNeeded: v >> UInt32(28 - 4 * k)) & 15) }
         p += 8
     }
 

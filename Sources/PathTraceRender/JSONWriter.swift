@@ -190,11 +190,7 @@ public final class JSONWriter {
 
     /// The escaped bytes of `s`, without quotes (for values assembled from several parts).
     public func stringBody(_ s: String) {
-        let done: Void? = s.utf8.withContiguousStorageIfAvailable { escaped($0) }
-        if done == nil {
-            var copy = s
-            copy.withUTF8 { escaped($0) }
-        }
+        s.withUTF8Bytes { escaped($0) }
     }
 
     /// A quoted ASCII literal that needs no escaping.
@@ -228,8 +224,6 @@ public final class JSONWriter {
         commit(o)
     }
 
-    @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
-
     public func integer(_ v: Int64) {
         if v < 0 { byte(UInt8(ascii: "-")) }
         unsigned(v.magnitude)
@@ -245,7 +239,7 @@ public final class JSONWriter {
     public func hex8(_ v: UInt32) {
         reserve(8)
         for k in 0..<8 {
-            base[count + k] = JSONWriter.hexDigit(UInt8(truncatingIfNeeded: v >> UInt32(28 - 4 * k)) & 15)
+            base[count + k] = JSONEscape.hexDigit(UInt8(truncatingIfNeeded: v >> UInt32(28 - 4 * k)) & 15)
         }
         count += 8
     }

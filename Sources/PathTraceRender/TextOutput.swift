@@ -27,11 +27,7 @@ struct TextOutput {
 
     /// Any other String's bytes as they are (notes, topology roles, explanations).
     func text(_ s: String) {
-        let done: Void? = s.utf8.withContiguousStorageIfAvailable { copy($0) }
-        if done == nil {
-            var s = s
-            s.withUTF8 { copy($0) }
-        }
+        s.withUTF8Bytes { copy($0) }
     }
 
     @inline(__always) private func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -69,7 +65,7 @@ struct TextOutput {
         writer.append(reserving: digits) { p in
             var x = v
             for k in stride(from: digits - 1, through: 0, by: -1) {
-                p[k] = JSONWriter.hexDigit(UInt8(truncatingIfNeeded: x & 15))
+                p[k] = JSONEscape.hexDigit(UInt8(truncatingIfNeeded: x & 15))
                 x >>= 4
             }
             return digits

@@ -618,24 +618,18 @@ public struct TextTimeline {
 
     /// `SRC a → b` and `DST a → b` when the source or destination (address or port) changed.
     func addressChanges(_ h: Ends, since p: Ends, _ next: () -> Void, _ out: TextOutput) {
-        if h.src != p.src || h.sport != p.sport {
+        func change(_ label: StaticString, _ from: (IPAddress?, UInt16?), _ to: (IPAddress?, UInt16?)) {
+            guard from.0 != to.0 || from.1 != to.1 else { return }
             next()
             out.open(.yellow)
-            out.lit("SRC ")
-            out.endpoint(p.src, p.sport)
+            out.lit(label)
+            out.endpoint(from.0, from.1)
             out.lit(" → ")
-            out.endpoint(h.src, h.sport)
+            out.endpoint(to.0, to.1)
             out.close()
         }
-        if h.dst != p.dst || h.dport != p.dport {
-            next()
-            out.open(.yellow)
-            out.lit("DST ")
-            out.endpoint(p.dst, p.dport)
-            out.lit(" → ")
-            out.endpoint(h.dst, h.dport)
-            out.close()
-        }
+        change("SRC ", (p.src, p.sport), (h.src, h.sport))
+        change("DST ", (p.dst, p.dport), (h.dst, h.dport))
     }
 
     /// `NAT  SRC a → b  (SNAT, nat:POSTROUTING rule 3; evidence chain)`.

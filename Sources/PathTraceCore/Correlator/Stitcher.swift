@@ -383,8 +383,6 @@ struct Stitcher {
 
     /// The hook a chain's name says, as a word of it: `mangle_prerouting`, `filter_INPUT`, `dstnat`.
     /// Scans the bytes in place: every event of a free-named nft chain asks.
-    static func hookFromName(_ chain: String) -> Hook? { hookFromName(Name(chain)) }
-
     static func hookFromName(_ chain: Name) -> Hook? {
         chain.bytes.withMemoryRebound(to: UInt8.self) { bytes -> Hook? in
             var start = 0

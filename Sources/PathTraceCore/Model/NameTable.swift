@@ -149,11 +149,7 @@ public final class NameTable: @unchecked Sendable {
     }
 
     static func layout(_ bytes: UnsafeRawBufferPointer) -> Layout {
-        var plain = true
-        for b in bytes where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
-            plain = false
-            break
-        }
+        let plain = !bytes.contains(where: JSONEscape.needed)
         let escaped = plain ? [] : jsonEscaped(bytes)
         return Layout(
             total: bytes.count + 2 + escaped.count, jsonOffset: plain ? 0 : bytes.count + 2,
@@ -183,27 +179,12 @@ public final class NameTable: @unchecked Sendable {
         return true
     }
 
-    /// `"…"` with `"`, `\` and control characters escaped, as `JSONWriter` writes a string.
+    /// `"…"` with `"`, `\` and control characters escaped, as the JSON writers escape a string.
     static func jsonEscaped(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "\"")]
         out.reserveCapacity(bytes.count + 8)
-        for b in bytes {
-            switch b {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 10: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 13: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 9: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<32:
-                out += Array("\\u00".utf8)
-                out.append(hexDigit(b >> 4))
-                out.append(hexDigit(b & 15))
-            default: out.append(b)
-            }
-        }
+        for b in bytes { JSONEscape.write(b) { out.append($0) } }
         out.append(UInt8(ascii: "\""))
         return out
     }
-
-    private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
 }
