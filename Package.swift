@@ -1,6 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Release builds inline the library's small accessors (names, header fields) across module
+// boundaries, and leave out the runtime exclusivity checks, which debug builds (the tests) keep:
+// together 3.8% fewer instructions per replayed line (scripts/bench-replay.sh; callgrind on a 10 MB
+// head: 595 M before, 572 M after).
+let releaseSpeed: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "pathtrace",
     platforms: [.macOS(.v13)],
@@ -15,8 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
-        .target(name: "PathTraceCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")]),
-        .target(name: "PathTraceRender", dependencies: ["PathTraceCore"]),
+        .target(
+            name: "PathTraceCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: releaseSpeed),
+        .target(name: "PathTraceRender", dependencies: ["PathTraceCore"], swiftSettings: releaseSpeed),
         .systemLibrary(
             name: "CNetfilterLog", pkgConfig: "libnetfilter_log", providers: [.apt(["libnetfilter-log-dev"])]),
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
@@ -26,14 +36,14 @@ let package = Package(
                 "PathTraceCore", "CNetfilterLog", "CMnl",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]),
+            ], swiftSettings: releaseSpeed),
         .executableTarget(
             name: "pathtrace",
             dependencies: [
                 "PathTraceCore", "PathTraceRender", "PathTraceLinux",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]),
+            ], swiftSettings: releaseSpeed),
         // Installs rules and waits for a signal: the live teardown and crash-recovery tests run it as a child.
         .executableTarget(
             name: "pathtrace-test-helper",

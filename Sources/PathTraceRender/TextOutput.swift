@@ -45,10 +45,9 @@ struct TextOutput {
 
     func spaces(_ n: Int) {
         guard n > 0 else { return }
-        writer.append(reserving: n) { p in
-            p.update(repeating: UInt8(ascii: " "), count: n)
-            return n
-        }
+        var o = writer.out()
+        o.spaces(n)
+        writer.commit(o)
     }
 
     func newline() { writer.byte(10) }
@@ -144,19 +143,9 @@ struct TextOutput {
 
     /// What `String.count` gives for the bytes written since `start`.
     func characters(from start: Int) -> Int {
-        let end = writer.count
         let all = writer.buffer
-        var plain = true
-        for i in start..<end {
-            let b = all[i]
-            // Only CR LF among ASCII joins two bytes into one character.
-            if b >= 0x80 || b == 13 {
-                plain = false
-                break
-            }
-        }
-        if plain { return end - start }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: all[start..<end]), as: UTF8.self).count
+        guard let base = all.baseAddress, writer.count > start else { return 0 }
+        return JSONOut.characters(base.assumingMemoryBound(to: UInt8.self) + start, writer.count - start)
     }
 
     /// Drops the spaces a line written since `start` ends with, as `trimmingTrailingSpaces` does.

@@ -395,101 +395,145 @@ public struct TextTimeline {
     }
 
     /// One step: time, hook, `table:chain`, rule, verdict, then what changed since the step before.
+    ///
+    /// The columns are written through one `JSONOut` position (the line's fixed part is under its
+    /// slack), and padded by the bytes written, which are the characters when what a column holds is
+    /// ASCII: a replay prints a line per step (scripts/bench-replay.sh, text).
     func line(
         _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, t0: Double?, folded: Ends?,
         _ out: TextOutput
     ) {
         let start = out.position
         let kind = step.pointee.event.kind
-        out.lit("  ")
+        let color = out.color
+        var o = out.writer.out()
+        o.raw("  ")
         // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
         if let t0 {
             if let t = step.pointee.event.time, step.pointee.event.timeBasis == .kernel {
-                out.byte(UInt8(ascii: "+"))
-                out.fixed(t - t0, 6)
-                out.lit("  ")
+                o.byte(UInt8(ascii: "+"))
+                if !TextTimeline.micros(t - t0, to: &o) {
+                    // A negative offset (a step logged before the first) keeps the old text, sign quirks and all.
+                    out.writer.commit(o)
+                    out.text(TextTimeline.fixed(t - t0, 6))
+                    o = out.writer.out()
+                }
+                o.raw("  ")
             } else {
-                out.spaces(11)
+                o.spaces(11)
             }
         }
         // A bridge hook and the IP hook of the same name are two hooks.
         let bridge = step.pointee.event.family == .bridge
         let sameHook =
             step.pointee.hook == previous?.pointee.hook && bridge == (previous?.pointee.event.family == .bridge)
-        out.open(.blue)
-        var column = out.position
-        if !sameHook {
-            if let hook = step.pointee.hook { out.lit(TextTimeline.word(hook)) } else { out.byte(UInt8(ascii: "?")) }
-        }
-        out.pad(from: column, to: 11)
-        out.close()
-        out.byte(UInt8(ascii: " "))
-        column = out.position
-        if bridge { out.lit("bridge ") }
-        if kind == .log && step.pointee.event.tableName.isEmpty && step.pointee.event.chainName.isEmpty {
-            out.lit("LOG")
+        if color { o.raw("\u{1B}[34m") }
+        if sameHook {
+            o.spaces(11)
+        } else if let hook = step.pointee.hook {
+            let word = TextTimeline.word(hook)
+            o.raw(word)
+            o.spaces(11 - word.utf8CodeUnitCount)
         } else {
-            out.name(step.pointee.event.tableName)
-            out.byte(UInt8(ascii: ":"))
-            out.name(step.pointee.event.chainName)
+            o.raw("?          ")
         }
-        out.pad(from: column, to: 22)
-        out.byte(UInt8(ascii: " "))
-        column = out.position
-        out.lit(TextTimeline.word(kind))
+        if color { o.raw("\u{1B}[0m") }
+        o.byte(UInt8(ascii: " "))
+        var column = o.p
+        if bridge { o.raw("bridge ") }
+        let table = step.pointee.event.tableName
+        let chain = step.pointee.event.chainName
+        if kind == .log && table.isEmpty && chain.isEmpty {
+            o.raw("LOG")
+        } else {
+            o.bytes(of: table)
+            o.byte(UInt8(ascii: ":"))
+            o.bytes(of: chain)
+        }
+        o.pad(from: column, to: 22, ascii: table.isASCII && chain.isASCII)
+        o.byte(UInt8(ascii: " "))
+        column = o.p
+        o.raw(TextTimeline.word(kind))
         switch step.pointee.event.rule {
         case .number(let n):
-            out.byte(UInt8(ascii: " "))
-            out.int(n)
+            o.byte(UInt8(ascii: " "))
+            o.integer(n)
         case .handle(let h):
-            out.lit(" #")
-            out.int(h)
+            o.raw(" #")
+            o.unsigned(h)
         case nil: break
         }
-        out.pad(from: column, to: 12)
-        out.byte(UInt8(ascii: " "))
+        o.pad(from: column, to: 12, ascii: true)
+        o.byte(UInt8(ascii: " "))
         let verdict = step.pointee.verdict
-        out.open(verdict == .drop ? .red : (verdict == .accept ? .green : .dim))
-        column = out.position
+        if color { o.raw(verdict == .drop ? "\u{1B}[31m" : (verdict == .accept ? "\u{1B}[32m" : "\u{1B}[2m")) }
+        column = o.p
+        var ascii = true
         if let verdict {
-            stepVerdict(verdict, out)
+            ascii = TextTimeline.stepVerdict(verdict, &o)
             // An empty `other` verdict prints nothing, not even the mark.
-            if step.pointee.verdictInferred && out.position > column { out.byte(UInt8(ascii: "*")) }
+            if step.pointee.verdictInferred && o.p > column { o.byte(UInt8(ascii: "*")) }
         }
-        out.pad(from: column, to: 10)
-        out.close()
+        o.pad(from: column, to: 10, ascii: ascii)
+        if color { o.raw("\u{1B}[0m") }
+        out.writer.commit(o)
         details(step, previous: previous, folded: folded, out)
         out.trimTrailingSpaces(from: start)
     }
 
-    /// What `StepVerdict.description` says.
-    func stepVerdict(_ v: StepVerdict, _ out: TextOutput) {
+    /// `v` (≥ 0) with six decimals, as `fixed(v, 6)` writes it; false (nothing written) otherwise.
+    @inline(__always) static func micros(_ v: Double, to o: inout JSONOut) -> Bool {
+        let scaled = (v * 1_000_000).rounded()
+        guard scaled >= 0, scaled < 9.2e18 else { return false }
+        let n = UInt64(scaled)
+        o.unsigned(n / 1_000_000)
+        o.byte(UInt8(ascii: "."))
+        JSONOut.padded(n % 1_000_000, width: 6, at: o.p)
+        o.p += 6
+        return true
+    }
+
+    /// What `StepVerdict.description` says, through a position; returns whether it was ASCII.
+    static func stepVerdict(_ v: StepVerdict, _ o: inout JSONOut) -> Bool {
         switch v {
-        case .accept: out.lit("accept")
-        case .drop: out.lit("drop")
-        case .queue: out.lit("queue")
-        case .stolen: out.lit("stolen")
-        case .continue: out.lit("continue")
-        case .return: out.lit("return")
-        case .break: out.lit("break")
+        case .accept: o.raw("accept")
+        case .drop: o.raw("drop")
+        case .queue: o.raw("queue")
+        case .stolen: o.raw("stolen")
+        case .continue: o.raw("continue")
+        case .return: o.raw("return")
+        case .break: o.raw("break")
         case .jump(let c):
-            out.lit("jump ")
-            out.name(c)
+            o.raw("jump ")
+            o.bytes(of: c)
+            return c.isASCII
         case .goto(let c):
-            out.lit("goto ")
-            out.name(c)
-        case .other(let s): out.name(s)
+            o.raw("goto ")
+            o.bytes(of: c)
+            return c.isASCII
+        case .other(let s):
+            o.bytes(of: s)
+            return s.isASCII
+        }
+        return true
+    }
+
+    /// What goes before a step's detail: one space before the first, two between the others. A value
+    /// rather than a closure over a flag, which the optimiser kept on the heap.
+    struct Separator {
+        let out: TextOutput
+        var any = false
+
+        @inline(__always) mutating func callAsFunction() {
+            out.lit(any ? "  " : " ")
+            any = true
         }
     }
 
     /// The step's details, two spaces apart: devices when they changed, header changes, prefix, rule text.
     func details(_ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, _ out: TextOutput)
     {
-        var any = false
-        func next() {
-            out.lit(any ? "  " : " ")
-            any = true
-        }
+        var next = Separator(out: out)
         if hasInterfaces(step), previous.map({ !sameInterfaces(step, $0) }) ?? true {
             next()
             interfaces(step, out)
@@ -500,13 +544,13 @@ public struct TextTimeline {
                 step.pointee.event.family == .bridge || previous.pointee.event.family != .bridge
                     || previous.pointee.event.headerValue.ttl != nil
             {
-                changes(step, since: previous, next, out)
+                changes(step, since: previous, &next, out)
             } else {
-                firstValues(step, next, out)
+                firstValues(step, &next, out)
             }
             if previous == nil, let folded {
                 // Rewrites made between the folded steps and this one (the TTL was given above).
-                addressChanges(Ends(step), since: folded, next, out)
+                addressChanges(Ends(step), since: folded, &next, out)
             }
         }
         if let prefix = step.pointee.event.prefixName {
@@ -534,6 +578,13 @@ public struct TextTimeline {
         // a space (`in "x out y"` reads as `in x out y`): only then are the texts built and compared.
         // Names compare by id, which is byte equality; Strings compare canonically equivalent text
         // as equal too, so names that are not ASCII are compared as Strings.
+        if a.pointee.event.inIfaceName == b.pointee.event.inIfaceName
+            && a.pointee.event.outIfaceName == b.pointee.event.outIfaceName
+            && a.pointee.event.physInName == b.pointee.event.physInName
+            && a.pointee.event.physOutName == b.pointee.event.physOutName
+        {
+            return true
+        }
         func given(_ n: Name?) -> Name? { n.isPresent ? n : nil }
         func same(_ x: Name?, _ y: Name?) -> Bool {
             if x == y { return true }
@@ -581,7 +632,7 @@ public struct TextTimeline {
     }
 
     /// A header with nothing before it to compare with: its TTL and mark.
-    func firstValues(_ s: UnsafePointer<WalkStep>, _ next: () -> Void, _ out: TextOutput) {
+    func firstValues(_ s: UnsafePointer<WalkStep>, _ next: inout Separator, _ out: TextOutput) {
         if let ttl = s.pointee.event.headerValue.ttl {
             next()
             out.lit("TTL ")
@@ -595,9 +646,10 @@ public struct TextTimeline {
     }
 
     /// What changed from the step before: addresses and ports (highlighted), TTL, mark.
-    func changes(_ s: UnsafePointer<WalkStep>, since p: UnsafePointer<WalkStep>, _ next: () -> Void, _ out: TextOutput)
-    {
-        addressChanges(Ends(s), since: Ends(p), next, out)
+    func changes(
+        _ s: UnsafePointer<WalkStep>, since p: UnsafePointer<WalkStep>, _ next: inout Separator, _ out: TextOutput
+    ) {
+        addressChanges(Ends(s), since: Ends(p), &next, out)
         if let a = p.pointee.event.headerValue.ttl, let b = s.pointee.event.headerValue.ttl, a != b {
             next()
             out.lit("TTL ")
@@ -617,7 +669,7 @@ public struct TextTimeline {
     }
 
     /// `SRC a → b` and `DST a → b` when the source or destination (address or port) changed.
-    func addressChanges(_ h: Ends, since p: Ends, _ next: () -> Void, _ out: TextOutput) {
+    func addressChanges(_ h: Ends, since p: Ends, _ next: inout Separator, _ out: TextOutput) {
         func change(_ label: StaticString, _ from: (IPAddress?, UInt16?), _ to: (IPAddress?, UInt16?)) {
             guard from.0 != to.0 || from.1 != to.1 else { return }
             next()
