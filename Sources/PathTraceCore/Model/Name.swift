@@ -9,17 +9,17 @@
 /// by a reference-counted box instead, freed with the last event that uses it, so memory stays
 /// bounded whatever the input.
 public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
-    enum Storage: Sendable {
+    @usableFromInline enum Storage: Sendable {
         case table(UInt32)
         case owned(OwnedName)
     }
 
-    let storage: Storage
+    @usableFromInline let storage: Storage
 
     /// The empty name.
-    public static var empty: Name { Name(id: 0) }
+    @inlinable @inline(__always) public static var empty: Name { Name(id: 0) }
 
-    @inline(__always) init(id: UInt32) {
+    @inlinable @inline(__always) init(id: UInt32) {
         storage = .table(id)
     }
 
@@ -119,14 +119,14 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// The table's id, nil for a boxed name.
-    @inline(__always) var tableID: UInt32? {
+    @inlinable @inline(__always) var tableID: UInt32? {
         if case .table(let id) = storage { return id }
         return nil
     }
 }
 
 /// A name the full table could not take: its bytes and JSON form, freed with the last name using it.
-final class OwnedName: @unchecked Sendable {
+@usableFromInline final class OwnedName: @unchecked Sendable {
     /// `"name"` then, when it needs escaping, its escaped JSON form.
     private let storage: UnsafeMutablePointer<UInt8>
     let count: Int
@@ -163,7 +163,7 @@ extension Optional where Wrapped == Name {
 
 extension Name {
     /// The name of an optional `String` (nil stays nil).
-    @inline(__always) static func of(_ string: String?) -> Name? { string.map { Name($0) } }
+    @usableFromInline static func of(_ string: String?) -> Name? { string.map { Name($0) } }
 
     // The ids NameTable gives its well-known names.
     public static var raw: Name { Name(id: 1) }

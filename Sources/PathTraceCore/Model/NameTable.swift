@@ -11,8 +11,9 @@ import Synchronization
 public final class NameTable: @unchecked Sendable {
     public static let shared = NameTable()
 
-    /// Names the table holds at most, and bytes of their text.
-    static let capacity = 1 << 16
+    /// Names the table holds at most, and bytes of their text. Ids stay below `NameSlot.boxed`, so an
+    /// event stores a name in two bytes (`NameSlot`).
+    static let capacity = Int(NameSlot.boxed.raw)
     static let byteCapacity = 4 << 20
 
     struct Entry {
@@ -27,7 +28,7 @@ public final class NameTable: @unchecked Sendable {
 
     private static let chunkBits = 10
     private static let chunkSize = 1 << chunkBits
-    private static let chunks = capacity >> chunkBits
+    private static let chunks = (capacity + chunkSize - 1) >> chunkBits
 
     private let lock = Mutex(())
     /// Chunks of entries; a chunk's pointer is written before any id in it is handed out.
