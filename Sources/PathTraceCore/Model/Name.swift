@@ -66,7 +66,7 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// The name's UTF-8 bytes, in place (valid while this name is).
-    @inline(__always) public var bytes: UnsafeRawBufferPointer {
+    @inlinable @inline(__always) public var bytes: UnsafeRawBufferPointer {
         switch storage {
         case .table(let id): return NameTable.shared.bytes(id)
         case .owned(let o): return o.bytes
@@ -74,7 +74,7 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// The name as a JSON string: quoted, and escaped as `JSONWriter` escapes (valid while this name is).
-    @inline(__always) public var json: UnsafeRawBufferPointer {
+    @inlinable @inline(__always) public var json: UnsafeRawBufferPointer {
         switch storage {
         case .table(let id): return NameTable.shared.json(id)
         case .owned(let o): return o.json
@@ -82,7 +82,7 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// Whether every byte is ASCII (one column per byte in a terminal).
-    @inline(__always) public var isASCII: Bool {
+    @inlinable @inline(__always) public var isASCII: Bool {
         switch storage {
         case .table(let id): return NameTable.shared.isASCII(id)
         case .owned(let o): return o.ascii
@@ -128,11 +128,11 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
 /// A name the full table could not take: its bytes and JSON form, freed with the last name using it.
 @usableFromInline final class OwnedName: @unchecked Sendable {
     /// `"name"` then, when it needs escaping, its escaped JSON form.
-    private let storage: UnsafeMutablePointer<UInt8>
-    let count: Int
-    let jsonOffset: Int
-    let jsonCount: Int
-    let ascii: Bool
+    @usableFromInline let storage: UnsafeMutablePointer<UInt8>
+    @usableFromInline let count: Int
+    @usableFromInline let jsonOffset: Int
+    @usableFromInline let jsonCount: Int
+    @usableFromInline let ascii: Bool
 
     init(_ bytes: UnsafeRawBufferPointer) {
         let layout = NameTable.layout(bytes)
@@ -146,8 +146,10 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
 
     deinit { storage.deallocate() }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage + 1, count: count) }
-    var json: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage + jsonOffset, count: jsonCount) }
+    @inlinable var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage + 1, count: count) }
+    @inlinable var json: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage + jsonOffset, count: jsonCount)
+    }
 }
 
 extension Optional where Wrapped == Name {
