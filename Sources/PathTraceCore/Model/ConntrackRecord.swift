@@ -47,6 +47,7 @@ public struct ConntrackRecord: Equatable, Sendable {
 extension PacketHeader {
     /// The `conntrack:` record printed with this packet dump (nft ≥ 1.1), kept as `ct …` items in `extra`.
     public var conntrack: ConntrackRecord? {
-        extra.isEmpty ? nil : ConntrackRecord(items: extra)
+        let items = extra
+        return items.isEmpty ? nil : ConntrackRecord(items: items)
     }
 }

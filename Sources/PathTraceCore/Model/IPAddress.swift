@@ -5,16 +5,23 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible, Comparable
     public let low: UInt64
     public let isV6: Bool
 
-    public init(v4 value: UInt32) {
+    @inlinable @inline(__always) public init(v4 value: UInt32) {
         high = 0
         low = UInt64(value)
         isV6 = false
     }
 
-    public init(v6 high: UInt64, _ low: UInt64) {
+    @inlinable @inline(__always) public init(v6 high: UInt64, _ low: UInt64) {
         self.high = high
         self.low = low
         isV6 = true
+    }
+
+    /// The parts as `PacketHeader` stores them (`low` holds an IPv4 address, `high` is then 0).
+    @inlinable @inline(__always) init(high: UInt64, low: UInt64, isV6: Bool) {
+        self.high = high
+        self.low = low
+        self.isV6 = isV6
     }
 
     /// Parses a dotted quad or any textual IPv6 form (full, compressed, with an embedded dotted quad).

@@ -9,17 +9,17 @@
 /// by a reference-counted box instead, freed with the last event that uses it, so memory stays
 /// bounded whatever the input.
 public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
-    enum Storage: Sendable {
+    @usableFromInline enum Storage: Sendable {
         case table(UInt32)
         case owned(OwnedName)
     }
 
-    let storage: Storage
+    @usableFromInline let storage: Storage
 
     /// The empty name.
-    public static var empty: Name { Name(id: 0) }
+    @inlinable @inline(__always) public static var empty: Name { Name(id: 0) }
 
-    @inline(__always) init(id: UInt32) {
+    @inlinable @inline(__always) init(id: UInt32) {
         storage = .table(id)
     }
 
@@ -66,7 +66,7 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// The name's UTF-8 bytes, in place (valid while this name is).
-    @inline(__always) public var bytes: UnsafeRawBufferPointer {
+    @inlinable @inline(__always) public var bytes: UnsafeRawBufferPointer {
         switch storage {
         case .table(let id): return NameTable.shared.bytes(id)
         case .owned(let o): return o.bytes
@@ -74,7 +74,7 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// The name as a JSON string: quoted, and escaped as `JSONWriter` escapes (valid while this name is).
-    @inline(__always) public var json: UnsafeRawBufferPointer {
+    @inlinable @inline(__always) public var json: UnsafeRawBufferPointer {
         switch storage {
         case .table(let id): return NameTable.shared.json(id)
         case .owned(let o): return o.json
@@ -82,7 +82,7 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// Whether every byte is ASCII (one column per byte in a terminal).
-    @inline(__always) public var isASCII: Bool {
+    @inlinable @inline(__always) public var isASCII: Bool {
         switch storage {
         case .table(let id): return NameTable.shared.isASCII(id)
         case .owned(let o): return o.ascii
@@ -119,20 +119,20 @@ public struct Name: Hashable, Sendable, ExpressibleByStringLiteral, CustomString
     }
 
     /// The table's id, nil for a boxed name.
-    @inline(__always) var tableID: UInt32? {
+    @inlinable @inline(__always) var tableID: UInt32? {
         if case .table(let id) = storage { return id }
         return nil
     }
 }
 
 /// A name the full table could not take: its bytes and JSON form, freed with the last name using it.
-final class OwnedName: @unchecked Sendable {
+@usableFromInline final class OwnedName: @unchecked Sendable {
     /// `"name"` then, when it needs escaping, its escaped JSON form.
-    private let storage: UnsafeMutablePointer<UInt8>
-    let count: Int
-    let jsonOffset: Int
-    let jsonCount: Int
-    let ascii: Bool
+    @usableFromInline let storage: UnsafeMutablePointer<UInt8>
+    @usableFromInline let count: Int
+    @usableFromInline let jsonOffset: Int
+    @usableFromInline let jsonCount: Int
+    @usableFromInline let ascii: Bool
 
     init(_ bytes: UnsafeRawBufferPointer) {
         let layout = NameTable.layout(bytes)
@@ -146,8 +146,10 @@ final class OwnedName: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage + 1, count: count) }
-    var json: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage + jsonOffset, count: jsonCount) }
+    @inlinable var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage + 1, count: count) }
+    @inlinable var json: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage + jsonOffset, count: jsonCount)
+    }
 }
 
 extension Optional where Wrapped == Name {
@@ -163,7 +165,7 @@ extension Optional where Wrapped == Name {
 
 extension Name {
     /// The name of an optional `String` (nil stays nil).
-    @inline(__always) static func of(_ string: String?) -> Name? { string.map { Name($0) } }
+    @usableFromInline static func of(_ string: String?) -> Name? { string.map { Name($0) } }
 
     // The ids NameTable gives its well-known names.
     public static var raw: Name { Name(id: 1) }

@@ -11,27 +11,29 @@ import Synchronization
 public final class NameTable: @unchecked Sendable {
     public static let shared = NameTable()
 
-    /// Names the table holds at most, and bytes of their text.
-    static let capacity = 1 << 16
+    /// Names the table holds at most, and bytes of their text. Ids stay below `NameSlot.boxed`, so an
+    /// event stores a name in two bytes (`NameSlot`).
+    static let capacity = Int(NameSlot.boxed.raw)
     static let byteCapacity = 4 << 20
 
-    struct Entry {
+    @usableFromInline struct Entry {
         /// `"name"`, then its escaped JSON form when the name needs escaping.
-        var text: UnsafePointer<UInt8>
-        var count: UInt32
+        @usableFromInline var text: UnsafePointer<UInt8>
+        @usableFromInline var count: UInt32
         /// Where the JSON form starts in `text` (0: the quoted name itself) and its length; the high
         /// bit of `jsonOffset` says the name is ASCII.
-        var jsonOffset: UInt32
-        var jsonCount: UInt32
+        @usableFromInline var jsonOffset: UInt32
+        @usableFromInline var jsonCount: UInt32
     }
 
-    private static let chunkBits = 10
-    private static let chunkSize = 1 << chunkBits
-    private static let chunks = capacity >> chunkBits
+    // Computed, not stored: inlined readers then see constants, not globals to initialize.
+    @inlinable @inline(__always) static var chunkBits: Int { 10 }
+    @inlinable @inline(__always) static var chunkSize: Int { 1 << chunkBits }
+    private static let chunks = (capacity + chunkSize - 1) >> chunkBits
 
     private let lock = Mutex(())
     /// Chunks of entries; a chunk's pointer is written before any id in it is handed out.
-    private let directory: UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>
+    @usableFromInline let directory: UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>
     private var count: UInt32 = 0
     private var bytesUsed = 0
     /// Open addressing: each slot is an id (low half; 0: free) and its hash (high half).
@@ -56,22 +58,22 @@ public final class NameTable: @unchecked Sendable {
     /// tables, in `Name.raw`'s order.
     static let wellKnown = ["raw", "mangle", "nat", "filter", "security"]
 
-    @inline(__always) private func entry(_ id: UInt32) -> UnsafeMutablePointer<Entry> {
+    @inlinable @inline(__always) func entry(_ id: UInt32) -> UnsafeMutablePointer<Entry> {
         directory[Int(id >> UInt32(NameTable.chunkBits))].unsafelyUnwrapped + Int(id & UInt32(NameTable.chunkSize - 1))
     }
 
-    @inline(__always) func bytes(_ id: UInt32) -> UnsafeRawBufferPointer {
+    @inlinable @inline(__always) func bytes(_ id: UInt32) -> UnsafeRawBufferPointer {
         let e = entry(id)
         return UnsafeRawBufferPointer(start: e.pointee.text + 1, count: Int(e.pointee.count))
     }
 
-    @inline(__always) func json(_ id: UInt32) -> UnsafeRawBufferPointer {
+    @inlinable @inline(__always) func json(_ id: UInt32) -> UnsafeRawBufferPointer {
         let e = entry(id)
         let offset = Int(e.pointee.jsonOffset & 0x7FFF_FFFF)
         return UnsafeRawBufferPointer(start: e.pointee.text + offset, count: Int(e.pointee.jsonCount))
     }
 
-    @inline(__always) func isASCII(_ id: UInt32) -> Bool { entry(id).pointee.jsonOffset & 0x8000_0000 != 0 }
+    @inlinable @inline(__always) func isASCII(_ id: UInt32) -> Bool { entry(id).pointee.jsonOffset & 0x8000_0000 != 0 }
 
     /// The id of `bytes` (valid UTF-8, not empty), added when new; nil when new and the table is full.
     func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32? {

@@ -2,67 +2,260 @@
 ///
 /// Every field is optional because each source shows a different subset: a kernel LOG line has no
 /// conntrack state, an nft trace dump has no UID, an xtables-monitor line has no TCP sequence.
+///
+/// Stored as plain values (zero when absent) and one bitmask of the fields present, names as
+/// `NameSlot`s, and the fields few packets have in `rare`: 100 bytes that copy without reference
+/// counting, where thirty `Optional`s (each with its tag and padding), names and an array took 192
+/// (issue 10, /tmp/icount.sh). Absent fields are zero, so the synthesized `==` is presence-aware.
 public struct PacketHeader: Equatable, Sendable {
-    public var src: IPAddress?
-    public var dst: IPAddress?
-    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).
-    public var proto: UInt8?
-    public var sport: UInt16?
-    public var dport: UInt16?
-    /// IPv4 identification, or the IPv6 fragment id.
-    public var ipID: UInt32?
-    /// TTL, or the IPv6 hop limit.
-    public var ttl: UInt8?
-    /// IP total length (IPv6: payload + 40, as the kernel prints it).
-    public var length: UInt32?
-    public var tos: UInt8?
-    public var ipFlags: IPFlags = []
-    /// Fragment offset as printed (8-byte units for IPv4, bytes for IPv6).
-    public var fragment: UInt32?
-    public var tcpSeq: UInt32?
-    public var tcpAck: UInt32?
+    @usableFromInline var srcHigh: UInt64 = 0
+    @usableFromInline var srcLow: UInt64 = 0
+    @usableFromInline var dstHigh: UInt64 = 0
+    @usableFromInline var dstLow: UInt64 = 0
+    @usableFromInline var rare = Rare<RareHeaderFields>()
+    @usableFromInline var ipIDValue: UInt32 = 0
+    @usableFromInline var lengthValue: UInt32 = 0
+    @usableFromInline var fragmentValue: UInt32 = 0
+    @usableFromInline var tcpSeqValue: UInt32 = 0
+    @usableFromInline var tcpAckValue: UInt32 = 0
+    @usableFromInline var markValue: UInt32 = 0
+    @usableFromInline var uidValue: UInt32 = 0
+    @usableFromInline var gidValue: UInt32 = 0
+    @usableFromInline var present: Present = []
+    @usableFromInline var sportValue: UInt16 = 0
+    @usableFromInline var dportValue: UInt16 = 0
+    @usableFromInline var windowValue: UInt16 = 0
+    @usableFromInline var icmpIDValue: UInt16 = 0
+    @usableFromInline var icmpSeqValue: UInt16 = 0
+    @usableFromInline var macProtoValue: UInt16 = 0
     public var tcpFlags: TCPFlags = []
-    public var window: UInt16?
-    public var icmpType: UInt8?
-    public var icmpCode: UInt8?
+    @usableFromInline var macSrcSlot = NameSlot.none
+    @usableFromInline var macDstSlot = NameSlot.none
+    @usableFromInline var protoValue: UInt8 = 0
+    @usableFromInline var ttlValue: UInt8 = 0
+    @usableFromInline var tosValue: UInt8 = 0
+    @usableFromInline var icmpTypeValue: UInt8 = 0
+    @usableFromInline var icmpCodeValue: UInt8 = 0
+    public var ipFlags: IPFlags = []
+
+    @inlinable @inline(__always) public init() {}
+
+    @inlinable @inline(__always) public var src: IPAddress? {
+        get { address(srcHigh, srcLow, .src, .srcV6) }
+        set { (srcHigh, srcLow) = store(newValue, .src, .srcV6) }
+    }
+    @inlinable @inline(__always) public var dst: IPAddress? {
+        get { address(dstHigh, dstLow, .dst, .dstV6) }
+        set { (dstHigh, dstLow) = store(newValue, .dst, .dstV6) }
+    }
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).
+    @inlinable @inline(__always) public var proto: UInt8? {
+        get { present.contains(.proto) ? protoValue : nil }
+        set { protoValue = store(newValue, .proto) }
+    }
+    @inlinable @inline(__always) public var sport: UInt16? {
+        get { present.contains(.sport) ? sportValue : nil }
+        set { sportValue = store(newValue, .sport) }
+    }
+    @inlinable @inline(__always) public var dport: UInt16? {
+        get { present.contains(.dport) ? dportValue : nil }
+        set { dportValue = store(newValue, .dport) }
+    }
+    /// IPv4 identification, or the IPv6 fragment id.
+    @inlinable @inline(__always) public var ipID: UInt32? {
+        get { present.contains(.ipID) ? ipIDValue : nil }
+        set { ipIDValue = store(newValue, .ipID) }
+    }
+    /// TTL, or the IPv6 hop limit.
+    @inlinable @inline(__always) public var ttl: UInt8? {
+        get { present.contains(.ttl) ? ttlValue : nil }
+        set { ttlValue = store(newValue, .ttl) }
+    }
+    /// IP total length (IPv6: payload + 40, as the kernel prints it).
+    @inlinable @inline(__always) public var length: UInt32? {
+        get { present.contains(.length) ? lengthValue : nil }
+        set { lengthValue = store(newValue, .length) }
+    }
+    @inlinable @inline(__always) public var tos: UInt8? {
+        get { present.contains(.tos) ? tosValue : nil }
+        set { tosValue = store(newValue, .tos) }
+    }
+    /// Fragment offset as printed (8-byte units for IPv4, bytes for IPv6).
+    @inlinable @inline(__always) public var fragment: UInt32? {
+        get { present.contains(.fragment) ? fragmentValue : nil }
+        set { fragmentValue = store(newValue, .fragment) }
+    }
+    @inlinable @inline(__always) public var tcpSeq: UInt32? {
+        get { present.contains(.tcpSeq) ? tcpSeqValue : nil }
+        set { tcpSeqValue = store(newValue, .tcpSeq) }
+    }
+    @inlinable @inline(__always) public var tcpAck: UInt32? {
+        get { present.contains(.tcpAck) ? tcpAckValue : nil }
+        set { tcpAckValue = store(newValue, .tcpAck) }
+    }
+    @inlinable @inline(__always) public var window: UInt16? {
+        get { present.contains(.window) ? windowValue : nil }
+        set { windowValue = store(newValue, .window) }
+    }
+    @inlinable @inline(__always) public var icmpType: UInt8? {
+        get { present.contains(.icmpType) ? icmpTypeValue : nil }
+        set { icmpTypeValue = store(newValue, .icmpType) }
+    }
+    @inlinable @inline(__always) public var icmpCode: UInt8? {
+        get { present.contains(.icmpCode) ? icmpCodeValue : nil }
+        set { icmpCodeValue = store(newValue, .icmpCode) }
+    }
     /// ICMP echo identifier (the "port" of ICMP for conntrack and NAT).
-    public var icmpID: UInt16?
-    public var icmpSeq: UInt16?
-    public var mark: UInt32?
-    public var uid: UInt32?
-    public var gid: UInt32?
+    @inlinable @inline(__always) public var icmpID: UInt16? {
+        get { present.contains(.icmpID) ? icmpIDValue : nil }
+        set { icmpIDValue = store(newValue, .icmpID) }
+    }
+    @inlinable @inline(__always) public var icmpSeq: UInt16? {
+        get { present.contains(.icmpSeq) ? icmpSeqValue : nil }
+        set { icmpSeqValue = store(newValue, .icmpSeq) }
+    }
+    @inlinable @inline(__always) public var mark: UInt32? {
+        get { present.contains(.mark) ? markValue : nil }
+        set { markValue = store(newValue, .mark) }
+    }
+    @inlinable @inline(__always) public var uid: UInt32? {
+        get { present.contains(.uid) ? uidValue : nil }
+        set { uidValue = store(newValue, .uid) }
+    }
+    @inlinable @inline(__always) public var gid: UInt32? {
+        get { present.contains(.gid) ? gidValue : nil }
+        set { gidValue = store(newValue, .gid) }
+    }
     /// Source and destination MAC addresses as printed.
-    public var macSrc: String? {
+    @inlinable @inline(__always) public var macSrc: String? {
         get { macSrcName.string }
         set { macSrcName = Name.of(newValue) }
     }
-    public var macSrcName: Name?
-    public var macDst: String? {
+    @inlinable @inline(__always) public var macSrcName: Name? {
+        get { rare.name(macSrcSlot, field: 0) }
+        set { macSrcSlot = rare.slot(newValue, field: 0, replacing: macSrcSlot) }
+    }
+    @inlinable @inline(__always) public var macDst: String? {
         get { macDstName.string }
         set { macDstName = Name.of(newValue) }
     }
-    public var macDstName: Name?
-    public var macProto: UInt16?
-    /// For ICMP errors: the header embedded in the message (one level only, as the kernel prints it).
-    public var embedded: EmbeddedHeader? {
-        get { embeddedBox?.value }
-        set { embeddedBox = newValue.map(EmbeddedBox.init) }
+    @inlinable @inline(__always) public var macDstName: Name? {
+        get { rare.name(macDstSlot, field: 1) }
+        set { macDstSlot = rare.slot(newValue, field: 1, replacing: macDstSlot) }
     }
-    /// Boxed: few packets are ICMP errors, and inline it made every header (and every step) 64 bytes
-    /// longer, bytes each step copies and the printer reads (scripts/bench-replay.sh).
-    private var embeddedBox: EmbeddedBox?
+    @inlinable @inline(__always) public var macProto: UInt16? {
+        get { present.contains(.macProto) ? macProtoValue : nil }
+        set { macProtoValue = store(newValue, .macProto) }
+    }
+    /// For ICMP errors: the header embedded in the message (one level only, as the kernel prints it).
+    @inlinable @inline(__always) public var embedded: EmbeddedHeader? {
+        get { rare.isEmpty ? nil : rare.embedded }
+        set { if !(rare.isEmpty && newValue == nil) { rare.embedded = newValue } }
+    }
     /// `INCOMPLETE [N bytes]` on the outer header.
-    public var incompleteBytes: Int?
+    @inlinable @inline(__always) public var incompleteBytes: Int? {
+        get { rare.isEmpty ? nil : rare.incompleteBytes }
+        set { if !(rare.isEmpty && newValue == nil) { rare.incompleteBytes = newValue } }
+    }
     /// Fields this parser does not interpret, kept verbatim in order ("KEY=VALUE" or bare tokens).
-    public var extra: [String] = []
+    @inlinable @inline(__always) public var extra: [String] {
+        get { rare.isEmpty ? [] : rare.extra }
+        set { if !(rare.isEmpty && newValue.isEmpty) { rare.extra = newValue } }
+    }
 
-    public init() {}
-
-    public var isV6: Bool { src?.isV6 ?? dst?.isV6 ?? false }
+    @inlinable @inline(__always) public var isV6: Bool {
+        present.contains(.src) ? present.contains(.srcV6) : present.contains(.dstV6)
+    }
 
     /// Ports for TCP/UDP-like protocols, the echo identifier for ICMP: what NAT rewrites.
-    public var sourcePort: UInt16? { sport ?? icmpID }
-    public var destinationPort: UInt16? { dport ?? icmpID }
+    @inlinable @inline(__always) public var sourcePort: UInt16? { sport ?? icmpID }
+    @inlinable @inline(__always) public var destinationPort: UInt16? { dport ?? icmpID }
+
+    /// Which optional fields are there (and which addresses are IPv6).
+    @usableFromInline struct Present: OptionSet, Equatable, Sendable {
+        @usableFromInline let rawValue: UInt32
+        @inlinable @inline(__always) init(rawValue: UInt32) { self.rawValue = rawValue }
+        @inlinable @inline(__always) static var src: Present { Present(rawValue: 1 << 0) }
+        @inlinable @inline(__always) static var dst: Present { Present(rawValue: 1 << 1) }
+        @inlinable @inline(__always) static var srcV6: Present { Present(rawValue: 1 << 2) }
+        @inlinable @inline(__always) static var dstV6: Present { Present(rawValue: 1 << 3) }
+        @inlinable @inline(__always) static var proto: Present { Present(rawValue: 1 << 4) }
+        @inlinable @inline(__always) static var sport: Present { Present(rawValue: 1 << 5) }
+        @inlinable @inline(__always) static var dport: Present { Present(rawValue: 1 << 6) }
+        @inlinable @inline(__always) static var ipID: Present { Present(rawValue: 1 << 7) }
+        @inlinable @inline(__always) static var ttl: Present { Present(rawValue: 1 << 8) }
+        @inlinable @inline(__always) static var length: Present { Present(rawValue: 1 << 9) }
+        @inlinable @inline(__always) static var tos: Present { Present(rawValue: 1 << 10) }
+        @inlinable @inline(__always) static var fragment: Present { Present(rawValue: 1 << 11) }
+        @inlinable @inline(__always) static var tcpSeq: Present { Present(rawValue: 1 << 12) }
+        @inlinable @inline(__always) static var tcpAck: Present { Present(rawValue: 1 << 13) }
+        @inlinable @inline(__always) static var window: Present { Present(rawValue: 1 << 14) }
+        @inlinable @inline(__always) static var icmpType: Present { Present(rawValue: 1 << 15) }
+        @inlinable @inline(__always) static var icmpCode: Present { Present(rawValue: 1 << 16) }
+        @inlinable @inline(__always) static var icmpID: Present { Present(rawValue: 1 << 17) }
+        @inlinable @inline(__always) static var icmpSeq: Present { Present(rawValue: 1 << 18) }
+        @inlinable @inline(__always) static var mark: Present { Present(rawValue: 1 << 19) }
+        @inlinable @inline(__always) static var uid: Present { Present(rawValue: 1 << 20) }
+        @inlinable @inline(__always) static var gid: Present { Present(rawValue: 1 << 21) }
+        @inlinable @inline(__always) static var macProto: Present { Present(rawValue: 1 << 22) }
+    }
+
+    /// The value to store for `value`, marking it present or (as zero) absent.
+    @inlinable @inline(__always) mutating func store<T: FixedWidthInteger>(_ value: T?, _ field: Present) -> T {
+        guard let value else {
+            present.remove(field)
+            return 0
+        }
+        present.insert(field)
+        return value
+    }
+
+    @inlinable @inline(__always) func address(_ high: UInt64, _ low: UInt64, _ field: Present, _ v6: Present)
+        -> IPAddress?
+    {
+        guard present.contains(field) else { return nil }
+        return IPAddress(high: high, low: low, isV6: present.contains(v6))
+    }
+
+    @inlinable @inline(__always) mutating func store(_ value: IPAddress?, _ field: Present, _ v6: Present)
+        -> (UInt64, UInt64)
+    {
+        guard let value else {
+            present.remove([field, v6])
+            return (0, 0)
+        }
+        present.insert(field)
+        if value.isV6 { present.insert(v6) } else { present.remove(v6) }
+        return (value.high, value.low)
+    }
+}
+
+/// What few headers have: `PacketHeader`'s rare fields.
+@usableFromInline struct RareHeaderFields: RareFields {
+    var embedded: EmbeddedHeader?
+    var incompleteBytes: Int?
+    var extra: [String] = []
+    @usableFromInline var names = BoxedNames()
+
+    @usableFromInline init() {}
+
+    @usableFromInline var isEmpty: Bool { embedded == nil && incompleteBytes == nil && extra.isEmpty && names.isEmpty }
+}
+
+// Out of line: what inlined accessors read when there is a box (only the box is passed).
+extension Rare where Fields == RareHeaderFields {
+    @usableFromInline var embedded: EmbeddedHeader? {
+        get { box?.fields.embedded }
+        set { update { $0.embedded = newValue } }
+    }
+    @usableFromInline var incompleteBytes: Int? {
+        get { box?.fields.incompleteBytes }
+        set { update { $0.incompleteBytes = newValue } }
+    }
+    @usableFromInline var extra: [String] {
+        get { box?.fields.extra ?? [] }
+        set { update { $0.extra = newValue } }
+    }
 }
 
 /// The inner header printed in brackets inside an ICMP error.
@@ -153,11 +346,4 @@ public enum IPProtocol {
         default: return UInt8(name)
         }
     }
-}
-
-/// An embedded header behind a reference, compared by value.
-private final class EmbeddedBox: Equatable, Sendable {
-    let value: EmbeddedHeader
-    init(_ value: EmbeddedHeader) { self.value = value }
-    static func == (a: EmbeddedBox, b: EmbeddedBox) -> Bool { a.value == b.value }
 }

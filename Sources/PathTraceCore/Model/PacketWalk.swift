@@ -73,23 +73,51 @@ public struct NatRewrite: Sendable, Equatable {
 
 /// One step of a walk: the event plus what the stitcher inferred about it.
 ///
-/// The stored properties are in this order, and the public init is in an extension, so that the synthesized
-/// memberwise init `WalkStep(event:hook:verdictInferred:verdict:)` exists beside it: the stitcher builds
-/// every step with that one, which the optimizer moves into the walk's steps, where an explicit init costs
-/// a second copy and a destroy of the whole step (some 550 bytes, each string retained and released).
+/// The verdict is stored as its tag and name slot (a boxed name in the event's rare fields), so a
+/// step, like its event, copies without reference counting (issue 10, /tmp/icount.sh).
 public struct WalkStep: Sendable, Equatable {
     public var event: TraceEvent
     /// The hook the step ran at (inferred for user chains).
     public var hook: Hook?
     /// Whether `verdict` was inferred rather than printed by the source.
     public var verdictInferred: Bool
-    /// The step's verdict: reported by the source, or inferred from what followed.
-    public var verdict: StepVerdict?
-}
+    @usableFromInline var verdictTag: StepVerdict.Tag
+    @usableFromInline var verdictSlot = NameSlot.none
 
-extension WalkStep {
+    /// The step's verdict: reported by the source, or inferred from what followed.
+    @inlinable @inline(__always) public var verdict: StepVerdict? {
+        get { StepVerdict(verdictTag, event.rare.name(verdictSlot, field: TraceEvent.Field.stepVerdict)) }
+        set {
+            verdictTag = StepVerdict.Tag(newValue)
+            verdictSlot = event.rare.slot(
+                newValue?.name, field: TraceEvent.Field.stepVerdict, replacing: verdictSlot)
+        }
+    }
+
+    @inlinable @inline(__always)
+    public init(event: TraceEvent, hook: Hook?, verdictInferred: Bool, verdict: StepVerdict?) {
+        self.event = event
+        self.hook = hook
+        self.verdictInferred = verdictInferred
+        verdictTag = StepVerdict.Tag(verdict)
+        // The common case: no boxed name anywhere, and the event moved in without a copy.
+        if self.event.rare.isEmpty {
+            guard let name = verdict?.name else { return }
+            if let slot = NameSlot.of(name) {
+                verdictSlot = slot
+                return
+            }
+        }
+        verdictSlot = self.event.rare.stepSlot(verdict?.name)
+    }
+
+    @inlinable @inline(__always)
     public init(event: TraceEvent, hook: Hook?, verdict: StepVerdict?, verdictInferred: Bool) {
         self.init(event: event, hook: hook, verdictInferred: verdictInferred, verdict: verdict)
+    }
+
+    public static func == (a: WalkStep, b: WalkStep) -> Bool {
+        a.event == b.event && a.hook == b.hook && a.verdictInferred == b.verdictInferred && a.verdict == b.verdict
     }
 }
 
