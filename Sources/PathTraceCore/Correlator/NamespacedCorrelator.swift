@@ -38,7 +38,7 @@ public struct NamespacedCorrelator {
     }
 
     /// Adds an event of namespace `netns` (nil: the namespace is not known, as in a plain kernel log).
-    public mutating func add(_ event: TraceEvent, netns: String?) {
+    public mutating func add(_ event: consuming TraceEvent, netns: String?) {
         events += 1
         let lane = lane(netns)
         lane.lastEvent = events

@@ -19,7 +19,7 @@ final class OpenWalk {
     @exclusivity(unchecked) var firstTime: Double?
     let firstEventIndex: Int
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
-    @exclusivity(unchecked) var finishedTables: [ChainUnit] = []
+    @exclusivity(unchecked) var finishedTables = FinishedUnits()
     /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
     @exclusivity(unchecked) var currentUnit = ChainUnit(table: .empty)
     @exclusivity(unchecked) var confidence: Double = 1
@@ -57,7 +57,7 @@ final class OpenWalk {
         steps = []
         notes = []
         changes = []
-        finishedTables = []
+        finishedTables = FinishedUnits()
         egressPorts = []
     }
 

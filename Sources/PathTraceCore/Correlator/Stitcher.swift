@@ -73,6 +73,12 @@ struct Stitcher {
     private var clock: Double?
     /// The event index of the last search for walks the clock went back past (see `addEvent`).
     private var clockScan = 0
+    /// Rises with each walk of 4 or more steps that closes, falls twice as fast with each shorter one:
+    /// from `longWalksNeeded` on, new walks get room for 8 steps at once (see `start`).
+    private var longWalks = 0
+    private static let longWalksNeeded = 16
+    /// The questions `note` put to `visibility` lately, by a hash of each.
+    private var noted = [NoteKey?](repeating: nil, count: NoteKey.slots)
     /// Walks closed during the current call, handed to the caller when it returns.
     private var closed: [Closed] = []
 
@@ -103,7 +109,7 @@ struct Stitcher {
 
     /// Adds one event, number `index` of the stream (increasing); returns the walks it closed (idle
     /// ones the event's time expired, and the walk the event completed), oldest first.
-    mutating func add(_ event: TraceEvent, index: Int) -> [Closed] {
+    mutating func add(_ event: consuming TraceEvent, index: Int) -> [Closed] {
         eventIndex = index
         added += 1
         addEvent(event)
@@ -118,7 +124,35 @@ struct Stitcher {
         return out
     }
 
-    private mutating func addEvent(_ event: TraceEvent) {
+    /// The best join found so far among an event's candidate walks (see `consider`).
+    private struct Choice {
+        var walk: OpenWalk?
+        var position: HookPosition?
+        var cost = Int.max
+        var ties = 0
+    }
+
+    /// Weighs `walk` as the event's next walk: the cheapest join wins, the earliest packet among equals.
+    /// The choice does not depend on the order the candidates come in.
+    private func consider(
+        _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
+        into choice: inout Choice
+    ) {
+        guard let (found, position) = joinCost(walk, event, identity) else { return }
+        var cost = found
+        // A frame's steps come one after another (the kernel runs its hooks in one go): without
+        // the IP invariants, the walk that printed last is the likely one.
+        if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
+        if cost < choice.cost || (cost == choice.cost && walk.packet < (choice.walk?.packet ?? .max)) {
+            if cost < choice.cost { choice.ties = 0 }
+            choice.walk = walk
+            choice.position = position
+            choice.cost = cost
+        }
+        if cost == choice.cost { choice.ties += 1 }
+    }
+
+    private mutating func addEvent(_ event: consuming TraceEvent) {
         if let now = event.time {
             // The search visits every open walk, so on input whose clock jumps at every line (shuffled
             // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
@@ -133,41 +167,23 @@ struct Stitcher {
         cutOffLongLived(now: event.time)
         closeCompleted(now: event.time)
         // The best join among the candidates: the walk with the trace id, then those with the
-        // event's invariant key, or (a record without the IP invariants) its flow (each once). The
-        // choice does not depend on their order.
-        var best: OpenWalk?
-        var bestPosition: HookPosition?
-        var bestCost = Int.max
-        var ties = 0
+        // event's invariant key, or (a record without the IP invariants) its flow (each once).
+        var choice = Choice()
         let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
         let weak = identity?.isWeak ?? false
         // A LOG line prints the fields its rule asked for (no TCP sequence without
         // --log-tcp-sequence): it finds its walk by flow, as an ebtables line does.
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
-        func consider(_ walk: OpenWalk) {
-            guard let (found, position) = joinCost(walk, event, identity) else { return }
-            var cost = found
-            // A frame's steps come one after another (the kernel runs its hooks in one go): without
-            // the IP invariants, the walk that printed last is the likely one.
-            if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
-            if cost < bestCost || (cost == bestCost && walk.packet < (best?.packet ?? .max)) {
-                if cost < bestCost { ties = 0 }
-                best = walk
-                bestPosition = position
-                bestCost = cost
-            }
-            if cost == bestCost { ties += 1 }
-        }
         var byID: OpenWalk?
         if let id = event.traceID, let walk = byTraceID[id] {
             byID = walk
-            consider(walk)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
         }
         if !byFlowOnly, let key = InvariantKey(identity) {
             var next = byKey[key]
             while let walk = next {
-                if walk !== byID { consider(walk) }
+                if walk !== byID { consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice) }
                 next = walk.nextWithKey
             }
         }
@@ -178,35 +194,39 @@ struct Stitcher {
             var scanned = 0
             while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
-                if walk !== byID && (byFlowOnly || walk.invariantKey == nil) { consider(walk) }
+                if walk !== byID && (byFlowOnly || walk.invariantKey == nil) {
+                    consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+                }
                 next = walk.nextWithFlow
                 scanned += 1
             }
         }
-        if best == nil, event.family == .bridge, let walk = lastWalk, !walk.closed, walk !== byID,
+        if choice.walk == nil, event.family == .bridge, let walk = lastWalk, !walk.closed, walk !== byID,
             FrameFlow(identity, of: event) == nil
         {
             // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
             // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
             // whose hooks ran just before is the one.
-            consider(walk)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
         }
-        guard let walk = best else {
-            let walk = start(event)
-            if event.kind == .log && event.family != .bridge {
-                // A LOG line of no traced packet is a record of its own.
+        guard let walk = choice.walk else {
+            // A LOG line of no traced packet is a record of its own.
+            let ownRecord = event.kind == .log && event.family != .bridge
+            let walk = start(event, identity)
+            if ownRecord {
                 finish(walk, .complete)
             } else if walk.complete {
                 hold(walk)
             }
             return
         }
-        if ties > 1 {
-            walk.confidence = min(walk.confidence, 1 / Double(ties))
+        if choice.ties > 1 {
+            walk.confidence = min(walk.confidence, 1 / Double(choice.ties))
             walk.notes.append(
-                "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(ties) equal walks")
+                "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(choice.ties) equal walks"
+            )
         }
-        append(event, identity, to: walk, position: bestPosition)
+        append(event, identity, to: walk, position: choice.position)
         if walk.dropped {
             finish(walk, .complete)
         } else if walk.complete {
@@ -561,39 +581,43 @@ struct Stitcher {
 
     // MARK: - Walk bookkeeping
 
-    private mutating func start(_ event: TraceEvent) -> OpenWalk {
+    private mutating func start(_ event: consuming TraceEvent, _ identity: HeaderIdentity?) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
         openWalks += 1
         starts.append(walk)
         if openWalks > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
-        append(
-            event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk,
-            position: position(of: event, in: nil))
-        if let position = walk.lastPosition, !FramePaths.isEntry(position.stage),
-            event.kind != .log || event.family == .bridge
-        {
-            let hook = event.family == .bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
+        let bridge = event.family == .bridge
+        let notes = event.kind != .log || bridge
+        let position = position(of: event, in: nil)
+        // Most walks of a tidy log have 5 to 8 steps: room for 8 at once, instead of growing through 1,
+        // 2, 4 and 8 (a step is over 400 bytes). Only while recent walks were that long: on input that
+        // is not a tidy log most walks have one step, and 8 would hold 3 KB each (scripts/bench-replay.sh,
+        // mutated lines).
+        if longWalks >= Stitcher.longWalksNeeded { walk.steps.reserveCapacity(8) }
+        append(event, identity, to: walk, position: position)
+        if let position = walk.lastPosition, !FramePaths.isEntry(position.stage), notes {
+            let hook = bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
             walk.notes.append("first step is at \(hook), not where a packet enters: the start is missing")
         }
         return walk
     }
 
     private mutating func append(
-        _ event: TraceEvent, _ identity: HeaderIdentity?, to walk: OpenWalk, position: HookPosition?
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, to walk: OpenWalk, position: HookPosition?
     ) {
         let index = walk.steps.count
         // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
         let ipLog = event.kind == .log && event.family != .bridge
         if let position, let lastPos = walk.lastPosition, position.stage != lastPos.stage {
-            walk.finishedTables.removeAll(keepingCapacity: true)
+            walk.finishedTables.removeAll()
         }
         if !walk.steps.isEmpty, !ipLog, position?.stage == walk.lastPosition?.stage {
             let lastUnit = walk.currentUnit
             let ended =
                 lastUnit != Stitcher.invocation(event, in: walk) || walk.lastTraced.kind == .policy
                 || walk.lastTraced.verdict == .accept
-            if ended && !walk.finishedTables.contains(lastUnit) { walk.finishedTables.append(lastUnit) }
+            if ended { walk.finishedTables.insert(lastUnit) }
         }
         if let position {
             let stage = position.stage
@@ -627,15 +651,12 @@ struct Stitcher {
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
             let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
-            visibility.note(
+            note(
                 walk.currentUnit, at: hook, nat: event.tableName == .nat || (event.kind == .rule && isNat(event)),
                 legacyTable: legacy ? event.tableName : nil)
         }
-        // Most walks have 5 to 8 steps: room for 8 once a second step comes, instead of growing through
-        // 2, 4 and 8 (a step is over 500 bytes). Not at the first: on input that is not a tidy log most
-        // walks have one step, and 8 would hold 4 KB each (scripts/bench-replay.sh, mutated lines).
-        if index == 1 { walk.steps.reserveCapacity(8) }
-        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: event.verdict))
+        // Room for 8 once a second step comes, when the first did not make it (see `start`).
+        if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         if let position { walk.lastPosition = position }
         if let identity {
             walk.lastIdentity = identity
@@ -684,6 +705,22 @@ struct Stitcher {
             // iptables' nat is the last table at INPUT and POSTROUTING: its policy ends the walk.
             walk.complete = true
         }
+        // Last, so the event moves into the step instead of being copied (a copy retains every name in it).
+        let verdict = event.verdict
+        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: verdict))
+    }
+
+    /// Tells `visibility` what printed where, once per distinct question: every event asks, and a
+    /// repeated question changes nothing there (its sets only grow).
+    private mutating func note(_ unit: ChainUnit, at hook: Hook, nat: Bool, legacyTable: Name?) {
+        guard let key = NoteKey(unit, hook: hook, nat: nat, legacyTable: legacyTable) else {
+            visibility.note(unit, at: hook, nat: nat, legacyTable: legacyTable)
+            return
+        }
+        let slot = key.slot
+        if noted[slot] == key { return }
+        visibility.note(unit, at: hook, nat: nat, legacyTable: legacyTable)
+        noted[slot] = key
     }
 
     /// Takes `walk` out of the chain of walks with `key`.
@@ -707,6 +744,7 @@ struct Stitcher {
     private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
         guard !walk.closed else { return }
         walk.closed = true
+        longWalks = walk.steps.count >= 4 ? min(longWalks + 1, 2 * Stitcher.longWalksNeeded) : max(longWalks - 2, 0)
         openWalks -= 1
         if let key = walk.invariantKey { unindex(walk, key: key) }
         if let flow = walk.flowKey { unindex(walk, flow: flow) }

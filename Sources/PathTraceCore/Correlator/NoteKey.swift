@@ -1,0 +1,45 @@
+/// One question the stitcher puts to `Visibility` (which unit printed at which hook), packed into
+/// integers so a repeated one is recognised without hashing names; only names of the name table pack.
+struct NoteKey: Equatable {
+    var table: UInt32
+    var chain: UInt32
+    var legacyTable: UInt32
+    /// The hook, the nat flag, and whether a chain and a legacy table are named.
+    var bits: UInt32
+
+    /// Slots of the stitcher's table of recent questions.
+    static let slots = 64
+
+    init?(_ unit: ChainUnit, hook: Hook, nat: Bool, legacyTable: Name?) {
+        guard let table = unit.table.tableID else { return nil }
+        self.table = table
+        var bits: UInt32 = nat ? 1 : 0
+        switch hook {
+        case .prerouting: bits |= 0 << 1
+        case .input: bits |= 1 << 1
+        case .forward: bits |= 2 << 1
+        case .output: bits |= 3 << 1
+        case .postrouting: bits |= 4 << 1
+        case .brouting: bits |= 5 << 1
+        }
+        chain = 0
+        if let name = unit.chain {
+            guard let id = name.tableID else { return nil }
+            chain = id
+            bits |= 1 << 4
+        }
+        self.legacyTable = 0
+        if let name = legacyTable {
+            guard let id = name.tableID else { return nil }
+            self.legacyTable = id
+            bits |= 1 << 5
+        }
+        self.bits = bits
+    }
+
+    var slot: Int {
+        let h = FastHash.mix(
+            UInt64(table) << 32 | UInt64(chain), UInt64(legacyTable) << 32 | UInt64(bits), seed: 0)
+        return h & (NoteKey.slots - 1)
+    }
+}
