@@ -50,6 +50,8 @@ public struct Correlator {
 
     private let lookup: RuleLookup
     private let memo: LookupMemo
+    /// The walks the current event closed (its storage kept from event to event).
+    private var closing: [Stitcher.Closed] = []
 
     /// Adds the next event. `index` is its number in a stream this correlator sees only part of (the
     /// events of all namespaces, `NamespacedCorrelator`): the windows then count every event of the
@@ -67,7 +69,11 @@ public struct Correlator {
     private mutating func record(_ event: consuming TraceEvent) {
         stats.events += 1
         if let t = event.time { lastTime = t }
-        analyze(stitcher.add(event, index: eventIndex))
+        stitcher.add(event, index: eventIndex, closing: &closing)
+        if !closing.isEmpty {
+            for i in closing.indices { analyze(closing[i]) }
+            closing.removeAll(keepingCapacity: true)
+        }
         linker.flush(eventIndex: eventIndex)
     }
 

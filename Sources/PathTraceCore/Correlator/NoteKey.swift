@@ -37,9 +37,10 @@ struct NoteKey: Equatable {
         self.bits = bits
     }
 
+    /// Table ids are small numbers: a few shifts spread them over the slots well enough (a collision
+    /// only asks `Visibility` again).
     var slot: Int {
-        let h = FastHash.mix(
-            UInt64(table) << 32 | UInt64(chain), UInt64(legacyTable) << 32 | UInt64(bits), seed: 0)
-        return h & (NoteKey.slots - 1)
+        let h = table &* 0x9E37_79B1 ^ chain &* 0x85EB_CA77 ^ legacyTable &* 0xC2B2_AE3D ^ bits
+        return Int(truncatingIfNeeded: (h ^ h >> 16) & UInt32(NoteKey.slots - 1))
     }
 }

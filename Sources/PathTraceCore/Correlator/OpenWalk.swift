@@ -78,66 +78,6 @@ final class OpenWalk {
     var lastHeader: PacketHeader? { lastHeaderIndex.flatMap { steps[$0].event.header } }
 }
 
-/// The header fields joining and NAT detection compare, copied out of a header (no strings).
-struct HeaderIdentity {
-    var src: IPAddress?
-    var dst: IPAddress?
-    var sport: UInt16?
-    var dport: UInt16?
-    var natSourcePort: UInt16?
-    var natDestinationPort: UInt16?
-    var proto: UInt8?
-    var ttl: UInt8?
-    var ipID: UInt32?
-    var length: UInt32?
-    var tcpSeq: UInt32?
-    var icmpType: UInt8?
-    var icmpCode: UInt8?
-    var icmpSeq: UInt16?
-
-    init(_ h: borrowing PacketHeader) {
-        src = h.src
-        dst = h.dst
-        sport = h.sport
-        dport = h.dport
-        natSourcePort = h.natSourcePort
-        natDestinationPort = h.natDestinationPort
-        proto = h.proto
-        ttl = h.ttl
-        ipID = h.ipID
-        length = h.length
-        tcpSeq = h.tcpSeq
-        icmpType = h.icmpType
-        icmpCode = h.icmpCode
-        icmpSeq = h.icmpSeq
-    }
-
-    var sourceEndpoint: Endpoint? { src.map { Endpoint(address: $0, port: sport) } }
-    var destinationEndpoint: Endpoint? { dst.map { Endpoint(address: $0, port: dport) } }
-
-    /// Without the fields that tell one packet of a flow from the next (IP id, length, TCP sequence):
-    /// an ebtables LOG line prints only addresses, protocol and ports.
-    var isWeak: Bool { ipID == nil && length == nil && tcpSeq == nil }
-
-    /// This identity with the fields `weak` shows put over it: what a packet whose earlier record
-    /// showed `self` looks like at a record that shows only some of its fields.
-    func overlaid(with weak: HeaderIdentity) -> HeaderIdentity {
-        var h = self
-        if let v = weak.src { h.src = v }
-        if let v = weak.dst { h.dst = v }
-        if let v = weak.proto { h.proto = v }
-        if let v = weak.sport {
-            h.sport = v
-            h.natSourcePort = v
-        }
-        if let v = weak.dport {
-            h.dport = v
-            h.natDestinationPort = v
-        }
-        return h
-    }
-}
-
 /// A rewrite of the packet's addresses or ports seen between two events of one walk.
 struct HeaderChange {
     /// `src` or `dst`.

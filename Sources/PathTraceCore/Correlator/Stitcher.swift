@@ -79,6 +79,9 @@ struct Stitcher {
     private static let longWalksNeeded = 16
     /// The questions `note` put to `visibility` lately, by a hash of each.
     private var noted = [NoteKey?](repeating: nil, count: NoteKey.slots)
+    /// The open walk at the front of `starts` (packet 0: not known), with its first event index and time,
+    /// so the lifetime check of every event reads no walk (see `cutOffLongLived`).
+    private var front = (packet: 0, firstEventIndex: 0, firstTime: 0.0)
     /// Walks closed during the current call, handed to the caller when it returns.
     private var closed: [Closed] = []
 
@@ -114,6 +117,15 @@ struct Stitcher {
         added += 1
         addEvent(event)
         return takeClosed()
+    }
+
+    /// The same, handing the walks it closed over in `closing` (empty on entry): the two lists trade
+    /// places, so neither is allocated again for each walk that closes.
+    mutating func add(_ event: consuming TraceEvent, index: Int, closing: inout [Closed]) {
+        eventIndex = index
+        added += 1
+        addEvent(event)
+        if !closed.isEmpty { swap(&closing, &closed) }
     }
 
     /// Hands over the walks closed since the last call (the list's storage goes with them).
@@ -501,10 +513,10 @@ struct Stitcher {
         // Only the fields both records show are compared.
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
         let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
-        if w.src != h.src || w.natSourcePort != h.natSourcePort {
+        if !w.sameSource(as: h) {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
         }
-        if w.dst != h.dst || w.natDestinationPort != h.natDestinationPort {
+        if !w.sameDestination(as: h) {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
         if let a = w.ttl, let b = h.ttl, a != b {
@@ -573,11 +585,7 @@ struct Stitcher {
         return ChainUnit(table: event.tableName, chain: event.chainName)
     }
 
-    static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool {
-        func eq<T: Equatable>(_ x: T?, _ y: T?) -> Bool { x == nil || y == nil || x == y }
-        return eq(a.proto, b.proto) && eq(a.ipID, b.ipID) && eq(a.length, b.length) && eq(a.tcpSeq, b.tcpSeq)
-            && eq(a.icmpType, b.icmpType) && eq(a.icmpSeq, b.icmpSeq) && eq(a.icmpCode, b.icmpCode)
-    }
+    static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool { a.invariantsAgree(with: b) }
 
     // MARK: - Walk bookkeeping
 
@@ -612,10 +620,12 @@ struct Stitcher {
         if let position, let lastPos = walk.lastPosition, position.stage != lastPos.stage {
             walk.finishedTables.removeAll()
         }
-        if !walk.steps.isEmpty, !ipLog, position?.stage == walk.lastPosition?.stage {
+        // The unit the event ran in (LOG lines leave the walk's as it is).
+        let unit = ipLog ? nil : Stitcher.invocation(event, in: walk)
+        if !walk.steps.isEmpty, let unit, position?.stage == walk.lastPosition?.stage {
             let lastUnit = walk.currentUnit
             let ended =
-                lastUnit != Stitcher.invocation(event, in: walk) || walk.lastTraced.kind == .policy
+                lastUnit != unit || walk.lastTraced.kind == .policy
                 || walk.lastTraced.verdict == .accept
             if ended { walk.finishedTables.insert(lastUnit) }
         }
@@ -635,19 +645,18 @@ struct Stitcher {
         if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity { identity = w.overlaid(with: h) }
         if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position {
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
-            if w.src != h.src || w.natSourcePort != h.natSourcePort, let b = w.sourceEndpoint, let a = h.sourceEndpoint
-            {
+            if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
                 walk.changes.append(
                     HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
             }
-            if w.dst != h.dst || w.natDestinationPort != h.natDestinationPort, let b = w.destinationEndpoint,
+            if !w.sameDestination(as: h), let b = w.destinationEndpoint,
                 let a = h.destinationEndpoint
             {
                 walk.changes.append(
                     HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
             }
         }
-        if !ipLog { walk.currentUnit = Stitcher.invocation(event, in: walk) }
+        if let unit { walk.currentUnit = unit }
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
             let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
@@ -744,6 +753,7 @@ struct Stitcher {
     private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
         guard !walk.closed else { return }
         walk.closed = true
+        if walk.packet == front.packet { front.packet = 0 }
         longWalks = walk.steps.count >= 4 ? min(longWalks + 1, 2 * Stitcher.longWalksNeeded) : max(longWalks - 2, 0)
         openWalks -= 1
         if let key = walk.invariantKey { unindex(walk, key: key) }
@@ -769,6 +779,10 @@ struct Stitcher {
     /// Cuts off the walks that started more than the lifetime ago (in events, or in trace time at
     /// `now`). Only the oldest is looked at in time: the event bound holds whatever the clock does.
     private mutating func cutOffLongLived(now: Double?) {
+        if front.packet != 0, eventIndex - front.firstEventIndex <= limits.lifetimeEvents {
+            guard let now, now - front.firstTime > limits.lifetimeSeconds else { return }
+        }
+        front.packet = 0
         while let walk = oldestOpen() {
             let events = eventIndex - walk.firstEventIndex
             let note: String
@@ -781,6 +795,7 @@ struct Stitcher {
                     "cut off \(Stitcher.seconds(now - t)) s after its first step: one packet's steps lie closer "
                     + "together, so the rest of this walk is not in view"
             } else {
+                if let t = walk.firstTime { front = (walk.packet, walk.firstEventIndex, t) }
                 return
             }
             // A complete walk was only waiting for its frame's bridge steps.

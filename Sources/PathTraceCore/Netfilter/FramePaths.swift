@@ -18,7 +18,7 @@ public enum FramePaths {
         public var layer: Netfilter.Layer
         public var hook: Hook
 
-        public init(_ layer: Netfilter.Layer, _ hook: Hook) {
+        @inline(__always) public init(_ layer: Netfilter.Layer, _ hook: Hook) {
             self.layer = layer
             // broute runs at the bridge PREROUTING hook (since Linux 5.3, at NF_BR_PRI_FIRST).
             self.hook = layer == .bridge && hook == .brouting ? .prerouting : hook
