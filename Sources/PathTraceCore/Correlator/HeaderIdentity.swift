@@ -55,23 +55,27 @@ struct HeaderIdentity {
             dstLow = a.low
             bits |= a.isV6 ? Bit.dst | Bit.dstV6 : Bit.dst
         }
+        let proto = h.proto
+        let icmpType = h.icmpType
+        // The NAT ports as `PacketHeader.natSourcePort` gives them, from the fields read once.
+        let echoID = PacketHeader.isEcho(proto: proto, icmpType: icmpType) ? h.icmpID : nil
         if let v = h.sport {
             sportValue = v
-            bits |= Bit.sport
-        }
-        if let v = h.dport {
-            dportValue = v
-            bits |= Bit.dport
-        }
-        if let v = h.natSourcePort {
+            natSportValue = v
+            bits |= Bit.sport | Bit.natSport
+        } else if let v = echoID {
             natSportValue = v
             bits |= Bit.natSport
         }
-        if let v = h.natDestinationPort {
+        if let v = h.dport {
+            dportValue = v
+            natDportValue = v
+            bits |= Bit.dport | Bit.natDport
+        } else if let v = echoID {
             natDportValue = v
             bits |= Bit.natDport
         }
-        if let v = h.proto {
+        if let v = proto {
             protoValue = v
             bits |= Bit.proto
         }
@@ -91,7 +95,7 @@ struct HeaderIdentity {
             tcpSeqValue = v
             bits |= Bit.tcpSeq
         }
-        if let v = h.icmpType {
+        if let v = icmpType {
             icmpTypeValue = v
             bits |= Bit.icmpType
         }
@@ -241,7 +245,7 @@ struct HeaderIdentity {
     }
 
     /// Whether the fields neither NAT nor forwarding change agree wherever both identities show them.
-    func invariantsAgree(with other: HeaderIdentity) -> Bool {
+    @inline(__always) func invariantsAgree(with other: HeaderIdentity) -> Bool {
         let both = bits & other.bits
         func differ(_ bit: UInt16, _ x: UInt32, _ y: UInt32) -> Bool { both & bit != 0 && x != y }
         return

@@ -168,7 +168,10 @@ extension PacketHeader {
     var natSourcePort: UInt16? { sport ?? (isEcho ? icmpID : nil) }
     var natDestinationPort: UInt16? { dport ?? (isEcho ? icmpID : nil) }
 
-    var isEcho: Bool {
+    var isEcho: Bool { PacketHeader.isEcho(proto: proto, icmpType: icmpType) }
+
+    /// Whether an ICMP or ICMPv6 type is an echo request or reply.
+    @inline(__always) static func isEcho(proto: UInt8?, icmpType: UInt8?) -> Bool {
         guard let t = icmpType else { return false }
         return proto == IPProtocol.icmp ? (t == 8 || t == 0) : (proto == IPProtocol.icmpv6 && (t == 128 || t == 129))
     }

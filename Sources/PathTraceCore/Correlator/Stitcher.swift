@@ -187,12 +187,14 @@ struct Stitcher {
         // --log-tcp-sequence): it finds its walk by flow, as an ebtables line does.
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
+        // The event's invariant key, when it looks walks up by it (`append` indexes its walk by it).
+        let eventKey = byFlowOnly ? nil : InvariantKey(identity)
         var byID: OpenWalk?
         if let id = event.traceID, let walk = byTraceID[id] {
             byID = walk
             consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
         }
-        if !byFlowOnly, let key = InvariantKey(identity) {
+        if let key = eventKey {
             var next = byKey[key]
             while let walk = next {
                 if walk !== byID { consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice) }
@@ -224,7 +226,7 @@ struct Stitcher {
         guard let walk = choice.walk else {
             // A LOG line of no traced packet is a record of its own.
             let ownRecord = event.kind == .log && event.family != .bridge
-            let walk = start(event, identity)
+            let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly)
             if ownRecord {
                 finish(walk, .complete)
             } else if walk.complete {
@@ -238,7 +240,7 @@ struct Stitcher {
                 "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(choice.ties) equal walks"
             )
         }
-        append(event, identity, to: walk, position: choice.position)
+        append(event, identity, key: eventKey, keyKnown: !byFlowOnly, to: walk, position: choice.position)
         if walk.dropped {
             finish(walk, .complete)
         } else if walk.complete {
@@ -589,7 +591,9 @@ struct Stitcher {
 
     // MARK: - Walk bookkeeping
 
-    private mutating func start(_ event: consuming TraceEvent, _ identity: HeaderIdentity?) -> OpenWalk {
+    private mutating func start(
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool
+    ) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
         openWalks += 1
@@ -603,7 +607,7 @@ struct Stitcher {
         // is not a tidy log most walks have one step, and 8 would hold 3 KB each (scripts/bench-replay.sh,
         // mutated lines).
         if longWalks >= Stitcher.longWalksNeeded { walk.steps.reserveCapacity(8) }
-        append(event, identity, to: walk, position: position)
+        append(event, identity, key: key, keyKnown: keyKnown, to: walk, position: position)
         if let position = walk.lastPosition, !FramePaths.isEntry(position.stage), notes {
             let hook = bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
             walk.notes.append("first step is at \(hook), not where a packet enters: the start is missing")
@@ -612,7 +616,8 @@ struct Stitcher {
     }
 
     private mutating func append(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, to walk: OpenWalk, position: HookPosition?
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: InvariantKey?, keyKnown: Bool,
+        to walk: OpenWalk, position: HookPosition?
     ) {
         let index = walk.steps.count
         // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
@@ -642,7 +647,11 @@ struct Stitcher {
         var identity = identity
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
-        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity { identity = w.overlaid(with: h) }
+        var overlaid = false
+        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
+            identity = w.overlaid(with: h)
+            overlaid = true
+        }
         if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position {
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
             if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
@@ -680,7 +689,8 @@ struct Stitcher {
             if flowIndexing, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
                 indexFlow(walk, flow: flow)
             }
-            let key = isWeak ? nil : InvariantKey(identity)
+            // The event's own key when `addEvent` made it and the identity is the event's.
+            let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(identity)
             if key != walk.invariantKey {
                 if let old = walk.invariantKey { unindex(walk, key: old) }
                 if let key {
