@@ -100,4 +100,30 @@ import Testing
         other.icmpSeq = 4
         #expect(!other.invariantsAgree(with: id))
     }
+
+    @Test func walkIndexFindsWhatStaysAfterRemovals() {
+        // Keys that differ in one field only, enough to grow the table several times and to make
+        // probe runs that removals must shift back.
+        var keys: [InvariantKey] = []
+        for i in 0..<3000 {
+            let length = UInt32(60 + i / 7)
+            keys.append(InvariantKey(proto: 6, ipID: UInt32(i % 7), length: length, seq: UInt32(i % 3)))
+        }
+        var index = WalkIndex()
+        let walks = keys.indices.map { OpenWalk(packet: $0 + 1, eventIndex: $0) }
+        for (key, walk) in zip(keys, walks) { index[key] = walk }
+        #expect(index.count == keys.count)
+        for i in keys.indices where i % 3 != 0 { index[keys[i]] = nil }
+        #expect(index.count == keys.count / 3)
+        for i in keys.indices {
+            #expect(index[keys[i]]?.packet == (i % 3 == 0 ? i + 1 : nil), "key \(i)")
+        }
+        // Replacing keeps one entry per key.
+        index[keys[0]] = walks[1]
+        #expect(index[keys[0]] === walks[1])
+        #expect(index.count == keys.count / 3)
+        for i in keys.indices where i % 3 == 0 { index[keys[i]] = nil }
+        #expect(index.count == 0)
+        #expect(index[keys[0]] == nil)
+    }
 }

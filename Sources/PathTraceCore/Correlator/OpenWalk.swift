@@ -152,6 +152,13 @@ struct InvariantKey: Hashable {
         FastHash.mix(UInt64(ipID) << 32 | UInt64(seq), UInt64(length) << 8 | UInt64(proto), seed: seed)
     }
 
+    init(proto: UInt8, ipID: UInt32, length: UInt32, seq: UInt32) {
+        self.proto = proto
+        self.ipID = ipID
+        self.length = length
+        self.seq = seq
+    }
+
     init?(_ h: HeaderIdentity?) {
         // xtables-monitor prints no protocol for ICMP: such a header is still keyed by its IP id and
         // length (protocol 0), so a walk whose trace id changed at FORWARD is found again.

@@ -52,7 +52,7 @@ struct Stitcher {
     /// Walks open now (each is in `starts`, which also keeps some closed ones until they reach its front).
     private var openWalks = 0
     /// Open walks by invariant key: the first of a chain linked through `OpenWalk.nextWithKey`.
-    private var byKey: [InvariantKey: OpenWalk] = [:]
+    private var byKey = WalkIndex()
     private var byTraceID: [UInt32: OpenWalk] = [:]
     /// Open walks by flow, for events without the IP invariants (ebtables LOG lines); kept only once
     /// such an event was seen.
