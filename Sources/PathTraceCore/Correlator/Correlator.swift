@@ -50,27 +50,30 @@ public struct Correlator {
 
     private let lookup: RuleLookup
     private let memo: LookupMemo
+    /// The walks the current event closed (its storage kept from event to event).
+    private var closing: [Stitcher.Closed] = []
 
     /// Adds the next event. `index` is its number in a stream this correlator sees only part of (the
     /// events of all namespaces, `NamespacedCorrelator`): the windows then count every event of the
     /// stream, so a namespace whose events are rare keeps its walks no longer than a busy one.
     /// Without it, the events this correlator saw are counted.
-    public mutating func add(_ event: TraceEvent, index: Int? = nil) {
+    /// The event is consumed: it moves into its walk's step (a copy would retain every name in it).
+    public mutating func add(_ event: consuming TraceEvent, index: Int? = nil) {
         eventIndex = max(index ?? 0, eventIndex + 1)
         if event.hook == nil, event.origin != .kernelTrace, let declared = memo.basePosition(event) {
-            var event = event
             event.hook = declared.hook
-            record(event)
-        } else {
-            // The event is passed on as it came: a copy would retain every string in it.
-            record(event)
         }
+        record(event)
     }
 
-    private mutating func record(_ event: TraceEvent) {
+    private mutating func record(_ event: consuming TraceEvent) {
         stats.events += 1
         if let t = event.time { lastTime = t }
-        analyze(stitcher.add(event, index: eventIndex))
+        stitcher.add(event, index: eventIndex, closing: &closing)
+        if !closing.isEmpty {
+            for i in closing.indices { analyze(closing[i]) }
+            closing.removeAll(keepingCapacity: true)
+        }
         linker.flush(eventIndex: eventIndex)
     }
 

@@ -17,12 +17,15 @@ public struct NamespacedCorrelator {
     private var retired = Correlator.Stats()
 
     /// One correlator with its namespace's own packet numbers.
+    ///
+    /// Its fields skip Swift's dynamic exclusivity checks (two calls into the runtime for every event):
+    /// a lane is used from one thread, one access at a time.
     private final class Lane {
         /// Its walks' numbers are renumbered under this id (a dropped namespace's next lane has a new one).
         let id: Int
-        var correlator: Correlator?
+        @exclusivity(unchecked) var correlator: Correlator?
         /// `events` when this namespace's last event came.
-        var lastEvent = 0
+        @exclusivity(unchecked) var lastEvent = 0
         init(id: Int) { self.id = id }
     }
     private var lanesMade = 0
@@ -38,7 +41,7 @@ public struct NamespacedCorrelator {
     }
 
     /// Adds an event of namespace `netns` (nil: the namespace is not known, as in a plain kernel log).
-    public mutating func add(_ event: TraceEvent, netns: String?) {
+    public mutating func add(_ event: consuming TraceEvent, netns: String?) {
         events += 1
         let lane = lane(netns)
         lane.lastEvent = events

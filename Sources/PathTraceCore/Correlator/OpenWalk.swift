@@ -19,7 +19,7 @@ final class OpenWalk {
     @exclusivity(unchecked) var firstTime: Double?
     let firstEventIndex: Int
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
-    @exclusivity(unchecked) var finishedTables: [ChainUnit] = []
+    @exclusivity(unchecked) var finishedTables = FinishedUnits()
     /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
     @exclusivity(unchecked) var currentUnit = ChainUnit(table: .empty)
     @exclusivity(unchecked) var confidence: Double = 1
@@ -57,7 +57,7 @@ final class OpenWalk {
         steps = []
         notes = []
         changes = []
-        finishedTables = []
+        finishedTables = FinishedUnits()
         egressPorts = []
     }
 
@@ -76,66 +76,6 @@ final class OpenWalk {
 
     /// The header of the last step that carried one.
     var lastHeader: PacketHeader? { lastHeaderIndex.flatMap { steps[$0].event.header } }
-}
-
-/// The header fields joining and NAT detection compare, copied out of a header (no strings).
-struct HeaderIdentity {
-    var src: IPAddress?
-    var dst: IPAddress?
-    var sport: UInt16?
-    var dport: UInt16?
-    var natSourcePort: UInt16?
-    var natDestinationPort: UInt16?
-    var proto: UInt8?
-    var ttl: UInt8?
-    var ipID: UInt32?
-    var length: UInt32?
-    var tcpSeq: UInt32?
-    var icmpType: UInt8?
-    var icmpCode: UInt8?
-    var icmpSeq: UInt16?
-
-    init(_ h: borrowing PacketHeader) {
-        src = h.src
-        dst = h.dst
-        sport = h.sport
-        dport = h.dport
-        natSourcePort = h.natSourcePort
-        natDestinationPort = h.natDestinationPort
-        proto = h.proto
-        ttl = h.ttl
-        ipID = h.ipID
-        length = h.length
-        tcpSeq = h.tcpSeq
-        icmpType = h.icmpType
-        icmpCode = h.icmpCode
-        icmpSeq = h.icmpSeq
-    }
-
-    var sourceEndpoint: Endpoint? { src.map { Endpoint(address: $0, port: sport) } }
-    var destinationEndpoint: Endpoint? { dst.map { Endpoint(address: $0, port: dport) } }
-
-    /// Without the fields that tell one packet of a flow from the next (IP id, length, TCP sequence):
-    /// an ebtables LOG line prints only addresses, protocol and ports.
-    var isWeak: Bool { ipID == nil && length == nil && tcpSeq == nil }
-
-    /// This identity with the fields `weak` shows put over it: what a packet whose earlier record
-    /// showed `self` looks like at a record that shows only some of its fields.
-    func overlaid(with weak: HeaderIdentity) -> HeaderIdentity {
-        var h = self
-        if let v = weak.src { h.src = v }
-        if let v = weak.dst { h.dst = v }
-        if let v = weak.proto { h.proto = v }
-        if let v = weak.sport {
-            h.sport = v
-            h.natSourcePort = v
-        }
-        if let v = weak.dport {
-            h.dport = v
-            h.natDestinationPort = v
-        }
-        return h
-    }
 }
 
 /// A rewrite of the packet's addresses or ports seen between two events of one walk.
@@ -212,6 +152,13 @@ struct InvariantKey: Hashable {
         FastHash.mix(UInt64(ipID) << 32 | UInt64(seq), UInt64(length) << 8 | UInt64(proto), seed: seed)
     }
 
+    init(proto: UInt8, ipID: UInt32, length: UInt32, seq: UInt32) {
+        self.proto = proto
+        self.ipID = ipID
+        self.length = length
+        self.seq = seq
+    }
+
     init?(_ h: HeaderIdentity?) {
         // xtables-monitor prints no protocol for ICMP: such a header is still keyed by its IP id and
         // length (protocol 0), so a walk whose trace id changed at FORWARD is found again.
@@ -228,7 +175,10 @@ extension PacketHeader {
     var natSourcePort: UInt16? { sport ?? (isEcho ? icmpID : nil) }
     var natDestinationPort: UInt16? { dport ?? (isEcho ? icmpID : nil) }
 
-    var isEcho: Bool {
+    var isEcho: Bool { PacketHeader.isEcho(proto: proto, icmpType: icmpType) }
+
+    /// Whether an ICMP or ICMPv6 type is an echo request or reply.
+    @inline(__always) static func isEcho(proto: UInt8?, icmpType: UInt8?) -> Bool {
         guard let t = icmpType else { return false }
         return proto == IPProtocol.icmp ? (t == 8 || t == 0) : (proto == IPProtocol.icmpv6 && (t == 128 || t == 129))
     }

@@ -52,7 +52,7 @@ struct Stitcher {
     /// Walks open now (each is in `starts`, which also keeps some closed ones until they reach its front).
     private var openWalks = 0
     /// Open walks by invariant key: the first of a chain linked through `OpenWalk.nextWithKey`.
-    private var byKey: [InvariantKey: OpenWalk] = [:]
+    private var byKey = WalkIndex()
     private var byTraceID: [UInt32: OpenWalk] = [:]
     /// Open walks by flow, for events without the IP invariants (ebtables LOG lines); kept only once
     /// such an event was seen.
@@ -73,6 +73,15 @@ struct Stitcher {
     private var clock: Double?
     /// The event index of the last search for walks the clock went back past (see `addEvent`).
     private var clockScan = 0
+    /// Rises with each walk of 4 or more steps that closes, falls twice as fast with each shorter one:
+    /// from `longWalksNeeded` on, new walks get room for 8 steps at once (see `start`).
+    private var longWalks = 0
+    private static let longWalksNeeded = 16
+    /// The questions `note` put to `visibility` lately, by a hash of each.
+    private var noted = [NoteKey?](repeating: nil, count: NoteKey.slots)
+    /// The open walk at the front of `starts` (packet 0: not known), with its first event index and time,
+    /// so the lifetime check of every event reads no walk (see `cutOffLongLived`).
+    private var front = (packet: 0, firstEventIndex: 0, firstTime: 0.0)
     /// Walks closed during the current call, handed to the caller when it returns.
     private var closed: [Closed] = []
 
@@ -103,11 +112,20 @@ struct Stitcher {
 
     /// Adds one event, number `index` of the stream (increasing); returns the walks it closed (idle
     /// ones the event's time expired, and the walk the event completed), oldest first.
-    mutating func add(_ event: TraceEvent, index: Int) -> [Closed] {
+    mutating func add(_ event: consuming TraceEvent, index: Int) -> [Closed] {
         eventIndex = index
         added += 1
         addEvent(event)
         return takeClosed()
+    }
+
+    /// The same, handing the walks it closed over in `closing` (empty on entry): the two lists trade
+    /// places, so neither is allocated again for each walk that closes.
+    mutating func add(_ event: consuming TraceEvent, index: Int, closing: inout [Closed]) {
+        eventIndex = index
+        added += 1
+        addEvent(event)
+        if !closed.isEmpty { swap(&closing, &closed) }
     }
 
     /// Hands over the walks closed since the last call (the list's storage goes with them).
@@ -118,7 +136,35 @@ struct Stitcher {
         return out
     }
 
-    private mutating func addEvent(_ event: TraceEvent) {
+    /// The best join found so far among an event's candidate walks (see `consider`).
+    private struct Choice {
+        var walk: OpenWalk?
+        var position: HookPosition?
+        var cost = Int.max
+        var ties = 0
+    }
+
+    /// Weighs `walk` as the event's next walk: the cheapest join wins, the earliest packet among equals.
+    /// The choice does not depend on the order the candidates come in.
+    private func consider(
+        _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
+        into choice: inout Choice
+    ) {
+        guard let (found, position) = joinCost(walk, event, identity) else { return }
+        var cost = found
+        // A frame's steps come one after another (the kernel runs its hooks in one go): without
+        // the IP invariants, the walk that printed last is the likely one.
+        if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
+        if cost < choice.cost || (cost == choice.cost && walk.packet < (choice.walk?.packet ?? .max)) {
+            if cost < choice.cost { choice.ties = 0 }
+            choice.walk = walk
+            choice.position = position
+            choice.cost = cost
+        }
+        if cost == choice.cost { choice.ties += 1 }
+    }
+
+    private mutating func addEvent(_ event: consuming TraceEvent) {
         if let now = event.time {
             // The search visits every open walk, so on input whose clock jumps at every line (shuffled
             // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
@@ -133,41 +179,25 @@ struct Stitcher {
         cutOffLongLived(now: event.time)
         closeCompleted(now: event.time)
         // The best join among the candidates: the walk with the trace id, then those with the
-        // event's invariant key, or (a record without the IP invariants) its flow (each once). The
-        // choice does not depend on their order.
-        var best: OpenWalk?
-        var bestPosition: HookPosition?
-        var bestCost = Int.max
-        var ties = 0
+        // event's invariant key, or (a record without the IP invariants) its flow (each once).
+        var choice = Choice()
         let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
         let weak = identity?.isWeak ?? false
         // A LOG line prints the fields its rule asked for (no TCP sequence without
         // --log-tcp-sequence): it finds its walk by flow, as an ebtables line does.
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
-        func consider(_ walk: OpenWalk) {
-            guard let (found, position) = joinCost(walk, event, identity) else { return }
-            var cost = found
-            // A frame's steps come one after another (the kernel runs its hooks in one go): without
-            // the IP invariants, the walk that printed last is the likely one.
-            if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
-            if cost < bestCost || (cost == bestCost && walk.packet < (best?.packet ?? .max)) {
-                if cost < bestCost { ties = 0 }
-                best = walk
-                bestPosition = position
-                bestCost = cost
-            }
-            if cost == bestCost { ties += 1 }
-        }
+        // The event's invariant key, when it looks walks up by it (`append` indexes its walk by it).
+        let eventKey = byFlowOnly ? nil : InvariantKey(identity)
         var byID: OpenWalk?
         if let id = event.traceID, let walk = byTraceID[id] {
             byID = walk
-            consider(walk)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
         }
-        if !byFlowOnly, let key = InvariantKey(identity) {
+        if let key = eventKey {
             var next = byKey[key]
             while let walk = next {
-                if walk !== byID { consider(walk) }
+                if walk !== byID { consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice) }
                 next = walk.nextWithKey
             }
         }
@@ -178,35 +208,39 @@ struct Stitcher {
             var scanned = 0
             while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
-                if walk !== byID && (byFlowOnly || walk.invariantKey == nil) { consider(walk) }
+                if walk !== byID && (byFlowOnly || walk.invariantKey == nil) {
+                    consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+                }
                 next = walk.nextWithFlow
                 scanned += 1
             }
         }
-        if best == nil, event.family == .bridge, let walk = lastWalk, !walk.closed, walk !== byID,
+        if choice.walk == nil, event.family == .bridge, let walk = lastWalk, !walk.closed, walk !== byID,
             FrameFlow(identity, of: event) == nil
         {
             // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
             // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
             // whose hooks ran just before is the one.
-            consider(walk)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
         }
-        guard let walk = best else {
-            let walk = start(event)
-            if event.kind == .log && event.family != .bridge {
-                // A LOG line of no traced packet is a record of its own.
+        guard let walk = choice.walk else {
+            // A LOG line of no traced packet is a record of its own.
+            let ownRecord = event.kind == .log && event.family != .bridge
+            let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly)
+            if ownRecord {
                 finish(walk, .complete)
             } else if walk.complete {
                 hold(walk)
             }
             return
         }
-        if ties > 1 {
-            walk.confidence = min(walk.confidence, 1 / Double(ties))
+        if choice.ties > 1 {
+            walk.confidence = min(walk.confidence, 1 / Double(choice.ties))
             walk.notes.append(
-                "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(ties) equal walks")
+                "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(choice.ties) equal walks"
+            )
         }
-        append(event, identity, to: walk, position: bestPosition)
+        append(event, identity, key: eventKey, keyKnown: !byFlowOnly, to: walk, position: choice.position)
         if walk.dropped {
             finish(walk, .complete)
         } else if walk.complete {
@@ -481,10 +515,10 @@ struct Stitcher {
         // Only the fields both records show are compared.
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
         let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
-        if w.src != h.src || w.natSourcePort != h.natSourcePort {
+        if !w.sameSource(as: h) {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
         }
-        if w.dst != h.dst || w.natDestinationPort != h.natDestinationPort {
+        if !w.sameDestination(as: h) {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
         if let a = w.ttl, let b = h.ttl, a != b {
@@ -553,47 +587,52 @@ struct Stitcher {
         return ChainUnit(table: event.tableName, chain: event.chainName)
     }
 
-    static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool {
-        func eq<T: Equatable>(_ x: T?, _ y: T?) -> Bool { x == nil || y == nil || x == y }
-        return eq(a.proto, b.proto) && eq(a.ipID, b.ipID) && eq(a.length, b.length) && eq(a.tcpSeq, b.tcpSeq)
-            && eq(a.icmpType, b.icmpType) && eq(a.icmpSeq, b.icmpSeq) && eq(a.icmpCode, b.icmpCode)
-    }
+    static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool { a.invariantsAgree(with: b) }
 
     // MARK: - Walk bookkeeping
 
-    private mutating func start(_ event: TraceEvent) -> OpenWalk {
+    private mutating func start(
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool
+    ) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
         openWalks += 1
         starts.append(walk)
         if openWalks > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
-        append(
-            event, (event.hasHeader ? HeaderIdentity(event.headerValue) : nil), to: walk,
-            position: position(of: event, in: nil))
-        if let position = walk.lastPosition, !FramePaths.isEntry(position.stage),
-            event.kind != .log || event.family == .bridge
-        {
-            let hook = event.family == .bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
+        let bridge = event.family == .bridge
+        let notes = event.kind != .log || bridge
+        let position = position(of: event, in: nil)
+        // Most walks of a tidy log have 5 to 8 steps: room for 8 at once, instead of growing through 1,
+        // 2, 4 and 8 (a step is over 400 bytes). Only while recent walks were that long: on input that
+        // is not a tidy log most walks have one step, and 8 would hold 3 KB each (scripts/bench-replay.sh,
+        // mutated lines).
+        if longWalks >= Stitcher.longWalksNeeded { walk.steps.reserveCapacity(8) }
+        append(event, identity, key: key, keyKnown: keyKnown, to: walk, position: position)
+        if let position = walk.lastPosition, !FramePaths.isEntry(position.stage), notes {
+            let hook = bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
             walk.notes.append("first step is at \(hook), not where a packet enters: the start is missing")
         }
         return walk
     }
 
     private mutating func append(
-        _ event: TraceEvent, _ identity: HeaderIdentity?, to walk: OpenWalk, position: HookPosition?
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: InvariantKey?, keyKnown: Bool,
+        to walk: OpenWalk, position: HookPosition?
     ) {
         let index = walk.steps.count
         // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
         let ipLog = event.kind == .log && event.family != .bridge
         if let position, let lastPos = walk.lastPosition, position.stage != lastPos.stage {
-            walk.finishedTables.removeAll(keepingCapacity: true)
+            walk.finishedTables.removeAll()
         }
-        if !walk.steps.isEmpty, !ipLog, position?.stage == walk.lastPosition?.stage {
+        // The unit the event ran in (LOG lines leave the walk's as it is).
+        let unit = ipLog ? nil : Stitcher.invocation(event, in: walk)
+        if !walk.steps.isEmpty, let unit, position?.stage == walk.lastPosition?.stage {
             let lastUnit = walk.currentUnit
             let ended =
-                lastUnit != Stitcher.invocation(event, in: walk) || walk.lastTraced.kind == .policy
+                lastUnit != unit || walk.lastTraced.kind == .policy
                 || walk.lastTraced.verdict == .accept
-            if ended && !walk.finishedTables.contains(lastUnit) { walk.finishedTables.append(lastUnit) }
+            if ended { walk.finishedTables.insert(lastUnit) }
         }
         if let position {
             let stage = position.stage
@@ -608,34 +647,34 @@ struct Stitcher {
         var identity = identity
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
-        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity { identity = w.overlaid(with: h) }
+        var overlaid = false
+        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
+            identity = w.overlaid(with: h)
+            overlaid = true
+        }
         if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position {
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
-            if w.src != h.src || w.natSourcePort != h.natSourcePort, let b = w.sourceEndpoint, let a = h.sourceEndpoint
-            {
+            if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
                 walk.changes.append(
                     HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
             }
-            if w.dst != h.dst || w.natDestinationPort != h.natDestinationPort, let b = w.destinationEndpoint,
+            if !w.sameDestination(as: h), let b = w.destinationEndpoint,
                 let a = h.destinationEndpoint
             {
                 walk.changes.append(
                     HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
             }
         }
-        if !ipLog { walk.currentUnit = Stitcher.invocation(event, in: walk) }
+        if let unit { walk.currentUnit = unit }
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
             let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
-            visibility.note(
+            note(
                 walk.currentUnit, at: hook, nat: event.tableName == .nat || (event.kind == .rule && isNat(event)),
                 legacyTable: legacy ? event.tableName : nil)
         }
-        // Most walks have 5 to 8 steps: room for 8 once a second step comes, instead of growing through
-        // 2, 4 and 8 (a step is over 500 bytes). Not at the first: on input that is not a tidy log most
-        // walks have one step, and 8 would hold 4 KB each (scripts/bench-replay.sh, mutated lines).
-        if index == 1 { walk.steps.reserveCapacity(8) }
-        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: event.verdict))
+        // Room for 8 once a second step comes, when the first did not make it (see `start`).
+        if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         if let position { walk.lastPosition = position }
         if let identity {
             walk.lastIdentity = identity
@@ -650,7 +689,8 @@ struct Stitcher {
             if flowIndexing, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
                 indexFlow(walk, flow: flow)
             }
-            let key = isWeak ? nil : InvariantKey(identity)
+            // The event's own key when `addEvent` made it and the identity is the event's.
+            let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(identity)
             if key != walk.invariantKey {
                 if let old = walk.invariantKey { unindex(walk, key: old) }
                 if let key {
@@ -684,6 +724,22 @@ struct Stitcher {
             // iptables' nat is the last table at INPUT and POSTROUTING: its policy ends the walk.
             walk.complete = true
         }
+        // Last, so the event moves into the step instead of being copied (a copy retains every name in it).
+        let verdict = event.verdict
+        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: verdict))
+    }
+
+    /// Tells `visibility` what printed where, once per distinct question: every event asks, and a
+    /// repeated question changes nothing there (its sets only grow).
+    private mutating func note(_ unit: ChainUnit, at hook: Hook, nat: Bool, legacyTable: Name?) {
+        guard let key = NoteKey(unit, hook: hook, nat: nat, legacyTable: legacyTable) else {
+            visibility.note(unit, at: hook, nat: nat, legacyTable: legacyTable)
+            return
+        }
+        let slot = key.slot
+        if noted[slot] == key { return }
+        visibility.note(unit, at: hook, nat: nat, legacyTable: legacyTable)
+        noted[slot] = key
     }
 
     /// Takes `walk` out of the chain of walks with `key`.
@@ -707,6 +763,8 @@ struct Stitcher {
     private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
         guard !walk.closed else { return }
         walk.closed = true
+        if walk.packet == front.packet { front.packet = 0 }
+        longWalks = walk.steps.count >= 4 ? min(longWalks + 1, 2 * Stitcher.longWalksNeeded) : max(longWalks - 2, 0)
         openWalks -= 1
         if let key = walk.invariantKey { unindex(walk, key: key) }
         if let flow = walk.flowKey { unindex(walk, flow: flow) }
@@ -731,6 +789,10 @@ struct Stitcher {
     /// Cuts off the walks that started more than the lifetime ago (in events, or in trace time at
     /// `now`). Only the oldest is looked at in time: the event bound holds whatever the clock does.
     private mutating func cutOffLongLived(now: Double?) {
+        if front.packet != 0, eventIndex - front.firstEventIndex <= limits.lifetimeEvents {
+            guard let now, now - front.firstTime > limits.lifetimeSeconds else { return }
+        }
+        front.packet = 0
         while let walk = oldestOpen() {
             let events = eventIndex - walk.firstEventIndex
             let note: String
@@ -743,6 +805,7 @@ struct Stitcher {
                     "cut off \(Stitcher.seconds(now - t)) s after its first step: one packet's steps lie closer "
                     + "together, so the rest of this walk is not in view"
             } else {
+                if let t = walk.firstTime { front = (walk.packet, walk.firstEventIndex, t) }
                 return
             }
             // A complete walk was only waiting for its frame's bridge steps.

@@ -18,10 +18,32 @@ public enum FramePaths {
         public var layer: Netfilter.Layer
         public var hook: Hook
 
-        public init(_ layer: Netfilter.Layer, _ hook: Hook) {
+        @inline(__always) public init(_ layer: Netfilter.Layer, _ hook: Hook) {
             self.layer = layer
             // broute runs at the bridge PREROUTING hook (since Linux 5.3, at NF_BR_PRI_FIRST).
             self.hook = layer == .bridge && hook == .brouting ? .prerouting : hook
+        }
+
+        /// Field by field, inlined: the stitcher compares stages for every candidate of every event.
+        @inline(__always) public static func == (a: Stage, b: Stage) -> Bool {
+            a.layer == b.layer && a.hook == b.hook
+        }
+
+        /// Distinct stages: the layers times the hooks.
+        static let count = 12
+
+        /// A small number per stage, for the tables of `FramePaths`.
+        @inline(__always) var code: Int {
+            let h: Int
+            switch hook {
+            case .prerouting: h = 0
+            case .input: h = 1
+            case .forward: h = 2
+            case .output: h = 3
+            case .postrouting: h = 4
+            case .brouting: h = 5
+            }
+            return layer == .bridge ? h &+ 6 : h
         }
     }
 
@@ -53,6 +75,28 @@ public enum FramePaths {
         [iOut, iPost, bOut, bPost],
     ]
 
+    /// Bit i: `all[i]` has the stage (indexed by `Stage.code`).
+    static let through: [UInt8] = (0..<Stage.count).map { code in
+        var mask: UInt8 = 0
+        for (i, path) in all.enumerated() where path.contains(where: { $0.code == code }) { mask |= 1 << UInt8(i) }
+        return mask
+    }
+
+    /// Bit i: on `all[i]`, stage `to` comes after stage `from` (indexed by `from.code * Stage.count +
+    /// to.code`). Tables instead of searching the paths: the stitcher asks for every candidate of every
+    /// event (issue 10's replay benchmark).
+    static let later: [UInt8] = (0..<Stage.count * Stage.count).map { pair in
+        let (from, to) = pair.quotientAndRemainder(dividingBy: Stage.count)
+        var mask: UInt8 = 0
+        for (i, path) in all.enumerated() {
+            guard let here = path.firstIndex(where: { $0.code == from }),
+                let there = path.firstIndex(where: { $0.code == to }), there > here
+            else { continue }
+            mask |= 1 << UInt8(i)
+        }
+        return mask
+    }
+
     /// The set of paths a walk can still be on, and where it is on them.
     public struct Progress: Sendable, Equatable {
         /// Bit i: `all[i]` fits every stage so far.
@@ -61,8 +105,7 @@ public enum FramePaths {
 
         /// The paths through `stage`, standing at it.
         public init?(at stage: Stage) {
-            var mask: UInt8 = 0
-            for (i, path) in FramePaths.all.enumerated() where path.contains(stage) { mask |= 1 << UInt8(i) }
+            let mask = FramePaths.through[stage.code]
             guard mask != 0 else { return nil }
             paths = mask
             self.stage = stage
@@ -72,11 +115,7 @@ public enum FramePaths {
         /// open); nil when no path has `next` after the current stage.
         public func advanced(to next: Stage) -> Progress? {
             if next == stage { return self }
-            var mask: UInt8 = 0
-            for (i, path) in FramePaths.all.enumerated() where paths & (1 << UInt8(i)) != 0 {
-                guard let here = path.firstIndex(of: stage), let there = path.firstIndex(of: next) else { continue }
-                if there > here { mask |= 1 << UInt8(i) }
-            }
+            let mask = paths & FramePaths.later[stage.code &* Stage.count &+ next.code]
             guard mask != 0 else { return nil }
             return Progress(paths: mask, stage: next)
         }
@@ -88,11 +127,7 @@ public enum FramePaths {
             guard next == FramePaths.bFwd || next == FramePaths.bOut,
                 stage == FramePaths.bPost || stage == FramePaths.iPost
             else { return nil }
-            var mask: UInt8 = 0
-            for (i, path) in FramePaths.all.enumerated() where paths & (1 << UInt8(i)) != 0 {
-                guard let here = path.firstIndex(of: stage), let there = path.firstIndex(of: next) else { continue }
-                if there < here { mask |= 1 << UInt8(i) }
-            }
+            let mask = paths & FramePaths.later[next.code &* Stage.count &+ stage.code]
             guard mask != 0 else { return nil }
             return Progress(paths: mask, stage: next)
         }

@@ -110,7 +110,7 @@ public struct HookPosition: Sendable, Equatable, Comparable {
     }
 
     /// The hook and layer, as the frame paths name them.
-    public var stage: FramePaths.Stage { FramePaths.Stage(layer, hook) }
+    @inline(__always) public var stage: FramePaths.Stage { FramePaths.Stage(layer, hook) }
 
     public static func < (a: HookPosition, b: HookPosition) -> Bool {
         let ra = Netfilter.rank(a.hook)
