@@ -165,7 +165,11 @@ struct ReplyLinker {
         let last = lastHeaderIndex.flatMap {
             walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil
         }
-        if !linkByConntrack(&walk) && !link(&walk, last: last) { register(walk) }
+        // The steps stay as they are while linking: the first header's key is read once.
+        let first = ReplyLinker.firstKey(walk)
+        if !linkByConntrack(&walk, first: first) && !link(&walk, first: first, last: last) {
+            register(walk, first: first)
+        }
         let closedTime = walk.steps.last?.event.time
         closed.insert(taking: &walk, closedAt: eventIndex, closedTime: closedTime, at: walk.packet - nextRelease)
         idleUntil = nil
@@ -173,13 +177,23 @@ struct ReplyLinker {
 
     /// Releases what is ready; `force` releases everything (end of input). `now` (live tracing) also
     /// releases a held walk once it waited `holdSeconds`.
+    ///
+    /// Called after every event; most calls have nothing to do, and are answered here, inlined into the
+    /// caller (scripts/bench-replay.sh).
+    @inline(__always)
     mutating func flush(eventIndex: Int, now: Double? = nil, force: Bool = false) {
         if !force, now == nil, let until = idleUntil, eventIndex < until { return }
+        releaseReady(eventIndex: eventIndex, now: now, force: force)
+    }
+
+    private mutating func releaseReady(eventIndex: Int, now: Double?, force: Bool) {
         idleUntil = nil
         // The head is read in place and then moved out: copying a walk retains all its arrays.
         while closed.hasFirst {
             let closedAt = closed.first.closedAt
-            let pending = closed.first.walk.nat.contains { $0.after == nil && $0.direction == "original" }
+            let pending = closed.first.walk.nat.indices.contains {
+                closed.first.walk.nat[$0].after == nil && closed.first.walk.nat[$0].direction == "original"
+            }
             var waited = eventIndex - closedAt >= holdEvents
             if let now, let t = closed.first.closedTime, now - t >= holdSeconds { waited = true }
             if pending && !force && !waited && closed.count <= maxHeld {
@@ -199,12 +213,12 @@ struct ReplyLinker {
         }
     }
 
-    private mutating func register(_ walk: PacketWalk) {
+    private mutating func register(_ walk: PacketWalk, first: FlowKey?) {
         // By index: the closure of `contains(where:)` is given a copy of each rewrite.
         let opened = walk.nat.indices.contains {
             walk.nat[$0].direction == "original" && !walk.nat[$0].at.hasPrefix("conntrack")
         }
-        guard opened, let key = ReplyLinker.firstKey(walk) else { return }
+        guard opened, let key = first else { return }
         openers[PacketKey(walk.packet)] = OpenerTypes(walk.nat)
         remember(key, walk.packet, translated: false)
         let all = ReplyLinker.translated(key, walk.nat)
@@ -233,7 +247,7 @@ struct ReplyLinker {
     /// Ties a walk to the first walk of its conntrack entry when nft printed the entry's id (a reply
     /// when its direction is `reply`); remembers the id of a walk that opens one. Returns whether it
     /// linked.
-    private mutating func linkByConntrack(_ walk: inout PacketWalk) -> Bool {
+    private mutating func linkByConntrack(_ walk: inout PacketWalk, first: FlowKey?) -> Bool {
         guard let ct = ReplyLinker.conntrackWithID(walk), let id = ct.id else { return false }
         // `ct state new` opens a connection, also when the kernel recycled an id seen before.
         guard let opener = byConntrackID[id], opener != walk.packet, !ct.isNew else {
@@ -245,7 +259,7 @@ struct ReplyLinker {
         walk.connection = opener
         if reply { walk.replyTo = opener }
         adoptTypes(&walk, from: opener, reply: reply)
-        if reply, let first = ReplyLinker.firstKey(walk) {
+        if reply, let first {
             ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketKey(opener)], from: first)
         }
         return true
@@ -291,9 +305,9 @@ struct ReplyLinker {
     }
 
     /// Returns whether the walk belongs to a known connection (and so opens none).
-    private mutating func link(_ walk: inout PacketWalk, last: FlowKey?) -> Bool {
-        guard let first = ReplyLinker.firstKey(walk) else { return false }
-        if let opener = before[first], opener != walk.packet {
+    private mutating func link(_ walk: inout PacketWalk, first: FlowKey?, last: FlowKey?) -> Bool {
+        guard let first else { return false }
+        if !before.isEmpty, let opener = before[first], opener != walk.packet {
             walk.connection = opener
             adoptTypes(&walk, from: opener, reply: false)
             return true
@@ -301,8 +315,13 @@ struct ReplyLinker {
         // A reply de-NATed in view matches the opener's tuple; one whose de-NAT is out of view matches
         // the opener's tuple after NAT (all of it, or only its destination side when MASQUERADE's
         // address is not known yet).
-        let opener =
-            last.flatMap { before[$0.reversed] } ?? after[first.reversed] ?? last.flatMap { after[$0.reversed] }
+        // (An empty table is not hashed into: a log without NAT keeps them empty.)
+        let lastReversed = last?.reversed
+        var opener: Int?
+        if !before.isEmpty, let lastReversed { opener = before[lastReversed] }
+        if opener == nil, !after.isEmpty {
+            opener = after[first.reversed] ?? lastReversed.flatMap { after[$0] }
+        }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
         walk.replyTo = opener

@@ -356,7 +356,7 @@ struct WalkAnalyzer {
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
-                    after: change.after.description, at: WalkAnalyzer.place(step), evidence: .observed,
+                    after: change.after.description, at: place(step), evidence: .observed,
                     rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText)
             } else {
                 rewrite = NatRewrite(
@@ -367,7 +367,8 @@ struct WalkAnalyzer {
             result.append(rewrite)
         }
         // The flow as it entered, for nat steps whose record has no header of its own (found when needed).
-        var firstWithHeader: Int??
+        var firstWithHeader: Int?
+        var searched = false
         for i in steps.indices where isNatStep(steps.address(i)) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
             let step = steps.address(i)
@@ -376,8 +377,11 @@ struct WalkAnalyzer {
             if step.pointee.event.hasHeader {
                 headerIndex = i
             } else {
-                if firstWithHeader == nil { firstWithHeader = WalkAnalyzer.firstWithHeader(steps) }
-                guard let found = firstWithHeader! else { continue }
+                if !searched {
+                    firstWithHeader = WalkAnalyzer.firstWithHeader(steps)
+                    searched = true
+                }
+                guard let found = firstWithHeader else { continue }
                 headerIndex = found
             }
             let spec = natSpec(step)
@@ -408,7 +412,7 @@ struct WalkAnalyzer {
             result.append(
                 NatRewrite(
                     type: type, field: field, before: before.description, after: after,
-                    at: WalkAnalyzer.place(step), evidence: spec == nil ? .chain : .rule,
+                    at: place(step), evidence: spec == nil ? .chain : .rule,
                     rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText))
         }
         return result
@@ -424,6 +428,27 @@ struct WalkAnalyzer {
         }
         return any
     }
+
+    /// `table:chain` of a NAT step: the last one made is kept, as a log's NAT steps are mostly at a
+    /// few chains.
+    private func place(_ step: UnsafePointer<WalkStep>) -> String {
+        if step.pointee.event.tableName == lastPlace.table && step.pointee.event.chainName == lastPlace.chain {
+            return lastPlace.text
+        }
+        let text = WalkAnalyzer.place(step)
+        lastPlace.table = step.pointee.event.tableName
+        lastPlace.chain = step.pointee.event.chainName
+        lastPlace.text = text
+        return text
+    }
+
+    /// The last `place` made, by its table and chain.
+    private final class Place {
+        var table = Name.empty
+        var chain = Name.empty
+        var text = ":"
+    }
+    private let lastPlace = Place()
 
     /// `table:chain`, built from the names' bytes in one string (no intermediate strings).
     static func place(_ step: UnsafePointer<WalkStep>) -> String {
