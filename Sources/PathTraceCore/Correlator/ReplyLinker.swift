@@ -170,7 +170,8 @@ struct ReplyLinker {
         if !linkByConntrack(&walk, first: first) && !link(&walk, first: first, last: last) {
             register(walk, first: first)
         }
-        let closedTime = walk.steps.last?.event.time
+        // By index: `steps.last` copies the step.
+        let closedTime = walk.steps.isEmpty ? nil : walk.steps[walk.steps.count - 1].event.time
         closed.insert(taking: &walk, closedAt: eventIndex, closedTime: closedTime, at: walk.packet - nextRelease)
         idleUntil = nil
     }

@@ -17,7 +17,8 @@ struct WalkAnalyzer {
         resolves = lookup != nil && !(lookup is TextRuleLookup)
     }
 
-    /// The finished walk of `open`, made in `walk` (whatever it held is dropped): returning it would copy it.
+    /// The finished walk of `open`, made in `walk`, which must be new (`PacketWalk(packet:family:)`): its
+    /// fields are set one by one, as replacing it whole would destroy the empty walk first.
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason, into walk: inout PacketWalk) {
         // A frame's walk is of its IP family once an IP hook saw it; bridge steps alone make a bridge walk.
         // (Read in place: `first(where:)`, or the array's subscript, would copy the step out.)
@@ -25,7 +26,8 @@ struct WalkAnalyzer {
             let i = steps.indices.first { steps.address($0).pointee.event.family != .bridge } ?? steps.indices.first
             return i.map { steps.address($0).pointee.event.family }
         }
-        walk = PacketWalk(packet: open.packet, family: family ?? .ipv4)
+        walk.packet = open.packet
+        walk.family = family ?? .ipv4
         // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
         swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
