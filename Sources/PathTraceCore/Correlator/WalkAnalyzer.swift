@@ -40,8 +40,8 @@ struct WalkAnalyzer {
         }
         resolveRules(&walk)
         WalkAnalyzer.protocolFromRules(&walk)
-        inferStepVerdicts(&walk)
-        classify(&walk, open: open, reason: reason)
+        let summary = inferStepVerdicts(&walk)
+        classify(&walk, summary: summary, reason: reason)
         let walkFamily = walk.family
         walk.nat = walk.steps.withUnsafeBufferPointer { natRewrites($0, family: walkFamily, open: open) }
     }
@@ -86,20 +86,26 @@ struct WalkAnalyzer {
     }
 
     /// Legacy TRACE prints no verdict: infer each from what the kernel printed next, or from the rule's target.
-    private func inferStepVerdicts(_ walk: inout PacketWalk) {
+    /// Returns what classification needs, gathered in the same pass (a step's verdict depends on the
+    /// events after it, not on their verdicts, so it is final once inferred).
+    private func inferStepVerdicts(_ walk: inout PacketWalk) -> StepSummary {
+        var summary = StepSummary()
         walk.steps.withUnsafeMutableBufferPointer { steps in
             for i in steps.indices {
                 let step = steps.address(i)
-                guard case .none = step.pointee.verdict, step.pointee.event.kind != .log else { continue }
-                // Assigned once and moved in: a verdict holds a name, so each copy of one is a retain.
-                if let verdict = inferVerdict(steps, i) {
-                    step.pointee.verdictInferred = true
-                    step.pointee.verdict = verdict
-                } else {
-                    step.pointee.verdictInferred = false
+                if case .none = step.pointee.verdict, step.pointee.event.kind != .log {
+                    // Assigned once and moved in: a verdict holds a name, so each copy of one is a retain.
+                    if let verdict = inferVerdict(steps, i) {
+                        step.pointee.verdictInferred = true
+                        step.pointee.verdict = verdict
+                    } else {
+                        step.pointee.verdictInferred = false
+                    }
                 }
+                summary.add(UnsafePointer(step))
             }
         }
+        return summary
     }
 
     /// The inferred verdict of step i (not a LOG line), whose source printed none.
@@ -158,29 +164,26 @@ struct WalkAnalyzer {
         /// Every step is an IP LOG line.
         var onlyLogs = true
 
-        /// Steps are read in place: a copied step retains every name of its event.
-        init(_ steps: UnsafeBufferPointer<WalkStep>) {
-            for i in steps.indices {
-                let step = steps.address(i)
-                let bridge = step.pointee.event.family == .bridge
-                if step.pointee.event.kind != .log || bridge { onlyLogs = false }
-                if let hook = step.pointee.hook {
-                    let stage = FramePaths.Stage(bridge ? .bridge : .ip, hook)
-                    if first == nil { first = stage }
-                    last = stage
-                    if bridge { bridgeSeen |= StepSummary.bit(hook) } else { seen |= StepSummary.bit(hook) }
-                }
-                switch step.pointee.verdict {
-                case .drop: dropped = true
-                case .queue: queued = true
-                default: break
-                }
-                if step.pointee.hook == .forward && step.pointee.event.physInName != nil
-                    && step.pointee.event.physOutName != nil
-                    && step.pointee.event.inIfaceName == step.pointee.event.outIfaceName
-                {
-                    bridgedStep = true
-                }
+        /// Adds the next step, read in place: a copied step retains every name of its event.
+        mutating func add(_ step: UnsafePointer<WalkStep>) {
+            let bridge = step.pointee.event.family == .bridge
+            if step.pointee.event.kind != .log || bridge { onlyLogs = false }
+            if let hook = step.pointee.hook {
+                let stage = FramePaths.Stage(bridge ? .bridge : .ip, hook)
+                if first == nil { first = stage }
+                last = stage
+                if bridge { bridgeSeen |= StepSummary.bit(hook) } else { seen |= StepSummary.bit(hook) }
+            }
+            switch step.pointee.verdict {
+            case .drop: dropped = true
+            case .queue: queued = true
+            default: break
+            }
+            if step.pointee.hook == .forward && step.pointee.event.physInName != nil
+                && step.pointee.event.physOutName != nil
+                && step.pointee.event.inIfaceName == step.pointee.event.outIfaceName
+            {
+                bridgedStep = true
             }
         }
 
@@ -196,10 +199,9 @@ struct WalkAnalyzer {
         }
     }
 
-    private func classify(_ walk: inout PacketWalk, open: OpenWalk, reason: Stitcher.CloseReason) {
+    private func classify(_ walk: inout PacketWalk, summary: StepSummary, reason: Stitcher.CloseReason) {
         guard !walk.steps.isEmpty else { return }
         let lastIndex = walk.steps.count - 1
-        let summary = walk.steps.withUnsafeBufferPointer { StepSummary($0) }
         if summary.onlyLogs {
             walk.path = .incomplete
             return
@@ -343,7 +345,7 @@ struct WalkAnalyzer {
     // MARK: - NAT
 
     private func natRewrites(_ steps: UnsafeBufferPointer<WalkStep>, family: Family, open: OpenWalk) -> [NatRewrite] {
-        if open.changes.isEmpty && !anyNatStep(steps) { return [] }
+        // (No scan for a NAT step first: the loop over them below is that scan.)
         var result: [NatRewrite] = []
         var explained = Set<Int>()
         for change in open.changes {
