@@ -52,8 +52,9 @@ struct WalkAnalyzer {
         guard resolves, let lookup, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
             return nil
         }
+        // The names' strings, not `event.table`: a computed property read through the pointer copies the event.
         return lookup.resolve(
-            table: step.pointee.event.table, chain: step.pointee.event.chain, rule: ref,
+            table: step.pointee.event.tableName.string, chain: step.pointee.event.chainName.string, rule: ref,
             family: step.pointee.event.family)
     }
 
@@ -142,7 +143,7 @@ struct WalkAnalyzer {
         // Without a ruleset (`resolves` false) the lookup knows no policy.
         if resolves, step.pointee.event.kind == .policy, let lookup,
             let policy = lookup.policy(
-                table: step.pointee.event.table, chain: step.pointee.event.chain,
+                table: step.pointee.event.tableName.string, chain: step.pointee.event.chainName.string,
                 family: step.pointee.event.family)
         {
             return StepVerdict(policy)
@@ -361,7 +362,7 @@ struct WalkAnalyzer {
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
                     after: change.after.description, at: place(step), evidence: .observed,
-                    rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText)
+                    rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             } else {
                 rewrite = NatRewrite(
                     type: change.field == "dst" ? .dnat : .snat, field: change.field,
@@ -417,9 +418,15 @@ struct WalkAnalyzer {
                 NatRewrite(
                     type: type, field: field, before: before.description, after: after,
                     at: place(step), evidence: spec == nil ? .chain : .rule,
-                    rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText))
+                    rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step)))
         }
         return result
+    }
+
+    /// The step's rule text, read from its name: `event.ruleText` through a pointer copies the event.
+    private static func ruleText(_ step: UnsafePointer<WalkStep>) -> String? {
+        guard let name = step.pointee.event.ruleTextName else { return nil }
+        return name.string
     }
 
     /// The first step with a header, preferring one with the IP header's own fields.
