@@ -369,7 +369,7 @@ struct WalkAnalyzer {
                     before: change.before.description, after: change.after.description,
                     at: "conntrack:\(change.from.hook.rawValue)", evidence: .observed)
             }
-            result.append(rewrite)
+            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
         }
         // The flow as it entered, for nat steps whose record has no header of its own (found when needed).
         var firstWithHeader: Int?
@@ -414,11 +414,13 @@ struct WalkAnalyzer {
                     after = Endpoint(address: r.address, port: r.port).description
                 }
             }
-            result.append(
-                NatRewrite(
-                    type: type, field: field, before: before.description, after: after,
-                    at: place(step), evidence: spec == nil ? .chain : .rule,
-                    rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step)))
+            let rewrite = NatRewrite(
+                type: type, field: field, before: before.description, after: after,
+                at: place(step), evidence: spec == nil ? .chain : .rule,
+                rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
+            // A walk has one rewrite, mostly: an array literal makes it in place, where `append` grows an
+            // empty array and copies the rewrite in (scripts/bench-replay.sh).
+            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
         }
         return result
     }
