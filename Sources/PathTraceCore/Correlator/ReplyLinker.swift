@@ -95,6 +95,14 @@ struct ReplyLinker {
         }
     }
 
+    /// A packet number as the openers' table hashes it: one multiply-mix instead of SipHash (see `FastHash`).
+    struct PacketKey: Hashable {
+        let packet: Int
+        init(_ packet: Int) { self.packet = packet }
+        func hash(into hasher: inout Hasher) { hasher.combine(packet) }
+        func _rawHashValue(seed: Int) -> Int { FastHash.mix(UInt64(bitPattern: Int64(packet)), 0, seed: seed) }
+    }
+
     /// What a released opener still lends later packets and replies: the type of its first
     /// original-direction translation of each field.
     struct OpenerTypes {
@@ -105,11 +113,12 @@ struct ReplyLinker {
         var dstBefore: String?
 
         init(_ nat: [NatRewrite]) {
-            for rewrite in nat where rewrite.direction == "original" {
-                if rewrite.field == "src" && src == nil { src = rewrite.type }
-                if rewrite.field == "dst" && dst == nil {
-                    dst = rewrite.type
-                    if rewrite.type == .dnat || rewrite.type == .redirect { dstBefore = rewrite.before }
+            // By index: `for rewrite in nat` copies each rewrite, retaining its five strings.
+            for i in nat.indices where nat[i].direction == "original" {
+                if nat[i].field == "src" && src == nil { src = nat[i].type }
+                if nat[i].field == "dst" && dst == nil {
+                    dst = nat[i].type
+                    if nat[i].type == .dnat || nat[i].type == .redirect { dstBefore = nat[i].before }
                 }
             }
         }
@@ -135,7 +144,7 @@ struct ReplyLinker {
     private var after: [FlowKey: Int] = [:]
     /// Each remembered opener, so its translations can be named after it has been released (while
     /// it is held, its own NAT list in `closed` is used and updated).
-    private var openers: [Int: OpenerTypes] = [:]
+    private var openers: [PacketKey: OpenerTypes] = [:]
     /// Registered keys, oldest first from `orderHead` once full: (key, translated, packet).
     private var order: [(FlowKey, Bool, Int)] = []
     private var orderHead = 0
@@ -156,21 +165,36 @@ struct ReplyLinker {
         let last = lastHeaderIndex.flatMap {
             walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil
         }
-        if !linkByConntrack(&walk) && !link(&walk, last: last) { register(walk) }
-        let closedTime = walk.steps.last?.event.time
+        // The steps stay as they are while linking: the first header's key is read once.
+        let first = ReplyLinker.firstKey(walk)
+        if !linkByConntrack(&walk, first: first) && !link(&walk, first: first, last: last) {
+            register(walk, first: first)
+        }
+        // By index: `steps.last` copies the step.
+        let closedTime = walk.steps.isEmpty ? nil : walk.steps[walk.steps.count - 1].event.time
         closed.insert(taking: &walk, closedAt: eventIndex, closedTime: closedTime, at: walk.packet - nextRelease)
         idleUntil = nil
     }
 
     /// Releases what is ready; `force` releases everything (end of input). `now` (live tracing) also
     /// releases a held walk once it waited `holdSeconds`.
+    ///
+    /// Called after every event; most calls have nothing to do, and are answered here, inlined into the
+    /// caller (scripts/bench-replay.sh).
+    @inline(__always)
     mutating func flush(eventIndex: Int, now: Double? = nil, force: Bool = false) {
         if !force, now == nil, let until = idleUntil, eventIndex < until { return }
+        releaseReady(eventIndex: eventIndex, now: now, force: force)
+    }
+
+    private mutating func releaseReady(eventIndex: Int, now: Double?, force: Bool) {
         idleUntil = nil
         // The head is read in place and then moved out: copying a walk retains all its arrays.
         while closed.hasFirst {
             let closedAt = closed.first.closedAt
-            let pending = closed.first.walk.nat.contains { $0.after == nil && $0.direction == "original" }
+            let pending = closed.first.walk.nat.indices.contains {
+                closed.first.walk.nat[$0].after == nil && closed.first.walk.nat[$0].direction == "original"
+            }
             var waited = eventIndex - closedAt >= holdEvents
             if let now, let t = closed.first.closedTime, now - t >= holdSeconds { waited = true }
             if pending && !force && !waited && closed.count <= maxHeld {
@@ -190,10 +214,13 @@ struct ReplyLinker {
         }
     }
 
-    private mutating func register(_ walk: PacketWalk) {
-        let opened = walk.nat.contains { $0.direction == "original" && !$0.at.hasPrefix("conntrack") }
-        guard opened, let key = ReplyLinker.firstKey(walk) else { return }
-        openers[walk.packet] = OpenerTypes(walk.nat)
+    private mutating func register(_ walk: PacketWalk, first: FlowKey?) {
+        // By index: the closure of `contains(where:)` is given a copy of each rewrite.
+        let opened = walk.nat.indices.contains {
+            walk.nat[$0].direction == "original" && !walk.nat[$0].at.hasPrefix("conntrack")
+        }
+        guard opened, let key = first else { return }
+        openers[PacketKey(walk.packet)] = OpenerTypes(walk.nat)
         remember(key, walk.packet, translated: false)
         let all = ReplyLinker.translated(key, walk.nat)
         let dst = ReplyLinker.translated(key, walk.nat, only: "dst")
@@ -215,13 +242,13 @@ struct ReplyLinker {
         }
         let (old, wasTranslated, oldPacket) = oldest
         if wasTranslated { after[old] = nil } else { before[old] = nil }
-        openers[oldPacket] = nil
+        openers[PacketKey(oldPacket)] = nil
     }
 
     /// Ties a walk to the first walk of its conntrack entry when nft printed the entry's id (a reply
     /// when its direction is `reply`); remembers the id of a walk that opens one. Returns whether it
     /// linked.
-    private mutating func linkByConntrack(_ walk: inout PacketWalk) -> Bool {
+    private mutating func linkByConntrack(_ walk: inout PacketWalk, first: FlowKey?) -> Bool {
         guard let ct = ReplyLinker.conntrackWithID(walk), let id = ct.id else { return false }
         // `ct state new` opens a connection, also when the kernel recycled an id seen before.
         guard let opener = byConntrackID[id], opener != walk.packet, !ct.isNew else {
@@ -233,8 +260,8 @@ struct ReplyLinker {
         walk.connection = opener
         if reply { walk.replyTo = opener }
         adoptTypes(&walk, from: opener, reply: reply)
-        if reply, let first = ReplyLinker.firstKey(walk) {
-            ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
+        if reply, let first {
+            ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketKey(opener)], from: first)
         }
         return true
     }
@@ -252,10 +279,18 @@ struct ReplyLinker {
 
     /// The conntrack record of the walk's first step that names its entry's id (nft ≥ 1.1), read once.
     private static func conntrackWithID(_ walk: borrowing PacketWalk) -> ConntrackRecord? {
-        for i in walk.steps.indices where walk.steps[i].event.hasHeader {
-            if let ct = walk.steps[i].event.headerValue.conntrack, ct.id != nil { return ct }
+        walk.steps.withUnsafeBufferPointer { steps in
+            for i in steps.indices {
+                // Steps read in place, and the record parsed only when an item may be one (`ct …`): a
+                // legacy TRACE line keeps its TCP options there.
+                let step = steps.address(i)
+                guard step.pointee.event.hasHeader,
+                    step.pointee.event.headerValue.extra.contains(where: { $0.utf8.first == UInt8(ascii: "c") })
+                else { continue }
+                if let ct = step.pointee.event.headerValue.conntrack, ct.id != nil { return ct }
+            }
+            return nil
         }
-        return nil
     }
 
     private mutating func rememberConntrack(_ id: UInt32, _ packet: Int) {
@@ -271,9 +306,9 @@ struct ReplyLinker {
     }
 
     /// Returns whether the walk belongs to a known connection (and so opens none).
-    private mutating func link(_ walk: inout PacketWalk, last: FlowKey?) -> Bool {
-        guard let first = ReplyLinker.firstKey(walk) else { return false }
-        if let opener = before[first], opener != walk.packet {
+    private mutating func link(_ walk: inout PacketWalk, first: FlowKey?, last: FlowKey?) -> Bool {
+        guard let first else { return false }
+        if !before.isEmpty, let opener = before[first], opener != walk.packet {
             walk.connection = opener
             adoptTypes(&walk, from: opener, reply: false)
             return true
@@ -281,13 +316,18 @@ struct ReplyLinker {
         // A reply de-NATed in view matches the opener's tuple; one whose de-NAT is out of view matches
         // the opener's tuple after NAT (all of it, or only its destination side when MASQUERADE's
         // address is not known yet).
-        let opener =
-            last.flatMap { before[$0.reversed] } ?? after[first.reversed] ?? last.flatMap { after[$0.reversed] }
+        // (An empty table is not hashed into: a log without NAT keeps them empty.)
+        let lastReversed = last?.reversed
+        var opener: Int?
+        if !before.isEmpty, let lastReversed { opener = before[lastReversed] }
+        if opener == nil, !after.isEmpty {
+            opener = after[first.reversed] ?? lastReversed.flatMap { after[$0] }
+        }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
         walk.replyTo = opener
         adoptTypes(&walk, from: opener, reply: true)
-        ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
+        ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketKey(opener)], from: first)
         return true
     }
 
@@ -308,7 +348,7 @@ struct ReplyLinker {
 
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.
     private mutating func adoptTypes(_ walk: inout PacketWalk, from opener: Int, reply: Bool) {
-        guard let types = openers[opener] else { return }
+        guard let types = openers[PacketKey(opener)] else { return }
         let slot = opener - nextRelease
         guard closed.contains(slot) else {
             // Released: only the types are left to lend.
@@ -343,9 +383,21 @@ struct ReplyLinker {
     }
 
     /// The key of `walk.firstHeader`, read in place.
-    static func firstKey(_ walk: PacketWalk) -> FlowKey? {
-        guard let i = walk.firstHeaderIndex else { return nil }
-        return key(walk.steps[i].event.headerValue)
+    static func firstKey(_ walk: borrowing PacketWalk) -> FlowKey? {
+        walk.steps.withUnsafeBufferPointer { steps in
+            // `PacketWalk.firstHeaderIndex`, with steps read by pointer: its closures copy each step.
+            var any: Int?
+            for i in steps.indices where steps.address(i).pointee.event.hasHeader {
+                let h = steps.address(i)
+                if h.pointee.event.headerValue.ipID != nil || h.pointee.event.headerValue.length != nil
+                    || h.pointee.event.headerValue.tcpSeq != nil
+                {
+                    return key(h.pointee.event.headerValue)
+                }
+                if any == nil { any = i }
+            }
+            return any.flatMap { key(steps.address($0).pointee.event.headerValue) }
+        }
     }
 
     static func key(_ h: borrowing PacketHeader) -> FlowKey? {
@@ -356,9 +408,9 @@ struct ReplyLinker {
     /// The tuple after every translation of the walk (or of one field), when each one's result is known.
     static func translated(_ key: FlowKey, _ nat: [NatRewrite], only field: String? = nil) -> FlowKey? {
         var k = key
-        for rewrite in nat where rewrite.direction == "original" && (field == nil || rewrite.field == field) {
-            guard let after = rewrite.after, let endpoint = Endpoint(parsing: after) else { return nil }
-            if rewrite.field == "src" {
+        for i in nat.indices where nat[i].direction == "original" && (field == nil || nat[i].field == field) {
+            guard let after = nat[i].after, let endpoint = Endpoint(parsing: after) else { return nil }
+            if nat[i].field == "src" {
                 k.src = endpoint.address
                 k.sport = endpoint.port ?? k.sport
             } else {

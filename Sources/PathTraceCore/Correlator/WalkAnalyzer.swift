@@ -17,7 +17,8 @@ struct WalkAnalyzer {
         resolves = lookup != nil && !(lookup is TextRuleLookup)
     }
 
-    /// The finished walk of `open`, made in `walk` (whatever it held is dropped): returning it would copy it.
+    /// The finished walk of `open`, made in `walk`, which must be new (`PacketWalk(packet:family:)`): its
+    /// fields are set one by one, as replacing it whole would destroy the empty walk first.
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason, into walk: inout PacketWalk) {
         // A frame's walk is of its IP family once an IP hook saw it; bridge steps alone make a bridge walk.
         // (Read in place: `first(where:)`, or the array's subscript, would copy the step out.)
@@ -25,7 +26,8 @@ struct WalkAnalyzer {
             let i = steps.indices.first { steps.address($0).pointee.event.family != .bridge } ?? steps.indices.first
             return i.map { steps.address($0).pointee.event.family }
         }
-        walk = PacketWalk(packet: open.packet, family: family ?? .ipv4)
+        walk.packet = open.packet
+        walk.family = family ?? .ipv4
         // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
         swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
@@ -38,8 +40,8 @@ struct WalkAnalyzer {
         }
         resolveRules(&walk)
         WalkAnalyzer.protocolFromRules(&walk)
-        inferStepVerdicts(&walk)
-        classify(&walk, open: open, reason: reason)
+        let summary = inferStepVerdicts(&walk)
+        classify(&walk, summary: summary, reason: reason)
         let walkFamily = walk.family
         walk.nat = walk.steps.withUnsafeBufferPointer { natRewrites($0, family: walkFamily, open: open) }
     }
@@ -50,8 +52,9 @@ struct WalkAnalyzer {
         guard resolves, let lookup, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
             return nil
         }
+        // The names' strings, not `event.table`: a computed property read through the pointer copies the event.
         return lookup.resolve(
-            table: step.pointee.event.table, chain: step.pointee.event.chain, rule: ref,
+            table: step.pointee.event.tableName.string, chain: step.pointee.event.chainName.string, rule: ref,
             family: step.pointee.event.family)
     }
 
@@ -84,102 +87,126 @@ struct WalkAnalyzer {
     }
 
     /// Legacy TRACE prints no verdict: infer each from what the kernel printed next, or from the rule's target.
-    private func inferStepVerdicts(_ walk: inout PacketWalk) {
+    /// Returns what classification needs, gathered in the same pass (a step's verdict depends on the
+    /// events after it, not on their verdicts, so it is final once inferred).
+    private func inferStepVerdicts(_ walk: inout PacketWalk) -> StepSummary {
+        var summary = StepSummary()
         walk.steps.withUnsafeMutableBufferPointer { steps in
-            for i in steps.indices where steps[i].verdict == nil {
-                inferVerdict(steps, i)
+            for i in steps.indices {
+                let step = steps.address(i)
+                if case .none = step.pointee.verdict, step.pointee.event.kind != .log {
+                    // Assigned once and moved in: a verdict holds a name, so each copy of one is a retain.
+                    if let verdict = inferVerdict(steps, i) {
+                        step.pointee.verdictInferred = true
+                        step.pointee.verdict = verdict
+                    } else {
+                        step.pointee.verdictInferred = false
+                    }
+                }
+                summary.add(UnsafePointer(step))
             }
         }
+        return summary
     }
 
-    private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) {
-        let step = steps.address(i)
+    /// The inferred verdict of step i (not a LOG line), whose source printed none.
+    private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) -> StepVerdict? {
+        let step = UnsafePointer(steps.address(i))
+        if resolves, let target = resolution(step)?.target {
+            switch TargetMeaning(target) {
+            case .accept, .nat: return .accept
+            case .drop: return .drop
+            case .queue: return .queue
+            case .returns: return .return
+            case .jump(let chain): return .jump(Name(chain))
+            case .nonTerminal: return .continue
+            }
+        }
+        if step.pointee.event.kind == .return { return .return }
         // A LOG line between two steps goes on by itself: the step after it tells.
         var j = i + 1
         while j < steps.count && steps[j].event.kind == .log && steps[j].event.family != .bridge { j += 1 }
-        let next = j < steps.count ? steps.address(j) : nil
-        var verdict: StepVerdict?
-        if step.pointee.event.kind == .log { return }
-        if let target = resolution(step)?.target {
-            switch TargetMeaning(target) {
-            case .accept, .nat: verdict = .accept
-            case .drop: verdict = .drop
-            case .queue: verdict = .queue
-            case .returns: verdict = .return
-            case .jump(let chain): verdict = .jump(Name(chain))
-            case .nonTerminal: verdict = .continue
-            }
-        } else if step.pointee.event.kind == .return {
-            verdict = .return
-        } else if let next {
+        if j < steps.count {
+            let next = steps.address(j)
             // A legacy table and an nft table of the same name (a mixed walk) are two invocations.
             let sameInvocation =
                 next.pointee.hook == step.pointee.hook && next.pointee.event.tableName == step.pointee.event.tableName
                 && MixedStepOrder.isNftStep(next.pointee.event) == MixedStepOrder.isNftStep(step.pointee.event)
-            if !sameInvocation {
-                verdict = .accept
-            } else if next.pointee.event.chainName == step.pointee.event.chainName {
-                verdict = .continue
-            } else if step.pointee.event.kind == .rule && next.pointee.event.hook == nil {
-                verdict = .jump(next.pointee.event.chainName)
-            } else if step.pointee.event.kind == .rule {
-                verdict = .return
+            if !sameInvocation { return .accept }
+            if next.pointee.event.chainName == step.pointee.event.chainName { return .continue }
+            if step.pointee.event.kind == .rule && next.pointee.event.hook == nil {
+                return .jump(next.pointee.event.chainName)
             }
-        } else if step.pointee.event.kind == .policy, let lookup,
+            if step.pointee.event.kind == .rule { return .return }
+            return nil
+        }
+        // Without a ruleset (`resolves` false) the lookup knows no policy.
+        if resolves, step.pointee.event.kind == .policy, let lookup,
             let policy = lookup.policy(
-                table: step.pointee.event.table, chain: step.pointee.event.chain,
+                table: step.pointee.event.tableName.string, chain: step.pointee.event.chainName.string,
                 family: step.pointee.event.family)
         {
-            verdict = StepVerdict(policy)
+            return StepVerdict(policy)
         }
-        step.pointee.verdict = verdict
-        step.pointee.verdictInferred = verdict != nil
+        return nil
     }
 
     /// What classification needs from the steps, gathered in one pass.
     private struct StepSummary {
-        /// The IP hooks the steps ran at, each once.
-        var seen: [Hook] = []
-        /// The bridge hooks the steps ran at, each once.
-        var bridgeSeen: [Hook] = []
+        /// The IP hooks the steps ran at, as a set of `bit(_:)`s.
+        var seen: UInt8 = 0
+        /// The bridge hooks the steps ran at, as a set of `bit(_:)`s.
+        var bridgeSeen: UInt8 = 0
         var first: FramePaths.Stage?
         var last: FramePaths.Stage?
         var dropped = false
         var queued = false
         var bridgedStep = false
+        /// Every step is an IP LOG line.
+        var onlyLogs = true
 
-        init(_ steps: [WalkStep]) {
-            for i in steps.indices {
-                if let hook = steps[i].hook {
-                    let bridge = steps[i].event.family == .bridge
-                    let stage = FramePaths.Stage(bridge ? .bridge : .ip, hook)
-                    if first == nil { first = stage }
-                    last = stage
-                    if bridge {
-                        if !bridgeSeen.contains(stage.hook) { bridgeSeen.append(stage.hook) }
-                    } else if !seen.contains(hook) {
-                        seen.append(hook)
-                    }
-                }
-                if steps[i].verdict == .drop { dropped = true }
-                if steps[i].verdict == .queue { queued = true }
-                if steps[i].hook == .forward && steps[i].event.physInName != nil && steps[i].event.physOutName != nil
-                    && steps[i].event.inIfaceName == steps[i].event.outIfaceName
-                {
-                    bridgedStep = true
-                }
+        /// Adds the next step, read in place: a copied step retains every name of its event.
+        mutating func add(_ step: UnsafePointer<WalkStep>) {
+            let bridge = step.pointee.event.family == .bridge
+            if step.pointee.event.kind != .log || bridge { onlyLogs = false }
+            if let hook = step.pointee.hook {
+                let stage = FramePaths.Stage(bridge ? .bridge : .ip, hook)
+                if first == nil { first = stage }
+                last = stage
+                if bridge { bridgeSeen |= StepSummary.bit(hook) } else { seen |= StepSummary.bit(hook) }
+            }
+            switch step.pointee.verdict {
+            case .drop: dropped = true
+            case .queue: queued = true
+            default: break
+            }
+            if step.pointee.hook == .forward && step.pointee.event.physInName != nil
+                && step.pointee.event.physOutName != nil
+                && step.pointee.event.inIfaceName == step.pointee.event.outIfaceName
+            {
+                bridgedStep = true
+            }
+        }
+
+        static func bit(_ hook: Hook) -> UInt8 {
+            switch hook {
+            case .prerouting: return 1
+            case .input: return 2
+            case .forward: return 4
+            case .output: return 8
+            case .postrouting: return 16
+            case .brouting: return 32
             }
         }
     }
 
-    private func classify(_ walk: inout PacketWalk, open: OpenWalk, reason: Stitcher.CloseReason) {
+    private func classify(_ walk: inout PacketWalk, summary: StepSummary, reason: Stitcher.CloseReason) {
         guard !walk.steps.isEmpty else { return }
         let lastIndex = walk.steps.count - 1
-        if walk.steps.allSatisfy({ $0.event.kind == .log && $0.event.family != .bridge }) {
+        if summary.onlyLogs {
             walk.path = .incomplete
             return
         }
-        let summary = StepSummary(walk.steps)
         let seen = summary.seen
         let dropped = summary.dropped
         let queued = summary.queued
@@ -187,25 +214,26 @@ struct WalkAnalyzer {
         let lastStage = summary.last
         let lastHook = lastStage?.hook
         let lastFinal = lastStage.map(FramePaths.isFinal) ?? false
+        func has(_ set: UInt8, _ hook: Hook) -> Bool { set & StepSummary.bit(hook) != 0 }
 
         var path: PathClass
-        if seen.isEmpty {
+        if seen == 0 {
             // Only the bridge's hooks: across the bridge, up to the host, or sent by it.
             let b = summary.bridgeSeen
-            if b.contains(.forward) || (b.contains(.prerouting) && b.contains(.postrouting)) {
+            if has(b, .forward) || (has(b, .prerouting) && has(b, .postrouting)) {
                 path = .bridged
-            } else if b.contains(.input) {
+            } else if has(b, .input) {
                 path = .input
-            } else if b.contains(.output) {
+            } else if has(b, .output) {
                 path = .output
             } else {
                 path = .incomplete
             }
-        } else if seen.contains(.forward) || (seen.contains(.prerouting) && seen.contains(.postrouting)) {
-            path = summary.bridgedStep || summary.bridgeSeen.contains(.forward) ? .bridged : .forward
-        } else if seen.contains(.input) {
+        } else if has(seen, .forward) || (has(seen, .prerouting) && has(seen, .postrouting)) {
+            path = summary.bridgedStep || has(summary.bridgeSeen, .forward) ? .bridged : .forward
+        } else if has(seen, .input) {
             path = .input
-        } else if seen.contains(.output) {
+        } else if has(seen, .output) {
             path = .output
         } else {
             path = .incomplete
@@ -318,47 +346,54 @@ struct WalkAnalyzer {
     // MARK: - NAT
 
     private func natRewrites(_ steps: UnsafeBufferPointer<WalkStep>, family: Family, open: OpenWalk) -> [NatRewrite] {
-        if open.changes.isEmpty && !anyNatStep(steps) { return [] }
+        // (No scan for a NAT step first: the loop over them below is that scan.)
         var result: [NatRewrite] = []
         var explained = Set<Int>()
         for change in open.changes {
             let natIndex = steps.indices.last { i in
-                i < change.stepIndex && isNatStep(steps.address(i)) && steps[i].hook == change.from.hook
+                i < change.stepIndex && isNatStep(steps.address(i)) && steps.address(i).pointee.hook == change.from.hook
             }
             var rewrite: NatRewrite
             if let natIndex {
                 explained.insert(natIndex)
-                let spec = natSpec(steps.address(natIndex))
+                let step = steps.address(natIndex)
+                let spec = natSpec(step)
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
                     type: type, field: change.field, before: change.before.description,
-                    after: change.after.description,
-                    at: "\(steps[natIndex].event.table):\(steps[natIndex].event.chain)", evidence: .observed,
-                    rule: steps[natIndex].event.rule, ruleText: steps[natIndex].event.ruleText)
+                    after: change.after.description, at: place(step), evidence: .observed,
+                    rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             } else {
                 rewrite = NatRewrite(
                     type: change.field == "dst" ? .dnat : .snat, field: change.field,
                     before: change.before.description, after: change.after.description,
                     at: "conntrack:\(change.from.hook.rawValue)", evidence: .observed)
             }
-            result.append(rewrite)
+            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
         }
-        // The flow as it entered, for nat steps whose record has no header of its own.
-        let firstWithHeader =
-            steps.firstIndex {
-                $0.event.hasHeader && ($0.event.headerValue.ipID != nil || $0.event.headerValue.length != nil)
-            } ?? steps.firstIndex { $0.event.hasHeader }
+        // The flow as it entered, for nat steps whose record has no header of its own (found when needed).
+        var firstWithHeader: Int?
+        var searched = false
         for i in steps.indices where isNatStep(steps.address(i)) {
             if explained.contains(i) || !endsInvocation(steps, i) { continue }
             let step = steps.address(i)
-            guard let hook = step.pointee.hook,
-                let headerIndex = step.pointee.event.hasHeader ? i : firstWithHeader
-            else { continue }
+            guard let hook = step.pointee.hook else { continue }
+            let headerIndex: Int
+            if step.pointee.event.hasHeader {
+                headerIndex = i
+            } else {
+                if !searched {
+                    firstWithHeader = WalkAnalyzer.firstWithHeader(steps)
+                    searched = true
+                }
+                guard let found = firstWithHeader else { continue }
+                headerIndex = found
+            }
             let spec = natSpec(step)
             if spec == nil, let target = resolution(step)?.target {
                 if case .nat = TargetMeaning(target) {} else { continue }
             }
-            if spec == nil, let verdict = step.pointee.verdict, verdict != .accept, !step.pointee.verdictInferred {
+            if spec == nil, !step.pointee.verdictInferred, let verdict = step.pointee.verdict, verdict != .accept {
                 continue
             }
             let type = spec?.type ?? (hook == .postrouting || hook == .input ? .snat : .dnat)
@@ -379,20 +414,82 @@ struct WalkAnalyzer {
                     after = Endpoint(address: r.address, port: r.port).description
                 }
             }
-            result.append(
-                NatRewrite(
-                    type: type, field: field, before: before.description, after: after,
-                    at: "\(step.pointee.event.table):\(step.pointee.event.chain)",
-                    evidence: spec == nil ? .chain : .rule,
-                    rule: step.pointee.event.rule, ruleText: step.pointee.event.ruleText))
+            let rewrite = NatRewrite(
+                type: type, field: field, before: before.description, after: after,
+                at: place(step), evidence: spec == nil ? .chain : .rule,
+                rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
+            // A walk has one rewrite, mostly: an array literal makes it in place, where `append` grows an
+            // empty array and copies the rewrite in (scripts/bench-replay.sh).
+            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
         }
         return result
+    }
+
+    /// The step's rule text, read from its name: `event.ruleText` through a pointer copies the event.
+    private static func ruleText(_ step: UnsafePointer<WalkStep>) -> String? {
+        guard let name = step.pointee.event.ruleTextName else { return nil }
+        return name.string
+    }
+
+    /// The first step with a header, preferring one with the IP header's own fields.
+    private static func firstWithHeader(_ steps: UnsafeBufferPointer<WalkStep>) -> Int? {
+        var any: Int?
+        for i in steps.indices where steps.address(i).pointee.event.hasHeader {
+            let h = steps.address(i)
+            if h.pointee.event.headerValue.ipID != nil || h.pointee.event.headerValue.length != nil { return i }
+            if any == nil { any = i }
+        }
+        return any
+    }
+
+    /// `table:chain` of a NAT step: the last one made is kept, as a log's NAT steps are mostly at a
+    /// few chains.
+    private func place(_ step: UnsafePointer<WalkStep>) -> String {
+        if step.pointee.event.tableName == lastPlace.table && step.pointee.event.chainName == lastPlace.chain {
+            return lastPlace.text
+        }
+        let text = WalkAnalyzer.place(step)
+        lastPlace.table = step.pointee.event.tableName
+        lastPlace.chain = step.pointee.event.chainName
+        lastPlace.text = text
+        return text
+    }
+
+    /// The last `place` made, by its table and chain.
+    private final class Place {
+        var table = Name.empty
+        var chain = Name.empty
+        var text = ":"
+    }
+    private let lastPlace = Place()
+
+    /// `table:chain`, built from the names' bytes in one string (no intermediate strings).
+    static func place(_ step: UnsafePointer<WalkStep>) -> String {
+        let table = step.pointee.event.tableName.bytes
+        let chain = step.pointee.event.chainName.bytes
+        return String(unsafeUninitializedCapacity: table.count + 1 + chain.count) { out in
+            var n = 0
+            for b in table {
+                out[n] = b
+                n += 1
+            }
+            out[n] = UInt8(ascii: ":")
+            n += 1
+            for b in chain {
+                out[n] = b
+                n += 1
+            }
+            return n
+        }
     }
 
     /// A rule in a nat table, or a rule whose own text is a NAT statement (nft tables have free names).
     func isNatStep(_ step: UnsafePointer<WalkStep>) -> Bool {
         guard step.pointee.event.kind == .rule else { return false }
         if step.pointee.event.tableName == .nat { return true }
+        // Without its own text a rule outside a nat table is none; asked first, as passing the memo the
+        // event copies it.
+        if step.pointee.event.ruleTextName == nil { return false }
         if let memo { return memo.isNat(step.pointee.event) }
         guard let text = step.pointee.event.ruleText else { return false }
         return lookup?.natTarget(ruleText: text) != nil
@@ -404,9 +501,11 @@ struct WalkAnalyzer {
 
     /// Whether step i is the last of its table's run at its hook (its target decided the table).
     private func endsInvocation(_ steps: UnsafeBufferPointer<WalkStep>, _ i: Int) -> Bool {
-        if let v = steps[i].verdict, !steps[i].verdictInferred { return v.isTerminal }
+        let step = steps.address(i)
+        if !step.pointee.verdictInferred, let v = step.pointee.verdict { return v.isTerminal }
         guard i + 1 < steps.count else { return true }
-        return steps[i + 1].hook != steps[i].hook || steps[i + 1].event.tableName != steps[i].event.tableName
+        let next = steps.address(i + 1)
+        return next.pointee.hook != step.pointee.hook || next.pointee.event.tableName != step.pointee.event.tableName
     }
 
     private func natSpec(_ step: UnsafePointer<WalkStep>) -> NatTarget? {

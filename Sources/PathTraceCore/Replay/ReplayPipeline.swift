@@ -42,6 +42,8 @@ public struct ReplayPipeline {
         self.stage = stage
         // Without criteria every walk is shown: that is decided once, not by comparing the filter per walk.
         let everyWalk = filter.isEmpty
+        // Journeys need a topology: without one there are none to hand out after each walk.
+        let journeys = topology != nil
         correlator = NamespacedCorrelator(lookup: { stage.lookup(base: lookup, netns: $0) }, options: options) {
             (walk: consuming PacketWalk) in
             stage.process(&walk)
@@ -49,7 +51,7 @@ public struct ReplayPipeline {
                 counter.value += 1
                 emit(walk)
             }
-            stage.deliverJourneys()
+            if journeys { stage.deliverJourneys() }
         }
     }
 
