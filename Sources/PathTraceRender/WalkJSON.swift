@@ -315,9 +315,6 @@ public enum WalkJSON {
     /// header bytes are then copied rather than formatted again.
     struct HeaderMemo {
         var fields: PrintedHeader?
-        /// The step whose header was printed last: a header equal to its whole header prints the same
-        /// without reading the printed fields one by one.
-        var step: UnsafePointer<WalkStep>?
         /// Where its bytes are in the writer's buffer (which holds the whole walk until it ends).
         var offset = 0
         var count = 0
@@ -326,18 +323,13 @@ public enum WalkJSON {
     /// The packet as this step saw it (the step has a header).
     static func writeHeader(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo) {
         o.ensure(0)
-        if let last = memo.step, last.pointee.event.headerValue == step.pointee.event.headerValue {
+        let fields = PrintedHeader(step)
+        if fields == memo.fields {
             o.repeatBytes(from: memo.offset, count: memo.count)
         } else {
-            let fields = PrintedHeader(step)
-            if fields == memo.fields {
-                o.repeatBytes(from: memo.offset, count: memo.count)
-            } else {
-                let start = o.offset
-                writeFields(fields, to: &o)
-                memo = HeaderMemo(fields: fields, step: nil, offset: start, count: o.offset - start)
-            }
-            memo.step = step
+            let start = o.offset
+            writeFields(fields, to: &o)
+            memo = HeaderMemo(fields: fields, offset: start, count: o.offset - start)
         }
         // `conntrack` reads `ct …` items of `extra`, which only nft trace sources have: checked in place
         // first, since calling it copies the header (and retains its strings).
