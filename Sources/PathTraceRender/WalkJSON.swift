@@ -388,7 +388,8 @@ public enum WalkJSON {
 
     /// Whether the step's header keeps `ct …` items in `extra` (what `PacketHeader.conntrack` reads).
     static func hasConntrackItems(_ step: UnsafePointer<WalkStep>) -> Bool {
-        step.pointee.event.headerValue.extra.withUnsafeBufferPointer { items in
+        guard step.pointee.event.headerValue.hasExtra else { return false }
+        return step.pointee.event.headerValue.extra.withUnsafeBufferPointer { items in
             items.indices.contains { items[$0].utf8.starts(with: "ct ".utf8) }
         }
     }

@@ -158,6 +158,8 @@ public struct PacketHeader: Equatable, Sendable {
         set { if !(rare.isEmpty && newValue == nil) { rare.incompleteBytes = newValue } }
     }
     /// Fields this parser does not interpret, kept verbatim in order ("KEY=VALUE" or bare tokens).
+    /// Whether `extra` holds an item, without making the array (a renderer asks for every step).
+    @inlinable @inline(__always) public var hasExtra: Bool { !rare.isEmpty && !rare.extra.isEmpty }
     @inlinable @inline(__always) public var extra: [String] {
         get { rare.isEmpty ? [] : rare.extra }
         set { if !(rare.isEmpty && newValue.isEmpty) { rare.extra = newValue } }
