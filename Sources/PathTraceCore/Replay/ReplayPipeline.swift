@@ -113,10 +113,13 @@ public struct ReplayPipeline {
             parser.parse(
                 line: bytes, lineNumber: number,
                 emit: { e in
-                    if e.netnsName == nil {
+                    // A nil literal when there is no namespace: passing `netns` itself retained it per event.
+                    if e.netnsName != nil {
+                        event(e, e.netns)
+                    } else if let netns {
                         event(e, netns)
                     } else {
-                        event(e, e.netns)
+                        event(e, nil)
                     }
                 }, onSkip: skip)
         case .overlong:
