@@ -210,7 +210,11 @@ struct KernelLogParser {
         event.physOutName = d.pointee.physOut
         if d.pointee.hasHeader {
             if headerSlot != slot {
-                event.headerValue = d.pointee.header
+                // Copied from the cache to the event's field by address: an assignment went through
+                // three temporaries (memcpy) first.
+                withUnsafeMutablePointer(to: &event.headerValue) { to in
+                    withUnsafeMutablePointer(to: &d.pointee.header) { to.update(from: $0, count: 1) }
+                }
                 event.hasHeader = true
                 headerSlot = slot
             }
