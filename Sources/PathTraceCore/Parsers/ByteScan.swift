@@ -59,6 +59,34 @@ enum Byte {
         return v
     }
 
+    /// How many of the eight bytes in `w` (the first in the low byte) are digits before the first
+    /// other byte, and the number they spell.
+    @inline(__always) static func leadingDigits(_ w: UInt64) -> (count: Int, value: UInt64) {
+        let a = w ^ 0x3030_3030_3030_3030
+        // A byte is a digit when its high nibble is 3 and its low one below 10 (adding 6 carries into
+        // bit 4 from 10 on); a carry out of a non-digit only reaches the bytes after it.
+        let other = (a & 0xF0F0_F0F0_F0F0_F0F0) | ((a &+ 0x0606_0606_0606_0606) & 0x1010_1010_1010_1010)
+        let count = other == 0 ? 8 : other.trailingZeroBitCount >> 3
+        if count == 0 { return (0, 0) }
+        // Left-align the digits (zeros in front do not change the number), then add pairs, quads, octets.
+        var v = a << UInt64((8 - count) &* 8)
+        v = (v &* 10 &+ (v >> 8)) & 0x00FF_00FF_00FF_00FF
+        v = (v &* 100 &+ (v >> 16)) & 0x0000_FFFF_0000_FFFF
+        v = (v &* 10000 &+ (v >> 32)) & 0xFFFF_FFFF
+        return (count, v)
+    }
+
+    /// 10^k for k in 0...8.
+    @inline(__always) static func powerOfTen(_ k: Int) -> UInt64 {
+        var r: UInt64 = 1
+        var i = 0
+        while i < k {
+            r &*= 10
+            i += 1
+        }
+        return r
+    }
+
     /// Seconds from an integer part and `digits` fractional digits, rounded exactly like parsing the
     /// decimal text would be whenever the value fits in 53 bits.
     static func seconds(_ whole: UInt64, _ frac: UInt64, _ digits: Int) -> Double {
@@ -119,6 +147,13 @@ struct NameCache {
         let w1 = len > 8 ? NameCache.word(base + 8, len - 8, readable - 8) : 0
         let w2 = len > 16 ? NameCache.word(base + 16, len - 16, readable - 16) : 0
         let w3 = len > 24 ? NameCache.word(base + 24, len - 24, readable - 24) : 0
+        return name(base, len, w0, w1, w2, w3)
+    }
+
+    /// The name of `len` (1...32) bytes at `base`, whose zero-padded words are `w0`...`w3`.
+    mutating func name(
+        _ base: UnsafePointer<UInt8>, _ len: Int, _ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64
+    ) -> Name {
         var h = w0 ^ (w1 &* 0xC2B2_AE3D_27D4_EB4F) ^ (w2 &* 0x1656_67B1_9E37_79F9) ^ (w3 &* 0x27D4_EB2F_1656_67C5)
         h = (h ^ UInt64(len)) &* 0x9E37_79B9_7F4A_7C15
         let slot = Int(truncatingIfNeeded: h >> UInt64(64 - NameCache.slotBits))
@@ -137,12 +172,45 @@ struct NameCache {
     }
 
     /// `count` (1...) bytes at `p`, zero-padded to a word; a whole word is read when `readable` allows.
-    @inline(__always) private static func word(_ p: UnsafePointer<UInt8>, _ count: Int, _ readable: Int) -> UInt64 {
+    @inline(__always) static func word(_ p: UnsafePointer<UInt8>, _ count: Int, _ readable: Int) -> UInt64 {
         if readable >= 8 {
             let w = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
             return count >= 8 ? w : w & ((1 << (UInt64(count) &* 8)) &- 1)
         }
         return Byte.load(p, count)
+    }
+}
+
+/// The name one field had last time, checked before `NameCache`.
+///
+/// A field such as `IN=` or `MAC=` holds the same bytes on most consecutive lines: comparing up to
+/// three words with the last ones is a fraction of the cache's hash and probe (callgrind, `replay
+/// --format json` of the 35,727-line head of scripts/bench-replay.sh's file).
+struct NameMemo {
+    private var w0: UInt64 = 0
+    private var w1: UInt64 = 0
+    private var w2: UInt64 = 0
+    private var len = 0
+    private var last = Name.empty
+
+    @inline(__always) mutating func name(
+        _ p: UnsafePointer<UInt8>, _ r: ByteRange, limit: Int, _ cache: inout NameCache
+    ) -> Name {
+        let len = r.count
+        if len <= 0 || len > 24 { return cache.name(p, r, limit: limit) }
+        let base = p + r.start
+        let readable = limit - r.start
+        let a = NameCache.word(base, len, readable)
+        let b = len > 8 ? NameCache.word(base + 8, len - 8, readable - 8) : 0
+        let c = len > 16 ? NameCache.word(base + 16, len - 16, readable - 16) : 0
+        if len == self.len && a == w0 && b == w1 && c == w2 { return last }
+        let fresh = cache.name(base, len, a, b, c, 0)
+        w0 = a
+        w1 = b
+        w2 = c
+        self.len = len
+        last = fresh
+        return fresh
     }
 }
 

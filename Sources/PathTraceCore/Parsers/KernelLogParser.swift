@@ -9,6 +9,12 @@
 /// scanned once, byte by byte, by `NfLogScanner`; strings are only made for names and unknown fields.
 struct KernelLogParser {
     private var strings = NameCache()
+    private let heads = TraceHeadCache()
+    private let dumps = DumpCache()
+    private var inMemo = NameMemo()
+    private var outMemo = NameMemo()
+    private var macSrcMemo = NameMemo()
+    private var macDstMemo = NameMemo()
     private var extras = ExtraCache()
     /// Prefixes already read as bridge steps (or not): a log repeats a few prefixes on every line.
     private var bridgePrefixes: [BridgeKey: BridgeStep?] = [:]
@@ -19,6 +25,10 @@ struct KernelLogParser {
     private var event = TraceEvent(
         source: SourcePosition(file: "", line: 0), origin: .kernelTrace, family: .ipv4, table: "", chain: "",
         kind: .log)
+    /// The dump cache slot whose header `event` holds: the records of one packet's hook repeat the
+    /// same dump, so its header is copied once for the run (a copy and the old one's release were
+    /// 250 instructions a line, callgrind on t10). -1 after any slot is rewritten.
+    private var headerSlot = -1
 
     /// What starts the body of a line.
     enum Head {
@@ -37,10 +47,14 @@ struct KernelLogParser {
         var time = KernelLogParser.unwrap(p, n, &i)
 
         var head: Head
-        switch KernelLogParser.findHead(p, n, i) {
-        case .found(let h): head = h
-        case .malformed(let why): return .malformed(why)
-        case .none: return .notMine
+        if NfLogScanner.lit(p, n, i, KernelLogParser.tracePrefix, 7), let h = heads.head(p, n, at: i + 7) {
+            head = .trace(h)
+        } else {
+            switch KernelLogParser.findHead(p, n, i) {
+            case .found(let h): head = h
+            case .malformed(let why): return .malformed(why)
+            case .none: return .notMine
+            }
         }
         if time == nil, case .trace(let h) = head, h.start > i {
             // An unknown wrapper (`dmesg -x`: `kern  :warn  : [ 12.345] TRACE: ...`) may still end in a stamp.
@@ -49,12 +63,27 @@ struct KernelLogParser {
 
         scanner.begin(p, n)
         while true {
+            var found = (slot: -1, hit: false, hash: UInt64(0))
             switch head {
-            case .trace(let h): scanner.i = h.end
+            case .trace(let h):
+                scanner.i = h.end
+                found = dumps.find(p, h.end, n)
             case .log(_, let inField): scanner.i = inField
             }
+            if found.hit {
+                // Only dumps without a glued record are cached: this is the line's last record.
+                emitEvent(head, found.slot, time, position, emit)
+                break
+            }
             let boundary = scanner.run()
-            emitEvent(head, time, position, emit)
+            var slot = DumpCache.scratch
+            if boundary == nil && found.slot >= 0, case .trace(let h) = head {
+                dumps.store(p, h.end, n, slot: found.slot, hash: found.hash)
+                slot = found.slot
+            }
+            headerSlot = -1
+            resolve(into: &dumps.results[slot])
+            emitEvent(head, slot, time, position, emit)
             guard let next = boundary else { break }
             head = next.head
             if let t = next.time { time = t }
@@ -63,25 +92,59 @@ struct KernelLogParser {
         return .recognized
     }
 
-    /// Builds the record's event and hands it to `emit` (no return: that would copy the large struct).
+    /// Moves what the scanner read of the record's dump into `r`, names resolved.
+    private mutating func resolve(into r: inout DumpCache.Result) {
+        let p = scanner.p
+        let n = scanner.n
+        r.ebt = scanner.ebt
+        r.arp = scanner.arp
+        r.sawMAC = scanner.sawMAC
+        if let x = scanner.inIface {
+            r.inIface = inMemo.name(p, x, limit: n, &strings)
+        } else {
+            r.inIface = nil
+        }
+        if let x = scanner.outIface {
+            r.outIface = outMemo.name(p, x, limit: n, &strings)
+        } else {
+            r.outIface = nil
+        }
+        r.physIn = scanner.physIn.map { strings.name(p, $0, limit: n) }
+        r.physOut = scanner.physOut.map { strings.name(p, $0, limit: n) }
+        r.hasHeader = scanner.touched
+        if scanner.touched {
+            if let x = scanner.macSrc { scanner.header.macSrcName = macSrcMemo.name(p, x, limit: n, &strings) }
+            if let x = scanner.macDst { scanner.header.macDstName = macDstMemo.name(p, x, limit: n, &strings) }
+            if scanner.hasEmbedded { scanner.header.embedded = scanner.embedded }
+            if !scanner.extra.isEmpty { scanner.header.extra = extras.strings(p, scanner.extra, limit: n, &strings) }
+            swap(&r.header, &scanner.header)
+            scanner.header = PacketHeader()
+        }
+    }
+
+    /// Builds the record's event from its head and its dump's result (in `dumps.results[slot]`, read
+    /// in place: a copy of the result was 300 instructions a line) and hands it to `emit` (no return:
+    /// that would copy the large struct).
     private mutating func emitEvent(
-        _ head: Head, _ time: Double?, _ position: SourcePosition, _ emit: (TraceEvent) -> Void
+        _ head: Head, _ slot: Int, _ time: Double?, _ position: SourcePosition, _ emit: (TraceEvent) -> Void
     ) {
+        let d = dumps.results + slot
         let p = scanner.p
         let n = scanner.n
         var isTrace = false
-        if case .trace = head { isTrace = !scanner.ebt }
+        if case .trace = head { isTrace = !d.pointee.ebt }
         var family: Family
-        if let a = scanner.header.src ?? scanner.header.dst, !scanner.ebt && !scanner.arp {
+        let address = d.pointee.hasHeader ? d.pointee.header.src ?? d.pointee.header.dst : nil
+        if let a = address, !d.pointee.ebt && !d.pointee.arp {
             family = a.isV6 ? .ipv6 : .ipv4
         } else if isTrace {
             // Legacy TRACE comes from ip_tables or ip6_tables only: a truncated dump is still IP.
             family = .ipv4
-        } else if scanner.ebt {
+        } else if d.pointee.ebt {
             family = .bridge
-        } else if scanner.arp {
+        } else if d.pointee.arp {
             family = .arp
-        } else if scanner.sawMAC {
+        } else if d.pointee.sawMAC {
             family = .bridge
         } else {
             family = .ipv4
@@ -95,21 +158,22 @@ struct KernelLogParser {
         var prefix: ByteRange?
         switch head {
         case .trace(let h):
-            if scanner.ebt {
+            if d.pointee.ebt {
                 // An ebt_log dump behind a TRACE-looking prefix: a user LOG prefix, not a TRACE record.
                 origin = .ebtablesLog
                 prefix = ByteRange(h.start, h.end)
             } else {
                 origin = .kernelTrace
-                table = strings.name(p, h.table, limit: n)
-                chain = strings.name(p, h.chain, limit: n)
-                hook = KernelLogParser.hook(p, h.chain)
+                let names = heads.names(p, n, h, &strings)
+                table = names.table
+                chain = names.chain
+                hook = names.hook
                 kind = h.kind
                 rule = .number(h.number)
             }
         case .log(let start, let inField):
             var end = inField
-            if scanner.ebt {
+            if d.pointee.ebt {
                 // ebt_log prints "%s IN=": the space is its own, not the user's.
                 if end > start && p[end - 1] == Byte.space { end -= 1 }
                 origin = .ebtablesLog
@@ -118,13 +182,18 @@ struct KernelLogParser {
             }
             prefix = ByteRange(start, end)
         }
-        event.prefixName = prefix.map { strings.name(p, $0, limit: n) }
-        if let text = event.prefixName, let step = bridgeStep(text, knownBridge: family == .bridge) {
-            // An ebtables LOG rule whose prefix names its chain: a step of the bridge hooks.
-            family = .bridge
-            table = step.table
-            chain = step.chain
-            hook = step.hook
+        if let prefix {
+            let text = strings.name(p, prefix, limit: n)
+            event.prefixName = text
+            if let step = bridgeStep(text, knownBridge: family == .bridge) {
+                // An ebtables LOG rule whose prefix names its chain: a step of the bridge hooks.
+                family = .bridge
+                table = step.table
+                chain = step.chain
+                hook = step.hook
+            }
+        } else {
+            event.prefixName = nil
         }
         event.source = position
         event.origin = origin
@@ -135,19 +204,23 @@ struct KernelLogParser {
         event.hook = hook
         event.rule = rule
         event.time = time
-        event.inIfaceName = scanner.inIface.map { strings.name(p, $0, limit: n) }
-        event.outIfaceName = scanner.outIface.map { strings.name(p, $0, limit: n) }
-        event.physInName = scanner.physIn.map { strings.name(p, $0, limit: n) }
-        event.physOutName = scanner.physOut.map { strings.name(p, $0, limit: n) }
-        if scanner.touched {
-            if let r = scanner.macSrc { scanner.header.macSrcName = strings.name(p, r, limit: n) }
-            if let r = scanner.macDst { scanner.header.macDstName = strings.name(p, r, limit: n) }
-            if scanner.hasEmbedded { scanner.header.embedded = scanner.embedded }
-            if !scanner.extra.isEmpty { scanner.header.extra = extras.strings(p, scanner.extra, limit: n, &strings) }
-            event.headerValue = scanner.takeHeader()
-            event.hasHeader = true
-        } else if event.hasHeader {
-            event.header = nil
+        event.inIfaceName = d.pointee.inIface
+        event.outIfaceName = d.pointee.outIface
+        event.physInName = d.pointee.physIn
+        event.physOutName = d.pointee.physOut
+        if d.pointee.hasHeader {
+            if headerSlot != slot {
+                // Copied from the cache to the event's field by address: an assignment went through
+                // three temporaries (memcpy) first.
+                withUnsafeMutablePointer(to: &event.headerValue) { to in
+                    withUnsafeMutablePointer(to: &d.pointee.header) { to.update(from: $0, count: 1) }
+                }
+                event.hasHeader = true
+                headerSlot = slot
+            }
+        } else {
+            if event.hasHeader { event.header = nil }
+            headerSlot = -1
         }
         emit(event)
     }
@@ -180,6 +253,9 @@ struct KernelLogParser {
 
     // MARK: - Wrappers
 
+    /// `TRACE: `, packed little-endian.
+    static let tracePrefix: UInt64 = 0x20_3A45_4341_5254
+
     /// Skips the log wrapper at the start of the line and returns the kernel timestamp, if any.
     static func unwrap(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Double? {
         var time: Double?
@@ -206,7 +282,7 @@ struct KernelLogParser {
             i = end
             return t
         }
-        if Byte.matches(p, n, i, "TRACE: ") || Byte.matches(p, n, i, "IN=") { return time }
+        if NfLogScanner.lit(p, n, i, tracePrefix, 7) || Byte.matches(p, n, i, "IN=") { return time }
         // syslog / journal: "... host kernel: " before the first field.
         if let end = kernelTag(p, n, i) {
             i = end
@@ -228,6 +304,37 @@ struct KernelLogParser {
     static func stamp(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> (Double, Int)? {
         var j = s + 1
         while j < n && p[j] == Byte.space { j += 1 }
+        if j + 24 <= n {
+            // Eight digits at a time: a stamp begins most lines (scripts/bench-replay.sh's file).
+            let ws = j
+            var (count, whole) = Byte.leadingDigits(Byte.load(p + j, 8))
+            j += count
+            if count == 8 {
+                let (more, value) = Byte.leadingDigits(Byte.load(p + j, 8))
+                if more > 4 { return nil }
+                whole = whole &* Byte.powerOfTen(more) &+ value
+                j += more
+            }
+            if j == ws { return nil }
+            var frac: UInt64 = 0
+            var digits = 0
+            if p[j] == Byte.dot {
+                j += 1
+                (digits, frac) = Byte.leadingDigits(Byte.load(p + j, 8))
+                j += digits
+                if digits == 8 {
+                    // A ninth digit counts; any after it are read and dropped.
+                    if Byte.isDigit(p[j]) {
+                        frac = frac &* 10 &+ UInt64(p[j] &- 0x30)
+                        digits = 9
+                        j += 1
+                    }
+                    while j < n && Byte.isDigit(p[j]) { j += 1 }
+                }
+            }
+            guard j < n && p[j] == Byte.rbracket else { return nil }
+            return (Byte.seconds(whole, frac, digits), j + 1)
+        }
         var whole: UInt64 = 0
         let ws = j
         while j < n && Byte.isDigit(p[j]) {

@@ -5,6 +5,11 @@
 /// dispatching on it, the fast path checks that the expected key is next with one masked word compare.
 /// At the first surprise it stops, rewinds to the start of that token, and the generic loop in `run`
 /// carries on from there, so the result is the same as without it.
+///
+/// The cursor lives in a local and the helpers are static functions of (bytes, length, cursor): a
+/// mutating method keeps `i` in memory and reloads `p` and `n` at every byte, which made this path
+/// 2,500 instructions a line (callgrind, `replay --format json` of the 35,727-line head of the
+/// benchmark file, scripts/bench-replay.sh).
 extension NfLogScanner {
     private enum Lit {
         static let IN: UInt64 = 0x3D_4E49
@@ -21,6 +26,7 @@ extension NfLogScanner {
         static let ID: UInt64 = 0x3D_4449
         static let TC: UInt64 = 0x3D_4354
         static let HOPLIMIT: UInt64 = 0x5449_4D49_4C50_4F48
+        static let FLOWLBL0: UInt64 = 0x3D4C_424C_574F_4C46
         static let PROTO: UInt64 = 0x3D4F_544F_5250
         static let SPT: UInt64 = 0x3D54_5053
         static let DPT: UInt64 = 0x3D54_5044
@@ -35,10 +41,18 @@ extension NfLogScanner {
         static let CE: UInt64 = 0x20_4543
         static let DF: UInt64 = 0x20_4644
         static let MF: UInt64 = 0x20_464D
+        static let TCP: UInt64 = 0x50_4354
+        static let UDP: UInt64 = 0x50_4455
+        static let ICMP: UInt64 = 0x504D_4349
     }
 
+    /// What `dec` and `hex2` return when the value is not exactly a number within its limit.
+    private static let failed = UInt64.max
+
     /// Whether the `len` bytes at `i` are `value` (packed little-endian).
-    @inline(__always) func lit(_ value: UInt64, _ len: Int) -> Bool {
+    @inline(__always) static func lit(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int, _ value: UInt64, _ len: Int
+    ) -> Bool {
         if i &+ 8 <= n {
             let w = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
             let mask: UInt64 = len >= 8 ? .max : (1 << (UInt64(len) &* 8)) &- 1
@@ -48,7 +62,7 @@ extension NfLogScanner {
     }
 
     /// Steps over the single space between fields; false at the end of the line.
-    @inline(__always) mutating func separator() -> Bool {
+    @inline(__always) static func sep(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
         if i < n && p[i] == Byte.space {
             i &+= 1
             return i < n
@@ -56,170 +70,287 @@ extension NfLogScanner {
         return false
     }
 
-    /// A decimal field `KEY=value ` at `i`; rewinds and returns nil when it is not exactly that.
-    @inline(__always) mutating func decimalField(_ key: UInt64, _ len: Int, _ limit: UInt64) -> UInt64? {
-        guard lit(key, len) else { return nil }
-        let ts = i
-        i &+= len
-        guard let v = decimal(limit) else {
-            i = ts
-            return nil
+    /// A decimal value ending at a space or the end of the line (`decimal` outside an embedded or
+    /// ebt_log dump); `failed` when it is not, with `i` past the digits.
+    @inline(__always) static func dec(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ limit: UInt64
+    ) -> UInt64 {
+        let s = i
+        var j = i
+        var v: UInt64 = 0
+        while j < n {
+            let d = p[j] &- 0x30
+            if d >= 10 { break }
+            v = v &* 10 &+ UInt64(d)
+            j &+= 1
         }
+        i = j
+        if j == s || j &- s > 19 || v > limit { return failed }
+        if j < n && p[j] != Byte.space { return failed }
         return v
     }
 
-    mutating func fastPath() {
-        // IN= OUT=
-        guard lit(Lit.IN, 3) else { return }
-        i &+= 3
-        inIface = word()
-        sawIN = true
-        guard separator(), lit(Lit.OUT, 4) else { return }
+    /// `KEY=decimal` at `i`: the value, with `i` past it; `failed` with `i` unchanged otherwise.
+    @inline(__always) static func field(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ key: UInt64, _ len: Int, _ limit: UInt64
+    ) -> UInt64 {
+        guard lit(p, n, i, key, len) else { return failed }
+        var j = i &+ len
+        let v = dec(p, n, &j, limit)
+        if v != failed { i = j }
+        return v
+    }
+
+    /// `0x` and two hex digits, ending at a space or the end of the line (`TOS=` and `PREC=`).
+    @inline(__always) static func hex2(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> UInt64 {
+        guard i &+ 4 <= n, p[i] == 0x30, p[i &+ 1] | 0x20 == 0x78 else { return failed }
+        let a = Byte.hex(p[i &+ 2])
+        let b = Byte.hex(p[i &+ 3])
+        if (a | b) & 0xF0 != 0 { return failed }
+        if i &+ 4 < n && p[i &+ 4] != Byte.space { return failed }
         i &+= 4
-        outIface = word()
-        guard separator() else { return }
-        if lit(Lit.PHYSIN, 7) {
-            i &+= 7
-            physIn = word()
-            guard separator() else { return }
+        return UInt64(a) << 4 | UInt64(b)
+    }
+
+    /// A dotted quad ending at a space or the end of the line; nil for anything else (`address`
+    /// then decides).
+    @inline(__always) static func quad(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> UInt32? {
+        var j = i
+        var v: UInt32 = 0
+        var part = 0
+        while true {
+            var octet: UInt32 = 0
+            let s = j
+            while j < n && j &- s < 3 {
+                let d = p[j] &- 0x30
+                if d >= 10 { break }
+                octet = octet &* 10 &+ UInt32(d)
+                j &+= 1
+            }
+            if j == s || octet > 255 { return nil }
+            v = v << 8 | octet
+            if part == 3 { break }
+            guard j < n, p[j] == Byte.dot else { return nil }
+            j &+= 1
+            part &+= 1
         }
-        if lit(Lit.PHYSOUT, 8) {
-            i &+= 8
-            physOut = word()
-            guard separator() else { return }
+        if j < n && p[j] != Byte.space { return nil }
+        i = j
+        return v
+    }
+
+    /// `SRC=`/`DST=`'s value at `i`: a dotted quad here, anything else through `address`.
+    @inline(__always) mutating func fastAddress(_ i: inout Int) -> IPAddress? {
+        if let v = NfLogScanner.quad(p, n, &i) { return IPAddress(v4: v) }
+        self.i = i
+        let a = address()
+        i = self.i
+        return a
+    }
+
+    /// The value of `IN=` and friends: up to the next space (nil when empty).
+    @inline(__always) static func word(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> ByteRange? {
+        let s = i
+        i = spaceOrEnd(p, n, i)
+        return i > s ? ByteRange(s, i) : nil
+    }
+
+    mutating func fastPath() {
+        let p = self.p
+        let n = self.n
+        var i = self.i
+        defer { self.i = i }
+        // IN= OUT=
+        guard NfLogScanner.lit(p, n, i, Lit.IN, 3) else { return }
+        i &+= 3
+        inIface = NfLogScanner.word(p, n, &i)
+        sawIN = true
+        guard NfLogScanner.sep(p, n, &i), NfLogScanner.lit(p, n, i, Lit.OUT, 4) else { return }
+        i &+= 4
+        outIface = NfLogScanner.word(p, n, &i)
+        guard NfLogScanner.sep(p, n, &i) else { return }
+        if p[i] == 0x50 {  // P
+            if NfLogScanner.lit(p, n, i, Lit.PHYSIN, 7) {
+                i &+= 7
+                physIn = NfLogScanner.word(p, n, &i)
+                guard NfLogScanner.sep(p, n, &i) else { return }
+            }
+            if NfLogScanner.lit(p, n, i, Lit.PHYSOUT, 8) {
+                i &+= 8
+                physOut = NfLogScanner.word(p, n, &i)
+                guard NfLogScanner.sep(p, n, &i) else { return }
+            }
         }
-        if lit(Lit.MAC, 4) {
+        if NfLogScanner.lit(p, n, i, Lit.MAC, 4) {
             let ts = i
-            i &+= 4
+            self.i = i &+ 4
             macField(ts)
-            guard separator() else { return }
+            i = self.i
+            guard NfLogScanner.sep(p, n, &i) else { return }
         }
         // SRC= DST=
-        guard lit(Lit.SRC, 4) else { return }
+        guard NfLogScanner.lit(p, n, i, Lit.SRC, 4) else { return }
         var ts = i
         i &+= 4
-        guard let src = address() else {
+        guard let src = fastAddress(&i) else {
             i = ts
             return
         }
         touched = true
         header.src = src
-        guard separator(), lit(Lit.DST, 4) else { return }
+        guard NfLogScanner.sep(p, n, &i), NfLogScanner.lit(p, n, i, Lit.DST, 4) else { return }
         ts = i
         i &+= 4
-        guard let dst = address() else {
+        guard let dst = fastAddress(&i) else {
             i = ts
             return
         }
         header.dst = dst
-        guard separator() else { return }
-        guard let len = decimalField(Lit.LEN, 4, UInt64(UInt32.max)) else { return }
-        header.length = UInt32(len)
-        guard separator() else { return }
-        if lit(Lit.TOS, 4) {
+        guard NfLogScanner.sep(p, n, &i) else { return }
+        let len = NfLogScanner.field(p, n, &i, Lit.LEN, 4, UInt64(UInt32.max))
+        guard len != NfLogScanner.failed else { return }
+        header.length = UInt32(truncatingIfNeeded: len)
+        guard NfLogScanner.sep(p, n, &i) else { return }
+        if NfLogScanner.lit(p, n, i, Lit.TOS, 4) {
             // IPv4: TOS=0x%02X PREC=0x%02X TTL=%u ID=%u [CE] [DF] [MF]
-            ts = i
-            i &+= 4
-            guard let tos = hexadecimal(0xFF, prefixed: true) else {
-                i = ts
-                return
-            }
-            header.tos = UInt8(tos)
-            guard separator(), lit(Lit.PREC, 5) else { return }
-            ts = i
-            i &+= 5
-            guard let prec = hexadecimal(0xFF, prefixed: true) else {
-                i = ts
-                return
-            }
-            header.tos = UInt8(tos | prec)
-            guard separator(), let ttl = decimalField(Lit.TTL, 4, 0xFF) else { return }
-            header.ttl = UInt8(ttl)
-            guard separator(), let id = decimalField(Lit.ID, 3, 0xFFFF) else { return }
-            header.ipID = UInt32(id)
-            guard separator() else { return }
-            if lit(Lit.CE, 3) {
-                header.ipFlags.insert(.ce)
+            var j = i &+ 4
+            let tos = NfLogScanner.hex2(p, n, &j)
+            // Not the kernel's `0x%02X`: the generic loop reads it from the start of the token.
+            guard tos != NfLogScanner.failed else { return }
+            i = j
+            header.tos = UInt8(truncatingIfNeeded: tos)
+            guard NfLogScanner.sep(p, n, &i), NfLogScanner.lit(p, n, i, Lit.PREC, 5) else { return }
+            j = i &+ 5
+            let prec = NfLogScanner.hex2(p, n, &j)
+            guard prec != NfLogScanner.failed else { return }
+            i = j
+            header.tos = UInt8(truncatingIfNeeded: tos | prec)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            let ttl = NfLogScanner.field(p, n, &i, Lit.TTL, 4, 0xFF)
+            guard ttl != NfLogScanner.failed else { return }
+            header.ttl = UInt8(truncatingIfNeeded: ttl)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            let id = NfLogScanner.field(p, n, &i, Lit.ID, 3, 0xFFFF)
+            guard id != NfLogScanner.failed else { return }
+            header.ipID = UInt32(truncatingIfNeeded: id)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            var flags = IPFlags()
+            if NfLogScanner.lit(p, n, i, Lit.CE, 3) {
+                flags.insert(.ce)
                 i &+= 3
             }
-            if lit(Lit.DF, 3) {
-                header.ipFlags.insert(.df)
+            if NfLogScanner.lit(p, n, i, Lit.DF, 3) {
+                flags.insert(.df)
                 i &+= 3
             }
-            if lit(Lit.MF, 3) {
-                header.ipFlags.insert(.mf)
+            if NfLogScanner.lit(p, n, i, Lit.MF, 3) {
+                flags.insert(.mf)
                 i &+= 3
             }
-        } else if lit(Lit.TC, 3) {
+            if !flags.isEmpty { header.ipFlags.formUnion(flags) }
+        } else if NfLogScanner.lit(p, n, i, Lit.TC, 3) {
             // IPv6: TC=%u HOPLIMIT=%u FLOWLBL=%u (a non-zero flow label is left to the generic loop)
-            guard let tc = decimalField(Lit.TC, 3, 0xFF) else { return }
-            header.tos = UInt8(tc)
-            guard separator(), lit(Lit.HOPLIMIT, 8), i + 9 <= n, p[i + 8] == Byte.equal else { return }
-            ts = i
-            i &+= 9
-            guard let hop = decimal(0xFF) else {
-                i = ts
-                return
+            let tc = NfLogScanner.field(p, n, &i, Lit.TC, 3, 0xFF)
+            guard tc != NfLogScanner.failed else { return }
+            header.tos = UInt8(truncatingIfNeeded: tc)
+            guard NfLogScanner.sep(p, n, &i), NfLogScanner.lit(p, n, i, Lit.HOPLIMIT, 8), i &+ 9 <= n,
+                p[i &+ 8] == Byte.equal
+            else { return }
+            var j = i &+ 9
+            let hop = NfLogScanner.dec(p, n, &j, 0xFF)
+            guard hop != NfLogScanner.failed else { return }
+            i = j
+            header.ttl = UInt8(truncatingIfNeeded: hop)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            if NfLogScanner.lit(p, n, i, Lit.FLOWLBL0, 8) && i &+ 10 <= n && p[i &+ 8] == 0x30
+                && p[i &+ 9] == Byte.space
+            {
+                i &+= 10
             }
-            header.ttl = UInt8(hop)
-            guard separator() else { return }
-            if Byte.matches(p, n, i, "FLOWLBL=0 ") { i &+= 10 }
         } else {
             return
         }
         // PROTO=
-        guard lit(Lit.PROTO, 6) else { return }
-        ts = i
-        i &+= 6
-        guard let proto = protocolValue() else {
-            i = ts
-            return
+        guard NfLogScanner.lit(p, n, i, Lit.PROTO, 6) else { return }
+        let proto: UInt8
+        if NfLogScanner.lit(p, n, i &+ 6, Lit.TCP, 3) && (i &+ 9 == n || p[i &+ 9] == Byte.space) {
+            proto = IPProtocol.tcp
+            i &+= 9
+        } else if NfLogScanner.lit(p, n, i &+ 6, Lit.UDP, 3) && (i &+ 9 == n || p[i &+ 9] == Byte.space) {
+            proto = IPProtocol.udp
+            i &+= 9
+        } else {
+            self.i = i &+ 6
+            guard let v = protocolValue() else { return }
+            proto = v
+            i = self.i
         }
         header.proto = proto
         l4 = true
-        guard separator() else { return }
+        guard NfLogScanner.sep(p, n, &i) else { return }
         switch proto {
         case IPProtocol.tcp, IPProtocol.udp, IPProtocol.udplite:
-            guard let sport = decimalField(Lit.SPT, 4, 0xFFFF) else { return }
-            header.sport = UInt16(sport)
-            guard separator(), let dport = decimalField(Lit.DPT, 4, 0xFFFF) else { return }
-            header.dport = UInt16(dport)
-            guard proto == IPProtocol.tcp, separator() else { return }
-            if let seq = decimalField(Lit.SEQ, 4, UInt64(UInt32.max)) {
-                header.tcpSeq = UInt32(seq)
-                guard separator(), let ack = decimalField(Lit.ACK, 4, UInt64(UInt32.max)) else { return }
-                header.tcpAck = UInt32(ack)
-                guard separator() else { return }
+            let sport = NfLogScanner.field(p, n, &i, Lit.SPT, 4, 0xFFFF)
+            guard sport != NfLogScanner.failed else { return }
+            header.sport = UInt16(truncatingIfNeeded: sport)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            let dport = NfLogScanner.field(p, n, &i, Lit.DPT, 4, 0xFFFF)
+            guard dport != NfLogScanner.failed else { return }
+            header.dport = UInt16(truncatingIfNeeded: dport)
+            guard proto == IPProtocol.tcp, NfLogScanner.sep(p, n, &i) else { return }
+            let seq = NfLogScanner.field(p, n, &i, Lit.SEQ, 4, UInt64(UInt32.max))
+            if seq != NfLogScanner.failed {
+                header.tcpSeq = UInt32(truncatingIfNeeded: seq)
+                guard NfLogScanner.sep(p, n, &i) else { return }
+                let ack = NfLogScanner.field(p, n, &i, Lit.ACK, 4, UInt64(UInt32.max))
+                guard ack != NfLogScanner.failed else { return }
+                header.tcpAck = UInt32(truncatingIfNeeded: ack)
+                guard NfLogScanner.sep(p, n, &i) else { return }
             }
-            guard let window = decimalField(Lit.WINDOW, 7, 0xFFFF) else { return }
-            header.window = UInt16(window)
-            guard separator() else { return }
-            tcpTail()
+            let window = NfLogScanner.field(p, n, &i, Lit.WINDOW, 7, 0xFFFF)
+            guard window != NfLogScanner.failed else { return }
+            header.window = UInt16(truncatingIfNeeded: window)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            tcpTail(p, n, &i)
         case IPProtocol.icmp, IPProtocol.icmpv6:
-            guard let type = decimalField(Lit.TYPE, 5, 0xFF) else { return }
-            header.icmpType = UInt8(type)
-            guard separator(), let code = decimalField(Lit.CODE, 5, 0xFF) else { return }
-            header.icmpCode = UInt8(code)
-            guard separator(), let id = decimalField(Lit.ID, 3, 0xFFFF) else { return }
-            header.icmpID = UInt16(id)
-            guard separator(), let seq = decimalField(Lit.SEQ, 4, 0xFFFF) else { return }
-            header.icmpSeq = UInt16(seq)
+            let type = NfLogScanner.field(p, n, &i, Lit.TYPE, 5, 0xFF)
+            guard type != NfLogScanner.failed else { return }
+            header.icmpType = UInt8(truncatingIfNeeded: type)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            let code = NfLogScanner.field(p, n, &i, Lit.CODE, 5, 0xFF)
+            guard code != NfLogScanner.failed else { return }
+            header.icmpCode = UInt8(truncatingIfNeeded: code)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            let id = NfLogScanner.field(p, n, &i, Lit.ID, 3, 0xFFFF)
+            guard id != NfLogScanner.failed else { return }
+            header.icmpID = UInt16(truncatingIfNeeded: id)
+            guard NfLogScanner.sep(p, n, &i) else { return }
+            let seq = NfLogScanner.field(p, n, &i, Lit.SEQ, 4, 0xFFFF)
+            guard seq != NfLogScanner.failed else { return }
+            header.icmpSeq = UInt16(truncatingIfNeeded: seq)
         default:
             return
         }
     }
 
     /// `RES=0x00 <flags> URGP=0 [OPT (...)]` after `WINDOW=`.
-    private mutating func tcpTail() {
-        if lit(Lit.RES0, 8) && (i + 8 == n || p[i + 8] == Byte.space) {
+    private mutating func tcpTail(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
+        if NfLogScanner.lit(p, n, i, Lit.RES0, 8) && (i &+ 8 == n || p[i &+ 8] == Byte.space) {
             i &+= 8
-            guard separator() else { return }
+            guard NfLogScanner.sep(p, n, &i) else { return }
         }
-        while i < n {
-            var e = i
-            while e < n && e - i < 4 && p[e] != Byte.space { e &+= 1 }
-            let len = e - i
-            guard len == 2 || len == 3, e == n || p[e] == Byte.space else { break }
+        var flags = TCPFlags()
+        defer { if !flags.isEmpty { header.tcpFlags.formUnion(flags) } }
+        while i &+ 2 <= n {
+            // Two or three capitals and a space (or the end): SYN, ACK, FIN, RST, PSH, URG, ECE, CWR, AE.
+            let len: Int
+            if i &+ 2 == n || p[i &+ 2] == Byte.space {
+                len = 2
+            } else if i &+ 3 == n || p[i &+ 3] == Byte.space {
+                len = 3
+            } else {
+                break
+            }
             let flag: TCPFlags
             switch Byte.load(p + i, len) {
             case FieldKey.SYN: flag = .syn
@@ -233,18 +364,19 @@ extension NfLogScanner {
             case FieldKey.AE: flag = .ae
             default: return
             }
-            header.tcpFlags.insert(flag)
-            i = e
-            guard separator() else { return }
+            flags.insert(flag)
+            i &+= len
+            guard NfLogScanner.sep(p, n, &i) else { return }
         }
-        if lit(Lit.URGP0, 6) && (i + 6 == n || p[i + 6] == Byte.space) {
+        if NfLogScanner.lit(p, n, i, Lit.URGP0, 6) && (i &+ 6 == n || p[i &+ 6] == Byte.space) {
             i &+= 6
-            guard separator() else { return }
+            guard NfLogScanner.sep(p, n, &i) else { return }
         }
-        if lit(Lit.OPTparen, 5) {
+        if NfLogScanner.lit(p, n, i, Lit.OPTparen, 5) {
             let ts = i
-            i &+= 3
+            self.i = i &+ 3
             options(ts)
+            i = self.i
         }
     }
 }

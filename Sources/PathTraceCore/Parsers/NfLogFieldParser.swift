@@ -8,6 +8,8 @@ struct TraceHead {
     var number: Int
     /// Just past the `table:chain:type:rulenum` token.
     var end: Int
+    /// Its slot in `TraceHeadCache` when it came from there (else -1).
+    var slot = -1
 }
 
 /// What the text after `TRACE: ` is.
@@ -161,14 +163,7 @@ struct NfLogScanner {
         resetRecord()
     }
 
-    /// Moves the header out (leaving a fresh one) without copying its strings' references.
-    mutating func takeHeader() -> PacketHeader {
-        var h = PacketHeader()
-        swap(&h, &header)
-        return h
-    }
-
-    /// Clears the per-record state; `header` is already fresh because `takeHeader` ran if it was touched.
+    /// Clears the per-record state; `header` is already fresh because `KernelLogParser.resolve` took it if it was touched.
     mutating func resetRecord() {
         touched = false
         inIface = nil
@@ -189,7 +184,7 @@ struct NfLogScanner {
         }
         inOptGroup = false
         macMarker = -1
-        extra.removeAll(keepingCapacity: true)
+        if !extra.isEmpty { extra.removeAll(keepingCapacity: true) }
         pendingStamp = nil
         pendingStampIndex = -1
         sawIN = false

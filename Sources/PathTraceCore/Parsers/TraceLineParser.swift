@@ -42,20 +42,28 @@ public struct TraceLineParser {
             line = record
         }
         var count = 0
-        var status = saved.parse(line, at: position) {
-            count += 1; emit($0)
+        // Each other format opens with its own byte, after spaces the monitor parsers would skip:
+        // `{"pathtrace-event":`, xtables-monitor's `PACKET: `/`TRACE: `, nft's `trace id `. Kernel
+        // lines skip the three parsers that cannot take them.
+        let first = line.first ?? 0
+        let anyFormat = MonitorScanner.isSpace(first)
+        var status = LineStatus.notMine
+        if anyFormat || first == UInt8(ascii: "{") {
+            status = saved.parse(line, at: position) {
+                count += 1; emit($0)
+            }
         }
-        if status == .notMine {
+        if case .notMine = status, anyFormat || first == UInt8(ascii: "P") || first == UInt8(ascii: "T") {
             status = xtables.parse(line, at: position) {
                 count += 1; emit($0)
             }
         }
-        if status == .notMine {
+        if case .notMine = status, anyFormat || first == UInt8(ascii: "t") {
             status = nft.parse(line, at: position) {
                 count += 1; emit($0)
             }
         }
-        if status == .notMine {
+        if case .notMine = status {
             status = kernel.parse(line, at: position) {
                 count += 1; emit($0)
             }

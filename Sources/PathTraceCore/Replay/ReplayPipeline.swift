@@ -91,24 +91,50 @@ public struct ReplayPipeline {
         _ source: some ByteSource, netns: String?, event: (TraceEvent, String?) -> Void,
         skip: (SkippedLine) -> Void
     ) throws {
-        var parser = TraceLineParser(file: source.name)
-        var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
-        let maxLine = splitter.maxLine
-        func handle(_ line: LineSplitter.Line, _ number: Int) {
-            switch line {
-            case .text(let bytes):
-                parser.parse(
-                    line: bytes, lineNumber: number, emit: { event($0, $0.netnsName == nil ? netns : $0.netns) },
-                    onSkip: skip)
-            case .overlong:
-                skip(
-                    SkippedLine(
-                        source: SourcePosition(file: source.name, line: number),
-                        reason: "line longer than \(maxLine) bytes"))
+        // The namespace is captured once, outside the per-line closures: captured by them, the string
+        // was retained and released on every line (callgrind, scripts/bench-replay.sh's file). A nil
+        // literal when there is none: passing `netns` itself retained it per event.
+        if let netns {
+            try parseLines(source, skip: skip) { e in
+                if e.netnsName != nil { event(e, e.netns) } else { event(e, netns) }
+            }
+        } else {
+            try parseLines(source, skip: skip) { e in
+                if e.netnsName != nil { event(e, e.netns) } else { event(e, nil) }
             }
         }
-        try source.forEachChunk { chunk in splitter.feed(chunk, handle) }
-        splitter.finish(handle)
+    }
+
+    private static func parseLines(
+        _ source: some ByteSource, skip: (SkippedLine) -> Void, event: (TraceEvent) -> Void
+    ) throws {
+        var parser = TraceLineParser(file: source.name)
+        var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
+        // Closures over `parser` rather than a local function: the function made every line pay a
+        // dynamic exclusivity check (callgrind, scripts/bench-replay.sh's file).
+        try source.forEachChunk { chunk in
+            splitter.feed(chunk) { line, number in
+                ReplayPipeline.handle(line, number, &parser, event: event, skip: skip)
+            }
+        }
+        splitter.finish { line, number in
+            ReplayPipeline.handle(line, number, &parser, event: event, skip: skip)
+        }
+    }
+
+    @inline(__always) private static func handle(
+        _ line: LineSplitter.Line, _ number: Int, _ parser: inout TraceLineParser, event: (TraceEvent) -> Void,
+        skip: (SkippedLine) -> Void
+    ) {
+        switch line {
+        case .text(let bytes):
+            parser.parse(line: bytes, lineNumber: number, emit: event, onSkip: skip)
+        case .overlong:
+            skip(
+                SkippedLine(
+                    source: SourcePosition(file: parser.file, line: number),
+                    reason: "line longer than \(TraceLineParser.maxLineLength) bytes"))
+        }
     }
 
     private mutating func skip(_ line: SkippedLine) {

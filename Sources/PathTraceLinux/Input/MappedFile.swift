@@ -47,6 +47,9 @@ public final class MappedFile {
 
     deinit { munmap(base, size) }
 
+    /// `MADV_POPULATE_READ` (Linux 5.14).
+    private static let populateRead: Int32 = 22
+
     /// Calls `body` with each window of the mapping in order (valid only during the call) and returns
     /// the offset where they stopped: the size at open, or less if the file shrank meanwhile.
     public func forEachWindow(_ body: (UnsafeBufferPointer<UInt8>) -> Void) -> Int {
@@ -57,6 +60,10 @@ public final class MappedFile {
             let now = (try? fd.stat().size).map { Int(clamping: $0) } ?? 0
             let count = min(window, size - offset, now - offset)
             if count <= 0 { break }
+            // The window's pages mapped in one call instead of a fault every 16 pages (about 6% of
+            // replay's cycles in perf on the benchmark file); a kernel older than 5.14 refuses the
+            // advice and the pages fault in as before.
+            _ = madvise(base + offset, count, MappedFile.populateRead)
             body(UnsafeBufferPointer(start: (base + offset).assumingMemoryBound(to: UInt8.self), count: count))
             _ = madvise(base + offset, count, MADV_DONTNEED)
             offset += count

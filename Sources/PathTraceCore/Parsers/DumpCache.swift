@@ -1,0 +1,103 @@
+import Foundation
+
+/// Packet dumps (the nf_log text after a TRACE head) already parsed, with what they gave the event.
+///
+/// One packet's TRACE records repeat its dump at every rule it meets until NAT or routing changes it,
+/// so three lines in five of the benchmark file (scripts/bench-replay.sh) carry a dump seen a few
+/// lines before: a hash of some of its words and a `memcmp` replace the scan and the name lookups (callgrind,
+/// `replay --format json` of its 35,727-line head). A dump's result depends on its bytes alone — the
+/// scanner starts fresh at the head's end and reads nothing before it — so equal bytes give an equal
+/// result; only dumps without a glued record after them are kept.
+final class DumpCache {
+    /// What a record's dump gives its event, names resolved.
+    struct Result {
+        var ebt = false
+        var arp = false
+        var sawMAC = false
+        var inIface: Name?
+        var outIface: Name?
+        var physIn: Name?
+        var physOut: Name?
+        var hasHeader = false
+        var header = PacketHeader()
+    }
+
+    private static let slotBits = 6
+    private static let slots = 1 << slotBits
+    /// The longest dump kept (the kernel prints at most 1019 bytes a record, TRACE dumps ~300).
+    static let maxLength = 512
+    private let bytes: UnsafeMutablePointer<UInt8>
+    /// The length of each slot's dump (0: empty) and its hash.
+    private let lengths: UnsafeMutablePointer<Int>
+    private let hashes: UnsafeMutablePointer<UInt64>
+    /// Each slot's result, then `scratch`.
+    let results: UnsafeMutablePointer<Result>
+    /// The index of the result of a record that is not cached (it has a glued record after it).
+    static let scratch = slots
+
+    init() {
+        let count = DumpCache.slots
+        bytes = .allocate(capacity: count * DumpCache.maxLength)
+        lengths = .allocate(capacity: count)
+        lengths.initialize(repeating: 0, count: count)
+        hashes = .allocate(capacity: count)
+        hashes.initialize(repeating: 0, count: count)
+        results = .allocate(capacity: count + 1)
+        results.initialize(repeating: Result(), count: count + 1)
+    }
+
+    deinit {
+        bytes.deallocate()
+        lengths.deallocate()
+        hashes.deallocate()
+        results.deinitialize(count: DumpCache.slots + 1)
+        results.deallocate()
+    }
+
+    /// Where the dump `s..<e` of the line at `p` is or would go: its slot, whether it is there, and
+    /// its hash (for `store`); slot -1 when it is too long or empty.
+    @inline(__always) func find(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (slot: Int, hit: Bool, hash: UInt64) {
+        let len = e - s
+        if len <= 0 || len > DumpCache.maxLength { return (-1, false, 0) }
+        let base = UnsafeRawPointer(p + s)
+        let k: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var h = UInt64(len)
+        if len >= 64 {
+            // Ten words spread over the dump pick the slot (the `memcmp` below checks every byte): the
+            // first (`IN=`), two at each quarter mark and four at the end, where ports, sequence
+            // numbers and flags differ from packet to packet. On the benchmark file this hits as often
+            // as hashing every word, for a third of the instructions.
+            @inline(__always) func word(_ at: Int) -> UInt64 { base.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
+            let q = len >> 2
+            h = (h ^ word(0)) &* k
+            h = (h ^ word(q - 8)) &* k
+            h = (h ^ word(q)) &* k
+            h = (h ^ word(2 &* q - 8)) &* k
+            h = (h ^ word(2 &* q)) &* k
+            h = (h ^ word(3 &* q - 8)) &* k
+            h = (h ^ word(3 &* q)) &* k
+            h = (h ^ word(len - 24)) &* k
+            h = (h ^ word(len - 16)) &* k
+            h = (h ^ word(len - 8)) &* k
+        } else {
+            var j = 0
+            while j &+ 8 <= len {
+                h = (h ^ base.loadUnaligned(fromByteOffset: j, as: UInt64.self)) &* k
+                j &+= 8
+            }
+            if j < len { h = (h ^ Byte.load(p + s + j, len - j)) &* k }
+        }
+        let slot = Int(truncatingIfNeeded: h >> UInt64(64 - DumpCache.slotBits))
+        let hit =
+            hashes[slot] == h && lengths[slot] == len
+            && memcmp(bytes + slot &* DumpCache.maxLength, base, len) == 0
+        return (slot, hit, h)
+    }
+
+    /// Keeps the dump `s..<e` in `slot` (from `find`); its result goes to `results[slot]`.
+    func store(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, slot: Int, hash: UInt64) {
+        (bytes + slot &* DumpCache.maxLength).update(from: p + s, count: e - s)
+        lengths[slot] = e - s
+        hashes[slot] = hash
+    }
+}

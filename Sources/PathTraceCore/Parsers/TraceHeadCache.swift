@@ -1,0 +1,130 @@
+/// TRACE heads (`table:chain:type:rulenum`) already read, with their names and hook.
+///
+/// A legacy TRACE log repeats a few dozen heads, so the token after `TRACE: ` is looked up by its
+/// bytes instead of being classified and its two names interned again: a hit is a hash and five word
+/// compares, where `classify` and the two names cost about 450 instructions a line (callgrind,
+/// `replay --format json` of the 35,727-line head of scripts/bench-replay.sh's file). `classify`
+/// reads nothing outside the token, so equal bytes give an equal head. Two ways per set: 14 heads in
+/// 64 direct-mapped slots collided and missed one line in five.
+final class TraceHeadCache {
+    /// A head's ranges relative to the token's start.
+    struct Shape {
+        var tableEnd: Int
+        var chainStart: Int
+        var chainEnd: Int
+        var kind: StepKind
+        var number: Int
+    }
+
+    private static let setBits = 6
+    private static let slots = 2 << setBits
+    /// The longest token cached (four words).
+    static let maxLength = 32
+    /// Five words per slot: four data words and the length (0: empty).
+    private let keys: UnsafeMutablePointer<UInt64>
+    private let shapes: UnsafeMutablePointer<Shape>
+    private let tables: UnsafeMutablePointer<Name>
+    private let chains: UnsafeMutablePointer<Name>
+    private let hooks: UnsafeMutablePointer<Hook?>
+
+    init() {
+        let count = TraceHeadCache.slots
+        keys = .allocate(capacity: 5 * count)
+        keys.initialize(repeating: 0, count: 5 * count)
+        shapes = .allocate(capacity: count)
+        shapes.initialize(
+            repeating: Shape(tableEnd: 0, chainStart: 0, chainEnd: 0, kind: .rule, number: 0), count: count)
+        tables = .allocate(capacity: count)
+        tables.initialize(repeating: .empty, count: count)
+        chains = .allocate(capacity: count)
+        chains.initialize(repeating: .empty, count: count)
+        hooks = .allocate(capacity: count)
+        hooks.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        let count = TraceHeadCache.slots
+        keys.deallocate()
+        shapes.deallocate()
+        tables.deinitialize(count: count)
+        tables.deallocate()
+        chains.deinitialize(count: count)
+        chains.deallocate()
+        hooks.deallocate()
+    }
+
+    /// The token's words, or nil when it is empty or too long to cache.
+    @inline(__always) private static func words(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, _ n: Int)
+        -> (UInt64, UInt64, UInt64, UInt64)?
+    {
+        let len = e - s
+        if len <= 0 || len > maxLength { return nil }
+        let base = p + s
+        let readable = n - s
+        return (
+            NameCache.word(base, len, readable), len > 8 ? NameCache.word(base + 8, len - 8, readable - 8) : 0,
+            len > 16 ? NameCache.word(base + 16, len - 16, readable - 16) : 0,
+            len > 24 ? NameCache.word(base + 24, len - 24, readable - 24) : 0
+        )
+    }
+
+    @inline(__always) private static func set(_ w: (UInt64, UInt64, UInt64, UInt64), _ len: Int) -> Int {
+        var h = w.0 ^ (w.1 &* 0xC2B2_AE3D_27D4_EB4F) ^ (w.2 &* 0x1656_67B1_9E37_79F9) ^ (w.3 &* 0x27D4_EB2F_1656_67C5)
+        h = (h ^ UInt64(len)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: h >> UInt64(64 - setBits))
+    }
+
+    @inline(__always) private func holds(_ slot: Int, _ w: (UInt64, UInt64, UInt64, UInt64), _ len: Int) -> Bool {
+        let k = keys + slot &* 5
+        return k[0] == w.0 && k[1] == w.1 && k[2] == w.2 && k[3] == w.3 && k[4] == UInt64(len)
+    }
+
+    /// The head whose token starts at `s` (just past `TRACE: `), if it was seen before.
+    @inline(__always) func head(_ p: UnsafePointer<UInt8>, _ n: Int, at s: Int) -> TraceHead? {
+        let e = NfLogScanner.spaceOrEnd(p, n, s)
+        guard let w = TraceHeadCache.words(p, s, e, n) else { return nil }
+        let set = TraceHeadCache.set(w, e - s)
+        var slot = set &* 2
+        if !holds(slot, w, e - s) {
+            slot &+= 1
+            if !holds(slot, w, e - s) { return nil }
+        }
+        let shape = shapes[slot]
+        return TraceHead(
+            start: s - 7, table: ByteRange(s, s + shape.tableEnd),
+            chain: ByteRange(s + shape.chainStart, s + shape.chainEnd), kind: shape.kind, number: shape.number,
+            end: e, slot: slot)
+    }
+
+    /// The names and hook of `h` (a head of the line at `p`), from the cache or read and then cached.
+    func names(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: TraceHead, _ cache: inout NameCache)
+        -> (table: Name, chain: Name, hook: Hook?)
+    {
+        if h.slot >= 0 { return (tables[h.slot], chains[h.slot], hooks[h.slot]) }
+        let table = cache.name(p, h.table, limit: n)
+        let chain = cache.name(p, h.chain, limit: n)
+        let hook = KernelLogParser.hook(p, h.chain)
+        let s = h.table.start
+        guard let w = TraceHeadCache.words(p, s, h.end, n) else { return (table, chain, hook) }
+        // The newer head takes the first way, the one it displaces the second.
+        let first = TraceHeadCache.set(w, h.end - s) &* 2
+        (keys + (first + 1) * 5).update(from: keys + first * 5, count: 5)
+        shapes[first + 1] = shapes[first]
+        tables[first + 1] = tables[first]
+        chains[first + 1] = chains[first]
+        hooks[first + 1] = hooks[first]
+        let k = keys + first * 5
+        k[0] = w.0
+        k[1] = w.1
+        k[2] = w.2
+        k[3] = w.3
+        k[4] = UInt64(h.end - s)
+        shapes[first] = Shape(
+            tableEnd: h.table.end - s, chainStart: h.chain.start - s, chainEnd: h.chain.end - s, kind: h.kind,
+            number: h.number)
+        tables[first] = table
+        chains[first] = chain
+        hooks[first] = hook
+        return (table, chain, hook)
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import PathTraceCore
+import Testing
+
+/// The parser reuses what it read on earlier lines (TRACE heads, interface and MAC names): a line
+/// whose bytes differ from the last one, even in one byte or only in length, must still read as itself.
+@Suite struct KernelLogNameReuseTests {
+    static func line(
+        _ head: String, in inIface: String, out: String = "", mac: String = "52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00",
+        src: String = "10.0.0.1"
+    ) -> String {
+        "[100.000001] TRACE: \(head) IN=\(inIface) OUT=\(out) MAC=\(mac) SRC=\(src) DST=10.0.0.2 LEN=60 "
+            + "TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=1000 DPT=80 SEQ=1 ACK=0 WINDOW=100 RES=0x00 SYN URGP=0 "
+    }
+
+    @Test func interfacesThatChangeFromLineToLine() {
+        let names = [
+            "eth0", "eth1", "eth0", "eth0.100", "eth0.101", "veth1234567890ab", "veth1234567890ac", "e", "eth1",
+        ]
+        let text = names.map { KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: $0, out: $0 + "x") }
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(result.skipped.isEmpty)
+        #expect(result.events.map(\.inIface) == names)
+        #expect(result.events.map(\.outIface) == names.map { $0 + "x" })
+    }
+
+    @Test func macsThatDifferInTheirLastByte() {
+        let macs = [
+            "52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00", "52:54:00:da:ec:4e:52:54:00:a4:5e:56:08:00",
+            "52:54:00:da:ec:4e:52:54:00:a4:5e:57:08:00", "52:54:00:da:ec:4e:52:54:00:a4:5e:57:86:dd",
+        ]
+        let text = macs.map { KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0", mac: $0) }
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(
+            result.events.map { $0.header?.macDst } == [
+                "52:54:00:da:ec:4f", "52:54:00:da:ec:4e", "52:54:00:da:ec:4e", "52:54:00:da:ec:4e",
+            ])
+        #expect(
+            result.events.map { $0.header?.macSrc } == [
+                "52:54:00:a4:5e:56", "52:54:00:a4:5e:56", "52:54:00:a4:5e:57", "52:54:00:a4:5e:57",
+            ])
+        #expect(result.events.map { $0.header?.macProto } == [0x0800, 0x0800, 0x0800, 0x86dd])
+    }
+
+    @Test func headsThatShareTheirStart() {
+        let heads = [
+            "filter:INPUT:rule:4", "filter:INPUT:rule:5", "filter:INPUT:rule:4", "filter:INPUT:policy:4",
+            "filter:INPUTX:rule:4", "filter:FORWARD:rule:12", "filter:FORWARD:rule:1",
+            "filter:a-very-long-user-chain-name:rule:2", "filter:a-very-long-user-chain-name:rule:3",
+            "filter:a:b:c:return:1", "filter:a:b:c:return:1",
+        ]
+        let text = heads.map { KernelLogNameReuseTests.line($0, in: "eth0") }
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(result.skipped.isEmpty)
+        #expect(
+            result.events.map(\.chain) == [
+                "INPUT", "INPUT", "INPUT", "INPUT", "INPUTX", "FORWARD", "FORWARD", "a-very-long-user-chain-name",
+                "a-very-long-user-chain-name", "a:b:c", "a:b:c",
+            ])
+        #expect(result.events.map(\.rule) == [4, 5, 4, 4, 4, 12, 1, 2, 3, 1, 1].map { RuleRef.number($0) })
+        #expect(
+            result.events.map(\.kind) == [
+                .rule, .rule, .rule, .policy, .rule, .rule, .rule, .rule, .rule, .return, .return,
+            ])
+        #expect(
+            result.events.map(\.hook) == [.input, .input, .input, .input, nil, .forward, .forward, nil, nil, nil, nil])
+    }
+
+    @Test func aBrokenHeadAfterAGoodOneWithTheSameStart() {
+        let text = [
+            KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0"),
+            KernelLogNameReuseTests.line("raw:PREROUTING:policy:", in: "eth0"),
+            KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0"),
+        ]
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(result.events.count == 2)
+        #expect(result.skipped.map(\.reason) == ["TRACE record without a rule number"])
+    }
+
+    @Test func addressesAndNumbersThatAreNotTheKernelsUsualForm() throws {
+        // A short TOS, an IPv6 source and a number too large for its field take the general reader.
+        let text = [
+            KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0")
+                .replacingOccurrences(of: "TOS=0x00", with: "TOS=0x8"),
+            KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0", src: "10.0.0.256"),
+            KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0")
+                .replacingOccurrences(of: "SPT=1000", with: "SPT=70000"),
+        ]
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(result.events.count == 3)
+        #expect(result.events[0].header?.tos == 8)
+        #expect(result.events[0].header?.ttl == 64)
+        #expect(result.events[1].header?.src == nil)
+        #expect(result.events[1].header?.dst == ip("10.0.0.2"))
+        #expect(result.events[2].header?.sport == nil)
+        #expect(result.events[2].header?.extra == ["SPT=70000"])
+        #expect(result.events[2].header?.dport == 80)
+    }
+
+    @Test func oneDumpUnderSeveralHeadsAndAfterAGluedRecord() throws {
+        let dump =
+            "IN=eth0 OUT= MAC=52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00 SRC=10.0.0.1 DST=10.0.0.2 LEN=60 "
+            + "TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=1000 DPT=80 SEQ=1 ACK=0 WINDOW=100 RES=0x00 SYN URGP=0 "
+        let text = [
+            "[1.000001] TRACE: raw:PREROUTING:policy:3 " + dump,
+            "[1.000002] TRACE: mangle:PREROUTING:policy:1 " + dump + "[1.000003] TRACE: nat:PREROUTING:policy:1 "
+                + dump,
+            "[1.000004] TRACE: filter:INPUT:rule:2 " + dump.replacingOccurrences(of: "SPT=1000", with: "SPT=1001"),
+            "[1.000005] TRACE: filter:INPUT:policy:3 " + dump,
+        ]
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(result.skipped.isEmpty)
+        #expect(result.events.map(\.table) == ["raw", "mangle", "nat", "filter", "filter"])
+        #expect(result.events.map(\.time) == [1.000001, 1.000002, 1.000003, 1.000004, 1.000005])
+        #expect(result.events.map(\.source.line) == [1, 2, 2, 3, 4])
+        #expect(result.events.map { $0.header?.sport } == [1000, 1000, 1000, 1001, 1000])
+        #expect(result.events.map(\.inIface) == ["eth0", "eth0", "eth0", "eth0", "eth0"])
+        #expect(result.events.allSatisfy { $0.header?.tcpFlags == [.syn] && $0.header?.dst == ip("10.0.0.2") })
+    }
+}
