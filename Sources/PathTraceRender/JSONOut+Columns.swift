@@ -27,11 +27,12 @@ extension JSONOut {
         p += n
     }
 
-    /// Spaces after what was written since `column`, up to `width` characters. With `ascii`, every
-    /// byte written there is known to be an ASCII character; else they are counted.
-    @inline(__always) mutating func pad(from column: UnsafeMutablePointer<UInt8>, to width: Int, ascii: Bool) {
-        let n = p - column
-        spaces(width - (ascii ? n : JSONOut.characters(UnsafePointer(column), n)))
+    /// Spaces after what was written since `column` (an `offset`: a name's `ensure` may move the
+    /// buffer), up to `width` characters. With `ascii`, every byte written there is known to be an
+    /// ASCII character that is not a CR; else they are counted.
+    @inline(__always) mutating func pad(from column: Int, to width: Int, ascii: Bool) {
+        let n = offset - column
+        spaces(width - (ascii ? n : JSONOut.characters(UnsafePointer(base + column), n)))
     }
 
     /// What `String.count` gives for `n` bytes at `start`: the bytes themselves when none is past

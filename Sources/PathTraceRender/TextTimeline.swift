@@ -397,8 +397,9 @@ public struct TextTimeline {
     /// One step: time, hook, `table:chain`, rule, verdict, then what changed since the step before.
     ///
     /// The columns are written through one `JSONOut` position (the line's fixed part is under its
-    /// slack), and padded by the bytes written, which are the characters when what a column holds is
-    /// ASCII: a replay prints a line per step (scripts/bench-replay.sh, text).
+    /// slack), and padded by the bytes written where a column holds only literals and digits, by the
+    /// characters `JSONOut.characters` counts where it holds a name: a replay prints a line per step
+    /// (scripts/bench-replay.sh, text).
     func line(
         _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, t0: Double?, folded: Ends?,
         _ out: TextOutput
@@ -439,7 +440,7 @@ public struct TextTimeline {
         }
         if color { o.raw("\u{1B}[0m") }
         o.byte(UInt8(ascii: " "))
-        var column = o.p
+        var column = o.offset
         if bridge { o.raw("bridge ") }
         let table = step.pointee.event.tableName
         let chain = step.pointee.event.chainName
@@ -450,9 +451,9 @@ public struct TextTimeline {
             o.byte(UInt8(ascii: ":"))
             o.bytes(of: chain)
         }
-        o.pad(from: column, to: 22, ascii: table.isASCII && chain.isASCII)
+        o.pad(from: column, to: 22, ascii: false)
         o.byte(UInt8(ascii: " "))
-        column = o.p
+        column = o.offset
         o.raw(TextTimeline.word(kind))
         switch step.pointee.event.rule {
         case .number(let n):
@@ -467,12 +468,12 @@ public struct TextTimeline {
         o.byte(UInt8(ascii: " "))
         let verdict = step.pointee.verdict
         if color { o.raw(verdict == .drop ? "\u{1B}[31m" : (verdict == .accept ? "\u{1B}[32m" : "\u{1B}[2m")) }
-        column = o.p
+        column = o.offset
         var ascii = true
         if let verdict {
             ascii = TextTimeline.stepVerdict(verdict, &o)
             // An empty `other` verdict prints nothing, not even the mark.
-            if step.pointee.verdictInferred && o.p > column { o.byte(UInt8(ascii: "*")) }
+            if step.pointee.verdictInferred && o.offset > column { o.byte(UInt8(ascii: "*")) }
         }
         o.pad(from: column, to: 10, ascii: ascii)
         if color { o.raw("\u{1B}[0m") }
@@ -493,7 +494,8 @@ public struct TextTimeline {
         return true
     }
 
-    /// What `StepVerdict.description` says, through a position; returns whether it was ASCII.
+    /// What `StepVerdict.description` says, through a position; returns whether it was only literals
+    /// (a name may be wider or narrower than its bytes: a CR LF is one character).
     static func stepVerdict(_ v: StepVerdict, _ o: inout JSONOut) -> Bool {
         switch v {
         case .accept: o.raw("accept")
@@ -506,14 +508,14 @@ public struct TextTimeline {
         case .jump(let c):
             o.raw("jump ")
             o.bytes(of: c)
-            return c.isASCII
+            return false
         case .goto(let c):
             o.raw("goto ")
             o.bytes(of: c)
-            return c.isASCII
+            return false
         case .other(let s):
             o.bytes(of: s)
-            return s.isASCII
+            return false
         }
         return true
     }

@@ -1,3 +1,4 @@
+import Foundation
 import PathTraceCore
 import TestSupport
 import Testing
@@ -40,6 +41,24 @@ import Testing
         for walk in r.walks {
             #expect(walk.steps.contains { $0.event.family == .bridge }, "packet \(walk.packet) has its eb steps")
         }
+    }
+
+    /// A frame seen only by ebtables, at broute BROUTING and nat POSTROUTING (the other lines of
+    /// capture 05 left out): BROUTING is the bridge's PREROUTING, so the frame crossed the bridge.
+    @Test func bridgeOnlyFrameFromBroutingToPostroutingIsBridged() throws {
+        let lines = try String(
+            contentsOf: Fixtures.url("real-captures/05-docker-bridge-c2c-ebtables-physdev.log"), encoding: .utf8
+        ).split(separator: "\n")
+        let broute = try #require(lines.first { $0.contains("eb:broute:BROUTING") })
+        let postrouting = try #require(lines.first { $0.contains("eb:nat:POSTROUTING") })
+        let kept = String(broute) + "\n" + String(postrouting) + "\n"
+        #expect(kept.contains("eb:broute:BROUTING") && kept.contains("eb:nat:POSTROUTING"))
+        let r = try ReplayHarness.run(sources: [MemorySource(name: "bridge-only.log", text: kept)])
+        let walk = try #require(r.walks.first)
+        #expect(r.walks.count == 1)
+        #expect(walk.stepNames == ["bridge broute:BROUTING", "bridge nat:POSTROUTING"])
+        #expect(walk.path == .bridged)
+        #expect(walk.notes.isEmpty)
     }
 
     /// 05: container to container across docker0 with br_netfilter: the bridge hands the frame to

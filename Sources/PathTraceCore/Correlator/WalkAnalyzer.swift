@@ -173,7 +173,8 @@ struct WalkAnalyzer {
                 let stage = FramePaths.Stage(bridge ? .bridge : .ip, hook)
                 if first == nil { first = stage }
                 last = stage
-                if bridge { bridgeSeen |= StepSummary.bit(hook) } else { seen |= StepSummary.bit(hook) }
+                // A bridge stage names its hook as the path tables do (BROUTING is the bridge's PREROUTING).
+                if bridge { bridgeSeen |= StepSummary.bit(stage.hook) } else { seen |= StepSummary.bit(hook) }
             }
             switch step.pointee.verdict {
             case .drop: dropped = true
