@@ -157,9 +157,9 @@ public struct PacketHeader: Equatable, Sendable {
         get { rare.isEmpty ? nil : rare.incompleteBytes }
         set { if !(rare.isEmpty && newValue == nil) { rare.incompleteBytes = newValue } }
     }
-    /// Fields this parser does not interpret, kept verbatim in order ("KEY=VALUE" or bare tokens).
     /// Whether `extra` holds an item, without making the array (a renderer asks for every step).
     @inlinable @inline(__always) public var hasExtra: Bool { !rare.isEmpty && !rare.extra.isEmpty }
+    /// Fields this parser does not interpret, kept verbatim in order ("KEY=VALUE" or bare tokens).
     @inlinable @inline(__always) public var extra: [String] {
         get { rare.isEmpty ? [] : rare.extra }
         set { if !(rare.isEmpty && newValue.isEmpty) { rare.extra = newValue } }

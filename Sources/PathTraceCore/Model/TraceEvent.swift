@@ -389,13 +389,7 @@ public struct TraceEvent: Sendable, Equatable {
     public init(
         source: SourcePosition, origin: EventOrigin, family: Family, table: String, chain: String, kind: StepKind
     ) {
-        self.origin = origin
-        self.family = family
-        self.kind = kind
-        self.hook = Hook(chainName: chain)
-        self.source = source
-        self.tableName = Name(table)
-        self.chainName = Name(chain)
+        self.init(source: source, origin: origin, family: family, table: Name(table), chain: Name(chain), kind: kind)
     }
 
     public init(source: SourcePosition, origin: EventOrigin, family: Family, table: Name, chain: Name, kind: StepKind) {

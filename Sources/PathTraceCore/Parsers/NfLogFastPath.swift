@@ -46,8 +46,8 @@ extension NfLogScanner {
         static let ICMP: UInt64 = 0x504D_4349
     }
 
-    /// What `dec` and `hex2` return when the value is not exactly a number within its limit.
-    private static let failed = UInt64.max
+    /// What `digits`, `dec` and `hex2` return when the value is not exactly a number within its limit.
+    static let failed = UInt64.max
 
     /// Whether the `len` bytes at `i` are `value` (packed little-endian).
     @inline(__always) static func lit(
@@ -70,9 +70,9 @@ extension NfLogScanner {
         return false
     }
 
-    /// A decimal value ending at a space or the end of the line (`decimal` outside an embedded or
-    /// ebt_log dump); `failed` when it is not, with `i` past the digits.
-    @inline(__always) static func dec(
+    /// The decimal digits at `i` as a number no larger than `limit` (`failed` when there are none, more
+    /// than 19, or it is larger), with `i` past them: the one digit loop of both scanners.
+    @inline(__always) static func digits(
         _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ limit: UInt64
     ) -> UInt64 {
         let s = i
@@ -86,7 +86,16 @@ extension NfLogScanner {
         }
         i = j
         if j == s || j &- s > 19 || v > limit { return failed }
-        if j < n && p[j] != Byte.space { return failed }
+        return v
+    }
+
+    /// A decimal value ending at a space or the end of the line (`decimal` outside an embedded or
+    /// ebt_log dump); `failed` when it is not, with `i` past the digits.
+    @inline(__always) static func dec(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ limit: UInt64
+    ) -> UInt64 {
+        let v = digits(p, n, &i, limit)
+        if v == failed || (i < n && p[i] != Byte.space) { return failed }
         return v
     }
 

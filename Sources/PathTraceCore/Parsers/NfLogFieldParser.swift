@@ -302,16 +302,8 @@ struct NfLogScanner {
 
     /// A decimal number no larger than `limit`, ending a value.
     @inline(__always) mutating func decimal(_ limit: UInt64) -> UInt64? {
-        let s = i
-        var v: UInt64 = 0
-        while i < n {
-            let d = p[i] &- 0x30
-            if d >= 10 { break }
-            v = v &* 10 &+ UInt64(d)
-            i &+= 1
-        }
-        let digits = i - s
-        if digits == 0 || digits > 19 || v > limit { return nil }
+        let v = NfLogScanner.digits(p, n, &i, limit)
+        if v == NfLogScanner.failed { return nil }
         return endValue() ? v : nil
     }
 
