@@ -10,76 +10,108 @@ struct SavedEventParser {
         guard line.count > SavedEventParser.marker.count,
             line.starts(with: SavedEventParser.marker)
         else { return .notMine }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: line)) as? [String: Any],
-            object["pathtrace-event"] as? Int == 1
-        else { return .malformed("saved event: not valid JSON, or an unknown version") }
-        guard let origin = (object["origin"] as? String).flatMap(EventOrigin.init(rawValue:)),
-            let family = (object["family"] as? String).flatMap(Family.init(rawValue:)),
-            let kind = (object["kind"] as? String).flatMap(StepKind.init(rawValue:)),
-            let table = object["table"] as? String, let chain = object["chain"] as? String
+        return SavedEventParser.byBytes(line, at: position, emit: emit)
+            ?? SavedEventParser.byFoundation(line, at: position, emit: emit)
+    }
+
+    /// The line read by `SavedEventJSON`; nil when only JSONSerialization can tell.
+    static func byBytes(_ line: UnsafeBufferPointer<UInt8>, at position: SourcePosition, emit: (TraceEvent) -> Void)
+        -> LineStatus?
+    {
+        switch SavedEventJSON.read(line) {
+        case .parsed(let json):
+            var object = SavedEventJSON.Object(json, json.members)
+            return try? SavedEventParser.event(&object, at: position, emit: emit)
+        case .invalid: return notJSON
+        case .unsure: return nil
+        }
+    }
+
+    static func byFoundation(
+        _ line: UnsafeBufferPointer<UInt8>, at position: SourcePosition, emit: (TraceEvent) -> Void
+    ) -> LineStatus {
+        guard let dictionary = try? JSONSerialization.jsonObject(with: Data(buffer: line)) as? [String: Any] else {
+            return notJSON
+        }
+        var object = SavedEventDictionary(object: dictionary)
+        return (try? SavedEventParser.event(&object, at: position, emit: emit)) ?? notJSON
+    }
+
+    static let notJSON = LineStatus.malformed("saved event: not valid JSON, or an unknown version")
+
+    /// The event of a line read as JSON; throws (`SavedEventJSON.Unsure`) when the reader cannot
+    /// answer as JSONSerialization would, so that the caller asks it.
+    static func event<Object: SavedEventObject>(
+        _ object: inout Object, at position: SourcePosition, emit: (TraceEvent) -> Void
+    ) throws -> LineStatus {
+        guard try object.int("pathtrace-event") == 1 else { return notJSON }
+        guard let origin = try object.string("origin").flatMap(EventOrigin.init(rawValue:)),
+            let family = try object.string("family").flatMap(Family.init(rawValue:)),
+            let kind = try object.string("kind").flatMap(StepKind.init(rawValue:)),
+            let table = try object.string("table"), let chain = try object.string("chain")
         else { return .malformed("saved event: origin, family, kind, table or chain missing") }
         var e = TraceEvent(source: position, origin: origin, family: family, table: table, chain: chain, kind: kind)
-        e.time = object["time"] as? Double
-        if let basis = (object["time_basis"] as? String).flatMap(TimeBasis.init(rawValue:)) { e.timeBasis = basis }
-        e.hook = (object["hook"] as? String).flatMap(Hook.init(rawValue:))
-        if let n = object["rule"] as? Int { e.rule = .number(n) }
-        if let h = object["handle"] as? UInt64 { e.rule = .handle(h) }
-        e.ruleText = object["rule_text"] as? String
-        e.verdict = (object["verdict"] as? String).map(StepVerdict.init)
-        e.inIface = object["in"] as? String
-        e.outIface = object["out"] as? String
-        e.physIn = object["physin"] as? String
-        e.physOut = object["physout"] as? String
-        e.traceID = (object["trace_id"] as? Int).flatMap(UInt32.init(exactly:))
-        e.prefix = object["prefix"] as? String
-        e.tableFamily = object["table_family"] as? String
-        e.netns = object["netns"] as? String
-        if let h = object["header"] as? [String: Any] { e.header = SavedEventParser.header(h) }
+        e.time = try object.double("time")
+        if let basis = try object.string("time_basis").flatMap(TimeBasis.init(rawValue:)) { e.timeBasis = basis }
+        e.hook = try object.string("hook").flatMap(Hook.init(rawValue:))
+        if let n = try object.int("rule") { e.rule = .number(n) }
+        if let h = try object.uint64("handle") { e.rule = .handle(h) }
+        e.ruleText = try object.string("rule_text")
+        e.verdict = try object.string("verdict").map(StepVerdict.init)
+        e.inIface = try object.string("in")
+        e.outIface = try object.string("out")
+        e.physIn = try object.string("physin")
+        e.physOut = try object.string("physout")
+        e.traceID = try object.int("trace_id").flatMap(UInt32.init(exactly:))
+        e.prefix = try object.string("prefix")
+        e.tableFamily = try object.string("table_family")
+        e.netns = try object.string("netns")
+        if var h = try object.object("header") { e.header = try header(&h) }
         emit(e)
         return .recognized
     }
 
-    static func header(_ o: [String: Any]) -> PacketHeader {
-        func int<T: FixedWidthInteger>(_ key: String) -> T? { (o[key] as? Int).flatMap(T.init(exactly:)) }
+    static func header<Object: SavedEventObject>(_ o: inout Object) throws -> PacketHeader {
+        func int<T: FixedWidthInteger>(_ key: StaticString) throws -> T? { try o.int(key).flatMap(T.init(exactly:)) }
         var h = PacketHeader()
-        h.src = (o["src"] as? String).flatMap(IPAddress.init)
-        h.dst = (o["dst"] as? String).flatMap(IPAddress.init)
-        h.proto = int("proto")
-        h.sport = int("sport")
-        h.dport = int("dport")
-        h.ipID = int("id")
-        h.ttl = int("ttl")
-        h.length = int("len")
-        h.tos = int("tos")
-        h.ipFlags = IPFlags(rawValue: int("ip_flags") ?? 0)
-        h.fragment = int("frag")
-        h.tcpSeq = int("seq")
-        h.tcpAck = int("ack")
-        h.tcpFlags = TCPFlags(rawValue: int("tcp_flags") ?? 0)
-        h.window = int("window")
-        h.icmpType = int("icmp_type")
-        h.icmpCode = int("icmp_code")
-        h.icmpID = int("icmp_id")
-        h.icmpSeq = int("icmp_seq")
-        h.mark = int("mark")
-        h.uid = int("uid")
-        h.gid = int("gid")
-        h.macSrc = o["mac_src"] as? String
-        h.macDst = o["mac_dst"] as? String
-        h.macProto = int("mac_proto")
-        h.incompleteBytes = o["incomplete"] as? Int
-        if let inner = o["embedded"] as? [String: Any] {
+        h.src = try o.string("src").flatMap(IPAddress.init)
+        h.dst = try o.string("dst").flatMap(IPAddress.init)
+        h.proto = try int("proto")
+        h.sport = try int("sport")
+        h.dport = try int("dport")
+        h.ipID = try int("id")
+        h.ttl = try int("ttl")
+        h.length = try int("len")
+        h.tos = try int("tos")
+        h.ipFlags = IPFlags(rawValue: try int("ip_flags") ?? 0)
+        h.fragment = try int("frag")
+        h.tcpSeq = try int("seq")
+        h.tcpAck = try int("ack")
+        h.tcpFlags = TCPFlags(rawValue: try int("tcp_flags") ?? 0)
+        h.window = try int("window")
+        h.icmpType = try int("icmp_type")
+        h.icmpCode = try int("icmp_code")
+        h.icmpID = try int("icmp_id")
+        h.icmpSeq = try int("icmp_seq")
+        h.mark = try int("mark")
+        h.uid = try int("uid")
+        h.gid = try int("gid")
+        h.macSrc = try o.string("mac_src")
+        h.macDst = try o.string("mac_dst")
+        h.macProto = try int("mac_proto")
+        h.incompleteBytes = try o.int("incomplete")
+        if var inner = try o.object("embedded") {
             var x = EmbeddedHeader()
-            x.src = (inner["src"] as? String).flatMap(IPAddress.init)
-            x.dst = (inner["dst"] as? String).flatMap(IPAddress.init)
-            x.proto = (inner["proto"] as? Int).flatMap(UInt8.init(exactly:))
-            x.sport = (inner["sport"] as? Int).flatMap(UInt16.init(exactly:))
-            x.dport = (inner["dport"] as? Int).flatMap(UInt16.init(exactly:))
-            x.ipID = (inner["id"] as? Int).flatMap(UInt32.init(exactly:))
-            x.length = (inner["len"] as? Int).flatMap(UInt32.init(exactly:))
+            x.src = try inner.string("src").flatMap(IPAddress.init)
+            x.dst = try inner.string("dst").flatMap(IPAddress.init)
+            x.proto = try inner.int("proto").flatMap(UInt8.init(exactly:))
+            x.sport = try inner.int("sport").flatMap(UInt16.init(exactly:))
+            x.dport = try inner.int("dport").flatMap(UInt16.init(exactly:))
+            x.ipID = try inner.int("id").flatMap(UInt32.init(exactly:))
+            x.length = try inner.int("len").flatMap(UInt32.init(exactly:))
             h.embedded = x
         }
-        h.extra = o["extra"] as? [String] ?? []
+        h.extra = try o.strings("extra") ?? []
         return h
     }
 }
