@@ -82,7 +82,8 @@ import Testing
                 switch rng.below(5) {
                 case 0: line.insert(contentsOf: Self.snippets[rng.below(Self.snippets.count)], at: at)
                 case 1 where at < line.count: line.removeSubrange(at..<min(line.count, at + 1 + rng.below(8)))
-                case 2 where at < line.count: let bytes = Array("0123456789:.,-_ {}[]\"xnul".utf8)
+                case 2 where at < line.count:
+                    let bytes = Array("0123456789:.,-_ {}[]\"xnul".utf8)
                     line[at] = bytes[rng.below(bytes.count)]
                 case 3 where at < line.count:
                     let end = min(line.count, at + 1 + rng.below(12))
