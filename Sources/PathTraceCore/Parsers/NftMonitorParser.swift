@@ -360,7 +360,9 @@ struct NftMonitorParser {
         return true
     }
 
-    private static func applyICMP(_ v6: Bool, _ field: String, _ value: String, to entry: inout MonitorPacketStore.Entry)
+    private static func applyICMP(
+        _ v6: Bool, _ field: String, _ value: String, to entry: inout MonitorPacketStore.Entry
+    )
         -> Bool
     {
         switch field {
