@@ -196,17 +196,60 @@ enum MonitorFormat {
     /// Normalises a MAC address to six zero-padded, lower-case octets (`2:42:AC:11:0:2` →
     /// `02:42:ac:11:00:02`); other text is returned unchanged.
     static func normalizedMAC(_ text: String) -> String {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 6 else { return text }
-        var out = ""
-        out.reserveCapacity(17)
-        for (k, part) in parts.enumerated() {
-            guard (1...2).contains(part.utf8.count), let v = UInt8(part, radix: 16) else { return text }
-            if k > 0 { out += ":" }
-            if v < 16 { out += "0" }
-            out += String(v, radix: 16)
+        var text = text
+        return text.withUTF8(macBytes) ?? text
+    }
+
+    /// Six groups of one or two hex digits, each as `UInt8(_:radix: 16)` reads it (a sign counts as
+    /// a byte of the group: `+f` is 15, `-0` is 0), written with two lower-case digits. Bytes, not
+    /// `split` and `String(radix:)`: every `ether saddr` and `daddr` of an nft packet line asks.
+    private static func macBytes(_ b: UnsafeBufferPointer<UInt8>) -> String? {
+        var values: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
+        var group = 0
+        var i = 0
+        while true {
+            var end = i
+            while end < b.count, b[end] != UInt8(ascii: ":") { end += 1 }
+            guard let v = hexGroup(b, i, end), group < 6 else { return nil }
+            withUnsafeMutableBytes(of: &values) { $0[group] = v }
+            group += 1
+            if end == b.count { break }
+            i = end + 1
         }
-        return out
+        guard group == 6 else { return nil }
+        return String(unsafeUninitializedCapacity: 17) { out in
+            let digits: StaticString = "0123456789abcdef"
+            withUnsafeBytes(of: values) { v in
+                for k in 0..<6 {
+                    if k > 0 { out[k * 3 - 1] = UInt8(ascii: ":") }
+                    out[k * 3] = digits.utf8Start[Int(v[k] >> 4)]
+                    out[k * 3 + 1] = digits.utf8Start[Int(v[k] & 15)]
+                }
+            }
+            return 17
+        }
+    }
+
+    private static func hexGroup(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt8? {
+        func digit(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        switch end - start {
+        case 1: return digit(b[start])
+        case 2:
+            guard let low = digit(b[start + 1]) else { return nil }
+            switch b[start] {
+            case UInt8(ascii: "+"): return low
+            case UInt8(ascii: "-"): return low == 0 ? 0 : nil
+            default: return digit(b[start]).map { $0 << 4 | low }
+            }
+        default: return nil
+        }
     }
 
     /// Maps a netfilter family number (nfgen_family, NFPROTO_*) to its nft family word.
