@@ -45,6 +45,8 @@ final class OpenWalk {
     @exclusivity(unchecked) var egressPorts: [Name] = []
     /// Whether the last header lacked the IP invariants (counted by the stitcher).
     @exclusivity(unchecked) var weak = false
+    /// Entries of the stitcher's `ActivityQueue` for this walk (the queue retains it while there are any).
+    @exclusivity(unchecked) var queued = 0
 
     init(packet: Int, eventIndex: Int) {
         self.packet = packet
@@ -160,13 +162,8 @@ struct InvariantKey: Hashable {
     }
 
     init?(_ h: HeaderIdentity?) {
-        // xtables-monitor prints no protocol for ICMP: such a header is still keyed by its IP id and
-        // length (protocol 0), so a walk whose trace id changed at FORWARD is found again.
-        guard let h, h.proto != nil || h.ipID != nil else { return nil }
-        self.proto = h.proto ?? 0
-        ipID = h.ipID ?? 0
-        length = h.length ?? 0
-        seq = h.tcpSeq ?? UInt32(h.icmpSeq ?? 0) | UInt32(h.icmpType ?? 0) << 16
+        guard let key = h?.invariantKey else { return nil }
+        self = key
     }
 }
 

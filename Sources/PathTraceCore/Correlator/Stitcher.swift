@@ -65,7 +65,7 @@ struct Stitcher {
     /// The walk the last event joined or started.
     private var lastWalk: OpenWalk?
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
-    private var activity: Deque<(OpenWalk, Int)> = Deque()
+    private var activity = ActivityQueue()
     /// Every open walk, in the order they started (packet order), for the lifetime bound, eviction and the
     /// end of input; closed ones are skipped.
     private var starts: Deque<OpenWalk> = Deque()
@@ -148,9 +148,9 @@ struct Stitcher {
     /// The choice does not depend on the order the candidates come in.
     private func consider(
         _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
-        into choice: inout Choice
+        fixed: HookPosition?, into choice: inout Choice
     ) {
-        guard let (found, position) = joinCost(walk, event, identity) else { return }
+        guard let (found, position) = joinCost(walk, event, identity, fixed: fixed) else { return }
         var cost = found
         // A frame's steps come one after another (the kernel runs its hooks in one go): without
         // the IP invariants, the walk that printed last is the likely one.
@@ -181,6 +181,8 @@ struct Stitcher {
         // The best join among the candidates: the walk with the trace id, then those with the
         // event's invariant key, or (a record without the IP invariants) its flow (each once).
         var choice = Choice()
+        // The event's position when no walk changes it, found once for all candidates.
+        let fixed = fixedPosition(of: event)
         let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
         let weak = identity?.isWeak ?? false
         // A LOG line prints the fields its rule asked for (no TCP sequence without
@@ -188,16 +190,16 @@ struct Stitcher {
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
         // The event's invariant key, when it looks walks up by it (`append` indexes its walk by it).
-        let eventKey = byFlowOnly ? nil : InvariantKey(identity)
+        let eventKey = byFlowOnly ? nil : identity?.invariantKey
         var byID: OpenWalk?
         if let id = event.traceID, let walk = byTraceID[id] {
             byID = walk
-            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
         if let key = eventKey {
             var next = byKey[key]
             while let walk = next {
-                if walk !== byID { consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice) }
+                if walk !== byID { consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice) }
                 next = walk.nextWithKey
             }
         }
@@ -209,7 +211,7 @@ struct Stitcher {
             while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
                 if walk !== byID && (byFlowOnly || walk.invariantKey == nil) {
-                    consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+                    consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
                 }
                 next = walk.nextWithFlow
                 scanned += 1
@@ -221,12 +223,12 @@ struct Stitcher {
             // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
             // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
             // whose hooks ran just before is the one.
-            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
         guard let walk = choice.walk else {
             // A LOG line of no traced packet is a record of its own.
             let ownRecord = event.kind == .log && event.family != .bridge
-            let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly)
+            let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly, fixed: fixed)
             if ownRecord {
                 finish(walk, .complete)
             } else if walk.complete {
@@ -324,10 +326,23 @@ struct Stitcher {
 
     // MARK: - Joining
 
-    /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
-    func position(of event: TraceEvent, in walk: OpenWalk?) -> HookPosition? {
+    /// Where an event ran when no walk changes it (see `position(of:in:)`): a declared base chain, or
+    /// the hook it names. Nil when the walk may matter.
+    func fixedPosition(of event: borrowing TraceEvent) -> HookPosition? {
         let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
         if event.origin != .kernelTrace, var declared = basePosition(event) {
+            declared.layer = layer
+            return declared
+        }
+        guard let hook = event.hook else { return nil }
+        return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook), layer: layer)
+    }
+
+    /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
+    /// `fixedChecked`: `fixedPosition` found none.
+    func position(of event: TraceEvent, in walk: OpenWalk?, fixedChecked: Bool = false) -> HookPosition? {
+        let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
+        if !fixedChecked, event.origin != .kernelTrace, var declared = basePosition(event) {
             declared.layer = layer
             return declared
         }
@@ -469,9 +484,12 @@ struct Stitcher {
 
     /// Lower is better; nil when the event cannot be this walk's next step. `identity` is the
     /// event's header identity (nil when it has no header).
-    func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?) -> (Int, HookPosition)? {
+    /// `fixed`: the event's `fixedPosition`.
+    func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
+        -> (Int, HookPosition)?
+    {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
-            let pos = position(of: event, in: walk)
+            let pos = fixed ?? position(of: event, in: walk, fixedChecked: true)
         else { return nil }
         // A walk idle past the window, before or after the event (the clock went back), is over.
         if let t = event.time, let w = walk.lastTime, (t - w).magnitude > limits.windowSeconds { return nil }
@@ -491,7 +509,9 @@ struct Stitcher {
             let unit = Stitcher.invocation(event, in: walk)
             if !ipLog {
                 if walk.finishedTables.contains(unit) { return nil }
-                if unit == walk.currentUnit && (walk.lastTraced.kind == .policy || walk.lastTraced.verdict == .accept) {
+                if unit == walk.currentUnit
+                    && (walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept)
+                {
                     return nil
                 }
             }
@@ -521,7 +541,7 @@ struct Stitcher {
         if !w.sameDestination(as: h) {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
-        if let a = w.ttl, let b = h.ttl, a != b {
+        if !w.sameTTL(as: h), let a = w.ttl, let b = h.ttl {
             guard a == b &+ 1, FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage) else { return nil }
         }
         if pos.layer != lastPos.layer {
@@ -592,7 +612,8 @@ struct Stitcher {
     // MARK: - Walk bookkeeping
 
     private mutating func start(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool,
+        fixed: HookPosition?
     ) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
@@ -601,7 +622,7 @@ struct Stitcher {
         if openWalks > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
         let bridge = event.family == .bridge
         let notes = event.kind != .log || bridge
-        let position = position(of: event, in: nil)
+        let position = fixed ?? position(of: event, in: nil, fixedChecked: true)
         // Most walks of a tidy log have 5 to 8 steps: room for 8 at once, instead of growing through 1,
         // 2, 4 and 8 (a step is over 400 bytes). Only while recent walks were that long: on input that
         // is not a tidy log most walks have one step, and 8 would hold 3 KB each (scripts/bench-replay.sh,
@@ -628,11 +649,10 @@ struct Stitcher {
         // The unit the event ran in (LOG lines leave the walk's as it is).
         let unit = ipLog ? nil : Stitcher.invocation(event, in: walk)
         if !walk.steps.isEmpty, let unit, position?.stage == walk.lastPosition?.stage {
-            let lastUnit = walk.currentUnit
             let ended =
-                lastUnit != unit || walk.lastTraced.kind == .policy
-                || walk.lastTraced.verdict == .accept
-            if ended { walk.finishedTables.insert(lastUnit) }
+                walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
+                || walk.currentUnit != unit
+            if ended { walk.finishedTables.insert(walk.currentUnit) }
         }
         if let position {
             let stage = position.stage
@@ -642,7 +662,9 @@ struct Stitcher {
                 walk.progress = FramePaths.Progress(at: stage)
             }
         }
-        if let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) { walk.egressPorts.append(port) }
+        if event.family == .bridge, let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) {
+            walk.egressPorts.append(port)
+        }
         let ownWeak = identity?.isWeak ?? true
         var identity = identity
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
@@ -712,12 +734,8 @@ struct Stitcher {
         // A packet's steps mostly come one after another: the walk's entry at the back moves up instead of
         // another being queued (expiry skips an entry whose walk moved on, so it sees no difference) and
         // expiry reaches fewer entries, each a walk to read that has long left the cache.
-        if let back = activity.last, back.0 === walk {
-            activity[activity.count - 1].1 = eventIndex
-        } else {
-            activity.append((walk, eventIndex))
-        }
-        if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
+        activity.touch(walk, at: eventIndex)
+        if event.verdictTag == .drop { walk.dropped = true }
         if event.origin == .kernelTrace, event.kind == .policy, event.tableName == .nat, let hook = position?.hook,
             Netfilter.isFinal(hook)
         {
@@ -854,15 +872,20 @@ struct Stitcher {
     }
 
     private mutating func expireIdle(now: Double?) {
-        while let (walk, index) = activity.first {
-            guard !walk.closed, walk.lastEventIndex == index else {
+        while let (entry, index) = activity.front {
+            // Read in place: the queue keeps the walk alive while the entry is there.
+            let (current, lastTime) = entry._withUnsafeGuaranteedRef { w in
+                (!w.closed && w.lastEventIndex == index, w.lastTime)
+            }
+            guard current else {
                 activity.removeFirst()
                 continue
             }
             let idleEvents = eventIndex - index
             var idle = idleEvents > limits.windowEvents
-            if !idle, let now, let t = walk.lastTime, now - t > limits.windowSeconds { idle = true }
+            if !idle, let now, let t = lastTime, now - t > limits.windowSeconds { idle = true }
             guard idle else { break }
+            let walk = entry.takeUnretainedValue()
             activity.removeFirst()
             finish(walk, .expired)
         }
