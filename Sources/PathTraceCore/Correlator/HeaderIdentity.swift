@@ -237,6 +237,14 @@ struct HeaderIdentity {
             || differ(Bit.icmpCode, UInt32(icmpCodeValue), UInt32(other.icmpCodeValue)))
     }
 
+    /// Whether both show addresses and the same flow (`FrameFlow`'s fields: addresses, protocol, ports).
+    @inline(__always) func sameFlow(as other: HeaderIdentity) -> Bool {
+        let mask = Bit.src | Bit.dst | Bit.srcV6 | Bit.dstV6 | Bit.proto | Bit.sport | Bit.dport
+        return bits & (Bit.src | Bit.dst) != 0 && bits & mask == other.bits & mask && srcHigh == other.srcHigh
+            && srcLow == other.srcLow && dstHigh == other.dstHigh && dstLow == other.dstLow
+            && protoValue == other.protoValue && sportValue == other.sportValue && dportValue == other.dportValue
+    }
+
     /// Whether the TTLs, where both show one, are equal.
     @inline(__always) func sameTTL(as other: HeaderIdentity) -> Bool {
         bits & other.bits & Bit.ttl == 0 || ttlValue == other.ttlValue

@@ -21,7 +21,20 @@ final class OpenWalk {
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
     @exclusivity(unchecked) var finishedTables = FinishedUnits()
     /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
-    @exclusivity(unchecked) var currentUnit = ChainUnit(table: .empty)
+    var currentUnit: ChainUnit {
+        get { currentKey != 0 ? FinishedUnits.unit(packed: currentKey) : boxedUnit }
+        set {
+            if let key = FinishedUnits.packed(newValue) {
+                currentKey = key
+            } else {
+                currentKey = 0
+                boxedUnit = newValue
+            }
+        }
+    }
+    /// `currentUnit` packed as `FinishedUnits` packs it; 0 when a name is boxed (`boxedUnit` holds it).
+    @exclusivity(unchecked) var currentKey: UInt64 = FinishedUnits.packed(ChainUnit(table: .empty)) ?? 0
+    @exclusivity(unchecked) private var boxedUnit = ChainUnit(table: .empty)
     @exclusivity(unchecked) var confidence: Double = 1
     @exclusivity(unchecked) var notes: [String] = []
     /// Header changes seen between consecutive events: NAT evidence `observed`.
@@ -39,6 +52,8 @@ final class OpenWalk {
     @exclusivity(unchecked) var progress: FramePaths.Progress?
     /// The flow of the last header, for events that lack the IP invariants (ebtables LOG lines).
     @exclusivity(unchecked) var flowKey: FrameFlow?
+    /// Whether `flowKey` is set (asked without copying the key).
+    @exclusivity(unchecked) var flowIndexed = false
     /// The next open walk with the same flow key.
     @exclusivity(unchecked) var nextWithFlow: OpenWalk?
     /// The bridge ports a copy of the frame left through (a flooded frame leaves through each).

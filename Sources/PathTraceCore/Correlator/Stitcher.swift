@@ -199,7 +199,9 @@ struct Stitcher {
         if let key = eventKey {
             var next = byKey[key]
             while let walk = next {
-                if walk !== byID { consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice) }
+                if walk !== byID {
+                    consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
+                }
                 next = walk.nextWithKey
             }
         }
@@ -289,11 +291,12 @@ struct Stitcher {
     }
 
     private mutating func indexFlow(_ walk: OpenWalk, flow key: FrameFlow) {
-        guard key != walk.flowKey else { return }
+        guard !walk.flowIndexed || key != walk.flowKey else { return }
         if let old = walk.flowKey { unindex(walk, flow: old) }
         walk.nextWithFlow = byFlow[key]
         byFlow[key] = walk
         walk.flowKey = key
+        walk.flowIndexed = true
     }
 
     /// Takes `walk` out of the chain of walks with flow `key`.
@@ -501,21 +504,29 @@ struct Stitcher {
         let ipLog = event.kind == .log && event.family != .bridge
         if pos.stage == lastPos.stage {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
-            if pos.priority < lastPos.priority && event.tableName != walk.lastTraced.tableName
+            if pos.priority < lastPos.priority && !Stitcher.sameName(event.tableSlot, walk.lastTraced.tableSlot)
+                && event.tableName != walk.lastTraced.tableName
                 && priorityKnown(event) && priorityKnown(walk.lastTraced)
             {
                 return nil
             }
-            let unit = Stitcher.invocation(event, in: walk)
             if !ipLog {
-                if walk.finishedTables.contains(unit) { return nil }
-                if unit == walk.currentUnit
-                    && (walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept)
-                {
-                    return nil
+                let lastEnded = walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
+                if let key = Stitcher.invocationKey(event, in: walk) {
+                    if walk.finishedTables.contains(packed: key) { return nil }
+                    if key == walk.currentKey && lastEnded { return nil }
+                } else {
+                    let unit = Stitcher.invocation(event, in: walk)
+                    if walk.finishedTables.contains(unit) { return nil }
+                    if unit == walk.currentUnit && lastEnded { return nil }
                 }
             }
-            if event.tableName == walk.lastTraced.tableName && event.chainName == walk.lastTraced.chainName {
+            if Stitcher.sameName(event.tableSlot, walk.lastTraced.tableSlot)
+                && Stitcher.sameName(event.chainSlot, walk.lastTraced.chainSlot)
+                || Stitcher.hasBoxed(
+                    event.tableSlot, event.chainSlot, walk.lastTraced.tableSlot, walk.lastTraced.chainSlot)
+                    && event.tableName == walk.lastTraced.tableName && event.chainName == walk.lastTraced.chainName
+            {
                 if case .number(let n) = event.rule, case .number(let m) = walk.lastTraced.rule, n <= m { return nil }
             }
         } else if let progress = walk.progress {
@@ -532,6 +543,21 @@ struct Stitcher {
         guard let seen = identity else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
         guard let known = walk.lastIdentity else { return (cost + 2, pos) }
         if !Stitcher.sameInvariants(known, seen) { return nil }
+        if !seen.isWeak && !known.isWeak {
+            // Both full: nothing to overlay (the usual case; the copies cost).
+            if !known.sameSource(as: seen) {
+                guard lastPos.crossesSrcNat(to: pos) else { return nil }
+            }
+            if !known.sameDestination(as: seen) {
+                guard lastPos.crossesDstNat(to: pos) else { return nil }
+            }
+            if !known.sameTTL(as: seen) {
+                guard known.ttl == seen.ttl.map({ $0 &+ 1 }),
+                    FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
+                else { return nil }
+            }
+            return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+        }
         // Only the fields both records show are compared.
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
         let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
@@ -544,22 +570,32 @@ struct Stitcher {
         if !w.sameTTL(as: h), let a = w.ttl, let b = h.ttl {
             guard a == b &+ 1, FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage) else { return nil }
         }
+        return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+    }
+
+    /// Whether the event's ports and devices may follow the walk's last step's.
+    private func portsCheck(_ walk: OpenWalk, _ lastPos: HookPosition, _ event: TraceEvent, _ pos: HookPosition) -> Bool
+    {
         if pos.layer != lastPos.layer {
             // A bridge step names the port; an IP step of a bridged frame names it as PHYSIN/PHYSOUT.
-            if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return nil }
+            if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return false }
         } else {
             if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-                if let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b {
-                    return nil
+                if Stitcher.differentDevices(walk.last.inIfaceSlot, event.inIfaceSlot),
+                    let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b
+                {
+                    return false
                 }
             }
             if pos.hook == lastPos.hook && pos.hook != .output {
-                if let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b {
-                    return nil
+                if Stitcher.differentDevices(walk.last.outIfaceSlot, event.outIfaceSlot),
+                    let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b
+                {
+                    return false
                 }
             }
         }
-        return (cost, pos)
+        return true
     }
 
     /// The bridge port a bridge step's frame left through (an ebtables line's OUT, an nfnetlink_log
@@ -598,6 +634,23 @@ struct Stitcher {
         return true
     }
 
+    /// `invocation` packed as `FinishedUnits` packs a unit, read from the name slots without making a
+    /// `ChainUnit` (its names' copies and releases were a tenth of `append`); nil when a name is boxed.
+    static func invocationKey(_ event: borrowing TraceEvent, in walk: OpenWalk?) -> UInt64? {
+        let table = event.tableSlot.raw
+        guard table < NameSlot.boxed.raw else { return nil }
+        if event.origin == .kernelTrace { return UInt64(table) << 34 | 1 }
+        let chain = event.chainSlot.raw
+        if event.hook == nil && !event.startsChain, let walk, !walk.steps.isEmpty {
+            let last = walk.lastTraced.tableSlot
+            if last.raw == table { return walk.currentKey != 0 ? walk.currentKey : nil }
+            // The empty name may be in its slot as none: the names tell.
+            if last.raw >= NameSlot.boxed.raw { return nil }
+        }
+        guard chain < NameSlot.boxed.raw else { return nil }
+        return UInt64(table) << 34 | UInt64(chain) << 2 | 3
+    }
+
     /// The unit that runs once per hook: an iptables table, or (nft) a table's base chain; a user
     /// chain belongs to the base chain that jumped to it.
     static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> ChainUnit {
@@ -608,6 +661,27 @@ struct Stitcher {
     }
 
     static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool { a.invariantsAgree(with: b) }
+
+    // Names compared by their slots: a table id each, so no `Name` is made (and released) to compare
+    // them, which cost the joining about 10 instructions per name read (callgrind on /tmp/t10.log).
+
+    /// Whether two slots are of one table name (false when either is boxed: compare the names then).
+    @inline(__always) static func sameName(_ a: NameSlot, _ b: NameSlot) -> Bool {
+        a == b && a.raw < NameSlot.boxed.raw
+    }
+
+    /// Whether any of the slots holds a boxed name (or none), so only the names tell.
+    @inline(__always) static func hasBoxed(_ a: NameSlot, _ b: NameSlot, _ c: NameSlot, _ d: NameSlot) -> Bool {
+        a.raw >= NameSlot.boxed.raw || b.raw >= NameSlot.boxed.raw || c.raw >= NameSlot.boxed.raw
+            || d.raw >= NameSlot.boxed.raw
+    }
+
+    /// False when two device slots show the devices cannot differ (same table name, or one missing or
+    /// empty); true when the names must be compared.
+    @inline(__always) static func differentDevices(_ a: NameSlot, _ b: NameSlot) -> Bool {
+        if a == .none || b == .none || a == .empty || b == .empty { return false }
+        return a != b || a == .boxed
+    }
 
     // MARK: - Walk bookkeeping
 
@@ -646,13 +720,27 @@ struct Stitcher {
         if let position, let lastPos = walk.lastPosition, position.stage != lastPos.stage {
             walk.finishedTables.removeAll()
         }
-        // The unit the event ran in (LOG lines leave the walk's as it is).
-        let unit = ipLog ? nil : Stitcher.invocation(event, in: walk)
-        if !walk.steps.isEmpty, let unit, position?.stage == walk.lastPosition?.stage {
-            let ended =
-                walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
-                || walk.currentUnit != unit
-            if ended { walk.finishedTables.insert(walk.currentUnit) }
+        // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be.
+        var unit: ChainUnit?
+        var unitKey: UInt64 = 0
+        if !ipLog {
+            if let key = Stitcher.invocationKey(event, in: walk) {
+                unitKey = key
+            } else {
+                unit = Stitcher.invocation(event, in: walk)
+            }
+            if index > 0, position?.stage == walk.lastPosition?.stage {
+                let ended =
+                    walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
+                    || (unitKey != 0 ? walk.currentKey != unitKey : walk.currentUnit != unit)
+                if ended {
+                    if walk.currentKey != 0 {
+                        walk.finishedTables.insert(packed: walk.currentKey)
+                    } else {
+                        walk.finishedTables.insert(walk.currentUnit)
+                    }
+                }
+            }
         }
         if let position {
             let stage = position.stage
@@ -674,7 +762,9 @@ struct Stitcher {
             identity = w.overlaid(with: h)
             overlaid = true
         }
-        if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position {
+        if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position,
+            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
+        {
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
             if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
                 walk.changes.append(
@@ -687,18 +777,34 @@ struct Stitcher {
                     HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
             }
         }
-        if let unit { walk.currentUnit = unit }
+        if unitKey != 0 {
+            walk.currentKey = unitKey
+        } else if let unit {
+            walk.currentUnit = unit
+        }
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
             let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
-            note(
-                walk.currentUnit, at: hook, nat: event.tableName == .nat || (event.kind == .rule && isNat(event)),
-                legacyTable: legacy ? event.tableName : nil)
+            let nat = event.tableSlot == NameSlot.of(.nat) || (event.kind == .rule && isNat(event))
+            if walk.currentKey != 0, event.tableSlot.raw < NameSlot.boxed.raw,
+                let key = NoteKey(
+                    packed: walk.currentKey, hook: hook, nat: nat, legacyTable: legacy ? event.tableSlot : nil)
+            {
+                let slot = key.slot
+                if noted[slot] != key {
+                    visibility.note(walk.currentUnit, at: hook, nat: nat, legacyTable: legacy ? event.tableName : nil)
+                    noted[slot] = key
+                }
+            } else {
+                note(walk.currentUnit, at: hook, nat: nat, legacyTable: legacy ? event.tableName : nil)
+            }
         }
         // Room for 8 once a second step comes, when the first did not make it (see `start`).
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         if let position { walk.lastPosition = position }
         if let identity {
+            // The flow key is the last identity's while both show addresses and the same flow.
+            let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: identity) == true
             walk.lastIdentity = identity
             // The last full header (a reply's de-NAT is read from it), or the first of any kind.
             if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
@@ -708,7 +814,7 @@ struct Stitcher {
                 walk.weak = isWeak
             }
             // A walk a LOG line starts is closed at once: it needs no index.
-            if flowIndexing, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
+            if flowIndexing, !sameFlow, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
                 indexFlow(walk, flow: flow)
             }
             // The event's own key when `addEvent` made it and the identity is the event's.
