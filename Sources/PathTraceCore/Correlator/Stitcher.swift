@@ -138,7 +138,9 @@ struct Stitcher {
 
     /// The best join found so far among an event's candidate walks (see `consider`).
     private struct Choice {
-        var walk: OpenWalk?
+        /// Unretained: the candidates are in the stitcher's indexes until the event is added (a strong
+        /// reference here and in the search cost six retains and releases per candidate).
+        var walk: Unmanaged<OpenWalk>?
         var position: HookPosition?
         var cost = Int.max
         var ties = 0
@@ -155,9 +157,11 @@ struct Stitcher {
         // A frame's steps come one after another (the kernel runs its hooks in one go): without
         // the IP invariants, the walk that printed last is the likely one.
         if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
-        if cost < choice.cost || (cost == choice.cost && walk.packet < (choice.walk?.packet ?? .max)) {
+        if cost < choice.cost
+            || (cost == choice.cost && walk.packet < (choice.walk?._withUnsafeGuaranteedRef { $0.packet } ?? .max))
+        {
             if cost < choice.cost { choice.ties = 0 }
-            choice.walk = walk
+            choice.walk = Unmanaged.passUnretained(walk)
             choice.position = position
             choice.cost = cost
         }
@@ -197,12 +201,14 @@ struct Stitcher {
             consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
         if let key = eventKey {
-            var next = byKey[key]
-            while let walk = next {
-                if walk !== byID {
-                    consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
+            var next = byKey.first(key)
+            while let candidate = next {
+                next = candidate._withUnsafeGuaranteedRef { walk in
+                    if walk !== byID {
+                        consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
+                    }
+                    return walk.nextWithKey.map { Unmanaged.passUnretained($0) }
                 }
-                next = walk.nextWithKey
             }
         }
         if flowIndexing && openWalks > 0 && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
@@ -227,7 +233,7 @@ struct Stitcher {
             // whose hooks ran just before is the one.
             consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
-        guard let walk = choice.walk else {
+        guard let walk = choice.walk?.takeUnretainedValue() else {
             // A LOG line of no traced packet is a record of its own.
             let ownRecord = event.kind == .log && event.family != .bridge
             let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly, fixed: fixed)
@@ -391,6 +397,12 @@ struct Stitcher {
 
     static func priority(of event: TraceEvent, at hook: Hook) -> Int {
         if event.family == .bridge { return bridgePriority(of: event, at: hook) }
+        // An iptables table, from its slot (no `Name` made).
+        if event.tableSlot.raw < NameSlot.boxed.raw,
+            let p = Netfilter.priority(tableID: UInt32(event.tableSlot.raw), hook: hook)
+        {
+            return p
+        }
         if let p = Netfilter.priority(table: event.tableName, hook: hook) { return p }
         // pathtrace's own live table (TraceRulePlan.nftPriority: raw - 1).
         if event.tableName.hasPrefix("pathtrace_") { return -301 }

@@ -13,6 +13,11 @@ public enum Netfilter {
         // On the ids of `Name.raw` ... `Name.security` (1 to 5): matching the names as enum patterns
         // cost 60 instructions per event.
         guard let id = table.tableID else { return nil }
+        return priority(tableID: id, hook: hook)
+    }
+
+    /// The same for a name table id (`Name.raw` ... `Name.security` are 1 to 5).
+    @inline(__always) static func priority(tableID id: UInt32, hook: Hook) -> Int? {
         switch (id, hook) {
         case (1, .prerouting), (1, .output): return -300
         case (2, .prerouting), (2, .input), (2, .forward), (2, .output), (2, .postrouting): return -150
