@@ -148,7 +148,11 @@ struct Stitcher {
 
     /// Weighs `walk` as the event's next walk: the cheapest join wins, the earliest packet among equals.
     /// The choice does not depend on the order the candidates come in.
-    private func consider(
+    ///
+    /// This and the joining functions it calls are `mutating` only so that calls from `addEvent` pass
+    /// the stitcher by address: a non-mutating call from a mutating one copied the whole stitcher
+    /// (352 bytes) first, twice per event (callgrind, `replay --format json` of /tmp/t10.log).
+    private mutating func consider(
         _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
         fixed: HookPosition?, into choice: inout Choice
     ) {
@@ -337,7 +341,7 @@ struct Stitcher {
 
     /// Where an event ran when no walk changes it (see `position(of:in:)`): a declared base chain, or
     /// the hook it names. Nil when the walk may matter.
-    func fixedPosition(of event: borrowing TraceEvent) -> HookPosition? {
+    mutating func fixedPosition(of event: borrowing TraceEvent) -> HookPosition? {
         let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
         if event.origin != .kernelTrace, var declared = basePosition(event) {
             declared.layer = layer
@@ -349,7 +353,7 @@ struct Stitcher {
 
     /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
     /// `fixedChecked`: `fixedPosition` found none.
-    func position(of event: TraceEvent, in walk: OpenWalk?, fixedChecked: Bool = false) -> HookPosition? {
+    mutating func position(of event: TraceEvent, in walk: OpenWalk?, fixedChecked: Bool = false) -> HookPosition? {
         let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
         if !fixedChecked, event.origin != .kernelTrace, var declared = basePosition(event) {
             declared.layer = layer
@@ -431,7 +435,7 @@ struct Stitcher {
 
     /// Whether an event's priority is a fact (an iptables table, pathtrace's table, a declared nft
     /// chain, an ebtables table named by its LOG prefix) rather than a guess from its name.
-    func priorityKnown(_ event: TraceEvent) -> Bool {
+    mutating func priorityKnown(_ event: TraceEvent) -> Bool {
         if event.family == .bridge, let hook = event.hook {
             if basePosition(event) != nil { return true }
             // ebtables-nft puts filter OUTPUT at the bridge `filter` priority, −200, before nat OUTPUT
@@ -500,7 +504,7 @@ struct Stitcher {
     /// Lower is better; nil when the event cannot be this walk's next step. `identity` is the
     /// event's header identity (nil when it has no header).
     /// `fixed`: the event's `fixedPosition`.
-    func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
+    mutating func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
         -> (Int, HookPosition)?
     {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
@@ -586,8 +590,9 @@ struct Stitcher {
     }
 
     /// Whether the event's ports and devices may follow the walk's last step's.
-    private func portsCheck(_ walk: OpenWalk, _ lastPos: HookPosition, _ event: TraceEvent, _ pos: HookPosition) -> Bool
-    {
+    private mutating func portsCheck(
+        _ walk: OpenWalk, _ lastPos: HookPosition, _ event: TraceEvent, _ pos: HookPosition
+    ) -> Bool {
         if pos.layer != lastPos.layer {
             // A bridge step names the port; an IP step of a bridged frame names it as PHYSIN/PHYSOUT.
             if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return false }
