@@ -9,7 +9,7 @@ struct FinishedUnits {
     private var rest: [ChainUnit] = []
 
     /// The unit's two ids in one word, never 0; nil when a name is not in the name table.
-    @inline(__always) private static func packed(_ unit: ChainUnit) -> UInt64? {
+    @inline(__always) static func packed(_ unit: ChainUnit) -> UInt64? {
         guard let table = unit.table.tableID else { return nil }
         // Bit 0: a unit; bit 1: it names a chain (the empty name is id 0); the ids above.
         guard let chain = unit.chain else { return UInt64(table) << 34 | 1 }
@@ -22,6 +22,33 @@ struct FinishedUnits {
     mutating func contains(_ unit: ChainUnit) -> Bool {
         if let key = FinishedUnits.packed(unit), key == first || key == second || key == third { return true }
         return !rest.isEmpty && rest.contains(unit)
+    }
+
+    /// The unit of a packed key.
+    static func unit(packed key: UInt64) -> ChainUnit {
+        let table = Name(id: UInt32(truncatingIfNeeded: key >> 34))
+        guard key & 2 != 0 else { return ChainUnit(table: table) }
+        return ChainUnit(table: table, chain: Name(id: UInt32(truncatingIfNeeded: key >> 2)))
+    }
+
+    /// `contains` for a packed unit.
+    @inline(__always) mutating func contains(packed key: UInt64) -> Bool {
+        if key == first || key == second || key == third { return true }
+        return !rest.isEmpty && rest.contains(FinishedUnits.unit(packed: key))
+    }
+
+    /// `insert` for a packed unit.
+    mutating func insert(packed key: UInt64) {
+        if contains(packed: key) { return }
+        if first == 0 {
+            first = key
+        } else if second == 0 {
+            second = key
+        } else if third == 0 {
+            third = key
+        } else {
+            rest.append(FinishedUnits.unit(packed: key))
+        }
     }
 
     /// Adds `unit` unless it is in already.

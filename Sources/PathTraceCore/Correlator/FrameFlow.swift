@@ -10,6 +10,29 @@ struct FrameFlow: Hashable {
     var macDst: Name?
     var macProto: UInt16?
 
+    /// Two words of the fields, for a multiply-mix hash instead of SipHash over each optional: the
+    /// stitcher looks every event's flow up once a walk lacks the IP invariants (callgrind on /tmp/t10.log).
+    private var words: (UInt64, UInt64) {
+        let ports =
+            UInt64(proto ?? 0) | UInt64(sport ?? 0) << 8 | UInt64(dport ?? 0) << 24 | UInt64(macProto ?? 0) << 40
+        var a = ports ^ (src?.high ?? 0) &* 0x9E37_79B9_7F4A_7C15
+        var b = (src?.low ?? 0) ^ (dst?.low ?? 0) << 1 ^ (dst?.high ?? 0) &* 0xBF58_476D_1CE4_E5B9
+        if let m = macSrc { a ^= UInt64(truncatingIfNeeded: m.hashValue) }
+        if let m = macDst { b ^= UInt64(truncatingIfNeeded: m.hashValue) }
+        return (a, b)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        let (a, b) = words
+        hasher.combine(a)
+        hasher.combine(b)
+    }
+
+    func _rawHashValue(seed: Int) -> Int {
+        let (a, b) = words
+        return FastHash.mix(a, b, seed: seed)
+    }
+
     /// The key of `h`, or of the event's frame when `h` has no addresses; nil when it shows neither
     /// addresses nor MACs.
     init?(_ h: HeaderIdentity?, of event: borrowing TraceEvent) {

@@ -14,14 +14,7 @@ struct NoteKey: Equatable {
         guard let table = unit.table.tableID else { return nil }
         self.table = table
         var bits: UInt32 = nat ? 1 : 0
-        switch hook {
-        case .prerouting: bits |= 0 << 1
-        case .input: bits |= 1 << 1
-        case .forward: bits |= 2 << 1
-        case .output: bits |= 3 << 1
-        case .postrouting: bits |= 4 << 1
-        case .brouting: bits |= 5 << 1
-        }
+        bits |= NoteKey.hookBits(hook)
         chain = 0
         if let name = unit.chain {
             guard let id = name.tableID else { return nil }
@@ -35,6 +28,36 @@ struct NoteKey: Equatable {
             bits |= 1 << 5
         }
         self.bits = bits
+    }
+
+    /// The same for a unit packed as `FinishedUnits` packs it and a legacy table's slot (nil when boxed).
+    init?(packed unit: UInt64, hook: Hook, nat: Bool, legacyTable: NameSlot?) {
+        table = UInt32(truncatingIfNeeded: unit >> 34)
+        var bits: UInt32 = nat ? 1 : 0
+        bits |= NoteKey.hookBits(hook)
+        chain = 0
+        if unit & 2 != 0 {
+            chain = UInt32(truncatingIfNeeded: unit >> 2)
+            bits |= 1 << 4
+        }
+        self.legacyTable = 0
+        if let slot = legacyTable {
+            guard let name = slot.tableName, let id = name.tableID else { return nil }
+            self.legacyTable = id
+            bits |= 1 << 5
+        }
+        self.bits = bits
+    }
+
+    @inline(__always) private static func hookBits(_ hook: Hook) -> UInt32 {
+        switch hook {
+        case .prerouting: return 0 << 1
+        case .input: return 1 << 1
+        case .forward: return 2 << 1
+        case .output: return 3 << 1
+        case .postrouting: return 4 << 1
+        case .brouting: return 5 << 1
+        }
     }
 
     /// Table ids are small numbers: packed into one word and spread by a Fibonacci multiply, whose top

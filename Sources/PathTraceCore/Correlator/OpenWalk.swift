@@ -21,7 +21,20 @@ final class OpenWalk {
     /// Tables whose chain ran to a terminal verdict at the current hook; they cannot appear again there.
     @exclusivity(unchecked) var finishedTables = FinishedUnits()
     /// The table (legacy) or base chain (nft) the walk is in now; see `Stitcher.invocation`.
-    @exclusivity(unchecked) var currentUnit = ChainUnit(table: .empty)
+    var currentUnit: ChainUnit {
+        get { currentKey != 0 ? FinishedUnits.unit(packed: currentKey) : boxedUnit }
+        set {
+            if let key = FinishedUnits.packed(newValue) {
+                currentKey = key
+            } else {
+                currentKey = 0
+                boxedUnit = newValue
+            }
+        }
+    }
+    /// `currentUnit` packed as `FinishedUnits` packs it; 0 when a name is boxed (`boxedUnit` holds it).
+    @exclusivity(unchecked) var currentKey: UInt64 = FinishedUnits.packed(ChainUnit(table: .empty)) ?? 0
+    @exclusivity(unchecked) private var boxedUnit = ChainUnit(table: .empty)
     @exclusivity(unchecked) var confidence: Double = 1
     @exclusivity(unchecked) var notes: [String] = []
     /// Header changes seen between consecutive events: NAT evidence `observed`.
@@ -39,12 +52,16 @@ final class OpenWalk {
     @exclusivity(unchecked) var progress: FramePaths.Progress?
     /// The flow of the last header, for events that lack the IP invariants (ebtables LOG lines).
     @exclusivity(unchecked) var flowKey: FrameFlow?
+    /// Whether `flowKey` is set (asked without copying the key).
+    @exclusivity(unchecked) var flowIndexed = false
     /// The next open walk with the same flow key.
     @exclusivity(unchecked) var nextWithFlow: OpenWalk?
     /// The bridge ports a copy of the frame left through (a flooded frame leaves through each).
     @exclusivity(unchecked) var egressPorts: [Name] = []
     /// Whether the last header lacked the IP invariants (counted by the stitcher).
     @exclusivity(unchecked) var weak = false
+    /// Entries of the stitcher's `ActivityQueue` for this walk (the queue retains it while there are any).
+    @exclusivity(unchecked) var queued = 0
 
     init(packet: Int, eventIndex: Int) {
         self.packet = packet
@@ -160,13 +177,8 @@ struct InvariantKey: Hashable {
     }
 
     init?(_ h: HeaderIdentity?) {
-        // xtables-monitor prints no protocol for ICMP: such a header is still keyed by its IP id and
-        // length (protocol 0), so a walk whose trace id changed at FORWARD is found again.
-        guard let h, h.proto != nil || h.ipID != nil else { return nil }
-        self.proto = h.proto ?? 0
-        ipID = h.ipID ?? 0
-        length = h.length ?? 0
-        seq = h.tcpSeq ?? UInt32(h.icmpSeq ?? 0) | UInt32(h.icmpType ?? 0) << 16
+        guard let key = h?.invariantKey else { return nil }
+        self = key
     }
 }
 

@@ -65,7 +65,7 @@ struct Stitcher {
     /// The walk the last event joined or started.
     private var lastWalk: OpenWalk?
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
-    private var activity: Deque<(OpenWalk, Int)> = Deque()
+    private var activity = ActivityQueue()
     /// Every open walk, in the order they started (packet order), for the lifetime bound, eviction and the
     /// end of input; closed ones are skipped.
     private var starts: Deque<OpenWalk> = Deque()
@@ -138,7 +138,9 @@ struct Stitcher {
 
     /// The best join found so far among an event's candidate walks (see `consider`).
     private struct Choice {
-        var walk: OpenWalk?
+        /// Unretained: the candidates are in the stitcher's indexes until the event is added (a strong
+        /// reference here and in the search cost six retains and releases per candidate).
+        var walk: Unmanaged<OpenWalk>?
         var position: HookPosition?
         var cost = Int.max
         var ties = 0
@@ -146,18 +148,24 @@ struct Stitcher {
 
     /// Weighs `walk` as the event's next walk: the cheapest join wins, the earliest packet among equals.
     /// The choice does not depend on the order the candidates come in.
-    private func consider(
+    ///
+    /// This and the joining functions it calls are `mutating` only so that calls from `addEvent` pass
+    /// the stitcher by address: a non-mutating call from a mutating one copied the whole stitcher
+    /// (352 bytes) first, twice per event (callgrind, `replay --format json` of /tmp/t10.log).
+    private mutating func consider(
         _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
-        into choice: inout Choice
+        fixed: HookPosition?, into choice: inout Choice
     ) {
-        guard let (found, position) = joinCost(walk, event, identity) else { return }
+        guard let (found, position) = joinCost(walk, event, identity, fixed: fixed) else { return }
         var cost = found
         // A frame's steps come one after another (the kernel runs its hooks in one go): without
         // the IP invariants, the walk that printed last is the likely one.
         if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
-        if cost < choice.cost || (cost == choice.cost && walk.packet < (choice.walk?.packet ?? .max)) {
+        if cost < choice.cost
+            || (cost == choice.cost && walk.packet < (choice.walk?._withUnsafeGuaranteedRef { $0.packet } ?? .max))
+        {
             if cost < choice.cost { choice.ties = 0 }
-            choice.walk = walk
+            choice.walk = Unmanaged.passUnretained(walk)
             choice.position = position
             choice.cost = cost
         }
@@ -181,6 +189,8 @@ struct Stitcher {
         // The best join among the candidates: the walk with the trace id, then those with the
         // event's invariant key, or (a record without the IP invariants) its flow (each once).
         var choice = Choice()
+        // The event's position when no walk changes it, found once for all candidates.
+        let fixed = fixedPosition(of: event)
         let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
         let weak = identity?.isWeak ?? false
         // A LOG line prints the fields its rule asked for (no TCP sequence without
@@ -188,17 +198,21 @@ struct Stitcher {
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
         // The event's invariant key, when it looks walks up by it (`append` indexes its walk by it).
-        let eventKey = byFlowOnly ? nil : InvariantKey(identity)
+        let eventKey = byFlowOnly ? nil : identity?.invariantKey
         var byID: OpenWalk?
         if let id = event.traceID, let walk = byTraceID[id] {
             byID = walk
-            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
         if let key = eventKey {
-            var next = byKey[key]
-            while let walk = next {
-                if walk !== byID { consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice) }
-                next = walk.nextWithKey
+            var next = byKey.first(key)
+            while let candidate = next {
+                next = candidate._withUnsafeGuaranteedRef { walk in
+                    if walk !== byID {
+                        consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
+                    }
+                    return walk.nextWithKey.map { Unmanaged.passUnretained($0) }
+                }
             }
         }
         if flowIndexing && openWalks > 0 && (byFlowOnly || weakOpen > 0), let flow = FrameFlow(identity, of: event) {
@@ -209,7 +223,7 @@ struct Stitcher {
             while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
                 if walk !== byID && (byFlowOnly || walk.invariantKey == nil) {
-                    consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+                    consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
                 }
                 next = walk.nextWithFlow
                 scanned += 1
@@ -221,12 +235,12 @@ struct Stitcher {
             // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
             // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
             // whose hooks ran just before is the one.
-            consider(walk, event, identity, byFlowOnly: byFlowOnly, into: &choice)
+            consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
-        guard let walk = choice.walk else {
+        guard let walk = choice.walk?.takeUnretainedValue() else {
             // A LOG line of no traced packet is a record of its own.
             let ownRecord = event.kind == .log && event.family != .bridge
-            let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly)
+            let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly, fixed: fixed)
             if ownRecord {
                 finish(walk, .complete)
             } else if walk.complete {
@@ -287,11 +301,12 @@ struct Stitcher {
     }
 
     private mutating func indexFlow(_ walk: OpenWalk, flow key: FrameFlow) {
-        guard key != walk.flowKey else { return }
+        guard !walk.flowIndexed || key != walk.flowKey else { return }
         if let old = walk.flowKey { unindex(walk, flow: old) }
         walk.nextWithFlow = byFlow[key]
         byFlow[key] = walk
         walk.flowKey = key
+        walk.flowIndexed = true
     }
 
     /// Takes `walk` out of the chain of walks with flow `key`.
@@ -324,10 +339,23 @@ struct Stitcher {
 
     // MARK: - Joining
 
-    /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
-    func position(of event: TraceEvent, in walk: OpenWalk?) -> HookPosition? {
+    /// Where an event ran when no walk changes it (see `position(of:in:)`): a declared base chain, or
+    /// the hook it names. Nil when the walk may matter.
+    mutating func fixedPosition(of event: borrowing TraceEvent) -> HookPosition? {
         let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
         if event.origin != .kernelTrace, var declared = basePosition(event) {
+            declared.layer = layer
+            return declared
+        }
+        guard let hook = event.hook else { return nil }
+        return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook), layer: layer)
+    }
+
+    /// Where an event ran: its own hook, or (user chains) the hook of the walk that jumped there.
+    /// `fixedChecked`: `fixedPosition` found none.
+    mutating func position(of event: TraceEvent, in walk: OpenWalk?, fixedChecked: Bool = false) -> HookPosition? {
+        let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
+        if !fixedChecked, event.origin != .kernelTrace, var declared = basePosition(event) {
             declared.layer = layer
             return declared
         }
@@ -373,6 +401,12 @@ struct Stitcher {
 
     static func priority(of event: TraceEvent, at hook: Hook) -> Int {
         if event.family == .bridge { return bridgePriority(of: event, at: hook) }
+        // An iptables table, from its slot (no `Name` made).
+        if event.tableSlot.raw < NameSlot.boxed.raw,
+            let p = Netfilter.priority(tableID: UInt32(event.tableSlot.raw), hook: hook)
+        {
+            return p
+        }
         if let p = Netfilter.priority(table: event.tableName, hook: hook) { return p }
         // pathtrace's own live table (TraceRulePlan.nftPriority: raw - 1).
         if event.tableName.hasPrefix("pathtrace_") { return -301 }
@@ -429,7 +463,7 @@ struct Stitcher {
 
     /// Whether an event's priority is a fact (an iptables table, pathtrace's table, a declared nft
     /// chain, an ebtables table named by its LOG prefix) rather than a guess from its name.
-    func priorityKnown(_ event: TraceEvent) -> Bool {
+    mutating func priorityKnown(_ event: TraceEvent) -> Bool {
         if event.family == .bridge, let hook = event.hook {
             if basePosition(event) != nil { return true }
             // ebtables-nft puts filter OUTPUT at the bridge `filter` priority, −200, before nat OUTPUT
@@ -497,9 +531,12 @@ struct Stitcher {
 
     /// Lower is better; nil when the event cannot be this walk's next step. `identity` is the
     /// event's header identity (nil when it has no header).
-    func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?) -> (Int, HookPosition)? {
+    /// `fixed`: the event's `fixedPosition`.
+    mutating func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
+        -> (Int, HookPosition)?
+    {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
-            let pos = position(of: event, in: walk)
+            let pos = fixed ?? position(of: event, in: walk, fixedChecked: true)
         else { return nil }
         // A walk idle past the window, before or after the event (the clock went back), is over.
         if let t = event.time, let w = walk.lastTime, (t - w).magnitude > limits.windowSeconds { return nil }
@@ -511,19 +548,29 @@ struct Stitcher {
         let ipLog = event.kind == .log && event.family != .bridge
         if pos.stage == lastPos.stage {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
-            if pos.priority < lastPos.priority && event.tableName != walk.lastTraced.tableName
+            if pos.priority < lastPos.priority && !Stitcher.sameName(event.tableSlot, walk.lastTraced.tableSlot)
+                && event.tableName != walk.lastTraced.tableName
                 && priorityKnown(event) && priorityKnown(walk.lastTraced)
             {
                 return nil
             }
-            let unit = Stitcher.invocation(event, in: walk)
             if !ipLog {
-                if walk.finishedTables.contains(unit) { return nil }
-                if unit == walk.currentUnit && (walk.lastTraced.kind == .policy || walk.lastTraced.verdict == .accept) {
-                    return nil
+                let lastEnded = walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
+                if let key = Stitcher.invocationKey(event, in: walk) {
+                    if walk.finishedTables.contains(packed: key) { return nil }
+                    if key == walk.currentKey && lastEnded { return nil }
+                } else {
+                    let unit = Stitcher.invocation(event, in: walk)
+                    if walk.finishedTables.contains(unit) { return nil }
+                    if unit == walk.currentUnit && lastEnded { return nil }
                 }
             }
-            if event.tableName == walk.lastTraced.tableName && event.chainName == walk.lastTraced.chainName {
+            if Stitcher.sameName(event.tableSlot, walk.lastTraced.tableSlot)
+                && Stitcher.sameName(event.chainSlot, walk.lastTraced.chainSlot)
+                || Stitcher.hasBoxed(
+                    event.tableSlot, event.chainSlot, walk.lastTraced.tableSlot, walk.lastTraced.chainSlot)
+                    && event.tableName == walk.lastTraced.tableName && event.chainName == walk.lastTraced.chainName
+            {
                 if case .number(let n) = event.rule, case .number(let m) = walk.lastTraced.rule, n <= m { return nil }
             }
         } else if let progress = walk.progress {
@@ -540,6 +587,21 @@ struct Stitcher {
         guard let seen = identity else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
         guard let known = walk.lastIdentity else { return (cost + 2, pos) }
         if !Stitcher.sameInvariants(known, seen) { return nil }
+        if !seen.isWeak && !known.isWeak {
+            // Both full: nothing to overlay (the usual case; the copies cost).
+            if !known.sameSource(as: seen) {
+                guard lastPos.crossesSrcNat(to: pos) else { return nil }
+            }
+            if !known.sameDestination(as: seen) {
+                guard lastPos.crossesDstNat(to: pos) else { return nil }
+            }
+            if !known.sameTTL(as: seen) {
+                guard known.ttl == seen.ttl.map({ $0 &+ 1 }),
+                    FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
+                else { return nil }
+            }
+            return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+        }
         // Only the fields both records show are compared.
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
         let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
@@ -549,25 +611,36 @@ struct Stitcher {
         if !w.sameDestination(as: h) {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
-        if let a = w.ttl, let b = h.ttl, a != b {
+        if !w.sameTTL(as: h), let a = w.ttl, let b = h.ttl {
             guard a == b &+ 1, FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage) else { return nil }
         }
+        return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+    }
+
+    /// Whether the event's ports and devices may follow the walk's last step's.
+    private mutating func portsCheck(
+        _ walk: OpenWalk, _ lastPos: HookPosition, _ event: TraceEvent, _ pos: HookPosition
+    ) -> Bool {
         if pos.layer != lastPos.layer {
             // A bridge step names the port; an IP step of a bridged frame names it as PHYSIN/PHYSOUT.
-            if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return nil }
+            if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return false }
         } else {
             if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-                if let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b {
-                    return nil
+                if Stitcher.differentDevices(walk.last.inIfaceSlot, event.inIfaceSlot),
+                    let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b
+                {
+                    return false
                 }
             }
             if pos.hook == lastPos.hook && pos.hook != .output {
-                if let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b {
-                    return nil
+                if Stitcher.differentDevices(walk.last.outIfaceSlot, event.outIfaceSlot),
+                    let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b
+                {
+                    return false
                 }
             }
         }
-        return (cost, pos)
+        return true
     }
 
     /// The bridge port a bridge step's frame left through (an ebtables line's OUT, an nfnetlink_log
@@ -606,6 +679,23 @@ struct Stitcher {
         return true
     }
 
+    /// `invocation` packed as `FinishedUnits` packs a unit, read from the name slots without making a
+    /// `ChainUnit` (its names' copies and releases were a tenth of `append`); nil when a name is boxed.
+    static func invocationKey(_ event: borrowing TraceEvent, in walk: OpenWalk?) -> UInt64? {
+        let table = event.tableSlot.raw
+        guard table < NameSlot.boxed.raw else { return nil }
+        if event.origin == .kernelTrace { return UInt64(table) << 34 | 1 }
+        let chain = event.chainSlot.raw
+        if event.hook == nil && !event.startsChain, let walk, !walk.steps.isEmpty {
+            let last = walk.lastTraced.tableSlot
+            if last.raw == table { return walk.currentKey != 0 ? walk.currentKey : nil }
+            // The empty name may be in its slot as none: the names tell.
+            if last.raw >= NameSlot.boxed.raw { return nil }
+        }
+        guard chain < NameSlot.boxed.raw else { return nil }
+        return UInt64(table) << 34 | UInt64(chain) << 2 | 3
+    }
+
     /// The unit that runs once per hook: an iptables table, or (nft) a table's base chain; a user
     /// chain belongs to the base chain that jumped to it.
     static func invocation(_ event: TraceEvent, in walk: OpenWalk?) -> ChainUnit {
@@ -617,10 +707,32 @@ struct Stitcher {
 
     static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool { a.invariantsAgree(with: b) }
 
+    // Names compared by their slots: a table id each, so no `Name` is made (and released) to compare
+    // them, which cost the joining about 10 instructions per name read (callgrind on /tmp/t10.log).
+
+    /// Whether two slots are of one table name (false when either is boxed: compare the names then).
+    @inline(__always) static func sameName(_ a: NameSlot, _ b: NameSlot) -> Bool {
+        a == b && a.raw < NameSlot.boxed.raw
+    }
+
+    /// Whether any of the slots holds a boxed name (or none), so only the names tell.
+    @inline(__always) static func hasBoxed(_ a: NameSlot, _ b: NameSlot, _ c: NameSlot, _ d: NameSlot) -> Bool {
+        a.raw >= NameSlot.boxed.raw || b.raw >= NameSlot.boxed.raw || c.raw >= NameSlot.boxed.raw
+            || d.raw >= NameSlot.boxed.raw
+    }
+
+    /// False when two device slots show the devices cannot differ (same table name, or one missing or
+    /// empty); true when the names must be compared.
+    @inline(__always) static func differentDevices(_ a: NameSlot, _ b: NameSlot) -> Bool {
+        if a == .none || b == .none || a == .empty || b == .empty { return false }
+        return a != b || a == .boxed
+    }
+
     // MARK: - Walk bookkeeping
 
     private mutating func start(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool,
+        fixed: HookPosition?
     ) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
         nextPacket += 1
@@ -629,7 +741,7 @@ struct Stitcher {
         if openWalks > limits.maxOpen, let oldest = oldestOpen() { finish(oldest, .evicted) }
         let bridge = event.family == .bridge
         let notes = event.kind != .log || bridge
-        let position = position(of: event, in: nil)
+        let position = fixed ?? position(of: event, in: nil, fixedChecked: true)
         // Most walks of a tidy log have 5 to 8 steps: room for 8 at once, instead of growing through 1,
         // 2, 4 and 8 (a step is over 400 bytes). Only while recent walks were that long: on input that
         // is not a tidy log most walks have one step, and 8 would hold 3 KB each (scripts/bench-replay.sh,
@@ -653,14 +765,27 @@ struct Stitcher {
         if let position, let lastPos = walk.lastPosition, position.stage != lastPos.stage {
             walk.finishedTables.removeAll()
         }
-        // The unit the event ran in (LOG lines leave the walk's as it is).
-        let unit = ipLog ? nil : Stitcher.invocation(event, in: walk)
-        if !walk.steps.isEmpty, let unit, position?.stage == walk.lastPosition?.stage {
-            let lastUnit = walk.currentUnit
-            let ended =
-                lastUnit != unit || walk.lastTraced.kind == .policy
-                || walk.lastTraced.verdict == .accept
-            if ended { walk.finishedTables.insert(lastUnit) }
+        // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be.
+        var unit: ChainUnit?
+        var unitKey: UInt64 = 0
+        if !ipLog {
+            if let key = Stitcher.invocationKey(event, in: walk) {
+                unitKey = key
+            } else {
+                unit = Stitcher.invocation(event, in: walk)
+            }
+            if index > 0, position?.stage == walk.lastPosition?.stage {
+                let ended =
+                    walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
+                    || (unitKey != 0 ? walk.currentKey != unitKey : walk.currentUnit != unit)
+                if ended {
+                    if walk.currentKey != 0 {
+                        walk.finishedTables.insert(packed: walk.currentKey)
+                    } else {
+                        walk.finishedTables.insert(walk.currentUnit)
+                    }
+                }
+            }
         }
         if let position {
             let stage = position.stage
@@ -670,7 +795,9 @@ struct Stitcher {
                 walk.progress = FramePaths.Progress(at: stage)
             }
         }
-        if let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) { walk.egressPorts.append(port) }
+        if event.family == .bridge, let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) {
+            walk.egressPorts.append(port)
+        }
         let ownWeak = identity?.isWeak ?? true
         var identity = identity
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
@@ -680,7 +807,9 @@ struct Stitcher {
             identity = w.overlaid(with: h)
             overlaid = true
         }
-        if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position {
+        if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position,
+            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
+        {
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
             if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
                 walk.changes.append(
@@ -693,18 +822,34 @@ struct Stitcher {
                     HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
             }
         }
-        if let unit { walk.currentUnit = unit }
+        if unitKey != 0 {
+            walk.currentKey = unitKey
+        } else if let unit {
+            walk.currentUnit = unit
+        }
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
             let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
-            note(
-                walk.currentUnit, at: hook, nat: event.tableName == .nat || (event.kind == .rule && isNat(event)),
-                legacyTable: legacy ? event.tableName : nil)
+            let nat = event.tableSlot == NameSlot.of(.nat) || (event.kind == .rule && isNat(event))
+            if walk.currentKey != 0, event.tableSlot.raw < NameSlot.boxed.raw,
+                let key = NoteKey(
+                    packed: walk.currentKey, hook: hook, nat: nat, legacyTable: legacy ? event.tableSlot : nil)
+            {
+                let slot = key.slot
+                if noted[slot] != key {
+                    visibility.note(walk.currentUnit, at: hook, nat: nat, legacyTable: legacy ? event.tableName : nil)
+                    noted[slot] = key
+                }
+            } else {
+                note(walk.currentUnit, at: hook, nat: nat, legacyTable: legacy ? event.tableName : nil)
+            }
         }
         // Room for 8 once a second step comes, when the first did not make it (see `start`).
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         if let position { walk.lastPosition = position }
         if let identity {
+            // The flow key is the last identity's while both show addresses and the same flow.
+            let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: identity) == true
             walk.lastIdentity = identity
             // The last full header (a reply's de-NAT is read from it), or the first of any kind.
             if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
@@ -714,7 +859,7 @@ struct Stitcher {
                 walk.weak = isWeak
             }
             // A walk a LOG line starts is closed at once: it needs no index.
-            if flowIndexing, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
+            if flowIndexing, !sameFlow, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
                 indexFlow(walk, flow: flow)
             }
             // The event's own key when `addEvent` made it and the identity is the event's.
@@ -740,12 +885,8 @@ struct Stitcher {
         // A packet's steps mostly come one after another: the walk's entry at the back moves up instead of
         // another being queued (expiry skips an entry whose walk moved on, so it sees no difference) and
         // expiry reaches fewer entries, each a walk to read that has long left the cache.
-        if let back = activity.last, back.0 === walk {
-            activity[activity.count - 1].1 = eventIndex
-        } else {
-            activity.append((walk, eventIndex))
-        }
-        if event.verdict == .drop || (event.kind == .policy && event.verdict == .drop) { walk.dropped = true }
+        activity.touch(walk, at: eventIndex)
+        if event.verdictTag == .drop { walk.dropped = true }
         if event.origin == .kernelTrace, event.kind == .policy, event.tableName == .nat, let hook = position?.hook,
             Netfilter.isFinal(hook)
         {
@@ -882,15 +1023,20 @@ struct Stitcher {
     }
 
     private mutating func expireIdle(now: Double?) {
-        while let (walk, index) = activity.first {
-            guard !walk.closed, walk.lastEventIndex == index else {
+        while let (entry, index) = activity.front {
+            // Read in place: the queue keeps the walk alive while the entry is there.
+            let (current, lastTime) = entry._withUnsafeGuaranteedRef { w in
+                (!w.closed && w.lastEventIndex == index, w.lastTime)
+            }
+            guard current else {
                 activity.removeFirst()
                 continue
             }
             let idleEvents = eventIndex - index
             var idle = idleEvents > limits.windowEvents
-            if !idle, let now, let t = walk.lastTime, now - t > limits.windowSeconds { idle = true }
+            if !idle, let now, let t = lastTime, now - t > limits.windowSeconds { idle = true }
             guard idle else { break }
+            let walk = entry.takeUnretainedValue()
             activity.removeFirst()
             finish(walk, .expired)
         }

@@ -62,6 +62,14 @@ struct WalkIndex {
         }
     }
 
+    /// The first walk of `key`, unretained: valid while the index holds it.
+    @inline(__always) func first(_ key: InvariantKey) -> Unmanaged<OpenWalk>? {
+        let (a, b) = WalkIndex.words(key)
+        let (i, found) = find(a, b)
+        guard found, let walk = walks[i] else { return nil }
+        return Unmanaged.passUnretained(walk)
+    }
+
     subscript(key: InvariantKey) -> OpenWalk? {
         get {
             let (a, b) = WalkIndex.words(key)

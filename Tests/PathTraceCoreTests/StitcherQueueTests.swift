@@ -1,0 +1,128 @@
+import Testing
+
+@testable import PathTraceCore
+
+/// The stitcher's expiry queue and packed units: the forms the joining reads give the answers the
+/// plain ones gave.
+@Suite struct StitcherQueueTests {
+    @Test func activityQueueKeepsOrderAndLetsWalksGo() {
+        weak var first: OpenWalk?
+        weak var second: OpenWalk?
+        var queue = ActivityQueue()
+        do {
+            let a = OpenWalk(packet: 1, eventIndex: 0)
+            let b = OpenWalk(packet: 2, eventIndex: 1)
+            first = a
+            second = b
+            // Interleaved walks, more entries than the ring's first size: every entry is kept in order,
+            // and a walk's repeated entries at the back are one entry moved up.
+            for i in 0..<200 { queue.touch(i % 2 == 0 ? a : b, at: i) }
+            queue.touch(b, at: 200)
+            #expect(queue.count == 200)
+            #expect(a.queued == 100 && b.queued == 100)
+            var seen: [(Int, Int)] = []
+            while let (walk, index) = queue.front, seen.count < 3 {
+                seen.append((walk.takeUnretainedValue().packet, index))
+                queue.removeFirst()
+            }
+            #expect(seen.map(\.0) == [1, 2, 1] && seen.map(\.1) == [0, 1, 2])
+        }
+        // The queue alone keeps the walks while it has their entries.
+        #expect(first != nil && second != nil)
+        var lastIndex = 0
+        while let (_, index) = queue.front {
+            lastIndex = index
+            queue.removeFirst()
+        }
+        #expect(lastIndex == 200 && queue.isEmpty)
+        #expect(first == nil && second == nil)
+    }
+
+    @Test func packedUnitsAnswerAsTheirUnits() {
+        let units = [
+            ChainUnit(table: .raw), ChainUnit(table: .raw, chain: .empty), ChainUnit(table: "fw4", chain: "input"),
+            ChainUnit(table: .nat, chain: "POSTROUTING"), ChainUnit(table: .filter), ChainUnit(table: .mangle),
+        ]
+        var packed = FinishedUnits()
+        for unit in units {
+            guard let key = FinishedUnits.packed(unit) else {
+                Issue.record("\(unit.label) has table names only")
+                continue
+            }
+            #expect(FinishedUnits.unit(packed: key) == unit, "\(unit.label)")
+            packed.insert(packed: key)
+        }
+        // More than three: the rest are kept as units and found by their keys too.
+        for unit in units {
+            let key = FinishedUnits.packed(unit) ?? 0
+            let byKey = packed.contains(packed: key)
+            let byUnit = packed.contains(unit)
+            #expect(byKey && byUnit, "\(unit.label)")
+        }
+        let other = FinishedUnits.packed(ChainUnit(table: "fw4", chain: "output"))!
+        let otherFound = packed.contains(packed: other)
+        #expect(!otherFound)
+
+        // A walk keeps its unit packed, and a unit with a boxed name as it is.
+        let walk = OpenWalk(packet: 1, eventIndex: 0)
+        #expect(walk.currentUnit == ChainUnit(table: .empty))
+        walk.currentUnit = ChainUnit(table: "fw4", chain: "input")
+        #expect(walk.currentKey == FinishedUnits.packed(ChainUnit(table: "fw4", chain: "input")))
+        let boxed = ChainUnit(table: .nat, chain: StitcherStateTests.boxed("a chain past the name table"))
+        walk.currentUnit = boxed
+        #expect(walk.currentKey == 0 && walk.currentUnit == boxed)
+
+        // The question put to `Visibility` is the same packed or not.
+        for unit in units {
+            for legacy in [nil, Name.nat] {
+                let plain = NoteKey(unit, hook: .forward, nat: true, legacyTable: legacy)
+                let fromKey = NoteKey(
+                    packed: FinishedUnits.packed(unit)!, hook: .forward, nat: true,
+                    legacyTable: legacy.flatMap { NameSlot.of($0) })
+                #expect(plain != nil && plain == fromKey, "\(unit.label)")
+            }
+        }
+    }
+
+    @Test func identityKeysAndFlowsAsTheHeaderShowsThem() {
+        var h = PacketHeader()
+        h.src = IPAddress("10.0.0.1")
+        h.dst = IPAddress("10.0.0.2")
+        h.proto = IPProtocol.tcp
+        h.sport = 40000
+        h.dport = 80
+        h.ipID = 7
+        h.length = 60
+        h.tcpSeq = 12345
+        h.ttl = 64
+        let id = HeaderIdentity(h)
+        #expect(id.invariantKey == InvariantKey(proto: 6, ipID: 7, length: 60, seq: 12345))
+        #expect(id.natSourcePort == 40000 && id.natDestinationPort == 80)
+        // An ebtables line shows the flow only: the same flow, and over the full identity it keeps
+        // the IP invariants.
+        var weak = PacketHeader()
+        weak.src = h.src
+        weak.dst = h.dst
+        weak.proto = h.proto
+        weak.sport = h.sport
+        weak.dport = h.dport
+        let flow = HeaderIdentity(weak)
+        #expect(flow.isWeak && flow.invariantKey == InvariantKey(proto: 6, ipID: 0, length: 0, seq: 0))
+        #expect(id.sameFlow(as: flow) && flow.sameFlow(as: id))
+        let overlaid = id.overlaid(with: flow)
+        #expect(!overlaid.isWeak && overlaid.invariantKey == id.invariantKey && overlaid.sameSource(as: id))
+        // Rewritten by NAT: another flow, and the overlay shows the new source.
+        weak.src = IPAddress("192.0.2.1")
+        weak.sport = 1024
+        let natted = HeaderIdentity(weak)
+        #expect(!id.sameFlow(as: natted))
+        let moved = id.overlaid(with: natted)
+        #expect(!moved.sameSource(as: id) && moved.sameDestination(as: id))
+        #expect(moved.sourceEndpoint?.description == "192.0.2.1:1024")
+        // One TTL less after forwarding; a header without TTL does not disagree.
+        h.ttl = 63
+        #expect(!id.sameTTL(as: HeaderIdentity(h)) && id.sameTTL(as: flow))
+        // Without protocol and IP id there is no key.
+        #expect(HeaderIdentity(PacketHeader()).invariantKey == nil)
+    }
+}
