@@ -6,6 +6,7 @@ import PathTraceRender
 
 struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "trace",
         abstract: "Trace live packets: install tagged TRACE rules, show each packet's walk, remove them.",
         discussion: """
             Examples:
