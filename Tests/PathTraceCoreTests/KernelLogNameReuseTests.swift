@@ -165,6 +165,7 @@ import Testing
         let cases: [(String, String)] = [
             ("SPT=1000", "SPT=65535"), ("SPT=1000", "SPT=65536"), ("SPT=1000", "SPT=1000x"),
             ("SPT=1000", "SPT=0080"), ("LEN=60", "LEN=1234567"), ("WINDOW=100", "WINDOW=12"),
+            ("SPT=1000", "SPT=123456"), ("DPT=80", "DPT=443"),
         ]
         let text =
             cases.map { base.replacingOccurrences(of: $0.0, with: $0.1) }
@@ -172,13 +173,15 @@ import Testing
         let result = parseLines(text.joined(separator: "\n"))
         #expect(result.skipped.isEmpty)
         try #require(result.events.count == text.count)
-        #expect(result.events.map { $0.header?.sport } == [65535, nil, nil, 80, 1000, 1000, 1000])
+        #expect(result.events.map { $0.header?.sport } == [65535, nil, nil, 80, 1000, 1000, nil, 1000, 1000])
         #expect(result.events[1].header?.extra == ["SPT=65536"])
         #expect(result.events[2].header?.extra == ["SPT=1000x"])
         #expect(result.events[4].header?.length == 1_234_567)
         #expect(result.events[5].header?.window == 12)
-        #expect(result.events[6].header?.window == 100)
-        #expect(result.events[6].header?.tcpFlags == [])
+        #expect(result.events[6].header?.extra == ["SPT=123456"])
+        #expect(result.events[7].header?.dport == 443)
+        #expect(result.events[8].header?.window == 100)
+        #expect(result.events[8].header?.tcpFlags == [])
         for (k, line) in text.enumerated() {
             #expect(result.events[k] == (try KernelLogNameReuseTests.fresh(line, at: k + 1)))
         }
