@@ -117,4 +117,73 @@ import Testing
         #expect(result.events.map(\.inIface) == ["eth0", "eth0", "eth0", "eth0", "eth0"])
         #expect(result.events.allSatisfy { $0.header?.tcpFlags == [.syn] && $0.header?.dst == ip("10.0.0.2") })
     }
+
+    /// Each line read alone, by a parser that has seen nothing: what the cached read must give too.
+    static func fresh(_ line: String, at number: Int) throws -> TraceEvent {
+        var event = try #require(parseLines(line).events.first)
+        event.source = SourcePosition(file: "test.log", line: number)
+        return event
+    }
+
+    @Test func dumpsSeenBeforeReadAsTheyDidTheFirstTime() throws {
+        // More distinct dumps than the dump cache holds, each seen again after others pushed it out
+        // (or not), some with an OPT tail (kept in the header's box): every event must equal the
+        // one a parser that never saw the dump reads.
+        let lengths = ["1", "60", "1500", "65535", "1234567", "12345678", "4294967295", "4294967296"]
+        var dumps: [String] = []
+        for k in 0..<300 {
+            var dump =
+                "IN=eth\(k % 3) OUT= MAC=52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00 SRC=10.0.\(k % 7).1 "
+                + "DST=10.0.0.2 LEN=\(lengths[k % lengths.count]) TOS=0x00 PREC=0x00 TTL=64 ID=\(k * 37) DF "
+                + "PROTO=TCP SPT=\(1000 + k) DPT=80 SEQ=\(3_000_000_000 + k) ACK=\(k % 2) WINDOW=29200 RES=0x00 "
+            dump += k % 4 == 0 ? "SYN URGP=0 OPT (020405B40402080A\(k)) " : "ACK URGP=0 "
+            dumps.append(dump)
+        }
+        let heads = ["raw:PREROUTING:policy:3", "mangle:PREROUTING:policy:1", "filter:INPUT:rule:2"]
+        var lines: [String] = []
+        for round in 0..<3 {
+            for (k, dump) in dumps.enumerated() {
+                let index = round == 1 ? (k * 7) % dumps.count : k
+                lines.append("[1.\(100_000 + lines.count)] TRACE: \(heads[round]) \(dumps[index])")
+                if k % 5 == 0 { lines.append("[1.\(100_000 + lines.count)] TRACE: \(heads[round]) \(dump)") }
+            }
+        }
+        let result = parseLines(lines.joined(separator: "\n"))
+        #expect(result.skipped.isEmpty)
+        try #require(result.events.count == lines.count)
+        for (k, line) in lines.enumerated() {
+            #expect(result.events[k] == (try KernelLogNameReuseTests.fresh(line, at: k + 1)), "line \(k + 1)")
+        }
+        #expect(result.events.contains { $0.header?.length == 4_294_967_295 })
+        #expect(result.events.contains { $0.header?.extra.contains("LEN=4294967296") == true })
+    }
+
+    @Test func numbersAtTheEdgesOfTheirFields() throws {
+        // The fast path's numbers stop where the kernel's number stops: at a space, at the end of the
+        // line, within the field's range; anything else is an extra token, cached or not.
+        let base = KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0")
+        let cases: [(String, String)] = [
+            ("SPT=1000", "SPT=65535"), ("SPT=1000", "SPT=65536"), ("SPT=1000", "SPT=1000x"),
+            ("SPT=1000", "SPT=0080"), ("LEN=60", "LEN=1234567"), ("WINDOW=100", "WINDOW=12"),
+            ("SPT=1000", "SPT=123456"), ("DPT=80", "DPT=443"),
+        ]
+        let text =
+            cases.map { base.replacingOccurrences(of: $0.0, with: $0.1) }
+            + [base.replacingOccurrences(of: " RES=0x00 SYN URGP=0 ", with: "")]
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(result.skipped.isEmpty)
+        try #require(result.events.count == text.count)
+        #expect(result.events.map { $0.header?.sport } == [65535, nil, nil, 80, 1000, 1000, nil, 1000, 1000])
+        #expect(result.events[1].header?.extra == ["SPT=65536"])
+        #expect(result.events[2].header?.extra == ["SPT=1000x"])
+        #expect(result.events[4].header?.length == 1_234_567)
+        #expect(result.events[5].header?.window == 12)
+        #expect(result.events[6].header?.extra == ["SPT=123456"])
+        #expect(result.events[7].header?.dport == 443)
+        #expect(result.events[8].header?.window == 100)
+        #expect(result.events[8].header?.tcpFlags == [])
+        for (k, line) in text.enumerated() {
+            #expect(result.events[k] == (try KernelLogNameReuseTests.fresh(line, at: k + 1)))
+        }
+    }
 }

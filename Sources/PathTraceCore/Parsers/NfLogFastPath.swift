@@ -110,6 +110,30 @@ extension NfLogScanner {
         return v
     }
 
+    /// `field` for a four-byte key and a 32-bit value that mostly has nine or ten digits (`SEQ=`,
+    /// `ACK=`): its first eight digits are read as one word. The byte loop took 11 instructions a
+    /// digit, 220 a record for these two (callgrind, /tmp/icount.sh on t10); shorter values take it.
+    @inline(__always) static func field32(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ key: UInt64
+    ) -> UInt64 {
+        let s = i &+ 4
+        guard s &+ 8 <= n, lit(p, n, i, key, 4) else { return field(p, n, &i, key, 4, UInt64(UInt32.max)) }
+        let (count, high) = Byte.leadingDigits(Byte.load(p + s, 8))
+        guard count == 8 else { return field(p, n, &i, key, 4, UInt64(UInt32.max)) }
+        // The same loop as `digits` from the ninth digit on, so the same values fail.
+        var j = s &+ 8
+        var v = high
+        while j < n {
+            let d = p[j] &- 0x30
+            if d >= 10 { break }
+            v = v &* 10 &+ UInt64(d)
+            j &+= 1
+        }
+        if j &- s > 19 || v > UInt64(UInt32.max) || (j < n && p[j] != Byte.space) { return failed }
+        i = j
+        return v
+    }
+
     /// `0x` and two hex digits, ending at a space or the end of the line (`TOS=` and `PREC=`).
     @inline(__always) static func hex2(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> UInt64 {
         guard i &+ 4 <= n, p[i] == 0x30, p[i &+ 1] | 0x20 == 0x78 else { return failed }
@@ -307,11 +331,11 @@ extension NfLogScanner {
             guard dport != NfLogScanner.failed else { return }
             header.dport = UInt16(truncatingIfNeeded: dport)
             guard proto == IPProtocol.tcp, NfLogScanner.sep(p, n, &i) else { return }
-            let seq = NfLogScanner.field(p, n, &i, Lit.SEQ, 4, UInt64(UInt32.max))
+            let seq = NfLogScanner.field32(p, n, &i, Lit.SEQ)
             if seq != NfLogScanner.failed {
                 header.tcpSeq = UInt32(truncatingIfNeeded: seq)
                 guard NfLogScanner.sep(p, n, &i) else { return }
-                let ack = NfLogScanner.field(p, n, &i, Lit.ACK, 4, UInt64(UInt32.max))
+                let ack = NfLogScanner.field32(p, n, &i, Lit.ACK)
                 guard ack != NfLogScanner.failed else { return }
                 header.tcpAck = UInt32(truncatingIfNeeded: ack)
                 guard NfLogScanner.sep(p, n, &i) else { return }

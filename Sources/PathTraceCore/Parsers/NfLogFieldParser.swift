@@ -155,12 +155,11 @@ struct NfLogScanner {
         extra.reserveCapacity(16)
     }
 
-    /// Points the scanner at a new line, with fresh per-record state.
-    mutating func begin(_ p: UnsafePointer<UInt8>, _ n: Int) {
+    /// Points the scanner at a new line; `resetRecord` before each record it scans.
+    @inline(__always) mutating func point(_ p: UnsafePointer<UInt8>, _ n: Int) {
         self.p = p
         self.n = n
         i = 0
-        resetRecord()
     }
 
     /// Clears the per-record state; `header` is already fresh because `KernelLogParser.resolve` took it if it was touched.

@@ -3,6 +3,7 @@ import PathTraceLinux
 
 struct Cleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cleanup",
         abstract: "Remove what a killed pathtrace session left behind: its rules, and the sysctls it changed.",
         discussion: """
             Every live session records what it installs under /run/pathtrace before installing it. \

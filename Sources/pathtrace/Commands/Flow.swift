@@ -6,6 +6,7 @@ import PathTraceRender
 /// packet's walk drawn on them.
 struct Flow: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "flow",
         abstract: "Draw netfilter's hooks and tables in the kernel's order, with a traced packet's walk on them.",
         discussion: """
             Each box is a netfilter hook (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING). Inside it, \

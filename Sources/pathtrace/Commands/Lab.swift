@@ -5,6 +5,7 @@ import PathTraceLinux
 
 struct Lab: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "lab",
         abstract: "Build the seeds' systems in network namespaces, to trace real packets on them.",
         discussion: """
             A lab is a declarative file (namespaces, veth pairs, bridges, addresses, routes, sysctls, \
@@ -23,7 +24,8 @@ struct Lab: ParsableCommand {
         subcommands: [List.self, Up.self, Down.self, Run.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the labs and where they were found.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List the labs and where they were found.")
         func run() throws {
             var directory: URL?
             for lab in Lab.catalog.all() {
@@ -39,7 +41,7 @@ struct Lab: ParsableCommand {
     }
 
     struct Up: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Build a lab and leave it up.")
+        static let configuration = CommandConfiguration(commandName: "up", abstract: "Build a lab and leave it up.")
         @Argument(help: "Lab name (see `pathtrace lab list`) or a lab file.") var name: String
         func run() throws {
             try requireNetAdmin()
@@ -55,6 +57,7 @@ struct Lab: ParsableCommand {
 
     struct Run: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Build a lab, trace its traffic live, print the walks, check them against the lab, tear down.")
         @Argument(help: "Lab name or lab file.") var name: String
         @Option(help: "auto, nft, legacy, nflog, kmsg or mixed.") var backend: Trace.Backend = .auto
@@ -83,7 +86,7 @@ struct Lab: ParsableCommand {
     }
 
     struct Down: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a lab's namespaces.")
+        static let configuration = CommandConfiguration(commandName: "down", abstract: "Remove a lab's namespaces.")
         @Argument(help: "Lab name or lab file.") var name: String
         func run() throws {
             try requireNetAdmin()

@@ -5,6 +5,8 @@ import PathTraceLinux
 import PathTraceRender
 
 struct Trace: ParsableCommand {
+    // Unlike the other commands, no explicit `commandName` (see Replay's): ArgumentParser's man page
+    // would then mark this default subcommand optional in the synopsis, a change to docs/pathtrace.1.
     static let configuration = CommandConfiguration(
         abstract: "Trace live packets: install tagged TRACE rules, show each packet's walk, remove them.",
         discussion: """
