@@ -35,6 +35,13 @@ struct JSONOut {
 
     // MARK: - Bytes
 
+    /// Copies `bytes` (kept text of another buffer).
+    @inline(__always) mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+        ensure(bytes.count)
+        JSONWriter.copy(p, bytes.baseAddress.unsafelyUnwrapped, bytes.count)
+        p += bytes.count
+    }
+
     /// Bytes copied as they are (keys with their quotes, commas and colon; other literals).
     @inline(__always) mutating func raw(_ s: StaticString) {
         let n = s.utf8CodeUnitCount
@@ -242,6 +249,11 @@ struct JSONOut {
         var tens = ((hundreds &* 103) >> 10) & (0xF << 48 | 0xF << 32 | 0xF << 16 | 0xF)
         tens &+= (hundreds &- 10 &* tens) << 8
         return tens
+    }
+
+    /// The eight bytes at `p` as `store` wrote them.
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<UInt8>) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
     }
 
     /// Eight bytes at `p`, the lowest first.
