@@ -197,16 +197,23 @@ struct JSONOut {
         if let v { unsigned(UInt64(v)) } else { null() }
     }
 
+    /// Up to eight digits in line (ports, lengths, line numbers: most numbers a walk has), the rest
+    /// by a call.
     @inline(__always) mutating func unsigned(_ v: UInt64) {
         if v < 10 {
             byte(48 &+ UInt8(truncatingIfNeeded: v))
+        } else if v < 100_000_000 {
+            let digits = JSONOut.eightDigits(v)
+            let leading = digits.trailingZeroBitCount / 8
+            JSONOut.store((digits &+ JSONOut.zeros) >> UInt64(8 * leading), at: p)
+            p += 8 - leading
         } else {
             p += JSONOut.unsigned(v, at: p)
         }
     }
 
     /// `"0000…"`: added to a word of digit values, makes them ASCII.
-    private static let zeros: UInt64 = 0x3030_3030_3030_3030
+    static let zeros: UInt64 = 0x3030_3030_3030_3030
 
     /// Decimal digits of `v` at `p` (with room for 8 bytes more than it writes); returns how many.
     static func unsigned(_ v: UInt64, at p: UnsafeMutablePointer<UInt8>) -> Int {

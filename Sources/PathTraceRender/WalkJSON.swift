@@ -13,8 +13,12 @@ public enum WalkJSON {
         // every line of them in one loop lets the loads overlap, where the writer's branches on each
         // field would wait for them one at a time.
         walk.steps.withUnsafeBytes { w.touch($0) }
-        // Only a walk that has own steps pays for the scan that sums them up.
-        let own = verbose ? nil : OwnTraceSteps(walk: walk)
+        // Only a walk that has own steps pays for the scan that sums them up, and one whose steps are
+        // all in iptables' tables (told by their ids) not even for the scan that looks for them.
+        let iptables = walk.steps.withUnsafeBufferPointer { steps in
+            steps.indices.allSatisfy { StepPlaceKey.inIptablesTable(steps.address($0)) }
+        }
+        let own = verbose || iptables ? nil : OwnTraceSteps(walk: walk)
         write(walk, own, to: w, explain: explain)
     }
 
@@ -32,7 +36,8 @@ public enum WalkJSON {
         o.raw(",\"verdict\":")
         o.quoted(JSONNames.name(walk.verdict))
         o.raw(",\"confidence\":")
-        o.double(walk.confidence as Double?)
+        // Most walks are sure: their confidence is written as a literal.
+        if walk.confidence == 1 { o.raw("1.0") } else { o.double(walk.confidence as Double?) }
         o.raw(",\"reply_to\":")
         o.integer(walk.replyTo)
         o.raw(",\"connection\":")
@@ -47,9 +52,12 @@ public enum WalkJSON {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
                 if comma { o.byte(UInt8(ascii: ",")) }
                 comma = true
-                writeStep(
-                    steps.address(i), to: &o, memo: &memo, places: places,
-                    explain: explain ? Explain.step(walk, at: i) : nil)
+                // A nil literal, not an optional String to release after every step.
+                if explain {
+                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: Explain.step(walk, at: i))
+                } else {
+                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: nil)
+                }
             }
             o.byte(UInt8(ascii: "]"))
         }
@@ -353,21 +361,33 @@ public enum WalkJSON {
         var count = 0
     }
 
-    /// The packet as this step saw it (the step has a header).
-    static func writeHeader(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo) {
-        o.ensure(0)
+    /// The packet as this step saw it (the step has a header). In line: most steps copy the header
+    /// of the step before.
+    @inline(__always) static func writeHeader(
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo
+    ) {
         if let last = memo.step, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
             o.repeatBytes(from: memo.offset, count: memo.count)
         } else {
-            let start = o.offset
-            writeFields(step, to: &o)
-            memo = HeaderMemo(step: step, offset: start, count: o.offset - start)
+            writeNewHeader(step, to: &o, memo: &memo)
         }
+        if step.pointee.event.headerValue.hasExtra { writeConntrack(step, to: &o) }
+    }
+
+    @inline(never) static func writeNewHeader(
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo
+    ) {
+        o.ensure(0)
+        let start = o.offset
+        writeFields(step, to: &o)
+        memo = HeaderMemo(step: step, offset: start, count: o.offset - start)
+    }
+
+    /// `,"ct":{…}` when the header has conntrack items.
+    @inline(never) static func writeConntrack(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) {
         // `conntrack` reads `ct …` items of `extra`, which only nft trace sources have: checked in place
         // first, since calling it copies the header (and retains its strings).
-        if step.pointee.event.headerValue.hasExtra, hasConntrackItems(step),
-            let ct = step.pointee.event.headerValue.conntrack
-        {
+        if hasConntrackItems(step), let ct = step.pointee.event.headerValue.conntrack {
             o.raw(",\"ct\":{\"state\":")
             o.name(ct.state)
             o.raw(",\"direction\":")

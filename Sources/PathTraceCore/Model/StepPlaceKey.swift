@@ -64,6 +64,13 @@ extension StepPlaceKey {
 }
 
 extension StepPlaceKey {
+    /// Whether the step's table is one of iptables' (raw, mangle, nat, filter, security: `Name.raw`…),
+    /// by its id: so not pathtrace's own.
+    @inlinable @inline(__always) public static func inIptablesTable(_ step: UnsafePointer<WalkStep>) -> Bool {
+        let id = step.pointee.event.tableSlot.raw
+        return id >= 1 && id <= 5
+    }
+
     /// The step's in, out, physin and physout names as one word (equal words, equal names); nil when
     /// one is boxed.
     @inlinable @inline(__always) public static func interfaces(_ step: UnsafePointer<WalkStep>) -> UInt64? {
