@@ -143,6 +143,7 @@ public struct TextTimeline {
         }
         var previous: UnsafePointer<WalkStep>?
         var anyInferred = false
+        let places = out.writer.textPlaces
         // An --explain sentence starts under the hook column, or under `table:chain` without a time column.
         let indent = t0 == nil ? 14 : 13
         // The addresses of the last folded step's header: the first step shown tells what changed since.
@@ -153,7 +154,7 @@ public struct TextTimeline {
                 if step.pointee.event.hasHeader { foldedEnds = Ends(step) }
                 continue
             }
-            line(step, previous: previous, t0: t0, folded: previous == nil ? foldedEnds : nil, out)
+            line(step, previous: previous, t0: t0, folded: previous == nil ? foldedEnds : nil, places: places, out)
             out.newline()
             if step.pointee.verdictInferred { anyInferred = true }
             if options.explain {
@@ -402,7 +403,7 @@ public struct TextTimeline {
     /// (scripts/bench-replay.sh, text).
     func line(
         _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, t0: Double?, folded: Ends?,
-        _ out: TextOutput
+        places: StepTextCache, _ out: TextOutput
     ) {
         let start = out.position
         let color = out.color
@@ -430,7 +431,6 @@ public struct TextTimeline {
         // The hook, place, rule and verdict columns repeat from walk to walk: copied when printed before.
         if var key = StepPlaceKey(step) {
             key.codes |= (sameHook ? 1 << 48 : 0) | (color ? 1 << 49 : 0)
-            let places = out.writer.textPlaces
             if let text = places.text(key) {
                 o.copy(text)
             } else {
@@ -510,7 +510,8 @@ public struct TextTimeline {
         let n = UInt64(scaled)
         o.unsigned(n / 1_000_000)
         o.byte(UInt8(ascii: "."))
-        JSONOut.padded(n % 1_000_000, width: 6, at: o.p)
+        // Six digits with their leading zeros: the low six of eight (`JSONOut.padded`, in line).
+        JSONOut.store((JSONOut.eightDigits(n % 1_000_000) &+ JSONOut.zeros) >> 16, at: o.p)
         o.p += 6
         return true
     }
