@@ -634,12 +634,9 @@ public struct TextTimeline {
         {
             return true
         }
-        func spaced(_ s: UnsafePointer<WalkStep>) -> Bool {
-            func space(_ name: Name?) -> Bool { name?.bytes.contains(UInt8(ascii: " ")) == true }
-            return space(s.pointee.event.inIfaceName) || space(s.pointee.event.outIfaceName)
-                || space(s.pointee.event.physInName) || space(s.pointee.event.physOutName)
+        if StepPlaceKey.interfaceNamesHaveSpace(a) || StepPlaceKey.interfaceNamesHaveSpace(b) {
+            return interfaces(a.pointee.event) == interfaces(b.pointee.event)
         }
-        if spaced(a) || spaced(b) { return interfaces(a.pointee.event) == interfaces(b.pointee.event) }
         return false
     }
 
