@@ -35,6 +35,13 @@ struct JSONOut {
 
     // MARK: - Bytes
 
+    /// Copies `bytes` (kept text of another buffer).
+    @inline(__always) mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
+        ensure(bytes.count)
+        JSONWriter.copy(p, bytes.baseAddress.unsafelyUnwrapped, bytes.count)
+        p += bytes.count
+    }
+
     /// Bytes copied as they are (keys with their quotes, commas and colon; other literals).
     @inline(__always) mutating func raw(_ s: StaticString) {
         let n = s.utf8CodeUnitCount
@@ -190,16 +197,23 @@ struct JSONOut {
         if let v { unsigned(UInt64(v)) } else { null() }
     }
 
+    /// Up to eight digits in line (ports, lengths, line numbers: most numbers a walk has), the rest
+    /// by a call.
     @inline(__always) mutating func unsigned(_ v: UInt64) {
         if v < 10 {
             byte(48 &+ UInt8(truncatingIfNeeded: v))
+        } else if v < 100_000_000 {
+            let digits = JSONOut.eightDigits(v)
+            let leading = digits.trailingZeroBitCount / 8
+            JSONOut.store((digits &+ JSONOut.zeros) >> UInt64(8 * leading), at: p)
+            p += 8 - leading
         } else {
             p += JSONOut.unsigned(v, at: p)
         }
     }
 
     /// `"0000…"`: added to a word of digit values, makes them ASCII.
-    private static let zeros: UInt64 = 0x3030_3030_3030_3030
+    static let zeros: UInt64 = 0x3030_3030_3030_3030
 
     /// Decimal digits of `v` at `p` (with room for 8 bytes more than it writes); returns how many.
     static func unsigned(_ v: UInt64, at p: UnsafeMutablePointer<UInt8>) -> Int {
@@ -242,6 +256,11 @@ struct JSONOut {
         var tens = ((hundreds &* 103) >> 10) & (0xF << 48 | 0xF << 32 | 0xF << 16 | 0xF)
         tens &+= (hundreds &- 10 &* tens) << 8
         return tens
+    }
+
+    /// The eight bytes at `p` as `store` wrote them.
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<UInt8>) -> UInt64 {
+        UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
     }
 
     /// Eight bytes at `p`, the lowest first.

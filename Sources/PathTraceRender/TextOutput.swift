@@ -100,18 +100,20 @@ struct TextOutput {
     }
 
     /// `addr`, `addr:port`, `[v6]:port` (`Endpoint.description`), or `?` without an address.
+    /// Written through one position (an address and a port are far under its slack): every walk's
+    /// header line has two.
     func endpoint(_ a: IPAddress?, _ port: UInt16?) {
         guard let a else { return byte(UInt8(ascii: "?")) }
-        guard let port else { return writer.addressBody(a) }
-        if a.isV6 {
-            byte(UInt8(ascii: "["))
-            writer.addressBody(a)
-            byte(UInt8(ascii: "]"))
-        } else {
-            writer.addressBody(a)
+        var o = writer.out()
+        let bracket = port != nil && a.isV6
+        if bracket { o.byte(UInt8(ascii: "[")) }
+        o.addressBody(a)
+        if bracket { o.byte(UInt8(ascii: "]")) }
+        if let port {
+            o.byte(UInt8(ascii: ":"))
+            o.unsigned(UInt64(port))
         }
-        byte(UInt8(ascii: ":"))
-        writer.unsigned(UInt64(port))
+        writer.commit(o)
     }
 
     // MARK: - Colours and columns

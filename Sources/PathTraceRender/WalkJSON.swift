@@ -13,8 +13,12 @@ public enum WalkJSON {
         // every line of them in one loop lets the loads overlap, where the writer's branches on each
         // field would wait for them one at a time.
         walk.steps.withUnsafeBytes { w.touch($0) }
-        // Only a walk that has own steps pays for the scan that sums them up.
-        let own = verbose ? nil : OwnTraceSteps(walk: walk)
+        // Only a walk that has own steps pays for the scan that sums them up, and one whose steps are
+        // all in iptables' tables (told by their ids) not even for the scan that looks for them.
+        let iptables = walk.steps.withUnsafeBufferPointer { steps in
+            steps.indices.allSatisfy { StepPlaceKey.inIptablesTable(steps.address($0)) }
+        }
+        let own = verbose || iptables ? nil : OwnTraceSteps(walk: walk)
         write(walk, own, to: w, explain: explain)
     }
 
@@ -32,7 +36,8 @@ public enum WalkJSON {
         o.raw(",\"verdict\":")
         o.quoted(JSONNames.name(walk.verdict))
         o.raw(",\"confidence\":")
-        o.double(walk.confidence as Double?)
+        // Most walks are sure: their confidence is written as a literal.
+        if walk.confidence == 1 { o.raw("1.0") } else { o.double(walk.confidence as Double?) }
         o.raw(",\"reply_to\":")
         o.integer(walk.replyTo)
         o.raw(",\"connection\":")
@@ -41,12 +46,18 @@ public enum WalkJSON {
             writeFlow(steps, to: &o, first: firstHeaderIndex(steps))
             o.raw(",\"steps\":[")
             var comma = false
-            var memo = HeaderMemo()
+            var memo = StepMemo()
+            let places = w.places
             for i in steps.indices {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
                 if comma { o.byte(UInt8(ascii: ",")) }
                 comma = true
-                writeStep(steps.address(i), to: &o, memo: &memo, explain: explain ? Explain.step(walk, at: i) : nil)
+                // A nil literal, not an optional String to release after every step.
+                if explain {
+                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: Explain.step(walk, at: i))
+                } else {
+                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: nil)
+                }
             }
             o.byte(UInt8(ascii: "]"))
         }
@@ -203,14 +214,100 @@ public enum WalkJSON {
     /// One element of `steps`. Fields are read in place: binding the event or its header would copy
     /// them (and retain their strings).
     static func writeStep(
-        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo, explain: String? = nil
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo, places: StepTextCache,
+        explain: String? = nil
     ) {
         o.ensure(0)
         o.raw("{\"time\":")
-        o.double(step.pointee.event.time)
+        writeTime(step, to: &o, memo: &memo)
         if step.pointee.event.timeBasis == .received, step.pointee.event.time != nil {
             o.raw(",\"time_basis\":\"received\"")
         }
+        if let key = StepPlaceKey(step) {
+            if let text = places.text(key) {
+                o.copy(text)
+            } else {
+                let start = o.offset
+                writePlace(step, to: &o)
+                places.keep(key, o.base + start, count: o.offset - start)
+            }
+        } else {
+            writePlace(step, to: &o)
+        }
+        if step.pointee.event.hasHeader { writeHeader(step, to: &o, memo: &memo.header) }
+        if let prefix = step.pointee.event.prefixName {
+            o.raw(",\"prefix\":")
+            o.name(prefix)
+        }
+        if let id = step.pointee.event.traceID {
+            o.raw(",\"trace_id\":\"")
+            o.hex8(id)
+            o.byte(UInt8(ascii: "\""))
+        }
+        // `,"origin":…,"source":"file:`: a walk's steps mostly come from one file.
+        let origin = StepPlaceKey.originFile(step)
+        if origin != nil, origin == memo.origin {
+            o.repeatBytes(from: memo.originOffset, count: memo.originCount)
+        } else {
+            let start = o.offset
+            o.raw(",\"origin\":")
+            o.quoted(JSONNames.name(step.pointee.event.origin))
+            // `source.description` ("file:line"), written in place.
+            o.raw(",\"source\":\"")
+            o.nameBody(step.pointee.event.source.fileName)
+            o.byte(UInt8(ascii: ":"))
+            memo.origin = origin
+            memo.originOffset = start
+            memo.originCount = o.offset - start
+        }
+        o.integer(step.pointee.event.source.line)
+        o.byte(UInt8(ascii: "\""))
+        if let explain {
+            o.raw(",\"explain\":")
+            o.text(explain)
+        }
+        o.byte(UInt8(ascii: "}"))
+    }
+
+    /// The step's time; a kernel timestamp (whole microseconds) with the seconds of the step before
+    /// copied from it.
+    @inline(__always) static func writeTime(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo)
+    {
+        guard let time = step.pointee.event.time, let micros = ShortestDecimal.micros(time) else {
+            o.double(step.pointee.event.time)
+            return
+        }
+        let seconds = micros / 1_000_000
+        if seconds == memo.seconds {
+            JSONOut.store(memo.secondsText.0, at: o.p)
+            JSONOut.store(memo.secondsText.1, at: o.p + 8)
+            o.p += memo.secondsCount
+        } else {
+            let n = JSONOut.unsigned(seconds, at: o.p)
+            memo.seconds = seconds
+            memo.secondsCount = n
+            memo.secondsText = (JSONOut.load(o.p), JSONOut.load(o.p + 8))
+            o.p += n
+        }
+        o.p += ShortestDecimal.fraction(micros % 1_000_000, at: o.p)
+    }
+
+    /// What a walk's steps printed before that the next step may copy (the writer's buffer holds the
+    /// whole walk until it ends).
+    struct StepMemo {
+        var header = HeaderMemo()
+        /// `StepPlaceKey.originFile` of the last `,"origin":…,"source":"file:` and where its bytes are.
+        var origin: UInt32?
+        var originOffset = 0
+        var originCount = 0
+        /// The whole seconds of the last time and their digits (at most 10: below 2^31).
+        var seconds: UInt64 = .max
+        var secondsText: (UInt64, UInt64) = (0, 0)
+        var secondsCount = 0
+    }
+
+    /// `,"hook":…` to the interfaces: what `StepPlaceKey` covers.
+    static func writePlace(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) {
         o.raw(",\"hook\":")
         if let hook = step.pointee.hook { o.quoted(JSONNames.name(hook)) } else { o.null() }
         if step.pointee.event.family == .bridge {
@@ -252,85 +349,42 @@ public enum WalkJSON {
             o.raw(",\"physout\":")
             o.name(physOut)
         }
-        if step.pointee.event.hasHeader { writeHeader(step, to: &o, memo: &memo) }
-        if let prefix = step.pointee.event.prefixName {
-            o.raw(",\"prefix\":")
-            o.name(prefix)
-        }
-        if let id = step.pointee.event.traceID {
-            o.raw(",\"trace_id\":\"")
-            o.hex8(id)
-            o.byte(UInt8(ascii: "\""))
-        }
-        o.raw(",\"origin\":")
-        o.quoted(JSONNames.name(step.pointee.event.origin))
-        // `source.description` ("file:line"), written in place.
-        o.raw(",\"source\":\"")
-        o.nameBody(step.pointee.event.source.fileName)
-        o.byte(UInt8(ascii: ":"))
-        o.integer(step.pointee.event.source.line)
-        o.byte(UInt8(ascii: "\""))
-        if let explain {
-            o.raw(",\"explain\":")
-            o.text(explain)
-        }
-        o.byte(UInt8(ascii: "}"))
-    }
-
-    /// The header fields `writeHeader` prints (all but `ct`), to tell a step that shows the same packet
-    /// as the step before.
-    struct PrintedHeader: Equatable {
-        var src: IPAddress?
-        var dst: IPAddress?
-        var sport: UInt16?
-        var dport: UInt16?
-        var ttl: UInt8?
-        var ipID: UInt32?
-        var length: UInt32?
-        var tcpSeq: UInt32?
-        var tcpFlags: UInt16
-        var icmpType: UInt8?
-        var icmpCode: UInt8?
-        var mark: UInt32?
-        var uid: UInt32?
-
-        init(_ step: UnsafePointer<WalkStep>) {
-            src = step.pointee.event.headerValue.src
-            dst = step.pointee.event.headerValue.dst
-            sport = step.pointee.event.headerValue.sport
-            dport = step.pointee.event.headerValue.dport
-            ttl = step.pointee.event.headerValue.ttl
-            ipID = step.pointee.event.headerValue.ipID
-            length = step.pointee.event.headerValue.length
-            tcpSeq = step.pointee.event.headerValue.tcpSeq
-            tcpFlags = step.pointee.event.headerValue.tcpFlags.rawValue
-            icmpType = step.pointee.event.headerValue.icmpType
-            icmpCode = step.pointee.event.headerValue.icmpCode
-            mark = step.pointee.event.headerValue.mark
-            uid = step.pointee.event.headerValue.uid
-        }
     }
 
     /// The last header a walk's steps printed: the steps of a walk mostly show the same packet, whose
     /// header bytes are then copied rather than formatted again.
     struct HeaderMemo {
-        var fields: PrintedHeader?
+        /// The step whose header was printed (the walk's steps stay in place while it is written).
+        var step: UnsafePointer<WalkStep>?
         /// Where its bytes are in the writer's buffer (which holds the whole walk until it ends).
         var offset = 0
         var count = 0
     }
 
-    /// The packet as this step saw it (the step has a header).
-    static func writeHeader(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo) {
-        o.ensure(0)
-        let fields = PrintedHeader(step)
-        if fields == memo.fields {
+    /// The packet as this step saw it (the step has a header). In line: most steps copy the header
+    /// of the step before.
+    @inline(__always) static func writeHeader(
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo
+    ) {
+        if let last = memo.step, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
             o.repeatBytes(from: memo.offset, count: memo.count)
         } else {
-            let start = o.offset
-            writeFields(fields, to: &o)
-            memo = HeaderMemo(fields: fields, offset: start, count: o.offset - start)
+            writeNewHeader(step, to: &o, memo: &memo)
         }
+        if step.pointee.event.headerValue.hasExtra { writeConntrack(step, to: &o) }
+    }
+
+    @inline(never) static func writeNewHeader(
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo
+    ) {
+        o.ensure(0)
+        let start = o.offset
+        writeFields(step, to: &o)
+        memo = HeaderMemo(step: step, offset: start, count: o.offset - start)
+    }
+
+    /// `,"ct":{…}` when the header has conntrack items.
+    @inline(never) static func writeConntrack(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) {
         // `conntrack` reads `ct …` items of `extra`, which only nft trace sources have: checked in place
         // first, since calling it copies the header (and retains its strings).
         if hasConntrackItems(step), let ct = step.pointee.event.headerValue.conntrack {
@@ -346,41 +400,42 @@ public enum WalkJSON {
         }
     }
 
-    /// `,"src":…` to `,"uid":…`.
-    static func writeFields(_ h: PrintedHeader, to o: inout JSONOut) {
+    /// `,"src":…` to `,"uid":…`, read in place.
+    static func writeFields(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) {
         o.raw(",\"src\":")
-        o.address(h.src)
+        o.address(step.pointee.event.headerValue.src)
         o.raw(",\"dst\":")
-        o.address(h.dst)
+        o.address(step.pointee.event.headerValue.dst)
         o.raw(",\"sport\":")
-        o.number(h.sport)
+        o.number(step.pointee.event.headerValue.sport)
         o.raw(",\"dport\":")
-        o.number(h.dport)
+        o.number(step.pointee.event.headerValue.dport)
         o.raw(",\"ttl\":")
-        o.number(h.ttl)
+        o.number(step.pointee.event.headerValue.ttl)
         o.raw(",\"id\":")
-        o.number(h.ipID)
+        o.number(step.pointee.event.headerValue.ipID)
         o.raw(",\"len\":")
-        o.number(h.length)
-        if let seq = h.tcpSeq {
+        o.number(step.pointee.event.headerValue.length)
+        if let seq = step.pointee.event.headerValue.tcpSeq {
             o.raw(",\"seq\":")
             o.unsigned(UInt64(seq))
         }
-        if h.tcpFlags != 0 {
+        let flags = step.pointee.event.headerValue.tcpFlags
+        if flags.rawValue != 0 {
             o.raw(",\"tcp_flags\":")
-            o.tcpFlags(TCPFlags(rawValue: h.tcpFlags))
+            o.tcpFlags(flags)
         }
-        if h.icmpType != nil {
+        if step.pointee.event.headerValue.icmpType != nil {
             o.raw(",\"icmp_type\":")
-            o.number(h.icmpType)
+            o.number(step.pointee.event.headerValue.icmpType)
             o.raw(",\"icmp_code\":")
-            o.number(h.icmpCode)
+            o.number(step.pointee.event.headerValue.icmpCode)
         }
-        if let mark = h.mark {
+        if let mark = step.pointee.event.headerValue.mark {
             o.raw(",\"mark\":")
             o.unsigned(UInt64(mark))
         }
-        if let uid = h.uid {
+        if let uid = step.pointee.event.headerValue.uid {
             o.raw(",\"uid\":")
             o.unsigned(UInt64(uid))
         }
@@ -390,7 +445,8 @@ public enum WalkJSON {
     static func hasConntrackItems(_ step: UnsafePointer<WalkStep>) -> Bool {
         guard step.pointee.event.headerValue.hasExtra else { return false }
         return step.pointee.event.headerValue.extra.withUnsafeBufferPointer { items in
-            items.indices.contains { items[$0].utf8.starts(with: "ct ".utf8) }
+            // Most items start with another letter: only those starting with `c` are compared.
+            items.indices.contains { items[$0].utf8.first == UInt8(ascii: "c") && items[$0].hasPrefix("ct ") }
         }
     }
 

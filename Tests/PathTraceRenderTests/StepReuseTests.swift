@@ -1,0 +1,116 @@
+import Foundation
+import PathTraceRender
+import Testing
+
+@testable import PathTraceCore
+
+/// The JSON walk writer copies what it printed before: a step's place (hook to interfaces) from any
+/// earlier walk, a header and the origin and file from the step before. A walk must print the same
+/// bytes whatever was printed before it, and every field that differs must show.
+@Suite struct StepReuseTests {
+    static func step(
+        table: Name = "filter", chain: Name = "FORWARD", hook: Hook? = .forward, kind: StepKind = .rule,
+        rule: RuleRef? = .number(3), verdict: StepVerdict? = .accept, inferred: Bool = false,
+        ruleText: String? = nil, inIface: String? = "eth0", outIface: String? = "eth1", physIn: String? = nil,
+        family: Family = .ipv4, src: String = "10.0.0.1", file: String = "trace.log", line: Int = 1
+    ) -> WalkStep {
+        var e = TraceEvent(
+            source: SourcePosition(file: file, line: line), origin: .kernelTrace, family: family, table: table,
+            chain: chain, kind: kind)
+        e.rule = rule
+        e.ruleText = ruleText
+        e.inIface = inIface
+        e.outIface = outIface
+        e.physIn = physIn
+        e.time = 100.25
+        var h = PacketHeader()
+        h.src = IPAddress(src)
+        h.dst = IPAddress("10.0.0.2")
+        h.proto = IPProtocol.udp
+        h.sport = 5000
+        h.dport = 53
+        h.ttl = 64
+        e.header = h
+        return WalkStep(event: e, hook: hook, verdict: verdict, verdictInferred: inferred)
+    }
+
+    static func line(_ steps: [WalkStep], to w: JSONWriter) -> String {
+        var walk = PacketWalk(packet: 1, family: .ipv4)
+        walk.steps = steps
+        let before = w.count
+        WalkJSON.write(walk, to: w)
+        return String(decoding: w.bytes[before...], as: UTF8.self)
+    }
+
+    static func steps(_ line: String) throws -> [[String: Any]] {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        return try #require(object["steps"] as? [[String: Any]])
+    }
+
+    /// Each variant differs from the first step in one field of its place; printed after it by the same
+    /// writer, it gives the bytes a fresh writer gives, and shows its own value.
+    @Test func aPlaceThatDiffersInOneFieldIsPrintedAgain() throws {
+        let variants: [(WalkStep, String, Any?)] = [
+            (Self.step(), "rule", 3),
+            (Self.step(table: "mangle"), "table", "mangle"),
+            (Self.step(chain: "MY-CHAIN"), "chain", "MY-CHAIN"),
+            (Self.step(hook: .postrouting), "hook", "POSTROUTING"),
+            (Self.step(hook: nil), "hook", nil),
+            (Self.step(kind: .policy), "kind", "policy"),
+            (Self.step(rule: .number(4)), "rule", 4),
+            (Self.step(rule: .handle(3)), "handle", 3),
+            (Self.step(verdict: .drop), "verdict", "drop"),
+            (Self.step(verdict: .jump("MY-CHAIN")), "verdict", "jump MY-CHAIN"),
+            (Self.step(verdict: .goto("MY-CHAIN")), "verdict", "goto MY-CHAIN"),
+            (Self.step(inferred: true), "verdict_inferred", true),
+            (Self.step(ruleText: "-A FORWARD -j ACCEPT"), "rule_text", "-A FORWARD -j ACCEPT"),
+            (Self.step(inIface: "eth2"), "in", "eth2"),
+            (Self.step(inIface: nil), "in", nil),
+            (Self.step(outIface: "eth0"), "out", "eth0"),
+            (Self.step(physIn: "veth0"), "physin", "veth0"),
+            (Self.step(family: .bridge), "family", "bridge"),
+        ]
+        let shared = JSONWriter(capacity: 64)
+        for (variant, key, value) in variants {
+            let first = StepReuseTests.line([Self.step()], to: shared)
+            #expect(first == StepReuseTests.line([Self.step()], to: JSONWriter()))
+            let again = StepReuseTests.line([variant], to: shared)
+            #expect(again == StepReuseTests.line([variant], to: JSONWriter()), "\(key)")
+            let printed = try StepReuseTests.steps(again)[0][key]
+            if let flag = value as? Bool {
+                #expect(printed as? Bool == flag, "\(key)")
+            } else if let value {
+                #expect("\(printed ?? "absent")" == "\(value)", "\(key)")
+            } else {
+                #expect(printed is NSNull, "\(key)")
+            }
+        }
+    }
+
+    /// A NAT rewrite changes the source between two steps of a walk: the second step's header is its
+    /// own, and a third step like the first shows the first's source again.
+    @Test func aRewrittenSourceIsPrintedAgain() throws {
+        let line = StepReuseTests.line(
+            [Self.step(line: 1), Self.step(src: "192.0.2.7", line: 2), Self.step(line: 3)], to: JSONWriter())
+        let steps = try StepReuseTests.steps(line)
+        #expect(steps.map { $0["src"] as? String } == ["10.0.0.1", "192.0.2.7", "10.0.0.1"])
+        #expect(steps.map { $0["source"] as? String } == ["trace.log:1", "trace.log:2", "trace.log:3"])
+        #expect(steps.map { $0["time"] as? Double } == [100.25, 100.25, 100.25])
+    }
+
+    /// Names past the name table's capacity (boxed) are not cached by slot: each shows its own text.
+    @Test func boxedNamesShowTheirOwnText() throws {
+        func boxed(_ s: String) -> Name {
+            var s = s
+            return s.withUTF8 { Name(boxing: UnsafeRawBufferPointer($0)) }
+        }
+        let w = JSONWriter()
+        let a = try StepReuseTests.steps(StepReuseTests.line([Self.step(chain: boxed("BOXED-A"))], to: w))
+        let b = try StepReuseTests.steps(StepReuseTests.line([Self.step(chain: boxed("BOXED-B"))], to: w))
+        #expect(a[0]["chain"] as? String == "BOXED-A")
+        #expect(b[0]["chain"] as? String == "BOXED-B")
+        let files = try StepReuseTests.steps(
+            StepReuseTests.line([Self.step(file: "a.log", line: 1), Self.step(file: "b.log", line: 2)], to: w))
+        #expect(files.map { $0["source"] as? String } == ["a.log:1", "b.log:2"])
+    }
+}
