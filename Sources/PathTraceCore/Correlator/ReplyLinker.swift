@@ -159,9 +159,9 @@ struct ReplyLinker {
         self.release = release
     }
 
-    /// Takes a closed walk, leaving an empty one in its place (it is swapped in, not copied: a copy retains
-    /// every array of it); `lastHeaderIndex` is the index of its last step with a header.
-    mutating func add(taking walk: inout PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
+    /// Takes a closed walk (moved in, not copied: a copy retains every array of it); `lastHeaderIndex`
+    /// is the index of its last step with a header.
+    mutating func add(_ walk: consuming PacketWalk, lastHeaderIndex: Int?, eventIndex: Int) {
         let last = lastHeaderIndex.flatMap {
             walk.steps[$0].event.hasHeader ? ReplyLinker.key(walk.steps[$0].event.headerValue) : nil
         }
@@ -172,7 +172,8 @@ struct ReplyLinker {
         }
         // By index: `steps.last` copies the step.
         let closedTime = walk.steps.isEmpty ? nil : walk.steps[walk.steps.count - 1].event.time
-        closed.insert(taking: &walk, closedAt: eventIndex, closedTime: closedTime, at: walk.packet - nextRelease)
+        let offset = walk.packet - nextRelease
+        closed.insert(consume walk, closedAt: eventIndex, closedTime: closedTime, at: offset)
         idleUntil = nil
     }
 
@@ -191,37 +192,45 @@ struct ReplyLinker {
         idleUntil = nil
         // The head is read in place and then moved out: copying a walk retains all its arrays.
         while closed.hasFirst {
-            let closedAt = closed.first.closedAt
-            let pending = closed.first.walk.nat.indices.contains {
-                closed.first.walk.nat[$0].after == nil && closed.first.walk.nat[$0].direction == "original"
-            }
-            var waited = eventIndex - closedAt >= holdEvents
-            if let now, let t = closed.first.closedTime, now - t >= holdSeconds { waited = true }
-            if pending && !force && !waited && closed.count <= maxHeld {
-                idleUntil = closedAt + holdEvents
+            let head = closed.first
+            var waited = eventIndex - head.closedAt >= holdEvents
+            if let now, let t = head.closedTime, now - t >= holdSeconds { waited = true }
+            if head.pending && !force && !waited && closed.count <= maxHeld {
+                idleUntil = head.closedAt + holdEvents
                 return
             }
-            release(closed.removeFirst().walk)
+            release(closed.removeFirst())
             nextRelease += 1
         }
         if !force { idleUntil = .max }
         if force {
             // What is left waits behind a walk still open (none, at the end of input): in packet order.
             while !closed.isEmpty {
-                if let held = closed.popSlot() { release(held.walk) }
+                if let held = closed.popSlot() { release(held) }
                 nextRelease += 1
             }
         }
     }
 
+    /// Whether a walk waits for a reply to learn a NAT result: a translation of its own whose result
+    /// is not known.
+    static func isPending(_ walk: borrowing PacketWalk) -> Bool {
+        // By index: the closure of `contains(where:)` is given a copy of each rewrite.
+        walk.nat.indices.contains { walk.nat[$0].after == nil && walk.nat[$0].direction == "original" }
+    }
+
     private mutating func register(_ walk: PacketWalk, first: FlowKey?) {
         // By index: the closure of `contains(where:)` is given a copy of each rewrite.
         let opened = walk.nat.indices.contains {
-            walk.nat[$0].direction == "original" && !walk.nat[$0].at.hasPrefix("conntrack")
+            walk.nat[$0].direction == "original" && !ReplyLinker.isConntrack(walk.nat[$0].at)
         }
         guard opened, let key = first else { return }
         openers[PacketKey(walk.packet)] = OpenerTypes(walk.nat)
         remember(key, walk.packet, translated: false)
+        // Without a known result the tuple after NAT is the one before: nothing more to remember (most
+        // openers, until their reply comes; `translated` parses each result back from its text).
+        guard walk.nat.indices.contains(where: { walk.nat[$0].after != nil && walk.nat[$0].direction == "original" })
+        else { return }
         let all = ReplyLinker.translated(key, walk.nat)
         let dst = ReplyLinker.translated(key, walk.nat, only: "dst")
         if let all { remember(all, walk.packet, translated: true) }
@@ -270,11 +279,13 @@ struct ReplyLinker {
     /// an accepted one waits for its window): still held, it is tied to the opener now.
     private mutating func adoptLater(_ later: Int, opener: Int) {
         let slot = later - nextRelease
-        guard closed.contains(slot), closed[slot].walk.connection == nil,
-            let ct = ReplyLinker.conntrackWithID(closed[slot].walk)
+        guard closed.contains(slot), closed.read(slot, { $0.connection == nil }),
+            let ct = closed.read(slot, { ReplyLinker.conntrackWithID($0) })
         else { return }
-        closed[slot].walk.connection = opener
-        if ct.direction == "reply" { closed[slot].walk.replyTo = opener }
+        closed.modify(slot) { later in
+            later.connection = opener
+            if ct.direction == "reply" { later.replyTo = opener }
+        }
     }
 
     /// The conntrack record of the walk's first step that names its entry's id (nft ≥ 1.1), read once.
@@ -284,7 +295,8 @@ struct ReplyLinker {
                 // Steps read in place, and the record parsed only when an item may be one (`ct …`): a
                 // legacy TRACE line keeps its TCP options there.
                 let step = steps.address(i)
-                guard step.pointee.event.hasHeader,
+                // `hasExtra` first: most headers have no box, and `extra` makes an empty array to say so.
+                guard step.pointee.event.hasHeader, step.pointee.event.headerValue.hasExtra,
                     step.pointee.event.headerValue.extra.contains(where: { $0.utf8.first == UInt8(ascii: "c") })
                 else { continue }
                 if let ct = step.pointee.event.headerValue.conntrack, ct.id != nil { return ct }
@@ -352,7 +364,7 @@ struct ReplyLinker {
         let slot = opener - nextRelease
         guard closed.contains(slot) else {
             // Released: only the types are left to lend.
-            for i in walk.nat.indices where walk.nat[i].at.hasPrefix("conntrack") {
+            for i in walk.nat.indices where ReplyLinker.isConntrack(walk.nat[i].at) {
                 let field = walk.nat[i].field
                 let openerField = reply ? (field == "dst" ? "src" : "dst") : field
                 guard let type = openerField == "src" ? types.src : (openerField == "dst" ? types.dst : nil)
@@ -363,23 +375,31 @@ struct ReplyLinker {
             return
         }
         // The opener's translations are edited where it is held.
-        for i in walk.nat.indices where walk.nat[i].at.hasPrefix("conntrack") {
-            let field = walk.nat[i].field
-            let openerField = reply ? (field == "dst" ? "src" : "dst") : field
-            guard
-                let k = closed[slot].walk.nat.firstIndex(where: {
-                    $0.field == openerField && $0.direction == "original"
-                })
-            else { continue }
-            walk.nat[i].type = closed[slot].walk.nat[k].type
-            if reply {
-                walk.nat[i].direction = "reply"
-                if closed[slot].walk.nat[k].evidence < .reply || closed[slot].walk.nat[k].after == nil {
-                    closed[slot].walk.nat[k].after = walk.nat[i].before
-                    closed[slot].walk.nat[k].evidence = .reply
+        closed.modify(slot) { held in
+            for i in walk.nat.indices where ReplyLinker.isConntrack(walk.nat[i].at) {
+                let field = walk.nat[i].field
+                let openerField = reply ? (field == "dst" ? "src" : "dst") : field
+                guard
+                    let k = held.nat.firstIndex(where: {
+                        $0.field == openerField && $0.direction == "original"
+                    })
+                else { continue }
+                walk.nat[i].type = held.nat[k].type
+                if reply {
+                    walk.nat[i].direction = "reply"
+                    if held.nat[k].evidence < .reply || held.nat[k].after == nil {
+                        held.nat[k].after = walk.nat[i].before
+                        held.nat[k].evidence = .reply
+                    }
                 }
             }
         }
+    }
+
+    /// Whether a rewrite's place is conntrack's (`conntrack:PREROUTING`): `hasPrefix`, asked only of a
+    /// place whose first byte could start it (every NAT walk asks; a nat table's place never starts so).
+    @inline(__always) static func isConntrack(_ at: String) -> Bool {
+        at.utf8.first == UInt8(ascii: "c") && at.hasPrefix("conntrack")
     }
 
     /// The key of `walk.firstHeader`, read in place.
