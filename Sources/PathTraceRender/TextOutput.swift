@@ -81,7 +81,7 @@ struct TextOutput {
     func fixed(_ v: Double, _ digits: Int) {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        // A negative value (a step logged before the first) keeps the old text, sign quirks and all.
+        // A negative value takes `TextTimeline.fixed`'s way.
         guard let n = Int64(exactly: (v * scale).rounded()), n >= 0 else {
             return text(TextTimeline.fixed(v, digits))
         }

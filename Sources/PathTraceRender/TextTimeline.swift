@@ -412,11 +412,13 @@ public struct TextTimeline {
         // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
         if let t0 {
             if let t = step.pointee.event.time, step.pointee.event.timeBasis == .kernel {
-                o.byte(UInt8(ascii: "+"))
-                if !TextTimeline.micros(t - t0, to: &o) {
-                    // A negative offset (a step logged before the first) keeps the old text, sign quirks and all.
+                // A step logged before the walk's first (shuffled lines) is that much earlier: `-0.143114`.
+                let offset = t - t0
+                let before = offset < 0 && (offset.magnitude * 1_000_000).rounded() >= 1
+                o.byte(before ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+                if !TextTimeline.micros(offset.magnitude, to: &o) {
                     out.writer.commit(o)
-                    out.text(TextTimeline.fixed(t - t0, 6))
+                    out.text(TextTimeline.fixed(offset.magnitude, 6))
                     o = out.writer.out()
                 }
                 o.raw("  ")
@@ -762,6 +764,7 @@ public struct TextTimeline {
         for _ in 0..<digits { scale *= 10 }
         // A garbled line's time can be far past what an Int64 of units holds (trapping, not wrapping).
         guard let n = Int64(exactly: (v * scale).rounded()) else { return "\(v)" }
+        if n < 0 { return "-" + fixed(-v, digits) }
         let whole = n / Int64(scale)
         var frac = String(n % Int64(scale))
         frac = String(repeating: "0", count: max(0, digits - frac.count)) + frac

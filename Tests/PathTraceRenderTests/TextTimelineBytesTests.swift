@@ -39,6 +39,22 @@ import Testing
         for k in [StepKind.rule, .return, .policy, .log] { same(TextTimeline.word(k), k.rawValue) }
     }
 
+    /// Shuffled lines can put a step before the walk's first: its offset is negative, with the sign in
+    /// front (`+0.-143114` before), and less than half a microsecond is no offset at all.
+    @Test func aStepBeforeTheFirstHasANegativeOffset() {
+        var walk = PacketWalk(packet: 1, family: .ipv4)
+        for (line, time) in [(1, 10.5), (2, 10.356886), (3, 10.5000004), (4, 10.4999996)] {
+            var e = TraceEvent(
+                source: SourcePosition(file: "t", line: line), origin: .kernelTrace, family: .ipv4, table: "filter",
+                chain: "INPUT", kind: .rule)
+            e.time = time
+            walk.steps.append(WalkStep(event: e, hook: .input, verdict: .continue, verdictInferred: false))
+        }
+        let offsets = TextTimeline(options: RenderOptions()).render(walk).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: " ").first.map(String.init) }
+        #expect(offsets == ["+0.000000", "-0.143114", "+0.000000", "+0.000000"])
+    }
+
     @Test func combiningMarksCountAsOneColumnAndArabicSignsKeepTheirSpace() {
         var walk = PacketWalk(packet: 1, family: .ipv4)
         var e = TraceEvent(
@@ -303,7 +319,12 @@ struct StringTimeline {
         let e = step.event
         // No time column at all when the walk has no kernel time (t0 nil); a blank for a step without one.
         var time = t0 == nil ? "" : "           "
-        if let t = e.time, e.timeBasis == .kernel, let t0 { time = "+" + fixed(t - t0, 6) + "  " }
+        if let t = e.time, e.timeBasis == .kernel, let t0 {
+            // Since 92fd126: a step before the first is `-0.143114` (it was `+0.-143114`).
+            let offset = t - t0
+            let sign = offset < 0 && (offset.magnitude * 1_000_000).rounded() >= 1 ? "-" : "+"
+            time = sign + fixed(offset.magnitude, 6) + "  "
+        }
         // A bridge hook and the IP hook of the same name are two hooks.
         let bridge = e.family == .bridge
         let sameHook = step.hook == previous?.hook && bridge == (previous?.event.family == .bridge)
