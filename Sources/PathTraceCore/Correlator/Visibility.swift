@@ -41,8 +41,10 @@ final class Visibility {
         let isNew = units[hook]?[unit] == nil
         if isNew, units[hook]?.count ?? 0 >= Visibility.unitLimit { return }
         units[hook, default: [:]][unit] = nat
-        if isNew, sorted[h] != nil {
-            insert(Candidate(unit, nat: nat, at: hook), at: h)
+        if isNew, var list = sorted[h] {
+            sorted[h] = nil  // the list's only reference: inserted in place, not copied
+            Visibility.insert(Candidate(unit, nat: nat, at: hook), into: &list)
+            sorted[h] = list
         } else {
             sorted[h] = nil
         }
@@ -100,15 +102,15 @@ final class Visibility {
     /// (a legacy table's, or a unit's that came first). Rebuilding and sorting the list instead, after
     /// each new unit, took 18% of a replay of garbled input (callgrind, 30 MB of `make bench`'s
     /// mutated lines), where every line may bring a new table name, up to `unitLimit` per hook.
-    private func insert(_ candidate: Candidate, at h: Int) {
+    private static func insert(_ candidate: Candidate, into list: inout [Candidate]) {
         var low = 0
-        var high = sorted[h]!.count
+        var high = list.count
         while low < high {
             let mid = (low + high) / 2
-            if sorted[h]![mid].precedes(candidate) { low = mid + 1 } else { high = mid }
+            if list[mid].precedes(candidate) { low = mid + 1 } else { high = mid }
         }
-        if low < sorted[h]!.count, sorted[h]![low].label == candidate.label { return }
-        sorted[h]!.insert(candidate, at: low)
+        if low < list.count, list[low].label == candidate.label { return }
+        list.insert(candidate, at: low)
     }
 
     /// Per hook, the legacy tables loaded there and the nft units that printed there, by priority then
