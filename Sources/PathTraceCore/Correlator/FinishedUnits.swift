@@ -57,16 +57,7 @@ struct FinishedUnits {
             if !rest.contains(unit) { rest.append(unit) }
             return
         }
-        if contains(unit) { return }
-        if first == 0 {
-            first = key
-        } else if second == 0 {
-            second = key
-        } else if third == 0 {
-            third = key
-        } else if !rest.contains(unit) {
-            rest.append(unit)
-        }
+        insert(packed: key)
     }
 
     mutating func removeAll() {

@@ -176,17 +176,8 @@ struct SavedEventJSON {
             case .invalid: return .invalid
             case .unsure: return .unsure
             }
-            skipSpace(&at)
-            guard at < bytes.count else { return .invalid }
-            if bytes[at] == UInt8(ascii: ",") {
-                at += 1
-                continue
-            }
-            guard bytes[at] == UInt8(ascii: "}") else { return .invalid }
-            at += 1
-            let first = entries.count
-            entries.append(contentsOf: own)
-            return .value(.object(first..<entries.count))
+            guard let more = more(at: &at, closer: UInt8(ascii: "}")) else { return .invalid }
+            if !more { return .value(.object(close(own))) }
         }
     }
 
@@ -206,18 +197,24 @@ struct SavedEventJSON {
             case .invalid: return .invalid
             case .unsure: return .unsure
             }
-            skipSpace(&at)
-            guard at < bytes.count else { return .invalid }
-            if bytes[at] == UInt8(ascii: ",") {
-                at += 1
-                continue
-            }
-            guard bytes[at] == UInt8(ascii: "]") else { return .invalid }
-            at += 1
-            let first = entries.count
-            entries.append(contentsOf: own)
-            return .value(.array(first..<entries.count))
+            guard let more = more(at: &at, closer: UInt8(ascii: "]")) else { return .invalid }
+            if !more { return .value(.array(close(own))) }
         }
+    }
+
+    /// After a member or element: true past a comma, false past `closer`, nil when neither follows.
+    private func more(at: inout Int, closer: UInt8) -> Bool? {
+        skipSpace(&at)
+        guard at < bytes.count, bytes[at] == UInt8(ascii: ",") || bytes[at] == closer else { return nil }
+        at += 1
+        return bytes[at - 1] == UInt8(ascii: ",")
+    }
+
+    /// Stores a finished object's members or array's elements together, after those of values nested in it.
+    private mutating func close(_ own: [Entry]) -> Range<Int> {
+        let first = entries.count
+        entries.append(contentsOf: own)
+        return first..<entries.count
     }
 
     private func keyHash(_ key: Range<Int>) -> Int {
