@@ -61,6 +61,16 @@ import Testing
         #expect(reference.events.map(\.time) == [1_795_714_740.6194046])
     }
 
+    /// An object of thousands of members (garbled input, up to the 64 KB line limit) is left to
+    /// Foundation, which reads it as before, instead of the repeated-key search growing with its square.
+    @Test func anObjectOfThousandsOfMembersIsLeftToFoundation() {
+        let members = (0..<5000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
+        let line = Array(#"{"pathtrace-event":1,"#.utf8) + Array(members.utf8) + [UInt8(ascii: "}")]
+        #expect(Self.byBytes(line) == nil)
+        #expect(
+            Self.byFoundation(line).status == .malformed("saved event: origin, family, kind, table or chain missing"))
+    }
+
     /// Bits of JSON a mutation inserts: the byte reader's unsure cases (escapes, `true`, negative
     /// numbers, exponents, non-ASCII, trailing commas, repeated keys) and plain breakage.
     static let snippets: [[UInt8]] = [

@@ -34,6 +34,9 @@ struct SavedEventJSON {
         var value: Value
     }
 
+    /// Members an object may have before the reader leaves the line to JSONSerialization.
+    static let maxMembers = 64
+
     /// Thrown by a lookup whose answer JSONSerialization might give differently (a decimal where an
     /// Int is asked for, an array of other things than strings).
     struct Unsure: Error {}
@@ -164,6 +167,9 @@ struct SavedEventJSON {
             }
             guard let key = string(at: &at) else { return .unsure }
             if at > bytes.count { return .invalid }
+            // A saved event's largest object (the header) has 28 members; more are not a saved event,
+            // and the repeated-key search below would grow with their square.
+            if own.count >= SavedEventJSON.maxMembers { return .unsure }
             // A repeated key: which one JSONSerialization keeps is its business.
             let bit = UInt64(1) << UInt64(keyHash(key) & 63)
             if seen & bit != 0, own.contains(where: { sameBytes($0.key, key) }) { return .unsure }
