@@ -18,26 +18,11 @@ public final class JSONWriter {
     /// Open objects and arrays; a value at depth 0 (a new line's object) needs no comma.
     @exclusivity(unchecked) private var depth = 0
 
-    /// The step places the walk writer printed, made on first use.
-    @exclusivity(unchecked) private var placeTexts: StepTextCache?
-
-    /// The walk writer's cache of step places (`StepTextCache`).
-    var places: StepTextCache {
-        if let cache = placeTexts { return cache }
-        let cache = StepTextCache()
-        placeTexts = cache
-        return cache
-    }
+    /// The step places the walk writer printed (`StepTextCache`), made on first use.
+    lazy var places = StepTextCache()
 
     /// The same for the text timeline's columns.
-    @exclusivity(unchecked) private var textPlaceTexts: StepTextCache?
-
-    var textPlaces: StepTextCache {
-        if let cache = textPlaceTexts { return cache }
-        let cache = StepTextCache()
-        textPlaceTexts = cache
-        return cache
-    }
+    lazy var textPlaces = StepTextCache()
 
     public init(capacity: Int = 1 << 17) {
         self.capacity = max(capacity, 64)

@@ -218,12 +218,11 @@ enum MonitorFormat {
         }
         guard group == 6 else { return nil }
         return String(unsafeUninitializedCapacity: 17) { out in
-            let digits: StaticString = "0123456789abcdef"
             withUnsafeBytes(of: values) { v in
                 for k in 0..<6 {
                     if k > 0 { out[k * 3 - 1] = UInt8(ascii: ":") }
-                    out[k * 3] = digits.utf8Start[Int(v[k] >> 4)]
-                    out[k * 3 + 1] = digits.utf8Start[Int(v[k] & 15)]
+                    out[k * 3] = JSONEscape.hexDigit(v[k] >> 4)
+                    out[k * 3 + 1] = JSONEscape.hexDigit(v[k] & 15)
                 }
             }
             return 17
@@ -231,14 +230,7 @@ enum MonitorFormat {
     }
 
     private static func hexGroup(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt8? {
-        func digit(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-        }
+        let digit = IPAddress.hexValue
         switch end - start {
         case 1: return digit(b[start])
         case 2:
