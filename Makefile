@@ -23,8 +23,14 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# Link-time optimization across the modules and the packages: 6.5% fewer instructions per replayed
+# line (callgrind, `replay --format json` of a 10 MB head of the benchmark file: 248.3 M after
+# start-up without, 232.2 M with; text 256.3 M and 236.5 M), for a slower release build.
+RELEASE_FLAGS ?= -c release --experimental-lto-mode=full
+export RELEASE_FLAGS
+
 build: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
 # The main job: build seed 001's libvirt NAT system in namespaces, trace one TCP connection live, tear down.
 run: build
