@@ -234,7 +234,50 @@ public enum WalkJSON {
         } else {
             writePlace(step, to: &o)
         }
-        if step.pointee.event.hasHeader { writeHeader(step, to: &o, memo: &memo.header) }
+        // `,"src":…` to `"file:` is most often the step before's: one copy for both.
+        let origin = StepPlaceKey.originFile(step)
+        // Whether the header has `ct …` items, asked once per box of `extra` items a walk's steps share.
+        var conntrack = false
+        if step.pointee.event.hasHeader && step.pointee.event.headerValue.hasExtra {
+            let box = step.pointee.event.headerValue.rareIdentity
+            if box != nil, box == memo.extraBox {
+                conntrack = memo.extraConntrack
+            } else {
+                conntrack = hasConntrackItems(step)
+                memo.extraBox = box
+                memo.extraConntrack = conntrack
+            }
+        }
+        let plain =
+            origin != nil && step.pointee.event.hasHeader && !conntrack && step.pointee.event.traceID == nil
+            && step.pointee.event.prefixName == nil
+        if plain, origin == memo.tailOrigin, let last = memo.tailStep,
+            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue)
+        {
+            o.repeatBytes(from: memo.tailOffset, count: memo.tailCount)
+        } else {
+            let tailStart = o.offset
+            writeTail(step, origin, conntrack: conntrack, to: &o, memo: &memo)
+            memo.tailStep = plain ? step : nil
+            memo.tailOrigin = origin
+            memo.tailOffset = tailStart
+            memo.tailCount = o.offset - tailStart
+        }
+        o.integer(step.pointee.event.source.line)
+        o.byte(UInt8(ascii: "\""))
+        if let explain {
+            o.raw(",\"explain\":")
+            o.text(explain)
+        }
+        o.byte(UInt8(ascii: "}"))
+    }
+
+    /// A step's header, prefix, trace id and `,"origin":…,"source":"file:`.
+    @inline(__always) static func writeTail(
+        _ step: UnsafePointer<WalkStep>, _ origin: UInt32?, conntrack: Bool, to o: inout JSONOut,
+        memo: inout StepMemo
+    ) {
+        if step.pointee.event.hasHeader { writeHeader(step, conntrack: conntrack, to: &o, memo: &memo.header) }
         if let prefix = step.pointee.event.prefixName {
             o.raw(",\"prefix\":")
             o.name(prefix)
@@ -245,7 +288,6 @@ public enum WalkJSON {
             o.byte(UInt8(ascii: "\""))
         }
         // `,"origin":…,"source":"file:`: a walk's steps mostly come from one file.
-        let origin = StepPlaceKey.originFile(step)
         if origin != nil, origin == memo.origin {
             o.repeatBytes(from: memo.originOffset, count: memo.originCount)
         } else {
@@ -260,13 +302,6 @@ public enum WalkJSON {
             memo.originOffset = start
             memo.originCount = o.offset - start
         }
-        o.integer(step.pointee.event.source.line)
-        o.byte(UInt8(ascii: "\""))
-        if let explain {
-            o.raw(",\"explain\":")
-            o.text(explain)
-        }
-        o.byte(UInt8(ascii: "}"))
     }
 
     /// The step's time; a kernel timestamp (whole microseconds) with the seconds of the step before
@@ -304,6 +339,16 @@ public enum WalkJSON {
         var seconds: UInt64 = .max
         var secondsText: (UInt64, UInt64) = (0, 0)
         var secondsCount = 0
+        /// The last step whose header and origin (no prefix, trace id or conntrack between) were
+        /// written as one run, and where that run is.
+        var tailStep: UnsafePointer<WalkStep>?
+        var tailOrigin: UInt32?
+        var tailOffset = 0
+        var tailCount = 0
+        /// The last box of `extra` items looked at (`PacketHeader.rareIdentity`), and whether they
+        /// hold `ct …` items: the steps hold the box while the walk is written, so it is not reused.
+        var extraBox: ObjectIdentifier?
+        var extraConntrack = false
     }
 
     /// `,"hook":…` to the interfaces: what `StepPlaceKey` covers.
@@ -364,14 +409,14 @@ public enum WalkJSON {
     /// The packet as this step saw it (the step has a header). In line: most steps copy the header
     /// of the step before.
     @inline(__always) static func writeHeader(
-        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo
+        _ step: UnsafePointer<WalkStep>, conntrack: Bool, to o: inout JSONOut, memo: inout HeaderMemo
     ) {
         if let last = memo.step, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
             o.repeatBytes(from: memo.offset, count: memo.count)
         } else {
             writeNewHeader(step, to: &o, memo: &memo)
         }
-        if step.pointee.event.headerValue.hasExtra { writeConntrack(step, to: &o) }
+        if conntrack { writeConntrack(step, to: &o) }
     }
 
     @inline(never) static func writeNewHeader(
