@@ -328,13 +328,32 @@ struct JSONOut {
 
     /// TCP flag names in nf_log order (`TCPFlags.printOrder`), joined by spaces, quoted.
     mutating func tcpFlags(_ flags: TCPFlags) {
+        byte(UInt8(ascii: "\""))
+        tcpFlagWords(flags)
+        byte(UInt8(ascii: "\""))
+    }
+
+    /// `addr`, `addr:port`, `[v6]:port` (`Endpoint.description`), or `?` without an address.
+    @inline(__always) mutating func endpoint(_ a: IPAddress?, _ port: UInt16?) {
+        guard let a else { return byte(UInt8(ascii: "?")) }
+        let bracket = port != nil && a.isV6
+        if bracket { byte(UInt8(ascii: "[")) }
+        addressBody(a)
+        if bracket { byte(UInt8(ascii: "]")) }
+        if let port {
+            byte(UInt8(ascii: ":"))
+            unsigned(UInt64(port))
+        }
+    }
+
+    /// TCP flag names in nf_log order, joined by spaces.
+    mutating func tcpFlagWords(_ flags: TCPFlags) {
         let start = p
         let bits = flags.rawValue
-        byte(UInt8(ascii: "\""))
         // The bits of `TCPFlags`, by value: its static members are lazily initialised globals.
         @inline(__always) func flag(_ bit: UInt16, _ name: StaticString) {
             guard bits & bit != 0 else { return }
-            if p - start > 1 { byte(UInt8(ascii: " ")) }
+            if p > start { byte(UInt8(ascii: " ")) }
             raw(name)
         }
         flag(0x100, "AE")
@@ -346,6 +365,5 @@ struct JSONOut {
         flag(0x004, "RST")
         flag(0x002, "SYN")
         flag(0x001, "FIN")
-        byte(UInt8(ascii: "\""))
     }
 }

@@ -103,16 +103,8 @@ struct TextOutput {
     /// Written through one position (an address and a port are far under its slack): every walk's
     /// header line has two.
     func endpoint(_ a: IPAddress?, _ port: UInt16?) {
-        guard let a else { return byte(UInt8(ascii: "?")) }
         var o = writer.out()
-        let bracket = port != nil && a.isV6
-        if bracket { o.byte(UInt8(ascii: "[")) }
-        o.addressBody(a)
-        if bracket { o.byte(UInt8(ascii: "]")) }
-        if let port {
-            o.byte(UInt8(ascii: ":"))
-            o.unsigned(UInt64(port))
-        }
+        o.endpoint(a, port)
         writer.commit(o)
     }
 
