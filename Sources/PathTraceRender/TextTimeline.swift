@@ -437,7 +437,7 @@ public struct TextTimeline {
             TextTimeline.place(step, sameHook: sameHook, bridge: bridge, color: color, &o)
         }
         out.writer.commit(o)
-        details(step, previous: previous, folded: folded, out)
+        details(step, previous: previous, folded: folded, places: places, out)
         out.trimTrailingSpaces(from: start)
     }
 
@@ -564,18 +564,20 @@ public struct TextTimeline {
     }
 
     /// The step's details, two spaces apart: devices when they changed, header changes, prefix, rule text.
-    func details(_ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, _ out: TextOutput)
-    {
+    func details(
+        _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, places: StepTextCache,
+        _ out: TextOutput
+    ) {
         var next = Separator(out: out)
         if let word = StepPlaceKey.interfaces(step) {
             // The names by id: whether there are any, whether they are the step before's, and their
             // text are each asked of the writer's cache (one hash) rather than of the names: ~330
             // instructions a step (issue 10, /tmp/icount-text.sh).
             if TextTimeline.hasInterfaces(word),
-                previous.map({ !sameInterfaces(step, word, $0, places: out.writer.textPlaces) }) ?? true
+                previous.map({ !sameInterfaces(step, word, $0, places: places) }) ?? true
             {
                 next()
-                interfaces(step, word, places: out.writer.textPlaces, out)
+                interfaces(step, word, places: places, out)
             }
         } else if hasInterfaces(step), previous.map({ !sameInterfaces(step, $0) }) ?? true {
             next()
