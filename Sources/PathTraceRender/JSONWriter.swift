@@ -24,6 +24,9 @@ public final class JSONWriter {
     /// The same for the text timeline's columns.
     lazy var textPlaces = StepTextCache()
 
+    /// The texts of the last NAT rewrite the walk writer printed.
+    @exclusivity(unchecked) var natMemo = NatMemo()
+
     /// `JSONOut.addressBody`'s table: for each byte value its decimal digits and a dot (as a
     /// little-endian word), and in bits 32... how many digits.
     nonisolated(unsafe) private static let octetTable: UnsafePointer<UInt64> = {

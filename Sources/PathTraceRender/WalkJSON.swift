@@ -65,7 +65,7 @@ public enum WalkJSON {
         walk.nat.withUnsafeBufferPointer { nat in
             for i in nat.indices {
                 if i > 0 { o.byte(UInt8(ascii: ",")) }
-                writeNat(nat.address(i), to: &o)
+                writeNat(nat.address(i), to: &o, memo: &w.natMemo)
             }
         }
         o.raw("],\"notes\":[")
@@ -557,21 +557,21 @@ public enum WalkJSON {
         }
     }
 
-    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut) {
+    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut, memo: inout NatMemo) {
         o.raw("{\"type\":")
         o.quoted(JSONNames.name(nat.pointee.type))
         o.raw(",\"field\":")
-        o.text(nat.pointee.field)
+        memo.field.write(nat.pointee.field, to: &o)
         o.raw(",\"before\":")
         o.text(nat.pointee.before)
         o.raw(",\"after\":")
         o.text(nat.pointee.after)
         o.raw(",\"at\":")
-        o.text(nat.pointee.at)
+        memo.at.write(nat.pointee.at, to: &o)
         o.raw(",\"evidence\":")
         o.quoted(JSONNames.name(nat.pointee.evidence))
         o.raw(",\"direction\":")
-        o.text(nat.pointee.direction)
+        memo.direction.write(nat.pointee.direction, to: &o)
         switch nat.pointee.rule {
         case .number(let n):
             o.raw(",\"rule\":")
