@@ -721,8 +721,11 @@ public struct TextTimeline {
     func firstValues(_ s: UnsafePointer<WalkStep>, _ next: inout Separator, _ out: TextOutput) {
         if let ttl = s.pointee.event.headerValue.ttl {
             next()
-            out.lit("TTL ")
-            out.int(ttl)
+            // Through a position: the writer's integer is a call and a check more (every walk has one).
+            var o = out.writer.out()
+            o.raw("TTL ")
+            o.unsigned(UInt64(ttl))
+            out.writer.commit(o)
         }
         if let m = s.pointee.event.headerValue.mark {
             next()
@@ -805,7 +808,8 @@ public struct TextTimeline {
         case nil: break
         }
         out.lit("; evidence ")
-        out.text(p.pointee.evidence.rawValue)
+        // The raw value as a literal (`JSONNames`), not a String to copy.
+        out.lit(JSONNames.name(p.pointee.evidence))
         out.byte(UInt8(ascii: ")"))
         out.close()
     }
