@@ -54,7 +54,19 @@ struct TextOutput {
 
     // MARK: - Numbers and addresses
 
-    @inline(__always) func int<T: BinaryInteger>(_ v: T) { writer.integer(Int64(v)) }
+    /// In line through a position: the packet number of every walk's header line, the TTLs of a
+    /// routed step (the writer's `integer` is two calls and two checks more; issue 10,
+    /// /tmp/icount-text.sh).
+    @inline(__always) func int<T: BinaryInteger>(_ v: T) {
+        var o = writer.out()
+        if v < 0 {
+            o.byte(UInt8(ascii: "-"))
+            o.unsigned(UInt64(v.magnitude))
+        } else {
+            o.unsigned(UInt64(v))
+        }
+        writer.commit(o)
+    }
 
     /// Lowercase hex digits without leading zeros, as `String(v, radix: 16)`.
     func hex<T: BinaryInteger>(_ v: T) {
