@@ -310,36 +310,50 @@ struct JSONOut {
             p += a.writeText(to: p)
             return
         }
-        let v = a.v4
-        octet(v >> 24, then: UInt8(ascii: "."))
-        octet(v >> 16 & 0xFF, then: UInt8(ascii: "."))
-        octet(v >> 8 & 0xFF, then: UInt8(ascii: "."))
-        octet(v & 0xFF, then: 0)
-        p -= 1
+        let v = UInt32(truncatingIfNeeded: a.low)
+        let table = writer.octets
+        octet(table[Int(v >> 24)], dot: 1)
+        octet(table[Int(v >> 16 & 0xFF)], dot: 1)
+        octet(table[Int(v >> 8 & 0xFF)], dot: 1)
+        octet(table[Int(v & 0xFF)], dot: 0)
     }
 
-    /// An address byte in decimal and the byte after it, without a branch on its length: the three
-    /// digits and `then` go into a word, shifted down past the leading zeros (addresses are random
-    /// enough that a branch would often guess wrong).
-    @inline(__always) private mutating func octet(_ v: UInt32, then: UInt8) {
-        let hundreds = v / 100
-        let tens = v / 10 % 10
-        let ones = v % 10
-        let zeroDigits = (v < 10 ? 1 : 0) + (v < 100 ? 1 : 0)
-        let word = (48 + hundreds) | (48 + tens) << 8 | (48 + ones) << 16 | UInt32(then) << 24
-        UnsafeMutableRawPointer(p).storeBytes(of: (word >> UInt32(8 * zeroDigits)).littleEndian, as: UInt32.self)
-        p += 4 - zeroDigits
+    /// An address byte from `JSONWriter.octets` (its digits and a dot, then how many digits), and
+    /// the dot when `dot` is 1: a load and a store where computing the digits took ~40 instructions a
+    /// byte, ~165 an address (issue 10, /tmp/icount.sh: a walk's flow and each new header have two).
+    @inline(__always) private mutating func octet(_ entry: UInt64, dot: Int) {
+        UnsafeMutableRawPointer(p).storeBytes(of: UInt32(truncatingIfNeeded: entry).littleEndian, as: UInt32.self)
+        p += Int(truncatingIfNeeded: entry >> 32) &+ dot
     }
 
     /// TCP flag names in nf_log order (`TCPFlags.printOrder`), joined by spaces, quoted.
     mutating func tcpFlags(_ flags: TCPFlags) {
+        byte(UInt8(ascii: "\""))
+        tcpFlagWords(flags)
+        byte(UInt8(ascii: "\""))
+    }
+
+    /// `addr`, `addr:port`, `[v6]:port` (`Endpoint.description`), or `?` without an address.
+    @inline(__always) mutating func endpoint(_ a: IPAddress?, _ port: UInt16?) {
+        guard let a else { return byte(UInt8(ascii: "?")) }
+        let bracket = port != nil && a.isV6
+        if bracket { byte(UInt8(ascii: "[")) }
+        addressBody(a)
+        if bracket { byte(UInt8(ascii: "]")) }
+        if let port {
+            byte(UInt8(ascii: ":"))
+            unsigned(UInt64(port))
+        }
+    }
+
+    /// TCP flag names in nf_log order, joined by spaces.
+    mutating func tcpFlagWords(_ flags: TCPFlags) {
         let start = p
         let bits = flags.rawValue
-        byte(UInt8(ascii: "\""))
         // The bits of `TCPFlags`, by value: its static members are lazily initialised globals.
         @inline(__always) func flag(_ bit: UInt16, _ name: StaticString) {
             guard bits & bit != 0 else { return }
-            if p - start > 1 { byte(UInt8(ascii: " ")) }
+            if p > start { byte(UInt8(ascii: " ")) }
             raw(name)
         }
         flag(0x100, "AE")
@@ -351,6 +365,5 @@ struct JSONOut {
         flag(0x004, "RST")
         flag(0x002, "SYN")
         flag(0x001, "FIN")
-        byte(UInt8(ascii: "\""))
     }
 }

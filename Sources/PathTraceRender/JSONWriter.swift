@@ -24,6 +24,25 @@ public final class JSONWriter {
     /// The same for the text timeline's columns.
     lazy var textPlaces = StepTextCache()
 
+    /// The texts of the last NAT rewrite the walk writer printed.
+    @exclusivity(unchecked) var natMemo = NatMemo()
+
+    /// `JSONOut.addressBody`'s table: for each byte value its decimal digits and a dot (as a
+    /// little-endian word), and in bits 32... how many digits.
+    nonisolated(unsafe) private static let octetTable: UnsafePointer<UInt64> = {
+        let table = UnsafeMutablePointer<UInt64>.allocate(capacity: 256)
+        for v in 0..<256 {
+            let digits = Array(String(v).utf8) + [UInt8(ascii: ".")]
+            var word: UInt64 = 0
+            for (i, b) in digits.enumerated() { word |= UInt64(b) << UInt64(8 * i) }
+            table[v] = word | UInt64(digits.count - 1) << 32
+        }
+        return UnsafePointer(table)
+    }()
+
+    /// `octetTable`, read through the writer rather than a global's lazy accessor.
+    let octets = JSONWriter.octetTable
+
     public init(capacity: Int = 1 << 17) {
         self.capacity = max(capacity, 64)
         base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)

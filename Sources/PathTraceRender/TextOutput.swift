@@ -54,7 +54,19 @@ struct TextOutput {
 
     // MARK: - Numbers and addresses
 
-    @inline(__always) func int<T: BinaryInteger>(_ v: T) { writer.integer(Int64(v)) }
+    /// In line through a position: the packet number of every walk's header line, the TTLs of a
+    /// routed step (the writer's `integer` is two calls and two checks more; issue 10,
+    /// /tmp/icount-text.sh).
+    @inline(__always) func int<T: BinaryInteger>(_ v: T) {
+        var o = writer.out()
+        if v < 0 {
+            o.byte(UInt8(ascii: "-"))
+            o.unsigned(UInt64(v.magnitude))
+        } else {
+            o.unsigned(UInt64(v))
+        }
+        writer.commit(o)
+    }
 
     /// Lowercase hex digits without leading zeros, as `String(v, radix: 16)`.
     func hex<T: BinaryInteger>(_ v: T) {
@@ -103,16 +115,8 @@ struct TextOutput {
     /// Written through one position (an address and a port are far under its slack): every walk's
     /// header line has two.
     func endpoint(_ a: IPAddress?, _ port: UInt16?) {
-        guard let a else { return byte(UInt8(ascii: "?")) }
         var o = writer.out()
-        let bracket = port != nil && a.isV6
-        if bracket { o.byte(UInt8(ascii: "[")) }
-        o.addressBody(a)
-        if bracket { o.byte(UInt8(ascii: "]")) }
-        if let port {
-            o.byte(UInt8(ascii: ":"))
-            o.unsigned(UInt64(port))
-        }
+        o.endpoint(a, port)
         writer.commit(o)
     }
 

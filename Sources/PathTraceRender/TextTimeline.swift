@@ -296,32 +296,31 @@ public struct TextTimeline {
             out.name(to)
             return
         }
+        // Through one position, names as literals: a walk's header line (issue 10, /tmp/icount-text.sh).
+        var o = out.writer.out()
         if let p = step.pointee.event.headerValue.proto {
-            out.text(IPProtocol.name(p))
+            // `IPProtocol.name`: the known names, else the number.
+            if let name = JSONNames.proto(p) { o.raw(name) } else { o.unsigned(UInt64(p)) }
         } else {
-            out.lit(macProto == 0x0806 ? "arp" : "?")
+            o.raw(macProto == 0x0806 ? "arp" : "?")
         }
-        out.byte(UInt8(ascii: " "))
-        out.endpoint(h.src, h.sport)
-        out.lit(" → ")
-        out.endpoint(h.dst, h.dport)
+        o.byte(UInt8(ascii: " "))
+        o.endpoint(h.src, h.sport)
+        o.raw(" → ")
+        o.endpoint(h.dst, h.dport)
         let flags = step.pointee.event.headerValue.tcpFlags
         if !flags.isEmpty {
-            out.lit(" [")
-            var first = true
-            for (flag, name) in TextTimeline.flagNames where flags.contains(flag) {
-                if !first { out.byte(UInt8(ascii: " ")) }
-                out.lit(name)
-                first = false
-            }
-            out.byte(UInt8(ascii: "]"))
+            o.raw(" [")
+            o.tcpFlagWords(flags)
+            o.byte(UInt8(ascii: "]"))
         }
         if let t = step.pointee.event.headerValue.icmpType {
-            out.lit(" type ")
-            out.int(t)
-            out.lit(" code ")
-            out.int(step.pointee.event.headerValue.icmpCode ?? 0)
+            o.raw(" type ")
+            o.unsigned(UInt64(t))
+            o.raw(" code ")
+            o.unsigned(UInt64(step.pointee.event.headerValue.icmpCode ?? 0))
         }
+        out.writer.commit(o)
     }
 
     // The raw values of the enums a line prints, as literals (no String per step).
@@ -373,12 +372,6 @@ public struct TextTimeline {
         case .log: "log"
         }
     }
-
-    /// `TCPFlags.printOrder` with literal names.
-    static let flagNames: [(TCPFlags, StaticString)] = [
-        (.ae, "AE"), (.cwr, "CWR"), (.ece, "ECE"), (.urg, "URG"), (.ack, "ACK"), (.psh, "PSH"), (.rst, "RST"),
-        (.syn, "SYN"), (.fin, "FIN"),
-    ]
 
     /// A header's addresses and ports (what NAT rewrites), read in place.
     struct Ends {
@@ -444,7 +437,7 @@ public struct TextTimeline {
             TextTimeline.place(step, sameHook: sameHook, bridge: bridge, color: color, &o)
         }
         out.writer.commit(o)
-        details(step, previous: previous, folded: folded, out)
+        details(step, previous: previous, folded: folded, places: places, out)
         out.trimTrailingSpaces(from: start)
     }
 
@@ -557,20 +550,36 @@ public struct TextTimeline {
     /// What goes before a step's detail: one space before the first, two between the others. A value
     /// rather than a closure over a flag, which the optimiser kept on the heap.
     struct Separator {
-        let out: TextOutput
+        /// Unowned: the line's caller holds the writer, and a strong copy was a retain and a release
+        /// per step (issue 10, /tmp/icount-text.sh).
+        unowned(unsafe) let writer: JSONWriter
         var any = false
 
+        @inline(__always) init(out: TextOutput) { writer = out.writer }
+
         @inline(__always) mutating func callAsFunction() {
-            out.lit(any ? "  " : " ")
+            writer.raw(any ? "  " : " ")
             any = true
         }
     }
 
     /// The step's details, two spaces apart: devices when they changed, header changes, prefix, rule text.
-    func details(_ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, _ out: TextOutput)
-    {
+    func details(
+        _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, places: StepTextCache,
+        _ out: TextOutput
+    ) {
         var next = Separator(out: out)
-        if hasInterfaces(step), previous.map({ !sameInterfaces(step, $0) }) ?? true {
+        if let word = StepPlaceKey.interfaces(step) {
+            // The names by id: whether there are any, whether they are the step before's, and their
+            // text are each asked of the writer's cache (one hash) rather than of the names: ~330
+            // instructions a step (issue 10, /tmp/icount-text.sh).
+            if TextTimeline.hasInterfaces(word),
+                previous.map({ !sameInterfaces(step, word, $0, places: places) }) ?? true
+            {
+                next()
+                interfaces(step, word, places: places, out)
+            }
+        } else if hasInterfaces(step), previous.map({ !sameInterfaces(step, $0) }) ?? true {
             next()
             interfaces(step, out)
         }
@@ -606,6 +615,48 @@ public struct TextTimeline {
     func hasInterfaces(_ s: UnsafePointer<WalkStep>) -> Bool {
         s.pointee.event.inIfaceName.isPresent || s.pointee.event.outIfaceName.isPresent
             || s.pointee.event.physInName != nil || s.pointee.event.physOutName != nil
+    }
+
+    /// `hasInterfaces` of a step whose interfaces' slots are `word` (`StepPlaceKey.interfaces`): an in
+    /// or out name that is there and not empty (id 0), or a physin or physout.
+    @inline(__always) static func hasInterfaces(_ word: UInt64) -> Bool {
+        let none: UInt64 = 0xFFFF
+        let inSlot = word & none
+        let outSlot = word >> 16 & none
+        return (inSlot != none && inSlot != 0) || (outSlot != none && outSlot != 0) || word >> 32 != 0xFFFF_FFFF
+    }
+
+    /// `sameInterfaces` of `a`, whose slots are `word`, and `b`, kept in `places` by both words (names
+    /// by id never change): key codes bit 62.
+    @inline(__always) func sameInterfaces(
+        _ a: UnsafePointer<WalkStep>, _ word: UInt64, _ b: UnsafePointer<WalkStep>, places: StepTextCache
+    ) -> Bool {
+        guard let other = StepPlaceKey.interfaces(b) else { return sameInterfaces(a, b) }
+        if other == word { return true }
+        let key = StepPlaceKey(names: word, interfaces: other, rule: 0, codes: 1 << 63 | 1 << 62)
+        if let kept = places.text(key), kept.count == 1 { return kept[0] == 1 }
+        var same: UInt8 = sameInterfaces(a, b) ? 1 : 0
+        places.keep(key, &same, count: 1)
+        return same == 1
+    }
+
+    /// `interfaces(_:_:)` of a step whose slots are `word`, kept in `places` by it: key codes bit 61.
+    @inline(__always) func interfaces(
+        _ s: UnsafePointer<WalkStep>, _ word: UInt64, places: StepTextCache, _ out: TextOutput
+    ) {
+        let key = StepPlaceKey(names: 0, interfaces: word, rule: 0, codes: 1 << 63 | 1 << 61)
+        if let kept = places.text(key) {
+            var o = out.writer.out()
+            o.copy(kept)
+            out.writer.commit(o)
+            return
+        }
+        let start = out.position
+        interfaces(s, out)
+        let written = out.writer.buffer
+        places.keep(
+            key, written.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self) + start,
+            count: written.count - start)
     }
 
     /// Whether two steps' `in … out … physin … physout …` texts are equal Strings.
@@ -670,8 +721,11 @@ public struct TextTimeline {
     func firstValues(_ s: UnsafePointer<WalkStep>, _ next: inout Separator, _ out: TextOutput) {
         if let ttl = s.pointee.event.headerValue.ttl {
             next()
-            out.lit("TTL ")
-            out.int(ttl)
+            // Through a position: the writer's integer is a call and a check more (every walk has one).
+            var o = out.writer.out()
+            o.raw("TTL ")
+            o.unsigned(UInt64(ttl))
+            out.writer.commit(o)
         }
         if let m = s.pointee.event.headerValue.mark {
             next()
@@ -754,7 +808,8 @@ public struct TextTimeline {
         case nil: break
         }
         out.lit("; evidence ")
-        out.text(p.pointee.evidence.rawValue)
+        // The raw value as a literal (`JSONNames`), not a String to copy.
+        out.lit(JSONNames.name(p.pointee.evidence))
         out.byte(UInt8(ascii: ")"))
         out.close()
     }

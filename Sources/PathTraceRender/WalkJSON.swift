@@ -65,7 +65,7 @@ public enum WalkJSON {
         walk.nat.withUnsafeBufferPointer { nat in
             for i in nat.indices {
                 if i > 0 { o.byte(UInt8(ascii: ",")) }
-                writeNat(nat.address(i), to: &o)
+                writeNat(nat.address(i), to: &o, memo: &w.natMemo)
             }
         }
         o.raw("],\"notes\":[")
@@ -234,7 +234,50 @@ public enum WalkJSON {
         } else {
             writePlace(step, to: &o)
         }
-        if step.pointee.event.hasHeader { writeHeader(step, to: &o, memo: &memo.header) }
+        // `,"src":…` to `"file:` is most often the step before's: one copy for both.
+        let origin = StepPlaceKey.originFile(step)
+        // Whether the header has `ct …` items, asked once per box of `extra` items a walk's steps share.
+        var conntrack = false
+        if step.pointee.event.hasHeader && step.pointee.event.headerValue.hasExtra {
+            let box = step.pointee.event.headerValue.rareIdentity
+            if box != nil, box == memo.extraBox {
+                conntrack = memo.extraConntrack
+            } else {
+                conntrack = hasConntrackItems(step)
+                memo.extraBox = box
+                memo.extraConntrack = conntrack
+            }
+        }
+        let plain =
+            origin != nil && step.pointee.event.hasHeader && !conntrack && step.pointee.event.traceID == nil
+            && step.pointee.event.prefixName == nil
+        if plain, origin == memo.tailOrigin, let last = memo.tailStep,
+            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue)
+        {
+            o.repeatBytes(from: memo.tailOffset, count: memo.tailCount)
+        } else {
+            let tailStart = o.offset
+            writeTail(step, origin, conntrack: conntrack, to: &o, memo: &memo)
+            memo.tailStep = plain ? step : nil
+            memo.tailOrigin = origin
+            memo.tailOffset = tailStart
+            memo.tailCount = o.offset - tailStart
+        }
+        o.integer(step.pointee.event.source.line)
+        o.byte(UInt8(ascii: "\""))
+        if let explain {
+            o.raw(",\"explain\":")
+            o.text(explain)
+        }
+        o.byte(UInt8(ascii: "}"))
+    }
+
+    /// A step's header, prefix, trace id and `,"origin":…,"source":"file:`.
+    @inline(__always) static func writeTail(
+        _ step: UnsafePointer<WalkStep>, _ origin: UInt32?, conntrack: Bool, to o: inout JSONOut,
+        memo: inout StepMemo
+    ) {
+        if step.pointee.event.hasHeader { writeHeader(step, conntrack: conntrack, to: &o, memo: &memo.header) }
         if let prefix = step.pointee.event.prefixName {
             o.raw(",\"prefix\":")
             o.name(prefix)
@@ -245,7 +288,6 @@ public enum WalkJSON {
             o.byte(UInt8(ascii: "\""))
         }
         // `,"origin":…,"source":"file:`: a walk's steps mostly come from one file.
-        let origin = StepPlaceKey.originFile(step)
         if origin != nil, origin == memo.origin {
             o.repeatBytes(from: memo.originOffset, count: memo.originCount)
         } else {
@@ -260,13 +302,6 @@ public enum WalkJSON {
             memo.originOffset = start
             memo.originCount = o.offset - start
         }
-        o.integer(step.pointee.event.source.line)
-        o.byte(UInt8(ascii: "\""))
-        if let explain {
-            o.raw(",\"explain\":")
-            o.text(explain)
-        }
-        o.byte(UInt8(ascii: "}"))
     }
 
     /// The step's time; a kernel timestamp (whole microseconds) with the seconds of the step before
@@ -304,6 +339,16 @@ public enum WalkJSON {
         var seconds: UInt64 = .max
         var secondsText: (UInt64, UInt64) = (0, 0)
         var secondsCount = 0
+        /// The last step whose header and origin (no prefix, trace id or conntrack between) were
+        /// written as one run, and where that run is.
+        var tailStep: UnsafePointer<WalkStep>?
+        var tailOrigin: UInt32?
+        var tailOffset = 0
+        var tailCount = 0
+        /// The last box of `extra` items looked at (`PacketHeader.rareIdentity`), and whether they
+        /// hold `ct …` items: the steps hold the box while the walk is written, so it is not reused.
+        var extraBox: ObjectIdentifier?
+        var extraConntrack = false
     }
 
     /// `,"hook":…` to the interfaces: what `StepPlaceKey` covers.
@@ -359,19 +404,22 @@ public enum WalkJSON {
         /// Where its bytes are in the writer's buffer (which holds the whole walk until it ends).
         var offset = 0
         var count = 0
+        /// Where the TTL's value is in those bytes, and how long.
+        var ttlStart = 0
+        var ttlCount = 0
     }
 
     /// The packet as this step saw it (the step has a header). In line: most steps copy the header
     /// of the step before.
     @inline(__always) static func writeHeader(
-        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout HeaderMemo
+        _ step: UnsafePointer<WalkStep>, conntrack: Bool, to o: inout JSONOut, memo: inout HeaderMemo
     ) {
         if let last = memo.step, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
             o.repeatBytes(from: memo.offset, count: memo.count)
         } else {
             writeNewHeader(step, to: &o, memo: &memo)
         }
-        if step.pointee.event.headerValue.hasExtra { writeConntrack(step, to: &o) }
+        if conntrack { writeConntrack(step, to: &o) }
     }
 
     @inline(never) static func writeNewHeader(
@@ -379,8 +427,39 @@ public enum WalkJSON {
     ) {
         o.ensure(0)
         let start = o.offset
-        writeFields(step, to: &o)
-        memo = HeaderMemo(step: step, offset: start, count: o.offset - start)
+        if let last = memo.step, sameButTTL(step, last) {
+            // A routed packet's next header: the one before with the TTL it lost written in (a
+            // forwarded walk's second header; ~580 instructions to write anew, issue 10, /tmp/icount.sh).
+            o.repeatBytes(from: memo.offset, count: memo.ttlStart)
+            o.number(step.pointee.event.headerValue.ttl)
+            let ttlStart = o.offset - start
+            let rest = memo.ttlStart + memo.ttlCount
+            o.repeatBytes(from: memo.offset + rest, count: memo.count - rest)
+            memo = HeaderMemo(
+                step: step, offset: start, count: o.offset - start, ttlStart: memo.ttlStart,
+                ttlCount: ttlStart - memo.ttlStart)
+            return
+        }
+        let ttl = writeFields(step, to: &o)
+        memo = HeaderMemo(
+            step: step, offset: start, count: o.offset - start, ttlStart: ttl.lowerBound - start,
+            ttlCount: ttl.count)
+    }
+
+    /// Whether the headers of `a` and `b` show the same fields but the TTL (`sameStepFields`' fields).
+    @inline(__always) static func sameButTTL(_ a: UnsafePointer<WalkStep>, _ b: UnsafePointer<WalkStep>) -> Bool {
+        a.pointee.event.headerValue.src == b.pointee.event.headerValue.src
+            && a.pointee.event.headerValue.dst == b.pointee.event.headerValue.dst
+            && a.pointee.event.headerValue.sport == b.pointee.event.headerValue.sport
+            && a.pointee.event.headerValue.dport == b.pointee.event.headerValue.dport
+            && a.pointee.event.headerValue.ipID == b.pointee.event.headerValue.ipID
+            && a.pointee.event.headerValue.length == b.pointee.event.headerValue.length
+            && a.pointee.event.headerValue.tcpSeq == b.pointee.event.headerValue.tcpSeq
+            && a.pointee.event.headerValue.tcpFlags == b.pointee.event.headerValue.tcpFlags
+            && a.pointee.event.headerValue.icmpType == b.pointee.event.headerValue.icmpType
+            && a.pointee.event.headerValue.icmpCode == b.pointee.event.headerValue.icmpCode
+            && a.pointee.event.headerValue.mark == b.pointee.event.headerValue.mark
+            && a.pointee.event.headerValue.uid == b.pointee.event.headerValue.uid
     }
 
     /// `,"ct":{…}` when the header has conntrack items.
@@ -401,7 +480,9 @@ public enum WalkJSON {
     }
 
     /// `,"src":…` to `,"uid":…`, read in place.
-    static func writeFields(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) {
+    /// Returns where the TTL's value is (offsets).
+    @discardableResult
+    static func writeFields(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) -> Range<Int> {
         o.raw(",\"src\":")
         o.address(step.pointee.event.headerValue.src)
         o.raw(",\"dst\":")
@@ -411,7 +492,9 @@ public enum WalkJSON {
         o.raw(",\"dport\":")
         o.number(step.pointee.event.headerValue.dport)
         o.raw(",\"ttl\":")
+        let ttlStart = o.offset
         o.number(step.pointee.event.headerValue.ttl)
+        let ttl = ttlStart..<o.offset
         o.raw(",\"id\":")
         o.number(step.pointee.event.headerValue.ipID)
         o.raw(",\"len\":")
@@ -439,6 +522,7 @@ public enum WalkJSON {
             o.raw(",\"uid\":")
             o.unsigned(UInt64(uid))
         }
+        return ttl
     }
 
     /// Whether the step's header keeps `ct …` items in `extra` (what `PacketHeader.conntrack` reads).
@@ -473,21 +557,21 @@ public enum WalkJSON {
         }
     }
 
-    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut) {
+    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut, memo: inout NatMemo) {
         o.raw("{\"type\":")
         o.quoted(JSONNames.name(nat.pointee.type))
         o.raw(",\"field\":")
-        o.text(nat.pointee.field)
+        memo.field.write(nat.pointee.field, to: &o)
         o.raw(",\"before\":")
         o.text(nat.pointee.before)
         o.raw(",\"after\":")
         o.text(nat.pointee.after)
         o.raw(",\"at\":")
-        o.text(nat.pointee.at)
+        memo.at.write(nat.pointee.at, to: &o)
         o.raw(",\"evidence\":")
         o.quoted(JSONNames.name(nat.pointee.evidence))
         o.raw(",\"direction\":")
-        o.text(nat.pointee.direction)
+        memo.direction.write(nat.pointee.direction, to: &o)
         switch nat.pointee.rule {
         case .number(let n):
             o.raw(",\"rule\":")

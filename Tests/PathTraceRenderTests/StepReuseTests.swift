@@ -113,4 +113,59 @@ import Testing
             StepReuseTests.line([Self.step(file: "a.log", line: 1), Self.step(file: "b.log", line: 2)], to: w))
         #expect(files.map { $0["source"] as? String } == ["a.log:1", "b.log:2"])
     }
+
+    /// A routed packet's next step has one TTL less: that step shows its own TTL (and a fresh
+    /// writer's bytes), and a step after it with the first TTL shows that one again.
+    @Test func aLowerTTLIsPrintedInTheRepeatedHeader() throws {
+        var routed = Self.step(line: 2)
+        routed.event.header?.ttl = 63
+        var low = Self.step(line: 3)
+        low.event.header?.ttl = 9
+        let steps = [Self.step(line: 1), routed, low, Self.step(line: 4)]
+        let w = JSONWriter()
+        _ = StepReuseTests.line([Self.step(line: 7)], to: w)
+        let line = StepReuseTests.line(steps, to: w)
+        #expect(line == StepReuseTests.line(steps, to: JSONWriter()))
+        let printed = try StepReuseTests.steps(line)
+        #expect(printed.map { $0["ttl"] as? Int } == [64, 63, 9, 64])
+        #expect(printed.map { $0["src"] as? String } == Array(repeating: "10.0.0.1", count: 4))
+    }
+
+    /// The NAT rewrites of walks printed one after the other show their own field, place and
+    /// direction, also where a text is canonically equal to the one before but not the same bytes.
+    @Test func aNatRewriteShowsItsOwnTexts() throws {
+        func walk(field: String, at: String, direction: String) -> PacketWalk {
+            var walk = PacketWalk(packet: 1, family: .ipv4)
+            walk.steps = [Self.step()]
+            var nat = NatRewrite(
+                type: .snat, field: field, before: "10.0.0.1:5000", after: nil, at: at, evidence: .chain)
+            nat.direction = direction
+            walk.nat = [nat]
+            return walk
+        }
+        let w = JSONWriter()
+        let walks = [
+            walk(field: "src", at: "nat:POSTROUTING", direction: "original"),
+            walk(field: "src", at: "nat:POSTROUTING", direction: "original"),
+            walk(field: "dst", at: "nat:K", direction: "reply"),
+            walk(field: "dst", at: "nat:\u{212A}", direction: "reply"),
+            walk(field: "src", at: "nat:\"odd\"", direction: "original"),
+        ]
+        var lines: [String] = []
+        for walk in walks {
+            let before = w.count
+            WalkJSON.write(walk, to: w)
+            lines.append(String(decoding: w.bytes[before...], as: UTF8.self))
+        }
+        for (walk, line) in zip(walks, lines) {
+            let fresh = JSONWriter()
+            WalkJSON.write(walk, to: fresh)
+            #expect(line == String(decoding: fresh.bytes, as: UTF8.self))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let nat = try #require((object["nat"] as? [[String: Any]])?.first)
+            #expect(nat["field"] as? String == walk.nat[0].field)
+            #expect((nat["at"] as? String)?.utf8.elementsEqual(walk.nat[0].at.utf8) == true)
+            #expect(nat["direction"] as? String == walk.nat[0].direction)
+        }
+    }
 }

@@ -159,6 +159,12 @@ public struct PacketHeader: Equatable, Sendable {
     }
     /// Whether `extra` holds an item, without making the array (a renderer asks for every step).
     @inlinable @inline(__always) public var hasExtra: Bool { !rare.isEmpty && !rare.extra.isEmpty }
+    /// The box of the header's rare fields, nil when it has none: headers with the same box have the
+    /// same `extra` (a parser shares one box among the records with the same `OPT (...)` tail).
+    @inlinable @inline(__always) public var rareIdentity: ObjectIdentifier? {
+        guard let box = rare.box else { return nil }
+        return ObjectIdentifier(box)
+    }
     /// Fields this parser does not interpret, kept verbatim in order ("KEY=VALUE" or bare tokens).
     @inlinable @inline(__always) public var extra: [String] {
         get { rare.isEmpty ? [] : rare.extra }
