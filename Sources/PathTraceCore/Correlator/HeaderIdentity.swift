@@ -210,14 +210,14 @@ struct HeaderIdentity {
     var isWeak: Bool { bits & (Bit.ipID | Bit.length | Bit.tcpSeq) == 0 }
 
     /// Whether the source address and the NAT source port are the same (both missing counts as same).
-    func sameSource(as other: HeaderIdentity) -> Bool {
+    @inline(__always) func sameSource(as other: HeaderIdentity) -> Bool {
         let mask = Bit.src | Bit.srcV6 | Bit.natSport
         return bits & mask == other.bits & mask && srcHigh == other.srcHigh && srcLow == other.srcLow
             && natSportValue == other.natSportValue
     }
 
     /// Whether the destination address and the NAT destination port are the same.
-    func sameDestination(as other: HeaderIdentity) -> Bool {
+    @inline(__always) func sameDestination(as other: HeaderIdentity) -> Bool {
         let mask = Bit.dst | Bit.dstV6 | Bit.natDport
         return bits & mask == other.bits & mask && dstHigh == other.dstHigh && dstLow == other.dstLow
             && natDportValue == other.natDportValue

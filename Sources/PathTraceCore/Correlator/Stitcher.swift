@@ -144,6 +144,9 @@ struct Stitcher {
         var position: HookPosition?
         var cost = Int.max
         var ties = 0
+        /// Whether the chosen walk's last identity and the event's are both full and show the same
+        /// addresses and NAT ports (see `Join`).
+        var sameEndpoints = false
     }
 
     /// Weighs `walk` as the event's next walk: the cheapest join wins, the earliest packet among equals.
@@ -156,8 +159,8 @@ struct Stitcher {
         _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
         fixed: HookPosition?, into choice: inout Choice
     ) {
-        guard let (found, position) = joinCost(walk, event, identity, fixed: fixed) else { return }
-        var cost = found
+        guard let join = joinCost(walk, event, identity, fixed: fixed) else { return }
+        var cost = join.cost
         // A frame's steps come one after another (the kernel runs its hooks in one go): without
         // the IP invariants, the walk that printed last is the likely one.
         if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
@@ -166,8 +169,9 @@ struct Stitcher {
         {
             if cost < choice.cost { choice.ties = 0 }
             choice.walk = Unmanaged.passUnretained(walk)
-            choice.position = position
+            choice.position = join.position
             choice.cost = cost
+            choice.sameEndpoints = join.sameEndpoints
         }
         if cost == choice.cost { choice.ties += 1 }
     }
@@ -184,7 +188,7 @@ struct Stitcher {
             clock = now
         }
         expireIdle(now: event.time)
-        cutOffLongLived(now: event.time)
+        if longLivedDue(now: event.time) { cutOffLongLived(now: event.time) }
         closeCompleted(now: event.time)
         // The best join among the candidates: the walk with the trace id, then those with the
         // event's invariant key, or (a record without the IP invariants) its flow (each once).
@@ -254,7 +258,9 @@ struct Stitcher {
                 "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(choice.ties) equal walks"
             )
         }
-        append(event, identity, key: eventKey, keyKnown: !byFlowOnly, to: walk, position: choice.position)
+        append(
+            event, identity, key: eventKey, keyKnown: !byFlowOnly, to: walk, position: choice.position,
+            sameEndpoints: choice.sameEndpoints)
         if walk.dropped {
             finish(walk, .complete)
         } else if walk.complete {
@@ -533,7 +539,7 @@ struct Stitcher {
     /// event's header identity (nil when it has no header).
     /// `fixed`: the event's `fixedPosition`.
     mutating func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
-        -> (Int, HookPosition)?
+        -> Join?
     {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
             let pos = fixed ?? position(of: event, in: walk, fixedChecked: true)
@@ -584,15 +590,17 @@ struct Stitcher {
         }
         let sameHookID = event.traceID != nil && event.traceID == walk.last.traceID && pos.hook == lastPos.hook
         if !sameHookID { cost += 1 }
-        guard let seen = identity else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
-        guard let known = walk.lastIdentity else { return (cost + 2, pos) }
+        guard let seen = identity else { return Join(cost: sameHookID ? cost : cost + 4, position: pos) }
+        guard let known = walk.lastIdentity else { return Join(cost: cost + 2, position: pos) }
         if !Stitcher.sameInvariants(known, seen) { return nil }
         if !seen.isWeak && !known.isWeak {
             // Both full: nothing to overlay (the usual case; the copies cost).
-            if !known.sameSource(as: seen) {
+            let sameSource = known.sameSource(as: seen)
+            if !sameSource {
                 guard lastPos.crossesSrcNat(to: pos) else { return nil }
             }
-            if !known.sameDestination(as: seen) {
+            let sameDestination = known.sameDestination(as: seen)
+            if !sameDestination {
                 guard lastPos.crossesDstNat(to: pos) else { return nil }
             }
             if !known.sameTTL(as: seen) {
@@ -600,7 +608,8 @@ struct Stitcher {
                     FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
                 else { return nil }
             }
-            return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+            guard portsCheck(walk, lastPos, event, pos) else { return nil }
+            return Join(cost: cost, position: pos, sameEndpoints: sameSource && sameDestination)
         }
         // Only the fields both records show are compared.
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
@@ -614,7 +623,17 @@ struct Stitcher {
         if !w.sameTTL(as: h), let a = w.ttl, let b = h.ttl {
             guard a == b &+ 1, FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage) else { return nil }
         }
-        return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+        return portsCheck(walk, lastPos, event, pos) ? Join(cost: cost, position: pos) : nil
+    }
+
+    /// What `joinCost` found for a walk the event may join.
+    struct Join {
+        /// Lower is better.
+        var cost: Int
+        var position: HookPosition
+        /// Both identities full, with the same addresses and NAT ports: `append` records no change
+        /// without comparing them again (callgrind, `replay --format json` of /tmp/t10.log).
+        var sameEndpoints = false
     }
 
     /// Whether the event's ports and devices may follow the walk's last step's.
@@ -757,7 +776,7 @@ struct Stitcher {
 
     private mutating func append(
         _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: InvariantKey?, keyKnown: Bool,
-        to walk: OpenWalk, position: HookPosition?
+        to walk: OpenWalk, position: HookPosition?, sameEndpoints: Bool = false
     ) {
         let index = walk.steps.count
         // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
@@ -790,7 +809,12 @@ struct Stitcher {
         if let position {
             let stage = position.stage
             if let progress = walk.progress {
-                if let next = progress.advanced(to: stage) ?? progress.floodCopy(at: stage) { walk.progress = next }
+                // At the same stage the progress stays as it is (`advanced` would return it).
+                if progress.stage != stage,
+                    let next = progress.advanced(to: stage) ?? progress.floodCopy(at: stage)
+                {
+                    walk.progress = next
+                }
             } else if walk.steps.isEmpty {
                 walk.progress = FramePaths.Progress(at: stage)
             }
@@ -807,7 +831,10 @@ struct Stitcher {
             identity = w.overlaid(with: h)
             overlaid = true
         }
-        if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position,
+        // `joinCost` already found the addresses unchanged when both identities are full (`overlaid` is
+        // false then, unless a LOG line overlaid the walk's).
+        if !(sameEndpoints && !overlaid), let h = identity, let known = walk.lastIdentity,
+            let from = walk.lastPosition, let to = position,
             known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
         {
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
@@ -958,9 +985,7 @@ struct Stitcher {
     /// Cuts off the walks that started more than the lifetime ago (in events, or in trace time at
     /// `now`). Only the oldest is looked at in time: the event bound holds whatever the clock does.
     private mutating func cutOffLongLived(now: Double?) {
-        if front.packet != 0, eventIndex - front.firstEventIndex <= limits.lifetimeEvents {
-            guard let now, now - front.firstTime > limits.lifetimeSeconds else { return }
-        }
+        guard longLivedDue(now: now) else { return }
         front.packet = 0
         while let walk = oldestOpen() {
             let events = eventIndex - walk.firstEventIndex
@@ -981,6 +1006,14 @@ struct Stitcher {
             if !walk.complete { walk.notes.append(note) }
             finish(walk, walk.complete ? .complete : .cutOff)
         }
+    }
+
+    /// Whether `cutOffLongLived` has anything to do: asked for every event without calling it.
+    @inline(__always) private func longLivedDue(now: Double?) -> Bool {
+        if front.packet != 0, eventIndex - front.firstEventIndex <= limits.lifetimeEvents {
+            guard let now, now - front.firstTime > limits.lifetimeSeconds else { return false }
+        }
+        return true
     }
 
     /// The trace's clock went back by more than the window (a reboot, or rotated logs joined in the
