@@ -48,7 +48,7 @@ struct HeaderIdentity {
             | icmpSeq
     }
 
-    init(_ h: borrowing PacketHeader) {
+    @inline(__always) init(_ h: borrowing PacketHeader) {
         // Absent fields of a header are zero, as they are here: the values copy as they are.
         let present = h.present.rawValue
         srcHigh = h.srcHigh

@@ -147,6 +147,8 @@ struct Stitcher {
         /// Whether the chosen walk's last identity and the event's are both full and show the same
         /// addresses and NAT ports (see `Join`).
         var sameEndpoints = false
+        /// The chosen walk's progress after the event's stage, when `joinCost` worked it out.
+        var progress: FramePaths.Progress?
     }
 
     /// Weighs `walk` as the event's next walk: the cheapest join wins, the earliest packet among equals.
@@ -172,6 +174,7 @@ struct Stitcher {
             choice.position = join.position
             choice.cost = cost
             choice.sameEndpoints = join.sameEndpoints
+            choice.progress = join.progress
         }
         if cost == choice.cost { choice.ties += 1 }
     }
@@ -260,7 +263,7 @@ struct Stitcher {
         }
         append(
             event, identity, key: eventKey, keyKnown: !byFlowOnly, to: walk, position: choice.position,
-            sameEndpoints: choice.sameEndpoints)
+            sameEndpoints: choice.sameEndpoints, progress: choice.progress)
         if walk.dropped {
             finish(walk, .complete)
         } else if walk.complete {
@@ -551,6 +554,8 @@ struct Stitcher {
             return nil
         }
         var cost = 0
+        // The walk's progress after this stage, handed to `append` (nil: it stays, or none is known).
+        var nextProgress: FramePaths.Progress?
         let ipLog = event.kind == .log && event.family != .bridge
         if pos.stage == lastPos.stage {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
@@ -580,18 +585,23 @@ struct Stitcher {
                 if case .number(let n) = event.rule, case .number(let m) = walk.lastTraced.rule, n <= m { return nil }
             }
         } else if let progress = walk.progress {
-            if progress.advanced(to: pos.stage) == nil {
-                guard progress.floodCopy(at: pos.stage) != nil, let port = Stitcher.egressPort(event),
+            if let next = progress.advanced(to: pos.stage) {
+                nextProgress = next
+            } else {
+                guard let copy = progress.floodCopy(at: pos.stage), let port = Stitcher.egressPort(event),
                     !walk.egressPorts.contains(port)
                 else { return nil }
+                nextProgress = copy
             }
         } else {
             guard Netfilter.isLater(pos.hook, than: lastPos.hook) else { return nil }
         }
         let sameHookID = event.traceID != nil && event.traceID == walk.last.traceID && pos.hook == lastPos.hook
         if !sameHookID { cost += 1 }
-        guard let seen = identity else { return Join(cost: sameHookID ? cost : cost + 4, position: pos) }
-        guard let known = walk.lastIdentity else { return Join(cost: cost + 2, position: pos) }
+        guard let seen = identity else {
+            return Join(cost: sameHookID ? cost : cost + 4, position: pos, progress: nextProgress)
+        }
+        guard let known = walk.lastIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
         if !Stitcher.sameInvariants(known, seen) { return nil }
         if !seen.isWeak && !known.isWeak {
             // Both full: nothing to overlay (the usual case; the copies cost).
@@ -609,7 +619,8 @@ struct Stitcher {
                 else { return nil }
             }
             guard portsCheck(walk, lastPos, event, pos) else { return nil }
-            return Join(cost: cost, position: pos, sameEndpoints: sameSource && sameDestination)
+            return Join(
+                cost: cost, position: pos, sameEndpoints: sameSource && sameDestination, progress: nextProgress)
         }
         // Only the fields both records show are compared.
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
@@ -623,7 +634,7 @@ struct Stitcher {
         if !w.sameTTL(as: h), let a = w.ttl, let b = h.ttl {
             guard a == b &+ 1, FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage) else { return nil }
         }
-        return portsCheck(walk, lastPos, event, pos) ? Join(cost: cost, position: pos) : nil
+        return portsCheck(walk, lastPos, event, pos) ? Join(cost: cost, position: pos, progress: nextProgress) : nil
     }
 
     /// What `joinCost` found for a walk the event may join.
@@ -634,6 +645,8 @@ struct Stitcher {
         /// Both identities full, with the same addresses and NAT ports: `append` records no change
         /// without comparing them again (callgrind, `replay --format json` of /tmp/t10.log).
         var sameEndpoints = false
+        /// The walk's progress after the event's stage, when it moves on (`append` sets it as found).
+        var progress: FramePaths.Progress?
     }
 
     /// Whether the event's ports and devices may follow the walk's last step's.
@@ -776,7 +789,8 @@ struct Stitcher {
 
     private mutating func append(
         _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: InvariantKey?, keyKnown: Bool,
-        to walk: OpenWalk, position: HookPosition?, sameEndpoints: Bool = false
+        to walk: OpenWalk, position: HookPosition?, sameEndpoints: Bool = false,
+        progress found: FramePaths.Progress? = nil
     ) {
         let index = walk.steps.count
         // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
@@ -808,7 +822,9 @@ struct Stitcher {
         }
         if let position {
             let stage = position.stage
-            if let progress = walk.progress {
+            if let found {
+                walk.progress = found
+            } else if let progress = walk.progress {
                 // At the same stage the progress stays as it is (`advanced` would return it).
                 if progress.stage != stage,
                     let next = progress.advanced(to: stage) ?? progress.floodCopy(at: stage)
