@@ -838,33 +838,6 @@ struct Stitcher {
         if event.family == .bridge, let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) {
             walk.egressPorts.append(port)
         }
-        let ownWeak = identity?.isWeak ?? true
-        var identity = identity
-        // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
-        // what the walk knew of the packet.
-        var overlaid = false
-        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
-            identity = w.overlaid(with: h)
-            overlaid = true
-        }
-        // `joinCost` already found the addresses unchanged when both identities are full (`overlaid` is
-        // false then, unless a LOG line overlaid the walk's).
-        if !(sameEndpoints && !overlaid), let h = identity, let known = walk.lastIdentity,
-            let from = walk.lastPosition, let to = position,
-            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
-        {
-            let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
-            if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
-                walk.changes.append(
-                    HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
-            }
-            if !w.sameDestination(as: h), let b = w.destinationEndpoint,
-                let a = h.destinationEndpoint
-            {
-                walk.changes.append(
-                    HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
-            }
-        }
         if unitKey != 0 {
             walk.currentKey = unitKey
         } else if let unit {
@@ -889,32 +862,18 @@ struct Stitcher {
         }
         // Room for 8 once a second step comes, when the first did not make it (see `start`).
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
-        if let position { walk.lastPosition = position }
-        if let identity {
-            // The flow key is the last identity's while both show addresses and the same flow.
-            let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: identity) == true
-            walk.lastIdentity = identity
-            // The last full header (a reply's de-NAT is read from it), or the first of any kind.
-            if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
-            let isWeak = identity.isWeak
-            if isWeak != walk.weak {
-                weakOpen += isWeak ? 1 : -1
-                walk.weak = isWeak
-            }
-            // A walk a LOG line starts is closed at once: it needs no index.
-            if flowIndexing, !sameFlow, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
-                indexFlow(walk, flow: flow)
-            }
-            // The event's own key when `addEvent` made it and the identity is the event's.
-            let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(identity)
-            if key != walk.invariantKey {
-                if let old = walk.invariantKey { unindex(walk, key: old) }
-                if let key {
-                    walk.nextWithKey = byKey[key]
-                    byKey[key] = walk
-                }
-                walk.invariantKey = key
-            }
+        // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
+        // what the walk knew of the packet.
+        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
+            take(
+                w.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog, key: eventKey,
+                keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
+        } else if let identity {
+            take(
+                identity, overlaid: false, ownWeak: identity.isWeak, of: event, ipLog: ipLog, key: eventKey,
+                keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
+        } else if let position {
+            walk.lastPosition = position
         }
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
@@ -939,6 +898,61 @@ struct Stitcher {
         // Last, so the event moves into the step instead of being copied (a copy retains every name in it).
         let verdict = event.verdict
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: verdict))
+    }
+
+    /// `append`'s part that takes the step's identity (`h`: the event's, or the walk's with the event's
+    /// fields put over it when `overlaid`): the header changes it shows, and the walk's identity and
+    /// indexes. Apart, so `append` does not copy the identity through its own long body (callgrind,
+    /// `replay --format json` of /tmp/t10.log).
+    @inline(never)
+    private mutating func take(
+        _ h: HeaderIdentity, overlaid: Bool, ownWeak: Bool, of event: borrowing TraceEvent, ipLog: Bool,
+        key eventKey: InvariantKey?, keyKnown: Bool, to walk: OpenWalk, index: Int, position: HookPosition?,
+        sameEndpoints: Bool
+    ) {
+        // `joinCost` already found the addresses unchanged when both identities are full (`overlaid` is
+        // false then, unless a LOG line overlaid the walk's).
+        if !(sameEndpoints && !overlaid), let known = walk.lastIdentity, let from = walk.lastPosition,
+            let to = position,
+            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
+        {
+            let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
+            if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
+                walk.changes.append(
+                    HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
+            }
+            if !w.sameDestination(as: h), let b = w.destinationEndpoint,
+                let a = h.destinationEndpoint
+            {
+                walk.changes.append(
+                    HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
+            }
+        }
+        if let position { walk.lastPosition = position }
+        // The flow key is the last identity's while both show addresses and the same flow.
+        let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: h) == true
+        walk.lastIdentity = h
+        // The last full header (a reply's de-NAT is read from it), or the first of any kind.
+        if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
+        let isWeak = h.isWeak
+        if isWeak != walk.weak {
+            weakOpen += isWeak ? 1 : -1
+            walk.weak = isWeak
+        }
+        // A walk a LOG line starts is closed at once: it needs no index.
+        if flowIndexing, !sameFlow, !(ipLog && index == 0), let flow = FrameFlow(h, of: event) {
+            indexFlow(walk, flow: flow)
+        }
+        // The event's own key when `addEvent` made it and the identity is the event's.
+        let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(h)
+        if key != walk.invariantKey {
+            if let old = walk.invariantKey { unindex(walk, key: old) }
+            if let key {
+                walk.nextWithKey = byKey[key]
+                byKey[key] = walk
+            }
+            walk.invariantKey = key
+        }
     }
 
     /// Tells `visibility` what printed where, once per distinct question: every event asks, and a
