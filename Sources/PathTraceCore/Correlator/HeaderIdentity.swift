@@ -48,7 +48,7 @@ struct HeaderIdentity {
             | icmpSeq
     }
 
-    init(_ h: borrowing PacketHeader) {
+    @inline(__always) init(_ h: borrowing PacketHeader) {
         // Absent fields of a header are zero, as they are here: the values copy as they are.
         let present = h.present.rawValue
         srcHigh = h.srcHigh
@@ -210,14 +210,14 @@ struct HeaderIdentity {
     var isWeak: Bool { bits & (Bit.ipID | Bit.length | Bit.tcpSeq) == 0 }
 
     /// Whether the source address and the NAT source port are the same (both missing counts as same).
-    func sameSource(as other: HeaderIdentity) -> Bool {
+    @inline(__always) func sameSource(as other: HeaderIdentity) -> Bool {
         let mask = Bit.src | Bit.srcV6 | Bit.natSport
         return bits & mask == other.bits & mask && srcHigh == other.srcHigh && srcLow == other.srcLow
             && natSportValue == other.natSportValue
     }
 
     /// Whether the destination address and the NAT destination port are the same.
-    func sameDestination(as other: HeaderIdentity) -> Bool {
+    @inline(__always) func sameDestination(as other: HeaderIdentity) -> Bool {
         let mask = Bit.dst | Bit.dstV6 | Bit.natDport
         return bits & mask == other.bits & mask && dstHigh == other.dstHigh && dstLow == other.dstLow
             && natDportValue == other.natDportValue

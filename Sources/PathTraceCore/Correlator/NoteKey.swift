@@ -31,7 +31,7 @@ struct NoteKey: Equatable {
     }
 
     /// The same for a unit packed as `FinishedUnits` packs it and a legacy table's slot (nil when boxed).
-    init?(packed unit: UInt64, hook: Hook, nat: Bool, legacyTable: NameSlot?) {
+    @inline(__always) init?(packed unit: UInt64, hook: Hook, nat: Bool, legacyTable: NameSlot?) {
         table = UInt32(truncatingIfNeeded: unit >> 34)
         var bits: UInt32 = nat ? 1 : 0
         bits |= NoteKey.hookBits(hook)
@@ -64,7 +64,7 @@ struct NoteKey: Equatable {
     /// 8 bits pick one of the 256 slots. A collision only asks `Visibility` again, but with the low
     /// bits of small products in 64 slots a quarter of the events did (8,800 of 35,728 in
     /// `replay --format json` of /tmp/t10.log, a 10 MB head of the benchmark; now 12).
-    var slot: Int {
+    @inline(__always) var slot: Int {
         let x =
             UInt64(table) ^ UInt64(chain) << 20 ^ UInt64(legacyTable) << 40 ^ UInt64(bits) << 58
         return Int(truncatingIfNeeded: (x &* 0x9E37_79B9_7F4A_7C15) >> 56)

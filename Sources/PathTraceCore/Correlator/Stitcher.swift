@@ -144,6 +144,11 @@ struct Stitcher {
         var position: HookPosition?
         var cost = Int.max
         var ties = 0
+        /// Whether the chosen walk's last identity and the event's are both full and show the same
+        /// addresses and NAT ports (see `Join`).
+        var sameEndpoints = false
+        /// The chosen walk's progress after the event's stage, when `joinCost` worked it out.
+        var progress: FramePaths.Progress?
     }
 
     /// Weighs `walk` as the event's next walk: the cheapest join wins, the earliest packet among equals.
@@ -156,8 +161,8 @@ struct Stitcher {
         _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
         fixed: HookPosition?, into choice: inout Choice
     ) {
-        guard let (found, position) = joinCost(walk, event, identity, fixed: fixed) else { return }
-        var cost = found
+        guard let join = joinCost(walk, event, identity, fixed: fixed) else { return }
+        var cost = join.cost
         // A frame's steps come one after another (the kernel runs its hooks in one go): without
         // the IP invariants, the walk that printed last is the likely one.
         if byFlowOnly && walk.lastEventIndex != eventIndex - 1 { cost += 1 }
@@ -166,8 +171,10 @@ struct Stitcher {
         {
             if cost < choice.cost { choice.ties = 0 }
             choice.walk = Unmanaged.passUnretained(walk)
-            choice.position = position
+            choice.position = join.position
             choice.cost = cost
+            choice.sameEndpoints = join.sameEndpoints
+            choice.progress = join.progress
         }
         if cost == choice.cost { choice.ties += 1 }
     }
@@ -184,7 +191,7 @@ struct Stitcher {
             clock = now
         }
         expireIdle(now: event.time)
-        cutOffLongLived(now: event.time)
+        if longLivedDue(now: event.time) { cutOffLongLived(now: event.time) }
         closeCompleted(now: event.time)
         // The best join among the candidates: the walk with the trace id, then those with the
         // event's invariant key, or (a record without the IP invariants) its flow (each once).
@@ -254,7 +261,9 @@ struct Stitcher {
                 "step \(walk.steps.count + 1) (\(event.source)) joined by header identity among \(choice.ties) equal walks"
             )
         }
-        append(event, identity, key: eventKey, keyKnown: !byFlowOnly, to: walk, position: choice.position)
+        append(
+            event, identity, key: eventKey, keyKnown: !byFlowOnly, to: walk, position: choice.position,
+            sameEndpoints: choice.sameEndpoints, progress: choice.progress)
         if walk.dropped {
             finish(walk, .complete)
         } else if walk.complete {
@@ -533,7 +542,7 @@ struct Stitcher {
     /// event's header identity (nil when it has no header).
     /// `fixed`: the event's `fixedPosition`.
     mutating func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
-        -> (Int, HookPosition)?
+        -> Join?
     {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
             let pos = fixed ?? position(of: event, in: walk, fixedChecked: true)
@@ -545,6 +554,8 @@ struct Stitcher {
             return nil
         }
         var cost = 0
+        // The walk's progress after this stage, handed to `append` (nil: it stays, or none is known).
+        var nextProgress: FramePaths.Progress?
         let ipLog = event.kind == .log && event.family != .bridge
         if pos.stage == lastPos.stage {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
@@ -574,25 +585,32 @@ struct Stitcher {
                 if case .number(let n) = event.rule, case .number(let m) = walk.lastTraced.rule, n <= m { return nil }
             }
         } else if let progress = walk.progress {
-            if progress.advanced(to: pos.stage) == nil {
-                guard progress.floodCopy(at: pos.stage) != nil, let port = Stitcher.egressPort(event),
+            if let next = progress.advanced(to: pos.stage) {
+                nextProgress = next
+            } else {
+                guard let copy = progress.floodCopy(at: pos.stage), let port = Stitcher.egressPort(event),
                     !walk.egressPorts.contains(port)
                 else { return nil }
+                nextProgress = copy
             }
         } else {
             guard Netfilter.isLater(pos.hook, than: lastPos.hook) else { return nil }
         }
         let sameHookID = event.traceID != nil && event.traceID == walk.last.traceID && pos.hook == lastPos.hook
         if !sameHookID { cost += 1 }
-        guard let seen = identity else { return sameHookID ? (cost, pos) : (cost + 4, pos) }
-        guard let known = walk.lastIdentity else { return (cost + 2, pos) }
+        guard let seen = identity else {
+            return Join(cost: sameHookID ? cost : cost + 4, position: pos, progress: nextProgress)
+        }
+        guard let known = walk.lastIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
         if !Stitcher.sameInvariants(known, seen) { return nil }
         if !seen.isWeak && !known.isWeak {
             // Both full: nothing to overlay (the usual case; the copies cost).
-            if !known.sameSource(as: seen) {
+            let sameSource = known.sameSource(as: seen)
+            if !sameSource {
                 guard lastPos.crossesSrcNat(to: pos) else { return nil }
             }
-            if !known.sameDestination(as: seen) {
+            let sameDestination = known.sameDestination(as: seen)
+            if !sameDestination {
                 guard lastPos.crossesDstNat(to: pos) else { return nil }
             }
             if !known.sameTTL(as: seen) {
@@ -600,7 +618,9 @@ struct Stitcher {
                     FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
                 else { return nil }
             }
-            return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+            guard portsCheck(walk, lastPos, event, pos) else { return nil }
+            return Join(
+                cost: cost, position: pos, sameEndpoints: sameSource && sameDestination, progress: nextProgress)
         }
         // Only the fields both records show are compared.
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
@@ -614,7 +634,19 @@ struct Stitcher {
         if !w.sameTTL(as: h), let a = w.ttl, let b = h.ttl {
             guard a == b &+ 1, FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage) else { return nil }
         }
-        return portsCheck(walk, lastPos, event, pos) ? (cost, pos) : nil
+        return portsCheck(walk, lastPos, event, pos) ? Join(cost: cost, position: pos, progress: nextProgress) : nil
+    }
+
+    /// What `joinCost` found for a walk the event may join.
+    struct Join {
+        /// Lower is better.
+        var cost: Int
+        var position: HookPosition
+        /// Both identities full, with the same addresses and NAT ports: `append` records no change
+        /// without comparing them again (callgrind, `replay --format json` of /tmp/t10.log).
+        var sameEndpoints = false
+        /// The walk's progress after the event's stage, when it moves on (`append` sets it as found).
+        var progress: FramePaths.Progress?
     }
 
     /// Whether the event's ports and devices may follow the walk's last step's.
@@ -757,7 +789,8 @@ struct Stitcher {
 
     private mutating func append(
         _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: InvariantKey?, keyKnown: Bool,
-        to walk: OpenWalk, position: HookPosition?
+        to walk: OpenWalk, position: HookPosition?, sameEndpoints: Bool = false,
+        progress found: FramePaths.Progress? = nil
     ) {
         let index = walk.steps.count
         // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
@@ -789,38 +822,21 @@ struct Stitcher {
         }
         if let position {
             let stage = position.stage
-            if let progress = walk.progress {
-                if let next = progress.advanced(to: stage) ?? progress.floodCopy(at: stage) { walk.progress = next }
+            if let found {
+                walk.progress = found
+            } else if let progress = walk.progress {
+                // At the same stage the progress stays as it is (`advanced` would return it).
+                if progress.stage != stage,
+                    let next = progress.advanced(to: stage) ?? progress.floodCopy(at: stage)
+                {
+                    walk.progress = next
+                }
             } else if walk.steps.isEmpty {
                 walk.progress = FramePaths.Progress(at: stage)
             }
         }
         if event.family == .bridge, let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) {
             walk.egressPorts.append(port)
-        }
-        let ownWeak = identity?.isWeak ?? true
-        var identity = identity
-        // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
-        // what the walk knew of the packet.
-        var overlaid = false
-        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
-            identity = w.overlaid(with: h)
-            overlaid = true
-        }
-        if let h = identity, let known = walk.lastIdentity, let from = walk.lastPosition, let to = position,
-            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
-        {
-            let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
-            if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
-                walk.changes.append(
-                    HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
-            }
-            if !w.sameDestination(as: h), let b = w.destinationEndpoint,
-                let a = h.destinationEndpoint
-            {
-                walk.changes.append(
-                    HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
-            }
         }
         if unitKey != 0 {
             walk.currentKey = unitKey
@@ -846,32 +862,18 @@ struct Stitcher {
         }
         // Room for 8 once a second step comes, when the first did not make it (see `start`).
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
-        if let position { walk.lastPosition = position }
-        if let identity {
-            // The flow key is the last identity's while both show addresses and the same flow.
-            let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: identity) == true
-            walk.lastIdentity = identity
-            // The last full header (a reply's de-NAT is read from it), or the first of any kind.
-            if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
-            let isWeak = identity.isWeak
-            if isWeak != walk.weak {
-                weakOpen += isWeak ? 1 : -1
-                walk.weak = isWeak
-            }
-            // A walk a LOG line starts is closed at once: it needs no index.
-            if flowIndexing, !sameFlow, !(ipLog && index == 0), let flow = FrameFlow(identity, of: event) {
-                indexFlow(walk, flow: flow)
-            }
-            // The event's own key when `addEvent` made it and the identity is the event's.
-            let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(identity)
-            if key != walk.invariantKey {
-                if let old = walk.invariantKey { unindex(walk, key: old) }
-                if let key {
-                    walk.nextWithKey = byKey[key]
-                    byKey[key] = walk
-                }
-                walk.invariantKey = key
-            }
+        // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
+        // what the walk knew of the packet.
+        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
+            take(
+                w.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog, key: eventKey,
+                keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
+        } else if let identity {
+            take(
+                identity, overlaid: false, ownWeak: identity.isWeak, of: event, ipLog: ipLog, key: eventKey,
+                keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
+        } else if let position {
+            walk.lastPosition = position
         }
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
@@ -896,6 +898,61 @@ struct Stitcher {
         // Last, so the event moves into the step instead of being copied (a copy retains every name in it).
         let verdict = event.verdict
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: verdict))
+    }
+
+    /// `append`'s part that takes the step's identity (`h`: the event's, or the walk's with the event's
+    /// fields put over it when `overlaid`): the header changes it shows, and the walk's identity and
+    /// indexes. Apart, so `append` does not copy the identity through its own long body (callgrind,
+    /// `replay --format json` of /tmp/t10.log).
+    @inline(never)
+    private mutating func take(
+        _ h: HeaderIdentity, overlaid: Bool, ownWeak: Bool, of event: borrowing TraceEvent, ipLog: Bool,
+        key eventKey: InvariantKey?, keyKnown: Bool, to walk: OpenWalk, index: Int, position: HookPosition?,
+        sameEndpoints: Bool
+    ) {
+        // `joinCost` already found the addresses unchanged when both identities are full (`overlaid` is
+        // false then, unless a LOG line overlaid the walk's).
+        if !(sameEndpoints && !overlaid), let known = walk.lastIdentity, let from = walk.lastPosition,
+            let to = position,
+            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
+        {
+            let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
+            if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
+                walk.changes.append(
+                    HeaderChange(field: "src", before: b, after: a, stepIndex: index, from: from, to: to))
+            }
+            if !w.sameDestination(as: h), let b = w.destinationEndpoint,
+                let a = h.destinationEndpoint
+            {
+                walk.changes.append(
+                    HeaderChange(field: "dst", before: b, after: a, stepIndex: index, from: from, to: to))
+            }
+        }
+        if let position { walk.lastPosition = position }
+        // The flow key is the last identity's while both show addresses and the same flow.
+        let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: h) == true
+        walk.lastIdentity = h
+        // The last full header (a reply's de-NAT is read from it), or the first of any kind.
+        if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
+        let isWeak = h.isWeak
+        if isWeak != walk.weak {
+            weakOpen += isWeak ? 1 : -1
+            walk.weak = isWeak
+        }
+        // A walk a LOG line starts is closed at once: it needs no index.
+        if flowIndexing, !sameFlow, !(ipLog && index == 0), let flow = FrameFlow(h, of: event) {
+            indexFlow(walk, flow: flow)
+        }
+        // The event's own key when `addEvent` made it and the identity is the event's.
+        let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(h)
+        if key != walk.invariantKey {
+            if let old = walk.invariantKey { unindex(walk, key: old) }
+            if let key {
+                walk.nextWithKey = byKey[key]
+                byKey[key] = walk
+            }
+            walk.invariantKey = key
+        }
     }
 
     /// Tells `visibility` what printed where, once per distinct question: every event asks, and a
@@ -958,9 +1015,7 @@ struct Stitcher {
     /// Cuts off the walks that started more than the lifetime ago (in events, or in trace time at
     /// `now`). Only the oldest is looked at in time: the event bound holds whatever the clock does.
     private mutating func cutOffLongLived(now: Double?) {
-        if front.packet != 0, eventIndex - front.firstEventIndex <= limits.lifetimeEvents {
-            guard let now, now - front.firstTime > limits.lifetimeSeconds else { return }
-        }
+        guard longLivedDue(now: now) else { return }
         front.packet = 0
         while let walk = oldestOpen() {
             let events = eventIndex - walk.firstEventIndex
@@ -981,6 +1036,14 @@ struct Stitcher {
             if !walk.complete { walk.notes.append(note) }
             finish(walk, walk.complete ? .complete : .cutOff)
         }
+    }
+
+    /// Whether `cutOffLongLived` has anything to do: asked for every event without calling it.
+    @inline(__always) private func longLivedDue(now: Double?) -> Bool {
+        if front.packet != 0, eventIndex - front.firstEventIndex <= limits.lifetimeEvents {
+            guard let now, now - front.firstTime > limits.lifetimeSeconds else { return false }
+        }
+        return true
     }
 
     /// The trace's clock went back by more than the window (a reboot, or rotated logs joined in the
