@@ -444,16 +444,16 @@ struct WalkAnalyzer {
                 let spec = natSpec(step)
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
-                    type: type, field: change.field, before: change.before.description,
-                    after: change.after.description, at: place(step), evidence: .observed,
+                    type: type, field: change.field, before: change.before,
+                    after: change.after, at: place(step), evidence: .observed,
                     rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             } else {
                 rewrite = NatRewrite(
                     type: change.field == "dst" ? .dnat : .snat, field: change.field,
-                    before: change.before.description, after: change.after.description,
+                    before: change.before, after: change.after,
                     at: "conntrack:\(change.from.hook.rawValue)", evidence: .observed)
             }
-            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
+            if result.isEmpty { result = [consume rewrite] } else { result.append(consume rewrite) }
         }
         // The flow as it entered, for nat steps whose record has no header of its own (found when needed).
         var firstWithHeader: Int?
@@ -489,23 +489,23 @@ struct WalkAnalyzer {
                     ? header.pointee.event.headerValue.destinationEndpoint
                     : header.pointee.event.headerValue.sourceEndpoint
             else { continue }
-            var after: String?
+            var after: Endpoint?
             if let spec {
                 var local: IPAddress?
                 if let out = step.pointee.event.outIface, type == .masquerade {
                     local = lookup?.masqueradeAddress(outIface: out, family: family)
                 }
                 if let r = spec.after(original: before.address, port: before.port, interfaceAddress: local) {
-                    after = Endpoint(address: r.address, port: r.port).description
+                    after = Endpoint(address: r.address, port: r.port)
                 }
             }
             let rewrite = NatRewrite(
-                type: type, field: field, before: before.description, after: after,
+                type: type, field: field, before: before, after: after,
                 at: place(step), evidence: spec == nil ? .chain : .rule,
                 rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             // A walk has one rewrite, mostly: an array literal makes it in place, where `append` grows an
             // empty array and copies the rewrite in (scripts/bench-replay.sh).
-            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
+            if result.isEmpty { result = [consume rewrite] } else { result.append(consume rewrite) }
         }
         return result
     }
