@@ -19,9 +19,10 @@ struct ConnectionTable {
         init(count: Int) {
             self.count = count
             keys = .allocate(capacity: 5 * count)
-            keys.initialize(repeating: 0, count: 5 * count)
+            // Only each slot's marker word: the others are written before they are read, and clearing
+            // them all (a memset callgrind counts by the byte) cost 0.8 M instructions on /tmp/t10.log.
+            for slot in 0..<count { (keys + 5 &* slot + 4).initialize(to: 0) }
             packets = .allocate(capacity: count)
-            packets.initialize(repeating: 0, count: count)
         }
 
         deinit {
@@ -106,8 +107,7 @@ struct ConnectionTable {
             packets[hole] = packets[j]
             hole = j
         }
-        (keys + 5 * hole).update(repeating: 0, count: 5)
-        packets[hole] = 0
+        keys[5 * hole + 4] = 0
         count -= 1
     }
 

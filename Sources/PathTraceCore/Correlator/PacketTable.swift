@@ -8,7 +8,8 @@ struct PacketTable<Value> {
     private final class Slots {
         /// 0 marks an empty slot (packet numbers start at 1).
         let keys: UnsafeMutablePointer<Int>
-        let values: UnsafeMutablePointer<Value?>
+        /// Initialized where the key is not 0.
+        let values: UnsafeMutablePointer<Value>
         let count: Int
 
         init(count: Int) {
@@ -16,11 +17,10 @@ struct PacketTable<Value> {
             keys = .allocate(capacity: count)
             keys.initialize(repeating: 0, count: count)
             values = .allocate(capacity: count)
-            values.initialize(repeating: nil, count: count)
         }
 
         deinit {
-            values.deinitialize(count: count)
+            for i in 0..<count where keys[i] != 0 { (values + i).deinitialize(count: 1) }
             values.deallocate()
             keys.deallocate()
         }
@@ -28,7 +28,7 @@ struct PacketTable<Value> {
 
     private var slots: Slots
     private var keys: UnsafeMutablePointer<Int>
-    private var values: UnsafeMutablePointer<Value?>
+    private var values: UnsafeMutablePointer<Value>
     private var mask: Int
     private(set) var count = 0
 
@@ -66,8 +66,11 @@ struct PacketTable<Value> {
             precondition(packet != 0)
             let (i, found) = find(packet)
             if let value = newValue {
-                values[i] = value
-                if found { return }
+                if found {
+                    values[i] = value
+                    return
+                }
+                (values + i).initialize(to: value)
                 keys[i] = packet
                 count += 1
                 if 2 * count > mask + 1 { grow() }
@@ -79,6 +82,7 @@ struct PacketTable<Value> {
 
     /// Empties slot `slot` and moves back the entries after it that probed past it.
     private mutating func remove(at slot: Int) {
+        (values + slot).deinitialize(count: 1)
         var hole = slot
         var j = slot
         while true {
@@ -90,11 +94,10 @@ struct PacketTable<Value> {
             let stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j)
             if stays { continue }
             keys[hole] = k
-            values[hole] = values[j].take()
+            (values + hole).moveInitialize(from: values + j, count: 1)
             hole = j
         }
         keys[hole] = 0
-        values[hole] = nil
         count -= 1
     }
 
@@ -107,7 +110,9 @@ struct PacketTable<Value> {
         for s in 0..<old.count where old.keys[s] != 0 {
             let (i, _) = find(old.keys[s])
             keys[i] = old.keys[s]
-            values[i] = old.values[s].take()
+            (values + i).moveInitialize(from: old.values + s, count: 1)
+            // Moved out: the old slots' deinit must not destroy it again.
+            old.keys[s] = 0
         }
     }
 }

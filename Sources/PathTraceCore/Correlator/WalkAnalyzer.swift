@@ -432,14 +432,15 @@ struct WalkAnalyzer {
     private func natRewrites(_ steps: UnsafeBufferPointer<WalkStep>, family: Family, open: OpenWalk) -> [NatRewrite] {
         // (No scan for a NAT step first: the loop over them below is that scan.)
         var result: [NatRewrite] = []
-        var explained = Set<Int>()
+        // The nat steps an observed change explains (a walk has a change or two, if any).
+        var explained: [Int] = []
         for change in open.changes {
             let natIndex = steps.indices.last { i in
                 i < change.stepIndex && isNatStep(steps.address(i)) && steps.address(i).pointee.hook == change.from.hook
             }
             var rewrite: NatRewrite
             if let natIndex {
-                explained.insert(natIndex)
+                explained.append(natIndex)
                 let step = steps.address(natIndex)
                 let spec = natSpec(step)
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
@@ -453,14 +454,14 @@ struct WalkAnalyzer {
                     before: change.before, after: change.after,
                     at: "conntrack:\(change.from.hook.rawValue)", evidence: .observed)
             }
-            if result.isEmpty { result = [consume rewrite] } else { result.append(consume rewrite) }
+            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
         }
         // The flow as it entered, for nat steps whose record has no header of its own (found when needed).
         var firstWithHeader: Int?
         var searched = false
         // (Only rules can be nat steps: asked first, it spares the call for every policy and return step.)
-        for i in steps.indices where steps[i].event.kind == .rule && isNatStep(steps.address(i)) {
-            if explained.contains(i) || !endsInvocation(steps, i) { continue }
+        for i in steps.indices where steps.address(i).pointee.event.kind == .rule && isNatStep(steps.address(i)) {
+            if (!explained.isEmpty && explained.contains(i)) || !endsInvocation(steps, i) { continue }
             let step = steps.address(i)
             guard let hook = step.pointee.hook else { continue }
             let headerIndex: Int
@@ -505,7 +506,7 @@ struct WalkAnalyzer {
                 rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             // A walk has one rewrite, mostly: an array literal makes it in place, where `append` grows an
             // empty array and copies the rewrite in (scripts/bench-replay.sh).
-            if result.isEmpty { result = [consume rewrite] } else { result.append(consume rewrite) }
+            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
         }
         return result
     }
