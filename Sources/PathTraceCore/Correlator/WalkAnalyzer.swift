@@ -22,6 +22,15 @@ struct WalkAnalyzer {
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk? {
         var made: PacketWalk? = PacketWalk(packet: 0, family: .ipv4)
         made?.fill(by: self, open, reason)
+        // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
+        // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
+        // have 5 to 8 steps and are not copied.
+        if (made?.steps.capacity ?? 0) - (made?.steps.count ?? 0) >= 4, let steps = made?.steps {
+            var exact: [WalkStep] = []
+            exact.reserveCapacity(steps.count)
+            exact.append(contentsOf: steps)
+            made?.steps = exact
+        }
         return made.take()
     }
 
@@ -141,7 +150,7 @@ struct WalkAnalyzer {
     }
 
     /// Stores a guess as the step's verdict: a name of the table by its slot, as the setter would.
-    private static func setVerdict(
+    @inline(__always) private static func setVerdict(
         _ step: UnsafeMutablePointer<WalkStep>, _ guess: Guess, _ steps: UnsafeMutableBufferPointer<WalkStep>
     ) {
         if let verdict = guess.verdict {
@@ -179,7 +188,7 @@ struct WalkAnalyzer {
     }
 
     /// The inferred verdict of step i (not a LOG line), whose source printed none.
-    private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) -> Guess {
+    @inline(__always) private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) -> Guess {
         let step = UnsafePointer(steps.address(i))
         if resolves, let target = resolution(step)?.target {
             switch TargetMeaning(target) {
@@ -244,7 +253,7 @@ struct WalkAnalyzer {
         var onlyLogs = true
 
         /// Adds the next step, read in place: a copied step retains every name of its event.
-        mutating func add(_ step: UnsafePointer<WalkStep>) {
+        @inline(__always) mutating func add(_ step: UnsafePointer<WalkStep>) {
             let bridge = step.pointee.event.family == .bridge
             if step.pointee.event.kind != .log || bridge { onlyLogs = false }
             if let hook = step.pointee.hook {
