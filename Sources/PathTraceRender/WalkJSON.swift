@@ -557,15 +557,35 @@ public enum WalkJSON {
         }
     }
 
+    /// A NAT endpoint, quoted, with the bytes of `Endpoint.description` (`addr`, `addr:port`,
+    /// `[v6]:port`), written from its address and port (fixed size: within the room of the last `ensure`).
+    @inline(__always) static func writeEndpoint(_ e: Endpoint, to o: inout JSONOut) {
+        o.byte(UInt8(ascii: "\""))
+        if let port = e.port {
+            if e.address.isV6 {
+                o.byte(UInt8(ascii: "["))
+                o.addressBody(e.address)
+                o.byte(UInt8(ascii: "]"))
+            } else {
+                o.addressBody(e.address)
+            }
+            o.byte(UInt8(ascii: ":"))
+            o.unsigned(UInt64(port))
+        } else {
+            o.addressBody(e.address)
+        }
+        o.byte(UInt8(ascii: "\""))
+    }
+
     static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut, memo: inout NatMemo) {
         o.raw("{\"type\":")
         o.quoted(JSONNames.name(nat.pointee.type))
         o.raw(",\"field\":")
         memo.field.write(nat.pointee.field, to: &o)
         o.raw(",\"before\":")
-        o.text(nat.pointee.before)
+        writeEndpoint(nat.pointee.beforeEndpoint, to: &o)
         o.raw(",\"after\":")
-        o.text(nat.pointee.after)
+        if let after = nat.pointee.afterEndpoint { writeEndpoint(after, to: &o) } else { o.null() }
         o.raw(",\"at\":")
         memo.at.write(nat.pointee.at, to: &o)
         o.raw(",\"evidence\":")

@@ -110,22 +110,15 @@ public struct Correlator {
 
     private mutating func analyze(_ item: Stitcher.Closed) {
         let lastHeaderIndex = item.walk.lastHeaderIndex
-        // Taken out of an optional, so it moves into the linker: a plain local passed on was copied
-        // and then destroyed, every array of it retained and released (callgrind, /tmp/icount.sh on
-        // the 10 MB head of scripts/bench-replay.sh's file).
-        var made = analyzer.analyze(item.walk, reason: item.reason)
-        // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
-        // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
-        // have 5 to 8 steps and are not copied.
-        if (made?.steps.capacity ?? 0) - (made?.steps.count ?? 0) >= 4, let steps = made?.steps {
-            var exact: [WalkStep] = []
-            exact.reserveCapacity(steps.count)
-            exact.append(contentsOf: steps)
-            made?.steps = exact
-        }
-        stats.walks += 1
-        if made?.path == .incomplete { stats.incomplete += 1 }
+        let made = analyzer.analyze(item.walk, reason: item.reason)
         item.walk.release()
-        linker.add(made.take().unsafelyUnwrapped, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
+        // The walk is bound out of the consumed optional, so it moves into the linker: a plain local
+        // passed on was copied and then destroyed, every array of it retained and released, and an
+        // optional taken out of (`take()`) was destroyed empty by a generic call (callgrind,
+        // /tmp/icount.sh on /tmp/t10.log).
+        guard case .some(let walk) = consume made else { return }
+        stats.walks += 1
+        if walk.path == .incomplete { stats.incomplete += 1 }
+        linker.add(walk, lastHeaderIndex: lastHeaderIndex, eventIndex: eventIndex)
     }
 }

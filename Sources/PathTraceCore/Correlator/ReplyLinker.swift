@@ -90,17 +90,17 @@ struct ReplyLinker {
 
         var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
 
+        /// The key as `ConnectionTable` stores it: the last word's top bit marks a slot in use.
+        @inline(__always) var words: ConnectionTable.Key {
+            (
+                srcHigh, srcLow, dstHigh, dstLow,
+                UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags) | 1 << 63
+            )
+        }
+
         private static func address(_ high: UInt64, _ low: UInt64, v6: Bool) -> IPAddress {
             v6 ? IPAddress(v6: high, low) : IPAddress(v4: UInt32(truncatingIfNeeded: low))
         }
-    }
-
-    /// A packet number as the openers' table hashes it: one multiply-mix instead of SipHash (see `FastHash`).
-    struct PacketKey: Hashable {
-        let packet: Int
-        init(_ packet: Int) { self.packet = packet }
-        func hash(into hasher: inout Hasher) { hasher.combine(packet) }
-        func _rawHashValue(seed: Int) -> Int { FastHash.mix(UInt64(bitPattern: Int64(packet)), 0, seed: seed) }
     }
 
     /// What a released opener still lends later packets and replies: the type of its first
@@ -110,7 +110,7 @@ struct ReplyLinker {
         var dst: NatType?
         /// For a DNAT or REDIRECT: the destination before it, which conntrack puts back as the source
         /// of every reply (at POSTROUTING, often after the reply's last traced step).
-        var dstBefore: String?
+        var dstBefore: Endpoint?
 
         init(_ nat: [NatRewrite]) {
             // By index: `for rewrite in nat` copies each rewrite, retaining its five strings.
@@ -118,7 +118,7 @@ struct ReplyLinker {
                 if nat[i].field == "src" && src == nil { src = nat[i].type }
                 if nat[i].field == "dst" && dst == nil {
                     dst = nat[i].type
-                    if nat[i].type == .dnat || nat[i].type == .redirect { dstBefore = nat[i].before }
+                    if nat[i].type == .dnat || nat[i].type == .redirect { dstBefore = nat[i].beforeEndpoint }
                 }
             }
         }
@@ -140,11 +140,11 @@ struct ReplyLinker {
     /// missing or held); it then skips the lookup of the head on every event.
     private var idleUntil: Int?
     /// First walks of NATed connections by their tuple before NAT, and after NAT when fully known.
-    private var before: [FlowKey: Int] = [:]
-    private var after: [FlowKey: Int] = [:]
+    private var before = ConnectionTable()
+    private var after = ConnectionTable()
     /// Each remembered opener, so its translations can be named after it has been released (while
     /// it is held, its own NAT list in `closed` is used and updated).
-    private var openers: [PacketKey: OpenerTypes] = [:]
+    private var openers = PacketTable<OpenerTypes>()
     /// Registered keys, oldest first from `orderHead` once full: (key, translated, packet).
     private var order: [(FlowKey, Bool, Int)] = []
     private var orderHead = 0
@@ -216,7 +216,7 @@ struct ReplyLinker {
     /// is not known.
     static func isPending(_ walk: borrowing PacketWalk) -> Bool {
         // By index: the closure of `contains(where:)` is given a copy of each rewrite.
-        walk.nat.indices.contains { walk.nat[$0].after == nil && walk.nat[$0].direction == "original" }
+        walk.nat.indices.contains { walk.nat[$0].afterEndpoint == nil && walk.nat[$0].direction == "original" }
     }
 
     private mutating func register(_ walk: PacketWalk, first: FlowKey?) {
@@ -225,11 +225,14 @@ struct ReplyLinker {
             walk.nat[$0].direction == "original" && !ReplyLinker.isConntrack(walk.nat[$0].at)
         }
         guard opened, let key = first else { return }
-        openers[PacketKey(walk.packet)] = OpenerTypes(walk.nat)
+        openers[walk.packet] = OpenerTypes(walk.nat)
         remember(key, walk.packet, translated: false)
         // Without a known result the tuple after NAT is the one before: nothing more to remember (most
-        // openers, until their reply comes; `translated` parses each result back from its text).
-        guard walk.nat.indices.contains(where: { walk.nat[$0].after != nil && walk.nat[$0].direction == "original" })
+        // openers, until their reply comes).
+        guard
+            walk.nat.indices.contains(where: {
+                walk.nat[$0].afterEndpoint != nil && walk.nat[$0].direction == "original"
+            })
         else { return }
         let all = ReplyLinker.translated(key, walk.nat)
         let dst = ReplyLinker.translated(key, walk.nat, only: "dst")
@@ -238,7 +241,7 @@ struct ReplyLinker {
     }
 
     private mutating func remember(_ key: FlowKey, _ packet: Int, translated: Bool) {
-        if translated { after[key] = packet } else { before[key] = packet }
+        if translated { after[key.words] = packet } else { before[key.words] = packet }
         if order.count < maxConnections {
             order.append((key, translated, packet))
             return
@@ -250,8 +253,8 @@ struct ReplyLinker {
             orderHead = (orderHead + 1) % order.count
         }
         let (old, wasTranslated, oldPacket) = oldest
-        if wasTranslated { after[old] = nil } else { before[old] = nil }
-        openers[PacketKey(oldPacket)] = nil
+        if wasTranslated { after[old.words] = nil } else { before[old.words] = nil }
+        openers[oldPacket] = nil
     }
 
     /// Ties a walk to the first walk of its conntrack entry when nft printed the entry's id (a reply
@@ -270,7 +273,7 @@ struct ReplyLinker {
         if reply { walk.replyTo = opener }
         adoptTypes(&walk, from: opener, reply: reply)
         if reply, let first {
-            ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketKey(opener)], from: first)
+            ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
         }
         return true
     }
@@ -320,7 +323,7 @@ struct ReplyLinker {
     /// Returns whether the walk belongs to a known connection (and so opens none).
     private mutating func link(_ walk: inout PacketWalk, first: FlowKey?, last: FlowKey?) -> Bool {
         guard let first else { return false }
-        if !before.isEmpty, let opener = before[first], opener != walk.packet {
+        if !before.isEmpty, let opener = before[first.words], opener != walk.packet {
             walk.connection = opener
             adoptTypes(&walk, from: opener, reply: false)
             return true
@@ -331,15 +334,15 @@ struct ReplyLinker {
         // (An empty table is not hashed into: a log without NAT keeps them empty.)
         let lastReversed = last?.reversed
         var opener: Int?
-        if !before.isEmpty, let lastReversed { opener = before[lastReversed] }
+        if !before.isEmpty, let lastReversed { opener = before[lastReversed.words] }
         if opener == nil, !after.isEmpty {
-            opener = after[first.reversed] ?? lastReversed.flatMap { after[$0] }
+            opener = after[first.reversed.words] ?? lastReversed.flatMap { after[$0.words] }
         }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
         walk.replyTo = opener
         adoptTypes(&walk, from: opener, reply: true)
-        ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketKey(opener)], from: first)
+        ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
         return true
     }
 
@@ -349,7 +352,7 @@ struct ReplyLinker {
         guard let types, let type = types.dst, let original = types.dstBefore,
             !walk.nat.contains(where: { $0.field == "src" })
         else { return }
-        let source = Endpoint(address: first.src, port: first.sport).description
+        let source = Endpoint(address: first.src, port: first.sport)
         guard source != original else { return }
         var rewrite = NatRewrite(
             type: type, field: "src", before: source, after: original, at: "conntrack:POSTROUTING",
@@ -360,7 +363,7 @@ struct ReplyLinker {
 
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.
     private mutating func adoptTypes(_ walk: inout PacketWalk, from opener: Int, reply: Bool) {
-        guard let types = openers[PacketKey(opener)] else { return }
+        guard let types = openers[opener] else { return }
         let slot = opener - nextRelease
         guard closed.contains(slot) else {
             // Released: only the types are left to lend.
@@ -387,8 +390,8 @@ struct ReplyLinker {
                 walk.nat[i].type = held.nat[k].type
                 if reply {
                     walk.nat[i].direction = "reply"
-                    if held.nat[k].evidence < .reply || held.nat[k].after == nil {
-                        held.nat[k].after = walk.nat[i].before
+                    if held.nat[k].evidence < .reply || held.nat[k].afterEndpoint == nil {
+                        held.nat[k].afterEndpoint = walk.nat[i].beforeEndpoint
                         held.nat[k].evidence = .reply
                     }
                 }
@@ -429,7 +432,7 @@ struct ReplyLinker {
     static func translated(_ key: FlowKey, _ nat: [NatRewrite], only field: String? = nil) -> FlowKey? {
         var k = key
         for i in nat.indices where nat[i].direction == "original" && (field == nil || nat[i].field == field) {
-            guard let after = nat[i].after, let endpoint = Endpoint(parsing: after) else { return nil }
+            guard let endpoint = nat[i].afterEndpoint else { return nil }
             if nat[i].field == "src" {
                 k.src = endpoint.address
                 k.sport = endpoint.port ?? k.sport

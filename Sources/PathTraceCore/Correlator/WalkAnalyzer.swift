@@ -22,6 +22,15 @@ struct WalkAnalyzer {
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk? {
         var made: PacketWalk? = PacketWalk(packet: 0, family: .ipv4)
         made?.fill(by: self, open, reason)
+        // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
+        // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
+        // have 5 to 8 steps and are not copied.
+        if (made?.steps.capacity ?? 0) - (made?.steps.count ?? 0) >= 4, let steps = made?.steps {
+            var exact: [WalkStep] = []
+            exact.reserveCapacity(steps.count)
+            exact.append(contentsOf: steps)
+            made?.steps = exact
+        }
         return made.take()
     }
 
@@ -141,7 +150,7 @@ struct WalkAnalyzer {
     }
 
     /// Stores a guess as the step's verdict: a name of the table by its slot, as the setter would.
-    private static func setVerdict(
+    @inline(__always) private static func setVerdict(
         _ step: UnsafeMutablePointer<WalkStep>, _ guess: Guess, _ steps: UnsafeMutableBufferPointer<WalkStep>
     ) {
         if let verdict = guess.verdict {
@@ -179,7 +188,7 @@ struct WalkAnalyzer {
     }
 
     /// The inferred verdict of step i (not a LOG line), whose source printed none.
-    private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) -> Guess {
+    @inline(__always) private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) -> Guess {
         let step = UnsafePointer(steps.address(i))
         if resolves, let target = resolution(step)?.target {
             switch TargetMeaning(target) {
@@ -244,7 +253,7 @@ struct WalkAnalyzer {
         var onlyLogs = true
 
         /// Adds the next step, read in place: a copied step retains every name of its event.
-        mutating func add(_ step: UnsafePointer<WalkStep>) {
+        @inline(__always) mutating func add(_ step: UnsafePointer<WalkStep>) {
             let bridge = step.pointee.event.family == .bridge
             if step.pointee.event.kind != .log || bridge { onlyLogs = false }
             if let hook = step.pointee.hook {
@@ -432,25 +441,26 @@ struct WalkAnalyzer {
     private func natRewrites(_ steps: UnsafeBufferPointer<WalkStep>, family: Family, open: OpenWalk) -> [NatRewrite] {
         // (No scan for a NAT step first: the loop over them below is that scan.)
         var result: [NatRewrite] = []
-        var explained = Set<Int>()
+        // The nat steps an observed change explains (a walk has a change or two, if any).
+        var explained: [Int] = []
         for change in open.changes {
             let natIndex = steps.indices.last { i in
                 i < change.stepIndex && isNatStep(steps.address(i)) && steps.address(i).pointee.hook == change.from.hook
             }
             var rewrite: NatRewrite
             if let natIndex {
-                explained.insert(natIndex)
+                explained.append(natIndex)
                 let step = steps.address(natIndex)
                 let spec = natSpec(step)
                 let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
                 rewrite = NatRewrite(
-                    type: type, field: change.field, before: change.before.description,
-                    after: change.after.description, at: place(step), evidence: .observed,
+                    type: type, field: change.field, before: change.before,
+                    after: change.after, at: place(step), evidence: .observed,
                     rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             } else {
                 rewrite = NatRewrite(
                     type: change.field == "dst" ? .dnat : .snat, field: change.field,
-                    before: change.before.description, after: change.after.description,
+                    before: change.before, after: change.after,
                     at: "conntrack:\(change.from.hook.rawValue)", evidence: .observed)
             }
             if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
@@ -459,8 +469,8 @@ struct WalkAnalyzer {
         var firstWithHeader: Int?
         var searched = false
         // (Only rules can be nat steps: asked first, it spares the call for every policy and return step.)
-        for i in steps.indices where steps[i].event.kind == .rule && isNatStep(steps.address(i)) {
-            if explained.contains(i) || !endsInvocation(steps, i) { continue }
+        for i in steps.indices where steps.address(i).pointee.event.kind == .rule && isNatStep(steps.address(i)) {
+            if (!explained.isEmpty && explained.contains(i)) || !endsInvocation(steps, i) { continue }
             let step = steps.address(i)
             guard let hook = step.pointee.hook else { continue }
             let headerIndex: Int
@@ -489,18 +499,18 @@ struct WalkAnalyzer {
                     ? header.pointee.event.headerValue.destinationEndpoint
                     : header.pointee.event.headerValue.sourceEndpoint
             else { continue }
-            var after: String?
+            var after: Endpoint?
             if let spec {
                 var local: IPAddress?
                 if let out = step.pointee.event.outIface, type == .masquerade {
                     local = lookup?.masqueradeAddress(outIface: out, family: family)
                 }
                 if let r = spec.after(original: before.address, port: before.port, interfaceAddress: local) {
-                    after = Endpoint(address: r.address, port: r.port).description
+                    after = Endpoint(address: r.address, port: r.port)
                 }
             }
             let rewrite = NatRewrite(
-                type: type, field: field, before: before.description, after: after,
+                type: type, field: field, before: before, after: after,
                 at: place(step), evidence: spec == nil ? .chain : .rule,
                 rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             // A walk has one rewrite, mostly: an array literal makes it in place, where `append` grows an

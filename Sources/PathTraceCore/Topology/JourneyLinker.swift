@@ -79,7 +79,7 @@ public struct JourneyLinker {
         var node = Node(leg: Self.leg(walk, netns: netns), vanished: walk.vanished)
         node.entryHeader = node.leg.entry == nil ? nil : walk.steps.lazy.compactMap(\.event.header).first
         if walk.path == .bridged, node.leg.exit == nil { node.viaBridge = node.leg.entry }
-        if walk.nat.contains(where: { $0.direction == "original" && $0.after != nil }) {
+        if walk.nat.contains(where: { $0.direction == "original" && $0.afterEndpoint != nil }) {
             let opener = Opener(netns: netns, packet: walk.packet)
             connectionNat[opener] = walk.nat
             openers.append(opener)

@@ -1,0 +1,42 @@
+import Testing
+
+@testable import PathTraceCore
+
+/// The reply linker's open-addressing tables: what was stored is found again after the table grew and
+/// after other entries were removed (a removal moves later entries back into the gap).
+@Suite struct ConnectionTableTests {
+    static func key(_ n: Int) -> ReplyLinker.FlowKey {
+        ReplyLinker.FlowKey(
+            proto: 6, src: IPAddress(v4: 0x0A00_0000 | UInt32(n)), sport: UInt16(1024 + n % 5000),
+            dst: IPAddress(v4: 0xC0A8_0001), dport: 443)
+    }
+
+    @Test func connectionsAreFoundAfterGrowingAndRemovals() {
+        var table = ConnectionTable()
+        for n in 1...3000 { table[Self.key(n).words] = n }
+        #expect(table.count == 3000)
+        for n in stride(from: 1, through: 3000, by: 3) { table[Self.key(n).words] = nil }
+        #expect(table.count == 2000)
+        for n in 1...3000 {
+            #expect(table[Self.key(n).words] == (n % 3 == 1 ? nil : n))
+        }
+        // The reversed tuple is another connection.
+        #expect(table[Self.key(2).reversed.words] == nil)
+        table[Self.key(2).words] = 7
+        #expect(table[Self.key(2).words] == 7)
+        #expect(table.count == 2000)
+    }
+
+    @Test func openersAreFoundAfterGrowingAndRemovals() {
+        var table = PacketTable<String>()
+        for n in 1...2000 { table[n] = "opener \(n)" }
+        for n in stride(from: 2, through: 2000, by: 2) { table[n] = nil }
+        #expect(table.count == 1000)
+        for n in 1...2000 {
+            #expect(table[n] == (n % 2 == 1 ? "opener \(n)" : nil))
+        }
+        table[3] = "again"
+        #expect(table[3] == "again")
+        #expect(table[4000] == nil)
+    }
+}
