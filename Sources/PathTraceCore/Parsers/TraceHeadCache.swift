@@ -26,6 +26,8 @@ final class TraceHeadCache {
     private let tables: UnsafeMutablePointer<Name>
     private let chains: UnsafeMutablePointer<Name>
     private let hooks: UnsafeMutablePointer<Hook?>
+    /// The names' slots in an event (`NameSlot.boxed`: not in the name table).
+    private let nameSlots: UnsafeMutablePointer<(table: NameSlot, chain: NameSlot)>
 
     init() {
         let count = TraceHeadCache.slots
@@ -40,6 +42,8 @@ final class TraceHeadCache {
         chains.initialize(repeating: .empty, count: count)
         hooks = .allocate(capacity: count)
         hooks.initialize(repeating: nil, count: count)
+        nameSlots = .allocate(capacity: count)
+        nameSlots.initialize(repeating: (.boxed, .boxed), count: count)
     }
 
     deinit {
@@ -51,6 +55,7 @@ final class TraceHeadCache {
         chains.deinitialize(count: count)
         chains.deallocate()
         hooks.deallocate()
+        nameSlots.deallocate()
     }
 
     /// The token's words, or nil when it is empty or too long to cache.
@@ -163,6 +168,15 @@ final class TraceHeadCache {
         return read(p, n, h, &cache)
     }
 
+    /// The event slots of a cached head's names and its hook; nil when the head is not cached or a
+    /// name is not in the name table.
+    @inline(__always) func slots(_ h: TraceHead) -> (table: NameSlot, chain: NameSlot, hook: Hook?)? {
+        if h.slot < 0 { return nil }
+        let s = nameSlots[h.slot]
+        if s.table == .boxed || s.chain == .boxed { return nil }
+        return (s.table, s.chain, hooks[h.slot])
+    }
+
     /// `names` for a head not in the cache: read, then cached.
     @inline(never) private func read(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: TraceHead, _ cache: inout NameCache)
         -> (table: Name, chain: Name, hook: Hook?)
@@ -179,6 +193,7 @@ final class TraceHeadCache {
         tables[first + 1] = tables[first]
         chains[first + 1] = chains[first]
         hooks[first + 1] = hooks[first]
+        nameSlots[first + 1] = nameSlots[first]
         let k = keys + first * 5
         k[0] = w.0
         k[1] = w.1
@@ -191,6 +206,7 @@ final class TraceHeadCache {
         tables[first] = table
         chains[first] = chain
         hooks[first] = hook
+        nameSlots[first] = (NameSlot.of(table) ?? .boxed, NameSlot.of(chain) ?? .boxed)
         return (table, chain, hook)
     }
 }
