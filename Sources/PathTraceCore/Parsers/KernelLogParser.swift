@@ -47,7 +47,9 @@ struct KernelLogParser {
         var time: Double?
         // A dmesg stamp and `TRACE: ` right after it, as most lines read: what `unwrap` would find,
         // without its other wrappers' checks (75 instructions a line; callgrind, /tmp/icount.sh on t10).
-        if n > 0 && p[0] == Byte.lbracket, let (t, end) = KernelLogParser.stamp(p, n, 0) {
+        if n > 0 && p[0] == Byte.lbracket,
+            let (t, end) = KernelLogParser.leadingStamp(p, n) ?? KernelLogParser.stamp(p, n, 0)
+        {
             i = end
             KernelLogParser.skipSpaces(p, n, &i)
             if NfLogScanner.lit(p, n, i, KernelLogParser.tracePrefix, 7) {
@@ -413,6 +415,20 @@ struct KernelLogParser {
         }
         guard j < n && p[j] == Byte.rbracket else { return nil }
         return (Byte.seconds(whole, frac, digits), j + 1)
+    }
+
+    /// `stamp` at the line's start in its usual shape, `[5121056.000003]`: up to seven digits, a dot,
+    /// one to seven digits. Nil for any other shape, which `stamp` then reads. Inlined, without
+    /// `stamp`'s leading spaces and long numbers: the call was 111 instructions a line (callgrind,
+    /// /tmp/icount.sh on t10).
+    @inline(__always) static func leadingStamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Double, Int)? {
+        guard n >= 24 else { return nil }
+        let (count, whole) = Byte.leadingDigits(Byte.load(p + 1, 8))
+        guard count > 0 && count < 8 && p[1 &+ count] == Byte.dot else { return nil }
+        let f = 2 &+ count
+        let (digits, frac) = Byte.leadingDigits(Byte.load(p + f, 8))
+        guard digits > 0 && digits < 8 && p[f &+ digits] == Byte.rbracket else { return nil }
+        return (Byte.seconds(whole, frac, digits), f &+ digits &+ 1)
     }
 
     /// A dmesg stamp ending (give or take spaces) just before `end`, not before `start`.
