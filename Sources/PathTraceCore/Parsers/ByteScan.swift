@@ -103,7 +103,7 @@ enum Byte {
 
     /// Seconds from an integer part and `digits` fractional digits, rounded exactly like parsing the
     /// decimal text would be whenever the value fits in 53 bits.
-    static func seconds(_ whole: UInt64, _ frac: UInt64, _ digits: Int) -> Double {
+    @inline(__always) static func seconds(_ whole: UInt64, _ frac: UInt64, _ digits: Int) -> Double {
         let scale = powerOfTen(digits)
         let (shifted, o1) = whole.multipliedReportingOverflow(by: scale)
         let (total, o2) = shifted.addingReportingOverflow(frac)

@@ -44,7 +44,23 @@ struct KernelLogParser {
         var n = line.count
         while n > 0 && (p[n - 1] == Byte.lf || p[n - 1] == Byte.cr || p[n - 1] == 0) { n -= 1 }
         var i = 0
-        var time = KernelLogParser.unwrap(p, n, &i)
+        var time: Double?
+        // A dmesg stamp and `TRACE: ` right after it, as most lines read: what `unwrap` would find,
+        // without its other wrappers' checks (75 instructions a line; callgrind, /tmp/icount.sh on t10).
+        if n > 0 && p[0] == Byte.lbracket,
+            let (t, end) = KernelLogParser.leadingStamp(p, n) ?? KernelLogParser.stamp(p, n, 0)
+        {
+            i = end
+            KernelLogParser.skipSpaces(p, n, &i)
+            if NfLogScanner.lit(p, n, i, KernelLogParser.tracePrefix, 7) {
+                time = t
+            } else {
+                i = 0
+                time = KernelLogParser.unwrap(p, n, &i)
+            }
+        } else {
+            time = KernelLogParser.unwrap(p, n, &i)
+        }
 
         var head: Head
         if NfLogScanner.lit(p, n, i, KernelLogParser.tracePrefix, 7), let h = heads.head(p, n, at: i + 7) {
@@ -113,6 +129,10 @@ struct KernelLogParser {
         }
         r.physIn = scanner.physIn.map { strings.name(p, $0, limit: n) }
         r.physOut = scanner.physOut.map { strings.name(p, $0, limit: n) }
+        r.inSlot = DumpCache.Result.slot(r.inIface)
+        r.outSlot = DumpCache.Result.slot(r.outIface)
+        r.physInSlot = DumpCache.Result.slot(r.physIn)
+        r.physOutSlot = DumpCache.Result.slot(r.physOut)
         r.hasHeader = scanner.touched
         if scanner.touched {
             if let x = scanner.macSrc { scanner.header.macSrcName = macSrcMemo.name(p, x, limit: n, &strings) }
@@ -158,6 +178,7 @@ struct KernelLogParser {
         var rule: RuleRef?
         var hook: Hook?
         var prefix: ByteRange?
+        var slots: (table: NameSlot, chain: NameSlot)?
         switch head {
         case .trace(let h):
             if d.pointee.ebt {
@@ -166,10 +187,16 @@ struct KernelLogParser {
                 prefix = ByteRange(h.start, h.end)
             } else {
                 origin = .kernelTrace
-                let names = heads.names(p, n, h, &strings)
-                table = names.table
-                chain = names.chain
-                hook = names.hook
+                if event.tableSlot != .boxed && event.chainSlot != .boxed, let cached = heads.slots(h) {
+                    // The cached names' slots: the names themselves were copied and released.
+                    slots = (cached.table, cached.chain)
+                    hook = cached.hook
+                } else {
+                    let names = heads.names(p, n, h, &strings)
+                    table = names.table
+                    chain = names.chain
+                    hook = names.hook
+                }
                 kind = h.kind
                 rule = .number(h.number)
             }
@@ -200,30 +227,50 @@ struct KernelLogParser {
         event.source = position
         event.origin = origin
         event.family = family
-        event.tableName = table
-        event.chainName = chain
+        if let slots {
+            event.tableSlot = slots.table
+            event.chainSlot = slots.chain
+        } else {
+            event.tableName = table
+            event.chainName = chain
+        }
         event.kind = kind
         event.hook = hook
         event.rule = rule
         event.time = time
-        event.inIfaceName = d.pointee.inIface
-        event.outIfaceName = d.pointee.outIface
-        event.physInName = d.pointee.physIn
-        event.physOutName = d.pointee.physOut
+        // A slot is set by itself unless a name is (or was) in the event's box.
+        if event.inIfaceSlot != .boxed && d.pointee.inSlot != .boxed {
+            event.inIfaceSlot = d.pointee.inSlot
+        } else {
+            event.inIfaceName = d.pointee.inIface
+        }
+        if event.outIfaceSlot != .boxed && d.pointee.outSlot != .boxed {
+            event.outIfaceSlot = d.pointee.outSlot
+        } else {
+            event.outIfaceName = d.pointee.outIface
+        }
+        if event.physInSlot != .boxed && d.pointee.physInSlot != .boxed {
+            event.physInSlot = d.pointee.physInSlot
+        } else {
+            event.physInName = d.pointee.physIn
+        }
+        if event.physOutSlot != .boxed && d.pointee.physOutSlot != .boxed {
+            event.physOutSlot = d.pointee.physOutSlot
+        } else {
+            event.physOutName = d.pointee.physOut
+        }
         if d.pointee.hasHeader {
             if headerSlot != slot {
                 // Copied from the cache to the event's field by address: an assignment went through
-                // three temporaries (memcpy) first. Without a box on either side the header is plain
-                // bytes, so a raw copy does what the copy would: `update` called the runtime's generic
-                // array copy, 155 instructions a line (callgrind, /tmp/icount.sh on t10).
+                // three temporaries (memcpy) first. The box (an `OPT (...)` tail's) is assigned by
+                // itself; then both sides hold the same one and the rest is plain bytes, so a raw copy
+                // does what the copy would: `update` called the runtime's generic array copy, 155
+                // instructions a line, and the outlined copy of a header with a box 100 (callgrind,
+                // /tmp/icount.sh on t10).
                 withUnsafeMutablePointer(to: &event.headerValue) { to in
                     withUnsafeMutablePointer(to: &d.pointee.header) { from in
-                        if to.pointee.rare.isEmpty && from.pointee.rare.isEmpty {
-                            UnsafeMutableRawPointer(to).copyMemory(
-                                from: from, byteCount: MemoryLayout<PacketHeader>.size)
-                        } else {
-                            to.pointee = from.pointee
-                        }
+                        if to.pointee.rare.box !== from.pointee.rare.box { to.pointee.rare = from.pointee.rare }
+                        UnsafeMutableRawPointer(to).copyMemory(from: from, byteCount: MemoryLayout<PacketHeader>.size)
                     }
                 }
                 event.hasHeader = true
@@ -368,6 +415,20 @@ struct KernelLogParser {
         }
         guard j < n && p[j] == Byte.rbracket else { return nil }
         return (Byte.seconds(whole, frac, digits), j + 1)
+    }
+
+    /// `stamp` at the line's start in its usual shape, `[5121056.000003]`: up to seven digits, a dot,
+    /// one to seven digits. Nil for any other shape, which `stamp` then reads. Inlined, without
+    /// `stamp`'s leading spaces and long numbers: the call was 111 instructions a line (callgrind,
+    /// /tmp/icount.sh on t10).
+    @inline(__always) static func leadingStamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Double, Int)? {
+        guard n >= 24 else { return nil }
+        let (count, whole) = Byte.leadingDigits(Byte.load(p + 1, 8))
+        guard count > 0 && count < 8 && p[1 &+ count] == Byte.dot else { return nil }
+        let f = 2 &+ count
+        let (digits, frac) = Byte.leadingDigits(Byte.load(p + f, 8))
+        guard digits > 0 && digits < 8 && p[f &+ digits] == Byte.rbracket else { return nil }
+        return (Byte.seconds(whole, frac, digits), f &+ digits &+ 1)
     }
 
     /// A dmesg stamp ending (give or take spaces) just before `end`, not before `start`.

@@ -148,6 +148,7 @@ extension NfLogScanner {
     /// A dotted quad ending at a space or the end of the line; nil for anything else (`address`
     /// then decides).
     @inline(__always) static func quad(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> UInt32? {
+        if i &+ 16 <= n { return quadWords(p, &i) }
         var j = i
         var v: UInt32 = 0
         var part = 0
@@ -168,6 +169,38 @@ extension NfLogScanner {
             part &+= 1
         }
         if j < n && p[j] != Byte.space { return nil }
+        i = j
+        return v
+    }
+
+    /// `quad` with 16 bytes readable at `i`: each octet's digits are found and added up in one
+    /// four-byte word. The byte loop was 190 instructions an address (callgrind, /tmp/icount.sh on
+    /// t10). The same values fail: a fourth digit is where a dot or the space should be.
+    @inline(__always) static func quadWords(_ p: UnsafePointer<UInt8>, _ i: inout Int) -> UInt32? {
+        var j = i
+        var v: UInt32 = 0
+        var part = 0
+        while true {
+            let a = UInt32(littleEndian: UnsafeRawPointer(p + j).loadUnaligned(as: UInt32.self)) ^ 0x3030_3030
+            // A byte is a digit when its high nibble is 3 and its low one below 10 (see `leadingDigits`).
+            let other = (a & 0xF0F0_F0F0) | ((a &+ 0x0606_0606) & 0x1010_1010)
+            let count = other.trailingZeroBitCount >> 3
+            let octet: UInt32
+            switch count {
+            case 1: octet = a & 0xFF
+            case 2: octet = (a & 0xFF) &* 10 &+ (a >> 8 & 0xFF)
+            case 3: octet = (a & 0xFF) &* 100 &+ (a >> 8 & 0xFF) &* 10 &+ (a >> 16 & 0xFF)
+            default: return nil
+            }
+            if octet > 255 { return nil }
+            j &+= count
+            v = v << 8 | octet
+            if part == 3 { break }
+            guard p[j] == Byte.dot else { return nil }
+            j &+= 1
+            part &+= 1
+        }
+        if p[j] != Byte.space { return nil }
         i = j
         return v
     }

@@ -401,26 +401,47 @@ struct NfLogScanner {
         return IPAddress(v6: hi, lo)
     }
 
-    /// Whether `s..<s+17` is `aa:bb:cc:dd:ee:ff`.
-    @inline(__always) func isMAC(_ s: Int) -> Bool {
-        var k = 2
-        while k < 17 {
-            if p[s + k] != Byte.colon { return false }
-            k &+= 3
+    /// Whether the 41 bytes at `q` hold no space (an exact zero-byte test on each word).
+    @inline(__always) static func spaceFree41(_ q: UnsafePointer<UInt8>) -> Bool {
+        let raw = UnsafeRawPointer(q)
+        var found: UInt64 = 0
+        var k = 0
+        while k < 40 {
+            let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)) ^ 0x2020_2020_2020_2020
+            found |= ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x | 0x7F7F_7F7F_7F7F_7F7F)
+            k &+= 8
         }
-        return true
+        return found == 0 && q[40] != Byte.space
+    }
+
+    /// Whether a MAC address's colons are at 2, 5, 8, 11 and 14 of the 16 readable bytes at `q`.
+    @inline(__always) static func macColons(_ q: UnsafePointer<UInt8>) -> Bool {
+        let raw = UnsafeRawPointer(q)
+        let a = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
+        let b = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        return a & 0x0000_FF00_00FF_0000 == 0x0000_3A00_003A_0000
+            && b & 0x00FF_0000_FF00_00FF == 0x003A_0000_3A00_003A
     }
 
     /// `MAC=` (with `i` at the value): Ethernet's 14 bytes split into dst, src and type; empty means no
     /// link-layer header; any other length is kept verbatim.
     mutating func macField(_ ts: Int) {
         let s = i
-        i = tokenEnd(i)
+        // Ethernet's 41 characters are checked for spaces five words at a time, and their colons
+        // with two masked words per address: the scan and the colon loops were 147 instructions a
+        // MAC (callgrind, /tmp/icount.sh on t10). Any other token is scanned as before.
+        if s &+ 41 <= n && (s &+ 41 == n || p[s &+ 41] == Byte.space) && NfLogScanner.spaceFree41(p + s) {
+            i = s &+ 41
+        } else {
+            i = tokenEnd(i)
+        }
         let len = i - s
         if len == 0 { return }
         sawMAC = true
         touched = true
-        if len == 41 && isMAC(s) && isMAC(s + 18) && p[s + 17] == Byte.colon && p[s + 38] == Byte.colon {
+        if len == 41 && NfLogScanner.macColons(p + s) && NfLogScanner.macColons(p + s + 18)
+            && p[s + 17] == Byte.colon && p[s + 38] == Byte.colon
+        {
             let a = Byte.hex(p[s + 36])
             let b = Byte.hex(p[s + 37])
             let c = Byte.hex(p[s + 39])

@@ -93,14 +93,15 @@ public struct ReplayPipeline {
     ) throws {
         // The namespace is captured once, outside the per-line closures: captured by them, the string
         // was retained and released on every line (callgrind, scripts/bench-replay.sh's file). A nil
-        // literal when there is none: passing `netns` itself retained it per event.
+        // literal when there is none: passing `netns` itself retained it per event. An event names
+        // its namespace when its slot is not `.none` (a boxed slot always holds a name).
         if let netns {
             try parseLines(source, skip: skip) { e in
-                if e.netnsName != nil { event(e, e.netns) } else { event(e, netns) }
+                if e.netnsSlot != .none { event(e, e.netns) } else { event(e, netns) }
             }
         } else {
             try parseLines(source, skip: skip) { e in
-                if e.netnsName != nil { event(e, e.netns) } else { event(e, nil) }
+                if e.netnsSlot != .none { event(e, e.netns) } else { event(e, nil) }
             }
         }
     }
