@@ -91,8 +91,8 @@ struct ReplyLinker {
         var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
 
         /// The key as `ConnectionTable` stores it: the last word's top bit marks a slot in use.
-        @inline(__always) var words: ConnectionTable.Key {
-            (
+        @inline(__always) var words: FlowWords {
+            FlowWords(
                 srcHigh, srcLow, dstHigh, dstLow,
                 UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags) | 1 << 63
             )
@@ -105,6 +105,28 @@ struct ReplyLinker {
 
     /// What a released opener still lends later packets and replies: the type of its first
     /// original-direction translation of each field.
+    /// A `FlowKey` as five plain words, the form `ConnectionTable` stores (0 in the last: an empty slot).
+    struct FlowWords: OpenTableKey {
+        let w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64, w4: UInt64
+
+        @inline(__always) init(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) {
+            (self.w0, self.w1, self.w2, self.w3, self.w4) = (w0, w1, w2, w3, w4)
+        }
+
+        static var vacant: FlowWords { FlowWords(0, 0, 0, 0, 0) }
+        @inline(__always) var isVacant: Bool { w4 == 0 }
+        @inline(__always) var hashWord: Int {
+            let a = FastHash.mix(w0, w1, seed: 0)
+            let b = FastHash.mix(w2 ^ UInt64(bitPattern: Int64(a)), w3, seed: 0)
+            return FastHash.mix(UInt64(bitPattern: Int64(b)), w4, seed: 0)
+        }
+
+        // The word that differs most between connections (ports, protocol) first.
+        @inline(__always) static func == (l: FlowWords, r: FlowWords) -> Bool {
+            l.w4 == r.w4 && l.w0 == r.w0 && l.w1 == r.w1 && l.w2 == r.w2 && l.w3 == r.w3
+        }
+    }
+
     struct OpenerTypes {
         var src: NatType?
         var dst: NatType?
