@@ -21,7 +21,7 @@ import Testing
         #expect(held.first.pending)
         #expect(held.first.closedAt == 10)
         held.modify(0) { walk in
-            walk.nat[0].after = "10.171.77.0"
+            walk.nat[0].afterEndpoint = Endpoint(address: IPAddress("10.171.77.0")!, port: nil)
             walk.nat[0].evidence = .reply
         }
         #expect(!held.first.pending)

@@ -22,8 +22,7 @@ public struct NatReplySource: Sendable, Hashable, CustomStringConvertible {
     public init?(walk: PacketWalk) {
         guard walk.replyTo == nil, let proto = walk.firstHeader?.proto else { return nil }
         for nat in walk.nat where nat.direction == "original" && nat.field == "dst" {
-            guard nat.type == .dnat || nat.type == .redirect, let after = nat.after,
-                let end = Endpoint(parsing: after), end.port != 0
+            guard nat.type == .dnat || nat.type == .redirect, let end = nat.afterEndpoint, end.port != 0
             else { continue }
             self.init(
                 family: end.address.isV6 ? .ipv6 : .ipv4, proto: proto, address: end.address, port: end.port,

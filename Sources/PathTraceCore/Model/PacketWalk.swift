@@ -86,15 +86,9 @@ public struct NatRewrite: Sendable, Equatable {
     }
 
     /// `addr:port`, `[v6]:port`, or a bare address when there is no port.
-    public var before: String {
-        get { beforeEndpoint.description }
-        set { beforeEndpoint = NatRewrite.endpoint(newValue) }
-    }
+    public var before: String { beforeEndpoint.description }
 
-    public var after: String? {
-        get { afterEndpoint?.description }
-        set { afterEndpoint = newValue.map(NatRewrite.endpoint) }
-    }
+    public var after: String? { afterEndpoint?.description }
 
     private static func endpoint(_ text: String) -> Endpoint {
         guard let endpoint = Endpoint(parsing: text) else { preconditionFailure("not an endpoint: \(text)") }

@@ -198,17 +198,23 @@ public struct JourneyLinker {
             exit: exit, path: walk.path, verdict: walk.verdict)
     }
 
+    /// Whether `endpoint` is a rewrite's `before`: the same address and port, or the same address when
+    /// `before` has no port.
+    private static func matches(_ endpoint: Endpoint?, _ before: Endpoint) -> Bool {
+        guard let endpoint else { return false }
+        return endpoint == before || (before.port == nil && endpoint.address == before.address)
+    }
+
     /// The endpoints a walk's packet left with: its last header with the walk's source and destination
     /// NAT applied (a MASQUERADE to an address nobody knows leaves the source open).
     static func afterNat(_ header: PacketHeader, _ nat: [NatRewrite]) -> (Endpoint?, Endpoint?) {
         var src = header.src.map { Endpoint(address: $0, port: header.sport) }
         var dst = header.dst.map { Endpoint(address: $0, port: header.dport) }
         for n in nat where n.direction == "original" {
-            let after = n.after.flatMap { Endpoint(parsing: $0) }
-            if n.field == "src", src?.description == n.before || src?.address.description == n.before {
+            let after = n.afterEndpoint
+            if n.field == "src", matches(src, n.beforeEndpoint) {
                 src = after
-            } else if n.field == "dst", let after, dst?.description == n.before || dst?.address.description == n.before
-            {
+            } else if n.field == "dst", let after, matches(dst, n.beforeEndpoint) {
                 dst = after
             }
         }
