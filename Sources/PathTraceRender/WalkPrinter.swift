@@ -33,7 +33,27 @@ public final class WalkPrinter {
         self.sink = sink
     }
 
-    public func print(_ walk: PacketWalk) {
+    /// Walks waiting to be written together (replay; see `Batch`).
+    private let pending = Batch<PacketWalk>(capacity: 32)
+
+    public func print(_ walk: consuming PacketWalk) {
+        if flushEachWalk {
+            write(walk)
+            hand()
+            return
+        }
+        pending.append(walk)
+        if pending.isFull { writePending() }
+    }
+
+    private func writePending() {
+        pending.drain { walk in
+            write(walk)
+            if writer.count >= flushAt { hand() }
+        }
+    }
+
+    private func write(_ walk: borrowing PacketWalk) {
         switch format {
         case .json:
             WalkJSON.write(walk, to: writer, verbose: verbose, explain: explain)
@@ -44,19 +64,25 @@ public final class WalkPrinter {
                 writer.rawText(FlowLayout.text(of: walk, ruleset: flowRuleset, ascii: options.ascii))
             }
         }
-        if flushEachWalk || writer.count >= flushAt { flush() }
     }
 
     public func print(_ journey: Journey) {
+        // After the walks before it, as they came.
+        writePending()
         switch format {
         case .json: WalkJSON.write(journey, to: writer)
         case .text: writer.rawText(timeline.render(journey) + "\n")
         }
-        if flushEachWalk || writer.count >= flushAt { flush() }
+        if flushEachWalk || writer.count >= flushAt { hand() }
     }
 
-    /// Hands what is buffered to the sink.
+    /// Writes the walks still waiting and hands what is buffered to the sink.
     public func flush() {
+        writePending()
+        hand()
+    }
+
+    private func hand() {
         if writer.count == 0 { return }
         sink(writer.buffer)
         writer.removeAll()

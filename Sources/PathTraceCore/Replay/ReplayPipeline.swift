@@ -69,8 +69,23 @@ public struct ReplayPipeline {
     /// belong to namespace `netns` unless a saved event names its own.
     public mutating func read(_ source: some ByteSource, netns: String? = nil) throws {
         guard parsesAhead else {
-            try ReplayPipeline.parse(
-                source, netns: netns, event: { self.correlator.add($0, netns: $1) }, skip: { self.skip($0) })
+            // A window of lines is parsed, then correlated (see `Batch`): 256 events (43 KB) stay in
+            // the second-level cache. A skipped line first lets the events before it through, so skips
+            // are reported in input order, and so does the end of each chunk the source hands over, so
+            // a slow stream's walks do not wait for lines yet to come.
+            let batch = Batch<TraceEvent>(capacity: 256)
+            try ReplayPipeline.parseLines(
+                source,
+                skip: {
+                    self.correlate(batch, netns: netns)
+                    self.skip($0)
+                },
+                chunkEnd: { self.correlate(batch, netns: netns) }
+            ) { event in
+                batch.append(event)
+                if batch.isFull { self.correlate(batch, netns: netns) }
+            }
+            correlate(batch, netns: netns)
             return
         }
         let box = UncheckedSendable(source)
@@ -82,6 +97,20 @@ public struct ReplayPipeline {
             switch item {
             case .event(let event, let netns): correlator.add(event, netns: netns)
             case .skip(let line): skip(line)
+            }
+        }
+    }
+
+    /// Hands the batch's events to the correlator, each in its own namespace if it names one, else in
+    /// `netns` (as `parse` does).
+    private mutating func correlate(_ batch: Batch<TraceEvent>, netns: String?) {
+        if let netns {
+            batch.drain { e in
+                if e.netnsSlot != .none { correlator.add(e, netns: e.netns) } else { correlator.add(e, netns: netns) }
+            }
+        } else {
+            batch.drain { e in
+                if e.netnsSlot != .none { correlator.add(e, netns: e.netns) } else { correlator.add(e, netns: nil) }
             }
         }
     }
@@ -107,7 +136,8 @@ public struct ReplayPipeline {
     }
 
     private static func parseLines(
-        _ source: some ByteSource, skip: (SkippedLine) -> Void, event: (TraceEvent) -> Void
+        _ source: some ByteSource, skip: (SkippedLine) -> Void, chunkEnd: () -> Void = {},
+        event: (TraceEvent) -> Void
     ) throws {
         var parser = TraceLineParser(file: source.name)
         var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
@@ -117,6 +147,7 @@ public struct ReplayPipeline {
             splitter.feed(chunk) { line, number in
                 ReplayPipeline.handle(line, number, &parser, event: event, skip: skip)
             }
+            chunkEnd()
         }
         splitter.finish { line, number in
             ReplayPipeline.handle(line, number, &parser, event: event, skip: skip)

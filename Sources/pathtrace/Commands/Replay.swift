@@ -78,8 +78,8 @@ struct Replay: ParsableCommand {
         var pipeline = ReplayPipeline(
             lookup: lookup, topology: try topology.map(loadTopology), filter: walkFilter
         ) { walk in
-            printer.print(walk)
             pcap?.write(walk)
+            printer.print(walk)
         }
         pipeline.onJourney = printer.print
         pipeline.parsesAhead = LinuxPlatform.usableCPUs() >= 2
