@@ -212,6 +212,56 @@ struct JSONOut {
         }
     }
 
+    /// A line number, a count: below a million by two lookups in `JSONWriter.digits` (~20
+    /// instructions where `unsigned`'s eight digits took ~45: a step's source line, issue 10,
+    /// /tmp/icount.sh), the rest by `unsigned`.
+    @inline(__always) mutating func count(_ v: Int) {
+        guard v >= 0, v < 1_000_000 else { return integer(v) }
+        let table = writer.digits
+        let u = UInt(bitPattern: v)
+        let high = u / 1000
+        let low = u &- high &* 1000
+        if high == 0 {
+            leading(table[Int(bitPattern: low)])
+        } else {
+            leading(table[Int(bitPattern: high)])
+            JSONOut.store32(table[Int(bitPattern: low)], at: p)
+            p += 3
+        }
+    }
+
+    /// A `JSONWriter.digits` entry without its leading zeros.
+    @inline(__always) private mutating func leading(_ entry: UInt64) {
+        let zeros = Int(truncatingIfNeeded: entry >> 32) & 0xFF
+        JSONOut.store32(entry >> UInt64(8 * zeros), at: p)
+        p += 3 &- zeros
+    }
+
+    /// `.` and the digits of `micros` (< 10^6) as six fractional digits without their trailing zeros
+    /// (at least one), by two lookups in `JSONWriter.digits`.
+    @inline(__always) mutating func fraction(_ micros: UInt64) {
+        let table = writer.digits
+        let high = micros / 1000
+        let low = micros &- high &* 1000
+        let a = table[Int(truncatingIfNeeded: high)]
+        let b = table[Int(truncatingIfNeeded: low)]
+        p[0] = UInt8(ascii: ".")
+        JSONOut.store32(a, at: p + 1)
+        JSONOut.store32(b, at: p + 4)
+        let kept = low != 0 ? 6 &- JSONOut.trailingZeros(b) : 3 &- JSONOut.trailingZeros(a)
+        p += 1 &+ kept
+    }
+
+    /// How many trailing zeros a `JSONWriter.digits` entry's three digits have.
+    @inline(__always) static func trailingZeros(_ entry: UInt64) -> Int {
+        Int(truncatingIfNeeded: entry >> 40) & 0xFF
+    }
+
+    /// The low four bytes of `word` at `p`, the lowest first.
+    @inline(__always) static func store32(_ word: UInt64, at p: UnsafeMutablePointer<UInt8>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: UInt32(truncatingIfNeeded: word).littleEndian, as: UInt32.self)
+    }
+
     /// `"0000…"`: added to a word of digit values, makes them ASCII.
     static let zeros: UInt64 = 0x3030_3030_3030_3030
 

@@ -43,6 +43,28 @@ public final class JSONWriter {
     /// `octetTable`, read through the writer rather than a global's lazy accessor.
     let octets = JSONWriter.octetTable
 
+    /// `JSONOut.digitGroups`' table: for each v below 1000 its three digits, zero-padded (a
+    /// little-endian word), in bits 32... how many of them are leading zeros and in bits 40... how many
+    /// trailing zeros (0 counts as "0": two of each).
+    nonisolated(unsafe) private static let digitTable: UnsafePointer<UInt64> = {
+        let table = UnsafeMutablePointer<UInt64>.allocate(capacity: 1000)
+        // By arithmetic, not Strings: a thousand Strings cost as much as a thousand steps.
+        for v in 0..<1000 {
+            let (h, t, u) = (v / 100, v / 10 % 10, v % 10)
+            let word = UInt64(48 + h) | UInt64(48 + t) << 8 | UInt64(48 + u) << 16
+            let leading = v >= 100 ? 0 : (v >= 10 ? 1 : 2)
+            let trailing = v == 0 ? 2 : (v % 100 == 0 ? 2 : (v % 10 == 0 ? 1 : 0))
+            table[v] = word | UInt64(leading) << 32 | UInt64(trailing) << 40
+        }
+        return UnsafePointer(table)
+    }()
+
+    /// `digitTable`, read through the writer.
+    let digits = JSONWriter.digitTable
+
+    /// The seconds of the last kernel time the walk writer printed, kept from walk to walk.
+    @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
+
     public init(capacity: Int = 1 << 17) {
         self.capacity = max(capacity, 64)
         base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)

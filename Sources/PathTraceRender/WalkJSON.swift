@@ -47,6 +47,7 @@ public enum WalkJSON {
             o.raw(",\"steps\":[")
             var comma = false
             var memo = StepMemo()
+            memo.time = w.seconds
             let places = w.places
             for i in steps.indices {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
@@ -59,6 +60,7 @@ public enum WalkJSON {
                     writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: nil)
                 }
             }
+            w.seconds = memo.time
             o.byte(UInt8(ascii: "]"))
         }
         o.raw(",\"nat\":[")
@@ -263,7 +265,7 @@ public enum WalkJSON {
             memo.tailOffset = tailStart
             memo.tailCount = o.offset - tailStart
         }
-        o.integer(step.pointee.event.source.line)
+        o.count(step.pointee.event.source.line)
         o.byte(UInt8(ascii: "\""))
         if let explain {
             o.raw(",\"explain\":")
@@ -313,18 +315,24 @@ public enum WalkJSON {
             return
         }
         let seconds = micros / 1_000_000
-        if seconds == memo.seconds {
-            JSONOut.store(memo.secondsText.0, at: o.p)
-            JSONOut.store(memo.secondsText.1, at: o.p + 8)
-            o.p += memo.secondsCount
+        if seconds == memo.time.seconds {
+            JSONOut.store(memo.time.text.0, at: o.p)
+            JSONOut.store(memo.time.text.1, at: o.p + 8)
+            o.p += memo.time.count
         } else {
             let n = JSONOut.unsigned(seconds, at: o.p)
-            memo.seconds = seconds
-            memo.secondsCount = n
-            memo.secondsText = (JSONOut.load(o.p), JSONOut.load(o.p + 8))
+            memo.time = SecondsMemo(seconds: seconds, text: (JSONOut.load(o.p), JSONOut.load(o.p + 8)), count: n)
             o.p += n
         }
-        o.p += ShortestDecimal.fraction(micros % 1_000_000, at: o.p)
+        o.fraction(micros &- seconds &* 1_000_000)
+    }
+
+    /// The whole seconds of the last kernel time written and their digits (at most 10: below 2^31),
+    /// kept from walk to walk (a trace's times share their seconds for long).
+    struct SecondsMemo {
+        var seconds: UInt64 = .max
+        var text: (UInt64, UInt64) = (0, 0)
+        var count = 0
     }
 
     /// What a walk's steps printed before that the next step may copy (the writer's buffer holds the
@@ -335,10 +343,7 @@ public enum WalkJSON {
         var origin: UInt32?
         var originOffset = 0
         var originCount = 0
-        /// The whole seconds of the last time and their digits (at most 10: below 2^31).
-        var seconds: UInt64 = .max
-        var secondsText: (UInt64, UInt64) = (0, 0)
-        var secondsCount = 0
+        var time = SecondsMemo()
         /// The last step whose header and origin (no prefix, trace id or conntrack between) were
         /// written as one run, and where that run is.
         var tailStep: UnsafePointer<WalkStep>?
