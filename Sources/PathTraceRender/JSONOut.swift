@@ -197,35 +197,22 @@ struct JSONOut {
         if let v { unsigned(UInt64(v)) } else { null() }
     }
 
-    /// Up to eight digits in line (ports, lengths, line numbers: most numbers a walk has), the rest
-    /// by a call.
+    /// Below a million in line, by one or two lookups in `JSONWriter.digits` (ports, lengths, TTLs,
+    /// line numbers: most numbers a walk has; ~20 instructions where `eightDigits` took ~35, issue 10,
+    /// /tmp/icount.sh), the rest by a call.
     @inline(__always) mutating func unsigned(_ v: UInt64) {
-        if v < 10 {
-            byte(48 &+ UInt8(truncatingIfNeeded: v))
-        } else if v < 100_000_000 {
-            let digits = JSONOut.eightDigits(v)
-            let leading = digits.trailingZeroBitCount / 8
-            JSONOut.store((digits &+ JSONOut.zeros) >> UInt64(8 * leading), at: p)
-            p += 8 - leading
-        } else {
+        guard v < 1_000_000 else {
             p += JSONOut.unsigned(v, at: p)
+            return
         }
-    }
-
-    /// A line number, a count: below a million by two lookups in `JSONWriter.digits` (~20
-    /// instructions where `unsigned`'s eight digits took ~45: a step's source line, issue 10,
-    /// /tmp/icount.sh), the rest by `unsigned`.
-    @inline(__always) mutating func count(_ v: Int) {
-        guard v >= 0, v < 1_000_000 else { return integer(v) }
         let table = writer.digits
-        let u = UInt(bitPattern: v)
-        let high = u / 1000
-        let low = u &- high &* 1000
+        let high = v / 1000
+        let low = v &- high &* 1000
         if high == 0 {
-            leading(table[Int(bitPattern: low)])
+            leading(table[Int(truncatingIfNeeded: low)])
         } else {
-            leading(table[Int(bitPattern: high)])
-            JSONOut.store32(table[Int(bitPattern: low)], at: p)
+            leading(table[Int(truncatingIfNeeded: high)])
+            JSONOut.store32(table[Int(truncatingIfNeeded: low)], at: p)
             p += 3
         }
     }
@@ -250,6 +237,17 @@ struct JSONOut {
         JSONOut.store32(b, at: p + 4)
         let kept = low != 0 ? 6 &- JSONOut.trailingZeros(b) : 3 &- JSONOut.trailingZeros(a)
         p += 1 &+ kept
+    }
+
+    /// `.` and the six digits of `micros` (< 10^6), zero-padded, by two lookups in `JSONWriter.digits`.
+    @inline(__always) mutating func sixDigits(_ micros: UInt64) {
+        let table = writer.digits
+        let high = micros / 1000
+        let low = micros &- high &* 1000
+        p[0] = UInt8(ascii: ".")
+        JSONOut.store32(table[Int(truncatingIfNeeded: high)], at: p + 1)
+        JSONOut.store32(table[Int(truncatingIfNeeded: low)], at: p + 4)
+        p += 7
     }
 
     /// How many trailing zeros a `JSONWriter.digits` entry's three digits have.

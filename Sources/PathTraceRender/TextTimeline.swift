@@ -500,14 +500,22 @@ public struct TextTimeline {
 
     /// `v` (≥ 0) with six decimals, as `fixed(v, 6)` writes it; false (nothing written) otherwise.
     @inline(__always) static func micros(_ v: Double, to o: inout JSONOut) -> Bool {
-        let scaled = TextTimeline.rounded(v * 1_000_000)
-        guard scaled >= 0, scaled < 9.2e18 else { return false }
-        let n = UInt64(scaled)
-        o.unsigned(n / 1_000_000)
-        o.byte(UInt8(ascii: "."))
-        // Six digits with their leading zeros: the low six of eight (`JSONOut.padded`, in line).
-        JSONOut.store((JSONOut.eightDigits(n % 1_000_000) &+ JSONOut.zeros) >> 16, at: o.p)
-        o.p += 6
+        let x = v * 1_000_000
+        let n: UInt64
+        if x >= 0, x < 2_251_799_813_685_248 {
+            // `rounded(x)`, read from the sum's bits: its exponent is 52, so its low mantissa bits are
+            // the integer (no checked conversion).
+            let magic = 6_755_399_441_055_744.0
+            let sum = x + magic
+            n = sum.bitPattern &- magic.bitPattern &+ ((sum - magic) - x == -0.5 ? 1 : 0)
+        } else {
+            let scaled = TextTimeline.rounded(x)
+            guard scaled >= 0, scaled < 9.2e18 else { return false }
+            n = UInt64(scaled)
+        }
+        let seconds = n / 1_000_000
+        o.unsigned(seconds)
+        o.sixDigits(n &- seconds &* 1_000_000)
         return true
     }
 

@@ -265,7 +265,7 @@ public enum WalkJSON {
             memo.tailOffset = tailStart
             memo.tailCount = o.offset - tailStart
         }
-        o.count(step.pointee.event.source.line)
+        o.integer(step.pointee.event.source.line)
         o.byte(UInt8(ascii: "\""))
         if let explain {
             o.raw(",\"explain\":")
