@@ -62,6 +62,9 @@ public final class JSONWriter {
     /// `digitTable`, read through the writer.
     let digits = JSONWriter.digitTable
 
+    /// The `,"origin":…,"source":"file:` the walk writer printed last, kept from walk to walk.
+    @exclusivity(unchecked) var origins = OriginText()
+
     /// The seconds of the last kernel time the walk writer printed, kept from walk to walk.
     @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
 
@@ -70,7 +73,10 @@ public final class JSONWriter {
         base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        base.deallocate()
+        origins.bytes.deallocate()
+    }
 
     /// The bytes written since the last `removeAll`.
     public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
@@ -343,19 +349,8 @@ public final class JSONWriter {
 
     // MARK: - Unchecked positions
 
-    /// Where `touch` leaves its sum, so the loads it makes are not optimised away.
-    @exclusivity(unchecked) private var touched: UInt8 = 0
-
-    /// Reads a byte of every cache line of `bytes`, so that later reads of them hit the cache.
-    func touch(_ bytes: UnsafeRawBufferPointer) {
-        var sum: UInt8 = 0
-        var offset = 0
-        while offset < bytes.count {
-            sum &+= bytes[offset]
-            offset += 64
-        }
-        touched = sum
-    }
+    /// Where `WalkJSON.touch` leaves its sum, so the loads it makes are not optimised away.
+    @exclusivity(unchecked) var touched: UInt8 = 0
 
     /// A position at the end of what is written, with `JSONOut.slack` bytes of room.
     @inline(__always) func out() -> JSONOut {
