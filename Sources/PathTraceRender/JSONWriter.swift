@@ -19,10 +19,21 @@ public final class JSONWriter {
     @exclusivity(unchecked) private var depth = 0
 
     /// The step places the walk writer printed (`StepTextCache`), made on first use.
-    lazy var places = StepTextCache()
+    @inline(__always) var places: StepTextCache { placesStorage ?? makePlaces(text: false) }
 
     /// The same for the text timeline's columns.
-    lazy var textPlaces = StepTextCache()
+    @inline(__always) var textPlaces: StepTextCache { textPlacesStorage ?? makePlaces(text: true) }
+
+    /// Not `lazy`: its getter was a call, a retain and a release a walk (~50 instructions, issue 10,
+    /// /tmp/icount.sh); read in line, the optimiser drops the pair.
+    @exclusivity(unchecked) private var placesStorage: StepTextCache?
+    @exclusivity(unchecked) private var textPlacesStorage: StepTextCache?
+
+    @inline(never) private func makePlaces(text: Bool) -> StepTextCache {
+        let cache = StepTextCache()
+        if text { textPlacesStorage = cache } else { placesStorage = cache }
+        return cache
+    }
 
     /// The texts of the last NAT rewrite the walk writer printed.
     @exclusivity(unchecked) var natMemo = NatMemo()
