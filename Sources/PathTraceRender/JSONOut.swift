@@ -29,7 +29,8 @@ struct JSONOut {
     /// Copies `count` bytes written before, from `offset` on.
     @inline(__always) mutating func repeatBytes(from offset: Int, count: Int) {
         ensure(count)
-        p.update(from: base + offset, count: count)
+        // Bytes written before `p`: the runs do not overlap.
+        UnsafeMutableRawPointer(p).copyMemory(from: base + offset, byteCount: count)
         p += count
     }
 

@@ -165,7 +165,8 @@ public final class JSONWriter {
             (d + n - 16).storeBytes(of: (s + n - 16).loadUnaligned(as: UInt64.self), as: UInt64.self)
             (d + n - 8).storeBytes(of: (s + n - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
         } else {
-            dst.update(from: src, count: n)
+            // A plain memcpy call: `update(from:count:)` first looks which way the runs overlap.
+            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: n)
         }
     }
 
