@@ -40,11 +40,8 @@ public enum WalkJSON {
         return (iptables, sum)
     }
 
-    static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter, explain: Bool = false) {
-        // Every key is a literal with its comma, quotes and colon: the structure is known here.
-        var o = w.out()
-        o.raw("{\"packet\":")
-        o.integer(walk.packet)
+    /// `,"family":…` to `,"reply_to":` (what `WalkPrefixText` keeps).
+    static func writePrefix(_ walk: PacketWalk, to o: inout JSONOut) {
         o.raw(",\"family\":")
         o.quoted(JSONNames.name(walk.family))
         o.raw(",\"netns\":")
@@ -57,6 +54,24 @@ public enum WalkJSON {
         // Most walks are sure: their confidence is written as a literal.
         if walk.confidence == 1 { o.raw("1.0") } else { o.double(walk.confidence as Double?) }
         o.raw(",\"reply_to\":")
+    }
+
+    static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter, explain: Bool = false) {
+        // Every key is a literal with its comma, quotes and colon: the structure is known here.
+        var o = w.out()
+        o.raw("{\"packet\":")
+        o.integer(walk.packet)
+        if let kind = WalkPrefixText.kind(walk) {
+            if let text = w.prefixes.text(kind) {
+                o.copy(text)
+            } else {
+                let start = o.offset
+                writePrefix(walk, to: &o)
+                w.prefixes.keep(kind, o.base + start, count: o.offset - start)
+            }
+        } else {
+            writePrefix(walk, to: &o)
+        }
         o.integer(walk.replyTo)
         o.raw(",\"connection\":")
         o.integer(walk.connection)
