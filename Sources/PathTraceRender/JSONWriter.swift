@@ -77,7 +77,7 @@ public final class JSONWriter {
     @exclusivity(unchecked) var origins = OriginText()
 
     /// What the walk writer printed from a walk's family to its `reply_to` key, by kind.
-    let prefixes = WalkPrefixText()
+    @exclusivity(unchecked) var prefixes = WalkPrefixText()
 
     /// The seconds of the last kernel time the walk writer printed, kept from walk to walk.
     @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()

@@ -10,7 +10,8 @@ struct WalkPrefixText {
     private static let room = 128
     private static let kinds = 4 * 5 * 4
 
-    let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: WalkPrefixText.kinds * WalkPrefixText.room)
+    /// Made on the first `keep`: writers that print no walk (a timeline's String) need none.
+    private var bytes: UnsafeMutablePointer<UInt8>?
     /// Each kind's byte count; 0 while it has none kept.
     let counts: UnsafeMutablePointer<Int> = {
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: WalkPrefixText.kinds)
@@ -19,7 +20,7 @@ struct WalkPrefixText {
     }()
 
     func deallocate() {
-        bytes.deallocate()
+        bytes?.deallocate()
         counts.deallocate()
     }
 
@@ -55,12 +56,14 @@ struct WalkPrefixText {
     @inline(__always) func text(_ kind: Int) -> UnsafeBufferPointer<UInt8>? {
         let count = counts[kind]
         guard count > 0 else { return nil }
-        return UnsafeBufferPointer(start: bytes + kind * WalkPrefixText.room, count: count)
+        return UnsafeBufferPointer(start: bytes.unsafelyUnwrapped + kind * WalkPrefixText.room, count: count)
     }
 
     /// Keeps `count` bytes at `text` as those of `kind`.
-    func keep(_ kind: Int, _ text: UnsafePointer<UInt8>, count: Int) {
+    mutating func keep(_ kind: Int, _ text: UnsafePointer<UInt8>, count: Int) {
         guard count <= WalkPrefixText.room else { return }
+        let bytes = self.bytes ?? .allocate(capacity: WalkPrefixText.kinds * WalkPrefixText.room)
+        self.bytes = bytes
         (bytes + kind * WalkPrefixText.room).update(from: text, count: count)
         counts[kind] = count
     }
