@@ -29,7 +29,8 @@ struct JSONOut {
     /// Copies `count` bytes written before, from `offset` on.
     @inline(__always) mutating func repeatBytes(from offset: Int, count: Int) {
         ensure(count)
-        p.update(from: base + offset, count: count)
+        // Bytes written before `p`: the runs do not overlap.
+        UnsafeMutableRawPointer(p).copyMemory(from: base + offset, byteCount: count)
         p += count
     }
 
@@ -197,19 +198,67 @@ struct JSONOut {
         if let v { unsigned(UInt64(v)) } else { null() }
     }
 
-    /// Up to eight digits in line (ports, lengths, line numbers: most numbers a walk has), the rest
-    /// by a call.
+    /// Below a million in line, by one or two lookups in `JSONWriter.digits` (ports, lengths, TTLs,
+    /// line numbers: most numbers a walk has; ~20 instructions where `eightDigits` took ~35, issue 10,
+    /// /tmp/icount.sh), the rest by a call.
     @inline(__always) mutating func unsigned(_ v: UInt64) {
-        if v < 10 {
-            byte(48 &+ UInt8(truncatingIfNeeded: v))
-        } else if v < 100_000_000 {
-            let digits = JSONOut.eightDigits(v)
-            let leading = digits.trailingZeroBitCount / 8
-            JSONOut.store((digits &+ JSONOut.zeros) >> UInt64(8 * leading), at: p)
-            p += 8 - leading
-        } else {
+        guard v < 1_000_000 else {
             p += JSONOut.unsigned(v, at: p)
+            return
         }
+        let table = writer.digits
+        let high = v / 1000
+        let low = v &- high &* 1000
+        if high == 0 {
+            leading(table[Int(truncatingIfNeeded: low)])
+        } else {
+            leading(table[Int(truncatingIfNeeded: high)])
+            JSONOut.store32(table[Int(truncatingIfNeeded: low)], at: p)
+            p += 3
+        }
+    }
+
+    /// A `JSONWriter.digits` entry without its leading zeros.
+    @inline(__always) private mutating func leading(_ entry: UInt64) {
+        let zeros = Int(truncatingIfNeeded: entry >> 32) & 0xFF
+        JSONOut.store32(entry >> UInt64(8 * zeros), at: p)
+        p += 3 &- zeros
+    }
+
+    /// `.` and the digits of `micros` (< 10^6) as six fractional digits without their trailing zeros
+    /// (at least one), by two lookups in `JSONWriter.digits`.
+    @inline(__always) mutating func fraction(_ micros: UInt64) {
+        let table = writer.digits
+        let high = micros / 1000
+        let low = micros &- high &* 1000
+        let a = table[Int(truncatingIfNeeded: high)]
+        let b = table[Int(truncatingIfNeeded: low)]
+        p[0] = UInt8(ascii: ".")
+        JSONOut.store32(a, at: p + 1)
+        JSONOut.store32(b, at: p + 4)
+        let kept = low != 0 ? 6 &- JSONOut.trailingZeros(b) : 3 &- JSONOut.trailingZeros(a)
+        p += 1 &+ kept
+    }
+
+    /// `.` and the six digits of `micros` (< 10^6), zero-padded, by two lookups in `JSONWriter.digits`.
+    @inline(__always) mutating func sixDigits(_ micros: UInt64) {
+        let table = writer.digits
+        let high = micros / 1000
+        let low = micros &- high &* 1000
+        p[0] = UInt8(ascii: ".")
+        JSONOut.store32(table[Int(truncatingIfNeeded: high)], at: p + 1)
+        JSONOut.store32(table[Int(truncatingIfNeeded: low)], at: p + 4)
+        p += 7
+    }
+
+    /// How many trailing zeros a `JSONWriter.digits` entry's three digits have.
+    @inline(__always) static func trailingZeros(_ entry: UInt64) -> Int {
+        Int(truncatingIfNeeded: entry >> 40) & 0xFF
+    }
+
+    /// The low four bytes of `word` at `p`, the lowest first.
+    @inline(__always) static func store32(_ word: UInt64, at p: UnsafeMutablePointer<UInt8>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: UInt32(truncatingIfNeeded: word).littleEndian, as: UInt32.self)
     }
 
     /// `"0000…"`: added to a word of digit values, makes them ASCII.

@@ -19,10 +19,21 @@ public final class JSONWriter {
     @exclusivity(unchecked) private var depth = 0
 
     /// The step places the walk writer printed (`StepTextCache`), made on first use.
-    lazy var places = StepTextCache()
+    @inline(__always) var places: StepTextCache { placesStorage ?? makePlaces(text: false) }
 
     /// The same for the text timeline's columns.
-    lazy var textPlaces = StepTextCache()
+    @inline(__always) var textPlaces: StepTextCache { textPlacesStorage ?? makePlaces(text: true) }
+
+    /// Not `lazy`: its getter was a call, a retain and a release a walk (~50 instructions, issue 10,
+    /// /tmp/icount.sh); read in line, the optimiser drops the pair.
+    @exclusivity(unchecked) private var placesStorage: StepTextCache?
+    @exclusivity(unchecked) private var textPlacesStorage: StepTextCache?
+
+    @inline(never) private func makePlaces(text: Bool) -> StepTextCache {
+        let cache = StepTextCache()
+        if text { textPlacesStorage = cache } else { placesStorage = cache }
+        return cache
+    }
 
     /// The texts of the last NAT rewrite the walk writer printed.
     @exclusivity(unchecked) var natMemo = NatMemo()
@@ -43,12 +54,44 @@ public final class JSONWriter {
     /// `octetTable`, read through the writer rather than a global's lazy accessor.
     let octets = JSONWriter.octetTable
 
+    /// `JSONOut.digitGroups`' table: for each v below 1000 its three digits, zero-padded (a
+    /// little-endian word), in bits 32... how many of them are leading zeros and in bits 40... how many
+    /// trailing zeros (0 counts as "0": two of each).
+    nonisolated(unsafe) private static let digitTable: UnsafePointer<UInt64> = {
+        let table = UnsafeMutablePointer<UInt64>.allocate(capacity: 1000)
+        // By arithmetic, not Strings: a thousand Strings cost as much as a thousand steps.
+        for v in 0..<1000 {
+            let (h, t, u) = (v / 100, v / 10 % 10, v % 10)
+            let word = UInt64(48 + h) | UInt64(48 + t) << 8 | UInt64(48 + u) << 16
+            let leading = v >= 100 ? 0 : (v >= 10 ? 1 : 2)
+            let trailing = v == 0 ? 2 : (v % 100 == 0 ? 2 : (v % 10 == 0 ? 1 : 0))
+            table[v] = word | UInt64(leading) << 32 | UInt64(trailing) << 40
+        }
+        return UnsafePointer(table)
+    }()
+
+    /// `digitTable`, read through the writer.
+    let digits = JSONWriter.digitTable
+
+    /// The `,"origin":…,"source":"file:` the walk writer printed last, kept from walk to walk.
+    @exclusivity(unchecked) var origins = OriginText()
+
+    /// What the walk writer printed from a walk's family to its `reply_to` key, by kind.
+    @exclusivity(unchecked) var prefixes = WalkPrefixText()
+
+    /// The seconds of the last kernel time the walk writer printed, kept from walk to walk.
+    @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
+
     public init(capacity: Int = 1 << 17) {
         self.capacity = max(capacity, 64)
         base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        base.deallocate()
+        origins.bytes.deallocate()
+        prefixes.deallocate()
+    }
 
     /// The bytes written since the last `removeAll`.
     public var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
@@ -126,7 +169,8 @@ public final class JSONWriter {
             (d + n - 16).storeBytes(of: (s + n - 16).loadUnaligned(as: UInt64.self), as: UInt64.self)
             (d + n - 8).storeBytes(of: (s + n - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
         } else {
-            dst.update(from: src, count: n)
+            // A plain memcpy call: `update(from:count:)` first looks which way the runs overlap.
+            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: n)
         }
     }
 
@@ -321,19 +365,8 @@ public final class JSONWriter {
 
     // MARK: - Unchecked positions
 
-    /// Where `touch` leaves its sum, so the loads it makes are not optimised away.
-    @exclusivity(unchecked) private var touched: UInt8 = 0
-
-    /// Reads a byte of every cache line of `bytes`, so that later reads of them hit the cache.
-    func touch(_ bytes: UnsafeRawBufferPointer) {
-        var sum: UInt8 = 0
-        var offset = 0
-        while offset < bytes.count {
-            sum &+= bytes[offset]
-            offset += 64
-        }
-        touched = sum
-    }
+    /// Where `WalkJSON.touch` leaves its sum, so the loads it makes are not optimised away.
+    @exclusivity(unchecked) var touched: UInt8 = 0
 
     /// A position at the end of what is written, with `JSONOut.slack` bytes of room.
     @inline(__always) func out() -> JSONOut {

@@ -80,9 +80,11 @@ enum ShortestDecimal {
         guard v >= 0.001, v < 2_147_483_648 else { return nil }
         // Adding 1.5 × 2^52 and taking it off again rounds to an integer (v × 10^6 < 2^51) without
         // calling libc's `round`: a tenth of the JSON time writer (issue 10, /tmp/icount.sh).
+        // The sum's exponent is 52, so its low mantissa bits are the integer itself: read from its
+        // bits, with no checked conversion.
         let magic = 6_755_399_441_055_744.0
-        let m = (v * 1e6 + magic) - magic
-        return m / 1e6 == v ? UInt64(m) : nil
+        let sum = v * 1e6 + magic
+        return (sum - magic) / 1e6 == v ? sum.bitPattern &- magic.bitPattern : nil
     }
 
     /// `.` and the digits of `micros` (< 10^6) as six fractional digits without their trailing zeros

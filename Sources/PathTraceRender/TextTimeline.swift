@@ -500,14 +500,22 @@ public struct TextTimeline {
 
     /// `v` (≥ 0) with six decimals, as `fixed(v, 6)` writes it; false (nothing written) otherwise.
     @inline(__always) static func micros(_ v: Double, to o: inout JSONOut) -> Bool {
-        let scaled = TextTimeline.rounded(v * 1_000_000)
-        guard scaled >= 0, scaled < 9.2e18 else { return false }
-        let n = UInt64(scaled)
-        o.unsigned(n / 1_000_000)
-        o.byte(UInt8(ascii: "."))
-        // Six digits with their leading zeros: the low six of eight (`JSONOut.padded`, in line).
-        JSONOut.store((JSONOut.eightDigits(n % 1_000_000) &+ JSONOut.zeros) >> 16, at: o.p)
-        o.p += 6
+        let x = v * 1_000_000
+        let n: UInt64
+        if x >= 0, x < 2_251_799_813_685_248 {
+            // `rounded(x)`, read from the sum's bits: its exponent is 52, so its low mantissa bits are
+            // the integer (no checked conversion).
+            let magic = 6_755_399_441_055_744.0
+            let sum = x + magic
+            n = sum.bitPattern &- magic.bitPattern &+ ((sum - magic) - x == -0.5 ? 1 : 0)
+        } else {
+            let scaled = TextTimeline.rounded(x)
+            guard scaled >= 0, scaled < 9.2e18 else { return false }
+            n = UInt64(scaled)
+        }
+        let seconds = n / 1_000_000
+        o.unsigned(seconds)
+        o.sixDigits(n &- seconds &* 1_000_000)
         return true
     }
 
@@ -589,7 +597,12 @@ public struct TextTimeline {
                 step.pointee.event.family == .bridge || previous.pointee.event.family != .bridge
                     || previous.pointee.event.headerValue.ttl != nil
             {
-                changes(step, since: previous, &next, out)
+                // Most steps show the packet as the step before did: nothing to tell, found in one
+                // compare here rather than after a call (~25 instructions a step, issue 10,
+                // /tmp/icount-text.sh).
+                if !step.pointee.event.headerValue.sameStepFields(as: previous.pointee.event.headerValue) {
+                    changes(step, since: previous, &next, out)
+                }
             } else {
                 firstValues(step, &next, out)
             }
@@ -734,12 +747,11 @@ public struct TextTimeline {
         }
     }
 
-    /// What changed from the step before: addresses and ports (highlighted), TTL, mark.
+    /// What changed from the step before: addresses and ports (highlighted), TTL, mark (the caller
+    /// found that the header's shown fields differ).
     func changes(
         _ s: UnsafePointer<WalkStep>, since p: UnsafePointer<WalkStep>, _ next: inout Separator, _ out: TextOutput
     ) {
-        // Most steps show the packet as the step before did: nothing to tell, found in one compare.
-        if s.pointee.event.headerValue.sameStepFields(as: p.pointee.event.headerValue) { return }
         addressChanges(Ends(s), since: Ends(p), &next, out)
         if let a = p.pointee.event.headerValue.ttl, let b = s.pointee.event.headerValue.ttl, a != b {
             next()

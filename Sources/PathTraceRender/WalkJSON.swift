@@ -12,21 +12,36 @@ public enum WalkJSON {
         // The steps were filled in as their events arrived and have long left the cache: touching
         // every line of them in one loop lets the loads overlap, where the writer's branches on each
         // field would wait for them one at a time.
-        walk.steps.withUnsafeBytes { w.touch($0) }
         // Only a walk that has own steps pays for the scan that sums them up, and one whose steps are
-        // all in iptables' tables (told by their ids) not even for the scan that looks for them.
-        let iptables = walk.steps.withUnsafeBufferPointer { steps in
-            steps.indices.allSatisfy { StepPlaceKey.inIptablesTable(steps.address($0)) }
-        }
+        // all in iptables' tables (told by their ids) not even for the scan that looks for them: asked
+        // in the same loop (~100 instructions a walk less than two, issue 10, /tmp/icount.sh).
+        let (iptables, touched) = walk.steps.withUnsafeBufferPointer { touch($0) }
+        w.touched = touched
         let own = verbose || iptables ? nil : OwnTraceSteps(walk: walk)
         write(walk, own, to: w, explain: explain)
     }
 
-    static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter, explain: Bool = false) {
-        // Every key is a literal with its comma, quotes and colon: the structure is known here.
-        var o = w.out()
-        o.raw("{\"packet\":")
-        o.integer(walk.packet)
+    /// Reads a byte of every cache line of `steps`, so that later reads of them hit the cache; returns
+    /// whether every step is in one of iptables' tables (`StepPlaceKey.inIptablesTable`), and the sum
+    /// of the bytes read (for the caller to keep, so that the reads stay).
+    @inline(__always) static func touch(_ steps: UnsafeBufferPointer<WalkStep>) -> (Bool, UInt8) {
+        var sum: UInt8 = 0
+        var iptables = true
+        for i in steps.indices {
+            let step = steps.address(i)
+            // Bytes 64 apart from each step's start, then the next step's: no line is missed.
+            var offset = 0
+            while offset < MemoryLayout<WalkStep>.stride {
+                sum &+= UnsafeRawPointer(step).load(fromByteOffset: offset, as: UInt8.self)
+                offset += 64
+            }
+            iptables = iptables && StepPlaceKey.inIptablesTable(step)
+        }
+        return (iptables, sum)
+    }
+
+    /// `,"family":…` to `,"reply_to":` (what `WalkPrefixText` keeps).
+    static func writePrefix(_ walk: PacketWalk, to o: inout JSONOut) {
         o.raw(",\"family\":")
         o.quoted(JSONNames.name(walk.family))
         o.raw(",\"netns\":")
@@ -39,6 +54,24 @@ public enum WalkJSON {
         // Most walks are sure: their confidence is written as a literal.
         if walk.confidence == 1 { o.raw("1.0") } else { o.double(walk.confidence as Double?) }
         o.raw(",\"reply_to\":")
+    }
+
+    static func write(_ walk: PacketWalk, _ own: OwnTraceSteps?, to w: JSONWriter, explain: Bool = false) {
+        // Every key is a literal with its comma, quotes and colon: the structure is known here.
+        var o = w.out()
+        o.raw("{\"packet\":")
+        o.integer(walk.packet)
+        if let kind = WalkPrefixText.kind(walk) {
+            if let text = w.prefixes.text(kind) {
+                o.copy(text)
+            } else {
+                let start = o.offset
+                writePrefix(walk, to: &o)
+                w.prefixes.keep(kind, o.base + start, count: o.offset - start)
+            }
+        } else {
+            writePrefix(walk, to: &o)
+        }
         o.integer(walk.replyTo)
         o.raw(",\"connection\":")
         o.integer(walk.connection)
@@ -47,6 +80,7 @@ public enum WalkJSON {
             o.raw(",\"steps\":[")
             var comma = false
             var memo = StepMemo()
+            memo.time = w.seconds
             let places = w.places
             for i in steps.indices {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
@@ -59,6 +93,7 @@ public enum WalkJSON {
                     writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: nil)
                 }
             }
+            w.seconds = memo.time
             o.byte(UInt8(ascii: "]"))
         }
         o.raw(",\"nat\":[")
@@ -290,6 +325,13 @@ public enum WalkJSON {
         // `,"origin":…,"source":"file:`: a walk's steps mostly come from one file.
         if origin != nil, origin == memo.origin {
             o.repeatBytes(from: memo.originOffset, count: memo.originCount)
+        } else if let origin, let kept = o.writer.origins.text(origin) {
+            // Walk after walk the same file: its bytes as the writer kept them.
+            let start = o.offset
+            o.copy(kept)
+            memo.origin = origin
+            memo.originOffset = start
+            memo.originCount = kept.count
         } else {
             let start = o.offset
             o.raw(",\"origin\":")
@@ -301,6 +343,7 @@ public enum WalkJSON {
             memo.origin = origin
             memo.originOffset = start
             memo.originCount = o.offset - start
+            if let origin { o.writer.origins.keep(origin, o.base + start, count: memo.originCount) }
         }
     }
 
@@ -313,18 +356,24 @@ public enum WalkJSON {
             return
         }
         let seconds = micros / 1_000_000
-        if seconds == memo.seconds {
-            JSONOut.store(memo.secondsText.0, at: o.p)
-            JSONOut.store(memo.secondsText.1, at: o.p + 8)
-            o.p += memo.secondsCount
+        if seconds == memo.time.seconds {
+            JSONOut.store(memo.time.text.0, at: o.p)
+            JSONOut.store(memo.time.text.1, at: o.p + 8)
+            o.p += memo.time.count
         } else {
             let n = JSONOut.unsigned(seconds, at: o.p)
-            memo.seconds = seconds
-            memo.secondsCount = n
-            memo.secondsText = (JSONOut.load(o.p), JSONOut.load(o.p + 8))
+            memo.time = SecondsMemo(seconds: seconds, text: (JSONOut.load(o.p), JSONOut.load(o.p + 8)), count: n)
             o.p += n
         }
-        o.p += ShortestDecimal.fraction(micros % 1_000_000, at: o.p)
+        o.fraction(micros &- seconds &* 1_000_000)
+    }
+
+    /// The whole seconds of the last kernel time written and their digits (at most 10: below 2^31),
+    /// kept from walk to walk (a trace's times share their seconds for long).
+    struct SecondsMemo {
+        var seconds: UInt64 = .max
+        var text: (UInt64, UInt64) = (0, 0)
+        var count = 0
     }
 
     /// What a walk's steps printed before that the next step may copy (the writer's buffer holds the
@@ -335,10 +384,7 @@ public enum WalkJSON {
         var origin: UInt32?
         var originOffset = 0
         var originCount = 0
-        /// The whole seconds of the last time and their digits (at most 10: below 2^31).
-        var seconds: UInt64 = .max
-        var secondsText: (UInt64, UInt64) = (0, 0)
-        var secondsCount = 0
+        var time = SecondsMemo()
         /// The last step whose header and origin (no prefix, trace id or conntrack between) were
         /// written as one run, and where that run is.
         var tailStep: UnsafePointer<WalkStep>?

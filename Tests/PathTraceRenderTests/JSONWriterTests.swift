@@ -228,6 +228,52 @@ import Testing
         #expect(steps.map { $0["source"] as? String } == [64, 64, 63, 63, 63, 64].map { "trace.log:\($0)" })
     }
 
+    /// A step's kernel time, source line and ports are written from digit tables and memos kept from
+    /// walk to walk: each must read as the model's own text, across the tables' bounds and when the
+    /// next walk comes from another file.
+    @Test func timesLinesAndPortsAreTheModelsText() throws {
+        let times: [Double] = [
+            5121056.000003, 5121056.1, 5121056.12, 5121056.123, 5121056.1234, 5121056.100001, 5121057, 0.001,
+            12.100001, 7.0001, 999.999999, 1000.000999,
+        ]
+        let lines = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 10_000, 100_000, 999_999, 1_000_000, 1_234_567]
+        let ports: [UInt16] = [0, 7, 80, 443, 999, 1000, 8080, 65535]
+        let w = JSONWriter(capacity: 64)
+        for (n, file) in ["a.log", "b.log", "a.log"].enumerated() {
+            var walk = PacketWalk(packet: n + 1, family: .ipv4)
+            walk.steps = lines.indices.map { i in
+                var e = TraceEvent(
+                    source: SourcePosition(file: file, line: lines[i]), origin: .kernelTrace, family: .ipv4,
+                    table: "filter", chain: "INPUT", kind: .rule)
+                e.time = times[i % times.count]
+                var h = PacketHeader()
+                h.src = IPAddress("10.0.0.1")
+                h.dst = IPAddress("10.0.0.2")
+                h.sport = ports[i % ports.count]
+                h.dport = ports[(i + 3) % ports.count]
+                e.header = h
+                return WalkStep(event: e, hook: .input, verdict: nil, verdictInferred: true)
+            }
+            WalkJSON.write(walk, to: w)
+        }
+        let text = String(decoding: w.bytes, as: UTF8.self)
+        let walks = text.split(separator: "\n")
+        #expect(walks.count == 3)
+        for (n, line) in walks.enumerated() {
+            let file = ["a.log", "b.log", "a.log"][n]
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["packet"] as? Int == n + 1)
+            let steps = try #require(object["steps"] as? [[String: Any]])
+            #expect(steps.map { $0["source"] as? String } == lines.map { "\(file):\($0)" })
+            #expect(steps.map { $0["sport"] as? Int } == lines.indices.map { Int(ports[$0 % ports.count]) })
+            #expect(steps.map { $0["dport"] as? Int } == lines.indices.map { Int(ports[($0 + 3) % ports.count]) })
+            // The times' text itself (a number parser would hide trailing digits).
+            for i in lines.indices {
+                #expect(line.contains("{\"time\":\(times[i % times.count].description),"), "\(times[i % times.count])")
+            }
+        }
+    }
+
     @Test func numbersThatAreNotFiniteAreNull() {
         var walk = PacketWalk(packet: 1, family: .ipv4)
         walk.confidence = .nan
