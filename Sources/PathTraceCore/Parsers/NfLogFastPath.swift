@@ -336,8 +336,57 @@ extension NfLogScanner {
         } else {
             return
         }
-        // PROTO=
+        // PROTO=: a tail read before gives its fields without reading it again.
         guard NfLogScanner.lit(p, n, i, Lit.PROTO, 6) else { return }
+        let found = tails.find(p, i, n)
+        if found.hit {
+            let r = tails.results + found.slot
+            header.transport = r.pointee.transport
+            l4 = true
+            if r.pointee.extraCount > 0 {
+                extra.append(i &+ r.pointee.extras.0)
+                extra.append(i &+ r.pointee.extras.1)
+                if r.pointee.extraCount > 1 {
+                    extra.append(i &+ r.pointee.extras.2)
+                    extra.append(i &+ r.pointee.extras.3)
+                }
+            }
+            i = n
+            return
+        }
+        let tailStart = i
+        let extraStart = extra.count
+        fastTail(p, n, &i)
+        let kept = extra.count &- extraStart
+        // Only a tail read to the end of the line by this path (the generic loop would do nothing
+        // after it) depends on its bytes alone.
+        guard found.slot >= 0, !inOptGroup, kept <= 4, NfLogScanner.onlySpaces(p, n, i) else { return }
+        var result = TailCache.Result()
+        result.transport = header.transport
+        result.extraCount = kept >> 1
+        if kept > 0 {
+            (result.extras.0, result.extras.1) = (extra[extraStart] &- tailStart, extra[extraStart &+ 1] &- tailStart)
+        }
+        if kept > 2 {
+            (result.extras.2, result.extras.3) = (
+                extra[extraStart &+ 2] &- tailStart, extra[extraStart &+ 3] &- tailStart
+            )
+        }
+        tails.store(p, tailStart, n, slot: found.slot, hash: found.hash, result)
+    }
+
+    /// Whether only spaces are left from `i` to the end of the line.
+    @inline(__always) static func onlySpaces(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Bool {
+        var j = i
+        while j < n {
+            if p[j] != Byte.space { return false }
+            j &+= 1
+        }
+        return true
+    }
+
+    /// The dump from `PROTO=` (at `i`) on: the transport header's fields.
+    @inline(never) private mutating func fastTail(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
         let proto: UInt8
         if NfLogScanner.lit(p, n, i &+ 6, Lit.TCP, 3) && (i &+ 9 == n || p[i &+ 9] == Byte.space) {
             proto = IPProtocol.tcp
