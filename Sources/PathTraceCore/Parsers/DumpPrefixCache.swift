@@ -26,7 +26,10 @@ final class DumpPrefixCache {
     static let maxLength = 128
     private let bytes: UnsafeMutablePointer<UInt8>
     private let lengths: UnsafeMutablePointer<Int>
+    /// The first two words of each prefix (the second zero-padded, and the mask of its bytes).
     private let firstWords: UnsafeMutablePointer<UInt64>
+    private let secondWords: UnsafeMutablePointer<UInt64>
+    private let secondMasks: UnsafeMutablePointer<UInt64>
     let results: UnsafeMutablePointer<Result>
     /// The entry `store` replaces next.
     private var next = 0
@@ -38,6 +41,10 @@ final class DumpPrefixCache {
         lengths.initialize(repeating: 0, count: count)
         firstWords = .allocate(capacity: count)
         firstWords.initialize(repeating: 0, count: count)
+        secondWords = .allocate(capacity: count)
+        secondWords.initialize(repeating: 0, count: count)
+        secondMasks = .allocate(capacity: count)
+        secondMasks.initialize(repeating: 0, count: count)
         results = .allocate(capacity: count)
         results.initialize(repeating: Result(), count: count)
     }
@@ -46,6 +53,8 @@ final class DumpPrefixCache {
         bytes.deallocate()
         lengths.deallocate()
         firstWords.deallocate()
+        secondWords.deallocate()
+        secondMasks.deallocate()
         results.deinitialize(count: DumpPrefixCache.count)
         results.deallocate()
     }
@@ -53,12 +62,15 @@ final class DumpPrefixCache {
     /// The entry whose prefix starts the text at `s` and is followed by `SRC=` (-1 for none), and
     /// the prefix's length.
     func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ s: Int) -> (entry: Int, length: Int) {
-        guard s &+ 8 <= n else { return (-1, 0) }
+        guard s &+ 16 <= n else { return (-1, 0) }
+        // The first two words tell the interfaces apart (`IN=bond0 OUT= MA`), so a `memcmp` runs
+        // only for the entry that matches.
         let first = UnsafeRawPointer(p + s).loadUnaligned(as: UInt64.self)
+        let second = UnsafeRawPointer(p + s).loadUnaligned(fromByteOffset: 8, as: UInt64.self)
         var k = 0
         while k < DumpPrefixCache.count {
             let len = lengths[k]
-            if len > 0 && firstWords[k] == first && s &+ len &+ 4 <= n
+            if len > 0 && firstWords[k] == first && secondWords[k] == second & secondMasks[k] && s &+ len &+ 4 <= n
                 && memcmp(bytes + k &* DumpPrefixCache.maxLength, p + s, len) == 0
                 && Byte.load(p + (s &+ len), 4) == DumpPrefixCache.src
             {
@@ -81,6 +93,9 @@ final class DumpPrefixCache {
         (bytes + k &* DumpPrefixCache.maxLength).update(from: p + s, count: len)
         lengths[k] = len
         firstWords[k] = UnsafeRawPointer(p + s).loadUnaligned(as: UInt64.self)
+        let rest = min(len &- 8, 8)
+        secondWords[k] = Byte.load(p + (s &+ 8), rest)
+        secondMasks[k] = rest == 8 ? .max : (1 << UInt64(rest &* 8)) &- 1
         results[k] = result
     }
 }

@@ -59,14 +59,24 @@ final class TailCache {
         let k: UInt64 = 0x9E37_79B9_7F4A_7C15
         // The ports, sequence numbers and flags that tell packets apart are in the first 64 bytes
         // (after `PROTO=TCP `); the last word and the length cover the options.
+        @inline(__always) func word(_ at: Int) -> UInt64 { base.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
         var h = UInt64(len)
-        let words = min(len, 64) >> 3
-        var j = 1
-        while j < words {
-            h = (h ^ base.loadUnaligned(fromByteOffset: j &* 8, as: UInt64.self)) &* k
-            j &+= 1
+        if len >= 64 {
+            h = (h ^ word(8)) &* k
+            h = (h ^ word(16)) &* k
+            h = (h ^ word(24)) &* k
+            h = (h ^ word(32)) &* k
+            h = (h ^ word(40)) &* k
+            h = (h ^ word(48)) &* k
+            h = (h ^ word(56)) &* k
+        } else {
+            var j = 8
+            while j &+ 8 <= len {
+                h = (h ^ word(j)) &* k
+                j &+= 8
+            }
         }
-        h = (h ^ base.loadUnaligned(fromByteOffset: len &- 8, as: UInt64.self)) &* k
+        h = (h ^ word(len &- 8)) &* k
         let set = Int(truncatingIfNeeded: h >> UInt64(64 - TailCache.setBits))
         let slot = set &* 2
         if holds(slot, h, len, base) {
