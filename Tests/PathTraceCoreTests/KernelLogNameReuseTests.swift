@@ -186,4 +186,59 @@ import Testing
             #expect(result.events[k] == (try KernelLogNameReuseTests.fresh(line, at: k + 1)))
         }
     }
+
+    @Test func tailsAndPrefixesSeenBeforeUnderAnotherIPPart() throws {
+        // One packet at later hooks: its IP part changes (TTL after routing, an address after NAT)
+        // while the text before `SRC=` and the text from `PROTO=` on repeat, and those are read once.
+        // Every event must equal the one a parser that never saw them reads, also when what follows
+        // or replaces a reused part is something the fast path does not take (a second `OUT=`, a
+        // field after the MAC, an unknown tail field, a cut `OPT (`).
+        let prefixes = [
+            "IN=bond0 OUT= MAC=52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00 ",
+            "IN=bond0 OUT=eth1 MAC=52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00 ",
+            "IN=br0 OUT=br0 PHYSIN=veth1 PHYSOUT=veth2 MAC=52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00 ",
+            "IN= OUT=eth0 ",
+            "IN=bond0 OUT= MAC=52:54:00:da:ec:4f ",
+            "IN=bond0 OUT= MAC=52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00 UID=0 ",
+        ]
+        let middles = [
+            "SRC=10.44.172.27 DST=10.44.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=4 DF ",
+            "SRC=10.44.172.27 DST=10.44.0.9 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=4 DF ",
+            "SRC=10.44.172.27 DST=10.44.0.9 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=4 DF OUT=eth7 ",
+        ]
+        let tcp = "PROTO=TCP SPT=23322 DPT=3128 SEQ=1193448329 ACK=0 WINDOW=29200 RES=0x00 SYN URGP=0 "
+        let tails = [
+            tcp + "OPT (020405B40402080A10B629170000000001030307) ",
+            tcp + "OPT (020405B40402080A10B629170000000001030308) ",
+            "PROTO=TCP SPT=23323 DPT=3128 SEQ=1193448329 ACK=0 WINDOW=29200 RES=0x00 ACK PSH URGP=0 ",
+            "PROTO=UDP SPT=53 DPT=5353 LEN=40 ",
+            "PROTO=ICMP TYPE=8 CODE=0 ID=77 SEQ=3 ",
+            tcp + "MARK=0x1 ",
+            tcp + "OPT (",
+            "PROTO=47 ",
+        ]
+        var lines: [String] = []
+        for _ in 0..<2 {
+            for prefix in prefixes {
+                for middle in middles {
+                    for tail in tails {
+                        lines.append(
+                            "[1.\(100_000 + lines.count)] TRACE: raw:PREROUTING:policy:3 \(prefix)\(middle)\(tail)")
+                    }
+                }
+            }
+        }
+        let result = parseLines(lines.joined(separator: "\n"))
+        #expect(result.skipped.isEmpty)
+        try #require(result.events.count == lines.count)
+        for (k, line) in lines.enumerated() {
+            #expect(result.events[k] == (try KernelLogNameReuseTests.fresh(line, at: k + 1)), "line \(k + 1)")
+        }
+        let last = result.events.suffix(lines.count / 2)
+        #expect(last.contains { $0.header?.icmpID == 77 && $0.header?.icmpSeq == 3 })
+        #expect(last.contains { $0.header?.extra == ["OPT (020405B40402080A10B629170000000001030308)"] })
+        #expect(last.contains { $0.outIface == "eth7" && $0.inIface == "bond0" && $0.header?.ttl == 63 })
+        #expect(
+            last.contains { $0.physIn == "veth1" && $0.header?.sport == 23323 && $0.header?.tcpFlags == [.ack, .psh] })
+    }
 }

@@ -262,6 +262,52 @@ public struct PacketHeader: Equatable, Sendable {
         if value.isV6 { present.insert(v6) } else { present.remove(v6) }
         return (value.high, value.low)
     }
+
+    /// What an nf_log dump prints from `PROTO=` on: the transport header's fields, with their
+    /// presence. `NfLogScanner` keeps it per dump tail (`TailCache`).
+    struct Transport {
+        var present: Present = []
+        var tcpSeq: UInt32 = 0
+        var tcpAck: UInt32 = 0
+        var sport: UInt16 = 0
+        var dport: UInt16 = 0
+        var window: UInt16 = 0
+        var icmpID: UInt16 = 0
+        var icmpSeq: UInt16 = 0
+        var tcpFlags: TCPFlags = []
+        var proto: UInt8 = 0
+        var icmpType: UInt8 = 0
+        var icmpCode: UInt8 = 0
+
+        static let fields: Present = [
+            .proto, .sport, .dport, .tcpSeq, .tcpAck, .window, .icmpType, .icmpCode, .icmpID, .icmpSeq,
+        ]
+    }
+
+    /// The transport fields; setting them replaces all of them (absent ones become zero).
+    var transport: Transport {
+        get {
+            Transport(
+                present: present.intersection(Transport.fields), tcpSeq: tcpSeqValue, tcpAck: tcpAckValue,
+                sport: sportValue, dport: dportValue, window: windowValue, icmpID: icmpIDValue,
+                icmpSeq: icmpSeqValue, tcpFlags: tcpFlags, proto: protoValue, icmpType: icmpTypeValue,
+                icmpCode: icmpCodeValue)
+        }
+        set {
+            present = present.subtracting(Transport.fields).union(newValue.present)
+            tcpSeqValue = newValue.tcpSeq
+            tcpAckValue = newValue.tcpAck
+            sportValue = newValue.sport
+            dportValue = newValue.dport
+            windowValue = newValue.window
+            icmpIDValue = newValue.icmpID
+            icmpSeqValue = newValue.icmpSeq
+            tcpFlags = newValue.tcpFlags
+            protoValue = newValue.proto
+            icmpTypeValue = newValue.icmpType
+            icmpCodeValue = newValue.icmpCode
+        }
+    }
 }
 
 /// What few headers have: `PacketHeader`'s rare fields.

@@ -172,13 +172,12 @@ struct KernelLogParser {
             family = .ipv4
         }
         let origin: EventOrigin
-        var table = Name.empty
-        var chain = Name.empty
         var kind = StepKind.log
         var rule: RuleRef?
         var hook: Hook?
         var prefix: ByteRange?
-        var slots: (table: NameSlot, chain: NameSlot)?
+        // The table and chain go straight into the event: `Name` locals for them were copied and
+        // destroyed on every line (callgrind, /tmp/icount.sh on t10).
         switch head {
         case .trace(let h):
             if d.pointee.ebt {
@@ -189,12 +188,13 @@ struct KernelLogParser {
                 origin = .kernelTrace
                 if event.tableSlot != .boxed && event.chainSlot != .boxed, let cached = heads.slots(h) {
                     // The cached names' slots: the names themselves were copied and released.
-                    slots = (cached.table, cached.chain)
+                    event.tableSlot = cached.table
+                    event.chainSlot = cached.chain
                     hook = cached.hook
                 } else {
                     let names = heads.names(p, n, h, &strings)
-                    table = names.table
-                    chain = names.chain
+                    event.tableName = names.table
+                    event.chainName = names.chain
                     hook = names.hook
                 }
                 kind = h.kind
@@ -217,9 +217,12 @@ struct KernelLogParser {
             if let step = bridgeStep(text, knownBridge: family == .bridge) {
                 // An ebtables LOG rule whose prefix names its chain: a step of the bridge hooks.
                 family = .bridge
-                table = step.table
-                chain = step.chain
+                event.tableName = step.table
+                event.chainName = step.chain
                 hook = step.hook
+            } else {
+                event.tableName = .empty
+                event.chainName = .empty
             }
         } else {
             event.prefixName = nil
@@ -227,13 +230,6 @@ struct KernelLogParser {
         event.source = position
         event.origin = origin
         event.family = family
-        if let slots {
-            event.tableSlot = slots.table
-            event.chainSlot = slots.chain
-        } else {
-            event.tableName = table
-            event.chainName = chain
-        }
         event.kind = kind
         event.hook = hook
         event.rule = rule

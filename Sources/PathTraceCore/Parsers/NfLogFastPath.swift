@@ -226,33 +226,39 @@ extension NfLogScanner {
         let n = self.n
         var i = self.i
         defer { self.i = i }
-        // IN= OUT=
+        // IN= OUT= [PHYSIN= PHYSOUT=] [MAC=]: a prefix read before gives its ranges without reading it again.
         guard NfLogScanner.lit(p, n, i, Lit.IN, 3) else { return }
-        i &+= 3
-        inIface = NfLogScanner.word(p, n, &i)
-        sawIN = true
-        guard NfLogScanner.sep(p, n, &i), NfLogScanner.lit(p, n, i, Lit.OUT, 4) else { return }
-        i &+= 4
-        outIface = NfLogScanner.word(p, n, &i)
-        guard NfLogScanner.sep(p, n, &i) else { return }
-        if p[i] == 0x50 {  // P
-            if NfLogScanner.lit(p, n, i, Lit.PHYSIN, 7) {
-                i &+= 7
-                physIn = NfLogScanner.word(p, n, &i)
-                guard NfLogScanner.sep(p, n, &i) else { return }
+        let start = i
+        let known = prefixes.find(p, n, i)
+        if known.entry >= 0 {
+            let r = prefixes.results + known.entry
+            @inline(__always) func range(_ x: (Int, Int)) -> ByteRange? {
+                x.0 < 0 ? nil : ByteRange(start &+ x.0, start &+ x.1)
             }
-            if NfLogScanner.lit(p, n, i, Lit.PHYSOUT, 8) {
-                i &+= 8
-                physOut = NfLogScanner.word(p, n, &i)
-                guard NfLogScanner.sep(p, n, &i) else { return }
+            inIface = range(r.pointee.inIface)
+            outIface = range(r.pointee.outIface)
+            physIn = range(r.pointee.physIn)
+            physOut = range(r.pointee.physOut)
+            macSrc = range(r.pointee.macSrc)
+            macDst = range(r.pointee.macDst)
+            sawIN = true
+            sawMAC = r.pointee.sawMAC
+            touched = r.pointee.touched
+            if let m = r.pointee.macProto { header.macProto = m }
+            i = start &+ known.length
+        } else {
+            guard fastPrefix(p, n, &i) else { return }
+            if extra.isEmpty {
+                @inline(__always) func relative(_ x: ByteRange?) -> (Int, Int) {
+                    guard let x else { return (-1, 0) }
+                    return (x.start &- start, x.end &- start)
+                }
+                let result = DumpPrefixCache.Result(
+                    inIface: relative(inIface), outIface: relative(outIface), physIn: relative(physIn),
+                    physOut: relative(physOut), macSrc: relative(macSrc), macDst: relative(macDst), sawMAC: sawMAC,
+                    touched: touched, macProto: header.macProto)
+                prefixes.store(p, start, i, result)
             }
-        }
-        if NfLogScanner.lit(p, n, i, Lit.MAC, 4) {
-            let ts = i
-            self.i = i &+ 4
-            macField(ts)
-            i = self.i
-            guard NfLogScanner.sep(p, n, &i) else { return }
         }
         // SRC= DST=
         guard NfLogScanner.lit(p, n, i, Lit.SRC, 4) else { return }
@@ -336,8 +342,88 @@ extension NfLogScanner {
         } else {
             return
         }
-        // PROTO=
+        // PROTO=: a tail read before gives its fields without reading it again.
         guard NfLogScanner.lit(p, n, i, Lit.PROTO, 6) else { return }
+        let found = tails.find(p, i, n)
+        if found.hit {
+            let r = tails.results + found.slot
+            header.transport = r.pointee.transport
+            l4 = true
+            if r.pointee.extraCount > 0 {
+                extra.append(i &+ r.pointee.extras.0)
+                extra.append(i &+ r.pointee.extras.1)
+                if r.pointee.extraCount > 1 {
+                    extra.append(i &+ r.pointee.extras.2)
+                    extra.append(i &+ r.pointee.extras.3)
+                }
+            }
+            i = n
+            return
+        }
+        let tailStart = i
+        let extraStart = extra.count
+        fastTail(p, n, &i)
+        let kept = extra.count &- extraStart
+        // Only a tail read to the end of the line by this path (the generic loop would do nothing
+        // after it) depends on its bytes alone.
+        guard found.slot >= 0, !inOptGroup, kept <= 4, NfLogScanner.onlySpaces(p, n, i) else { return }
+        var result = TailCache.Result()
+        result.transport = header.transport
+        result.extraCount = kept >> 1
+        if kept > 0 {
+            (result.extras.0, result.extras.1) = (extra[extraStart] &- tailStart, extra[extraStart &+ 1] &- tailStart)
+        }
+        if kept > 2 {
+            (result.extras.2, result.extras.3) = (
+                extra[extraStart &+ 2] &- tailStart, extra[extraStart &+ 3] &- tailStart
+            )
+        }
+        tails.store(p, tailStart, n, slot: found.slot, hash: found.hash, result)
+    }
+
+    /// `IN= OUT= [PHYSIN= PHYSOUT=] [MAC=]` (`i` at `IN=`): whether it was read up to `SRC=`.
+    @inline(never) private mutating func fastPrefix(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) -> Bool {
+        i &+= 3
+        inIface = NfLogScanner.word(p, n, &i)
+        sawIN = true
+        guard NfLogScanner.sep(p, n, &i), NfLogScanner.lit(p, n, i, Lit.OUT, 4) else { return false }
+        i &+= 4
+        outIface = NfLogScanner.word(p, n, &i)
+        guard NfLogScanner.sep(p, n, &i) else { return false }
+        if p[i] == 0x50 {  // P
+            if NfLogScanner.lit(p, n, i, Lit.PHYSIN, 7) {
+                i &+= 7
+                physIn = NfLogScanner.word(p, n, &i)
+                guard NfLogScanner.sep(p, n, &i) else { return false }
+            }
+            if NfLogScanner.lit(p, n, i, Lit.PHYSOUT, 8) {
+                i &+= 8
+                physOut = NfLogScanner.word(p, n, &i)
+                guard NfLogScanner.sep(p, n, &i) else { return false }
+            }
+        }
+        if NfLogScanner.lit(p, n, i, Lit.MAC, 4) {
+            let ts = i
+            self.i = i &+ 4
+            macField(ts)
+            i = self.i
+            guard NfLogScanner.sep(p, n, &i) else { return false }
+        }
+        return NfLogScanner.lit(p, n, i, Lit.SRC, 4)
+    }
+
+    /// Whether only spaces are left from `i` to the end of the line.
+    @inline(__always) static func onlySpaces(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Bool {
+        var j = i
+        while j < n {
+            if p[j] != Byte.space { return false }
+            j &+= 1
+        }
+        return true
+    }
+
+    /// The dump from `PROTO=` (at `i`) on: the transport header's fields.
+    @inline(never) private mutating func fastTail(_ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int) {
         let proto: UInt8
         if NfLogScanner.lit(p, n, i &+ 6, Lit.TCP, 3) && (i &+ 9 == n || p[i &+ 9] == Byte.space) {
             proto = IPProtocol.tcp

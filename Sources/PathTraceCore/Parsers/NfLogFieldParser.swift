@@ -144,6 +144,11 @@ struct NfLogScanner {
     /// This record's `IN=` was read: another one starts a glued LOG record.
     var sawIN = false
 
+    /// Dump tails already read (see `fastPath`).
+    let tails = TailCache()
+    /// Dump prefixes already read (see `fastPath`).
+    let prefixes = DumpPrefixCache()
+
     /// A one-byte buffer for the scanner to point at before it has seen a line.
     nonisolated(unsafe) private static let placeholder = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
 
