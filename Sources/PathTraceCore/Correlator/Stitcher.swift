@@ -964,8 +964,7 @@ struct Stitcher {
         if key != walk.invariantKey {
             if let old = walk.invariantKey { unindex(walk, key: old) }
             if let key {
-                walk.nextWithKey = byKey[key]
-                byKey[key] = walk
+                walk.nextWithKey = byKey.push(walk, key)
             }
             walk.invariantKey = key
         }
@@ -987,11 +986,8 @@ struct Stitcher {
     /// Takes `walk` out of the chain of walks with `key`.
     private mutating func unindex(_ walk: OpenWalk, key: InvariantKey) {
         defer { walk.nextWithKey = nil }
+        if byKey.replaceFirst(walk, key, with: walk.nextWithKey) { return }
         guard let head = byKey[key] else { return }
-        if head === walk {
-            byKey[key] = walk.nextWithKey
-            return
-        }
         var previous = head
         while let next = previous.nextWithKey {
             if next === walk {
