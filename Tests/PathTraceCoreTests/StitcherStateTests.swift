@@ -126,4 +126,39 @@ import Testing
         #expect(index.count == 0)
         #expect(index[keys[0]] == nil)
     }
+
+    @Test func walkIndexPushAndReplaceFirstKeepEachKeysFirstWalk() {
+        // The stitcher's chains: a new walk goes in front of its key's chain and a closing one leaves
+        // it, each with one probe; enough keys to grow the table and make removals shift probe runs.
+        let keys = (0..<2000).map {
+            InvariantKey(proto: 17, ipID: UInt32($0 % 5), length: UInt32(40 + $0 / 5), seq: 0)
+        }
+        var index = WalkIndex()
+        let first = keys.indices.map { OpenWalk(packet: $0 + 1, eventIndex: $0) }
+        let second = keys.indices.map { OpenWalk(packet: keys.count + $0 + 1, eventIndex: $0) }
+        for i in keys.indices {
+            let previous = index.push(first[i], keys[i])
+            #expect(previous == nil, "key \(i)")
+        }
+        for i in keys.indices {
+            let previous = index.push(second[i], keys[i])
+            #expect(previous === first[i], "key \(i)")
+        }
+        #expect(index.count == keys.count)
+        // Only the first walk of a chain leaves it this way.
+        let notFirst = index.replaceFirst(first[0], keys[0], with: nil)
+        #expect(!notFirst)
+        #expect(index[keys[0]] === second[0])
+        // The first leaves: its successor becomes the first, or the key goes when there is none.
+        for i in keys.indices {
+            let left = index.replaceFirst(second[i], keys[i], with: i % 2 == 0 ? first[i] : nil)
+            #expect(left, "key \(i)")
+        }
+        #expect(index.count == keys.count / 2)
+        for i in keys.indices {
+            #expect(index[keys[i]] === (i % 2 == 0 ? first[i] : nil), "key \(i)")
+            let gone = index.replaceFirst(second[i], keys[i], with: nil)
+            #expect(!gone, "key \(i)")
+        }
+    }
 }

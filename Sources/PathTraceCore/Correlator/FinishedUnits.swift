@@ -60,6 +60,9 @@ struct FinishedUnits {
         insert(packed: key)
     }
 
+    /// Whether units past the third are (or were) kept in an array's storage.
+    var holdsStorage: Bool { rest.capacity != 0 }
+
     mutating func removeAll() {
         first = 0
         second = 0

@@ -100,6 +100,23 @@ struct OpenTable<Key: OpenTableKey, Value> {
         }
     }
 
+    /// Stores `value` for `key` and returns the value it replaces (nil when the key is new), finding
+    /// the slot once where a read and a write found it twice (the stitcher puts a walk in front of its
+    /// key's chain once per walk).
+    mutating func exchange(_ key: Key, _ value: Value) -> Value? {
+        let (i, found) = find(key)
+        if found {
+            let old = (values + i).move()
+            (values + i).initialize(to: value)
+            return old
+        }
+        (values + i).initialize(to: value)
+        keys[i] = key
+        count += 1
+        if 4 * count > fill * (mask + 1) { grow() }
+        return nil
+    }
+
     /// Empties slot `slot` and moves back the entries after it that probed past it.
     private mutating func remove(at slot: Int) {
         (values + slot).deinitialize(count: 1)
@@ -142,4 +159,21 @@ extension Int: OpenTableKey {
     static var vacant: Int { 0 }
     @inline(__always) var isVacant: Bool { self == 0 }
     @inline(__always) var hashWord: Int { FastHash.mix(UInt64(bitPattern: Int64(self)), 0, seed: 0) }
+}
+
+extension OpenTable where Value: AnyObject {
+    /// Replaces the value of `key` with `value` (nil removes the entry) when it is `current`, finding
+    /// the slot once; false, changing nothing, when the key holds another object or none. A closing
+    /// walk leaves its key's chain this way (it is mostly the chain's first and only walk).
+    mutating func replace(_ key: Key, ifItIs current: Value, with value: Value?) -> Bool {
+        if count == 0 { return false }
+        let (i, found) = find(key)
+        guard found, values[i] === current else { return false }
+        if let value {
+            values[i] = value
+        } else {
+            remove(at: i)
+        }
+        return true
+    }
 }

@@ -71,11 +71,14 @@ final class OpenWalk {
     /// Drops the walk's arrays once the analyzer has taken them: the stitcher's queues keep a closed
     /// walk's object until they reach it, and its steps would otherwise stay alive with it.
     func release() {
-        steps = []
-        notes = []
-        changes = []
-        finishedTables = FinishedUnits()
-        egressPorts = []
+        // Only what holds storage: the analyzer took the steps, most of the rest were never used, and
+        // releasing the empty array's storage in their place still cost a call each (about 450,000
+        // instructions on /tmp/t10.log; callgrind, `replay --format json`).
+        if steps.capacity != 0 { steps = [] }
+        if notes.capacity != 0 { notes = [] }
+        if changes.capacity != 0 { changes = [] }
+        if finishedTables.holdsStorage { finishedTables = FinishedUnits() }
+        if egressPorts.capacity != 0 { egressPorts = [] }
     }
 
     /// The last event, read in place (a copy would retain every string in it); needs a step.

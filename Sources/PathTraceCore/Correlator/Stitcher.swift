@@ -739,6 +739,11 @@ struct Stitcher {
 
     static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool { a.invariantsAgree(with: b) }
 
+    /// Whether the event's table is `nat`, from its slot when the name is in the table (no `Name` made).
+    @inline(__always) static func isNat(_ slot: NameSlot, _ event: borrowing TraceEvent) -> Bool {
+        slot.raw < NameSlot.boxed.raw ? slot == NameSlot.of(.nat) : event.tableName == .nat
+    }
+
     // Names compared by their slots: a table id each, so no `Name` is made (and released) to compare
     // them, which cost the joining about 10 instructions per name read (callgrind on /tmp/t10.log).
 
@@ -879,7 +884,9 @@ struct Stitcher {
         walk.lastEventIndex = eventIndex
         walk.lastAdded = added
         if !ipLog { walk.lastTracedIndex = index }
-        lastWalk = walk
+        // Assigned only when it changes: a packet's steps mostly come one after another, and each
+        // assignment retains one walk and releases another.
+        if lastWalk !== walk { lastWalk = walk }
         if let t = event.time {
             walk.lastTime = t
             if walk.firstTime == nil { walk.firstTime = t }
@@ -889,15 +896,24 @@ struct Stitcher {
         // expiry reaches fewer entries, each a walk to read that has long left the cache.
         activity.touch(walk, at: eventIndex)
         if event.verdictTag == .drop { walk.dropped = true }
-        if event.origin == .kernelTrace, event.kind == .policy, event.tableName == .nat, let hook = position?.hook,
+        if event.origin == .kernelTrace, event.kind == .policy, Stitcher.isNat(event.tableSlot, event),
+            let hook = position?.hook,
             Netfilter.isFinal(hook)
         {
             // iptables' nat is the last table at INPUT and POSTROUTING: its policy ends the walk.
             walk.complete = true
         }
         // Last, so the event moves into the step instead of being copied (a copy retains every name in it).
-        let verdict = event.verdict
-        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictInferred: false, verdict: verdict))
+        // The step's verdict is the event's: its tag and slot as they are, unless the event has boxed
+        // fields (the step's own boxed verdict name is then set as `WalkStep.init(event:hook:...)` does).
+        let tag = event.verdictTag
+        let plain = event.rare.isEmpty
+        let slot = plain ? event.verdictSlot : NameSlot.none
+        let boxedName = plain ? nil : event.verdict?.name
+        walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictTag: tag, verdictSlot: slot))
+        if !plain {
+            walk.steps[index].verdictSlot = walk.steps[index].event.rare.stepSlot(boxedName)
+        }
     }
 
     /// `append`'s part that takes the step's identity (`h`: the event's, or the walk's with the event's
@@ -948,8 +964,7 @@ struct Stitcher {
         if key != walk.invariantKey {
             if let old = walk.invariantKey { unindex(walk, key: old) }
             if let key {
-                walk.nextWithKey = byKey[key]
-                byKey[key] = walk
+                walk.nextWithKey = byKey.push(walk, key)
             }
             walk.invariantKey = key
         }
@@ -971,11 +986,8 @@ struct Stitcher {
     /// Takes `walk` out of the chain of walks with `key`.
     private mutating func unindex(_ walk: OpenWalk, key: InvariantKey) {
         defer { walk.nextWithKey = nil }
+        if byKey.replaceFirst(walk, key, with: walk.nextWithKey) { return }
         guard let head = byKey[key] else { return }
-        if head === walk {
-            byKey[key] = walk.nextWithKey
-            return
-        }
         var previous = head
         while let next = previous.nextWithKey {
             if next === walk {

@@ -32,6 +32,17 @@ struct WalkIndex {
         return Unmanaged.passUnretained(walk.pointee)
     }
 
+    /// Makes `walk` the first of `key`'s chain; returns the walk that was.
+    mutating func push(_ walk: OpenWalk, _ key: InvariantKey) -> OpenWalk? {
+        table.exchange(Key(key), walk)
+    }
+
+    /// When `walk` is the first of `key`'s chain, makes `next` the first (nil: the key has none left)
+    /// and returns true.
+    mutating func replaceFirst(_ walk: OpenWalk, _ key: InvariantKey, with next: OpenWalk?) -> Bool {
+        table.replace(Key(key), ifItIs: walk, with: next)
+    }
+
     subscript(key: InvariantKey) -> OpenWalk? {
         get { table[Key(key)] }
         set { table[Key(key)] = newValue }
