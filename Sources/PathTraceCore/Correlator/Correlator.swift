@@ -115,7 +115,8 @@ public struct Correlator {
 
     private mutating func analyze(_ item: Stitcher.Closed) {
         let lastHeaderIndex = item.walk.lastHeaderIndex
-        let made = analyzer.analyze(item.walk, reason: item.reason)
+        var made: PacketWalk? = PacketWalk(packet: 0, family: .ipv4)
+        analyzer.analyze(item.walk, reason: item.reason, into: &made)
         item.walk.release()
         // The walk is bound out of the consumed optional, so it moves into the linker: a plain local
         // passed on was copied and then destroyed, every array of it retained and released, and an

@@ -17,10 +17,11 @@ struct WalkAnalyzer {
         resolves = lookup != nil && !(lookup is TextRuleLookup)
     }
 
-    /// The finished walk of `open`, in an optional to take it out of: moved on from there, it is not
-    /// copied (a copy retains every array of it).
-    func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason) -> PacketWalk? {
-        var made: PacketWalk? = PacketWalk(packet: 0, family: .ipv4)
+    /// The finished walk of `open`, made in `made`, which must hold a new walk: an optional the caller
+    /// moves it out of (bound with `case .some`), so it is neither copied (a copy retains every array of
+    /// it) nor left behind as an empty optional to destroy (an outlined call per walk; callgrind,
+    /// /tmp/icount.sh on /tmp/t10.log).
+    func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason, into made: inout PacketWalk?) {
         made?.fill(by: self, open, reason)
         // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
         // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
@@ -31,29 +32,28 @@ struct WalkAnalyzer {
             exact.append(contentsOf: steps)
             made?.steps = exact
         }
-        return made.take()
     }
 
     /// The finished walk of `open`, made in `walk`, which must be new (`PacketWalk(packet:family:)`): its
     /// fields are set one by one, as replacing it whole would destroy the empty walk first.
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason, into walk: inout PacketWalk) {
+        walk.packet = open.packet
+        // Move the steps and notes (the open walk is done): sharing the steps would make the edits below
+        // copy them all, and each shared array was retained and released (callgrind, /tmp/icount.sh on
+        // /tmp/t10.log).
+        swap(&walk.steps, &open.steps)
+        swap(&walk.notes, &open.notes)
         // A frame's walk is of its IP family once an IP hook saw it; bridge steps alone make a bridge walk.
         // (Read in place: `first(where:)`, or the array's subscript, would copy the step out.)
-        let family = open.steps.withUnsafeBufferPointer { steps in
+        let family = walk.steps.withUnsafeBufferPointer { steps in
             let i = steps.indices.first { steps.address($0).pointee.event.family != .bridge } ?? steps.indices.first
             return i.map { steps.address($0).pointee.event.family }
         }
-        walk.packet = open.packet
         walk.family = family ?? .ipv4
-        // Move the steps (the open walk is done): sharing them would make the edits below copy them all.
-        swap(&walk.steps, &open.steps)
         walk.confidence = open.confidence
-        walk.notes = open.notes
         if open.egressPorts.count > 1 {
             // The bridge did not know the destination MAC (or it is a group address): one copy per port.
-            walk.notes.append(
-                "flooded: a copy of the frame left through each of \(open.egressPorts.map(\.string).joined(separator: ", "))"
-            )
+            walk.notes.append(WalkAnalyzer.floodNote(open))
         }
         resolveRules(&walk)
         WalkAnalyzer.protocolFromRules(&walk)
@@ -116,12 +116,14 @@ struct WalkAnalyzer {
             for i in steps.indices {
                 let step = steps.address(i)
                 if step.pointee.verdictTag == .none, step.pointee.event.kind != .log {
-                    let guess = inferVerdict(steps, i)
-                    if guess.tag == .none {
-                        step.pointee.verdictInferred = false
-                    } else {
+                    // A ruleset's answer (a target, a policy) is stored where it is found; a guess is `.none`
+                    // then, and the step's tag tells.
+                    if resolves, rulesetVerdict(step) {
                         step.pointee.verdictInferred = true
-                        WalkAnalyzer.setVerdict(step, guess, steps)
+                    } else {
+                        let guess = inferVerdict(steps, i)
+                        if guess.tag != .none { WalkAnalyzer.setVerdict(step, guess, steps) }
+                        step.pointee.verdictInferred = step.pointee.verdictTag != .none
                     }
                 }
                 summary.add(UnsafePointer(step))
@@ -130,12 +132,12 @@ struct WalkAnalyzer {
         return summary
     }
 
-    /// An inferred verdict: a tag without a name, a jump to the chain of step `chainOf`, or (from a
-    /// ruleset) a whole verdict.
+    /// An inferred verdict: a tag without a name, or a jump to the chain of step `chainOf`. Plain
+    /// integers: a guess that held a `StepVerdict` (a ruleset's) was destroyed, an outlined call, for
+    /// every step (callgrind, /tmp/icount.sh on /tmp/t10.log).
     private struct Guess {
         var tag: StepVerdict.Tag
         var chainOf = -1
-        var verdict: StepVerdict?
 
         static var none: Guess { Guess(tag: .none) }
         init(tag: StepVerdict.Tag) { self.tag = tag }
@@ -143,20 +145,32 @@ struct WalkAnalyzer {
             tag = .jump
             chainOf = j
         }
-        init(_ verdict: StepVerdict) {
-            tag = StepVerdict.Tag(verdict)
-            self.verdict = verdict
+    }
+
+    /// The verdict the ruleset gives the step (its rule's target, or its chain's policy at the end of
+    /// the walk), stored; returns whether it gave one. Kept out of line: only a replay with a ruleset
+    /// asks.
+    @inline(never) private func rulesetVerdict(_ step: UnsafeMutablePointer<WalkStep>) -> Bool {
+        var verdict: StepVerdict?
+        if let target = resolution(UnsafePointer(step))?.target {
+            switch TargetMeaning(target) {
+            case .accept, .nat: verdict = .accept
+            case .drop: verdict = .drop
+            case .queue: verdict = .queue
+            case .returns: verdict = .return
+            case .jump(let chain): verdict = .jump(Name(chain))
+            case .nonTerminal: verdict = .continue
+            }
         }
+        guard let verdict else { return false }
+        step.pointee.verdict = verdict
+        return true
     }
 
     /// Stores a guess as the step's verdict: a name of the table by its slot, as the setter would.
     @inline(__always) private static func setVerdict(
         _ step: UnsafeMutablePointer<WalkStep>, _ guess: Guess, _ steps: UnsafeMutableBufferPointer<WalkStep>
     ) {
-        if let verdict = guess.verdict {
-            step.pointee.verdict = verdict
-            return
-        }
         if step.pointee.verdictSlot != .none {
             // A stale boxed slot: the setter knows how to let it go.
             step.pointee.verdict = StepVerdict(
@@ -190,16 +204,6 @@ struct WalkAnalyzer {
     /// The inferred verdict of step i (not a LOG line), whose source printed none.
     @inline(__always) private func inferVerdict(_ steps: UnsafeMutableBufferPointer<WalkStep>, _ i: Int) -> Guess {
         let step = UnsafePointer(steps.address(i))
-        if resolves, let target = resolution(step)?.target {
-            switch TargetMeaning(target) {
-            case .accept, .nat: return Guess(tag: .accept)
-            case .drop: return Guess(tag: .drop)
-            case .queue: return Guess(tag: .queue)
-            case .returns: return Guess(tag: .return)
-            case .jump(let chain): return Guess(.jump(Name(chain)))
-            case .nonTerminal: return Guess(tag: .continue)
-            }
-        }
         if step.pointee.event.kind == .return { return Guess(tag: .return) }
         // A LOG line between two steps goes on by itself: the step after it tells.
         var j = i + 1
@@ -228,14 +232,18 @@ struct WalkAnalyzer {
             return .none
         }
         // Without a ruleset (`resolves` false) the lookup knows no policy.
-        if resolves, step.pointee.event.kind == .policy, let lookup,
+        if resolves, step.pointee.event.kind == .policy { policyVerdict(steps.address(i)) }
+        return .none
+    }
+
+    /// The policy of the last step's chain, stored as its verdict when the ruleset knows it.
+    @inline(never) private func policyVerdict(_ step: UnsafeMutablePointer<WalkStep>) {
+        guard let lookup,
             let policy = lookup.policy(
                 table: step.pointee.event.tableName.string, chain: step.pointee.event.chainName.string,
                 family: step.pointee.event.family)
-        {
-            return Guess(StepVerdict(policy))
-        }
-        return .none
+        else { return }
+        step.pointee.verdict = StepVerdict(policy)
     }
 
     /// What classification needs from the steps, gathered in one pass.
@@ -340,35 +348,28 @@ struct WalkAnalyzer {
             if walk.steps[lastIndex].verdict == .drop, walk.steps[lastIndex].verdictInferred,
                 walk.steps[lastIndex].event.kind == .rule
             {
-                walk.notes.append(
-                    "the ruleset's target of \(label(walk.steps[lastIndex])) drops the packet (the trace does not print targets)"
-                )
+                walk.notes.append(note(.targetDrops, walk.steps[lastIndex]))
             }
         } else if queued {
             walk.verdict = .queue
         } else if unprintedTarget, let lastHook {
             // A legacy TRACE line names the rule that matched, not its target: only what would have
             // printed next tells a drop from a packet that went on.
-            let step = label(walk.steps[lastIndex])
             if let next = visibility.nextPrinting(
                 after: walk.steps[lastIndex].event.tableName, at: lastHook, firstPacket: isFirstPacket(walk))
             {
                 if reason == .endOfInput {
                     path = .incomplete
-                    walk.notes.append("the trace ends after \(step): the rest of the walk was not captured")
+                    walk.notes.append(note(.traceEnds, walk.steps[lastIndex]))
                 } else {
                     walk.verdict = .drop
                     walk.steps[lastIndex].verdict = .drop
                     walk.steps[lastIndex].verdictInferred = true
-                    walk.notes.append(
-                        "no trace after \(step), although \(next) would have printed next for this packet: the rule dropped it (the trace does not print targets)"
-                    )
+                    walk.notes.append(note(.ruleDropped, walk.steps[lastIndex], next: next))
                 }
             } else {
                 walk.verdict = .unknown
-                walk.notes.append(
-                    "\(step) matched and nothing that prints in this input would run after it for this packet: its target, and so the verdict, is not in the trace"
-                )
+                walk.notes.append(note(.targetUnknown, walk.steps[lastIndex]))
             }
         } else if lastFinal {
             walk.verdict = .accept
@@ -380,20 +381,16 @@ struct WalkAnalyzer {
         } else if lastStage?.layer == .bridge {
             // What follows a bridge hook (the IP stack, another bridge hook) may print nothing here.
             walk.verdict = .unknown
-            walk.notes.append(
-                "no trace after \(label(walk.steps[lastIndex])): where the frame went next is not in the trace")
+            walk.notes.append(note(.bridgeNext, walk.steps[lastIndex]))
         } else if reason == .endOfInput || reason == .cutOff {
             path = .incomplete
             // A cut-off walk carries the stitcher's note on why.
             if reason == .endOfInput {
-                walk.notes.append(
-                    "the trace ends after \(label(walk.steps[lastIndex])): the rest of the walk was not captured")
+                walk.notes.append(note(.traceEnds, walk.steps[lastIndex]))
             }
         } else {
             walk.verdict = .drop
-            walk.notes.append(
-                "no trace after \(label(walk.steps[lastIndex])): dropped there, or by the stack before the next hook (inferred)"
-            )
+            walk.notes.append(note(.droppedThere, walk.steps[lastIndex]))
             if walk.steps[walk.steps.count - 1].verdict == nil || walk.steps[walk.steps.count - 1].verdict == .accept {
                 walk.steps[walk.steps.count - 1].verdict = .drop
                 walk.steps[walk.steps.count - 1].verdictInferred = true
@@ -410,8 +407,7 @@ struct WalkAnalyzer {
             walk.verdict = .unknown
         }
         if path == .incomplete && walk.notes.isEmpty {
-            walk.notes.append(
-                "the walk ends after \(label(walk.steps[lastIndex])): where the packet went next is not in the trace")
+            walk.notes.append(note(.walkEnds, walk.steps[lastIndex]))
         }
         walk.path = path
     }
@@ -429,6 +425,36 @@ struct WalkAnalyzer {
         return flags.contains(.syn) && !flags.contains(.ack)
     }
 
+    /// The notes classification leaves, each about the walk's last step.
+    private enum Note {
+        case targetDrops, traceEnds, ruleDropped, targetUnknown, bridgeNext, droppedThere, walkEnds
+    }
+
+    /// A note's text, made out of line: few walks have one, and its interpolations are long code that
+    /// the common walk's classification kept in its cache lines (cachegrind, /tmp/t10.log).
+    @inline(never) private func note(_ kind: Note, _ step: borrowing WalkStep, next: String = "") -> String {
+        let text = label(step)
+        switch kind {
+        case .targetDrops:
+            return "the ruleset's target of \(text) drops the packet (the trace does not print targets)"
+        case .traceEnds: return "the trace ends after \(text): the rest of the walk was not captured"
+        case .ruleDropped:
+            return
+                "no trace after \(text), although \(next) would have printed next for this packet: the rule dropped it (the trace does not print targets)"
+        case .targetUnknown:
+            return
+                "\(text) matched and nothing that prints in this input would run after it for this packet: its target, and so the verdict, is not in the trace"
+        case .bridgeNext: return "no trace after \(text): where the frame went next is not in the trace"
+        case .droppedThere:
+            return "no trace after \(text): dropped there, or by the stack before the next hook (inferred)"
+        case .walkEnds: return "the walk ends after \(text): where the packet went next is not in the trace"
+        }
+    }
+
+    @inline(never) private static func floodNote(_ open: OpenWalk) -> String {
+        "flooded: a copy of the frame left through each of \(open.egressPorts.map(\.string).joined(separator: ", "))"
+    }
+
     func label(_ step: borrowing WalkStep) -> String {
         var s = step.event.family == .bridge ? "bridge " : ""
         s += "\(step.event.table):\(step.event.chain)"
@@ -443,28 +469,7 @@ struct WalkAnalyzer {
         var result: [NatRewrite] = []
         // The nat steps an observed change explains (a walk has a change or two, if any).
         var explained: [Int] = []
-        for change in open.changes {
-            let natIndex = steps.indices.last { i in
-                i < change.stepIndex && isNatStep(steps.address(i)) && steps.address(i).pointee.hook == change.from.hook
-            }
-            var rewrite: NatRewrite
-            if let natIndex {
-                explained.append(natIndex)
-                let step = steps.address(natIndex)
-                let spec = natSpec(step)
-                let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
-                rewrite = NatRewrite(
-                    type: type, field: change.field, before: change.before,
-                    after: change.after, at: place(step), evidence: .observed,
-                    rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
-            } else {
-                rewrite = NatRewrite(
-                    type: change.field == "dst" ? .dnat : .snat, field: change.field,
-                    before: change.before, after: change.after,
-                    at: "conntrack:\(change.from.hook.rawValue)", evidence: .observed)
-            }
-            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
-        }
+        if !open.changes.isEmpty { observedRewrites(steps, open, &result, explained: &explained) }
         // The flow as it entered, for nat steps whose record has no header of its own (found when needed).
         var firstWithHeader: Int?
         var searched = false
@@ -518,6 +523,36 @@ struct WalkAnalyzer {
             if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
         }
         return result
+    }
+
+    /// The rewrites of the header changes seen between the walk's events (evidence `observed`), each
+    /// with the nat step that explains it, if one does; kept out of line, as most walks saw none.
+    @inline(never) private func observedRewrites(
+        _ steps: UnsafeBufferPointer<WalkStep>, _ open: OpenWalk, _ result: inout [NatRewrite],
+        explained: inout [Int]
+    ) {
+        for change in open.changes {
+            let natIndex = steps.indices.last { i in
+                i < change.stepIndex && isNatStep(steps.address(i)) && steps.address(i).pointee.hook == change.from.hook
+            }
+            let rewrite: NatRewrite
+            if let natIndex {
+                explained.append(natIndex)
+                let step = steps.address(natIndex)
+                let spec = natSpec(step)
+                let type = spec?.type ?? (change.field == "dst" ? .dnat : .snat)
+                rewrite = NatRewrite(
+                    type: type, field: change.field, before: change.before,
+                    after: change.after, at: place(step), evidence: .observed,
+                    rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
+            } else {
+                rewrite = NatRewrite(
+                    type: change.field == "dst" ? .dnat : .snat, field: change.field,
+                    before: change.before, after: change.after,
+                    at: "conntrack:\(change.from.hook.rawValue)", evidence: .observed)
+            }
+            if result.isEmpty { result = [rewrite] } else { result.append(rewrite) }
+        }
     }
 
     /// The step's rule text, read from its name: `event.ruleText` through a pointer copies the event.
