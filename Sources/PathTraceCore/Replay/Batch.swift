@@ -40,3 +40,13 @@ public final class Batch<Element> {
         for i in 0..<n { body((storage + i).move()) }
     }
 }
+
+extension Batch where Element == TraceEvent {
+    /// Adds a copy of `event` (the parser keeps its own to reuse on the next line); the batch must not
+    /// be full.
+    @inlinable func append(copyOf event: borrowing TraceEvent) {
+        precondition(count < capacity, "Batch is full")
+        event.copy(to: storage + count)
+        count += 1
+    }
+}

@@ -82,7 +82,7 @@ public struct ReplayPipeline {
                 },
                 chunkEnd: { self.correlate(batch, netns: netns) }
             ) { event in
-                batch.append(event)
+                batch.append(copyOf: event)
                 if batch.isFull { self.correlate(batch, netns: netns) }
             }
             correlate(batch, netns: netns)
