@@ -36,42 +36,19 @@ final class DumpCache {
 
     /// Two ways per set, the least recently used one replaced: 64 direct-mapped slots let a third
     /// of the repeated dumps of the benchmark file be evicted by another before they came back (21,372
-    /// hits on t10's 35,728 lines; 22,9xx with two ways, 23,055 for an unbounded cache).
-    private static let setBits = 6
-    private static let slots = 2 << setBits
-    /// The longest dump kept (the kernel prints at most 1019 bytes a record, TRACE dumps ~300).
-    static let maxLength = 512
-    private let bytes: UnsafeMutablePointer<UInt8>
-    /// The length of each slot's dump (0: empty) and its hash.
-    private let lengths: UnsafeMutablePointer<Int>
-    private let hashes: UnsafeMutablePointer<UInt64>
-    /// Per set, the way `store` replaces next (the one not used last).
-    private let victims: UnsafeMutablePointer<UInt8>
-    /// Each slot's result, then `scratch`.
+    /// hits on t10's 35,728 lines; 22,9xx with two ways, 23,055 for an unbounded cache). The longest
+    /// dump kept: the kernel prints at most 1019 bytes a record, TRACE dumps ~300.
+    private typealias Slots = TwoWaySlots<Result, 6, 512>
+    static var maxLength: Int { Slots.longest }
+    private let slots = Slots(spare: 1, empty: Result())
+    /// Each slot's result, then `scratch` (the slots' own, kept here: every line reads it).
     let results: UnsafeMutablePointer<Result>
     /// The index of the result of a record that is not cached (it has a glued record after it).
-    static let scratch = slots
+    let scratch: Int
 
     init() {
-        let count = DumpCache.slots
-        bytes = .allocate(capacity: count * DumpCache.maxLength)
-        lengths = .allocate(capacity: count)
-        lengths.initialize(repeating: 0, count: count)
-        hashes = .allocate(capacity: count)
-        hashes.initialize(repeating: 0, count: count)
-        victims = .allocate(capacity: count / 2)
-        victims.initialize(repeating: 0, count: count / 2)
-        results = .allocate(capacity: count + 1)
-        results.initialize(repeating: Result(), count: count + 1)
-    }
-
-    deinit {
-        bytes.deallocate()
-        lengths.deallocate()
-        hashes.deallocate()
-        victims.deallocate()
-        results.deinitialize(count: DumpCache.slots + 1)
-        results.deallocate()
+        results = slots.results
+        scratch = slots.count
     }
 
     /// Where the dump `s..<e` of the line at `p` is or would go: its slot, whether it is there, and
@@ -107,29 +84,12 @@ final class DumpCache {
             }
             if j < len { h = (h ^ Byte.load(p + s + j, len - j)) &* k }
         }
-        let set = Int(truncatingIfNeeded: h >> UInt64(64 - DumpCache.setBits))
-        var slot = set &* 2
-        if holds(slot, h, len, base) {
-            victims[set] = 1
-            return (slot, true, h)
-        }
-        if holds(slot &+ 1, h, len, base) {
-            victims[set] = 0
-            return (slot &+ 1, true, h)
-        }
-        slot &+= Int(victims[set])
-        return (slot, false, h)
-    }
-
-    @inline(__always) private func holds(_ slot: Int, _ h: UInt64, _ len: Int, _ base: UnsafeRawPointer) -> Bool {
-        hashes[slot] == h && lengths[slot] == len && memcmp(bytes + slot &* DumpCache.maxLength, base, len) == 0
+        let found = slots.find(base, len, h)
+        return (found.slot, found.hit, h)
     }
 
     /// Keeps the dump `s..<e` in `slot` (from `find`); its result goes to `results[slot]`.
     func store(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, slot: Int, hash: UInt64) {
-        (bytes + slot &* DumpCache.maxLength).update(from: p + s, count: e - s)
-        lengths[slot] = e - s
-        hashes[slot] = hash
-        victims[slot >> 1] = UInt8(truncatingIfNeeded: ~slot & 1)
+        slots.store(p + s, e - s, slot: slot, hash: hash)
     }
 }

@@ -95,7 +95,7 @@ struct KernelLogParser {
             }
             scanner.resetRecord()
             let boundary = scanner.run()
-            var slot = DumpCache.scratch
+            var slot = dumps.scratch
             if boundary == nil && found.slot >= 0, case .trace(let h) = head {
                 dumps.store(p, h.end, n, slot: found.slot, hash: found.hash)
                 slot = found.slot

@@ -17,37 +17,15 @@ final class TailCache {
         var extraCount = 0
     }
 
-    private static let setBits = 6
-    private static let slots = 2 << setBits
-    /// The longest tail kept (a TCP tail with 40 bytes of options is about 190).
-    static let maxLength = 256
-    private let bytes: UnsafeMutablePointer<UInt8>
-    private let lengths: UnsafeMutablePointer<Int>
-    private let hashes: UnsafeMutablePointer<UInt64>
-    /// Per set, the way `store` replaces next (the one not used last).
-    private let victims: UnsafeMutablePointer<UInt8>
+    /// The longest tail kept is 256 bytes (a TCP tail with 40 bytes of options is about 190).
+    private typealias Slots = TwoWaySlots<Result, 6, 256>
+    static var maxLength: Int { Slots.longest }
+    private let slots = Slots(empty: Result())
+    /// The slots' results, kept here: every scanned tail reads it.
     let results: UnsafeMutablePointer<Result>
 
     init() {
-        let count = TailCache.slots
-        bytes = .allocate(capacity: count * TailCache.maxLength)
-        lengths = .allocate(capacity: count)
-        lengths.initialize(repeating: 0, count: count)
-        hashes = .allocate(capacity: count)
-        hashes.initialize(repeating: 0, count: count)
-        victims = .allocate(capacity: count / 2)
-        victims.initialize(repeating: 0, count: count / 2)
-        results = .allocate(capacity: count)
-        results.initialize(repeating: Result(), count: count)
-    }
-
-    deinit {
-        bytes.deallocate()
-        lengths.deallocate()
-        hashes.deallocate()
-        victims.deallocate()
-        results.deinitialize(count: TailCache.slots)
-        results.deallocate()
+        results = slots.results
     }
 
     /// Where the tail `s..<e` of the line at `p` is or would go: its slot, whether it is there, and
@@ -77,29 +55,13 @@ final class TailCache {
             }
         }
         h = (h ^ word(len &- 8)) &* k
-        let set = Int(truncatingIfNeeded: h >> UInt64(64 - TailCache.setBits))
-        let slot = set &* 2
-        if holds(slot, h, len, base) {
-            victims[set] = 1
-            return (slot, true, h)
-        }
-        if holds(slot &+ 1, h, len, base) {
-            victims[set] = 0
-            return (slot &+ 1, true, h)
-        }
-        return (slot &+ Int(victims[set]), false, h)
-    }
-
-    @inline(__always) private func holds(_ slot: Int, _ h: UInt64, _ len: Int, _ base: UnsafeRawPointer) -> Bool {
-        hashes[slot] == h && lengths[slot] == len && memcmp(bytes + slot &* TailCache.maxLength, base, len) == 0
+        let found = slots.find(base, len, h)
+        return (found.slot, found.hit, h)
     }
 
     /// Keeps the tail `s..<e` in `slot` (from `find`) with what it gave.
     func store(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int, slot: Int, hash: UInt64, _ result: Result) {
-        (bytes + slot &* TailCache.maxLength).update(from: p + s, count: e - s)
-        lengths[slot] = e - s
-        hashes[slot] = hash
-        victims[slot >> 1] = UInt8(truncatingIfNeeded: ~slot & 1)
+        slots.store(p + s, e - s, slot: slot, hash: hash)
         results[slot] = result
     }
 }
