@@ -76,8 +76,9 @@ public final class JSONWriter {
     /// The `,"origin":…,"source":"file:` the walk writer printed last, kept from walk to walk.
     @exclusivity(unchecked) var origins = OriginText()
 
-    /// What the walk writer printed from a walk's family to its `reply_to` key, by kind.
-    @exclusivity(unchecked) var prefixes = WalkPrefixText()
+    /// What the walk writer printed from a walk's family to its `reply_to` key, by kind
+    /// (`WalkPrefixText.kind`).
+    @exclusivity(unchecked) var prefixes = KeptText(slots: WalkPrefixText.kinds, room: WalkPrefixText.room)
 
     /// The seconds of the last kernel time the walk writer printed, kept from walk to walk.
     @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
@@ -89,7 +90,7 @@ public final class JSONWriter {
 
     deinit {
         base.deallocate()
-        origins.bytes.deallocate()
+        origins.runs.deallocate()
         prefixes.deallocate()
     }
 

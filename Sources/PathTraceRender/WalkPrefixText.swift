@@ -2,27 +2,12 @@ import PathTraceCore
 
 /// The bytes the walk writer printed from `,"family":` to `,"reply_to":` for a walk in no named
 /// namespace and sure of its verdict, by family, path and verdict (80 kinds): copied in one run where
-/// six fields were written one by one, ~100 instructions a walk (issue 10, /tmp/icount.sh).
-///
-/// A value in the writer, not an object (no retain and release a walk); the writer deallocates it.
-struct WalkPrefixText {
-    /// Room for each kind's text (the longest is under 110 bytes).
-    private static let room = 128
-    private static let kinds = 4 * 5 * 4
-
-    /// Made on the first `keep`: writers that print no walk (a timeline's String) need none.
-    private var bytes: UnsafeMutablePointer<UInt8>?
-    /// Each kind's byte count; 0 while it has none kept.
-    let counts: UnsafeMutablePointer<Int> = {
-        let counts = UnsafeMutablePointer<Int>.allocate(capacity: WalkPrefixText.kinds)
-        counts.initialize(repeating: 0, count: WalkPrefixText.kinds)
-        return counts
-    }()
-
-    func deallocate() {
-        bytes?.deallocate()
-        counts.deallocate()
-    }
+/// six fields were written one by one, ~100 instructions a walk (issue 10, /tmp/icount.sh). The
+/// writer keeps them (`JSONWriter.prefixes`) in a slot per kind.
+enum WalkPrefixText {
+    /// Each kind's room (the longest text is under 110 bytes).
+    static let room = 128
+    static let kinds = 4 * 5 * 4
 
     /// The kind of `walk`'s text, when it is one kept here (no netns, confidence 1).
     @inline(__always) static func kind(_ walk: PacketWalk) -> Int? {
@@ -50,21 +35,5 @@ struct WalkPrefixText {
         case .unknown: verdict = 3
         }
         return (family * 5 + path) * 4 + verdict
-    }
-
-    /// The bytes kept for `kind`, if any.
-    @inline(__always) func text(_ kind: Int) -> UnsafeBufferPointer<UInt8>? {
-        let count = counts[kind]
-        guard count > 0 else { return nil }
-        return UnsafeBufferPointer(start: bytes.unsafelyUnwrapped + kind * WalkPrefixText.room, count: count)
-    }
-
-    /// Keeps `count` bytes at `text` as those of `kind`.
-    mutating func keep(_ kind: Int, _ text: UnsafePointer<UInt8>, count: Int) {
-        guard count <= WalkPrefixText.room else { return }
-        let bytes = self.bytes ?? .allocate(capacity: WalkPrefixText.kinds * WalkPrefixText.room)
-        self.bytes = bytes
-        (bytes + kind * WalkPrefixText.room).update(from: text, count: count)
-        counts[kind] = count
     }
 }
