@@ -27,15 +27,7 @@ public struct TopologyAnnotator: Sendable {
         guard topology != nil || walk.path == .incomplete || walk.verdict == .drop else { return }
         let netns = label(walk.netns)
         if let topology, let netns, topology.namespace(netns) != nil {
-            // A walk's devices are few: a short list beats a set, and each device's words are made once.
-            var seen: [String] = []
-            for step in walk.steps {
-                for name in [step.event.inIface, step.event.physIn, step.event.outIface, step.event.physOut] {
-                    guard let name, !seen.contains(name) else { continue }
-                    seen.append(name)
-                    if let device = cache.device(netns, name, topology) { walk.interfaces.append(device) }
-                }
-            }
+            walk.interfaces.append(contentsOf: devices(of: walk, netns, topology))
         }
         if let topology, let netns,
             let path = VanishedDiagnosis.silentCompletion(
@@ -58,6 +50,33 @@ public struct TopologyAnnotator: Sendable {
         }
     }
 
+    /// The devices the walk's steps name, each once, in the order they first appear.
+    ///
+    /// Steps are read in place and devices compared as names (ids), each known device's words looked up
+    /// once per walk: iterating copies of the steps, a `String` per field and a list of four per step
+    /// were 9% of live nft tracing's CPU (perf, scripts/bench-live.sh).
+    private func devices(of walk: borrowing PacketWalk, _ netns: String, _ topology: Topology) -> [WalkInterface] {
+        // A walk's devices are few: a short list beats a set.
+        var seen: [Name] = []
+        var found: [WalkInterface] = []
+        let table = cache.devices(in: netns)
+        func add(_ name: Name?) {
+            guard let name, !seen.contains(name) else { return }
+            seen.append(name)
+            if let device = table.device(name, netns, topology) { found.append(device) }
+        }
+        walk.steps.withUnsafeBufferPointer { steps in
+            for i in steps.indices {
+                let step = steps.address(i)
+                add(step.pointee.event.inIfaceName)
+                add(step.pointee.event.physInName)
+                add(step.pointee.event.outIfaceName)
+                add(step.pointee.event.physOutName)
+            }
+        }
+        return found
+    }
+
     /// A walk that went on, but toward trouble the topology shows: a MASQUERADE with no address to take,
     /// or a veth whose peer is in the same namespace. Decided per device once (live tracing sees
     /// thousands of walks a second).
@@ -66,48 +85,79 @@ public struct TopologyAnnotator: Sendable {
         if walk.nat.contains(where: { $0.type == .masquerade && $0.after == nil && $0.direction == "original" }) {
             return true
         }
-        guard let out = walk.steps.last(where: { $0.event.outIface != nil })?.event.outIface else { return false }
-        return cache.loopsBack(netns, out, topology)
+        // The last step's device, read in place (`last(where:)` hands each step over as a copy).
+        let out: Name? = walk.steps.withUnsafeBufferPointer { steps in
+            for i in steps.indices.reversed() {
+                if let name = steps[i].event.outIfaceName { return name }
+            }
+            return nil
+        }
+        guard let out else { return false }
+        return cache.devices(in: netns).loopsBack(out, netns, topology)
     }
 
     private let cache = Cache()
 
     /// Per device: its words for the timeline, and whether its veth peer is in its own namespace.
     private final class Cache: @unchecked Sendable {
-        struct Key: Hashable {
-            var netns: String
-            var ifname: String
-        }
-        private var devices: [Key: WalkInterface?] = [:]
-        private var loops: [Key: Bool] = [:]
         private var namespaces: [String: NamespaceFacts] = [:]
         private let limit = 4096
 
-        func device(_ netns: String, _ ifname: String, _ topology: Topology) -> WalkInterface? {
-            let key = Key(netns: netns, ifname: ifname)
-            if let known = devices[key] { return known }
-            let made = topology.role(netns: netns, ifname: ifname).map {
-                WalkInterface(name: ifname, role: $0, addresses: topology.addresses(netns: netns, ifname: ifname))
+        /// The devices of one namespace by name, so a lookup hashes an id rather than two strings.
+        final class Devices: @unchecked Sendable {
+            private var known: [Name: WalkInterface?] = [:]
+            private let limit: Int
+
+            init(limit: Int) { self.limit = limit }
+
+            func device(_ name: Name, _ netns: String, _ topology: Topology) -> WalkInterface? {
+                if let known = known[name] { return known }
+                let ifname = name.string
+                let made = topology.role(netns: netns, ifname: ifname).map {
+                    WalkInterface(name: ifname, role: $0, addresses: topology.addresses(netns: netns, ifname: ifname))
+                }
+                // A replay names devices from its input: bounded, so a hostile file cannot grow it.
+                if known.count < limit { known[name] = made }
+                return made
             }
-            // A replay names devices from its input: bounded, so a hostile file cannot grow it.
-            if devices.count < limit { devices[key] = made }
-            return made
+
+            private var loops: [Name: Bool] = [:]
+
+            /// Whether the device is a veth whose peer is in its own namespace.
+            func loopsBack(_ name: Name, _ netns: String, _ topology: Topology) -> Bool {
+                if let known = loops[name] { return known }
+                let loopsBack = topology.peer(netns: netns, ifname: name.string)?.netns == netns
+                if loops.count < limit { loops[name] = loopsBack }
+                return loopsBack
+            }
         }
+        private var byNamespace: [String: Devices] = [:]
+        private var lastNamespace: (String, Devices)?
+
+        /// The namespace's devices; the last one asked is kept at hand (a trace is mostly of one).
+        func devices(in netns: String) -> Devices {
+            if let (name, devices) = lastNamespace, name == netns { return devices }
+            let devices = byNamespace[netns] ?? Devices(limit: limit)
+            if byNamespace.count < limit { byNamespace[netns] = devices }
+            lastNamespace = (netns, devices)
+            return devices
+        }
+
+        private var lastFacts: (String, NamespaceFacts)?
 
         func facts(_ netns: String, _ topology: Topology) -> NamespaceFacts? {
-            if let known = namespaces[netns] { return known }
-            guard let ns = topology.namespace(netns) else { return nil }
-            let facts = NamespaceFacts(ns)
-            namespaces[netns] = facts
+            // Every walk asks: the last namespace's answer is kept at hand, as in `devices(in:)`.
+            if let (name, facts) = lastFacts, name == netns { return facts }
+            let facts: NamespaceFacts
+            if let known = namespaces[netns] {
+                facts = known
+            } else {
+                guard let ns = topology.namespace(netns) else { return nil }
+                facts = NamespaceFacts(ns)
+                namespaces[netns] = facts
+            }
+            lastFacts = (netns, facts)
             return facts
-        }
-
-        func loopsBack(_ netns: String, _ ifname: String, _ topology: Topology) -> Bool {
-            let key = Key(netns: netns, ifname: ifname)
-            if let known = loops[key] { return known }
-            let loops = topology.peer(netns: netns, ifname: ifname)?.netns == netns
-            if self.loops.count < limit { self.loops[key] = loops }
-            return loops
         }
     }
 }
