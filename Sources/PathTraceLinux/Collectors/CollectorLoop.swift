@@ -26,11 +26,22 @@ public struct CollectorCounters: Sendable, Equatable {
 public protocol TraceCollector: AnyObject, Sendable {
     /// Starts the receiving thread; events are delivered on it. Returns once listening.
     func start(_ onEvent: @escaping @Sendable (TraceEvent) -> Void) throws
+    /// The same, with the events of each receive handed over at once: a consumer on another thread is
+    /// then woken once per batch rather than once per event (thread wake-ups were a tenth of live nft
+    /// tracing's CPU: perf, scripts/bench-live.sh). Never called with an empty batch.
+    func startInBatches(_ onBatch: @escaping @Sendable ([TraceEvent]) -> Void) throws
     /// Stops after reading what is already queued; safe to call more than once.
     func stop()
     var counters: CollectorCounters { get }
     /// The error that ended the receiving loop early, if any.
     var failure: LinuxError? { get }
+}
+
+extension TraceCollector {
+    /// A collector that reads one record per receive hands over batches of one.
+    public func startInBatches(_ onBatch: @escaping @Sendable ([TraceEvent]) -> Void) throws {
+        try start { onBatch([$0]) }
+    }
 }
 
 /// How one non-blocking receive went.

@@ -58,7 +58,12 @@ public final class NflogCollector: TraceCollector, @unchecked Sendable {
     /// Throws `LinuxError.permissionDenied` without CAP_NET_ADMIN, `.groupBusy` when another socket
     /// has the group, `.noSuchNamespace` for a missing namespace.
     public func start(_ onEvent: @escaping @Sendable (TraceEvent) -> Void) throws {
-        let source = NflogSource(options: options, state: state, onEvent: onEvent)
+        try startInBatches({ for event in $0 { onEvent(event) } })
+    }
+
+    /// The same, with each datagram's events handed over at once.
+    public func startInBatches(_ onBatch: @escaping @Sendable ([TraceEvent]) -> Void) throws {
+        let source = NflogSource(options: options, state: state, onBatch: onBatch)
         try loop.start(source)
     }
 
@@ -168,7 +173,7 @@ struct NflogRecord {
 final class NflogSource: RecordSource {
     let options: NflogCollector.Options
     let state: CollectorState
-    let onEvent: @Sendable (TraceEvent) -> Void
+    let onBatch: @Sendable ([TraceEvent]) -> Void
     var handle: OpaquePointer?
     var group: OpaquePointer?
     let bufferSize = 1 << 17
@@ -179,10 +184,10 @@ final class NflogSource: RecordSource {
     var receivedAt = 0.0
     var pending: [TraceEvent] = []
 
-    init(options: NflogCollector.Options, state: CollectorState, onEvent: @escaping @Sendable (TraceEvent) -> Void) {
+    init(options: NflogCollector.Options, state: CollectorState, onBatch: @escaping @Sendable ([TraceEvent]) -> Void) {
         self.options = options
         self.state = state
-        self.onEvent = onEvent
+        self.onBatch = onBatch
         buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 8)
     }
 
@@ -239,7 +244,7 @@ final class NflogSource: RecordSource {
             _ = nflog_handle_packet(h, buffer.assumingMemoryBound(to: CChar.self), Int32(n))
             let events = pending
             state.update { $0.events += events.count }
-            for e in events { onEvent(e) }
+            if !events.isEmpty { onBatch(events) }
             return .handled
         }
     }

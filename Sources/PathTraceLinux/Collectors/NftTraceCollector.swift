@@ -46,7 +46,12 @@ public final class NftTraceCollector: TraceCollector, @unchecked Sendable {
     /// Returns once subscribed, so events of packets sent afterwards are seen.
     /// Throws `LinuxError.permissionDenied` without CAP_NET_ADMIN, `.noSuchNamespace` for a missing namespace.
     public func start(_ onEvent: @escaping @Sendable (TraceEvent) -> Void) throws {
-        let source = NftTraceSource(options: options, state: state, onEvent: onEvent)
+        try startInBatches({ for event in $0 { onEvent(event) } })
+    }
+
+    /// The same, with each batch of datagrams' events handed over at once.
+    public func startInBatches(_ onBatch: @escaping @Sendable ([TraceEvent]) -> Void) throws {
+        let source = NftTraceSource(options: options, state: state, onBatch: onBatch)
         try loop.start(source)
     }
 
@@ -66,7 +71,9 @@ public final class NftTraceCollector: TraceCollector, @unchecked Sendable {
 final class NftTraceSource: RecordSource {
     let options: NftTraceCollector.Options
     let state: CollectorState
-    let onEvent: @Sendable (TraceEvent) -> Void
+    let onBatch: @Sendable ([TraceEvent]) -> Void
+    /// The events of the datagrams of one receive, handed over together (its storage kept).
+    private var pending: [TraceEvent] = []
     var socket: OpaquePointer?
     let decoder: NftTraceDecoder
     /// Datagrams taken per system call, each in its own slot (a trace message stays far below 8 KiB).
@@ -76,11 +83,11 @@ final class NftTraceSource: RecordSource {
     let lengths: UnsafeMutablePointer<UInt32>
 
     init(
-        options: NftTraceCollector.Options, state: CollectorState, onEvent: @escaping @Sendable (TraceEvent) -> Void
+        options: NftTraceCollector.Options, state: CollectorState, onBatch: @escaping @Sendable ([TraceEvent]) -> Void
     ) {
         self.options = options
         self.state = state
-        self.onEvent = onEvent
+        self.onBatch = onBatch
         decoder = NftTraceDecoder(
             rememberedPackets: options.rememberedPackets, keepPacketBytes: options.keepPacketBytes)
         buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.slots * Self.slotSize, alignment: 8)
@@ -128,7 +135,6 @@ final class NftTraceSource: RecordSource {
         case .success(let count):
             let now = wallClock()
             var stats = NftTraceDecoder.Stats()
-            var delivered = 0
             var truncated = 0
             for i in 0..<Int(count) {
                 let length = Int(lengths[i])
@@ -139,12 +145,14 @@ final class NftTraceSource: RecordSource {
                     continue
                 }
                 let slot = UnsafeRawBufferPointer(start: buffer + i * Self.slotSize, count: length)
-                let s = decoder.decode(slot, time: now) {
-                    delivered += 1
-                    onEvent($0)
-                }
+                let s = decoder.decode(slot, time: now) { pending.append($0) }
                 stats.messages += s.messages
                 stats.malformed += s.malformed
+            }
+            let delivered = pending.count
+            if delivered > 0 {
+                onBatch(pending)
+                pending.removeAll(keepingCapacity: true)
             }
             state.update {
                 $0.messages += stats.messages

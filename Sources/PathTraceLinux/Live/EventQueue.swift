@@ -9,9 +9,10 @@ final class EventQueue: @unchecked Sendable {
     private var items: [(lane: Int, event: TraceEvent)] = []
     private var stopped = false
 
-    func push(_ event: TraceEvent, lane: Int) {
+    /// A collector's batch at once: one lock and one wake-up for all of it.
+    func push(contentsOf events: [TraceEvent], lane: Int) {
         condition.lock()
-        items.append((lane, event))
+        for event in events { items.append((lane, event)) }
         condition.signal()
         condition.unlock()
     }

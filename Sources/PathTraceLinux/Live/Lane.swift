@@ -64,7 +64,7 @@ final class Lane: @unchecked Sendable {
         }
         for collector in collectors {
             do {
-                try collector.start { [queue] in queue.push($0, lane: index) }
+                try collector.startInBatches({ [queue] in queue.push(contentsOf: $0, lane: index) })
             } catch let error as LinuxError {
                 for started in self.collectors { started.stop() }
                 if case .permissionDenied = error { throw LiveTraceError.noNetAdmin }
