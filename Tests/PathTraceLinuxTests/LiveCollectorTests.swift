@@ -236,6 +236,32 @@ struct LiveCollectorTests {
         #expect(c.events == sink.events.count && c.events > 0 && c.events < 35)
     }
 
+    /// The live pipeline takes the nft collector's events a receive at a time: every event comes, once,
+    /// in the collector's order, and no batch is empty.
+    @Test(.liveLab) func nftEventsInBatchesAreEveryEventInOrder() throws {
+        let lab = try Self.lab()
+        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).nft")
+        try Self.ruleset.write(to: rules, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: rules) }
+        try lab.exec(lab.router, ["nft", "-f", rules.path])
+        let sink = EventSink()
+        let collector = NftTraceCollector(options: .init(netns: .named(lab.router)))
+        try collector.startInBatches { sink.add(batch: $0) }
+        defer { collector.stop() }
+        for _ in 0..<3 { #expect(try lab.sendSYN() == ECONNREFUSED) }
+        collector.stop()
+        #expect(collector.failure == nil)
+        let events = sink.events
+        // Seven trace messages per SYN (see `nftTraceOfAForwardedSYN`), numbered by the collector.
+        #expect(events.count == 21 && collector.counters.events == 21)
+        #expect(events.map(\.source.line) == Array(1...events.count))
+        #expect(!sink.batchSizes.isEmpty && !sink.batchSizes.contains(0))
+        #expect(sink.batchSizes.reduce(0, +) == events.count)
+        // Each SYN's seven steps, whichever batches they came in.
+        let bySYN = Dictionary(grouping: events.filter { $0.traceID != nil }, by: { $0.traceID })
+        #expect(bySYN.count == 3 && bySYN.values.allSatisfy { $0.count == 7 })
+    }
+
     @Test(.liveLab) func secondListenerOnAGroupIsBusy() throws {
         let lab = try Self.lab()
         let first = NflogCollector(options: .init(group: 9, netns: .named(lab.router)))

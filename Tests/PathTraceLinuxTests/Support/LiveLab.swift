@@ -139,8 +139,17 @@ final class LiveLab: Sendable {
 final class EventSink: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [TraceEvent] = []
+    private var sizes: [Int] = []
     func add(_ e: TraceEvent) { lock.withLock { items.append(e) } }
+    /// A collector's batch (`startInBatches`): its events, and its size kept.
+    func add(batch: [TraceEvent]) {
+        lock.withLock {
+            items += batch
+            sizes.append(batch.count)
+        }
+    }
     var events: [TraceEvent] { lock.withLock { items } }
+    var batchSizes: [Int] { lock.withLock { sizes } }
 }
 
 /// A lab for each test that asks for it, deleted when the test ends, however it ends.
