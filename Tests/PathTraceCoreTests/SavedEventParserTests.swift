@@ -61,6 +61,18 @@ import Testing
         #expect(reference.events.map(\.time) == [1_795_714_740.6194046])
     }
 
+    /// nft prints rule texts with quoted names; `--save` writes the quotes escaped. Such a line is read
+    /// by its bytes, as Foundation reads it, with the quotes back in the rule text.
+    @Test func aRuleTextWithEscapedQuotesIsReadByItsBytes() throws {
+        let line = Array(
+            #"{"pathtrace-event":1,"origin":"netlink","family":"ipv4","table":"filter","chain":"FORWARD","kind":"rule","handle":9,"rule_text":"iifname \"virbr0\" ip saddr 192.168.122.0/24 counter accept\\ \/\t"}"#
+                .utf8)
+        let fast = try #require(Self.byBytes(line))
+        #expect(fast == Self.byFoundation(line))
+        #expect(
+            fast.events.map(\.ruleText) == [#"iifname "virbr0" ip saddr 192.168.122.0/24 counter accept\ /"# + "\t"])
+    }
+
     /// An object of thousands of members (garbled input, up to the 64 KB line limit) is left to
     /// Foundation, which reads it as before, instead of the repeated-key search growing with its square.
     @Test func anObjectOfThousandsOfMembersIsLeftToFoundation() {
@@ -74,7 +86,8 @@ import Testing
     /// Bits of JSON a mutation inserts: the byte reader's unsure cases (escapes, `true`, negative
     /// numbers, exponents, non-ASCII, trailing commas, repeated keys) and plain breakage.
     static let snippets: [[UInt8]] = [
-        #"\""#, #"\n"#, #"\u0041"#, "true", "false", "-1", "1e3", "1.5", "0.25", "01", ",", "}", "]", "{", "[", #"""#,
+        #"\""#, #"\n"#, #"\u0041"#, #"\\"#, #"\/"#, #"\t"#, #"\b"#, #"\x"#, "true", "false", "-1", "1e3", "1.5", "0.25",
+        "01", ",", "}", "]", "{", "[", #"""#,
         ":", " ", "\t", "null", "nul", "0", "é", "\u{1}", #","table":"x""#, #","x":[1,{"y":null}]"#, #","x":[]"#,
         #"[1,]"#, #"{"a":1,}"#, "99999999999999999999", "12a", ".5", "1.", "\r",
     ].map { Array($0.utf8) }
