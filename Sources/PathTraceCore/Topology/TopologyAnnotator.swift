@@ -134,11 +134,15 @@ public struct TopologyAnnotator: Sendable {
         private var byNamespace: [String: Devices] = [:]
         private var lastNamespace: (String, Devices)?
 
+        /// Namespaces whose devices are kept, each up to `limit / namespacesKept` of them, so all the
+        /// caches together hold about `limit` devices whatever a replayed file names.
+        private static let namespacesKept = 16
+
         /// The namespace's devices; the last one asked is kept at hand (a trace is mostly of one).
         func devices(in netns: String) -> Devices {
             if let (name, devices) = lastNamespace, name == netns { return devices }
-            let devices = byNamespace[netns] ?? Devices(limit: limit)
-            if byNamespace.count < limit { byNamespace[netns] = devices }
+            let devices = byNamespace[netns] ?? Devices(limit: limit / Cache.namespacesKept)
+            if byNamespace.count < Cache.namespacesKept { byNamespace[netns] = devices }
             lastNamespace = (netns, devices)
             return devices
         }
