@@ -286,13 +286,14 @@ public enum WalkJSON {
         let plain =
             origin != nil && step.pointee.event.hasHeader && !conntrack && step.pointee.event.traceID == nil
             && step.pointee.event.prefixName == nil
-        if plain, origin == memo.tailOrigin, let last = memo.tailStep,
-            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue)
-        {
+        let last = plain && origin == memo.tailOrigin ? memo.tailStep : nil
+        if let last, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
             o.repeatBytes(from: memo.tailOffset, count: memo.tailCount)
         } else {
             let tailStart = o.offset
-            writeTail(step, origin, conntrack: conntrack, to: &o, memo: &memo)
+            // A tail to copy that differs is a header that differs from the header memo's (whose fields
+            // are the tail's): not compared again.
+            writeTail(step, origin, conntrack: conntrack, newHeader: last != nil, to: &o, memo: &memo)
             memo.tailStep = plain ? step : nil
             memo.tailOrigin = origin
             memo.tailOffset = tailStart
@@ -307,12 +308,15 @@ public enum WalkJSON {
         o.byte(UInt8(ascii: "}"))
     }
 
-    /// A step's header, prefix, trace id and `,"origin":…,"source":"file:`.
+    /// A step's header, prefix, trace id and `,"origin":…,"source":"file:`. With `newHeader`, the
+    /// header is known to differ from the header memo's.
     @inline(__always) static func writeTail(
-        _ step: UnsafePointer<WalkStep>, _ origin: UInt32?, conntrack: Bool, to o: inout JSONOut,
+        _ step: UnsafePointer<WalkStep>, _ origin: UInt32?, conntrack: Bool, newHeader: Bool, to o: inout JSONOut,
         memo: inout StepMemo
     ) {
-        if step.pointee.event.hasHeader { writeHeader(step, conntrack: conntrack, to: &o, memo: &memo.header) }
+        if step.pointee.event.hasHeader {
+            writeHeader(step, conntrack: conntrack, new: newHeader, to: &o, memo: &memo.header)
+        }
         if let prefix = step.pointee.event.prefixName {
             o.raw(",\"prefix\":")
             o.name(prefix)
@@ -455,12 +459,14 @@ public enum WalkJSON {
         var ttlCount = 0
     }
 
-    /// The packet as this step saw it (the step has a header). In line: most steps copy the header
-    /// of the step before.
+    /// The packet as this step saw it (the step has a header; with `new`, one that differs from the
+    /// memo's). In line: most steps copy the header of the step before.
     @inline(__always) static func writeHeader(
-        _ step: UnsafePointer<WalkStep>, conntrack: Bool, to o: inout JSONOut, memo: inout HeaderMemo
+        _ step: UnsafePointer<WalkStep>, conntrack: Bool, new: Bool, to o: inout JSONOut, memo: inout HeaderMemo
     ) {
-        if let last = memo.step, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
+        if !new, let last = memo.step,
+            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue)
+        {
             o.repeatBytes(from: memo.offset, count: memo.count)
         } else {
             writeNewHeader(step, to: &o, memo: &memo)
@@ -473,7 +479,9 @@ public enum WalkJSON {
     ) {
         o.ensure(0)
         let start = o.offset
-        if let last = memo.step, sameButTTL(step, last) {
+        if let last = memo.step,
+            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue, ttl: false)
+        {
             // A routed packet's next header: the one before with the TTL it lost written in (a
             // forwarded walk's second header; ~580 instructions to write anew, issue 10, /tmp/icount.sh).
             o.repeatBytes(from: memo.offset, count: memo.ttlStart)
@@ -490,22 +498,6 @@ public enum WalkJSON {
         memo = HeaderMemo(
             step: step, offset: start, count: o.offset - start, ttlStart: ttl.lowerBound - start,
             ttlCount: ttl.count)
-    }
-
-    /// Whether the headers of `a` and `b` show the same fields but the TTL (`sameStepFields`' fields).
-    @inline(__always) static func sameButTTL(_ a: UnsafePointer<WalkStep>, _ b: UnsafePointer<WalkStep>) -> Bool {
-        a.pointee.event.headerValue.src == b.pointee.event.headerValue.src
-            && a.pointee.event.headerValue.dst == b.pointee.event.headerValue.dst
-            && a.pointee.event.headerValue.sport == b.pointee.event.headerValue.sport
-            && a.pointee.event.headerValue.dport == b.pointee.event.headerValue.dport
-            && a.pointee.event.headerValue.ipID == b.pointee.event.headerValue.ipID
-            && a.pointee.event.headerValue.length == b.pointee.event.headerValue.length
-            && a.pointee.event.headerValue.tcpSeq == b.pointee.event.headerValue.tcpSeq
-            && a.pointee.event.headerValue.tcpFlags == b.pointee.event.headerValue.tcpFlags
-            && a.pointee.event.headerValue.icmpType == b.pointee.event.headerValue.icmpType
-            && a.pointee.event.headerValue.icmpCode == b.pointee.event.headerValue.icmpCode
-            && a.pointee.event.headerValue.mark == b.pointee.event.headerValue.mark
-            && a.pointee.event.headerValue.uid == b.pointee.event.headerValue.uid
     }
 
     /// `,"ct":{…}` when the header has conntrack items.
