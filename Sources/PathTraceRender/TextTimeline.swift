@@ -558,16 +558,17 @@ public struct TextTimeline {
     /// What goes before a step's detail: one space before the first, two between the others. A value
     /// rather than a closure over a flag, which the optimiser kept on the heap.
     struct Separator {
-        /// Unowned: the line's caller holds the writer, and a strong copy was a retain and a release
-        /// per step (issue 10, /tmp/icount-text.sh).
-        unowned(unsafe) let writer: JSONWriter
+        /// Unretained: the line's caller holds the writer, and a strong copy was a retain and a release
+        /// per step, an unowned one a retain and a release per use (issue 10, /tmp/icount-text.sh).
+        let writer: Unmanaged<JSONWriter>
         var any = false
 
-        @inline(__always) init(out: TextOutput) { writer = out.writer }
+        @inline(__always) init(out: TextOutput) { writer = .passUnretained(out.writer) }
 
         @inline(__always) mutating func callAsFunction() {
-            writer.raw(any ? "  " : " ")
-            any = true
+            let any = self.any
+            writer._withUnsafeGuaranteedRef { $0.raw(any ? "  " : " ") }
+            self.any = true
         }
     }
 

@@ -615,21 +615,29 @@ public enum WalkJSON {
         o.byte(UInt8(ascii: "\""))
     }
 
+    /// Where a String field of the rewrite at `nat` is, read without a copy.
+    @inline(__always) static func field(
+        _ nat: UnsafePointer<NatRewrite>, _ key: KeyPath<NatRewrite, String>
+    ) -> UnsafePointer<String> {
+        UnsafeRawPointer(nat).advanced(by: MemoryLayout<NatRewrite>.offset(of: key).unsafelyUnwrapped)
+            .assumingMemoryBound(to: String.self)
+    }
+
     static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut, memo: inout NatMemo) {
         o.raw("{\"type\":")
         o.quoted(JSONNames.name(nat.pointee.type))
         o.raw(",\"field\":")
-        memo.field.write(nat.pointee.field, to: &o)
+        memo.field.write(field(nat, \.field), to: &o)
         o.raw(",\"before\":")
         writeEndpoint(nat.pointee.beforeEndpoint, to: &o)
         o.raw(",\"after\":")
         if let after = nat.pointee.afterEndpoint { writeEndpoint(after, to: &o) } else { o.null() }
         o.raw(",\"at\":")
-        memo.at.write(nat.pointee.at, to: &o)
+        memo.at.write(field(nat, \.at), to: &o)
         o.raw(",\"evidence\":")
         o.quoted(JSONNames.name(nat.pointee.evidence))
         o.raw(",\"direction\":")
-        memo.direction.write(nat.pointee.direction, to: &o)
+        memo.direction.write(field(nat, \.direction), to: &o)
         switch nat.pointee.rule {
         case .number(let n):
             o.raw(",\"rule\":")
