@@ -86,12 +86,12 @@ public enum WalkJSON {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
                 if comma { o.byte(UInt8(ascii: ",")) }
                 comma = true
-                // A nil literal, not an optional String to release after every step.
+                writeStep(steps.address(i), to: &o, memo: &memo, places: places)
                 if explain {
-                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: Explain.step(walk, at: i))
-                } else {
-                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: nil)
+                    o.raw(",\"explain\":")
+                    o.text(Explain.step(walk, at: i))
                 }
+                o.byte(UInt8(ascii: "}"))
             }
             w.seconds = memo.time
             o.byte(UInt8(ascii: "]"))
@@ -246,11 +246,11 @@ public enum WalkJSON {
         o.byte(UInt8(ascii: "}"))
     }
 
-    /// One element of `steps`. Fields are read in place: binding the event or its header would copy
-    /// them (and retain their strings).
+    /// One element of `steps` but its `explain` and closing brace (which its caller writes, so that
+    /// no optional String is passed and released a step). Fields are read in place: binding the event
+    /// or its header would copy them (and retain their strings).
     static func writeStep(
-        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo, places: StepTextCache,
-        explain: String? = nil
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo, places: StepTextCache
     ) {
         o.ensure(0)
         o.raw("{\"time\":")
@@ -301,11 +301,6 @@ public enum WalkJSON {
         }
         o.integer(step.pointee.event.source.line)
         o.byte(UInt8(ascii: "\""))
-        if let explain {
-            o.raw(",\"explain\":")
-            o.text(explain)
-        }
-        o.byte(UInt8(ascii: "}"))
     }
 
     /// A step's header, prefix, trace id and `,"origin":…,"source":"file:`. With `newHeader`, the
