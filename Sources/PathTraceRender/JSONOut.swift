@@ -36,6 +36,13 @@ struct JSONOut {
 
     // MARK: - Bytes
 
+    /// Copies the bytes written from offset `start` to `end`: a short run (a value), within the room
+    /// of the last `ensure`.
+    @inline(__always) mutating func copyWritten(from start: Int, to end: Int) {
+        JSONWriter.copy(p, base + start, end &- start)
+        p += end &- start
+    }
+
     /// Copies `bytes` (kept text of another buffer).
     @inline(__always) mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
         ensure(bytes.count)

@@ -76,10 +76,10 @@ public enum WalkJSON {
         o.raw(",\"connection\":")
         o.integer(walk.connection)
         walk.steps.withUnsafeBufferPointer { steps in
-            writeFlow(steps, to: &o, first: firstHeaderIndex(steps))
+            var memo = StepMemo()
+            writeFlow(steps, to: &o, first: firstHeaderIndex(steps), text: &memo.header.flow)
             o.raw(",\"steps\":[")
             var comma = false
-            var memo = StepMemo()
             memo.time = w.seconds
             let places = w.places
             for i in steps.indices {
@@ -210,8 +210,10 @@ public enum WalkJSON {
     }
 
     /// `,"flow":…`: the packet as it entered, the header of the first step that carried one
-    /// (`walk.firstHeader`).
-    static func writeFlow(_ steps: UnsafeBufferPointer<WalkStep>, to o: inout JSONOut, first: Int?) {
+    /// (`walk.firstHeader`). Keeps in `text` where its addresses and ports are, for that step's header.
+    static func writeFlow(
+        _ steps: UnsafeBufferPointer<WalkStep>, to o: inout JSONOut, first: Int?, text: inout FlowText
+    ) {
         guard let i = first else {
             o.raw(",\"flow\":null")
             return
@@ -230,13 +232,19 @@ public enum WalkJSON {
             o.null()
         }
         o.raw(",\"src\":")
+        text.src = o.offset
         o.address(step.pointee.event.headerValue.src)
         o.raw(",\"sport\":")
+        text.sport = o.offset
         o.number(step.pointee.event.headerValue.sport)
         o.raw(",\"dst\":")
+        text.dst = o.offset
         o.address(step.pointee.event.headerValue.dst)
         o.raw(",\"dport\":")
+        text.dport = o.offset
         o.number(step.pointee.event.headerValue.dport)
+        text.end = o.offset
+        text.step = step
         if step.pointee.event.headerValue.icmpType != nil {
             o.raw(",\"icmp_type\":")
             o.number(step.pointee.event.headerValue.icmpType)
@@ -244,6 +252,24 @@ public enum WalkJSON {
             o.number(step.pointee.event.headerValue.icmpCode)
         }
         o.byte(UInt8(ascii: "}"))
+    }
+
+    /// Where the flow's src, sport, dst and dport values start (offsets in the writer's buffer, which
+    /// holds the whole walk until it ends) and where the last ends: the header of its step shows the
+    /// same values, copied rather than formatted again (~60 instructions a walk, issue 10,
+    /// /tmp/icount.sh).
+    struct FlowText {
+        var step: UnsafePointer<WalkStep>?
+        var src = 0
+        var sport = 0
+        var dst = 0
+        var dport = 0
+        var end = 0
+
+        /// The keys between the values: `,"sport":`, `,"dst":`, `,"dport":`.
+        static let sportKey = 9
+        static let dstKey = 7
+        static let dportKey = 9
     }
 
     /// One element of `steps` but its `explain` and closing brace (which its caller writes, so that
@@ -452,6 +478,8 @@ public enum WalkJSON {
         /// Where the TTL's value is in those bytes, and how long.
         var ttlStart = 0
         var ttlCount = 0
+        /// Where the flow's values are.
+        var flow = FlowText()
     }
 
     /// The packet as this step saw it (the step has a header; with `new`, one that differs from the
@@ -484,15 +512,18 @@ public enum WalkJSON {
             let ttlStart = o.offset - start
             let rest = memo.ttlStart + memo.ttlCount
             o.repeatBytes(from: memo.offset + rest, count: memo.count - rest)
-            memo = HeaderMemo(
-                step: step, offset: start, count: o.offset - start, ttlStart: memo.ttlStart,
-                ttlCount: ttlStart - memo.ttlStart)
+            memo.step = step
+            memo.offset = start
+            memo.count = o.offset - start
+            memo.ttlCount = ttlStart - memo.ttlStart
             return
         }
-        let ttl = writeFields(step, to: &o)
-        memo = HeaderMemo(
-            step: step, offset: start, count: o.offset - start, ttlStart: ttl.lowerBound - start,
-            ttlCount: ttl.count)
+        let ttl = writeFields(step, flow: memo.flow, to: &o)
+        memo.step = step
+        memo.offset = start
+        memo.count = o.offset - start
+        memo.ttlStart = ttl.lowerBound - start
+        memo.ttlCount = ttl.count
     }
 
     /// `,"ct":{…}` when the header has conntrack items.
@@ -512,18 +543,29 @@ public enum WalkJSON {
         }
     }
 
-    /// `,"src":…` to `,"uid":…`, read in place.
-    /// Returns where the TTL's value is (offsets).
+    /// `,"src":…` to `,"uid":…`, read in place; the addresses and ports as the flow wrote them when
+    /// `flow` is this step's. Returns where the TTL's value is (offsets).
     @discardableResult
-    static func writeFields(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) -> Range<Int> {
-        o.raw(",\"src\":")
-        o.address(step.pointee.event.headerValue.src)
-        o.raw(",\"dst\":")
-        o.address(step.pointee.event.headerValue.dst)
-        o.raw(",\"sport\":")
-        o.number(step.pointee.event.headerValue.sport)
-        o.raw(",\"dport\":")
-        o.number(step.pointee.event.headerValue.dport)
+    static func writeFields(_ step: UnsafePointer<WalkStep>, flow: FlowText, to o: inout JSONOut) -> Range<Int> {
+        if flow.step == step {
+            o.raw(",\"src\":")
+            o.copyWritten(from: flow.src, to: flow.sport - FlowText.sportKey)
+            o.raw(",\"dst\":")
+            o.copyWritten(from: flow.dst, to: flow.dport - FlowText.dportKey)
+            o.raw(",\"sport\":")
+            o.copyWritten(from: flow.sport, to: flow.dst - FlowText.dstKey)
+            o.raw(",\"dport\":")
+            o.copyWritten(from: flow.dport, to: flow.end)
+        } else {
+            o.raw(",\"src\":")
+            o.address(step.pointee.event.headerValue.src)
+            o.raw(",\"dst\":")
+            o.address(step.pointee.event.headerValue.dst)
+            o.raw(",\"sport\":")
+            o.number(step.pointee.event.headerValue.sport)
+            o.raw(",\"dport\":")
+            o.number(step.pointee.event.headerValue.dport)
+        }
         o.raw(",\"ttl\":")
         let ttlStart = o.offset
         o.number(step.pointee.event.headerValue.ttl)
