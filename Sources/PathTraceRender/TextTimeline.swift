@@ -427,7 +427,7 @@ public struct TextTimeline {
         if var key = StepPlaceKey(step) {
             key.codes |= (sameHook ? 1 << 48 : 0) | (color ? 1 << 49 : 0)
             if let text = places.text(key) {
-                o.copy(text)
+                o.copyMidsize(text)
             } else {
                 let begin = o.offset
                 TextTimeline.place(step, sameHook: sameHook, bridge: bridge, color: color, &o)

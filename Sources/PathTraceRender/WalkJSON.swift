@@ -353,7 +353,7 @@ public enum WalkJSON {
         } else if let origin, let kept = o.writer.origins.text(origin) {
             // Walk after walk the same file: its bytes as the writer kept them.
             let start = o.offset
-            o.copy(kept)
+            o.copyMidsize(kept)
             memo.origin = origin
             memo.originOffset = start
             memo.originCount = kept.count
