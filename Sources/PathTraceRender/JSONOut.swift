@@ -36,11 +36,49 @@ struct JSONOut {
 
     // MARK: - Bytes
 
+    /// Copies the bytes written from offset `start` to `end`: a short run (a value), within the room
+    /// of the last `ensure`.
+    @inline(__always) mutating func copyWritten(from start: Int, to end: Int) {
+        JSONWriter.copy(p, base + start, end &- start)
+        p += end &- start
+    }
+
     /// Copies `bytes` (kept text of another buffer).
     @inline(__always) mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
         ensure(bytes.count)
         JSONWriter.copy(p, bytes.baseAddress.unsafelyUnwrapped, bytes.count)
         p += bytes.count
+    }
+
+    /// `copy`, for kept text mostly of 33...64 bytes (a text timeline's place columns, a JSON step's
+    /// origin and file): those as two runs of 32 that may overlap, where the call to memcpy was ~35
+    /// instructions a text line (issue 10, /tmp/icount-text.sh). Not for every copy: the check costs
+    /// the JSON step's longer place text more than it saves.
+    @inline(__always) mutating func copyMidsize(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let n = bytes.count
+        ensure(n)
+        let src = bytes.baseAddress.unsafelyUnwrapped
+        if n > 32 && n <= 64 {
+            JSONOut.copy32(p, src)
+            JSONOut.copy32(p + n - 32, src + n - 32)
+        } else {
+            JSONWriter.copy(p, src, n)
+        }
+        p += n
+    }
+
+    /// 32 bytes from `src` to `dst`, as four words.
+    @inline(__always) static func copy32(_ dst: UnsafeMutablePointer<UInt8>, _ src: UnsafePointer<UInt8>) {
+        let d = UnsafeMutableRawPointer(dst)
+        let s = UnsafeRawPointer(src)
+        let a = s.loadUnaligned(as: UInt64.self)
+        let b = s.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let c = s.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        let e = s.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+        d.storeBytes(of: a, as: UInt64.self)
+        d.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+        d.storeBytes(of: c, toByteOffset: 16, as: UInt64.self)
+        d.storeBytes(of: e, toByteOffset: 24, as: UInt64.self)
     }
 
     /// Bytes copied as they are (keys with their quotes, commas and colon; other literals).

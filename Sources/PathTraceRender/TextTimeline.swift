@@ -427,7 +427,7 @@ public struct TextTimeline {
         if var key = StepPlaceKey(step) {
             key.codes |= (sameHook ? 1 << 48 : 0) | (color ? 1 << 49 : 0)
             if let text = places.text(key) {
-                o.copy(text)
+                o.copyMidsize(text)
             } else {
                 let begin = o.offset
                 TextTimeline.place(step, sameHook: sameHook, bridge: bridge, color: color, &o)
@@ -558,16 +558,17 @@ public struct TextTimeline {
     /// What goes before a step's detail: one space before the first, two between the others. A value
     /// rather than a closure over a flag, which the optimiser kept on the heap.
     struct Separator {
-        /// Unowned: the line's caller holds the writer, and a strong copy was a retain and a release
-        /// per step (issue 10, /tmp/icount-text.sh).
-        unowned(unsafe) let writer: JSONWriter
+        /// Unretained: the line's caller holds the writer, and a strong copy was a retain and a release
+        /// per step, an unowned one a retain and a release per use (issue 10, /tmp/icount-text.sh).
+        let writer: Unmanaged<JSONWriter>
         var any = false
 
-        @inline(__always) init(out: TextOutput) { writer = out.writer }
+        @inline(__always) init(out: TextOutput) { writer = .passUnretained(out.writer) }
 
         @inline(__always) mutating func callAsFunction() {
-            writer.raw(any ? "  " : " ")
-            any = true
+            let any = self.any
+            writer._withUnsafeGuaranteedRef { $0.raw(any ? "  " : " ") }
+            self.any = true
         }
     }
 
@@ -796,10 +797,18 @@ public struct TextTimeline {
         case "dst": out.lit("DST")
         default: out.text(p.pointee.field.uppercased())
         }
-        out.byte(UInt8(ascii: " "))
-        out.text(p.pointee.before)
-        out.lit(" → ")
-        if let after = p.pointee.after { out.text(after) } else { out.byte(UInt8(ascii: "?")) }
+        // The endpoints through a position, from their address and port: `before` and `after` were a
+        // String each to make and free (~1,000 instructions a rewrite, issue 10, /tmp/icount-text.sh).
+        var o = out.writer.out()
+        o.byte(UInt8(ascii: " "))
+        o.endpoint(p.pointee.beforeEndpoint.address, p.pointee.beforeEndpoint.port)
+        o.raw(" → ")
+        if let after = p.pointee.afterEndpoint {
+            o.endpoint(after.address, after.port)
+        } else {
+            o.byte(UInt8(ascii: "?"))
+        }
+        out.writer.commit(o)
         out.lit("  (")
         if p.pointee.direction == "reply" { out.lit("reverse ") }
         switch p.pointee.type {

@@ -76,22 +76,22 @@ public enum WalkJSON {
         o.raw(",\"connection\":")
         o.integer(walk.connection)
         walk.steps.withUnsafeBufferPointer { steps in
-            writeFlow(steps, to: &o, first: firstHeaderIndex(steps))
+            var memo = StepMemo()
+            writeFlow(steps, to: &o, first: firstHeaderIndex(steps), text: &memo.header.flow)
             o.raw(",\"steps\":[")
             var comma = false
-            var memo = StepMemo()
             memo.time = w.seconds
             let places = w.places
             for i in steps.indices {
                 if own != nil, OwnTraceSteps.isOwn(steps[i].event) { continue }
                 if comma { o.byte(UInt8(ascii: ",")) }
                 comma = true
-                // A nil literal, not an optional String to release after every step.
+                writeStep(steps.address(i), to: &o, memo: &memo, places: places)
                 if explain {
-                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: Explain.step(walk, at: i))
-                } else {
-                    writeStep(steps.address(i), to: &o, memo: &memo, places: places, explain: nil)
+                    o.raw(",\"explain\":")
+                    o.text(Explain.step(walk, at: i))
                 }
+                o.byte(UInt8(ascii: "}"))
             }
             w.seconds = memo.time
             o.byte(UInt8(ascii: "]"))
@@ -210,8 +210,10 @@ public enum WalkJSON {
     }
 
     /// `,"flow":…`: the packet as it entered, the header of the first step that carried one
-    /// (`walk.firstHeader`).
-    static func writeFlow(_ steps: UnsafeBufferPointer<WalkStep>, to o: inout JSONOut, first: Int?) {
+    /// (`walk.firstHeader`). Keeps in `text` where its addresses and ports are, for that step's header.
+    static func writeFlow(
+        _ steps: UnsafeBufferPointer<WalkStep>, to o: inout JSONOut, first: Int?, text: inout FlowText
+    ) {
         guard let i = first else {
             o.raw(",\"flow\":null")
             return
@@ -230,13 +232,19 @@ public enum WalkJSON {
             o.null()
         }
         o.raw(",\"src\":")
+        text.src = o.offset
         o.address(step.pointee.event.headerValue.src)
         o.raw(",\"sport\":")
+        text.sport = o.offset
         o.number(step.pointee.event.headerValue.sport)
         o.raw(",\"dst\":")
+        text.dst = o.offset
         o.address(step.pointee.event.headerValue.dst)
         o.raw(",\"dport\":")
+        text.dport = o.offset
         o.number(step.pointee.event.headerValue.dport)
+        text.end = o.offset
+        text.step = step
         if step.pointee.event.headerValue.icmpType != nil {
             o.raw(",\"icmp_type\":")
             o.number(step.pointee.event.headerValue.icmpType)
@@ -246,11 +254,29 @@ public enum WalkJSON {
         o.byte(UInt8(ascii: "}"))
     }
 
-    /// One element of `steps`. Fields are read in place: binding the event or its header would copy
-    /// them (and retain their strings).
+    /// Where the flow's src, sport, dst and dport values start (offsets in the writer's buffer, which
+    /// holds the whole walk until it ends) and where the last ends: the header of its step shows the
+    /// same values, copied rather than formatted again (~60 instructions a walk, issue 10,
+    /// /tmp/icount.sh).
+    struct FlowText {
+        var step: UnsafePointer<WalkStep>?
+        var src = 0
+        var sport = 0
+        var dst = 0
+        var dport = 0
+        var end = 0
+
+        /// The keys between the values: `,"sport":`, `,"dst":`, `,"dport":`.
+        static let sportKey = 9
+        static let dstKey = 7
+        static let dportKey = 9
+    }
+
+    /// One element of `steps` but its `explain` and closing brace (which its caller writes, so that
+    /// no optional String is passed and released a step). Fields are read in place: binding the event
+    /// or its header would copy them (and retain their strings).
     static func writeStep(
-        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo, places: StepTextCache,
-        explain: String? = nil
+        _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo, places: StepTextCache
     ) {
         o.ensure(0)
         o.raw("{\"time\":")
@@ -286,13 +312,14 @@ public enum WalkJSON {
         let plain =
             origin != nil && step.pointee.event.hasHeader && !conntrack && step.pointee.event.traceID == nil
             && step.pointee.event.prefixName == nil
-        if plain, origin == memo.tailOrigin, let last = memo.tailStep,
-            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue)
-        {
+        let last = plain && origin == memo.tailOrigin ? memo.tailStep : nil
+        if let last, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
             o.repeatBytes(from: memo.tailOffset, count: memo.tailCount)
         } else {
             let tailStart = o.offset
-            writeTail(step, origin, conntrack: conntrack, to: &o, memo: &memo)
+            // A tail to copy that differs is a header that differs from the header memo's (whose fields
+            // are the tail's): not compared again.
+            writeTail(step, origin, conntrack: conntrack, newHeader: last != nil, to: &o, memo: &memo)
             memo.tailStep = plain ? step : nil
             memo.tailOrigin = origin
             memo.tailOffset = tailStart
@@ -300,19 +327,17 @@ public enum WalkJSON {
         }
         o.integer(step.pointee.event.source.line)
         o.byte(UInt8(ascii: "\""))
-        if let explain {
-            o.raw(",\"explain\":")
-            o.text(explain)
-        }
-        o.byte(UInt8(ascii: "}"))
     }
 
-    /// A step's header, prefix, trace id and `,"origin":…,"source":"file:`.
+    /// A step's header, prefix, trace id and `,"origin":…,"source":"file:`. With `newHeader`, the
+    /// header is known to differ from the header memo's.
     @inline(__always) static func writeTail(
-        _ step: UnsafePointer<WalkStep>, _ origin: UInt32?, conntrack: Bool, to o: inout JSONOut,
+        _ step: UnsafePointer<WalkStep>, _ origin: UInt32?, conntrack: Bool, newHeader: Bool, to o: inout JSONOut,
         memo: inout StepMemo
     ) {
-        if step.pointee.event.hasHeader { writeHeader(step, conntrack: conntrack, to: &o, memo: &memo.header) }
+        if step.pointee.event.hasHeader {
+            writeHeader(step, conntrack: conntrack, new: newHeader, to: &o, memo: &memo.header)
+        }
         if let prefix = step.pointee.event.prefixName {
             o.raw(",\"prefix\":")
             o.name(prefix)
@@ -328,7 +353,7 @@ public enum WalkJSON {
         } else if let origin, let kept = o.writer.origins.text(origin) {
             // Walk after walk the same file: its bytes as the writer kept them.
             let start = o.offset
-            o.copy(kept)
+            o.copyMidsize(kept)
             memo.origin = origin
             memo.originOffset = start
             memo.originCount = kept.count
@@ -453,14 +478,18 @@ public enum WalkJSON {
         /// Where the TTL's value is in those bytes, and how long.
         var ttlStart = 0
         var ttlCount = 0
+        /// Where the flow's values are.
+        var flow = FlowText()
     }
 
-    /// The packet as this step saw it (the step has a header). In line: most steps copy the header
-    /// of the step before.
+    /// The packet as this step saw it (the step has a header; with `new`, one that differs from the
+    /// memo's). In line: most steps copy the header of the step before.
     @inline(__always) static func writeHeader(
-        _ step: UnsafePointer<WalkStep>, conntrack: Bool, to o: inout JSONOut, memo: inout HeaderMemo
+        _ step: UnsafePointer<WalkStep>, conntrack: Bool, new: Bool, to o: inout JSONOut, memo: inout HeaderMemo
     ) {
-        if let last = memo.step, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
+        if !new, let last = memo.step,
+            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue)
+        {
             o.repeatBytes(from: memo.offset, count: memo.count)
         } else {
             writeNewHeader(step, to: &o, memo: &memo)
@@ -473,7 +502,9 @@ public enum WalkJSON {
     ) {
         o.ensure(0)
         let start = o.offset
-        if let last = memo.step, sameButTTL(step, last) {
+        if let last = memo.step,
+            step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue, ttl: false)
+        {
             // A routed packet's next header: the one before with the TTL it lost written in (a
             // forwarded walk's second header; ~580 instructions to write anew, issue 10, /tmp/icount.sh).
             o.repeatBytes(from: memo.offset, count: memo.ttlStart)
@@ -481,31 +512,18 @@ public enum WalkJSON {
             let ttlStart = o.offset - start
             let rest = memo.ttlStart + memo.ttlCount
             o.repeatBytes(from: memo.offset + rest, count: memo.count - rest)
-            memo = HeaderMemo(
-                step: step, offset: start, count: o.offset - start, ttlStart: memo.ttlStart,
-                ttlCount: ttlStart - memo.ttlStart)
+            memo.step = step
+            memo.offset = start
+            memo.count = o.offset - start
+            memo.ttlCount = ttlStart - memo.ttlStart
             return
         }
-        let ttl = writeFields(step, to: &o)
-        memo = HeaderMemo(
-            step: step, offset: start, count: o.offset - start, ttlStart: ttl.lowerBound - start,
-            ttlCount: ttl.count)
-    }
-
-    /// Whether the headers of `a` and `b` show the same fields but the TTL (`sameStepFields`' fields).
-    @inline(__always) static func sameButTTL(_ a: UnsafePointer<WalkStep>, _ b: UnsafePointer<WalkStep>) -> Bool {
-        a.pointee.event.headerValue.src == b.pointee.event.headerValue.src
-            && a.pointee.event.headerValue.dst == b.pointee.event.headerValue.dst
-            && a.pointee.event.headerValue.sport == b.pointee.event.headerValue.sport
-            && a.pointee.event.headerValue.dport == b.pointee.event.headerValue.dport
-            && a.pointee.event.headerValue.ipID == b.pointee.event.headerValue.ipID
-            && a.pointee.event.headerValue.length == b.pointee.event.headerValue.length
-            && a.pointee.event.headerValue.tcpSeq == b.pointee.event.headerValue.tcpSeq
-            && a.pointee.event.headerValue.tcpFlags == b.pointee.event.headerValue.tcpFlags
-            && a.pointee.event.headerValue.icmpType == b.pointee.event.headerValue.icmpType
-            && a.pointee.event.headerValue.icmpCode == b.pointee.event.headerValue.icmpCode
-            && a.pointee.event.headerValue.mark == b.pointee.event.headerValue.mark
-            && a.pointee.event.headerValue.uid == b.pointee.event.headerValue.uid
+        let ttl = writeFields(step, flow: memo.flow, to: &o)
+        memo.step = step
+        memo.offset = start
+        memo.count = o.offset - start
+        memo.ttlStart = ttl.lowerBound - start
+        memo.ttlCount = ttl.count
     }
 
     /// `,"ct":{…}` when the header has conntrack items.
@@ -525,18 +543,29 @@ public enum WalkJSON {
         }
     }
 
-    /// `,"src":…` to `,"uid":…`, read in place.
-    /// Returns where the TTL's value is (offsets).
+    /// `,"src":…` to `,"uid":…`, read in place; the addresses and ports as the flow wrote them when
+    /// `flow` is this step's. Returns where the TTL's value is (offsets).
     @discardableResult
-    static func writeFields(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut) -> Range<Int> {
-        o.raw(",\"src\":")
-        o.address(step.pointee.event.headerValue.src)
-        o.raw(",\"dst\":")
-        o.address(step.pointee.event.headerValue.dst)
-        o.raw(",\"sport\":")
-        o.number(step.pointee.event.headerValue.sport)
-        o.raw(",\"dport\":")
-        o.number(step.pointee.event.headerValue.dport)
+    static func writeFields(_ step: UnsafePointer<WalkStep>, flow: FlowText, to o: inout JSONOut) -> Range<Int> {
+        if flow.step == step {
+            o.raw(",\"src\":")
+            o.copyWritten(from: flow.src, to: flow.sport - FlowText.sportKey)
+            o.raw(",\"dst\":")
+            o.copyWritten(from: flow.dst, to: flow.dport - FlowText.dportKey)
+            o.raw(",\"sport\":")
+            o.copyWritten(from: flow.sport, to: flow.dst - FlowText.dstKey)
+            o.raw(",\"dport\":")
+            o.copyWritten(from: flow.dport, to: flow.end)
+        } else {
+            o.raw(",\"src\":")
+            o.address(step.pointee.event.headerValue.src)
+            o.raw(",\"dst\":")
+            o.address(step.pointee.event.headerValue.dst)
+            o.raw(",\"sport\":")
+            o.number(step.pointee.event.headerValue.sport)
+            o.raw(",\"dport\":")
+            o.number(step.pointee.event.headerValue.dport)
+        }
         o.raw(",\"ttl\":")
         let ttlStart = o.offset
         o.number(step.pointee.event.headerValue.ttl)
@@ -623,21 +652,29 @@ public enum WalkJSON {
         o.byte(UInt8(ascii: "\""))
     }
 
+    /// Where a String field of the rewrite at `nat` is, read without a copy.
+    @inline(__always) static func field(
+        _ nat: UnsafePointer<NatRewrite>, _ key: KeyPath<NatRewrite, String>
+    ) -> UnsafePointer<String> {
+        UnsafeRawPointer(nat).advanced(by: MemoryLayout<NatRewrite>.offset(of: key).unsafelyUnwrapped)
+            .assumingMemoryBound(to: String.self)
+    }
+
     static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut, memo: inout NatMemo) {
         o.raw("{\"type\":")
         o.quoted(JSONNames.name(nat.pointee.type))
         o.raw(",\"field\":")
-        memo.field.write(nat.pointee.field, to: &o)
+        memo.field.write(field(nat, \.field), to: &o)
         o.raw(",\"before\":")
         writeEndpoint(nat.pointee.beforeEndpoint, to: &o)
         o.raw(",\"after\":")
         if let after = nat.pointee.afterEndpoint { writeEndpoint(after, to: &o) } else { o.null() }
         o.raw(",\"at\":")
-        memo.at.write(nat.pointee.at, to: &o)
+        memo.at.write(field(nat, \.at), to: &o)
         o.raw(",\"evidence\":")
         o.quoted(JSONNames.name(nat.pointee.evidence))
         o.raw(",\"direction\":")
-        memo.direction.write(nat.pointee.direction, to: &o)
+        memo.direction.write(field(nat, \.direction), to: &o)
         switch nat.pointee.rule {
         case .number(let n):
             o.raw(",\"rule\":")

@@ -131,6 +131,78 @@ import Testing
         #expect(printed.map { $0["src"] as? String } == Array(repeating: "10.0.0.1", count: 4))
     }
 
+    /// Each variant's header differs from the step before in one field (after a step of the first
+    /// header, and after a routed step whose TTL alone differs): it shows its own value, the bytes a
+    /// fresh writer gives, and the step after it, with the first header, shows the first's again.
+    @Test func aHeaderThatDiffersInOneFieldIsPrintedAgain() throws {
+        func variant(_ change: (inout PacketHeader) -> Void) -> WalkStep {
+            var s = Self.step(line: 3)
+            change(&s.event.header!)
+            return s
+        }
+        let variants: [(WalkStep, String, Any?)] = [
+            (variant { $0.src = IPAddress("10.0.0.9") }, "src", "10.0.0.9"),
+            (variant { $0.dst = IPAddress("2001:db8::2") }, "dst", "2001:db8::2"),
+            (variant { $0.sport = 5001 }, "sport", 5001),
+            (variant { $0.dport = nil }, "dport", nil),
+            (variant { $0.ttl = 62 }, "ttl", 62),
+            (variant { $0.ipID = 7 }, "id", 7),
+            (variant { $0.length = 1500 }, "len", 1500),
+            (variant { $0.tcpSeq = 4_000_000_000 }, "seq", 4_000_000_000),
+            (variant { $0.tcpFlags = [.syn, .ack] }, "tcp_flags", "ACK SYN"),
+            (variant { $0.mark = 0x10 }, "mark", 16),
+            (variant { $0.uid = 1000 }, "uid", 1000),
+            (variant { $0.icmpType = 8 }, "icmp_type", 8),
+        ]
+        var routed = Self.step(line: 2)
+        routed.event.header?.ttl = 63
+        for (step, key, value) in variants {
+            for before in [Self.step(line: 2), routed] {
+                let steps = [Self.step(line: 1), before, step, Self.step(line: 4)]
+                let w = JSONWriter()
+                _ = StepReuseTests.line([Self.step(line: 7)], to: w)
+                let line = StepReuseTests.line(steps, to: w)
+                #expect(line == StepReuseTests.line(steps, to: JSONWriter()), "\(key)")
+                let printed = try StepReuseTests.steps(line)
+                if let value {
+                    #expect("\(printed[2][key] ?? "absent")" == "\(value)", "\(key)")
+                } else {
+                    #expect(printed[2][key] is NSNull, "\(key)")
+                }
+                #expect(printed[1]["ttl"] as? Int == before.event.header?.ttl.map(Int.init), "\(key)")
+                #expect(printed[3]["src"] as? String == "10.0.0.1", "\(key)")
+                #expect(printed[3]["dport"] as? Int == 53, "\(key)")
+                #expect(printed[3]["ttl"] as? Int == 64, "\(key)")
+            }
+        }
+    }
+
+    /// The header of the step the flow comes from shows the flow's addresses and ports; a step before
+    /// it (an ebtables line, without the IP header's own fields) shows its own.
+    @Test func theFlowStepsHeaderShowsTheFlowsEndpoints() throws {
+        var bridge = Self.step(src: "2001:db8::1", line: 1)
+        bridge.event.header?.dst = IPAddress("2001:db8:ffff::abcd")
+        bridge.event.header?.sport = nil
+        bridge.event.header?.ttl = nil
+        var first = Self.step(src: "192.0.2.250", line: 2)
+        first.event.header?.ipID = 1
+        first.event.header?.dport = 65535
+        let line = StepReuseTests.line([bridge, first, Self.step(line: 3)], to: JSONWriter())
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let flow = try #require(object["flow"] as? [String: Any])
+        #expect(flow["src"] as? String == "192.0.2.250")
+        #expect(flow["dst"] as? String == "10.0.0.2")
+        #expect(flow["sport"] as? Int == 5000)
+        #expect(flow["dport"] as? Int == 65535)
+        let steps = try StepReuseTests.steps(line)
+        #expect(steps.map { $0["src"] as? String } == ["2001:db8::1", "192.0.2.250", "10.0.0.1"])
+        #expect(steps.map { $0["dst"] as? String } == ["2001:db8:ffff::abcd", "10.0.0.2", "10.0.0.2"])
+        #expect(steps[0]["sport"] is NSNull)
+        #expect(steps.dropFirst().map { $0["sport"] as? Int } == [5000, 5000])
+        #expect(steps.map { $0["dport"] as? Int } == [53, 65535, 53])
+        #expect(steps.map { $0["id"] as? Int } == [nil, 1, nil])
+    }
+
     /// The NAT rewrites of walks printed one after the other show their own field, place and
     /// direction, also where a text is canonically equal to the one before but not the same bytes.
     @Test func aNatRewriteShowsItsOwnTexts() throws {

@@ -181,10 +181,16 @@ public struct PacketHeader: Equatable, Sendable {
     /// step (issue 10, /tmp/icount.sh). Values of absent fields are zero; were one not, the answer
     /// would only be a needless `false`.
     @inlinable @inline(__always) public func sameStepFields(as other: PacketHeader) -> Bool {
-        let shown: Present = [
-            .src, .dst, .srcV6, .dstV6, .sport, .dport, .ipID, .ttl, .length, .tcpSeq, .icmpType, .icmpCode,
-            .mark, .uid,
+        sameStepFields(as: other, ttl: true)
+    }
+
+    /// `sameStepFields(as:)`, the TTL compared only with `ttl`: a routed packet's next header differs
+    /// in it alone.
+    @inlinable @inline(__always) public func sameStepFields(as other: PacketHeader, ttl: Bool) -> Bool {
+        let others: Present = [
+            .src, .dst, .srcV6, .dstV6, .sport, .dport, .ipID, .length, .tcpSeq, .icmpType, .icmpCode, .mark, .uid,
         ]
+        let shown = Present(rawValue: others.rawValue | (ttl ? Present.ttl.rawValue : 0))
         let addresses =
             (srcHigh ^ other.srcHigh) | (srcLow ^ other.srcLow) | (dstHigh ^ other.dstHigh)
             | (dstLow ^ other.dstLow)
@@ -196,7 +202,7 @@ public struct PacketHeader: Equatable, Sendable {
             (sportValue ^ other.sportValue) | (dportValue ^ other.dportValue)
             | (tcpFlags.rawValue ^ other.tcpFlags.rawValue)
             | UInt16(
-                (ttlValue ^ other.ttlValue) | (icmpTypeValue ^ other.icmpTypeValue)
+                ((ttlValue ^ other.ttlValue) & (ttl ? 0xFF : 0)) | (icmpTypeValue ^ other.icmpTypeValue)
                     | (icmpCodeValue ^ other.icmpCodeValue))
         return addresses | UInt64(wide) | UInt64(narrow) == 0
     }
