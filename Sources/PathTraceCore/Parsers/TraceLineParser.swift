@@ -24,6 +24,16 @@ public struct TraceLineParser {
     public mutating func parse(
         line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emit: (TraceEvent) -> Void, onSkip: (SkippedLine) -> Void
     ) -> Int {
+        parse(line: line, lineNumber: lineNumber, emitAt: { emit($0.pointee) }, onSkip: onSkip)
+    }
+
+    /// `parse(line:lineNumber:emit:onSkip:)` handing each event by its address, which holds only during
+    /// the call: replay copies it straight into its window (see `Batch`).
+    @discardableResult
+    mutating func parse(
+        line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emitAt emit: (UnsafePointer<TraceEvent>) -> Void,
+        onSkip: (SkippedLine) -> Void
+    ) -> Int {
         if let b = line.baseAddress, line.count > 0, line.count <= TraceLineParser.maxLineLength,
             b[0] == UInt8(ascii: "["), b[line.count - 1] != Byte.cr
         {
@@ -63,18 +73,21 @@ public struct TraceLineParser {
         let anyFormat = MonitorScanner.isSpace(first)
         var status = LineStatus.notMine
         if anyFormat || first == UInt8(ascii: "{") {
-            status = saved.parse(line, at: position) {
-                count += 1; emit($0)
+            status = saved.parse(line, at: position) { e in
+                count += 1
+                withUnsafePointer(to: e) { emit($0) }
             }
         }
         if case .notMine = status, anyFormat || first == UInt8(ascii: "P") || first == UInt8(ascii: "T") {
-            status = xtables.parse(line, at: position) {
-                count += 1; emit($0)
+            status = xtables.parse(line, at: position) { e in
+                count += 1
+                withUnsafePointer(to: e) { emit($0) }
             }
         }
         if case .notMine = status, anyFormat || first == UInt8(ascii: "t") {
-            status = nft.parse(line, at: position) {
-                count += 1; emit($0)
+            status = nft.parse(line, at: position) { e in
+                count += 1
+                withUnsafePointer(to: e) { emit($0) }
             }
         }
         if case .notMine = status {
