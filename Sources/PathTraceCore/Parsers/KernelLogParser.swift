@@ -29,6 +29,8 @@ struct KernelLogParser {
     /// same dump, so its header is copied once for the run (a copy and the old one's release were
     /// 250 instructions a line, callgrind on t10). -1 after any slot is rewritten.
     private var headerSlot = -1
+    /// Events emitted so far (the caller counts a line's from the difference).
+    private(set) var records = 0
 
     /// What starts the body of a line.
     enum Head {
@@ -280,6 +282,7 @@ struct KernelLogParser {
             if event.hasHeader { event.header = nil }
             headerSlot = -1
         }
+        records &+= 1
         withUnsafePointer(to: &event) { emit($0) }
     }
 
