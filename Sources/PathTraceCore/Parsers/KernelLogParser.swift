@@ -34,6 +34,11 @@ struct KernelLogParser {
     /// Events emitted so far (the caller counts a line's from the difference).
     private(set) var records = 0
 
+    /// A parser of the lines of `file`, whose events cite it.
+    init(file: Name = .empty) {
+        event.source = SourcePosition(fileName: file, line: 0)
+    }
+
     /// What starts the body of a line.
     enum Head {
         case trace(TraceHead)
@@ -44,7 +49,7 @@ struct KernelLogParser {
     /// Parses one line; each record's event is handed to `emit` by its address, which holds only
     /// during the call (the parser refills the event for its next record).
     mutating func parse(
-        _ line: UnsafeBufferPointer<UInt8>, at position: SourcePosition, emit: (UnsafePointer<TraceEvent>) -> Void
+        _ line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emit: (UnsafePointer<TraceEvent>) -> Void
     ) -> LineStatus {
         guard let p = line.baseAddress else { return .notMine }
         var n = line.count
@@ -96,7 +101,7 @@ struct KernelLogParser {
             }
             if found.hit {
                 // Only dumps without a glued record are cached: this is the line's last record.
-                emitEvent(head, found.slot, time, position, emit)
+                emitEvent(head, found.slot, time, lineNumber, emit)
                 break
             }
             scanner.resetRecord()
@@ -108,7 +113,7 @@ struct KernelLogParser {
             }
             headerSlot = -1
             resolve(into: &dumps.results[slot])
-            emitEvent(head, slot, time, position, emit)
+            emitEvent(head, slot, time, lineNumber, emit)
             guard let next = boundary else { break }
             head = next.head
             if let t = next.time { time = t }
@@ -181,7 +186,7 @@ struct KernelLogParser {
     /// address: passed as a value, the event was first copied to the stack (a 168-byte memcpy a line;
     /// callgrind, /tmp/icount.sh on t10).
     private mutating func emitEvent(
-        _ head: Head, _ slot: Int, _ time: Double?, _ position: SourcePosition,
+        _ head: Head, _ slot: Int, _ time: Double?, _ lineNumber: Int,
         _ emit: (UnsafePointer<TraceEvent>) -> Void
     ) {
         let d = dumps.results + slot
@@ -245,7 +250,9 @@ struct KernelLogParser {
         } else {
             event.prefixName = nil
         }
-        event.source = position
+        // The file is set once (`init`): a position per line copied and destroyed its file's name
+        // (callgrind, /tmp/icount.sh on t10).
+        event.lineValue = lineNumber
         event.origin = origin
         event.family = family
         event.kind = kind

@@ -9,7 +9,7 @@ public struct TraceLineParser {
 
     public let file: String
     private let fileName: Name
-    var kernel = KernelLogParser()
+    var kernel: KernelLogParser
     var nft = NftMonitorParser()
     var xtables = XtablesMonitorParser()
     var saved = SavedEventParser()
@@ -17,6 +17,7 @@ public struct TraceLineParser {
     public init(file: String) {
         self.file = file
         fileName = Name(file)
+        kernel = KernelLogParser(file: fileName)
     }
 
     /// Parses one line (without its newline). Returns the number of events emitted.
@@ -39,14 +40,18 @@ public struct TraceLineParser {
         {
             // A kernel line behind a dmesg stamp, nearly every line of a trace: no other format opens
             // with `[` and it is not pasted text, so it goes straight to the kernel parser (the checks
-            // below were 40 instructions a line; callgrind, /tmp/icount.sh on t10).
-            let position = SourcePosition(fileName: fileName, line: lineNumber)
-            // Counted by the parser: a counting closure around `emit` was a thunk of 15 instructions
-            // a line (callgrind, /tmp/icount.sh on t10).
+            // below were 40 instructions a line; callgrind, /tmp/icount.sh on t10). Its events are
+            // counted by the parser (a counting closure around `emit` was a 15-instruction thunk a
+            // line) and a position is made only for a skipped line (the file's name was copied and
+            // destroyed for each).
             let before = kernel.records
-            let status = kernel.parse(line, at: position, emit: emit)
-            TraceLineParser.report(status, position, onSkip)
-            return kernel.records &- before
+            let status = kernel.parse(line, lineNumber: lineNumber, emit: emit)
+            let count = kernel.records &- before
+            guard case .recognized = status else {
+                TraceLineParser.report(status, SourcePosition(fileName: fileName, line: lineNumber), onSkip)
+                return count
+            }
+            return count
         }
         if TraceLineParser.isBlank(line) { return 0 }
         let position = SourcePosition(fileName: fileName, line: lineNumber)
@@ -91,7 +96,7 @@ public struct TraceLineParser {
             }
         }
         if case .notMine = status {
-            status = kernel.parse(line, at: position) {
+            status = kernel.parse(line, lineNumber: lineNumber) {
                 count += 1; emit($0)
             }
         }
