@@ -30,8 +30,13 @@ final class DumpCache {
         var outSlot = NameSlot.none
         var physInSlot = NameSlot.none
         var physOutSlot = NameSlot.none
+        /// None of the four is `NameSlot.boxed`.
+        var plainSlots = true
         var hasHeader = false
         var header = PacketHeader()
+        /// The event's family behind a TRACE head and behind a LOG prefix (`KernelLogParser.resolve`).
+        var traceFamily = Family.ipv4
+        var logFamily = Family.ipv4
     }
 
     /// Two ways per set, the least recently used one replaced: 64 direct-mapped slots let a third

@@ -29,6 +29,15 @@ struct KernelLogParser {
     /// same dump, so its header is copied once for the run (a copy and the old one's release were
     /// 250 instructions a line, callgrind on t10). -1 after any slot is rewritten.
     private var headerSlot = -1
+    /// Whether one of `event`'s interface names is in its box (not in the name table).
+    private var ifacesBoxed = false
+    /// Events emitted so far (the caller counts a line's from the difference).
+    private(set) var records = 0
+
+    /// A parser of the lines of `file`, whose events cite it.
+    init(file: Name = .empty) {
+        event.source = SourcePosition(fileName: file, line: 0)
+    }
 
     /// What starts the body of a line.
     enum Head {
@@ -37,9 +46,11 @@ struct KernelLogParser {
         case log(prefixStart: Int, inField: Int)
     }
 
-    mutating func parse(_ line: UnsafeBufferPointer<UInt8>, at position: SourcePosition, emit: (TraceEvent) -> Void)
-        -> LineStatus
-    {
+    /// Parses one line; each record's event is handed to `emit` by its address, which holds only
+    /// during the call (the parser refills the event for its next record).
+    mutating func parse(
+        _ line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emit: (UnsafePointer<TraceEvent>) -> Void
+    ) -> LineStatus {
         guard let p = line.baseAddress else { return .notMine }
         var n = line.count
         while n > 0 && (p[n - 1] == Byte.lf || p[n - 1] == Byte.cr || p[n - 1] == 0) { n -= 1 }
@@ -90,7 +101,7 @@ struct KernelLogParser {
             }
             if found.hit {
                 // Only dumps without a glued record are cached: this is the line's last record.
-                emitEvent(head, found.slot, time, position, emit)
+                emitEvent(head, found.slot, time, lineNumber, emit)
                 break
             }
             scanner.resetRecord()
@@ -102,7 +113,7 @@ struct KernelLogParser {
             }
             headerSlot = -1
             resolve(into: &dumps.results[slot])
-            emitEvent(head, slot, time, position, emit)
+            emitEvent(head, slot, time, lineNumber, emit)
             guard let next = boundary else { break }
             head = next.head
             if let t = next.time { time = t }
@@ -133,6 +144,8 @@ struct KernelLogParser {
         r.outSlot = DumpCache.Result.slot(r.outIface)
         r.physInSlot = DumpCache.Result.slot(r.physIn)
         r.physOutSlot = DumpCache.Result.slot(r.physOut)
+        r.plainSlots =
+            r.inSlot != .boxed && r.outSlot != .boxed && r.physInSlot != .boxed && r.physOutSlot != .boxed
         r.hasHeader = scanner.touched
         if scanner.touched {
             if let x = scanner.macSrc { scanner.header.macSrcName = macSrcMemo.name(p, x, limit: n, &strings) }
@@ -142,35 +155,45 @@ struct KernelLogParser {
             swap(&r.header, &scanner.header)
             scanner.header = PacketHeader()
         }
+        KernelLogParser.setFamilies(&r)
+    }
+
+    /// The event's family for `r`'s dump behind a TRACE head and behind a LOG prefix, worked out once
+    /// per dump: a cached dump's events read it (27 instructions a line; callgrind on t10).
+    private static func setFamilies(_ r: inout DumpCache.Result) {
+        let address = r.hasHeader ? r.header.src ?? r.header.dst : nil
+        if let a = address, !r.ebt && !r.arp {
+            r.traceFamily = a.isV6 ? .ipv6 : .ipv4
+            r.logFamily = r.traceFamily
+            return
+        }
+        if r.ebt {
+            r.logFamily = .bridge
+        } else if r.arp {
+            r.logFamily = .arp
+        } else if r.sawMAC {
+            r.logFamily = .bridge
+        } else {
+            r.logFamily = .ipv4
+        }
+        // Legacy TRACE comes from ip_tables or ip6_tables only: a truncated dump is still IP (an
+        // ebt_log dump behind a TRACE-looking prefix is a LOG line).
+        r.traceFamily = r.ebt ? r.logFamily : .ipv4
     }
 
     /// Builds the record's event from its head and its dump's result (in `dumps.results[slot]`, read
-    /// in place: a copy of the result was 300 instructions a line) and hands it to `emit` (no return:
-    /// that would copy the large struct).
+    /// in place: a copy of the result was 300 instructions a line) and hands it to `emit` by its
+    /// address: passed as a value, the event was first copied to the stack (a 168-byte memcpy a line;
+    /// callgrind, /tmp/icount.sh on t10).
     private mutating func emitEvent(
-        _ head: Head, _ slot: Int, _ time: Double?, _ position: SourcePosition, _ emit: (TraceEvent) -> Void
+        _ head: Head, _ slot: Int, _ time: Double?, _ lineNumber: Int,
+        _ emit: (UnsafePointer<TraceEvent>) -> Void
     ) {
         let d = dumps.results + slot
         let p = scanner.p
         let n = scanner.n
-        var isTrace = false
-        if case .trace = head { isTrace = !d.pointee.ebt }
-        var family: Family
-        let address = d.pointee.hasHeader ? d.pointee.header.src ?? d.pointee.header.dst : nil
-        if let a = address, !d.pointee.ebt && !d.pointee.arp {
-            family = a.isV6 ? .ipv6 : .ipv4
-        } else if isTrace {
-            // Legacy TRACE comes from ip_tables or ip6_tables only: a truncated dump is still IP.
-            family = .ipv4
-        } else if d.pointee.ebt {
-            family = .bridge
-        } else if d.pointee.arp {
-            family = .arp
-        } else if d.pointee.sawMAC {
-            family = .bridge
-        } else {
-            family = .ipv4
-        }
+        var family = d.pointee.logFamily
+        if case .trace = head { family = d.pointee.traceFamily }
         let origin: EventOrigin
         var kind = StepKind.log
         var rule: RuleRef?
@@ -227,33 +250,24 @@ struct KernelLogParser {
         } else {
             event.prefixName = nil
         }
-        event.source = position
+        // The file is set once (`init`): a position per line copied and destroyed its file's name
+        // (callgrind, /tmp/icount.sh on t10).
+        event.lineValue = lineNumber
         event.origin = origin
         event.family = family
         event.kind = kind
         event.hook = hook
         event.rule = rule
         event.time = time
-        // A slot is set by itself unless a name is (or was) in the event's box.
-        if event.inIfaceSlot != .boxed && d.pointee.inSlot != .boxed {
+        // A slot is set by itself unless a name is (or was) in the event's box: checked once for the
+        // four when none is (callgrind on t10).
+        if !ifacesBoxed && d.pointee.plainSlots {
             event.inIfaceSlot = d.pointee.inSlot
-        } else {
-            event.inIfaceName = d.pointee.inIface
-        }
-        if event.outIfaceSlot != .boxed && d.pointee.outSlot != .boxed {
             event.outIfaceSlot = d.pointee.outSlot
-        } else {
-            event.outIfaceName = d.pointee.outIface
-        }
-        if event.physInSlot != .boxed && d.pointee.physInSlot != .boxed {
             event.physInSlot = d.pointee.physInSlot
-        } else {
-            event.physInName = d.pointee.physIn
-        }
-        if event.physOutSlot != .boxed && d.pointee.physOutSlot != .boxed {
             event.physOutSlot = d.pointee.physOutSlot
         } else {
-            event.physOutName = d.pointee.physOut
+            setInterfaces(d)
         }
         if d.pointee.hasHeader {
             if headerSlot != slot {
@@ -276,7 +290,35 @@ struct KernelLogParser {
             if event.hasHeader { event.header = nil }
             headerSlot = -1
         }
-        emit(event)
+        records &+= 1
+        withUnsafePointer(to: &event) { emit($0) }
+    }
+
+    /// `emitEvent`'s interfaces when a name is (or was) in the event's box.
+    private mutating func setInterfaces(_ d: UnsafeMutablePointer<DumpCache.Result>) {
+        if event.inIfaceSlot != .boxed && d.pointee.inSlot != .boxed {
+            event.inIfaceSlot = d.pointee.inSlot
+        } else {
+            event.inIfaceName = d.pointee.inIface
+        }
+        if event.outIfaceSlot != .boxed && d.pointee.outSlot != .boxed {
+            event.outIfaceSlot = d.pointee.outSlot
+        } else {
+            event.outIfaceName = d.pointee.outIface
+        }
+        if event.physInSlot != .boxed && d.pointee.physInSlot != .boxed {
+            event.physInSlot = d.pointee.physInSlot
+        } else {
+            event.physInName = d.pointee.physIn
+        }
+        if event.physOutSlot != .boxed && d.pointee.physOutSlot != .boxed {
+            event.physOutSlot = d.pointee.physOutSlot
+        } else {
+            event.physOutName = d.pointee.physOut
+        }
+        ifacesBoxed =
+            event.inIfaceSlot == .boxed || event.outIfaceSlot == .boxed || event.physInSlot == .boxed
+            || event.physOutSlot == .boxed
     }
 
     private mutating func bridgeStep(_ text: Name, knownBridge: Bool) -> BridgeStep? {

@@ -9,7 +9,7 @@ public struct TraceLineParser {
 
     public let file: String
     private let fileName: Name
-    var kernel = KernelLogParser()
+    var kernel: KernelLogParser
     var nft = NftMonitorParser()
     var xtables = XtablesMonitorParser()
     var saved = SavedEventParser()
@@ -17,6 +17,7 @@ public struct TraceLineParser {
     public init(file: String) {
         self.file = file
         fileName = Name(file)
+        kernel = KernelLogParser(file: fileName)
     }
 
     /// Parses one line (without its newline). Returns the number of events emitted.
@@ -24,18 +25,32 @@ public struct TraceLineParser {
     public mutating func parse(
         line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emit: (TraceEvent) -> Void, onSkip: (SkippedLine) -> Void
     ) -> Int {
+        parse(line: line, lineNumber: lineNumber, emitAt: { emit($0.pointee) }, onSkip: onSkip)
+    }
+
+    /// `parse(line:lineNumber:emit:onSkip:)` handing each event by its address, which holds only during
+    /// the call: replay copies it straight into its window (see `Batch`).
+    @discardableResult
+    mutating func parse(
+        line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emitAt emit: (UnsafePointer<TraceEvent>) -> Void,
+        onSkip: (SkippedLine) -> Void
+    ) -> Int {
         if let b = line.baseAddress, line.count > 0, line.count <= TraceLineParser.maxLineLength,
             b[0] == UInt8(ascii: "["), b[line.count - 1] != Byte.cr
         {
             // A kernel line behind a dmesg stamp, nearly every line of a trace: no other format opens
             // with `[` and it is not pasted text, so it goes straight to the kernel parser (the checks
-            // below were 40 instructions a line; callgrind, /tmp/icount.sh on t10).
-            let position = SourcePosition(fileName: fileName, line: lineNumber)
-            var count = 0
-            let status = kernel.parse(line, at: position) {
-                count += 1; emit($0)
+            // below were 40 instructions a line; callgrind, /tmp/icount.sh on t10). Its events are
+            // counted by the parser (a counting closure around `emit` was a 15-instruction thunk a
+            // line) and a position is made only for a skipped line (the file's name was copied and
+            // destroyed for each).
+            let before = kernel.records
+            let status = kernel.parse(line, lineNumber: lineNumber, emit: emit)
+            let count = kernel.records &- before
+            guard case .recognized = status else {
+                TraceLineParser.report(status, SourcePosition(fileName: fileName, line: lineNumber), onSkip)
+                return count
             }
-            TraceLineParser.report(status, position, onSkip)
             return count
         }
         if TraceLineParser.isBlank(line) { return 0 }
@@ -63,22 +78,25 @@ public struct TraceLineParser {
         let anyFormat = MonitorScanner.isSpace(first)
         var status = LineStatus.notMine
         if anyFormat || first == UInt8(ascii: "{") {
-            status = saved.parse(line, at: position) {
-                count += 1; emit($0)
+            status = saved.parse(line, at: position) { e in
+                count += 1
+                withUnsafePointer(to: e) { emit($0) }
             }
         }
         if case .notMine = status, anyFormat || first == UInt8(ascii: "P") || first == UInt8(ascii: "T") {
-            status = xtables.parse(line, at: position) {
-                count += 1; emit($0)
+            status = xtables.parse(line, at: position) { e in
+                count += 1
+                withUnsafePointer(to: e) { emit($0) }
             }
         }
         if case .notMine = status, anyFormat || first == UInt8(ascii: "t") {
-            status = nft.parse(line, at: position) {
-                count += 1; emit($0)
+            status = nft.parse(line, at: position) { e in
+                count += 1
+                withUnsafePointer(to: e) { emit($0) }
             }
         }
         if case .notMine = status {
-            status = kernel.parse(line, at: position) {
+            status = kernel.parse(line, lineNumber: lineNumber) {
                 count += 1; emit($0)
             }
         }

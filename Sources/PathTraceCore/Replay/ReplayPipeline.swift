@@ -126,18 +126,18 @@ public struct ReplayPipeline {
         // its namespace when its slot is not `.none` (a boxed slot always holds a name).
         if let netns {
             try parseLines(source, skip: skip) { e in
-                if e.netnsSlot != .none { event(e, e.netns) } else { event(e, netns) }
+                if e.pointee.netnsSlot != .none { event(e.pointee, e.pointee.netns) } else { event(e.pointee, netns) }
             }
         } else {
             try parseLines(source, skip: skip) { e in
-                if e.netnsSlot != .none { event(e, e.netns) } else { event(e, nil) }
+                if e.pointee.netnsSlot != .none { event(e.pointee, e.pointee.netns) } else { event(e.pointee, nil) }
             }
         }
     }
 
     private static func parseLines(
         _ source: some ByteSource, skip: (SkippedLine) -> Void, chunkEnd: () -> Void = {},
-        event: (TraceEvent) -> Void
+        event: (UnsafePointer<TraceEvent>) -> Void
     ) throws {
         var parser = TraceLineParser(file: source.name)
         var splitter = LineSplitter(maxLine: TraceLineParser.maxLineLength)
@@ -155,12 +155,12 @@ public struct ReplayPipeline {
     }
 
     @inline(__always) private static func handle(
-        _ line: LineSplitter.Line, _ number: Int, _ parser: inout TraceLineParser, event: (TraceEvent) -> Void,
-        skip: (SkippedLine) -> Void
+        _ line: LineSplitter.Line, _ number: Int, _ parser: inout TraceLineParser,
+        event: (UnsafePointer<TraceEvent>) -> Void, skip: (SkippedLine) -> Void
     ) {
         switch line {
         case .text(let bytes):
-            parser.parse(line: bytes, lineNumber: number, emit: event, onSkip: skip)
+            parser.parse(line: bytes, lineNumber: number, emitAt: event, onSkip: skip)
         case .overlong:
             skip(
                 SkippedLine(
