@@ -90,12 +90,11 @@ struct ReplyLinker {
 
         var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
 
-        /// The key as `ConnectionTable` stores it: the last word's top bit marks a slot in use.
+        /// The key as `ConnectionTable` stores it.
         @inline(__always) var words: FlowWords {
             FlowWords(
                 srcHigh, srcLow, dstHigh, dstLow,
-                UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags) | 1 << 63
-            )
+                UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags))
         }
 
         private static func address(_ high: UInt64, _ low: UInt64, v6: Bool) -> IPAddress {
@@ -105,16 +104,14 @@ struct ReplyLinker {
 
     /// What a released opener still lends later packets and replies: the type of its first
     /// original-direction translation of each field.
-    /// A `FlowKey` as five plain words, the form `ConnectionTable` stores (0 in the last: an empty slot).
-    struct FlowWords: OpenTableKey {
+    /// A `FlowKey` as five plain words, the form `ConnectionTable` stores.
+    struct FlowWords {
         let w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64, w4: UInt64
 
         @inline(__always) init(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) {
             (self.w0, self.w1, self.w2, self.w3, self.w4) = (w0, w1, w2, w3, w4)
         }
 
-        static var vacant: FlowWords { FlowWords(0, 0, 0, 0, 0) }
-        @inline(__always) var isVacant: Bool { w4 == 0 }
         @inline(__always) var hashWord: Int {
             let a = FastHash.mix(w0, w1, seed: 0)
             let b = FastHash.mix(w2 ^ UInt64(bitPattern: Int64(a)), w3, seed: 0)
@@ -247,7 +244,7 @@ struct ReplyLinker {
             walk.nat[$0].direction == "original" && !ReplyLinker.isConntrack(walk.nat[$0].at)
         }
         guard opened, let key = first else { return }
-        openers[walk.packet] = OpenerTypes(walk.nat)
+        openers[PacketNumber(walk.packet)] = OpenerTypes(walk.nat)
         remember(key, walk.packet, translated: false)
         // Without a known result the tuple after NAT is the one before: nothing more to remember (most
         // openers, until their reply comes).
@@ -276,7 +273,7 @@ struct ReplyLinker {
         }
         let (old, wasTranslated, oldPacket) = oldest
         if wasTranslated { after[old.words] = nil } else { before[old.words] = nil }
-        openers[oldPacket] = nil
+        openers[PacketNumber(oldPacket)] = nil
     }
 
     /// Ties a walk to the first walk of its conntrack entry when nft printed the entry's id (a reply
@@ -295,7 +292,7 @@ struct ReplyLinker {
         if reply { walk.replyTo = opener }
         adoptTypes(&walk, from: opener, reply: reply)
         if reply, let first {
-            ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
+            ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketNumber(opener)], from: first)
         }
         return true
     }
@@ -364,7 +361,7 @@ struct ReplyLinker {
         walk.connection = opener
         walk.replyTo = opener
         adoptTypes(&walk, from: opener, reply: true)
-        ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
+        ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketNumber(opener)], from: first)
         return true
     }
 
@@ -385,7 +382,7 @@ struct ReplyLinker {
 
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.
     private mutating func adoptTypes(_ walk: inout PacketWalk, from opener: Int, reply: Bool) {
-        guard let types = openers[opener] else { return }
+        guard let types = openers[PacketNumber(opener)] else { return }
         let slot = opener - nextRelease
         guard closed.contains(slot) else {
             // Released: only the types are left to lend.
