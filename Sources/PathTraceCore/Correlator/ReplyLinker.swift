@@ -355,7 +355,10 @@ struct ReplyLinker {
         var opener: Int?
         if !before.isEmpty, let lastReversed { opener = before[lastReversed.words] }
         if opener == nil, !after.isEmpty {
-            opener = after[first.reversed.words] ?? lastReversed.flatMap { after[$0.words] }
+            let firstReversed = first.reversed
+            opener = after[firstReversed.words]
+            // Most walks keep their tuple to the end: the same key again would be a second cache miss.
+            if opener == nil, let lastReversed, lastReversed != firstReversed { opener = after[lastReversed.words] }
         }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
