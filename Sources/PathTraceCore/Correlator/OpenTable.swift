@@ -9,10 +9,10 @@ protocol OpenTableKey: Equatable {
 }
 
 /// The correlator's hash tables (open walks by invariant key, the reply linker's openers; its
-/// connections are in `ConnectionTable`, which adds tags): open addressing with linear probing, where a Swift Dictionary cost 100 to 370
-/// instructions per lookup or insert (SipHash, retains of its storage; callgrind, `replay --format
-/// json` of a 10 MB head of the benchmark file). A removal shifts the entries after it back, so no
-/// tombstones pile up.
+/// connections are in `ConnectionTable`, which adds tags): open addressing with linear probing, where a
+/// Swift Dictionary cost 100 to 370 instructions per lookup or insert (SipHash, retains of its storage;
+/// callgrind, `replay --format json` of a 10 MB head of the benchmark file). A removal shifts the
+/// entries after it back, so no tombstones pile up.
 struct OpenTable<Key: OpenTableKey, Value> {
     /// Owns the slots; the table reads them through the pointers it caches, so a lookup retains nothing.
     private final class Slots {
@@ -29,8 +29,8 @@ struct OpenTable<Key: OpenTableKey, Value> {
         }
 
         deinit {
-            // Plain values (the reply linker's packet numbers and NAT types) need no destroying: the
-            // walk of every slot was 0.8 M instructions on /tmp/t10.log.
+            // Plain values (the reply linker's NAT types) need no destroying: the walk of every slot
+            // was 0.8 M instructions on /tmp/t10.log.
             if !_isPOD(Value.self) {
                 for i in 0..<count where !keys[i].isVacant { (values + i).deinitialize(count: 1) }
             }

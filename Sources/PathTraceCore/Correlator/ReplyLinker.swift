@@ -102,8 +102,6 @@ struct ReplyLinker {
         }
     }
 
-    /// What a released opener still lends later packets and replies: the type of its first
-    /// original-direction translation of each field.
     /// A `FlowKey` as five plain words, the form `ConnectionTable` stores.
     struct FlowWords {
         let w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64, w4: UInt64
@@ -130,6 +128,8 @@ struct ReplyLinker {
         }
     }
 
+    /// What a released opener still lends later packets and replies: the type of its first
+    /// original-direction translation of each field.
     struct OpenerTypes {
         var src: NatType?
         var dst: NatType?
