@@ -29,14 +29,27 @@ import Testing
 
     @Test func openersAreFoundAfterGrowingAndRemovals() {
         var table = PacketTable<String>()
-        for n in 1...2000 { table[n] = "opener \(n)" }
-        for n in stride(from: 2, through: 2000, by: 2) { table[n] = nil }
+        for n in 1...2000 { table[PacketNumber(n)] = "opener \(n)" }
+        for n in stride(from: 2, through: 2000, by: 2) { table[PacketNumber(n)] = nil }
         #expect(table.count == 1000)
         for n in 1...2000 {
-            #expect(table[n] == (n % 2 == 1 ? "opener \(n)" : nil))
+            #expect(table[PacketNumber(n)] == (n % 2 == 1 ? "opener \(n)" : nil))
         }
-        table[3] = "again"
-        #expect(table[3] == "again")
-        #expect(table[4000] == nil)
+        table[PacketNumber(3)] = "again"
+        #expect(table[PacketNumber(3)] == "again")
+        #expect(table[PacketNumber(4000)] == nil)
+    }
+
+    /// Packet numbers hash to themselves: numbers a multiple of the table's size apart share a home
+    /// slot, and removing the oldest (as the linker forgets them) must leave the newer ones findable.
+    @Test func openersSharingHomeSlotsSurviveRemovalOfTheOldest() {
+        var table = PacketTable<Int>()
+        let wide = 1 << 20
+        for n in 1...40 { table[PacketNumber(n * wide + n % 4)] = n }
+        for n in 1...20 { table[PacketNumber(n * wide + n % 4)] = nil }
+        #expect(table.count == 20)
+        for n in 1...40 {
+            #expect(table[PacketNumber(n * wide + n % 4)] == (n > 20 ? n : nil))
+        }
     }
 }

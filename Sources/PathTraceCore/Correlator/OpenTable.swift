@@ -8,11 +8,11 @@ protocol OpenTableKey: Equatable {
     var hashWord: Int { get }
 }
 
-/// The correlator's hash tables (open walks by invariant key, the reply linker's connections and
-/// openers): open addressing with linear probing, where a Swift Dictionary cost 100 to 370
-/// instructions per lookup or insert (SipHash, retains of its storage; callgrind, `replay --format
-/// json` of a 10 MB head of the benchmark file). A removal shifts the entries after it back, so no
-/// tombstones pile up.
+/// The correlator's hash tables (open walks by invariant key, the reply linker's openers; its
+/// connections are in `ConnectionTable`, which adds tags): open addressing with linear probing, where a
+/// Swift Dictionary cost 100 to 370 instructions per lookup or insert (SipHash, retains of its storage;
+/// callgrind, `replay --format json` of a 10 MB head of the benchmark file). A removal shifts the
+/// entries after it back, so no tombstones pile up.
 struct OpenTable<Key: OpenTableKey, Value> {
     /// Owns the slots; the table reads them through the pointers it caches, so a lookup retains nothing.
     private final class Slots {
@@ -29,8 +29,8 @@ struct OpenTable<Key: OpenTableKey, Value> {
         }
 
         deinit {
-            // Plain values (packet numbers) need no destroying: the walk of every slot was 0.8 M
-            // instructions on /tmp/t10.log.
+            // Plain values (the reply linker's NAT types) need no destroying: the walk of every slot
+            // was 0.8 M instructions on /tmp/t10.log.
             if !_isPOD(Value.self) {
                 for i in 0..<count where !keys[i].isVacant { (values + i).deinitialize(count: 1) }
             }
@@ -47,10 +47,9 @@ struct OpenTable<Key: OpenTableKey, Value> {
     private let fill: Int
     private(set) var count = 0
 
-    /// `fill`: 3 quarters, as a Swift Dictionary, where the table may hold many entries (at 1/2 the
-    /// reply linker's tables, up to `maxConnections` entries each, raised replay's peak RSS from 42 to
-    /// 60 MB: scripts/bench-replay.sh, the 1,000,000-line file); 2 where it stays small and is probed
-    /// on every event (the stitcher's open walks).
+    /// `fill`: 3 quarters, as a Swift Dictionary, where the table may hold many entries (the reply
+    /// linker's, up to `maxConnections`: see `ConnectionTable`); 2 where it stays small and is probed on
+    /// every event (the stitcher's open walks).
     init(capacity: Int = 64, fill: Int = 3) {
         var n = 16
         while n < capacity { n *= 2 }
@@ -152,13 +151,6 @@ struct OpenTable<Key: OpenTableKey, Value> {
             old.keys[s] = .vacant
         }
     }
-}
-
-/// Packet numbers (from 1 on) as table keys: 0 is no packet.
-extension Int: OpenTableKey {
-    static var vacant: Int { 0 }
-    @inline(__always) var isVacant: Bool { self == 0 }
-    @inline(__always) var hashWord: Int { FastHash.mix(UInt64(bitPattern: Int64(self)), 0, seed: 0) }
 }
 
 extension OpenTable where Value: AnyObject {

@@ -90,12 +90,11 @@ struct ReplyLinker {
 
         var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
 
-        /// The key as `ConnectionTable` stores it: the last word's top bit marks a slot in use.
+        /// The key as `ConnectionTable` stores it.
         @inline(__always) var words: FlowWords {
             FlowWords(
                 srcHigh, srcLow, dstHigh, dstLow,
-                UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags) | 1 << 63
-            )
+                UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags))
         }
 
         private static func address(_ high: UInt64, _ low: UInt64, v6: Bool) -> IPAddress {
@@ -103,22 +102,24 @@ struct ReplyLinker {
         }
     }
 
-    /// What a released opener still lends later packets and replies: the type of its first
-    /// original-direction translation of each field.
-    /// A `FlowKey` as five plain words, the form `ConnectionTable` stores (0 in the last: an empty slot).
-    struct FlowWords: OpenTableKey {
+    /// A `FlowKey` as five plain words, the form `ConnectionTable` stores.
+    struct FlowWords {
         let w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64, w4: UInt64
 
         @inline(__always) init(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64) {
             (self.w0, self.w1, self.w2, self.w3, self.w4) = (w0, w1, w2, w3, w4)
         }
 
-        static var vacant: FlowWords { FlowWords(0, 0, 0, 0, 0) }
-        @inline(__always) var isVacant: Bool { w4 == 0 }
+        /// Each word times its own odd constant, then one mix that brings the high bits down to the
+        /// low bits the table masks with: the five words through three chained `FastHash.mix`es were
+        /// about 35 instructions a hash, and a walk hashes up to six tuples.
         @inline(__always) var hashWord: Int {
-            let a = FastHash.mix(w0, w1, seed: 0)
-            let b = FastHash.mix(w2 ^ UInt64(bitPattern: Int64(a)), w3, seed: 0)
-            return FastHash.mix(UInt64(bitPattern: Int64(b)), w4, seed: 0)
+            var h =
+                w0 &* 0x9E37_79B9_7F4A_7C15 ^ w1 &* 0xC2B2_AE3D_27D4_EB4F ^ w2 &* 0x1656_67B1_9E37_79F9
+                ^ w3 &* 0xBF58_476D_1CE4_E5B9 ^ w4 &* 0x94D0_49BB_1331_11EB
+            h ^= h >> 32
+            h = h &* 0xD6E8_FEB8_6659_FD93
+            return Int(bitPattern: UInt(h ^ (h >> 29)))
         }
 
         // The word that differs most between connections (ports, protocol) first.
@@ -127,6 +128,8 @@ struct ReplyLinker {
         }
     }
 
+    /// What a released opener still lends later packets and replies: the type of its first
+    /// original-direction translation of each field.
     struct OpenerTypes {
         var src: NatType?
         var dst: NatType?
@@ -247,7 +250,7 @@ struct ReplyLinker {
             walk.nat[$0].direction == "original" && !ReplyLinker.isConntrack(walk.nat[$0].at)
         }
         guard opened, let key = first else { return }
-        openers[walk.packet] = OpenerTypes(walk.nat)
+        openers[PacketNumber(walk.packet)] = OpenerTypes(walk.nat)
         remember(key, walk.packet, translated: false)
         // Without a known result the tuple after NAT is the one before: nothing more to remember (most
         // openers, until their reply comes).
@@ -276,7 +279,7 @@ struct ReplyLinker {
         }
         let (old, wasTranslated, oldPacket) = oldest
         if wasTranslated { after[old.words] = nil } else { before[old.words] = nil }
-        openers[oldPacket] = nil
+        openers[PacketNumber(oldPacket)] = nil
     }
 
     /// Ties a walk to the first walk of its conntrack entry when nft printed the entry's id (a reply
@@ -295,7 +298,7 @@ struct ReplyLinker {
         if reply { walk.replyTo = opener }
         adoptTypes(&walk, from: opener, reply: reply)
         if reply, let first {
-            ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
+            ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketNumber(opener)], from: first)
         }
         return true
     }
@@ -358,13 +361,16 @@ struct ReplyLinker {
         var opener: Int?
         if !before.isEmpty, let lastReversed { opener = before[lastReversed.words] }
         if opener == nil, !after.isEmpty {
-            opener = after[first.reversed.words] ?? lastReversed.flatMap { after[$0.words] }
+            let firstReversed = first.reversed
+            opener = after[firstReversed.words]
+            // Most walks keep their tuple to the end: the same key again would be a second cache miss.
+            if opener == nil, let lastReversed, lastReversed != firstReversed { opener = after[lastReversed.words] }
         }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
         walk.replyTo = opener
         adoptTypes(&walk, from: opener, reply: true)
-        ReplyLinker.addReverseDestinationNat(&walk, types: openers[opener], from: first)
+        ReplyLinker.addReverseDestinationNat(&walk, types: openers[PacketNumber(opener)], from: first)
         return true
     }
 
@@ -385,7 +391,7 @@ struct ReplyLinker {
 
     /// Names conntrack's silent translations after the opening walk's, and lets a reply fill in its unknowns.
     private mutating func adoptTypes(_ walk: inout PacketWalk, from opener: Int, reply: Bool) {
-        guard let types = openers[opener] else { return }
+        guard let types = openers[PacketNumber(opener)] else { return }
         let slot = opener - nextRelease
         guard closed.contains(slot) else {
             // Released: only the types are left to lend.
