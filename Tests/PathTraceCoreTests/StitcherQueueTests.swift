@@ -18,6 +18,8 @@ import Testing
             // and a walk's repeated entries at the back are one entry moved up.
             for i in 0..<200 { queue.touch(i % 2 == 0 ? a : b, at: i) }
             queue.touch(b, at: 200)
+            // The back entry is the walk touched last (the stitcher's last walk).
+            #expect(queue.back?.takeUnretainedValue() === b)
             #expect(queue.count == 200)
             #expect(a.queued == 100 && b.queued == 100)
             var seen: [(Int, Int)] = []
@@ -34,8 +36,34 @@ import Testing
             lastIndex = index
             queue.removeFirst()
         }
-        #expect(lastIndex == 200 && queue.isEmpty)
+        #expect(lastIndex == 200 && queue.isEmpty && queue.back == nil)
         #expect(first == nil && second == nil)
+    }
+
+    @Test func tracedFieldsAreTheLastTracedStepsOnes() {
+        func event(_ table: String, _ chain: String, _ kind: StepKind, verdict: StepVerdict? = nil) -> TraceEvent {
+            let origin: EventOrigin = kind == .log ? .logTarget : .kernelTrace
+            var e = TraceEvent(
+                source: SourcePosition(file: "t", line: 1), origin: origin, family: .ipv4, table: table,
+                chain: chain, kind: kind)
+            e.verdict = verdict
+            return e
+        }
+        // A LOG line first (it is `lastTraced` while it is the only kind of step), then TRACE lines,
+        // then a LOG line that leaves the last TRACE line's fields.
+        let steps = [
+            event("", "", .log), event("raw", "PREROUTING", .policy), event("filter", "FORWARD", .rule),
+            event("filter", "fw-in", .rule, verdict: .accept), event("", "", .log),
+        ]
+        let walk = OpenWalk(packet: 1, eventIndex: 0)
+        for (index, e) in steps.enumerated() {
+            walk.steps.append(WalkStep(event: e, hook: nil, verdictInferred: false, verdict: e.verdict))
+            walk.trace(e, index: index, ipLog: e.kind == .log)
+            let last = walk.lastTraced
+            #expect(walk.tracedTable == last.tableSlot && walk.tracedChain == last.chainSlot, "step \(index)")
+            #expect(walk.tracedEnded == (last.kind == .policy || last.verdict == .accept), "step \(index)")
+        }
+        #expect(walk.lastTraced.chain == "fw-in" && walk.tracedEnded)
     }
 
     @Test func packedUnitsAnswerAsTheirUnits() {

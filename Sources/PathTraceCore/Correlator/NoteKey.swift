@@ -1,72 +1,80 @@
 /// One question the stitcher puts to `Visibility` (which unit printed at which hook), packed into
-/// integers so a repeated one is recognised without hashing names; only names of the name table pack.
+/// two words so a repeated one is recognised without hashing names; only names of the name table pack.
+///
+/// Two words rather than four 32-bit fields in an optional: the stitcher asks for every step, and
+/// the optional's compare, the slot's hash of four fields and the legacy table's detour through its
+/// `Name` cost about 30 instructions a step more (callgrind, `replay --format json` of /tmp/t10.log).
 struct NoteKey: Equatable {
-    var table: UInt32
-    var chain: UInt32
-    var legacyTable: UInt32
-    /// The hook, the nat flag, and whether a chain and a legacy table are named.
-    var bits: UInt32
+    /// The unit as `FinishedUnits` packs it (never 0); 0 marks an empty slot of the stitcher's table.
+    var unit: UInt64
+    /// The nat flag (bit 0), the hook (bits 1-3), whether a legacy table is named (bit 5), and that
+    /// table's id (bits 8 and up).
+    var rest: UInt64
 
     /// Slots of the stitcher's table of recent questions.
     static let slots = 256
 
+    /// What no question is: a slot of the stitcher's table not used yet.
+    static let empty = NoteKey(unit: 0, rest: 0)
+
+    private init(unit: UInt64, rest: UInt64) {
+        self.unit = unit
+        self.rest = rest
+    }
+
     init?(_ unit: ChainUnit, hook: Hook, nat: Bool, legacyTable: Name?) {
-        guard let table = unit.table.tableID else { return nil }
-        self.table = table
-        var bits: UInt32 = nat ? 1 : 0
-        bits |= NoteKey.hookBits(hook)
-        chain = 0
-        if let name = unit.chain {
-            guard let id = name.tableID else { return nil }
-            chain = id
-            bits |= 1 << 4
-        }
-        self.legacyTable = 0
+        guard let packed = FinishedUnits.packed(unit) else { return nil }
+        var legacyID: UInt32?
         if let name = legacyTable {
             guard let id = name.tableID else { return nil }
-            self.legacyTable = id
-            bits |= 1 << 5
+            legacyID = id
         }
-        self.bits = bits
+        self.init(unit: packed, hook: hook, nat: nat, legacyID: legacyID)
     }
 
     /// The same for a unit packed as `FinishedUnits` packs it and a legacy table's slot (nil when boxed).
     @inline(__always) init?(packed unit: UInt64, hook: Hook, nat: Bool, legacyTable: NameSlot?) {
-        table = UInt32(truncatingIfNeeded: unit >> 34)
-        var bits: UInt32 = nat ? 1 : 0
-        bits |= NoteKey.hookBits(hook)
-        chain = 0
-        if unit & 2 != 0 {
-            chain = UInt32(truncatingIfNeeded: unit >> 2)
-            bits |= 1 << 4
-        }
-        self.legacyTable = 0
+        var legacyID: UInt32?
         if let slot = legacyTable {
-            guard let name = slot.tableName, let id = name.tableID else { return nil }
-            self.legacyTable = id
-            bits |= 1 << 5
+            // A slot below `boxed` is the name's id in the name table.
+            guard slot.raw < NameSlot.boxed.raw else { return nil }
+            legacyID = UInt32(slot.raw)
         }
-        self.bits = bits
+        self.init(unit: unit, hook: hook, nat: nat, legacyID: legacyID)
     }
 
-    @inline(__always) private static func hookBits(_ hook: Hook) -> UInt32 {
+    @inline(__always) private init(unit: UInt64, hook: Hook, nat: Bool, legacyID: UInt32?) {
+        self.unit = unit
+        var rest: UInt64 = nat ? 1 : 0
+        rest |= NoteKey.hookBits(hook)
+        if let id = legacyID { rest |= 1 << 5 | UInt64(id) << 8 }
+        self.rest = rest
+    }
+
+    @inline(__always) private static func hookBits(_ hook: Hook) -> UInt64 { UInt64(hookCode(hook)) << 1 }
+
+    /// A number per hook, 0 to 5.
+    @inline(__always) static func hookCode(_ hook: Hook) -> Int {
         switch hook {
-        case .prerouting: return 0 << 1
-        case .input: return 1 << 1
-        case .forward: return 2 << 1
-        case .output: return 3 << 1
-        case .postrouting: return 4 << 1
-        case .brouting: return 5 << 1
+        case .prerouting: return 0
+        case .input: return 1
+        case .forward: return 2
+        case .output: return 3
+        case .postrouting: return 4
+        case .brouting: return 5
         }
     }
 
-    /// Table ids are small numbers: packed into one word and spread by a Fibonacci multiply, whose top
-    /// 8 bits pick one of the 256 slots. A collision only asks `Visibility` again, but with the low
-    /// bits of small products in 64 slots a quarter of the events did (8,800 of 35,728 in
+    /// Table ids are small numbers: the table, chain and legacy table ids and the flags (with bit 4
+    /// for a named chain) packed into one word and spread by a Fibonacci multiply, whose top 8 bits
+    /// pick one of the 256 slots. A collision only asks `Visibility` again, but with the low bits of
+    /// small products in 64 slots a quarter of the events did (8,800 of 35,728 in
     /// `replay --format json` of /tmp/t10.log, a 10 MB head of the benchmark; now 12).
     @inline(__always) var slot: Int {
-        let x =
-            UInt64(table) ^ UInt64(chain) << 20 ^ UInt64(legacyTable) << 40 ^ UInt64(bits) << 58
+        let table = unit >> 34
+        let chain = UInt64(UInt32(truncatingIfNeeded: unit >> 2))
+        let bits = rest & 0xFF | (unit & 2) << 3
+        let x = table ^ chain << 20 ^ (rest >> 8) << 40 ^ bits << 58
         return Int(truncatingIfNeeded: (x &* 0x9E37_79B9_7F4A_7C15) >> 56)
     }
 }

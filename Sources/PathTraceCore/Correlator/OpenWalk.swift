@@ -94,6 +94,24 @@ final class OpenWalk {
         _read { yield steps[lastTracedIndex ?? steps.count - 1].event }
     }
 
+    // `lastTraced`'s table and chain slots, and whether the run of its chain ended there (a policy, or
+    // an accept verdict), kept as the stitcher sets it: every candidate of every event reads them, and
+    // each read through the step (its index, the array's bounds) cost about ten instructions
+    // (callgrind, `replay --format json` of /tmp/t10.log).
+    @exclusivity(unchecked) var tracedTable = NameSlot.empty
+    @exclusivity(unchecked) var tracedChain = NameSlot.empty
+    @exclusivity(unchecked) var tracedEnded = false
+
+    /// Makes `event`, the next step's, the one `lastTraced` reads, as the stitcher does: a LOG line
+    /// only while no step is anything else.
+    @inline(__always) func trace(_ event: borrowing TraceEvent, index: Int, ipLog: Bool) {
+        guard !ipLog || lastTracedIndex == nil else { return }
+        if !ipLog { lastTracedIndex = index }
+        tracedTable = event.tableSlot
+        tracedChain = event.chainSlot
+        tracedEnded = event.kind == .policy || event.verdictTag == .accept
+    }
+
     /// The header of the last step that carried one.
     var lastHeader: PacketHeader? { lastHeaderIndex.flatMap { steps[$0].event.header } }
 }

@@ -62,8 +62,6 @@ struct Stitcher {
     private var weakOpen = 0
     /// Complete walks still open for their frame's bridge steps, with the event index when completed.
     private var completing: Deque<(OpenWalk, Int)> = Deque()
-    /// The walk the last event joined or started.
-    private var lastWalk: OpenWalk?
     /// Activity queue for expiry: (walk, event index when touched); stale entries are skipped.
     private var activity = ActivityQueue()
     /// Every open walk, in the order they started (packet order), for the lifetime bound, eviction and the
@@ -78,7 +76,12 @@ struct Stitcher {
     private var longWalks = 0
     private static let longWalksNeeded = 16
     /// The questions `note` put to `visibility` lately, by a hash of each.
-    private var noted = [NoteKey?](repeating: nil, count: NoteKey.slots)
+    private var noted = [NoteKey](repeating: .empty, count: NoteKey.slots)
+    /// The same for kernel TRACE lines of the first tables of the name table (the iptables ones): a
+    /// bit per hook and nat flag, where the slot's hash and compare cost about 30 instructions a step
+    /// (callgrind, `replay --format json` of /tmp/t10.log).
+    private var notedTraces = [UInt16](repeating: 0, count: Int(Stitcher.tracedTables))
+    private static let tracedTables: UInt16 = 64
     /// The open walk at the front of `starts` (packet 0: not known), with its first event index and time,
     /// so the lifetime check of every event reads no walk (see `cutOffLongLived`).
     private var front = (packet: 0, firstEventIndex: 0, firstTime: 0.0)
@@ -236,15 +239,17 @@ struct Stitcher {
                 scanned += 1
             }
         }
-        if choice.walk == nil, event.family == .bridge, let walk = lastWalk, !walk.closed, walk !== byID,
-            FrameFlow(identity, of: event) == nil
+        // The walk the last event joined or started is at the back of `activity` (each `append` touches
+        // it there; expiry takes an entry only from the front, and a walk whose entry went is closed).
+        if choice.walk == nil, event.family == .bridge, let walk = activity.back?.takeUnretainedValue(),
+            !walk.closed, walk !== byID, FrameFlow(identity, of: event) == nil
         {
             // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
             // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
             // whose hooks ran just before is the one.
             consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
-        guard let walk = choice.walk?.takeUnretainedValue() else {
+        guard let chosen = choice.walk else {
             // A LOG line of no traced packet is a record of its own.
             let ownRecord = event.kind == .log && event.family != .bridge
             let walk = start(event, identity, key: eventKey, keyKnown: !byFlowOnly, fixed: fixed)
@@ -255,6 +260,10 @@ struct Stitcher {
             }
             return
         }
+        // Unretained, as in the search: `starts` holds every open walk until it is closed and reaches
+        // the front, and no step of the join drops one from there (a retain and a release per event
+        // otherwise; callgrind, `replay --format json` of /tmp/t10.log).
+        unowned(unsafe) let walk = chosen.takeUnretainedValue()
         if choice.ties > 1 {
             walk.confidence = min(walk.confidence, 1 / Double(choice.ties))
             walk.notes.append(
@@ -559,14 +568,14 @@ struct Stitcher {
         let ipLog = event.kind == .log && event.family != .bridge
         if pos.stage == lastPos.stage {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
-            if pos.priority < lastPos.priority && !Stitcher.sameName(event.tableSlot, walk.lastTraced.tableSlot)
+            if pos.priority < lastPos.priority && !Stitcher.sameName(event.tableSlot, walk.tracedTable)
                 && event.tableName != walk.lastTraced.tableName
                 && priorityKnown(event) && priorityKnown(walk.lastTraced)
             {
                 return nil
             }
             if !ipLog {
-                let lastEnded = walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
+                let lastEnded = walk.tracedEnded
                 if let key = Stitcher.invocationKey(event, in: walk) {
                     if walk.finishedTables.contains(packed: key) { return nil }
                     if key == walk.currentKey && lastEnded { return nil }
@@ -576,10 +585,9 @@ struct Stitcher {
                     if unit == walk.currentUnit && lastEnded { return nil }
                 }
             }
-            if Stitcher.sameName(event.tableSlot, walk.lastTraced.tableSlot)
-                && Stitcher.sameName(event.chainSlot, walk.lastTraced.chainSlot)
-                || Stitcher.hasBoxed(
-                    event.tableSlot, event.chainSlot, walk.lastTraced.tableSlot, walk.lastTraced.chainSlot)
+            if Stitcher.sameName(event.tableSlot, walk.tracedTable)
+                && Stitcher.sameName(event.chainSlot, walk.tracedChain)
+                || Stitcher.hasBoxed(event.tableSlot, event.chainSlot, walk.tracedTable, walk.tracedChain)
                     && event.tableName == walk.lastTraced.tableName && event.chainName == walk.lastTraced.chainName
             {
                 if case .number(let n) = event.rule, case .number(let m) = walk.lastTraced.rule, n <= m { return nil }
@@ -603,26 +611,37 @@ struct Stitcher {
         }
         guard let known = walk.lastIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
         if !Stitcher.sameInvariants(known, seen) { return nil }
-        if !seen.isWeak && !known.isWeak {
-            // Both full: nothing to overlay (the usual case; the copies cost).
-            let sameSource = known.sameSource(as: seen)
-            if !sameSource {
-                guard lastPos.crossesSrcNat(to: pos) else { return nil }
-            }
-            let sameDestination = known.sameDestination(as: seen)
-            if !sameDestination {
-                guard lastPos.crossesDstNat(to: pos) else { return nil }
-            }
-            if !known.sameTTL(as: seen) {
-                guard known.ttl == seen.ttl.map({ $0 &+ 1 }),
-                    FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
-                else { return nil }
-            }
-            guard portsCheck(walk, lastPos, event, pos) else { return nil }
-            return Join(
-                cost: cost, position: pos, sameEndpoints: sameSource && sameDestination, progress: nextProgress)
+        if seen.isWeak || known.isWeak {
+            return weakJoin(walk, event, identity, lastPos, pos, cost: cost, progress: nextProgress)
         }
-        // Only the fields both records show are compared.
+        // Both full: nothing to overlay (the usual case). Apart from `weakJoin`, whose calls take the
+        // identities in memory: with them here, both were copied out for every candidate (callgrind,
+        // `replay --format json` of /tmp/t10.log).
+        let sameSource = known.sameSource(as: seen)
+        if !sameSource {
+            guard lastPos.crossesSrcNat(to: pos) else { return nil }
+        }
+        let sameDestination = known.sameDestination(as: seen)
+        if !sameDestination {
+            guard lastPos.crossesDstNat(to: pos) else { return nil }
+        }
+        if !known.sameTTL(as: seen) {
+            guard known.ttl == seen.ttl.map({ $0 &+ 1 }),
+                FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
+            else { return nil }
+        }
+        guard portsCheck(walk, lastPos, event, pos) else { return nil }
+        return Join(cost: cost, position: pos, sameEndpoints: sameSource && sameDestination, progress: nextProgress)
+    }
+
+    /// `joinCost`'s end when either identity lacks the IP invariants (an ebtables or LOG line's):
+    /// only the fields both records show are compared.
+    @inline(never)
+    private mutating func weakJoin(
+        _ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, _ lastPos: HookPosition,
+        _ pos: HookPosition, cost: Int, progress nextProgress: FramePaths.Progress?
+    ) -> Join? {
+        guard let seen = identity, let known = walk.lastIdentity else { return nil }
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
         let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
         if !w.sameSource(as: h) {
@@ -719,7 +738,7 @@ struct Stitcher {
         if event.origin == .kernelTrace { return UInt64(table) << 34 | 1 }
         let chain = event.chainSlot.raw
         if event.hook == nil && !event.startsChain, let walk, !walk.steps.isEmpty {
-            let last = walk.lastTraced.tableSlot
+            let last = walk.tracedTable
             if last.raw == table { return walk.currentKey != 0 ? walk.currentKey : nil }
             // The empty name may be in its slot as none: the names tell.
             if last.raw >= NameSlot.boxed.raw { return nil }
@@ -737,7 +756,9 @@ struct Stitcher {
         return ChainUnit(table: event.tableName, chain: event.chainName)
     }
 
-    static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool { a.invariantsAgree(with: b) }
+    @inline(__always) static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool {
+        a.invariantsAgree(with: b)
+    }
 
     /// Whether the event's table is `nat`, from its slot when the name is in the table (no `Name` made).
     @inline(__always) static func isNat(_ slot: NameSlot, _ event: borrowing TraceEvent) -> Bool {
@@ -800,8 +821,13 @@ struct Stitcher {
         let index = walk.steps.count
         // A LOG line neither starts nor ends a table's run: the TRACE lines around it keep theirs.
         let ipLog = event.kind == .log && event.family != .bridge
-        if let position, let lastPos = walk.lastPosition, position.stage != lastPos.stage {
-            walk.finishedTables.removeAll()
+        // Whether the event is at the walk's stage (both unknown counts as the same), found once.
+        let sameStage: Bool
+        if let position, let lastPos = walk.lastPosition {
+            sameStage = position.stage == lastPos.stage
+            if !sameStage { walk.finishedTables.removeAll() }
+        } else {
+            sameStage = position == nil && walk.lastPosition == nil
         }
         // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be.
         var unit: ChainUnit?
@@ -812,9 +838,9 @@ struct Stitcher {
             } else {
                 unit = Stitcher.invocation(event, in: walk)
             }
-            if index > 0, position?.stage == walk.lastPosition?.stage {
+            if index > 0, sameStage {
                 let ended =
-                    walk.lastTraced.kind == .policy || walk.lastTraced.verdictTag == .accept
+                    walk.tracedEnded
                     || (unitKey != 0 ? walk.currentKey != unitKey : walk.currentUnit != unit)
                 if ended {
                     if walk.currentKey != 0 {
@@ -852,7 +878,16 @@ struct Stitcher {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
             let legacy = event.origin == .kernelTrace || (event.origin == .netlink && event.traceID == nil)
             let nat = event.tableSlot == NameSlot.of(.nat) || (event.kind == .rule && isNat(event))
-            if walk.currentKey != 0, event.tableSlot.raw < NameSlot.boxed.raw,
+            if event.origin == .kernelTrace, event.tableSlot.raw < Stitcher.tracedTables {
+                // A kernel TRACE line's question is its table's at its hook (the unit is the table, and
+                // so is the legacy table): one bit of the table's word says whether it was put.
+                let table = Int(event.tableSlot.raw)
+                let bit: UInt16 = 1 << (NoteKey.hookCode(hook) &* 2 | (nat ? 1 : 0))
+                if notedTraces[table] & bit == 0 {
+                    visibility.note(walk.currentUnit, at: hook, nat: nat, legacyTable: event.tableName)
+                    notedTraces[table] |= bit
+                }
+            } else if walk.currentKey != 0, event.tableSlot.raw < NameSlot.boxed.raw,
                 let key = NoteKey(
                     packed: walk.currentKey, hook: hook, nat: nat, legacyTable: legacy ? event.tableSlot : nil)
             {
@@ -883,10 +918,7 @@ struct Stitcher {
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
         walk.lastAdded = added
-        if !ipLog { walk.lastTracedIndex = index }
-        // Assigned only when it changes: a packet's steps mostly come one after another, and each
-        // assignment retains one walk and releases another.
-        if lastWalk !== walk { lastWalk = walk }
+        walk.trace(event, index: index, ipLog: ipLog)
         if let t = event.time {
             walk.lastTime = t
             if walk.firstTime == nil { walk.firstTime = t }
