@@ -522,19 +522,3 @@ extension String {
         return String(s)
     }
 }
-
-extension TraceEvent {
-    /// Copies the event into uninitialized memory. An event without boxes (nearly every one) holds no
-    /// reference, so its bytes are its copy: the compiler's outlined copy, retaining two nil boxes,
-    /// cost replay 75 instructions a line (callgrind, /tmp/icount.sh on t10).
-    @inlinable @inline(__always)
-    func copy(to target: UnsafeMutablePointer<TraceEvent>) {
-        guard rare.isEmpty && headerValue.rare.isEmpty else {
-            target.initialize(to: self)
-            return
-        }
-        withUnsafePointer(to: self) {
-            UnsafeMutableRawPointer(target).copyMemory(from: $0, byteCount: MemoryLayout<TraceEvent>.size)
-        }
-    }
-}
