@@ -47,6 +47,20 @@ import Testing
         return walk
     }
 
+    /// A table is pathtrace's own when its name is `pathtrace_` and a session id (1 to 16 of `a-z 0-9`),
+    /// whether or not the name is in the name table, and whatever the user's table is called otherwise.
+    @Test func ownTablesAreThoseNamedAfterASession() {
+        func own(_ table: String) -> Bool {
+            OwnTraceSteps.isOwn(
+                TraceEvent(
+                    source: SourcePosition(file: "t", line: 1), origin: .netlink, family: .ipv4, table: table,
+                    chain: "prerouting", kind: .rule))
+        }
+        #expect(own("pathtrace_1a2b3c4d") && own("pathtrace_z") && own("pathtrace_0123456789abcdef"))
+        #expect(!own("pathtrace_") && !own("pathtrace_0123456789abcdefg") && !own("pathtrace_1A2B"))
+        #expect(!own("pathtrace_1a-2b") && !own("pathtrace1a2b") && !own("filter") && !own("mypathtrace_1a"))
+    }
+
     @Test func ownStepsFoldIntoOneLine() {
         let text = TextTimeline(options: RenderOptions()).render(Self.nftWalk())
         let lines = text.split(separator: "\n").map(String.init)

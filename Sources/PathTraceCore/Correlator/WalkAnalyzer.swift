@@ -69,6 +69,7 @@ struct WalkAnalyzer {
         guard resolves, let lookup, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
             return nil
         }
+        if let memo { return memo.resolve(step.pointee.event, rule: ref).resolution }
         // The names' strings, not `event.table`: a computed property read through the pointer copies the event.
         return lookup.resolve(
             table: step.pointee.event.tableName.string, chain: step.pointee.event.chainName.string, rule: ref,
@@ -79,7 +80,15 @@ struct WalkAnalyzer {
         guard resolves else { return }
         walk.steps.withUnsafeMutableBufferPointer { steps in
             for i in steps.indices where steps[i].event.ruleTextName == nil {
-                if let r = resolution(steps.address(i)), let text = r.text { steps[i].event.ruleText = text }
+                let step = steps.address(i)
+                guard let memo, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
+                    if let r = resolution(step), let text = r.text { step.pointee.event.ruleText = text }
+                    continue
+                }
+                // The memo's name of the text: made once per rule, not interned again for every step.
+                if let text = memo.resolve(step.pointee.event, rule: ref).text {
+                    step.pointee.event.ruleTextName = text
+                }
             }
         }
     }
