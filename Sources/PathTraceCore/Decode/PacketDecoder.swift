@@ -49,6 +49,17 @@ public enum PacketDecoder {
         header.macProto = type
     }
 
+    /// The same, with the addresses' names from `macs` when they were decoded lately.
+    public static func decodeEthernet(
+        _ bytes: UnsafeRawBufferPointer, into header: inout PacketHeader, macs: inout MacNames
+    ) {
+        let b = PacketBytes(bytes)
+        guard b.count >= 14, let type = b.u16(12) else { return }
+        header.macDstName = macs.name(b, 0)
+        header.macSrcName = macs.name(b, 6)
+        header.macProto = type
+    }
+
     // MARK: - IPv4
 
     static func decodeIPv4(_ n: PacketBytes, transport: PacketBytes?, into h: inout PacketHeader) {

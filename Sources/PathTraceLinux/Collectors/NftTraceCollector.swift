@@ -198,6 +198,8 @@ final class NftTraceDecoder {
 
     var sequence = 0
     var carried: RecentMap<UInt32, Carried>
+    /// The link-layer addresses' names decoded last.
+    private var macs = MacNames()
     var names = InterfaceNames()
     /// Attributes of the message being decoded, by type (filled by the mnl_attr_parse callback).
     /// Raw storage: a class's array property written from the C callback costs an exclusivity check a write.
@@ -302,7 +304,7 @@ final class NftTraceDecoder {
             if let ll = bytes(NFTA_TRACE_LL_HEADER.rawValue),
                 [1, 772].contains(u16(NFTA_TRACE_IIFTYPE.rawValue) ?? 1)
             {
-                PacketDecoder.decodeEthernet(ll, into: &header)
+                PacketDecoder.decodeEthernet(ll, into: &header, macs: &macs)
             }
             packet = Carried(
                 header: header,
