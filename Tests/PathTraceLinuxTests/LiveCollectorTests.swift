@@ -19,6 +19,14 @@ struct LiveCollectorTests {
 
     static func lab() throws -> LiveLab { try #require(LiveLabTrait.current) }
 
+    /// Loads `ruleset` into the lab's router (the file it is read from is removed again).
+    static func loadRuleset(_ lab: LiveLab) throws {
+        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).nft")
+        try ruleset.write(to: rules, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: rules) }
+        try lab.exec(lab.router, ["nft", "-f", rules.path])
+    }
+
     static func isSYN(_ e: TraceEvent) -> Bool {
         e.header?.dport == 8080 && e.header?.tcpFlags == .syn
     }
@@ -34,10 +42,7 @@ struct LiveCollectorTests {
 
     @Test(.liveLab) func nftTraceOfAForwardedSYN() throws {
         let lab = try Self.lab()
-        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).nft")
-        try Self.ruleset.write(to: rules, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: rules) }
-        try lab.exec(lab.router, ["nft", "-f", rules.path])
+        try Self.loadRuleset(lab)
 
         // nft monitor trace alongside, for the same packet.
         let monitorOut = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).monitor")
@@ -219,10 +224,7 @@ struct LiveCollectorTests {
 
     @Test(.liveLab) func overrunsAreCountedAndTheCollectorGoesOn() throws {
         let lab = try Self.lab()
-        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).nft")
-        try Self.ruleset.write(to: rules, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: rules) }
-        try lab.exec(lab.router, ["nft", "-f", rules.path])
+        try Self.loadRuleset(lab)
         let sink = EventSink()
         // The smallest receive buffer the kernel allows: a packet's seven trace messages overflow it.
         let collector = NftTraceCollector(options: .init(netns: .named(lab.router), receiveBufferBytes: 1))
@@ -240,10 +242,7 @@ struct LiveCollectorTests {
     /// in the collector's order, and no batch is empty.
     @Test(.liveLab) func nftEventsInBatchesAreEveryEventInOrder() throws {
         let lab = try Self.lab()
-        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("\(lab.router).nft")
-        try Self.ruleset.write(to: rules, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: rules) }
-        try lab.exec(lab.router, ["nft", "-f", rules.path])
+        try Self.loadRuleset(lab)
         let sink = EventSink()
         let collector = NftTraceCollector(options: .init(netns: .named(lab.router)))
         try collector.startInBatches { sink.add(batch: $0) }

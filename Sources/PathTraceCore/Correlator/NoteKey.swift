@@ -51,19 +51,7 @@ struct NoteKey: Equatable {
         self.rest = rest
     }
 
-    @inline(__always) private static func hookBits(_ hook: Hook) -> UInt64 { UInt64(hookCode(hook)) << 1 }
-
-    /// A number per hook, 0 to 5.
-    @inline(__always) static func hookCode(_ hook: Hook) -> Int {
-        switch hook {
-        case .prerouting: return 0
-        case .input: return 1
-        case .forward: return 2
-        case .output: return 3
-        case .postrouting: return 4
-        case .brouting: return 5
-        }
-    }
+    @inline(__always) private static func hookBits(_ hook: Hook) -> UInt64 { UInt64(hook.number) << 1 }
 
     /// Table ids are small numbers: the table, chain and legacy table ids and the flags (with bit 4
     /// for a named chain) packed into one word and spread by a Fibonacci multiply, whose top 8 bits

@@ -882,7 +882,7 @@ struct Stitcher {
                 // A kernel TRACE line's question is its table's at its hook (the unit is the table, and
                 // so is the legacy table): one bit of the table's word says whether it was put.
                 let table = Int(event.tableSlot.raw)
-                let bit: UInt16 = 1 << (NoteKey.hookCode(hook) &* 2 | (nat ? 1 : 0))
+                let bit: UInt16 = 1 << (hook.number &* 2 | (nat ? 1 : 0))
                 if notedTraces[table] & bit == 0 {
                     visibility.note(walk.currentUnit, at: hook, nat: nat, legacyTable: event.tableName)
                     notedTraces[table] |= bit

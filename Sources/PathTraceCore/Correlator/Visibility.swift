@@ -31,7 +31,7 @@ final class Visibility {
             legacyTables.append((table, nat))
             for i in sorted.indices { sorted[i] = nil }
         }
-        let h = Visibility.index(hook)
+        let h = hook.number
         for k in recent[h].indices where recent[h][k].unit == unit {
             if recent[h][k].nat || !nat { return }
             recent[h][k].nat = nat
@@ -123,7 +123,7 @@ final class Visibility {
     @exclusivity(unchecked) private var sorted: [[Candidate]?] = Array(repeating: nil, count: Hook.allCases.count)
 
     private func candidates(at hook: Hook) -> [Candidate] {
-        let h = Visibility.index(hook)
+        let h = hook.number
         if let cached = sorted[h] { return cached }
         var found: [Candidate] = []
         var labels = Set<String>()
@@ -149,17 +149,6 @@ final class Visibility {
         } else {
             if recent[h].count >= Visibility.recentLimit { recent[h].removeFirst() }
             recent[h].append((unit, nat))
-        }
-    }
-
-    private static func index(_ hook: Hook) -> Int {
-        switch hook {
-        case .prerouting: return 0
-        case .input: return 1
-        case .forward: return 2
-        case .output: return 3
-        case .postrouting: return 4
-        case .brouting: return 5
         }
     }
 }

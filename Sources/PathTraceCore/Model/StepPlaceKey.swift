@@ -38,16 +38,7 @@ extension StepPlaceKey {
             UInt64(step.pointee.event.inIfaceSlot.raw) | UInt64(step.pointee.event.outIfaceSlot.raw) << 16
             | UInt64(step.pointee.event.physInSlot.raw) << 32 | UInt64(step.pointee.event.physOutSlot.raw) << 48
         if StepPlaceKey.hasBoxed(names) || StepPlaceKey.hasBoxed(interfaces) { return nil }
-        let hookCode: UInt64
-        switch step.pointee.hook {
-        case nil: hookCode = 0
-        case .prerouting: hookCode = 1
-        case .input: hookCode = 2
-        case .forward: hookCode = 3
-        case .output: hookCode = 4
-        case .postrouting: hookCode = 5
-        case .brouting: hookCode = 6
-        }
+        let hookCode = UInt64(truncatingIfNeeded: step.pointee.hook.map { $0.number &+ 1 } ?? 0)
         let kindCode: UInt64
         switch step.pointee.event.kind {
         case .rule: kindCode = 0

@@ -13,6 +13,18 @@ public enum Hook: String, Sendable, Hashable, CaseIterable {
     /// The ebtables broute point (bridge family only).
     case brouting = "BROUTING"
 
+    /// A number per hook, 0 to 5 in the order above: an index into tables kept per hook.
+    @inlinable @inline(__always) var number: Int {
+        switch self {
+        case .prerouting: 0
+        case .input: 1
+        case .forward: 2
+        case .output: 3
+        case .postrouting: 4
+        case .brouting: 5
+        }
+    }
+
     /// Maps a base chain name (`PREROUTING`, nft's `prerouting`) to its hook.
     public init?(chainName: String) {
         switch chainName {
