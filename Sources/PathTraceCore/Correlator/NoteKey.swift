@@ -53,16 +53,12 @@ struct NoteKey: Equatable {
 
     @inline(__always) private static func hookBits(_ hook: Hook) -> UInt64 { UInt64(hook.number) << 1 }
 
-    /// Table ids are small numbers: the table, chain and legacy table ids and the flags (with bit 4
-    /// for a named chain) packed into one word and spread by a Fibonacci multiply, whose top 8 bits
-    /// pick one of the 256 slots. A collision only asks `Visibility` again, but with the low bits of
-    /// small products in 64 slots a quarter of the events did (8,800 of 35,728 in
-    /// `replay --format json` of /tmp/t10.log, a 10 MB head of the benchmark; now 12).
+    /// The two words mixed (`rest` by an odd multiply, so its low bits do not cancel the unit's) and
+    /// spread by a Fibonacci multiply, whose top 8 bits pick one of the 256 slots. A collision only asks
+    /// `Visibility` again; with the low bits of small products in 64 slots a quarter of the events did
+    /// (8,800 of 35,728 in `replay --format json` of /tmp/t10.log, a 10 MB head of the benchmark).
     @inline(__always) var slot: Int {
-        let table = unit >> 34
-        let chain = UInt64(UInt32(truncatingIfNeeded: unit >> 2))
-        let bits = rest & 0xFF | (unit & 2) << 3
-        let x = table ^ chain << 20 ^ (rest >> 8) << 40 ^ bits << 58
+        let x = unit ^ rest &* 0xC2B2_AE3D_27D4_EB4F
         return Int(truncatingIfNeeded: (x &* 0x9E37_79B9_7F4A_7C15) >> 56)
     }
 }

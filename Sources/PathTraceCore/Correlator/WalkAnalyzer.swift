@@ -7,10 +7,11 @@ struct WalkAnalyzer {
     let visibility: Visibility
     /// Whether the lookup can resolve rules at all (without a ruleset it never does).
     private let resolves: Bool
-    /// Remembered answers to "is this rule text a NAT statement", shared with the stitcher.
-    let memo: LookupMemo?
+    /// Remembered answers of `lookup` (rules, "is this rule text a NAT statement"), shared with the
+    /// stitcher.
+    let memo: LookupMemo
 
-    init(lookup: RuleLookup?, visibility: Visibility, memo: LookupMemo? = nil) {
+    init(lookup: RuleLookup?, visibility: Visibility, memo: LookupMemo) {
         self.lookup = lookup
         self.visibility = visibility
         self.memo = memo
@@ -66,14 +67,8 @@ struct WalkAnalyzer {
     /// The step's rule as the lookup knows it. Helpers take steps by pointer: a step passed by
     /// value is copied, and a copy retains every string of its event.
     private func resolution(_ step: UnsafePointer<WalkStep>) -> RuleResolution? {
-        guard resolves, let lookup, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
-            return nil
-        }
-        if let memo { return memo.resolve(step.pointee.event, rule: ref).resolution }
-        // The names' strings, not `event.table`: a computed property read through the pointer copies the event.
-        return lookup.resolve(
-            table: step.pointee.event.tableName.string, chain: step.pointee.event.chainName.string, rule: ref,
-            family: step.pointee.event.family)
+        guard resolves, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else { return nil }
+        return memo.resolve(step.pointee.event, rule: ref).resolution
     }
 
     private func resolveRules(_ walk: inout PacketWalk) {
@@ -81,10 +76,7 @@ struct WalkAnalyzer {
         walk.steps.withUnsafeMutableBufferPointer { steps in
             for i in steps.indices where steps[i].event.ruleTextName == nil {
                 let step = steps.address(i)
-                guard let memo, let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else {
-                    if let r = resolution(step), let text = r.text { step.pointee.event.ruleText = text }
-                    continue
-                }
+                guard let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else { continue }
                 // The memo's name of the text: made once per rule, not interned again for every step.
                 if let text = memo.resolve(step.pointee.event, rule: ref).text {
                     step.pointee.event.ruleTextName = text
@@ -629,9 +621,7 @@ struct WalkAnalyzer {
         // Without its own text a rule outside a nat table is none; asked first, as passing the memo the
         // event copies it.
         if step.pointee.event.ruleTextName == nil { return false }
-        if let memo { return memo.isNat(step.pointee.event) }
-        guard let text = step.pointee.event.ruleText else { return false }
-        return lookup?.natTarget(ruleText: text) != nil
+        return memo.isNat(step.pointee.event)
     }
 
     func anyNatStep(_ steps: UnsafeBufferPointer<WalkStep>) -> Bool {

@@ -92,10 +92,9 @@ struct SavedEventJSON {
         case UInt8(ascii: "{"): return depth < 8 ? object(at: &at, depth: depth + 1) : .unsure
         case UInt8(ascii: "["): return depth < 8 ? array(at: &at, depth: depth + 1) : .unsure
         case UInt8(ascii: "\""):
-            var escapes = false
-            guard let range = string(at: &at, escapes: &escapes) else { return .unsure }
+            guard let (range, escaped) = string(at: &at) else { return .unsure }
             if range.isEmpty && at > bytes.count { return .invalid }
-            return .value(escapes ? .escaped(range) : .string(range))
+            return .value(escaped ? .escaped(range) : .string(range))
         case UInt8(ascii: "n"):
             guard at + 4 <= bytes.count, bytes[at + 1] == UInt8(ascii: "u"), bytes[at + 2] == UInt8(ascii: "l"),
                 bytes[at + 3] == UInt8(ascii: "l")
@@ -108,23 +107,21 @@ struct SavedEventJSON {
         }
     }
 
-    /// A string's bytes without the quotes; nil (unsure) for a byte outside printable ASCII, a `\u`
-    /// escape, or any escape where `escapes` is nil (a key). `escapes` tells whether one-character
-    /// escapes are in it. An unterminated string leaves `at` past the end.
-    private func string(at: inout Int, escapes: UnsafeMutablePointer<Bool>? = nil) -> Range<Int>? {
+    /// A string's bytes without the quotes, and whether one-character escapes are in it; nil (unsure)
+    /// for a byte outside printable ASCII or a `\u` escape. An unterminated string leaves `at` past the end.
+    private func string(at: inout Int) -> (Range<Int>, escaped: Bool)? {
         let start = at + 1
         var i = start
+        var escaped = false
         while i < bytes.count {
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
                 at = i + 1
-                return start..<i
+                return (start..<i, escaped)
             }
             if b == UInt8(ascii: "\\") {
-                guard let escapes, i + 1 < bytes.count, SavedEventJSON.unescaped(bytes[i + 1]) != nil else {
-                    return nil
-                }
-                escapes.pointee = true
+                guard i + 1 < bytes.count, SavedEventJSON.unescaped(bytes[i + 1]) != nil else { return nil }
+                escaped = true
                 i += 2
                 continue
             }
@@ -132,7 +129,7 @@ struct SavedEventJSON {
             i += 1
         }
         at = bytes.count + 1
-        return start..<start
+        return (start..<start, false)
     }
 
     /// `0` or a digit run without a leading zero, with an optional `.digits`; others are unsure.
@@ -183,7 +180,8 @@ struct SavedEventJSON {
                 // `}` after a comma is a trailing comma: JSON5's, not JSON's; let Foundation say.
                 return bytes[at] == UInt8(ascii: "}") ? .unsure : .invalid
             }
-            guard let key = string(at: &at) else { return .unsure }
+            // A key with an escape is left to Foundation: keys are compared as their bytes.
+            guard let (key, escaped) = string(at: &at), !escaped else { return .unsure }
             if at > bytes.count { return .invalid }
             // A saved event's largest object (the header) has 28 members; more are not a saved event,
             // and the repeated-key search below would grow with their square.
@@ -296,7 +294,7 @@ struct SavedEventJSON {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
-    /// The text of a string with one-character escapes (`string(at:escapes:)` checked each one).
+    /// The text of a string with one-character escapes (`string(at:)` checked each one).
     func unescapedText(_ range: Range<Int>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(range.count)

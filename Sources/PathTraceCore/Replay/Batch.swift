@@ -39,17 +39,6 @@ public final class Batch<Element> {
         count = 0
         for i in 0..<n { body((storage + i).move()) }
     }
-
-    /// Hands every value to `body` where it lies, in the order they came, then destroys them and
-    /// empties the batch; `body` must not append to it, nor move a value out. For a consumer that
-    /// borrows each value: `drain` moves a large one out to its caller's stack first (a 168-byte
-    /// memcpy per event in replay; callgrind, /tmp/icount.sh on t10).
-    @inlinable public func drainInPlace(_ body: (UnsafePointer<Element>) -> Void) {
-        let n = count
-        count = 0
-        for i in 0..<n { body(storage + i) }
-        storage.deinitialize(count: n)
-    }
 }
 
 extension Batch where Element == TraceEvent {
