@@ -246,6 +246,8 @@ extension NfLogScanner {
             touched = r.pointee.touched
             if let m = r.pointee.macProto { header.macProto = m }
             i = start &+ known.length
+            prefixEntry = known.entry
+            prefixStart = start
         } else {
             guard fastPrefix(p, n, &i) else { return }
             if extra.isEmpty {
@@ -257,7 +259,8 @@ extension NfLogScanner {
                     inIface: relative(inIface), outIface: relative(outIface), physIn: relative(physIn),
                     physOut: relative(physOut), macSrc: relative(macSrc), macDst: relative(macDst), sawMAC: sawMAC,
                     touched: touched, macProto: header.macProto)
-                prefixes.store(p, start, i, result)
+                prefixEntry = prefixes.store(p, start, i, result)
+                prefixStart = start
             }
         }
         // SRC= DST=
