@@ -149,6 +149,8 @@ struct NfLogScanner {
 
     /// Dump tails already read (see `fastPath`).
     let tails = TailCache()
+    /// Dump bodies already read (see `fastPath`).
+    let bodies = BodyCache()
     /// Dump prefixes already read (see `fastPath`).
     let prefixes = DumpPrefixCache()
 
