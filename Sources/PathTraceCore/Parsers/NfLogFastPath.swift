@@ -276,6 +276,7 @@ extension NfLogScanner {
             if body.hit {
                 applyBody(bodies.results + body.slot, bodyStart, ttl: body.ttl)
                 i = n
+                readToEnd = true
                 return
             }
         }
@@ -382,6 +383,7 @@ extension NfLogScanner {
                 }
             }
             i = n
+            readToEnd = true
             if body.slot >= 0 { storeBody(body.slot, body.hash, bodyStart, bodyExtraStart, ttlAt, ttlLength) }
             return
         }
@@ -392,6 +394,7 @@ extension NfLogScanner {
         // Only a tail read to the end of the line by this path (the generic loop would do nothing
         // after it) depends on its bytes alone.
         guard !inOptGroup, kept <= 4, NfLogScanner.onlySpaces(p, n, i) else { return }
+        readToEnd = true
         if body.slot >= 0 { storeBody(body.slot, body.hash, bodyStart, bodyExtraStart, ttlAt, ttlLength) }
         guard found.slot >= 0 else { return }
         var result = TailCache.Result()

@@ -146,6 +146,8 @@ struct NfLogScanner {
     /// The `prefixes` entry the record's prefix came from or went to (-1: none), and where it starts.
     var prefixEntry = -1
     var prefixStart = 0
+    /// The fast path read the record to the end of the line (only spaces are left for `run`).
+    var readToEnd = false
 
     /// Dump tails already read (see `fastPath`).
     let tails = TailCache()
@@ -198,6 +200,7 @@ struct NfLogScanner {
         pendingStampIndex = -1
         sawIN = false
         prefixEntry = -1
+        readToEnd = false
     }
 
     /// The `prefixes` entry of the record's prefix while the ranges it gave are still the record's
@@ -205,6 +208,8 @@ struct NfLogScanner {
     @inline(__always) func cachedPrefix() -> UnsafeMutablePointer<DumpPrefixCache.Result>? {
         guard prefixEntry >= 0 else { return nil }
         let r = prefixes.results + prefixEntry
+        // Nothing but the fast path read this record: the ranges are the entry's.
+        if readToEnd { return r }
         let s = prefixStart
         @inline(__always) func same(_ x: ByteRange?, _ rel: (Int, Int)) -> Bool {
             guard let x else { return rel.0 < 0 }
