@@ -66,6 +66,35 @@ import Testing
             result.events.map(\.hook) == [.input, .input, .input, .input, nil, .forward, .forward, nil, nil, nil, nil])
     }
 
+    /// A routed packet's dumps repeat its body (`SRC=` on) under another prefix, its TTL lowered; a
+    /// body the parser read before must still give each line its own TTL, interfaces and MAC.
+    @Test func bodiesThatDifferOnlyInTheirPrefixOrTTL() {
+        let mac = "MAC=52:54:00:da:ec:4f:52:54:00:a4:5e:56:08:00 "
+        func body(_ ttl: String) -> String {
+            "SRC=10.0.0.1 DST=10.0.9.2 LEN=60 TOS=0x00 PREC=0x00 TTL=\(ttl) ID=7 DF PROTO=TCP SPT=1000 DPT=80 "
+                + "SEQ=1 ACK=0 WINDOW=100 RES=0x00 SYN URGP=0 OPT (020405B40402080A10B629170000000001030307) "
+        }
+        let ttls = ["64", "63", "63", "6", "100", "064", "256", "63"]
+        let prefixes = [
+            "IN=eth0 OUT= " + mac, "IN=eth0 OUT=eth1 " + mac, "IN= OUT=eth1 ", "IN=eth0 OUT= " + mac,
+            "IN=eth0 OUT= " + mac, "IN=eth0 OUT= " + mac, "IN=eth0 OUT= " + mac, "IN=eth2 OUT= ",
+        ]
+        let lines = zip(prefixes, ttls).map { "[100.000001] TRACE: raw:PREROUTING:policy:3 " + $0 + body($1) }
+        let together = parseLines(lines.joined(separator: "\n")).events
+        // Each line read by a parser that has seen nothing before it.
+        let alone = lines.map { parseLines($0).events }
+        #expect(alone.map(\.count) == Array(repeating: 1, count: lines.count))
+        #expect(together.map(\.header) == alone.map { $0.first?.header })
+        #expect(together.prefix(6).map { $0.header?.ttl } == [64, 63, 63, 6, 100, 64])
+        #expect(together.last?.header?.ttl == 63)
+        #expect(together.map(\.outIface) == [nil, "eth1", "eth1", nil, nil, nil, nil, nil])
+        #expect(together.map(\.inIface) == ["eth0", "eth0", nil, "eth0", "eth0", "eth0", "eth0", "eth2"])
+        let ours: String? = "52:54:00:a4:5e:56"
+        #expect(together.map { $0.header?.macSrc } == [ours, ours, nil, ours, ours, ours, ours, nil])
+        #expect(together.map { $0.header?.macProto } == [0x0800, 0x0800, nil, 0x0800, 0x0800, 0x0800, 0x0800, nil])
+        #expect(together.allSatisfy { $0.header?.dport == 80 && $0.header?.tcpFlags == [.syn] })
+    }
+
     @Test func aBrokenHeadAfterAGoodOneWithTheSameStart() {
         let text = [
             KernelLogNameReuseTests.line("raw:PREROUTING:policy:3", in: "eth0"),

@@ -17,9 +17,16 @@ final class DumpCache {
             return NameSlot.of(name) ?? .boxed
         }
 
+        /// The name in `slot`, whose name is `boxed` when it is not in the table.
+        @inline(__always) func name(_ slot: NameSlot, _ boxed: Name?) -> Name? {
+            slot == .boxed ? boxed : slot.tableName
+        }
+
         var ebt = false
         var arp = false
         var sawMAC = false
+        /// The four names, set only when one of them is boxed (`plainSlots` false): else their slots
+        /// say all and these are stale (`name(_:_:)` reads them).
         var inIface: Name?
         var outIface: Name?
         var physIn: Name?

@@ -143,9 +143,16 @@ struct NfLogScanner {
     var pendingStampEnd = -1
     /// This record's `IN=` was read: another one starts a glued LOG record.
     var sawIN = false
+    /// The `prefixes` entry the record's prefix came from or went to (-1: none), and where it starts.
+    var prefixEntry = -1
+    var prefixStart = 0
+    /// The fast path read the record to the end of the line (only spaces are left for `run`).
+    var readToEnd = false
 
     /// Dump tails already read (see `fastPath`).
     let tails = TailCache()
+    /// Dump bodies already read (see `fastPath`).
+    let bodies = BodyCache()
     /// Dump prefixes already read (see `fastPath`).
     let prefixes = DumpPrefixCache()
 
@@ -192,6 +199,27 @@ struct NfLogScanner {
         pendingStamp = nil
         pendingStampIndex = -1
         sawIN = false
+        prefixEntry = -1
+        readToEnd = false
+    }
+
+    /// The `prefixes` entry of the record's prefix while the ranges it gave are still the record's
+    /// (the generic loop may read a later `IN=` or `MAC=` over them); nil otherwise.
+    @inline(__always) func cachedPrefix() -> UnsafeMutablePointer<DumpPrefixCache.Result>? {
+        guard prefixEntry >= 0 else { return nil }
+        let r = prefixes.results + prefixEntry
+        // Nothing but the fast path read this record: the ranges are the entry's.
+        if readToEnd { return r }
+        let s = prefixStart
+        @inline(__always) func same(_ x: ByteRange?, _ rel: (Int, Int)) -> Bool {
+            guard let x else { return rel.0 < 0 }
+            return rel.0 >= 0 && x.start == s &+ rel.0 && x.end == s &+ rel.1
+        }
+        guard same(inIface, r.pointee.inIface), same(outIface, r.pointee.outIface),
+            same(physIn, r.pointee.physIn), same(physOut, r.pointee.physOut), same(macSrc, r.pointee.macSrc),
+            same(macDst, r.pointee.macDst)
+        else { return nil }
+        return r
     }
 
     /// The next glued record found by `run`.

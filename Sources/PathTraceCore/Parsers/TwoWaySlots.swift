@@ -60,6 +60,25 @@ final class TwoWaySlots<Result, let setBits: Int, let maxLength: Int> {
         return (slot &+ Int(victims[set]), false)
     }
 
+    /// `find` with the owner's own check of a slot whose hash and length match: `same` gets the
+    /// slot's bytes and the slot.
+    @inline(__always) func find(
+        _ len: Int, _ h: UInt64, _ same: (UnsafePointer<UInt8>, Int) -> Bool
+    ) -> (slot: Int, hit: Bool) {
+        let set = Int(truncatingIfNeeded: h >> UInt64(64 &- setBits))
+        let slot = set &* 2
+        if hashes[slot] == h && lengths[slot] == len && same(bytes + slot &* maxLength, slot) {
+            victims[set] = 1
+            return (slot, true)
+        }
+        let other = slot &+ 1
+        if hashes[other] == h && lengths[other] == len && same(bytes + other &* maxLength, other) {
+            victims[set] = 0
+            return (other, true)
+        }
+        return (slot &+ Int(victims[set]), false)
+    }
+
     @inline(__always) private func holds(_ slot: Int, _ h: UInt64, _ len: Int, _ base: UnsafeRawPointer) -> Bool {
         hashes[slot] == h && lengths[slot] == len && memcmp(bytes + slot &* maxLength, base, len) == 0
     }
