@@ -74,7 +74,7 @@ struct WalkAnalyzer {
     private func resolveRules(_ walk: inout PacketWalk) {
         guard resolves else { return }
         walk.steps.withUnsafeMutableBufferPointer { steps in
-            for i in steps.indices where steps[i].event.ruleTextName == nil {
+            for i in steps.indices where steps[i].event.ruleTextSlot == .none {
                 let step = steps.address(i)
                 guard let ref = step.pointee.event.rule, step.pointee.event.kind == .rule else { continue }
                 // The memo's name of the text: made once per rule, not interned again for every step.
@@ -195,6 +195,15 @@ struct WalkAnalyzer {
     /// box, so only two boxed names need their names compared.
     @inline(__always) static func sameName(_ a: NameSlot, _ b: NameSlot, _ names: () -> Bool) -> Bool {
         a == .boxed && b == .boxed ? names() : a == b
+    }
+
+    /// The slot of the `nat` table's name: a well-known name, always in the table, so a step is in
+    /// the nat table exactly when its slot is this one (no `Name` made and destroyed to ask).
+    @inline(__always) static var natSlot: NameSlot { NameSlot(raw: UInt16(truncatingIfNeeded: Name.nat.tableID ?? 0)) }
+
+    /// `StepVerdict.isTerminal` of a verdict's tag (not `.none`).
+    @inline(__always) static func isTerminal(_ tag: StepVerdict.Tag) -> Bool {
+        tag == .accept || tag == .drop || tag == .queue || tag == .stolen
     }
 
     /// `MixedStepOrder.isNftStep`, read in place.
@@ -343,10 +352,10 @@ struct WalkAnalyzer {
 
         let lastIsNat = walk.steps.withUnsafeBufferPointer { isNatStep($0.address(lastIndex)) }
         let unprintedTarget =
-            walk.steps[lastIndex].event.kind == .rule && walk.steps[lastIndex].verdict == nil && !lastIsNat
+            walk.steps[lastIndex].event.kind == .rule && walk.steps[lastIndex].verdictTag == .none && !lastIsNat
         if dropped {
             walk.verdict = .drop
-            if walk.steps[lastIndex].verdict == .drop, walk.steps[lastIndex].verdictInferred,
+            if walk.steps[lastIndex].verdictTag == .drop, walk.steps[lastIndex].verdictInferred,
                 walk.steps[lastIndex].event.kind == .rule
             {
                 walk.notes.append(note(.targetDrops, walk.steps[lastIndex]))
@@ -392,12 +401,14 @@ struct WalkAnalyzer {
         } else {
             walk.verdict = .drop
             walk.notes.append(note(.droppedThere, walk.steps[lastIndex]))
-            if walk.steps[walk.steps.count - 1].verdict == nil || walk.steps[walk.steps.count - 1].verdict == .accept {
+            if walk.steps[walk.steps.count - 1].verdictTag == .none
+                || walk.steps[walk.steps.count - 1].verdictTag == .accept
+            {
                 walk.steps[walk.steps.count - 1].verdict = .drop
                 walk.steps[walk.steps.count - 1].verdictInferred = true
             }
         }
-        if walk.verdict == .accept, walk.steps[walk.steps.count - 1].verdict == nil,
+        if walk.verdict == .accept, walk.steps[walk.steps.count - 1].verdictTag == .none,
             walk.steps[walk.steps.count - 1].event.kind != .log
         {
             walk.steps[walk.steps.count - 1].verdict = .accept
@@ -416,7 +427,7 @@ struct WalkAnalyzer {
     /// Whether the walk is its connection's first packet, the only one nat chains see: a nat table's
     /// chain or a NAT rule ran, nft's conntrack record says `ct state new`, or a TCP SYN without ACK.
     private func isFirstPacket(_ walk: borrowing PacketWalk) -> Bool {
-        if walk.steps.contains(where: { $0.event.tableName == .nat }) { return true }
+        if walk.steps.contains(where: { $0.event.tableSlot == WalkAnalyzer.natSlot }) { return true }
         if walk.steps.withUnsafeBufferPointer(anyNatStep) { return true }
         for i in walk.steps.indices where walk.steps[i].event.hasHeader {
             if let ct = walk.steps[i].event.headerValue.conntrack, ct.state != nil { return ct.isNew }
@@ -494,14 +505,16 @@ struct WalkAnalyzer {
             if spec == nil, let target = resolution(step)?.target {
                 if case .nat = TargetMeaning(target) {} else { continue }
             }
-            if spec == nil, !step.pointee.verdictInferred, let verdict = step.pointee.verdict, verdict != .accept {
+            if spec == nil, !step.pointee.verdictInferred, step.pointee.verdictTag != .none,
+                step.pointee.verdictTag != .accept
+            {
                 continue
             }
             let type = spec?.type ?? (hook == .postrouting || hook == .input ? .snat : .dnat)
-            let field = (type == .dnat || type == .redirect) ? "dst" : "src"
+            let destination = type == .dnat || type == .redirect
             let header = steps.address(headerIndex)
             guard
-                let before = field == "dst"
+                let before = destination
                     ? header.pointee.event.headerValue.destinationEndpoint
                     : header.pointee.event.headerValue.sourceEndpoint
             else { continue }
@@ -516,7 +529,7 @@ struct WalkAnalyzer {
                 }
             }
             let rewrite = NatRewrite(
-                type: type, field: field, before: before, after: after,
+                type: type, field: destination ? "dst" : "src", before: before, after: after,
                 at: place(step), evidence: spec == nil ? .chain : .rule,
                 rule: step.pointee.event.rule, ruleText: WalkAnalyzer.ruleText(step))
             // A walk has one rewrite, mostly: an array literal makes it in place, where `append` grows an
@@ -617,10 +630,10 @@ struct WalkAnalyzer {
     /// A rule in a nat table, or a rule whose own text is a NAT statement (nft tables have free names).
     func isNatStep(_ step: UnsafePointer<WalkStep>) -> Bool {
         guard step.pointee.event.kind == .rule else { return false }
-        if step.pointee.event.tableName == .nat { return true }
+        if step.pointee.event.tableSlot == WalkAnalyzer.natSlot { return true }
         // Without its own text a rule outside a nat table is none; asked first, as passing the memo the
         // event copies it.
-        if step.pointee.event.ruleTextName == nil { return false }
+        if step.pointee.event.ruleTextSlot == .none { return false }
         return memo.isNat(step.pointee.event)
     }
 
@@ -631,14 +644,19 @@ struct WalkAnalyzer {
     /// Whether step i is the last of its table's run at its hook (its target decided the table).
     private func endsInvocation(_ steps: UnsafeBufferPointer<WalkStep>, _ i: Int) -> Bool {
         let step = steps.address(i)
-        if !step.pointee.verdictInferred, let v = step.pointee.verdict { return v.isTerminal }
+        if !step.pointee.verdictInferred, step.pointee.verdictTag != .none {
+            return WalkAnalyzer.isTerminal(step.pointee.verdictTag)
+        }
         guard i + 1 < steps.count else { return true }
         let next = steps.address(i + 1)
-        return next.pointee.hook != step.pointee.hook || next.pointee.event.tableName != step.pointee.event.tableName
+        return next.pointee.hook != step.pointee.hook
+            || !WalkAnalyzer.sameName(next.pointee.event.tableSlot, step.pointee.event.tableSlot) {
+                next.pointee.event.tableName == step.pointee.event.tableName
+            }
     }
 
     private func natSpec(_ step: UnsafePointer<WalkStep>) -> NatTarget? {
-        if step.pointee.event.ruleTextName != nil, let text = step.pointee.event.ruleText,
+        if step.pointee.event.ruleTextSlot != .none, let text = step.pointee.event.ruleText,
             let spec = lookup?.natTarget(ruleText: text)
         {
             return spec
