@@ -48,6 +48,9 @@ struct HeaderIdentity {
             | icmpSeq
     }
 
+    /// No fields (every bit clear).
+    init() {}
+
     @inline(__always) init(_ h: borrowing PacketHeader) {
         // Absent fields of a header are zero, as they are here: the values copy as they are.
         let present = h.present.rawValue
@@ -280,6 +283,13 @@ struct HeaderIdentity {
             h.bits |= Bit.dport | Bit.natDport
         }
         return h
+    }
+
+    /// `invariantKey` packed as the stitcher's index keeps it (vacant when there is none).
+    @inline(__always) var indexKey: WalkIndex.Key {
+        guard bits & (Bit.proto | Bit.ipID) != 0 else { return .vacant }
+        let seq = has(Bit.tcpSeq) ? tcpSeqValue : UInt32(icmpSeqValue) | UInt32(icmpTypeValue) << 16
+        return WalkIndex.Key(proto: protoValue, ipID: ipIDValue, length: lengthValue, seq: seq)
     }
 
     /// The invariant key, as `InvariantKey(_:)` makes it.

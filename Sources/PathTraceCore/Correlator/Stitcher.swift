@@ -208,14 +208,15 @@ struct Stitcher {
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
         // The event's invariant key, when it looks walks up by it (`append` indexes its walk by it).
-        let eventKey = byFlowOnly ? nil : identity?.invariantKey
+        var eventKey = WalkIndex.Key.vacant
+        if !byFlowOnly, let identity { eventKey = identity.indexKey }
         var byID: OpenWalk?
         if let id = event.traceID, let walk = byTraceID[id] {
             byID = walk
             consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
-        if let key = eventKey {
-            var next = byKey.first(key)
+        if !eventKey.isVacant {
+            var next = byKey.first(eventKey)
             while let candidate = next {
                 next = candidate._withUnsafeGuaranteedRef { walk in
                     if walk !== byID {
@@ -232,7 +233,7 @@ struct Stitcher {
             var scanned = 0
             while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
-                if walk !== byID && (byFlowOnly || walk.invariantKey == nil) {
+                if walk !== byID && (byFlowOnly || walk.indexKey.isVacant) {
                     consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
                 }
                 next = walk.nextWithFlow
@@ -566,7 +567,7 @@ struct Stitcher {
         // The walk's progress after this stage, handed to `append` (nil: it stays, or none is known).
         var nextProgress: FramePaths.Progress?
         let ipLog = event.kind == .log && event.family != .bridge
-        if pos.stage == lastPos.stage {
+        if Stitcher.sameStage(pos, lastPos) {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
             if pos.priority < lastPos.priority && !Stitcher.sameName(event.tableSlot, walk.tracedTable)
                 && event.tableName != walk.lastTraced.tableName
@@ -609,24 +610,25 @@ struct Stitcher {
         guard let seen = identity else {
             return Join(cost: sameHookID ? cost : cost + 4, position: pos, progress: nextProgress)
         }
-        guard let known = walk.lastIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
-        if !Stitcher.sameInvariants(known, seen) { return nil }
-        if seen.isWeak || known.isWeak {
+        guard walk.hasIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
+        // The walk's identity is read in place (`walk.identity`'s methods load only what they compare).
+        if !Stitcher.sameInvariants(walk.identity, seen) { return nil }
+        if seen.isWeak || walk.identity.isWeak {
             return weakJoin(walk, event, identity, lastPos, pos, cost: cost, progress: nextProgress)
         }
         // Both full: nothing to overlay (the usual case). Apart from `weakJoin`, whose calls take the
         // identities in memory: with them here, both were copied out for every candidate (callgrind,
         // `replay --format json` of /tmp/t10.log).
-        let sameSource = known.sameSource(as: seen)
+        let sameSource = walk.identity.sameSource(as: seen)
         if !sameSource {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
         }
-        let sameDestination = known.sameDestination(as: seen)
+        let sameDestination = walk.identity.sameDestination(as: seen)
         if !sameDestination {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
-        if !known.sameTTL(as: seen) {
-            guard known.ttl == seen.ttl.map({ $0 &+ 1 }),
+        if !walk.identity.sameTTL(as: seen) {
+            guard walk.identity.ttl == seen.ttl.map({ $0 &+ 1 }),
                 FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
             else { return nil }
         }
@@ -756,6 +758,16 @@ struct Stitcher {
         return ChainUnit(table: event.tableName, chain: event.chainName)
     }
 
+    /// Whether two positions are at one stage (their `stage`s equal), without making the stages: only
+    /// the bridge broute hook is another hook's stage (PREROUTING's). Every candidate of every event
+    /// asks (callgrind, `replay --format json` of /tmp/t10.log).
+    @inline(__always) static func sameStage(_ a: HookPosition, _ b: HookPosition) -> Bool {
+        guard a.layer == b.layer else { return false }
+        if a.hook == b.hook { return true }
+        return a.layer == .bridge && (a.hook == .brouting || a.hook == .prerouting)
+            && (b.hook == .brouting || b.hook == .prerouting)
+    }
+
     @inline(__always) static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool {
         a.invariantsAgree(with: b)
     }
@@ -789,7 +801,7 @@ struct Stitcher {
     // MARK: - Walk bookkeeping
 
     private mutating func start(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool,
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: WalkIndex.Key, keyKnown: Bool,
         fixed: HookPosition?
     ) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
@@ -814,7 +826,7 @@ struct Stitcher {
     }
 
     private mutating func append(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: InvariantKey?, keyKnown: Bool,
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: WalkIndex.Key, keyKnown: Bool,
         to walk: OpenWalk, position: HookPosition?, sameEndpoints: Bool = false,
         progress found: FramePaths.Progress? = nil
     ) {
@@ -824,7 +836,7 @@ struct Stitcher {
         // Whether the event is at the walk's stage (both unknown counts as the same), found once.
         let sameStage: Bool
         if let position, let lastPos = walk.lastPosition {
-            sameStage = position.stage == lastPos.stage
+            sameStage = Stitcher.sameStage(position, lastPos)
             if !sameStage { walk.finishedTables.removeAll() }
         } else {
             sameStage = position == nil && walk.lastPosition == nil
@@ -904,9 +916,9 @@ struct Stitcher {
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
-        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
+        if let h = identity, h.isWeak || ipLog, walk.hasIdentity {
             take(
-                w.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog, key: eventKey,
+                walk.identity.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog, key: eventKey,
                 keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
         } else if let identity {
             take(
@@ -955,15 +967,15 @@ struct Stitcher {
     @inline(never)
     private mutating func take(
         _ h: HeaderIdentity, overlaid: Bool, ownWeak: Bool, of event: borrowing TraceEvent, ipLog: Bool,
-        key eventKey: InvariantKey?, keyKnown: Bool, to walk: OpenWalk, index: Int, position: HookPosition?,
+        key eventKey: WalkIndex.Key, keyKnown: Bool, to walk: OpenWalk, index: Int, position: HookPosition?,
         sameEndpoints: Bool
     ) {
         // `joinCost` already found the addresses unchanged when both identities are full (`overlaid` is
         // false then, unless a LOG line overlaid the walk's).
-        if !(sameEndpoints && !overlaid), let known = walk.lastIdentity, let from = walk.lastPosition,
-            let to = position,
-            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
+        if !(sameEndpoints && !overlaid), walk.hasIdentity, let from = walk.lastPosition, let to = position,
+            walk.identity.isWeak || !h.sameSource(as: walk.identity) || !h.sameDestination(as: walk.identity)
         {
+            let known = walk.identity
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
             if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
                 walk.changes.append(
@@ -978,8 +990,9 @@ struct Stitcher {
         }
         if let position { walk.lastPosition = position }
         // The flow key is the last identity's while both show addresses and the same flow.
-        let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: h) == true
-        walk.lastIdentity = h
+        let sameFlow = walk.flowIndexed && walk.hasIdentity && walk.identity.sameFlow(as: h)
+        walk.identity = h
+        walk.hasIdentity = true
         // The last full header (a reply's de-NAT is read from it), or the first of any kind.
         if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
         let isWeak = h.isWeak
@@ -992,13 +1005,11 @@ struct Stitcher {
             indexFlow(walk, flow: flow)
         }
         // The event's own key when `addEvent` made it and the identity is the event's.
-        let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(h)
-        if key != walk.invariantKey {
-            if let old = walk.invariantKey { unindex(walk, key: old) }
-            if let key {
-                walk.nextWithKey = byKey.push(walk, key)
-            }
-            walk.invariantKey = key
+        let key = isWeak ? WalkIndex.Key.vacant : keyKnown && !overlaid ? eventKey : h.indexKey
+        if key != walk.indexKey {
+            if !walk.indexKey.isVacant { unindex(walk, key: walk.indexKey) }
+            if !key.isVacant { walk.nextWithKey = byKey.push(walk, key) }
+            walk.indexKey = key
         }
     }
 
@@ -1016,7 +1027,7 @@ struct Stitcher {
     }
 
     /// Takes `walk` out of the chain of walks with `key`.
-    private mutating func unindex(_ walk: OpenWalk, key: InvariantKey) {
+    private mutating func unindex(_ walk: OpenWalk, key: WalkIndex.Key) {
         defer { walk.nextWithKey = nil }
         if byKey.replaceFirst(walk, key, with: walk.nextWithKey) { return }
         guard let head = byKey[key] else { return }
@@ -1036,7 +1047,7 @@ struct Stitcher {
         if walk.packet == front.packet { front.packet = 0 }
         longWalks = walk.steps.count >= 4 ? min(longWalks + 1, 2 * Stitcher.longWalksNeeded) : max(longWalks - 2, 0)
         openWalks -= 1
-        if let key = walk.invariantKey { unindex(walk, key: key) }
+        if !walk.indexKey.isVacant { unindex(walk, key: walk.indexKey) }
         if let flow = walk.flowKey { unindex(walk, flow: flow) }
         if walk.weak { weakOpen -= 1 }
         if !byTraceID.isEmpty {
