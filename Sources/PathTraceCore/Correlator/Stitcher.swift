@@ -918,8 +918,9 @@ struct Stitcher {
         // what the walk knew of the packet.
         if let h = identity, h.isWeak || ipLog, walk.hasIdentity {
             take(
-                walk.identity.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog, key: eventKey,
-                keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
+                walk.identity.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog,
+                key: eventKey, keyKnown: keyKnown, to: walk, index: index, position: position,
+                sameEndpoints: sameEndpoints)
         } else if let identity {
             take(
                 identity, overlaid: false, ownWeak: identity.isWeak, of: event, ipLog: ipLog, key: eventKey,
