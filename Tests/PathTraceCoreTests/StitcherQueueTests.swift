@@ -152,5 +152,10 @@ import Testing
         #expect(!id.sameTTL(as: HeaderIdentity(h)) && id.sameTTL(as: flow))
         // Without protocol and IP id there is no key.
         #expect(HeaderIdentity(PacketHeader()).invariantKey == nil)
+        // The index's packed key is the invariant key's, and vacant where there is none; a header
+        // without fields still makes an identity, where no header makes none.
+        #expect(id.indexKey == WalkIndex.Key(id.invariantKey!) && flow.indexKey == WalkIndex.Key(flow.invariantKey!))
+        #expect(id.indexKey != flow.indexKey && HeaderIdentity(PacketHeader()).indexKey.isVacant)
+        #expect(HeaderIdentity(PacketHeader()).exists && !HeaderIdentity().exists && !HeaderIdentity().sameFlow(as: id))
     }
 }

@@ -42,14 +42,19 @@ struct HeaderIdentity {
         /// Above `PacketHeader.Present`'s bits.
         static let natSport: UInt32 = 1 << 30
         static let natDport: UInt32 = 1 << 31
+        /// Made from a header (`exists`).
+        static let header: UInt32 = 1 << 29
         /// The header's bits kept.
         static let kept =
             src | dst | srcV6 | dstV6 | proto | sport | dport | ipID | ttl | length | tcpSeq | icmpType | icmpCode
             | icmpSeq
     }
 
-    /// No fields (every bit clear).
+    /// None: no header (`exists` is false, every field missing).
     init() {}
+
+    /// Whether this was made from a header (the stitcher passes identities as values, not optionals).
+    @inline(__always) var exists: Bool { bits & Bit.header != 0 }
 
     @inline(__always) init(_ h: borrowing PacketHeader) {
         // Absent fields of a header are zero, as they are here: the values copy as they are.
@@ -68,7 +73,7 @@ struct HeaderIdentity {
         ttlValue = h.ttlValue
         icmpTypeValue = h.icmpTypeValue
         icmpCodeValue = h.icmpCodeValue
-        var bits = present & Bit.kept
+        var bits = present & Bit.kept | Bit.header
         // The NAT ports as `PacketHeader.natSourcePort` gives them: the ports, or an echo's id.
         let echoID =
             present & PacketHeader.Present.icmpID.rawValue != 0

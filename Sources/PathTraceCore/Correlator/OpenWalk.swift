@@ -5,12 +5,12 @@
 final class OpenWalk {
     let packet: Int
     @exclusivity(unchecked) var steps: [WalkStep] = []
-    /// The identity fields of the last header seen, copied out so joining never copies a header; valid
-    /// while `hasIdentity`. Not an optional: unwrapping one copied all of it out of the walk for every
+    /// The identity fields of the last header seen, copied out so joining never copies a header (none
+    /// yet: not `exists`). Not an optional: unwrapping one copied all of it out of the walk for every
     /// candidate of every event, where a method called on this reads only the fields it compares
     /// (callgrind, `replay --format json` of /tmp/t10.log).
     @exclusivity(unchecked) var identity = HeaderIdentity()
-    @exclusivity(unchecked) var hasIdentity = false
+    var hasIdentity: Bool { identity.exists }
     /// `identity`, when there is one.
     var lastIdentity: HeaderIdentity? { hasIdentity ? identity : nil }
     /// Index of the last step that carried a header.
@@ -109,6 +109,10 @@ final class OpenWalk {
     @exclusivity(unchecked) var tracedTable = NameSlot.empty
     @exclusivity(unchecked) var tracedChain = NameSlot.empty
     @exclusivity(unchecked) var tracedEnded = false
+    /// The last step's device slots, kept as the stitcher appends it: `portsCheck` compares them for
+    /// every candidate, where reading them through the step cost its index and the array's bounds.
+    @exclusivity(unchecked) var lastInSlot = NameSlot.none
+    @exclusivity(unchecked) var lastOutSlot = NameSlot.none
 
     /// Makes `event`, the next step's, the one `lastTraced` reads, as the stitcher does: a LOG line
     /// only while no step is anything else.

@@ -161,7 +161,7 @@ struct Stitcher {
     /// the stitcher by address: a non-mutating call from a mutating one copied the whole stitcher
     /// (352 bytes) first, twice per event (callgrind, `replay --format json` of /tmp/t10.log).
     private mutating func consider(
-        _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
+        _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity, byFlowOnly: Bool,
         fixed: HookPosition?, into choice: inout Choice
     ) {
         guard let join = joinCost(walk, event, identity, fixed: fixed) else { return }
@@ -183,7 +183,8 @@ struct Stitcher {
     }
 
     private mutating func addEvent(_ event: consuming TraceEvent) {
-        if let now = event.time {
+        let time = event.time
+        if let now = time {
             // The search visits every open walk, so on input whose clock jumps at every line (shuffled
             // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
             // keeps walks it has not reached from joining across the jump meanwhile.
@@ -193,33 +194,37 @@ struct Stitcher {
             }
             clock = now
         }
-        expireIdle(now: event.time)
-        if longLivedDue(now: event.time) { cutOffLongLived(now: event.time) }
-        closeCompleted(now: event.time)
+        expireIdle(now: time)
+        if longLivedDue(now: time) { cutOffLongLived(now: time) }
+        closeCompleted(now: time)
         // The best join among the candidates: the walk with the trace id, then those with the
         // event's invariant key, or (a record without the IP invariants) its flow (each once).
         var choice = Choice()
         // The event's position when no walk changes it, found once for all candidates.
         let fixed = fixedPosition(of: event)
-        let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
-        let weak = identity?.isWeak ?? false
+        // Not an optional (`exists` tells): passed to each candidate's `joinCost` and to `append`, an
+        // optional was unwrapped into a copy at each (callgrind, `replay --format json` of /tmp/t10.log).
+        let identity = event.hasHeader ? HeaderIdentity(event.headerValue) : HeaderIdentity()
+        let weak = identity.exists && identity.isWeak
         // A LOG line prints the fields its rule asked for (no TCP sequence without
         // --log-tcp-sequence): it finds its walk by flow, as an ebtables line does.
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
         // The event's invariant key, when it looks walks up by it (`append` indexes its walk by it).
         var eventKey = WalkIndex.Key.vacant
-        if !byFlowOnly, let identity { eventKey = identity.indexKey }
-        var byID: OpenWalk?
+        if !byFlowOnly { eventKey = identity.indexKey }
+        // Its identity only: a strong optional here was released at the end of every event (callgrind,
+        // `replay --format json` of /tmp/t10.log).
+        var byID: ObjectIdentifier?
         if let id = event.traceID, let walk = byTraceID[id] {
-            byID = walk
+            byID = ObjectIdentifier(walk)
             consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
         if !eventKey.isVacant {
             var next = byKey.first(eventKey)
             while let candidate = next {
                 next = candidate._withUnsafeGuaranteedRef { walk in
-                    if walk !== byID {
+                    if ObjectIdentifier(walk) != byID {
                         consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
                     }
                     return walk.nextWithKey.map { Unmanaged.passUnretained($0) }
@@ -233,7 +238,7 @@ struct Stitcher {
             var scanned = 0
             while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
-                if walk !== byID && (byFlowOnly || walk.indexKey.isVacant) {
+                if ObjectIdentifier(walk) != byID && (byFlowOnly || walk.indexKey.isVacant) {
                     consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
                 }
                 next = walk.nextWithFlow
@@ -243,7 +248,7 @@ struct Stitcher {
         // The walk the last event joined or started is at the back of `activity` (each `append` touches
         // it there; expiry takes an entry only from the front, and a walk whose entry went is closed).
         if choice.walk == nil, event.family == .bridge, let walk = activity.back?.takeUnretainedValue(),
-            !walk.closed, walk !== byID, FrameFlow(identity, of: event) == nil
+            !walk.closed, ObjectIdentifier(walk) != byID, FrameFlow(identity, of: event) == nil
         {
             // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
             // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
@@ -314,7 +319,7 @@ struct Stitcher {
         flowIndexing = true
         for walk in starts where !walk.closed {
             guard let i = walk.lastHeaderIndex else { continue }
-            let key = FrameFlow(walk.lastIdentity, of: walk.steps[i].event)
+            let key = FrameFlow(walk.identity, of: walk.steps[i].event)
             if let key { indexFlow(walk, flow: key) }
         }
     }
@@ -362,9 +367,17 @@ struct Stitcher {
     /// the hook it names. Nil when the walk may matter.
     mutating func fixedPosition(of event: borrowing TraceEvent) -> HookPosition? {
         let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
-        if event.origin != .kernelTrace, var declared = basePosition(event) {
-            declared.layer = layer
-            return declared
+        if event.origin != .kernelTrace {
+            if var declared = basePosition(event) {
+                declared.layer = layer
+                return declared
+            }
+        } else if let hook = event.hook, layer == .ip, event.tableSlot.raw < NameSlot.boxed.raw,
+            let p = Netfilter.priority(tableID: UInt32(event.tableSlot.raw), hook: hook)
+        {
+            // An iptables table's TRACE line, as `priority(of:at:)` finds it first, without the call
+            // (every event of a kernel log; callgrind, `replay --format json` of /tmp/t10.log).
+            return HookPosition(hook: hook, priority: p, layer: .ip)
         }
         guard let hook = event.hook else { return nil }
         return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook), layer: layer)
@@ -549,9 +562,9 @@ struct Stitcher {
     }
 
     /// Lower is better; nil when the event cannot be this walk's next step. `identity` is the
-    /// event's header identity (nil when it has no header).
+    /// event's header identity (not `exists` when it has no header).
     /// `fixed`: the event's `fixedPosition`.
-    mutating func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
+    mutating func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity, fixed: HookPosition?)
         -> Join?
     {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
@@ -607,28 +620,28 @@ struct Stitcher {
         }
         let sameHookID = event.traceID != nil && event.traceID == walk.last.traceID && pos.hook == lastPos.hook
         if !sameHookID { cost += 1 }
-        guard let seen = identity else {
+        guard identity.exists else {
             return Join(cost: sameHookID ? cost : cost + 4, position: pos, progress: nextProgress)
         }
         guard walk.hasIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
         // The walk's identity is read in place (`walk.identity`'s methods load only what they compare).
-        if !Stitcher.sameInvariants(walk.identity, seen) { return nil }
-        if seen.isWeak || walk.identity.isWeak {
+        if !Stitcher.sameInvariants(walk.identity, identity) { return nil }
+        if identity.isWeak || walk.identity.isWeak {
             return weakJoin(walk, event, identity, lastPos, pos, cost: cost, progress: nextProgress)
         }
         // Both full: nothing to overlay (the usual case). Apart from `weakJoin`, whose calls take the
         // identities in memory: with them here, both were copied out for every candidate (callgrind,
         // `replay --format json` of /tmp/t10.log).
-        let sameSource = walk.identity.sameSource(as: seen)
+        let sameSource = walk.identity.sameSource(as: identity)
         if !sameSource {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
         }
-        let sameDestination = walk.identity.sameDestination(as: seen)
+        let sameDestination = walk.identity.sameDestination(as: identity)
         if !sameDestination {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
-        if !walk.identity.sameTTL(as: seen) {
-            guard walk.identity.ttl == seen.ttl.map({ $0 &+ 1 }),
+        if !walk.identity.sameTTL(as: identity) {
+            guard walk.identity.ttl == identity.ttl.map({ $0 &+ 1 }),
                 FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
             else { return nil }
         }
@@ -640,10 +653,12 @@ struct Stitcher {
     /// only the fields both records show are compared.
     @inline(never)
     private mutating func weakJoin(
-        _ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, _ lastPos: HookPosition,
+        _ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity, _ lastPos: HookPosition,
         _ pos: HookPosition, cost: Int, progress nextProgress: FramePaths.Progress?
     ) -> Join? {
-        guard let seen = identity, let known = walk.lastIdentity else { return nil }
+        guard identity.exists, walk.hasIdentity else { return nil }
+        let seen = identity
+        let known = walk.identity
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
         let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
         if !w.sameSource(as: h) {
@@ -679,14 +694,14 @@ struct Stitcher {
             if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return false }
         } else {
             if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-                if Stitcher.differentDevices(walk.last.inIfaceSlot, event.inIfaceSlot),
+                if Stitcher.differentDevices(walk.lastInSlot, event.inIfaceSlot),
                     let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b
                 {
                     return false
                 }
             }
             if pos.hook == lastPos.hook && pos.hook != .output {
-                if Stitcher.differentDevices(walk.last.outIfaceSlot, event.outIfaceSlot),
+                if Stitcher.differentDevices(walk.lastOutSlot, event.outIfaceSlot),
                     let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b
                 {
                     return false
@@ -801,7 +816,7 @@ struct Stitcher {
     // MARK: - Walk bookkeeping
 
     private mutating func start(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: WalkIndex.Key, keyKnown: Bool,
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity, key: WalkIndex.Key, keyKnown: Bool,
         fixed: HookPosition?
     ) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
@@ -826,7 +841,7 @@ struct Stitcher {
     }
 
     private mutating func append(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: WalkIndex.Key, keyKnown: Bool,
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity, key eventKey: WalkIndex.Key, keyKnown: Bool,
         to walk: OpenWalk, position: HookPosition?, sameEndpoints: Bool = false,
         progress found: FramePaths.Progress? = nil
     ) {
@@ -894,7 +909,7 @@ struct Stitcher {
                 // A kernel TRACE line's question is its table's at its hook (the unit is the table, and
                 // so is the legacy table): one bit of the table's word says whether it was put.
                 let table = Int(event.tableSlot.raw)
-                let bit: UInt16 = 1 << (hook.number &* 2 | (nat ? 1 : 0))
+                let bit: UInt16 = 1 &<< (hook.number &* 2 | (nat ? 1 : 0))
                 if notedTraces[table] & bit == 0 {
                     visibility.note(walk.currentUnit, at: hook, nat: nat, legacyTable: event.tableName)
                     notedTraces[table] |= bit
@@ -916,12 +931,12 @@ struct Stitcher {
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
-        if let h = identity, h.isWeak || ipLog, walk.hasIdentity {
+        if identity.exists && (identity.isWeak || ipLog) && walk.hasIdentity {
             take(
-                walk.identity.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog,
-                key: eventKey, keyKnown: keyKnown, to: walk, index: index, position: position,
+                walk.identity.overlaid(with: identity), overlaid: true, ownWeak: identity.isWeak, of: event,
+                ipLog: ipLog, key: eventKey, keyKnown: keyKnown, to: walk, index: index, position: position,
                 sameEndpoints: sameEndpoints)
-        } else if let identity {
+        } else if identity.exists {
             take(
                 identity, overlaid: false, ownWeak: identity.isWeak, of: event, ipLog: ipLog, key: eventKey,
                 keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
@@ -931,6 +946,8 @@ struct Stitcher {
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
         walk.lastAdded = added
+        walk.lastInSlot = event.inIfaceSlot
+        walk.lastOutSlot = event.outIfaceSlot
         walk.trace(event, index: index, ipLog: ipLog)
         if let t = event.time {
             walk.lastTime = t
@@ -993,7 +1010,6 @@ struct Stitcher {
         // The flow key is the last identity's while both show addresses and the same flow.
         let sameFlow = walk.flowIndexed && walk.hasIdentity && walk.identity.sameFlow(as: h)
         walk.identity = h
-        walk.hasIdentity = true
         // The last full header (a reply's de-NAT is read from it), or the first of any kind.
         if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
         let isWeak = h.isWeak
