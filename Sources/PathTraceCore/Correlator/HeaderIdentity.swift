@@ -245,6 +245,15 @@ struct HeaderIdentity {
             || differ(Bit.icmpCode, UInt32(icmpCodeValue), UInt32(other.icmpCodeValue)))
     }
 
+    /// `invariantsAgree`, told whether both identities have the same `indexKey` (the stitcher finds
+    /// most candidates by it): without ICMP fields the key holds every field compared (protocol, IP
+    /// id, length, TCP sequence; a missing one as zero, which is not compared), so they agree. That
+    /// skips seven compares for nearly every candidate (callgrind, `replay --format json` of /tmp/t10.log).
+    @inline(__always) func invariantsAgree(with other: HeaderIdentity, sameKey: Bool) -> Bool {
+        if sameKey && (bits | other.bits) & (Bit.icmpType | Bit.icmpCode | Bit.icmpSeq) == 0 { return true }
+        return invariantsAgree(with: other)
+    }
+
     /// Whether both show addresses and the same flow (`FrameFlow`'s fields: addresses, protocol, ports).
     @inline(__always) func sameFlow(as other: HeaderIdentity) -> Bool {
         let mask = Bit.src | Bit.dst | Bit.srcV6 | Bit.dstV6 | Bit.proto | Bit.sport | Bit.dport
