@@ -152,5 +152,28 @@ import Testing
         #expect(!id.sameTTL(as: HeaderIdentity(h)) && id.sameTTL(as: flow))
         // Without protocol and IP id there is no key.
         #expect(HeaderIdentity(PacketHeader()).invariantKey == nil)
+        // The index's packed key is the invariant key's, and vacant where there is none; a header
+        // without fields still makes an identity, where no header makes none.
+        #expect(id.indexKey == WalkIndex.Key(id.invariantKey!) && flow.indexKey == WalkIndex.Key(flow.invariantKey!))
+        #expect(id.indexKey != flow.indexKey && HeaderIdentity(PacketHeader()).indexKey.isVacant)
+        #expect(HeaderIdentity(PacketHeader()).exists && !HeaderIdentity().exists && !HeaderIdentity().sameFlow(as: id))
+        // Under one key, headers without ICMP fields agree (another TTL, no sequence on one side); ICMP
+        // headers whose codes differ do not, though their keys are the same.
+        var later = h
+        later.ttl = 40
+        let laterID = HeaderIdentity(later)
+        #expect(laterID.indexKey == id.indexKey && id.invariantsAgree(with: laterID, sameKey: true))
+        var echo = PacketHeader()
+        echo.proto = IPProtocol.icmp
+        echo.ipID = 9
+        echo.length = 84
+        echo.icmpType = 8
+        echo.icmpCode = 0
+        echo.icmpSeq = 1
+        var otherCode = echo
+        otherCode.icmpCode = 1
+        let a = HeaderIdentity(echo)
+        let b = HeaderIdentity(otherCode)
+        #expect(a.indexKey == b.indexKey && !a.invariantsAgree(with: b, sameKey: true))
     }
 }

@@ -104,10 +104,10 @@ import Testing
     @Test func walkIndexFindsWhatStaysAfterRemovals() {
         // Keys that differ in one field only, enough to grow the table several times and to make
         // probe runs that removals must shift back.
-        var keys: [InvariantKey] = []
+        var keys: [WalkIndex.Key] = []
         for i in 0..<3000 {
             let length = UInt32(60 + i / 7)
-            keys.append(InvariantKey(proto: 6, ipID: UInt32(i % 7), length: length, seq: UInt32(i % 3)))
+            keys.append(WalkIndex.Key(InvariantKey(proto: 6, ipID: UInt32(i % 7), length: length, seq: UInt32(i % 3))))
         }
         var index = WalkIndex()
         let walks = keys.indices.map { OpenWalk(packet: $0 + 1, eventIndex: $0) }
@@ -131,7 +131,7 @@ import Testing
         // The stitcher's chains: a new walk goes in front of its key's chain and a closing one leaves
         // it, each with one probe; enough keys to grow the table and make removals shift probe runs.
         let keys = (0..<2000).map {
-            InvariantKey(proto: 17, ipID: UInt32($0 % 5), length: UInt32(40 + $0 / 5), seq: 0)
+            WalkIndex.Key(proto: 17, ipID: UInt32($0 % 5), length: UInt32(40 + $0 / 5), seq: 0)
         }
         var index = WalkIndex()
         let first = keys.indices.map { OpenWalk(packet: $0 + 1, eventIndex: $0) }

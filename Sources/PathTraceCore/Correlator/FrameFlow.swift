@@ -35,8 +35,8 @@ struct FrameFlow: Hashable {
 
     /// The key of `h`, or of the event's frame when `h` has no addresses; nil when it shows neither
     /// addresses nor MACs.
-    init?(_ h: HeaderIdentity?, of event: borrowing TraceEvent) {
-        if let h, h.src != nil || h.dst != nil {
+    init?(_ h: HeaderIdentity, of event: borrowing TraceEvent) {
+        if h.src != nil || h.dst != nil {
             proto = h.proto
             src = h.src
             dst = h.dst

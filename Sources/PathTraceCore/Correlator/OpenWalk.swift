@@ -5,8 +5,14 @@
 final class OpenWalk {
     let packet: Int
     @exclusivity(unchecked) var steps: [WalkStep] = []
-    /// The identity fields of the last header seen, copied out so joining never copies a header.
-    @exclusivity(unchecked) var lastIdentity: HeaderIdentity?
+    /// The identity fields of the last header seen, copied out so joining never copies a header (none
+    /// yet: not `exists`). Not an optional: unwrapping one copied all of it out of the walk for every
+    /// candidate of every event, where a method called on this reads only the fields it compares
+    /// (callgrind, `replay --format json` of /tmp/t10.log).
+    @exclusivity(unchecked) var identity = HeaderIdentity()
+    var hasIdentity: Bool { identity.exists }
+    /// `identity`, when there is one.
+    var lastIdentity: HeaderIdentity? { hasIdentity ? identity : nil }
     /// Index of the last step that carried a header.
     @exclusivity(unchecked) var lastHeaderIndex: Int?
     @exclusivity(unchecked) var lastPosition: HookPosition?
@@ -45,7 +51,9 @@ final class OpenWalk {
     @exclusivity(unchecked) var complete = false
     /// Set when the stitcher closed the walk (stale entries of its queues then skip it).
     @exclusivity(unchecked) var closed = false
-    @exclusivity(unchecked) var invariantKey: InvariantKey?
+    /// The invariant key the stitcher's index holds the walk by, packed (vacant: none), so the key of
+    /// each step is compared with two words.
+    @exclusivity(unchecked) var indexKey = WalkIndex.Key.vacant
     /// The next open walk with the same invariant key (the stitcher's index chains them).
     @exclusivity(unchecked) var nextWithKey: OpenWalk?
     /// Where the walk is on the kernel's ways through the bridge and IP hooks.
@@ -101,6 +109,10 @@ final class OpenWalk {
     @exclusivity(unchecked) var tracedTable = NameSlot.empty
     @exclusivity(unchecked) var tracedChain = NameSlot.empty
     @exclusivity(unchecked) var tracedEnded = false
+    /// The last step's device slots, kept as the stitcher appends it: `portsCheck` compares them for
+    /// every candidate, where reading them through the step cost its index and the array's bounds.
+    @exclusivity(unchecked) var lastInSlot = NameSlot.none
+    @exclusivity(unchecked) var lastOutSlot = NameSlot.none
 
     /// Makes `event`, the next step's, the one `lastTraced` reads, as the stitcher does: a LOG line
     /// only while no step is anything else.

@@ -161,10 +161,10 @@ struct Stitcher {
     /// the stitcher by address: a non-mutating call from a mutating one copied the whole stitcher
     /// (352 bytes) first, twice per event (callgrind, `replay --format json` of /tmp/t10.log).
     private mutating func consider(
-        _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity?, byFlowOnly: Bool,
-        fixed: HookPosition?, into choice: inout Choice
+        _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity, byFlowOnly: Bool,
+        fixed: HookPosition?, keyed: Bool = false, into choice: inout Choice
     ) {
-        guard let join = joinCost(walk, event, identity, fixed: fixed) else { return }
+        guard let join = joinCost(walk, event, identity, fixed: fixed, keyed: keyed) else { return }
         var cost = join.cost
         // A frame's steps come one after another (the kernel runs its hooks in one go): without
         // the IP invariants, the walk that printed last is the likely one.
@@ -183,7 +183,8 @@ struct Stitcher {
     }
 
     private mutating func addEvent(_ event: consuming TraceEvent) {
-        if let now = event.time {
+        let time = event.time
+        if let now = time {
             // The search visits every open walk, so on input whose clock jumps at every line (shuffled
             // lines) it runs only once per eighth of the open walks' count in events; `joinCost`
             // keeps walks it has not reached from joining across the jump meanwhile.
@@ -193,33 +194,40 @@ struct Stitcher {
             }
             clock = now
         }
-        expireIdle(now: event.time)
-        if longLivedDue(now: event.time) { cutOffLongLived(now: event.time) }
-        closeCompleted(now: event.time)
+        expireIdle(now: time)
+        if longLivedDue(now: time) { cutOffLongLived(now: time) }
+        // Most events have no complete walk waiting (`first` of the empty deque cost more than this).
+        if !completing.isEmpty { closeCompleted(now: time) }
         // The best join among the candidates: the walk with the trace id, then those with the
         // event's invariant key, or (a record without the IP invariants) its flow (each once).
         var choice = Choice()
         // The event's position when no walk changes it, found once for all candidates.
         let fixed = fixedPosition(of: event)
-        let identity = (event.hasHeader ? HeaderIdentity(event.headerValue) : nil)
-        let weak = identity?.isWeak ?? false
+        // Not an optional (`exists` tells): passed to each candidate's `joinCost` and to `append`, an
+        // optional was unwrapped into a copy at each (callgrind, `replay --format json` of /tmp/t10.log).
+        let identity = event.hasHeader ? HeaderIdentity(event.headerValue) : HeaderIdentity()
+        let weak = identity.exists && identity.isWeak
         // A LOG line prints the fields its rule asked for (no TCP sequence without
         // --log-tcp-sequence): it finds its walk by flow, as an ebtables line does.
         let byFlowOnly = weak || event.kind == .log
         if byFlowOnly && !flowIndexing { startFlowIndex() }
         // The event's invariant key, when it looks walks up by it (`append` indexes its walk by it).
-        let eventKey = byFlowOnly ? nil : identity?.invariantKey
-        var byID: OpenWalk?
+        var eventKey = WalkIndex.Key.vacant
+        if !byFlowOnly { eventKey = identity.indexKey }
+        // Its identity only: a strong optional here was released at the end of every event (callgrind,
+        // `replay --format json` of /tmp/t10.log).
+        var byID: ObjectIdentifier?
         if let id = event.traceID, let walk = byTraceID[id] {
-            byID = walk
+            byID = ObjectIdentifier(walk)
             consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
         }
-        if let key = eventKey {
-            var next = byKey.first(key)
+        if !eventKey.isVacant {
+            var next = byKey.first(eventKey)
             while let candidate = next {
                 next = candidate._withUnsafeGuaranteedRef { walk in
-                    if walk !== byID {
-                        consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
+                    if ObjectIdentifier(walk) != byID {
+                        consider(
+                            walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, keyed: true, into: &choice)
                     }
                     return walk.nextWithKey.map { Unmanaged.passUnretained($0) }
                 }
@@ -232,7 +240,7 @@ struct Stitcher {
             var scanned = 0
             while let walk = next, scanned < Stitcher.flowScan {
                 // A full header finds a walk of full headers by its invariant key above.
-                if walk !== byID && (byFlowOnly || walk.invariantKey == nil) {
+                if ObjectIdentifier(walk) != byID && (byFlowOnly || walk.indexKey.isVacant) {
                     consider(walk, event, identity, byFlowOnly: byFlowOnly, fixed: fixed, into: &choice)
                 }
                 next = walk.nextWithFlow
@@ -242,7 +250,7 @@ struct Stitcher {
         // The walk the last event joined or started is at the back of `activity` (each `append` touches
         // it there; expiry takes an entry only from the front, and a walk whose entry went is closed).
         if choice.walk == nil, event.family == .bridge, let walk = activity.back?.takeUnretainedValue(),
-            !walk.closed, walk !== byID, FrameFlow(identity, of: event) == nil
+            !walk.closed, ObjectIdentifier(walk) != byID, FrameFlow(identity, of: event) == nil
         {
             // A bridge record with nothing of the frame in it (nfnetlink_log has no link-layer header
             // at bridge OUTPUT and POSTROUTING, and copies nothing of a frame that is not IP): the frame
@@ -313,7 +321,7 @@ struct Stitcher {
         flowIndexing = true
         for walk in starts where !walk.closed {
             guard let i = walk.lastHeaderIndex else { continue }
-            let key = FrameFlow(walk.lastIdentity, of: walk.steps[i].event)
+            let key = FrameFlow(walk.identity, of: walk.steps[i].event)
             if let key { indexFlow(walk, flow: key) }
         }
     }
@@ -361,9 +369,17 @@ struct Stitcher {
     /// the hook it names. Nil when the walk may matter.
     mutating func fixedPosition(of event: borrowing TraceEvent) -> HookPosition? {
         let layer: Netfilter.Layer = event.family == .bridge ? .bridge : .ip
-        if event.origin != .kernelTrace, var declared = basePosition(event) {
-            declared.layer = layer
-            return declared
+        if event.origin != .kernelTrace {
+            if var declared = basePosition(event) {
+                declared.layer = layer
+                return declared
+            }
+        } else if let hook = event.hook, layer == .ip, event.tableSlot.raw < NameSlot.boxed.raw,
+            let p = Netfilter.priority(tableID: UInt32(event.tableSlot.raw), hook: hook)
+        {
+            // An iptables table's TRACE line, as `priority(of:at:)` finds it first, without the call
+            // (every event of a kernel log; callgrind, `replay --format json` of /tmp/t10.log).
+            return HookPosition(hook: hook, priority: p, layer: .ip)
         }
         guard let hook = event.hook else { return nil }
         return HookPosition(hook: hook, priority: Stitcher.priority(of: event, at: hook), layer: layer)
@@ -548,11 +564,12 @@ struct Stitcher {
     }
 
     /// Lower is better; nil when the event cannot be this walk's next step. `identity` is the
-    /// event's header identity (nil when it has no header).
+    /// event's header identity (not `exists` when it has no header).
     /// `fixed`: the event's `fixedPosition`.
-    mutating func joinCost(_ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, fixed: HookPosition?)
-        -> Join?
-    {
+    /// `keyed`: the walk is in the index under the event's invariant key (see `invariantsAgree`).
+    mutating func joinCost(
+        _ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity, fixed: HookPosition?, keyed: Bool = false
+    ) -> Join? {
         guard !walk.dropped, !walk.steps.isEmpty, let lastPos = walk.lastPosition,
             let pos = fixed ?? position(of: event, in: walk, fixedChecked: true)
         else { return nil }
@@ -566,7 +583,7 @@ struct Stitcher {
         // The walk's progress after this stage, handed to `append` (nil: it stays, or none is known).
         var nextProgress: FramePaths.Progress?
         let ipLog = event.kind == .log && event.family != .bridge
-        if pos.stage == lastPos.stage {
+        if Stitcher.sameStage(pos, lastPos) {
             // Only priorities that are known (iptables tables, declared nft chains) may refuse an order.
             if pos.priority < lastPos.priority && !Stitcher.sameName(event.tableSlot, walk.tracedTable)
                 && event.tableName != walk.lastTraced.tableName
@@ -606,31 +623,39 @@ struct Stitcher {
         }
         let sameHookID = event.traceID != nil && event.traceID == walk.last.traceID && pos.hook == lastPos.hook
         if !sameHookID { cost += 1 }
-        guard let seen = identity else {
+        guard identity.exists else {
             return Join(cost: sameHookID ? cost : cost + 4, position: pos, progress: nextProgress)
         }
-        guard let known = walk.lastIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
-        if !Stitcher.sameInvariants(known, seen) { return nil }
-        if seen.isWeak || known.isWeak {
+        guard walk.hasIdentity else { return Join(cost: cost + 2, position: pos, progress: nextProgress) }
+        // The walk's identity is read in place (`walk.identity`'s methods load only what they compare).
+        if !walk.identity.invariantsAgree(with: identity, sameKey: keyed) { return nil }
+        if identity.isWeak || walk.identity.isWeak {
             return weakJoin(walk, event, identity, lastPos, pos, cost: cost, progress: nextProgress)
         }
         // Both full: nothing to overlay (the usual case). Apart from `weakJoin`, whose calls take the
         // identities in memory: with them here, both were copied out for every candidate (callgrind,
         // `replay --format json` of /tmp/t10.log).
-        let sameSource = known.sameSource(as: seen)
+        let sameSource = walk.identity.sameSource(as: identity)
         if !sameSource {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
         }
-        let sameDestination = known.sameDestination(as: seen)
+        let sameDestination = walk.identity.sameDestination(as: identity)
         if !sameDestination {
             guard lastPos.crossesDstNat(to: pos) else { return nil }
         }
-        if !known.sameTTL(as: seen) {
-            guard known.ttl == seen.ttl.map({ $0 &+ 1 }),
+        if !walk.identity.sameTTL(as: identity) {
+            guard walk.identity.ttl == identity.ttl.map({ $0 &+ 1 }),
                 FramePaths.crossesForwarding(from: lastPos.stage, to: pos.stage)
             else { return nil }
         }
-        guard portsCheck(walk, lastPos, event, pos) else { return nil }
+        // At the walk's own hook with devices its last step shows alike (or missing), `portsCheck` would
+        // pass: asked here, the call is left for the rest (callgrind, `replay --format json` of
+        // /tmp/t10.log).
+        let sameDevices =
+            pos.layer == lastPos.layer && pos.hook == lastPos.hook
+            && !Stitcher.differentDevices(walk.lastInSlot, event.inIfaceSlot)
+            && (pos.hook == .output || !Stitcher.differentDevices(walk.lastOutSlot, event.outIfaceSlot))
+        guard sameDevices || portsCheck(walk, lastPos, event, pos) else { return nil }
         return Join(cost: cost, position: pos, sameEndpoints: sameSource && sameDestination, progress: nextProgress)
     }
 
@@ -638,10 +663,12 @@ struct Stitcher {
     /// only the fields both records show are compared.
     @inline(never)
     private mutating func weakJoin(
-        _ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity?, _ lastPos: HookPosition,
+        _ walk: OpenWalk, _ event: TraceEvent, _ identity: HeaderIdentity, _ lastPos: HookPosition,
         _ pos: HookPosition, cost: Int, progress nextProgress: FramePaths.Progress?
     ) -> Join? {
-        guard let seen = identity, let known = walk.lastIdentity else { return nil }
+        guard identity.exists, walk.hasIdentity else { return nil }
+        let seen = identity
+        let known = walk.identity
         let h = seen.isWeak ? known.overlaid(with: seen) : seen
         let w = known.isWeak && !seen.isWeak ? seen.overlaid(with: known) : known
         if !w.sameSource(as: h) {
@@ -677,14 +704,14 @@ struct Stitcher {
             if !Stitcher.portsAgree(walk.last, lastPos, event, pos) { return false }
         } else {
             if pos.hook == lastPos.hook || (lastPos.hook == .prerouting && pos.hook != .postrouting) {
-                if Stitcher.differentDevices(walk.last.inIfaceSlot, event.inIfaceSlot),
+                if Stitcher.differentDevices(walk.lastInSlot, event.inIfaceSlot),
                     let a = walk.last.inIfaceName, let b = event.inIfaceName, !a.isEmpty, !b.isEmpty, a != b
                 {
                     return false
                 }
             }
             if pos.hook == lastPos.hook && pos.hook != .output {
-                if Stitcher.differentDevices(walk.last.outIfaceSlot, event.outIfaceSlot),
+                if Stitcher.differentDevices(walk.lastOutSlot, event.outIfaceSlot),
                     let a = walk.last.outIfaceName, let b = event.outIfaceName, !a.isEmpty, !b.isEmpty, a != b
                 {
                     return false
@@ -756,8 +783,14 @@ struct Stitcher {
         return ChainUnit(table: event.tableName, chain: event.chainName)
     }
 
-    @inline(__always) static func sameInvariants(_ a: HeaderIdentity, _ b: HeaderIdentity) -> Bool {
-        a.invariantsAgree(with: b)
+    /// Whether two positions are at one stage (their `stage`s equal), without making the stages: only
+    /// the bridge broute hook is another hook's stage (PREROUTING's). Every candidate of every event
+    /// asks (callgrind, `replay --format json` of /tmp/t10.log).
+    @inline(__always) static func sameStage(_ a: HookPosition, _ b: HookPosition) -> Bool {
+        guard a.layer == b.layer else { return false }
+        if a.hook == b.hook { return true }
+        return a.layer == .bridge && (a.hook == .brouting || a.hook == .prerouting)
+            && (b.hook == .brouting || b.hook == .prerouting)
     }
 
     /// Whether the event's table is `nat`, from its slot when the name is in the table (no `Name` made).
@@ -789,7 +822,7 @@ struct Stitcher {
     // MARK: - Walk bookkeeping
 
     private mutating func start(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key: InvariantKey?, keyKnown: Bool,
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity, key: WalkIndex.Key, keyKnown: Bool,
         fixed: HookPosition?
     ) -> OpenWalk {
         let walk = OpenWalk(packet: nextPacket, eventIndex: eventIndex)
@@ -814,7 +847,7 @@ struct Stitcher {
     }
 
     private mutating func append(
-        _ event: consuming TraceEvent, _ identity: HeaderIdentity?, key eventKey: InvariantKey?, keyKnown: Bool,
+        _ event: consuming TraceEvent, _ identity: HeaderIdentity, key eventKey: WalkIndex.Key, keyKnown: Bool,
         to walk: OpenWalk, position: HookPosition?, sameEndpoints: Bool = false,
         progress found: FramePaths.Progress? = nil
     ) {
@@ -824,7 +857,7 @@ struct Stitcher {
         // Whether the event is at the walk's stage (both unknown counts as the same), found once.
         let sameStage: Bool
         if let position, let lastPos = walk.lastPosition {
-            sameStage = position.stage == lastPos.stage
+            sameStage = Stitcher.sameStage(position, lastPos)
             if !sameStage { walk.finishedTables.removeAll() }
         } else {
             sameStage = position == nil && walk.lastPosition == nil
@@ -882,7 +915,7 @@ struct Stitcher {
                 // A kernel TRACE line's question is its table's at its hook (the unit is the table, and
                 // so is the legacy table): one bit of the table's word says whether it was put.
                 let table = Int(event.tableSlot.raw)
-                let bit: UInt16 = 1 << (hook.number &* 2 | (nat ? 1 : 0))
+                let bit: UInt16 = 1 &<< (hook.number &* 2 | (nat ? 1 : 0))
                 if notedTraces[table] & bit == 0 {
                     visibility.note(walk.currentUnit, at: hook, nat: nat, legacyTable: event.tableName)
                     notedTraces[table] |= bit
@@ -904,11 +937,12 @@ struct Stitcher {
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
-        if let h = identity, h.isWeak || ipLog, let w = walk.lastIdentity {
+        if identity.exists && (identity.isWeak || ipLog) && walk.hasIdentity {
             take(
-                w.overlaid(with: h), overlaid: true, ownWeak: h.isWeak, of: event, ipLog: ipLog, key: eventKey,
-                keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
-        } else if let identity {
+                walk.identity.overlaid(with: identity), overlaid: true, ownWeak: identity.isWeak, of: event,
+                ipLog: ipLog, key: eventKey, keyKnown: keyKnown, to: walk, index: index, position: position,
+                sameEndpoints: sameEndpoints)
+        } else if identity.exists {
             take(
                 identity, overlaid: false, ownWeak: identity.isWeak, of: event, ipLog: ipLog, key: eventKey,
                 keyKnown: keyKnown, to: walk, index: index, position: position, sameEndpoints: sameEndpoints)
@@ -918,6 +952,8 @@ struct Stitcher {
         if let id = event.traceID { byTraceID[id] = walk }
         walk.lastEventIndex = eventIndex
         walk.lastAdded = added
+        walk.lastInSlot = event.inIfaceSlot
+        walk.lastOutSlot = event.outIfaceSlot
         walk.trace(event, index: index, ipLog: ipLog)
         if let t = event.time {
             walk.lastTime = t
@@ -955,15 +991,15 @@ struct Stitcher {
     @inline(never)
     private mutating func take(
         _ h: HeaderIdentity, overlaid: Bool, ownWeak: Bool, of event: borrowing TraceEvent, ipLog: Bool,
-        key eventKey: InvariantKey?, keyKnown: Bool, to walk: OpenWalk, index: Int, position: HookPosition?,
+        key eventKey: WalkIndex.Key, keyKnown: Bool, to walk: OpenWalk, index: Int, position: HookPosition?,
         sameEndpoints: Bool
     ) {
         // `joinCost` already found the addresses unchanged when both identities are full (`overlaid` is
         // false then, unless a LOG line overlaid the walk's).
-        if !(sameEndpoints && !overlaid), let known = walk.lastIdentity, let from = walk.lastPosition,
-            let to = position,
-            known.isWeak || !h.sameSource(as: known) || !h.sameDestination(as: known)
+        if !(sameEndpoints && !overlaid), walk.hasIdentity, let from = walk.lastPosition, let to = position,
+            walk.identity.isWeak || !h.sameSource(as: walk.identity) || !h.sameDestination(as: walk.identity)
         {
+            let known = walk.identity
             let w = known.isWeak && !h.isWeak ? h.overlaid(with: known) : known
             if !w.sameSource(as: h), let b = w.sourceEndpoint, let a = h.sourceEndpoint {
                 walk.changes.append(
@@ -978,8 +1014,8 @@ struct Stitcher {
         }
         if let position { walk.lastPosition = position }
         // The flow key is the last identity's while both show addresses and the same flow.
-        let sameFlow = walk.flowIndexed && walk.lastIdentity?.sameFlow(as: h) == true
-        walk.lastIdentity = h
+        let sameFlow = walk.flowIndexed && walk.hasIdentity && walk.identity.sameFlow(as: h)
+        walk.identity = h
         // The last full header (a reply's de-NAT is read from it), or the first of any kind.
         if !ownWeak || walk.lastHeaderIndex == nil { walk.lastHeaderIndex = index }
         let isWeak = h.isWeak
@@ -992,13 +1028,11 @@ struct Stitcher {
             indexFlow(walk, flow: flow)
         }
         // The event's own key when `addEvent` made it and the identity is the event's.
-        let key = isWeak ? nil : keyKnown && !overlaid ? eventKey : InvariantKey(h)
-        if key != walk.invariantKey {
-            if let old = walk.invariantKey { unindex(walk, key: old) }
-            if let key {
-                walk.nextWithKey = byKey.push(walk, key)
-            }
-            walk.invariantKey = key
+        let key = isWeak ? WalkIndex.Key.vacant : keyKnown && !overlaid ? eventKey : h.indexKey
+        if key != walk.indexKey {
+            if !walk.indexKey.isVacant { unindex(walk, key: walk.indexKey) }
+            if !key.isVacant { walk.nextWithKey = byKey.push(walk, key) }
+            walk.indexKey = key
         }
     }
 
@@ -1016,7 +1050,7 @@ struct Stitcher {
     }
 
     /// Takes `walk` out of the chain of walks with `key`.
-    private mutating func unindex(_ walk: OpenWalk, key: InvariantKey) {
+    private mutating func unindex(_ walk: OpenWalk, key: WalkIndex.Key) {
         defer { walk.nextWithKey = nil }
         if byKey.replaceFirst(walk, key, with: walk.nextWithKey) { return }
         guard let head = byKey[key] else { return }
@@ -1036,7 +1070,7 @@ struct Stitcher {
         if walk.packet == front.packet { front.packet = 0 }
         longWalks = walk.steps.count >= 4 ? min(longWalks + 1, 2 * Stitcher.longWalksNeeded) : max(longWalks - 2, 0)
         openWalks -= 1
-        if let key = walk.invariantKey { unindex(walk, key: key) }
+        if !walk.indexKey.isVacant { unindex(walk, key: walk.indexKey) }
         if let flow = walk.flowKey { unindex(walk, flow: flow) }
         if walk.weak { weakOpen -= 1 }
         if !byTraceID.isEmpty {

@@ -8,8 +8,12 @@ struct WalkIndex {
         let b: UInt64
 
         @inline(__always) init(_ key: InvariantKey) {
-            a = UInt64(key.ipID) << 32 | UInt64(key.seq)
-            b = UInt64(key.length) << 8 | UInt64(key.proto) | 1 << 63
+            self.init(proto: key.proto, ipID: key.ipID, length: key.length, seq: key.seq)
+        }
+
+        @inline(__always) init(proto: UInt8, ipID: UInt32, length: UInt32, seq: UInt32) {
+            a = UInt64(ipID) << 32 | UInt64(seq)
+            b = UInt64(length) << 8 | UInt64(proto) | 1 << 63
         }
 
         private init(a: UInt64, b: UInt64) {
@@ -32,25 +36,25 @@ struct WalkIndex {
 
     var count: Int { table.count }
 
-    /// The first walk of `key`, unretained: valid while the index holds it.
-    @inline(__always) func first(_ key: InvariantKey) -> Unmanaged<OpenWalk>? {
-        guard let walk = table.value(Key(key)) else { return nil }
+    /// The first walk of `key` (not vacant), unretained: valid while the index holds it.
+    @inline(__always) func first(_ key: Key) -> Unmanaged<OpenWalk>? {
+        guard let walk = table.value(key) else { return nil }
         return Unmanaged.passUnretained(walk.pointee)
     }
 
     /// Makes `walk` the first of `key`'s chain; returns the walk that was.
-    mutating func push(_ walk: OpenWalk, _ key: InvariantKey) -> OpenWalk? {
-        table.exchange(Key(key), walk)
+    mutating func push(_ walk: OpenWalk, _ key: Key) -> OpenWalk? {
+        table.exchange(key, walk)
     }
 
     /// When `walk` is the first of `key`'s chain, makes `next` the first (nil: the key has none left)
     /// and returns true.
-    mutating func replaceFirst(_ walk: OpenWalk, _ key: InvariantKey, with next: OpenWalk?) -> Bool {
-        table.replace(Key(key), ifItIs: walk, with: next)
+    mutating func replaceFirst(_ walk: OpenWalk, _ key: Key, with next: OpenWalk?) -> Bool {
+        table.replace(key, ifItIs: walk, with: next)
     }
 
-    subscript(key: InvariantKey) -> OpenWalk? {
-        get { table[Key(key)] }
-        set { table[Key(key)] = newValue }
+    subscript(key: Key) -> OpenWalk? {
+        get { table[key] }
+        set { table[key] = newValue }
     }
 }

@@ -113,7 +113,7 @@ public enum FramePaths {
 
         /// The progress after moving on to `next` (the same stage again, or one later on a path still
         /// open); nil when no path has `next` after the current stage.
-        public func advanced(to next: Stage) -> Progress? {
+        @inline(__always) public func advanced(to next: Stage) -> Progress? {
             if next == stage { return self }
             let mask = paths & FramePaths.later[stage.code &* Stage.count &+ next.code]
             guard mask != 0 else { return nil }
