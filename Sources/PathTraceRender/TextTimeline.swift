@@ -436,9 +436,24 @@ public struct TextTimeline {
         } else {
             TextTimeline.place(step, sameHook: sameHook, bridge: bridge, color: color, &o)
         }
+        // The verdict column's padding is held back: the first detail writes it before its separator,
+        // and a line with none ends without it, with no trailing spaces left to look for (~35
+        // instructions a line, issue 10, /tmp/icount-text.sh).
+        let pad = TextTimeline.heldPadding(o)
+        o.p -= pad
         out.writer.commit(o)
-        details(step, previous: previous, folded: folded, places: places, out)
-        out.trimTrailingSpaces(from: start)
+        let wrote = details(step, previous: previous, folded: folded, places: places, pad: pad, out)
+        if wrote || pad == 0, out.writer.endsInSpace { out.trimTrailingSpaces(from: start) }
+    }
+
+    /// How many spaces end what `o` wrote (its last 8 bytes hold them), when fewer than 8 and after
+    /// an ASCII byte (so that dropping them is what `trimTrailingSpaces` does); else 0.
+    @inline(__always) static func heldPadding(_ o: JSONOut) -> Int {
+        // Spaces XORed with spaces are the high zero bytes of the little-endian word.
+        let word = UnsafeRawPointer(o.p - 8).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+        let spaces = word.leadingZeroBitCount / 8
+        guard spaces < 8, word >> UInt64(63 - 8 * spaces) & 1 == 0 else { return 0 }
+        return spaces
     }
 
     /// The hook, `table:chain`, rule and verdict columns (what `StepPlaceKey`, whether the hook is the
@@ -562,22 +577,37 @@ public struct TextTimeline {
         /// per step, an unowned one a retain and a release per use (issue 10, /tmp/icount-text.sh).
         let writer: Unmanaged<JSONWriter>
         var any = false
+        /// The spaces the line held back (`TextTimeline.heldPadding`), written before the first separator.
+        let pad: Int
 
-        @inline(__always) init(out: TextOutput) { writer = .passUnretained(out.writer) }
+        @inline(__always) init(out: TextOutput, pad: Int) {
+            writer = .passUnretained(out.writer)
+            self.pad = pad
+        }
 
         @inline(__always) mutating func callAsFunction() {
             let any = self.any
-            writer._withUnsafeGuaranteedRef { $0.raw(any ? "  " : " ") }
+            let pad = self.pad
+            writer._withUnsafeGuaranteedRef { w in
+                if any {
+                    w.raw("  ")
+                } else {
+                    var o = w.out()
+                    o.spaces(pad + 1)
+                    w.commit(o)
+                }
+            }
             self.any = true
         }
     }
 
     /// The step's details, two spaces apart: devices when they changed, header changes, prefix, rule text.
+    /// Returns whether it wrote any.
     func details(
         _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, places: StepTextCache,
-        _ out: TextOutput
-    ) {
-        var next = Separator(out: out)
+        pad: Int, _ out: TextOutput
+    ) -> Bool {
+        var next = Separator(out: out, pad: pad)
         if let word = StepPlaceKey.interfaces(step) {
             // The names by id: whether there are any, whether they are the step before's, and their
             // text are each asked of the writer's cache (one hash) rather than of the names: ~330
@@ -624,6 +654,7 @@ public struct TextTimeline {
             out.name(text)
             out.close()
         }
+        return next.any
     }
 
     func hasInterfaces(_ s: UnsafePointer<WalkStep>) -> Bool {
