@@ -642,13 +642,13 @@ public struct TextTimeline {
                 addressChanges(Ends(step), since: folded, &next, out)
             }
         }
-        if let prefix = step.pointee.event.prefixName {
+        if step.pointee.event.hasPrefix, let prefix = step.pointee.event.prefixName {
             next()
             out.lit("prefix \"")
             out.name(prefix)
             out.byte(UInt8(ascii: "\""))
         }
-        if let text = step.pointee.event.ruleTextName {
+        if step.pointee.event.hasRuleText, let text = step.pointee.event.ruleTextName {
             next()
             out.open(.dim)
             out.name(text)

@@ -311,7 +311,7 @@ public enum WalkJSON {
         }
         let plain =
             origin != nil && step.pointee.event.hasHeader && !conntrack && step.pointee.event.traceID == nil
-            && step.pointee.event.prefixName == nil
+            && !step.pointee.event.hasPrefix
         let last = plain && origin == memo.tailOrigin ? memo.tailStep : nil
         if let last, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
             o.repeatBytes(from: memo.tailOffset, count: memo.tailCount)
