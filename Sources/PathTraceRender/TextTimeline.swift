@@ -631,7 +631,9 @@ public struct TextTimeline {
                 // Most steps show the packet as the step before did: nothing to tell, found in one
                 // compare here rather than after a call (~25 instructions a step, issue 10,
                 // /tmp/icount-text.sh).
-                if !step.pointee.event.headerValue.sameStepFields(as: previous.pointee.event.headerValue) {
+                if !WalkStep.sameHeaderBytes(step, previous)
+                    && !step.pointee.event.headerValue.sameStepFields(as: previous.pointee.event.headerValue)
+                {
                     changes(step, since: previous, &next, out)
                 }
             } else {
