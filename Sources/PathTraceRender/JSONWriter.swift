@@ -359,6 +359,9 @@ public final class JSONWriter {
         count += body(base + count)
     }
 
+    /// Whether the last byte written is a space (a text line's to trim).
+    @inline(__always) var endsInSpace: Bool { count > 0 && base[count - 1] == UInt8(ascii: " ") }
+
     /// Forgets what was written after the first `n` bytes (a text line losing its trailing spaces).
     @inline(__always) func truncate(to n: Int) {
         if n < count { count = n }

@@ -436,9 +436,24 @@ public struct TextTimeline {
         } else {
             TextTimeline.place(step, sameHook: sameHook, bridge: bridge, color: color, &o)
         }
+        // The verdict column's padding is held back: the first detail writes it before its separator,
+        // and a line with none ends without it, with no trailing spaces left to look for (~35
+        // instructions a line, issue 10, /tmp/icount-text.sh).
+        let pad = TextTimeline.heldPadding(o)
+        o.p -= pad
         out.writer.commit(o)
-        details(step, previous: previous, folded: folded, places: places, out)
-        out.trimTrailingSpaces(from: start)
+        let wrote = details(step, previous: previous, folded: folded, places: places, pad: pad, out)
+        if wrote || pad == 0, out.writer.endsInSpace { out.trimTrailingSpaces(from: start) }
+    }
+
+    /// How many spaces end what `o` wrote (its last 8 bytes hold them), when fewer than 8 and after
+    /// an ASCII byte (so that dropping them is what `trimTrailingSpaces` does); else 0.
+    @inline(__always) static func heldPadding(_ o: JSONOut) -> Int {
+        // Spaces XORed with spaces are the high zero bytes of the little-endian word.
+        let word = UnsafeRawPointer(o.p - 8).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+        let spaces = word.leadingZeroBitCount / 8
+        guard spaces < 8, word >> UInt64(63 - 8 * spaces) & 1 == 0 else { return 0 }
+        return spaces
     }
 
     /// The hook, `table:chain`, rule and verdict columns (what `StepPlaceKey`, whether the hook is the
@@ -562,22 +577,37 @@ public struct TextTimeline {
         /// per step, an unowned one a retain and a release per use (issue 10, /tmp/icount-text.sh).
         let writer: Unmanaged<JSONWriter>
         var any = false
+        /// The spaces the line held back (`TextTimeline.heldPadding`), written before the first separator.
+        let pad: Int
 
-        @inline(__always) init(out: TextOutput) { writer = .passUnretained(out.writer) }
+        @inline(__always) init(out: TextOutput, pad: Int) {
+            writer = .passUnretained(out.writer)
+            self.pad = pad
+        }
 
         @inline(__always) mutating func callAsFunction() {
             let any = self.any
-            writer._withUnsafeGuaranteedRef { $0.raw(any ? "  " : " ") }
+            let pad = self.pad
+            writer._withUnsafeGuaranteedRef { w in
+                if any {
+                    w.raw("  ")
+                } else {
+                    var o = w.out()
+                    o.spaces(pad + 1)
+                    w.commit(o)
+                }
+            }
             self.any = true
         }
     }
 
     /// The step's details, two spaces apart: devices when they changed, header changes, prefix, rule text.
+    /// Returns whether it wrote any.
     func details(
         _ step: UnsafePointer<WalkStep>, previous: UnsafePointer<WalkStep>?, folded: Ends?, places: StepTextCache,
-        _ out: TextOutput
-    ) {
-        var next = Separator(out: out)
+        pad: Int, _ out: TextOutput
+    ) -> Bool {
+        var next = Separator(out: out, pad: pad)
         if let word = StepPlaceKey.interfaces(step) {
             // The names by id: whether there are any, whether they are the step before's, and their
             // text are each asked of the writer's cache (one hash) rather than of the names: ~330
@@ -601,7 +631,9 @@ public struct TextTimeline {
                 // Most steps show the packet as the step before did: nothing to tell, found in one
                 // compare here rather than after a call (~25 instructions a step, issue 10,
                 // /tmp/icount-text.sh).
-                if !step.pointee.event.headerValue.sameStepFields(as: previous.pointee.event.headerValue) {
+                if !WalkStep.sameHeaderBytes(step, previous)
+                    && !step.pointee.event.headerValue.sameStepFields(as: previous.pointee.event.headerValue)
+                {
                     changes(step, since: previous, &next, out)
                 }
             } else {
@@ -612,18 +644,19 @@ public struct TextTimeline {
                 addressChanges(Ends(step), since: folded, &next, out)
             }
         }
-        if let prefix = step.pointee.event.prefixName {
+        if step.pointee.event.hasPrefix, let prefix = step.pointee.event.prefixName {
             next()
             out.lit("prefix \"")
             out.name(prefix)
             out.byte(UInt8(ascii: "\""))
         }
-        if let text = step.pointee.event.ruleTextName {
+        if step.pointee.event.hasRuleText, let text = step.pointee.event.ruleTextName {
             next()
             out.open(.dim)
             out.name(text)
             out.close()
         }
+        return next.any
     }
 
     func hasInterfaces(_ s: UnsafePointer<WalkStep>) -> Bool {

@@ -311,9 +311,12 @@ public enum WalkJSON {
         }
         let plain =
             origin != nil && step.pointee.event.hasHeader && !conntrack && step.pointee.event.traceID == nil
-            && step.pointee.event.prefixName == nil
+            && !step.pointee.event.hasPrefix
         let last = plain && origin == memo.tailOrigin ? memo.tailStep : nil
-        if let last, step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue) {
+        if let last,
+            WalkStep.sameHeaderBytes(step, last)
+                || step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue)
+        {
             o.repeatBytes(from: memo.tailOffset, count: memo.tailCount)
         } else {
             let tailStart = o.offset

@@ -22,6 +22,31 @@ import Testing
         #expect(h == PacketHeader())
     }
 
+    /// Two steps' headers are the same bytes only when every field is equal: the printers then copy the
+    /// step before's header text, so a changed field (the TTL a routed packet lost, the last of them)
+    /// must not pass.
+    @Test func sameHeaderBytesSeesEveryField() {
+        var h = PacketHeader()
+        h.src = IPAddress("192.0.2.7")
+        h.dst = IPAddress("198.51.100.1")
+        h.sport = 40000
+        h.dport = 53
+        h.ttl = 64
+        var e = TraceEvent(
+            source: SourcePosition(file: "t", line: 1), origin: .kernelTrace, family: .ipv4, table: "filter",
+            chain: "INPUT", kind: .rule)
+        e.header = h
+        var routed = h
+        routed.ttl = 63
+        var other = e
+        other.header = routed
+        let steps = [e, e, other].map { WalkStep(event: $0, hook: .input, verdict: nil, verdictInferred: false) }
+        steps.withUnsafeBufferPointer { s in
+            #expect(WalkStep.sameHeaderBytes(s.baseAddress!, s.baseAddress! + 1))
+            #expect(!WalkStep.sameHeaderBytes(s.baseAddress!, s.baseAddress! + 2))
+        }
+    }
+
     @Test func everyOptionalHeaderFieldRoundTrips() {
         roundTrip(\.src, IPAddress("192.0.2.7")!, zero: IPAddress(v4: 0))
         roundTrip(\.dst, IPAddress("2001:db8::1")!, zero: IPAddress(v6: 0, 0))

@@ -55,6 +55,24 @@ import Testing
         #expect(offsets == ["+0.000000", "-0.143114", "+0.000000", "+0.000000"])
     }
 
+    /// The verdict column's padding is held back until a detail follows: then it is there before it,
+    /// and a line with no details ends at its verdict.
+    @Test func detailsFollowThePaddedVerdictAndALineWithoutEndsAtIt() {
+        var walk = PacketWalk(packet: 1, family: .ipv4)
+        for (line, chain) in [(1, "INPUT"), (2, "CHECK")] {
+            var e = TraceEvent(
+                source: SourcePosition(file: "t", line: line), origin: .kernelTrace, family: .ipv4,
+                table: "filter", chain: chain, kind: .rule)
+            e.rule = .number(line)
+            e.time = 7 + Double(line) / 1000
+            e.inIface = "eth0"
+            walk.steps.append(WalkStep(event: e, hook: .input, verdict: .accept, verdictInferred: false))
+        }
+        let lines = TextTimeline(options: RenderOptions()).render(walk).split(separator: "\n")
+        #expect(lines[1] == "  +0.000000  INPUT       filter:INPUT           rule 1       accept     in eth0")
+        #expect(lines[2] == "  +0.001000              filter:CHECK           rule 2       accept")
+    }
+
     @Test func combiningMarksCountAsOneColumnAndArabicSignsKeepTheirSpace() {
         var walk = PacketWalk(packet: 1, family: .ipv4)
         var e = TraceEvent(
