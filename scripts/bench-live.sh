@@ -9,7 +9,7 @@ packets=${1:-200000}
 rate_nft=${2:-20000}
 rate_legacy=${3:-40000}
 bin=${BENCH_BIN:-.build/release/pathtrace}
-[ -x "$bin" ] || swift build ${RELEASE_FLAGS:--c release --experimental-lto-mode=full --static-swift-stdlib} >/dev/null
+[ -x "$bin" ] || swift build ${RELEASE_FLAGS:--c release --experimental-lto-mode=full --static-swift-stdlib} --product pathtrace >/dev/null
 work=$(mktemp -d)
 cleanup() {
   # Every namespace this script's labs made starts with ptb.

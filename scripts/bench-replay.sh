@@ -16,7 +16,7 @@ out=bench-out
 mkdir -p "$out"
 trace="$out/trace-$lines.log"
 bin=${BENCH_BIN:-.build/release/pathtrace}
-[ -x "$bin" ] || swift build ${RELEASE_FLAGS:--c release --experimental-lto-mode=full --static-swift-stdlib} >/dev/null
+[ -x "$bin" ] || swift build ${RELEASE_FLAGS:--c release --experimental-lto-mode=full --static-swift-stdlib} --product pathtrace >/dev/null
 if [ ! -s "$trace" ]; then
   echo "generating $lines lines into $trace ..."
   python3 scripts/gen-trace.py "$lines" > "$trace"
