@@ -11,34 +11,10 @@ import Foundation
 final class DumpCache {
     /// What a record's dump gives its event, names resolved.
     struct Result {
-        /// `name`'s slot in an event: none for nil, `NameSlot.boxed` when it is not in the table.
-        @inline(__always) static func slot(_ name: Name?) -> NameSlot {
-            guard let name else { return .none }
-            return NameSlot.of(name) ?? .boxed
-        }
-
-        /// The name in `slot`, whose name is `boxed` when it is not in the table.
-        @inline(__always) func name(_ slot: NameSlot, _ boxed: Name?) -> Name? {
-            slot == .boxed ? boxed : slot.tableName
-        }
-
         var ebt = false
         var arp = false
         var sawMAC = false
-        /// The four names, set only when one of them is boxed (`plainSlots` false): else their slots
-        /// say all and these are stale (`name(_:_:)` reads them).
-        var inIface: Name?
-        var outIface: Name?
-        var physIn: Name?
-        var physOut: Name?
-        /// The four names' slots in an event (`NameSlot.boxed` for a name not in the table), so
-        /// `emitEvent` sets them without copying the names (callgrind, /tmp/icount.sh on t10).
-        var inSlot = NameSlot.none
-        var outSlot = NameSlot.none
-        var physInSlot = NameSlot.none
-        var physOutSlot = NameSlot.none
-        /// None of the four is `NameSlot.boxed`.
-        var plainSlots = true
+        var interfaces = InterfaceNames()
         var hasHeader = false
         var header = PacketHeader()
         /// The event's family behind a TRACE head and behind a LOG prefix (`KernelLogParser.resolve`).

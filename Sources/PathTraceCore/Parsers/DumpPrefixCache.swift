@@ -29,15 +29,7 @@ final class DumpPrefixCache {
     /// instructions a scanned dump; callgrind, /tmp/icount.sh on t10). Read in place: a copy of the
     /// six names cost more than the memos did.
     struct Names {
-        var inIface: Name?
-        var outIface: Name?
-        var physIn: Name?
-        var physOut: Name?
-        var inSlot = NameSlot.none
-        var outSlot = NameSlot.none
-        var physInSlot = NameSlot.none
-        var physOutSlot = NameSlot.none
-        var plainSlots = true
+        var interfaces = InterfaceNames()
         /// Only when the record touched the header (as `resolve` reads them).
         var macSrc: Name?
         var macDst: Name?

@@ -167,17 +167,7 @@ struct KernelLogParser {
     @inline(__always) private static func setNames(
         _ r: inout DumpCache.Result, _ names: inout DumpPrefixCache.Names, _ scanner: inout NfLogScanner
     ) {
-        r.inSlot = names.inSlot
-        r.outSlot = names.outSlot
-        r.physInSlot = names.physInSlot
-        r.physOutSlot = names.physOutSlot
-        r.plainSlots = names.plainSlots
-        if !names.plainSlots {
-            r.inIface = names.inIface
-            r.outIface = names.outIface
-            r.physIn = names.physIn
-            r.physOut = names.physOut
-        }
+        r.interfaces.take(names.interfaces)
         if scanner.touched {
             if let m = names.macSrc { scanner.header.macSrcName = m }
             if let m = names.macDst { scanner.header.macDstName = m }
@@ -187,17 +177,12 @@ struct KernelLogParser {
     /// The interface and MAC names of the record the scanner read, interned in field order.
     @inline(never) private mutating func prefixNames(_ p: UnsafePointer<UInt8>, _ n: Int) -> DumpPrefixCache.Names {
         var names = DumpPrefixCache.Names()
-        if let x = scanner.inIface { names.inIface = inMemo.name(p, x, limit: n, &strings) }
-        if let x = scanner.outIface { names.outIface = outMemo.name(p, x, limit: n, &strings) }
-        names.physIn = scanner.physIn.map { strings.name(p, $0, limit: n) }
-        names.physOut = scanner.physOut.map { strings.name(p, $0, limit: n) }
-        names.inSlot = DumpCache.Result.slot(names.inIface)
-        names.outSlot = DumpCache.Result.slot(names.outIface)
-        names.physInSlot = DumpCache.Result.slot(names.physIn)
-        names.physOutSlot = DumpCache.Result.slot(names.physOut)
-        names.plainSlots =
-            names.inSlot != .boxed && names.outSlot != .boxed && names.physInSlot != .boxed
-            && names.physOutSlot != .boxed
+        // In field order: the name table numbers names as they first come.
+        let inIface = scanner.inIface.map { inMemo.name(p, $0, limit: n, &strings) }
+        let outIface = scanner.outIface.map { outMemo.name(p, $0, limit: n, &strings) }
+        let physIn = scanner.physIn.map { strings.name(p, $0, limit: n) }
+        let physOut = scanner.physOut.map { strings.name(p, $0, limit: n) }
+        names.interfaces = InterfaceNames(inIface: inIface, outIface: outIface, physIn: physIn, physOut: physOut)
         if scanner.touched {
             if let x = scanner.macSrc { names.macSrc = macSrcMemo.name(p, x, limit: n, &strings) }
             if let x = scanner.macDst { names.macDst = macDstMemo.name(p, x, limit: n, &strings) }
@@ -308,11 +293,11 @@ struct KernelLogParser {
         event.time = time
         // A slot is set by itself unless a name is (or was) in the event's box: checked once for the
         // four when none is (callgrind on t10).
-        if !ifacesBoxed && d.pointee.plainSlots {
-            event.inIfaceSlot = d.pointee.inSlot
-            event.outIfaceSlot = d.pointee.outSlot
-            event.physInSlot = d.pointee.physInSlot
-            event.physOutSlot = d.pointee.physOutSlot
+        if !ifacesBoxed && d.pointee.interfaces.plainSlots {
+            event.inIfaceSlot = d.pointee.interfaces.inSlot
+            event.outIfaceSlot = d.pointee.interfaces.outSlot
+            event.physInSlot = d.pointee.interfaces.physInSlot
+            event.physOutSlot = d.pointee.interfaces.physOutSlot
         } else {
             setInterfaces(d)
         }
@@ -343,25 +328,26 @@ struct KernelLogParser {
 
     /// `emitEvent`'s interfaces when a name is (or was) in the event's box.
     private mutating func setInterfaces(_ d: UnsafeMutablePointer<DumpCache.Result>) {
-        if event.inIfaceSlot != .boxed && d.pointee.inSlot != .boxed {
-            event.inIfaceSlot = d.pointee.inSlot
+        let names = d.pointee.interfaces
+        if event.inIfaceSlot != .boxed && names.inSlot != .boxed {
+            event.inIfaceSlot = names.inSlot
         } else {
-            event.inIfaceName = d.pointee.name(d.pointee.inSlot, d.pointee.inIface)
+            event.inIfaceName = names.name(names.inSlot, names.inIface)
         }
-        if event.outIfaceSlot != .boxed && d.pointee.outSlot != .boxed {
-            event.outIfaceSlot = d.pointee.outSlot
+        if event.outIfaceSlot != .boxed && names.outSlot != .boxed {
+            event.outIfaceSlot = names.outSlot
         } else {
-            event.outIfaceName = d.pointee.name(d.pointee.outSlot, d.pointee.outIface)
+            event.outIfaceName = names.name(names.outSlot, names.outIface)
         }
-        if event.physInSlot != .boxed && d.pointee.physInSlot != .boxed {
-            event.physInSlot = d.pointee.physInSlot
+        if event.physInSlot != .boxed && names.physInSlot != .boxed {
+            event.physInSlot = names.physInSlot
         } else {
-            event.physInName = d.pointee.name(d.pointee.physInSlot, d.pointee.physIn)
+            event.physInName = names.name(names.physInSlot, names.physIn)
         }
-        if event.physOutSlot != .boxed && d.pointee.physOutSlot != .boxed {
-            event.physOutSlot = d.pointee.physOutSlot
+        if event.physOutSlot != .boxed && names.physOutSlot != .boxed {
+            event.physOutSlot = names.physOutSlot
         } else {
-            event.physOutName = d.pointee.name(d.pointee.physOutSlot, d.pointee.physOut)
+            event.physOutName = names.name(names.physOutSlot, names.physOut)
         }
         ifacesBoxed =
             event.inIfaceSlot == .boxed || event.outIfaceSlot == .boxed || event.physInSlot == .boxed
