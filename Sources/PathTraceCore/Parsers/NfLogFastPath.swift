@@ -374,14 +374,7 @@ extension NfLogScanner {
             let r = tails.results + found.slot
             header.transport = r.pointee.transport
             l4 = true
-            if r.pointee.extraCount > 0 {
-                extra.append(i &+ r.pointee.extras.0)
-                extra.append(i &+ r.pointee.extras.1)
-                if r.pointee.extraCount > 1 {
-                    extra.append(i &+ r.pointee.extras.2)
-                    extra.append(i &+ r.pointee.extras.3)
-                }
-            }
+            keepCached(r.pointee.extras, r.pointee.extraCount, at: i)
             i = n
             readToEnd = true
             if body.slot >= 0 { storeBody(body.slot, body.hash, bodyStart, bodyExtraStart, ttlAt, ttlLength) }
@@ -427,13 +420,18 @@ extension NfLogScanner {
         if ttl != NfLogScanner.failed { header.ttl = UInt8(truncatingIfNeeded: ttl) }
         touched = true
         l4 = true
-        if r.pointee.extraCount > 0 {
-            extra.append(start &+ r.pointee.extras.0)
-            extra.append(start &+ r.pointee.extras.1)
-            if r.pointee.extraCount > 1 {
-                extra.append(start &+ r.pointee.extras.2)
-                extra.append(start &+ r.pointee.extras.3)
-            }
+        keepCached(r.pointee.extras, r.pointee.extraCount, at: start)
+    }
+
+    /// Keeps the tokens a cached tail or body kept (`count` pairs of offsets from its start), read
+    /// again from `base`.
+    @inline(__always) private mutating func keepCached(_ extras: (Int, Int, Int, Int), _ count: Int, at base: Int) {
+        guard count > 0 else { return }
+        extra.append(base &+ extras.0)
+        extra.append(base &+ extras.1)
+        if count > 1 {
+            extra.append(base &+ extras.2)
+            extra.append(base &+ extras.3)
         }
     }
 
