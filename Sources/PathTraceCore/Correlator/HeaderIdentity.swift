@@ -301,9 +301,8 @@ struct HeaderIdentity {
 
     /// `invariantKey` packed as the stitcher's index keeps it (vacant when there is none).
     @inline(__always) var indexKey: WalkIndex.Key {
-        guard bits & (Bit.proto | Bit.ipID) != 0 else { return .vacant }
-        let seq = has(Bit.tcpSeq) ? tcpSeqValue : UInt32(icmpSeqValue) | UInt32(icmpTypeValue) << 16
-        return WalkIndex.Key(proto: protoValue, ipID: ipIDValue, length: lengthValue, seq: seq)
+        guard let key = invariantKey else { return .vacant }
+        return WalkIndex.Key(key)
     }
 
     /// The invariant key, as `InvariantKey(_:)` makes it.

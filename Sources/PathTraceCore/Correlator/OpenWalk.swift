@@ -11,8 +11,6 @@ final class OpenWalk {
     /// (callgrind, `replay --format json` of /tmp/t10.log).
     @exclusivity(unchecked) var identity = HeaderIdentity()
     var hasIdentity: Bool { identity.exists }
-    /// `identity`, when there is one.
-    var lastIdentity: HeaderIdentity? { hasIdentity ? identity : nil }
     /// Index of the last step that carried a header.
     @exclusivity(unchecked) var lastHeaderIndex: Int?
     @exclusivity(unchecked) var lastPosition: HookPosition?

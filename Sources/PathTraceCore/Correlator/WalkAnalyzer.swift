@@ -201,11 +201,6 @@ struct WalkAnalyzer {
     /// the nat table exactly when its slot is this one (no `Name` made and destroyed to ask).
     @inline(__always) static var natSlot: NameSlot { NameSlot(raw: UInt16(truncatingIfNeeded: Name.nat.tableID ?? 0)) }
 
-    /// `StepVerdict.isTerminal` of a verdict's tag (not `.none`).
-    @inline(__always) static func isTerminal(_ tag: StepVerdict.Tag) -> Bool {
-        tag == .accept || tag == .drop || tag == .queue || tag == .stolen
-    }
-
     /// `MixedStepOrder.isNftStep`, read in place.
     @inline(__always) private static func isNftStep(_ step: UnsafePointer<WalkStep>) -> Bool {
         step.pointee.event.flags.contains(.traceID) || step.pointee.event.tableFamilySlot != .none
@@ -645,7 +640,7 @@ struct WalkAnalyzer {
     private func endsInvocation(_ steps: UnsafeBufferPointer<WalkStep>, _ i: Int) -> Bool {
         let step = steps.address(i)
         if !step.pointee.verdictInferred, step.pointee.verdictTag != .none {
-            return WalkAnalyzer.isTerminal(step.pointee.verdictTag)
+            return step.pointee.verdictTag.isTerminal
         }
         guard i + 1 < steps.count else { return true }
         let next = steps.address(i + 1)

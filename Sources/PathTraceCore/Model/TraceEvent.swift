@@ -131,12 +131,7 @@ public enum StepVerdict: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether this verdict ends the packet's walk through the current hook's table.
-    public var isTerminal: Bool {
-        switch self {
-        case .accept, .drop, .queue, .stolen: return true
-        default: return false
-        }
-    }
+    public var isTerminal: Bool { Tag(self).isTerminal }
 }
 
 /// Where a record came from, so a user can go back to it.
@@ -501,6 +496,11 @@ extension StepVerdict {
             case .goto: self = .goto
             case .other: self = .other
             }
+        }
+
+        /// `StepVerdict.isTerminal`, asked of the tag a step stores (no verdict made to ask it).
+        @inlinable @inline(__always) var isTerminal: Bool {
+            self == .accept || self == .drop || self == .queue || self == .stolen
         }
     }
 
