@@ -43,10 +43,13 @@ import Testing
     }
 
     /// Starts `pathtrace` and waits (bounded) until it says it is tracing.
-    static func startTrace(_ args: [String]) throws -> (Process, Pipe, Pipe) {
+    static func startTrace(_ args: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = CLI.binary
         process.arguments = args
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -160,27 +163,34 @@ import Testing
     }
 
     /// A SIGKILLed session cannot clean up: `pathtrace cleanup` removes what it left and says so.
+    /// The session records itself in a state directory of its own: every `pathtrace` start sweeps what
+    /// dead sessions left in its directory, and live tests of other suites start traces meanwhile.
     @Test func cleanupAfterSIGKILL() throws {
         let (lab, prefix) = try Self.labFile()
-        defer { _ = try? CLI.run(["lab", "down", lab]) }
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("ptstate-\(UUID().uuidString)")
+        let env = ["PATHTRACE_STATE_DIR": state.path]
+        defer {
+            _ = try? CLI.run(["cleanup", "--all"], environment: env)
+            try? FileManager.default.removeItem(at: state)
+            _ = try? CLI.run(["lab", "down", lab])
+        }
         #expect(try CLI.run(["lab", "up", lab]).status == 0)
         let host = "\(prefix)-host"
         let before = try Self.snapshot(host)
         for backend in ["legacy", "nft"] {
-            let (trace, _, err) = try Self.startTrace(["--netns", host, "--dport", "3128", "--backend", backend])
+            let (trace, _, err) = try Self.startTrace(
+                ["--netns", host, "--dport", "3128", "--backend", backend], environment: env)
             #expect(Self.waitForTracing(err).contains("Ctrl-C stops"))
             kill(trace.processIdentifier, SIGKILL)
             trace.waitUntilExit()
             #expect(try Self.snapshot(host) != before, "\(backend): the killed session left its rules")
-            let cleanup = try CLI.run(["cleanup", "--netns", host])
+            let records = try FileManager.default.contentsOfDirectory(atPath: state.path)
+            #expect(records.count == 1 && records[0].hasSuffix(".json"), "\(backend): \(records)")
+            let cleanup = try CLI.run(["cleanup", "--netns", host], environment: env)
             #expect(cleanup.status == 0)
-            // Every `pathtrace` start first removes what dead sessions left (in any namespace), and
-            // live tests of other suites start traces at the same time: one of them may have removed
-            // it first, and then this cleanup rightly finds nothing. Either way the rules are gone.
-            #expect(
-                cleanup.stdout.contains("removed") || cleanup.stdout == "nothing to clean up\n",
-                "\(cleanup.stdout)")
+            #expect(cleanup.stdout.contains("removed"), "\(cleanup.stdout)")
             #expect(try Self.snapshot(host) == before, "\(backend) after cleanup")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: state.path).isEmpty)
         }
     }
 

@@ -69,8 +69,17 @@ public struct SessionRecord: Codable, Sendable, Equatable {
 
 /// One session's state file, `<directory>/<id>.json`, rewritten atomically on every change.
 public final class SessionStateStore: @unchecked Sendable {
-    /// `/run/pathtrace`: tmpfs, so stale files vanish with a reboot, as do the rules they describe.
-    public static let defaultDirectory = URL(fileURLWithPath: "/run/pathtrace")
+    /// `$PATHTRACE_STATE_DIR`, else `/run/pathtrace`: tmpfs, so stale files vanish with a reboot, as do
+    /// the rules they describe. The variable keeps sessions apart that must not sweep each other's
+    /// leftovers: every start cleans up after dead sessions in its directory (the SIGKILL test uses one).
+    public static let defaultDirectory = directory(environment: ProcessInfo.processInfo.environment)
+
+    static func directory(environment: [String: String]) -> URL {
+        guard let dir = environment["PATHTRACE_STATE_DIR"], !dir.isEmpty else {
+            return URL(fileURLWithPath: "/run/pathtrace")
+        }
+        return URL(fileURLWithPath: dir)
+    }
 
     public let url: URL
 

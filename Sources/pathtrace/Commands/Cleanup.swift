@@ -6,7 +6,8 @@ struct Cleanup: ParsableCommand {
         commandName: "cleanup",
         abstract: "Remove what a killed pathtrace session left behind: its rules, and the sysctls it changed.",
         discussion: """
-            Every live session records what it installs under /run/pathtrace before installing it. \
+            Every live session records what it installs under /run/pathtrace ($PATHTRACE_STATE_DIR when \
+            set) before installing it. \
             `cleanup` removes what sessions whose process is gone left, restores their sysctls and says \
             what it removed. --all also takes sessions whose process still runs.
             """)
