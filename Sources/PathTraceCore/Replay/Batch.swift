@@ -49,11 +49,42 @@ extension Batch where Element == TraceEvent {
     /// (nil on nearly every event), so its bytes and a retain of each box are its copy: an event with
     /// a box (an `OPT (...)` tail's) was copied as a value, through a stack temporary, two memcpy
     /// calls and the outlined copy, 120 instructions (callgrind on t10).
-    @inlinable func append(copyOf event: UnsafePointer<TraceEvent>) {
+    @inlinable @inline(__always) func append(copyOf event: UnsafePointer<TraceEvent>) {
         precondition(count < capacity, "Batch is full")
-        UnsafeMutableRawPointer(storage + count).copyMemory(from: event, byteCount: MemoryLayout<TraceEvent>.size)
+        Batch.copyBytes(to: UnsafeMutableRawPointer(storage + count), from: UnsafeRawPointer(event))
         if let box = event.pointee.rare.box { _ = Unmanaged.passUnretained(box).retain() }
         if let box = event.pointee.headerValue.rare.box { _ = Unmanaged.passUnretained(box).retain() }
         count += 1
+    }
+
+    /// The event's bytes, copied 16 at a time in straight-line code (the size is a constant, so the
+    /// compiler drops the words past it): `copyMemory` called libc's memmove for the 168 bytes, 29
+    /// instructions and a call a line (callgrind, /tmp/icount.sh on t10). No loop: the compiler
+    /// turns a copying loop back into that call.
+    @inlinable @inline(__always)
+    static func copyBytes(to: UnsafeMutableRawPointer, from: UnsafeRawPointer) {
+        let size = MemoryLayout<TraceEvent>.size
+        @inline(__always) func part(_ k: Int) {
+            if k &+ 16 <= size {
+                to.storeBytes(
+                    of: from.loadUnaligned(fromByteOffset: k, as: SIMD2<UInt64>.self), toByteOffset: k,
+                    as: SIMD2<UInt64>.self)
+            } else if k < size {
+                (to + k).copyMemory(from: from + k, byteCount: size &- k)
+            }
+        }
+        part(0)
+        part(16)
+        part(32)
+        part(48)
+        part(64)
+        part(80)
+        part(96)
+        part(112)
+        part(128)
+        part(144)
+        part(160)
+        part(176)
+        if size > 192 { (to + 192).copyMemory(from: from + 192, byteCount: size &- 192) }
     }
 }
