@@ -66,6 +66,32 @@ import Testing
             result.events.map(\.hook) == [.input, .input, .input, .input, nil, .forward, .forward, nil, nil, nil, nil])
     }
 
+    /// Records glued on one line mix heads read before with heads never seen (one too long to be
+    /// kept): each record still gets its own table, chain, rule and hook, and so do later lines.
+    @Test func gluedRecordsWithHeadsSeenAndNew() {
+        let dump =
+            "IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=1000 "
+            + "DPT=80 SEQ=1 ACK=0 WINDOW=100 RES=0x00 SYN URGP=0 "
+        let long = "filter:a-very-long-user-chain-name:rule:2 "
+        let text = [
+            "[100.000001] TRACE: raw:PREROUTING:policy:3 " + dump,
+            "[100.000002] TRACE: raw:PREROUTING:policy:3 " + dump + "TRACE: " + long + dump
+                + "TRACE: mangle:FORWARD:return:7 " + dump,
+            "[100.000003] TRACE: mangle:FORWARD:return:7 " + dump,
+            "[100.000004] TRACE: " + long + dump,
+        ]
+        let result = parseLines(text.joined(separator: "\n"))
+        #expect(result.skipped.isEmpty)
+        #expect(result.events.map(\.table) == ["raw", "raw", "filter", "mangle", "mangle", "filter"])
+        let chain = "a-very-long-user-chain-name"
+        #expect(result.events.map(\.chain) == ["PREROUTING", "PREROUTING", chain, "FORWARD", "FORWARD", chain])
+        #expect(result.events.map(\.rule) == [3, 3, 2, 7, 7, 2].map { RuleRef.number($0) })
+        #expect(result.events.map(\.kind) == [.policy, .policy, .rule, .return, .return, .rule])
+        #expect(result.events.map(\.hook) == [.prerouting, .prerouting, nil, .forward, .forward, nil])
+        #expect(result.events.map(\.time) == [100.000001, 100.000002, 100.000002, 100.000002, 100.000003, 100.000004])
+        #expect(result.events.allSatisfy { $0.header?.dport == 80 && $0.inIface == "eth0" })
+    }
+
     /// A routed packet's dumps repeat its body (`SRC=` on) under another prefix, its TTL lowered; a
     /// body the parser read before must still give each line its own TTL, interfaces and MAC.
     @Test func bodiesThatDifferOnlyInTheirPrefixOrTTL() {

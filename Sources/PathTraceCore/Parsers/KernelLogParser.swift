@@ -33,17 +33,35 @@ struct KernelLogParser {
     private var ifacesBoxed = false
     /// Events emitted so far (the caller counts a line's from the difference).
     private(set) var records = 0
+    /// The eight bytes after the last line's `[` and their leading digits (see `leadingStamp`).
+    private var stampWord: UInt64 = 0
+    private var stampSeconds = Byte.leadingDigits(0)
 
     /// A parser of the lines of `file`, whose events cite it.
     init(file: Name = .empty) {
         event.source = SourcePosition(fileName: file, line: 0)
     }
 
-    /// What starts the body of a line.
+    /// What starts the body of a line, as found by reading it.
     enum Head {
         case trace(TraceHead)
         /// A LOG-target or ebtables line: the prefix runs from `prefixStart` to `inField` (`IN=`).
         case log(prefixStart: Int, inField: Int)
+    }
+
+    /// What starts a record's body, as the parse loop and `emitEvent` carry it: a TRACE head is its
+    /// `heads` entry and where its token starts (two words, passed in registers).
+    enum Start {
+        case trace(entry: Int, at: Int)
+        case log(prefixStart: Int, inField: Int)
+    }
+
+    /// `head` as a `Start`; a TRACE head read from the line goes to the spare entry of `heads`.
+    private func start(_ head: Head) -> Start {
+        switch head {
+        case .trace(let h): return .trace(entry: heads.put(h), at: h.table.start)
+        case .log(let start, let inField): return .log(prefixStart: start, inField: inField)
+        }
     }
 
     /// Parses one line; each record's event is handed to `emit` by its address, which holds only
@@ -56,15 +74,18 @@ struct KernelLogParser {
         while n > 0 && (p[n - 1] == Byte.lf || p[n - 1] == Byte.cr || p[n - 1] == 0) { n -= 1 }
         var i = 0
         var time: Double?
+        // Whether `TRACE: ` was seen at `i` (it is not read twice).
+        var traced = false
         // A dmesg stamp and `TRACE: ` right after it, as most lines read: what `unwrap` would find,
         // without its other wrappers' checks (75 instructions a line; callgrind, /tmp/icount.sh on t10).
         if n > 0 && p[0] == Byte.lbracket,
-            let (t, end) = KernelLogParser.leadingStamp(p, n) ?? KernelLogParser.stamp(p, n, 0)
+            let (t, end) = leadingStamp(p, n) ?? KernelLogParser.stamp(p, n, 0)
         {
             i = end
             KernelLogParser.skipSpaces(p, n, &i)
             if NfLogScanner.lit(p, n, i, KernelLogParser.tracePrefix, 7) {
                 time = t
+                traced = true
             } else {
                 i = 0
                 time = KernelLogParser.unwrap(p, n, &i)
@@ -73,19 +94,21 @@ struct KernelLogParser {
             time = KernelLogParser.unwrap(p, n, &i)
         }
 
-        var head: Head
-        if NfLogScanner.lit(p, n, i, KernelLogParser.tracePrefix, 7), let h = heads.head(p, n, at: i + 7) {
-            head = .trace(h)
+        var head: Start
+        if traced || NfLogScanner.lit(p, n, i, KernelLogParser.tracePrefix, 7),
+            case let entry = heads.find(p, n, at: i &+ 7), entry >= 0
+        {
+            head = .trace(entry: entry, at: i &+ 7)
         } else {
             switch KernelLogParser.findHead(p, n, i) {
-            case .found(let h): head = h
+            case .found(let h): head = start(h)
             case .malformed(let why): return .malformed(why)
             case .none: return .notMine
             }
         }
-        if time == nil, case .trace(let h) = head, h.start > i {
+        if time == nil, case .trace(_, let at) = head, at - 7 > i {
             // An unknown wrapper (`dmesg -x`: `kern  :warn  : [ 12.345] TRACE: ...`) may still end in a stamp.
-            time = KernelLogParser.stampBefore(p, n, h.start, i)
+            time = KernelLogParser.stampBefore(p, n, at - 7, i)
         }
 
         // Pointed at the line without its per-record reset: a record whose dump is cached never runs
@@ -93,10 +116,12 @@ struct KernelLogParser {
         scanner.point(p, n)
         while true {
             var found = (slot: -1, hit: false, hash: UInt64(0))
+            var dumpStart = 0
             switch head {
-            case .trace(let h):
-                scanner.i = h.end
-                found = dumps.find(p, h.end, n)
+            case .trace(let entry, let at):
+                dumpStart = heads.end(entry, at: at)
+                scanner.i = dumpStart
+                found = dumps.find(p, dumpStart, n)
             case .log(_, let inField): scanner.i = inField
             }
             if found.hit {
@@ -107,15 +132,15 @@ struct KernelLogParser {
             scanner.resetRecord()
             let boundary = scanner.run()
             var slot = dumps.scratch
-            if boundary == nil && found.slot >= 0, case .trace(let h) = head {
-                dumps.store(p, h.end, n, slot: found.slot, hash: found.hash)
+            if boundary == nil && found.slot >= 0, case .trace = head {
+                dumps.store(p, dumpStart, n, slot: found.slot, hash: found.hash)
                 slot = found.slot
             }
             headerSlot = -1
             resolve(into: &dumps.results[slot])
             emitEvent(head, slot, time, lineNumber, emit)
             guard let next = boundary else { break }
-            head = next.head
+            head = start(next.head)
             if let t = next.time { time = t }
         }
         return .recognized
@@ -218,7 +243,7 @@ struct KernelLogParser {
     /// address: passed as a value, the event was first copied to the stack (a 168-byte memcpy a line;
     /// callgrind, /tmp/icount.sh on t10).
     private mutating func emitEvent(
-        _ head: Head, _ slot: Int, _ time: Double?, _ lineNumber: Int,
+        _ head: Start, _ slot: Int, _ time: Double?, _ lineNumber: Int,
         _ emit: (UnsafePointer<TraceEvent>) -> Void
     ) {
         let d = dumps.results + slot
@@ -234,26 +259,27 @@ struct KernelLogParser {
         // The table and chain go straight into the event: `Name` locals for them were copied and
         // destroyed on every line (callgrind, /tmp/icount.sh on t10).
         switch head {
-        case .trace(let h):
+        case .trace(let entry, let at):
             if d.pointee.ebt {
                 // An ebt_log dump behind a TRACE-looking prefix: a user LOG prefix, not a TRACE record.
                 origin = .ebtablesLog
-                prefix = ByteRange(h.start, h.end)
+                prefix = ByteRange(at &- 7, heads.end(entry, at: at))
             } else {
                 origin = .kernelTrace
-                if event.tableSlot != .boxed && event.chainSlot != .boxed, let cached = heads.slots(h) {
+                if event.tableSlot != .boxed && event.chainSlot != .boxed, let cached = heads.slots(entry) {
                     // The cached names' slots: the names themselves were copied and released.
                     event.tableSlot = cached.table
                     event.chainSlot = cached.chain
                     hook = cached.hook
                 } else {
-                    let names = heads.names(p, n, h, &strings)
+                    let names = heads.names(p, n, entry, at: at, &strings)
                     event.tableName = names.table
                     event.chainName = names.chain
                     hook = names.hook
                 }
-                kind = h.kind
-                rule = .number(h.number)
+                let r = heads.rule(entry)
+                kind = r.kind
+                rule = .number(r.number)
             }
         case .log(let start, let inField):
             var end = inField
@@ -491,10 +517,16 @@ struct KernelLogParser {
     /// `stamp` at the line's start in its usual shape, `[5121056.000003]`: up to seven digits, a dot,
     /// one to seven digits. Nil for any other shape, which `stamp` then reads. Inlined, without
     /// `stamp`'s leading spaces and long numbers: the call was 111 instructions a line (callgrind,
-    /// /tmp/icount.sh on t10).
-    @inline(__always) static func leadingStamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Double, Int)? {
+    /// /tmp/icount.sh on t10). The seconds are read again only when their word differs from the last
+    /// line's: a trace's lines share them for a second at a time (0.2 M instructions on t10).
+    @inline(__always) mutating func leadingStamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Double, Int)? {
         guard n >= 24 else { return nil }
-        let (count, whole) = Byte.leadingDigits(Byte.load(p + 1, 8))
+        let word = Byte.load(p + 1, 8)
+        if word != stampWord {
+            stampWord = word
+            stampSeconds = Byte.leadingDigits(word)
+        }
+        let (count, whole) = stampSeconds
         guard count > 0 && count < 8 && p[1 &+ count] == Byte.dot else { return nil }
         let f = 2 &+ count
         let (digits, frac) = Byte.leadingDigits(Byte.load(p + f, 8))

@@ -8,8 +8,6 @@ struct TraceHead {
     var number: Int
     /// Just past the `table:chain:type:rulenum` token.
     var end: Int
-    /// Its slot in `TraceHeadCache` when it came from there (else -1).
-    var slot = -1
 }
 
 /// What the text after `TRACE: ` is.

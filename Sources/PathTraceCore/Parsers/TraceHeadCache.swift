@@ -14,12 +14,19 @@ final class TraceHeadCache {
         var chainEnd: Int
         var kind: StepKind
         var number: Int
+        /// The token's end.
+        var end: Int
     }
 
     private static let setBits = 6
     private static let slots = 2 << setBits
     /// The longest token cached (four words).
     static let maxLength = 32
+    /// The entry past the slots: a head that is not cached (read from the line, or too long), for
+    /// as long as its record is parsed. Every head is an entry, so the parser carries a head as two
+    /// words (entry and token start) instead of a 9-word `TraceHead` returned and copied through
+    /// memory (callgrind, /tmp/icount.sh on t10).
+    let spare = TraceHeadCache.slots
     /// Five words per slot: four data words and the length (0: empty).
     private let keys: UnsafeMutablePointer<UInt64>
     private let shapes: UnsafeMutablePointer<Shape>
@@ -30,12 +37,12 @@ final class TraceHeadCache {
     private let nameSlots: UnsafeMutablePointer<(table: NameSlot, chain: NameSlot)>
 
     init() {
-        let count = TraceHeadCache.slots
-        keys = .allocate(capacity: 5 * count)
-        keys.initialize(repeating: 0, count: 5 * count)
+        let count = TraceHeadCache.slots + 1
+        keys = .allocate(capacity: 5 * TraceHeadCache.slots)
+        keys.initialize(repeating: 0, count: 5 * TraceHeadCache.slots)
         shapes = .allocate(capacity: count)
         shapes.initialize(
-            repeating: Shape(tableEnd: 0, chainStart: 0, chainEnd: 0, kind: .rule, number: 0), count: count)
+            repeating: Shape(tableEnd: 0, chainStart: 0, chainEnd: 0, kind: .rule, number: 0, end: 0), count: count)
         tables = .allocate(capacity: count)
         tables.initialize(repeating: .empty, count: count)
         chains = .allocate(capacity: count)
@@ -47,7 +54,7 @@ final class TraceHeadCache {
     }
 
     deinit {
-        let count = TraceHeadCache.slots
+        let count = TraceHeadCache.slots + 1
         keys.deallocate()
         shapes.deallocate()
         tables.deinitialize(count: count)
@@ -132,49 +139,73 @@ final class TraceHeadCache {
         return k[0] == w.0 && k[1] == w.1 && k[2] == w.2 && k[3] == w.3 && k[4] == UInt64(len)
     }
 
-    /// The head whose token starts at `s` (just past `TRACE: `), if it was seen before.
-    @inline(__always) func head(_ p: UnsafePointer<UInt8>, _ n: Int, at s: Int) -> TraceHead? {
+    /// The entry of the head whose token starts at `s` (just past `TRACE: `) if it was seen before,
+    /// else -1.
+    @inline(__always) func find(_ p: UnsafePointer<UInt8>, _ n: Int, at s: Int) -> Int {
         let e: Int
         let w: (UInt64, UInt64, UInt64, UInt64)
         if s &+ 32 < n {
             // Four words loaded at once and the space found in them: the byte-range scan and the
             // masked loads after it were 170 instructions a line (callgrind, /tmp/icount.sh on t10).
-            guard let found = TraceHeadCache.token(p + s) else { return nil }
+            guard let found = TraceHeadCache.token(p + s) else { return -1 }
             (w, e) = (found.words, s &+ found.length)
         } else {
             e = NfLogScanner.spaceOrEnd(p, n, s)
-            guard let v = TraceHeadCache.words(p, s, e, n) else { return nil }
+            guard let v = TraceHeadCache.words(p, s, e, n) else { return -1 }
             w = v
         }
-        let set = TraceHeadCache.set(w, e - s)
+        let set = TraceHeadCache.set(w, e &- s)
         var slot = set &* 2
-        if !holds(slot, w, e - s) {
+        if !holds(slot, w, e &- s) {
             slot &+= 1
-            if !holds(slot, w, e - s) { return nil }
+            if !holds(slot, w, e &- s) { return -1 }
         }
-        let shape = shapes[slot]
+        return slot
+    }
+
+    /// Keeps `h` (read from the line) in the spare entry and returns that entry.
+    func put(_ h: TraceHead) -> Int {
+        let s = h.table.start
+        shapes[spare] = Shape(
+            tableEnd: h.table.end &- s, chainStart: h.chain.start &- s, chainEnd: h.chain.end &- s, kind: h.kind,
+            number: h.number, end: h.end &- s)
+        return spare
+    }
+
+    /// Where the token of entry `entry`, starting at `s`, ends.
+    @inline(__always) func end(_ entry: Int, at s: Int) -> Int { s &+ shapes[entry].end }
+
+    /// The kind and rule number of entry `entry`.
+    @inline(__always) func rule(_ entry: Int) -> (kind: StepKind, number: Int) {
+        (shapes[entry].kind, shapes[entry].number)
+    }
+
+    /// The head of entry `entry` whose token starts at `s`.
+    func head(_ entry: Int, at s: Int) -> TraceHead {
+        let shape = shapes[entry]
         return TraceHead(
-            start: s - 7, table: ByteRange(s, s + shape.tableEnd),
-            chain: ByteRange(s + shape.chainStart, s + shape.chainEnd), kind: shape.kind, number: shape.number,
-            end: e, slot: slot)
+            start: s &- 7, table: ByteRange(s, s &+ shape.tableEnd),
+            chain: ByteRange(s &+ shape.chainStart, s &+ shape.chainEnd), kind: shape.kind, number: shape.number,
+            end: s &+ shape.end)
     }
 
-    /// The names and hook of `h` (a head of the line at `p`), from the cache or read and then cached.
-    /// Inlined for the hit, nearly every line: the call was 45 instructions a line (callgrind on t10).
-    @inline(__always) func names(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: TraceHead, _ cache: inout NameCache)
-        -> (table: Name, chain: Name, hook: Hook?)
-    {
-        if h.slot >= 0 { return (tables[h.slot], chains[h.slot], hooks[h.slot]) }
-        return read(p, n, h, &cache)
+    /// The names and hook of entry `entry` (its token at `s` of the line at `p`), from the cache or
+    /// read and then cached. Inlined for the hit, nearly every line: the call was 45 instructions a
+    /// line (callgrind on t10).
+    @inline(__always) func names(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ entry: Int, at s: Int, _ cache: inout NameCache
+    ) -> (table: Name, chain: Name, hook: Hook?) {
+        if entry != spare { return (tables[entry], chains[entry], hooks[entry]) }
+        return read(p, n, head(entry, at: s), &cache)
     }
 
-    /// The event slots of a cached head's names and its hook; nil when the head is not cached or a
+    /// The event slots of a cached entry's names and its hook; nil for the spare entry or when a
     /// name is not in the name table.
-    @inline(__always) func slots(_ h: TraceHead) -> (table: NameSlot, chain: NameSlot, hook: Hook?)? {
-        if h.slot < 0 { return nil }
-        let s = nameSlots[h.slot]
+    @inline(__always) func slots(_ entry: Int) -> (table: NameSlot, chain: NameSlot, hook: Hook?)? {
+        if entry == spare { return nil }
+        let s = nameSlots[entry]
         if s.table == .boxed || s.chain == .boxed { return nil }
-        return (s.table, s.chain, hooks[h.slot])
+        return (s.table, s.chain, hooks[entry])
     }
 
     /// `names` for a head not in the cache: read, then cached.
@@ -202,7 +233,7 @@ final class TraceHeadCache {
         k[4] = UInt64(h.end - s)
         shapes[first] = Shape(
             tableEnd: h.table.end - s, chainStart: h.chain.start - s, chainEnd: h.chain.end - s, kind: h.kind,
-            number: h.number)
+            number: h.number, end: h.end - s)
         tables[first] = table
         chains[first] = chain
         hooks[first] = hook
