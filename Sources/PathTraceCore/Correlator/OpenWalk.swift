@@ -36,6 +36,14 @@ final class OpenWalk {
             }
         }
     }
+    /// Counts the current unit among the finished ones (its chain ran to its end at this stage).
+    @inline(__always) func finishCurrentUnit() {
+        if currentKey != 0 {
+            finishedTables.insert(packed: currentKey)
+        } else {
+            finishedTables.insert(currentUnit)
+        }
+    }
     /// `currentUnit` packed as `FinishedUnits` packs it; 0 when a name is boxed (`boxedUnit` holds it).
     @exclusivity(unchecked) var currentKey: UInt64 = FinishedUnits.packed(ChainUnit(table: .empty)) ?? 0
     @exclusivity(unchecked) private var boxedUnit = ChainUnit(table: .empty)

@@ -862,26 +862,15 @@ struct Stitcher {
         } else {
             sameStage = position == nil && walk.lastPosition == nil
         }
-        // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be.
-        var unit: ChainUnit?
-        var unitKey: UInt64 = 0
+        // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be. A
+        // boxed unit is taken apart: its optional's release at the end of every event cost this
+        // function about 10 instructions per event (callgrind, `replay --format json` of /tmp/t10.log).
         if !ipLog {
             if let key = Stitcher.invocationKey(event, in: walk) {
-                unitKey = key
+                if index > 0, sameStage, walk.tracedEnded || walk.currentKey != key { walk.finishCurrentUnit() }
+                walk.currentKey = key
             } else {
-                unit = Stitcher.invocation(event, in: walk)
-            }
-            if index > 0, sameStage {
-                let ended =
-                    walk.tracedEnded
-                    || (unitKey != 0 ? walk.currentKey != unitKey : walk.currentUnit != unit)
-                if ended {
-                    if walk.currentKey != 0 {
-                        walk.finishedTables.insert(packed: walk.currentKey)
-                    } else {
-                        walk.finishedTables.insert(walk.currentUnit)
-                    }
-                }
+                Stitcher.takeBoxedUnit(event, to: walk, atStage: index > 0 && sameStage)
             }
         }
         if let position {
@@ -901,11 +890,6 @@ struct Stitcher {
         }
         if event.family == .bridge, let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) {
             walk.egressPorts.append(port)
-        }
-        if unitKey != 0 {
-            walk.currentKey = unitKey
-        } else if let unit {
-            walk.currentUnit = unit
         }
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
@@ -975,13 +959,28 @@ struct Stitcher {
         // The step's verdict is the event's: its tag and slot as they are, unless the event has boxed
         // fields (the step's own boxed verdict name is then set as `WalkStep.init(event:hook:...)` does).
         let tag = event.verdictTag
-        let plain = event.rare.isEmpty
-        let slot = plain ? event.verdictSlot : NameSlot.none
-        let boxedName = plain ? nil : event.verdict?.name
+        let slot = event.verdictSlot
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictTag: tag, verdictSlot: slot))
-        if !plain {
-            walk.steps[index].verdictSlot = walk.steps[index].event.rare.stepSlot(boxedName)
-        }
+        // Asked of the step: asked of the event (to be moved into it), its rare box was copied out for
+        // every event, boxed or not (callgrind, `replay --format json` of /tmp/t10.log).
+        if !walk.steps[index].event.rare.isEmpty { Stitcher.boxVerdict(of: walk, at: index) }
+    }
+
+    /// `append`'s unit when a name of it is boxed: the walk's unit ends where the event's differs (at
+    /// the walk's stage), and the event's becomes the walk's.
+    @inline(never)
+    private static func takeBoxedUnit(_ event: borrowing TraceEvent, to walk: OpenWalk, atStage: Bool) {
+        let unit = Stitcher.invocation(event, in: walk)
+        if atStage, walk.tracedEnded || walk.currentUnit != unit { walk.finishCurrentUnit() }
+        walk.currentUnit = unit
+    }
+
+    /// The step's own verdict slot when its event has boxed fields, as `WalkStep.init(event:hook:...)`
+    /// sets it (the slot of a plain event is its own verdict's).
+    @inline(never)
+    private static func boxVerdict(of walk: OpenWalk, at index: Int) {
+        let name = walk.steps[index].event.verdict?.name
+        walk.steps[index].verdictSlot = walk.steps[index].event.rare.stepSlot(name)
     }
 
     /// `append`'s part that takes the step's identity (`h`: the event's, or the walk's with the event's
