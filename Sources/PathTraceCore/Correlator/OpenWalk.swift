@@ -74,8 +74,9 @@ final class OpenWalk {
     @exclusivity(unchecked) var egressPorts: [Name] = []
     /// Whether the last header lacked the IP invariants (counted by the stitcher).
     @exclusivity(unchecked) var weak = false
-    /// Entries of the stitcher's `ActivityQueue` for this walk (the queue retains it while there are any).
-    @exclusivity(unchecked) var queued = 0
+    /// The position of the walk's live entry in the stitcher's `ActivityQueue` (-1: none); the queue
+    /// retains the walk while there is one.
+    @exclusivity(unchecked) var queuePosition = -1
 
     init(packet: Int, eventIndex: Int) {
         self.packet = packet
