@@ -12,32 +12,57 @@ import Testing
         do {
             let a = OpenWalk(packet: 1, eventIndex: 0)
             let b = OpenWalk(packet: 2, eventIndex: 1)
+            let c = OpenWalk(packet: 3, eventIndex: 2)
             first = a
             second = b
-            // Interleaved walks, more entries than the ring's first size: every entry is kept in order,
-            // and a walk's repeated entries at the back are one entry moved up.
+            // Interleaved walks, more entries than the ring's first size: a walk's repeated entry at
+            // the back is one entry moved up, and only each walk's last entry is live.
             for i in 0..<200 { queue.touch(i % 2 == 0 ? a : b, at: i) }
             queue.touch(b, at: 200)
+            queue.touch(c, at: 201)
             // The back entry is the walk touched last (the stitcher's last walk).
-            #expect(queue.back?.takeUnretainedValue() === b)
-            #expect(queue.count == 200)
-            #expect(a.queued == 100 && b.queued == 100)
+            #expect(queue.back?.takeUnretainedValue() === c)
+            #expect(queue.count == 201)
+            #expect(a.queuePosition >= 0 && b.queuePosition > a.queuePosition && c.queuePosition > b.queuePosition)
             var seen: [(Int, Int)] = []
-            while let (walk, index) = queue.front, seen.count < 3 {
+            while let (walk, index) = queue.front, seen.count < 2 {
                 seen.append((walk.takeUnretainedValue().packet, index))
                 queue.removeFirst()
             }
-            #expect(seen.map(\.0) == [1, 2, 1] && seen.map(\.1) == [0, 1, 2])
+            // The stale entries were passed over: each walk's last touch, in the order touched.
+            #expect(seen.map(\.0) == [1, 2] && seen.map(\.1) == [198, 200])
+            #expect(a.queuePosition == -1 && b.queuePosition == -1)
+            #expect(queue.frontIndex == 201 && queue.count == 1)
         }
-        // The queue alone keeps the walks while it has their entries.
-        #expect(first != nil && second != nil)
+        // The queue alone keeps the walks while they have a live entry.
+        #expect(first == nil && second == nil)
         var lastIndex = 0
         while let (_, index) = queue.front {
             lastIndex = index
             queue.removeFirst()
         }
-        #expect(lastIndex == 200 && queue.isEmpty && queue.back == nil)
-        #expect(first == nil && second == nil)
+        #expect(lastIndex == 201 && queue.isEmpty && queue.back == nil && queue.frontIndex == -1)
+    }
+
+    @Test func activityQueueKeepsWalksWithLiveEntries() {
+        weak var kept: OpenWalk?
+        var queue = ActivityQueue()
+        do {
+            let a = OpenWalk(packet: 1, eventIndex: 0)
+            let b = OpenWalk(packet: 2, eventIndex: 1)
+            kept = a
+            queue.touch(a, at: 1)
+            queue.touch(b, at: 2)
+            queue.touch(a, at: 3)
+            // a's first entry is stale now: the front passes over it to b's.
+            #expect(queue.frontIndex == -1)
+            #expect(queue.front?.index == 2 && queue.front?.walk.takeUnretainedValue() === b)
+        }
+        #expect(kept != nil)
+        queue.removeFirst()
+        #expect(queue.front?.index == 3 && kept != nil)
+        queue.removeFirst()
+        #expect(kept == nil && queue.isEmpty)
     }
 
     @Test func tracedFieldsAreTheLastTracedStepsOnes() {

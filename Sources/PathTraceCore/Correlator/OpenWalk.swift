@@ -36,6 +36,14 @@ final class OpenWalk {
             }
         }
     }
+    /// Counts the current unit among the finished ones (its chain ran to its end at this stage).
+    @inline(__always) func finishCurrentUnit() {
+        if currentKey != 0 {
+            finishedTables.insert(packed: currentKey)
+        } else {
+            finishedTables.insert(currentUnit)
+        }
+    }
     /// `currentUnit` packed as `FinishedUnits` packs it; 0 when a name is boxed (`boxedUnit` holds it).
     @exclusivity(unchecked) var currentKey: UInt64 = FinishedUnits.packed(ChainUnit(table: .empty)) ?? 0
     @exclusivity(unchecked) private var boxedUnit = ChainUnit(table: .empty)
@@ -66,8 +74,9 @@ final class OpenWalk {
     @exclusivity(unchecked) var egressPorts: [Name] = []
     /// Whether the last header lacked the IP invariants (counted by the stitcher).
     @exclusivity(unchecked) var weak = false
-    /// Entries of the stitcher's `ActivityQueue` for this walk (the queue retains it while there are any).
-    @exclusivity(unchecked) var queued = 0
+    /// The position of the walk's live entry in the stitcher's `ActivityQueue` (-1: none); the queue
+    /// retains the walk while there is one.
+    @exclusivity(unchecked) var queuePosition = -1
 
     init(packet: Int, eventIndex: Int) {
         self.packet = packet

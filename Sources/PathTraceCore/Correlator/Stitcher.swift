@@ -85,6 +85,9 @@ struct Stitcher {
     /// The open walk at the front of `starts` (packet 0: not known), with its first event index and time,
     /// so the lifetime check of every event reads no walk (see `cutOffLongLived`).
     private var front = (packet: 0, firstEventIndex: 0, firstTime: 0.0)
+    /// The entry of `activity` that `expireIdle` last found live and not idle, and its walk's last time
+    /// (see `expiryDue`); index -1: none.
+    private var quietFront = (index: -1, lastTime: Double?.none)
     /// Walks closed during the current call, handed to the caller when it returns.
     private var closed: [Closed] = []
 
@@ -194,7 +197,7 @@ struct Stitcher {
             }
             clock = now
         }
-        expireIdle(now: time)
+        if expiryDue(now: time) { expireIdle(now: time) }
         if longLivedDue(now: time) { cutOffLongLived(now: time) }
         // Most events have no complete walk waiting (`first` of the empty deque cost more than this).
         if !completing.isEmpty { closeCompleted(now: time) }
@@ -862,26 +865,15 @@ struct Stitcher {
         } else {
             sameStage = position == nil && walk.lastPosition == nil
         }
-        // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be.
-        var unit: ChainUnit?
-        var unitKey: UInt64 = 0
+        // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be. A
+        // boxed unit is taken apart: its optional's release at the end of every event cost this
+        // function about 10 instructions per event (callgrind, `replay --format json` of /tmp/t10.log).
         if !ipLog {
             if let key = Stitcher.invocationKey(event, in: walk) {
-                unitKey = key
+                if index > 0, sameStage, walk.tracedEnded || walk.currentKey != key { walk.finishCurrentUnit() }
+                walk.currentKey = key
             } else {
-                unit = Stitcher.invocation(event, in: walk)
-            }
-            if index > 0, sameStage {
-                let ended =
-                    walk.tracedEnded
-                    || (unitKey != 0 ? walk.currentKey != unitKey : walk.currentUnit != unit)
-                if ended {
-                    if walk.currentKey != 0 {
-                        walk.finishedTables.insert(packed: walk.currentKey)
-                    } else {
-                        walk.finishedTables.insert(walk.currentUnit)
-                    }
-                }
+                Stitcher.takeBoxedUnit(event, to: walk, atStage: index > 0 && sameStage)
             }
         }
         if let position {
@@ -901,11 +893,6 @@ struct Stitcher {
         }
         if event.family == .bridge, let port = Stitcher.egressPort(event), !walk.egressPorts.contains(port) {
             walk.egressPorts.append(port)
-        }
-        if unitKey != 0 {
-            walk.currentKey = unitKey
-        } else if let unit {
-            walk.currentUnit = unit
         }
         if let hook = position?.hook, event.kind != .log, event.family != .bridge {
             // Legacy TRACE (kernel log, or nfnetlink_log) carries no trace id; nft sources always do.
@@ -937,7 +924,15 @@ struct Stitcher {
         if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
-        if identity.exists && (identity.isWeak || ipLog) && walk.hasIdentity {
+        if sameEndpoints && !ipLog && keyKnown && !flowIndexing && !walk.weak && eventKey == walk.indexKey {
+            // Most steps: both identities full with the same addresses (`joinCost` found them), under
+            // the walk's key, no flow index kept. What `take` would do of it, without its call's dozen
+            // arguments (about 50 instructions per event; callgrind, `replay --format json` of
+            // /tmp/t10.log).
+            if let position { walk.lastPosition = position }
+            walk.identity = identity
+            walk.lastHeaderIndex = index
+        } else if identity.exists && (identity.isWeak || ipLog) && walk.hasIdentity {
             take(
                 walk.identity.overlaid(with: identity), overlaid: true, ownWeak: identity.isWeak, of: event,
                 ipLog: ipLog, key: eventKey, keyKnown: keyKnown, to: walk, index: index, position: position,
@@ -975,13 +970,28 @@ struct Stitcher {
         // The step's verdict is the event's: its tag and slot as they are, unless the event has boxed
         // fields (the step's own boxed verdict name is then set as `WalkStep.init(event:hook:...)` does).
         let tag = event.verdictTag
-        let plain = event.rare.isEmpty
-        let slot = plain ? event.verdictSlot : NameSlot.none
-        let boxedName = plain ? nil : event.verdict?.name
+        let slot = event.verdictSlot
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictTag: tag, verdictSlot: slot))
-        if !plain {
-            walk.steps[index].verdictSlot = walk.steps[index].event.rare.stepSlot(boxedName)
-        }
+        // Asked of the step: asked of the event (to be moved into it), its rare box was copied out for
+        // every event, boxed or not (callgrind, `replay --format json` of /tmp/t10.log).
+        if !walk.steps[index].event.rare.isEmpty { Stitcher.boxVerdict(of: walk, at: index) }
+    }
+
+    /// `append`'s unit when a name of it is boxed: the walk's unit ends where the event's differs (at
+    /// the walk's stage), and the event's becomes the walk's.
+    @inline(never)
+    private static func takeBoxedUnit(_ event: borrowing TraceEvent, to walk: OpenWalk, atStage: Bool) {
+        let unit = Stitcher.invocation(event, in: walk)
+        if atStage, walk.tracedEnded || walk.currentUnit != unit { walk.finishCurrentUnit() }
+        walk.currentUnit = unit
+    }
+
+    /// The step's own verdict slot when its event has boxed fields, as `WalkStep.init(event:hook:...)`
+    /// sets it (the slot of a plain event is its own verdict's).
+    @inline(never)
+    private static func boxVerdict(of walk: OpenWalk, at index: Int) {
+        let name = walk.steps[index].event.verdict?.name
+        walk.steps[index].verdictSlot = walk.steps[index].event.rare.stepSlot(name)
     }
 
     /// `append`'s part that takes the step's identity (`h`: the event's, or the walk's with the event's
@@ -1067,6 +1077,7 @@ struct Stitcher {
     private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
         guard !walk.closed else { return }
         walk.closed = true
+        if walk.lastEventIndex == quietFront.index { quietFront.index = -1 }
         if walk.packet == front.packet { front.packet = 0 }
         longWalks = walk.steps.count >= 4 ? min(longWalks + 1, 2 * Stitcher.longWalksNeeded) : max(longWalks - 2, 0)
         openWalks -= 1
@@ -1114,6 +1125,19 @@ struct Stitcher {
             if !walk.complete { walk.notes.append(note) }
             finish(walk, walk.complete ? .complete : .cutOff)
         }
+    }
+
+    /// Whether `expireIdle` may have anything to do: not while the front of `activity` is the entry it
+    /// last found live and not idle (`finish` forgets it when it closes its walk) and that entry is still
+    /// not idle. Asked for every event without calling it, and without reading the front's walk
+    /// (callgrind, `replay --format json` of /tmp/t10.log).
+    @inline(__always) private func expiryDue(now: Double?) -> Bool {
+        let index = quietFront.index
+        guard index >= 0, activity.frontIndex == index, eventIndex - index <= limits.windowEvents else {
+            return true
+        }
+        guard let now, let t = quietFront.lastTime else { return false }
+        return now - t > limits.windowSeconds
     }
 
     /// Whether `cutOffLongLived` has anything to do: asked for every event without calling it.
@@ -1165,18 +1189,20 @@ struct Stitcher {
 
     private mutating func expireIdle(now: Double?) {
         while let (entry, index) = activity.front {
-            // Read in place: the queue keeps the walk alive while the entry is there.
-            let (current, lastTime) = entry._withUnsafeGuaranteedRef { w in
-                (!w.closed && w.lastEventIndex == index, w.lastTime)
-            }
-            guard current else {
+            // Read in place: the queue keeps the walk alive while the entry is there. A live entry is
+            // its walk's last touch (`lastEventIndex`).
+            let (closed, lastTime) = entry._withUnsafeGuaranteedRef { w in (w.closed, w.lastTime) }
+            guard !closed else {
                 activity.removeFirst()
                 continue
             }
             let idleEvents = eventIndex - index
             var idle = idleEvents > limits.windowEvents
             if !idle, let now, let t = lastTime, now - t > limits.windowSeconds { idle = true }
-            guard idle else { break }
+            guard idle else {
+                quietFront = (index, lastTime)
+                break
+            }
             let walk = entry.takeUnretainedValue()
             activity.removeFirst()
             finish(walk, .expired)
