@@ -50,6 +50,14 @@ struct JSONOut {
         p += bytes.count
     }
 
+    /// Copies kept text of at most `StepTextCache.longest` bytes into room its caller's `ensure` left for
+    /// it: one call to memcpy, without `copy`'s `ensure` and look at the size (a JSON step's place, ~13
+    /// instructions a step, issue 10, /tmp/icount.sh).
+    @inline(__always) mutating func copyInRoom(_ bytes: UnsafeBufferPointer<UInt8>) {
+        UnsafeMutableRawPointer(p).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: bytes.count)
+        p += bytes.count
+    }
+
     /// `copy`, for kept text mostly of 33...64 bytes (a text timeline's place columns, a JSON step's
     /// origin and file): those as two runs of 32 that may overlap, where the call to memcpy was ~35
     /// instructions a text line (issue 10, /tmp/icount-text.sh). Not for every copy: the check costs
@@ -315,8 +323,21 @@ struct JSONOut {
             store((digits &+ zeros) >> UInt64(8 * leading), at: p)
             return 8 - leading
         }
-        let n = unsigned(v / 100_000_000, at: p)
-        store(eightDigits(v % 100_000_000) &+ zeros, at: p + n)
+        let high = v / 100_000_000
+        let low = v &- high &* 100_000_000
+        // Below 10^10 (a TCP sequence number, any UInt32) the leading one or two digits in place: the
+        // recursive call was ~40 instructions a walk's first header (issue 10, /tmp/icount.sh).
+        guard high < 100 else {
+            let n = unsigned(high, at: p)
+            store(eightDigits(low) &+ zeros, at: p + n)
+            return n + 8
+        }
+        let tens = (high &* 205) >> 11
+        let units = UInt8(truncatingIfNeeded: high &- tens &* 10)
+        let n = tens == 0 ? 1 : 2
+        p[0] = 48 &+ UInt8(truncatingIfNeeded: tens)
+        p[n &- 1] = 48 &+ units
+        store(eightDigits(low) &+ zeros, at: p + n)
         return n + 8
     }
 

@@ -24,8 +24,7 @@ public final class JSONWriter {
     /// The same for the text timeline's columns.
     @inline(__always) var textPlaces: StepTextCache { textPlacesStorage ?? makePlaces(text: true) }
 
-    /// Not `lazy`: its getter was a call, a retain and a release a walk (~50 instructions, issue 10,
-    /// /tmp/icount.sh); read in line, the optimiser drops the pair.
+    /// Not `lazy`: its getter was a call a walk (issue 10, /tmp/icount.sh).
     @exclusivity(unchecked) private var placesStorage: StepTextCache?
     @exclusivity(unchecked) private var textPlacesStorage: StepTextCache?
 
@@ -90,6 +89,8 @@ public final class JSONWriter {
 
     deinit {
         base.deallocate()
+        placesStorage?.deallocate()
+        textPlacesStorage?.deallocate()
         origins.runs.deallocate()
         prefixes.deallocate()
     }

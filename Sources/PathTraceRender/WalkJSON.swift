@@ -140,7 +140,7 @@ public enum WalkJSON {
             }
             o.raw("]}")
         }
-        writeVanished(walk.vanished, to: &o)
+        if !walk.vanished.isEmpty { writeVanished(walk.vanished, to: &o) }
         o.raw("}\n")
         w.commit(o)
     }
@@ -278,7 +278,8 @@ public enum WalkJSON {
     static func writeStep(
         _ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo, places: StepTextCache
     ) {
-        o.ensure(0)
+        // Room for the time and the longest place text kept, copied without a look at the room.
+        o.ensure(StepTextCache.longest + 128)
         o.raw("{\"time\":")
         writeTime(step, to: &o, memo: &memo)
         if step.pointee.event.timeBasis == .received, step.pointee.event.time != nil {
@@ -286,7 +287,7 @@ public enum WalkJSON {
         }
         if let key = StepPlaceKey(step) {
             if let text = places.text(key) {
-                o.copy(text)
+                o.copyInRoom(text)
             } else {
                 let start = o.offset
                 writePlace(step, to: &o)
@@ -328,7 +329,7 @@ public enum WalkJSON {
             memo.tailOffset = tailStart
             memo.tailCount = o.offset - tailStart
         }
-        o.integer(step.pointee.event.source.line)
+        o.integer(step.pointee.event.sourceLine)
         o.byte(UInt8(ascii: "\""))
     }
 
@@ -381,6 +382,9 @@ public enum WalkJSON {
     {
         guard let time = step.pointee.event.time, let micros = ShortestDecimal.micros(time) else {
             o.double(step.pointee.event.time)
+            // A `description` goes through `escaped`, whose `ensure` leaves less room than the step's
+            // place text may need (`writeStep`'s first `ensure`).
+            o.ensure(StepTextCache.longest + 64)
             return
         }
         let seconds = micros / 1_000_000
