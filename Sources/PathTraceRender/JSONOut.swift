@@ -286,6 +286,14 @@ struct JSONOut {
         p += 1 &+ kept
     }
 
+    /// The three digits of `v` (1...999) without their trailing zeros: the microseconds of a time
+    /// whose point and milliseconds were copied.
+    @inline(__always) mutating func lastDigits(_ v: UInt64) {
+        let entry = writer.digits[Int(truncatingIfNeeded: v)]
+        JSONOut.store32(entry, at: p)
+        p += 3 &- JSONOut.trailingZeros(entry)
+    }
+
     /// `.` and the six digits of `micros` (< 10^6), zero-padded, by two lookups in `JSONWriter.digits`.
     @inline(__always) mutating func sixDigits(_ micros: UInt64) {
         let table = writer.digits

@@ -79,7 +79,7 @@ public final class JSONWriter {
     /// (`WalkPrefixText.kind`).
     @exclusivity(unchecked) var prefixes = KeptText(slots: WalkPrefixText.kinds, room: WalkPrefixText.room)
 
-    /// The seconds of the last kernel time the walk writer printed, kept from walk to walk.
+    /// The milliseconds of the last kernel time the walk writer printed, kept from walk to walk.
     @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
 
     public init(capacity: Int = 1 << 17) {
