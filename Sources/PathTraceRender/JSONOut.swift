@@ -294,6 +294,23 @@ struct JSONOut {
         p += 3 &- JSONOut.trailingZeros(entry)
     }
 
+    /// The digits of `v`, copied when they are the writer's last seconds (a text timeline's times
+    /// share their seconds for long; the call for a number past a million was ~30 instructions a line,
+    /// issue 10, /tmp/icount-text.sh).
+    @inline(__always) mutating func seconds(_ v: UInt64) {
+        let kept = writer.textSeconds
+        if v == kept.seconds {
+            JSONOut.store(kept.text.0, at: p)
+            JSONOut.store(kept.text.1, at: p + 8)
+            p += kept.count
+            return
+        }
+        let n = JSONOut.unsigned(v, at: p)
+        // At most 16 digits below 2^64 / 10^6; the words past them are the position's slack.
+        writer.textSeconds = SecondsText(seconds: v, text: (JSONOut.load(p), JSONOut.load(p + 8)), count: n)
+        p += n
+    }
+
     /// `.` and the six digits of `micros` (< 10^6), zero-padded, by two lookups in `JSONWriter.digits`.
     @inline(__always) mutating func sixDigits(_ micros: UInt64) {
         let table = writer.digits

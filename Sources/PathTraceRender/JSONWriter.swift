@@ -79,6 +79,9 @@ public final class JSONWriter {
     /// (`WalkPrefixText.kind`).
     @exclusivity(unchecked) var prefixes = KeptText(slots: WalkPrefixText.kinds, room: WalkPrefixText.room)
 
+    /// The seconds of the last time the text timeline printed, kept from walk to walk.
+    @exclusivity(unchecked) var textSeconds = SecondsText()
+
     /// The milliseconds of the last kernel time the walk writer printed, kept from walk to walk.
     @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
 
@@ -407,4 +410,11 @@ public final class JSONWriter {
         base = bigger
         capacity = size
     }
+}
+
+/// Whole seconds and their digits as `JSONOut.seconds` printed them last.
+struct SecondsText {
+    var seconds: UInt64 = .max
+    var text: (UInt64, UInt64) = (0, 0)
+    var count = 0
 }
