@@ -348,21 +348,8 @@ struct JSONOut {
             store((digits &+ zeros) >> UInt64(8 * leading), at: p)
             return 8 - leading
         }
-        let high = v / 100_000_000
-        let low = v &- high &* 100_000_000
-        // Below 10^10 (a TCP sequence number, any UInt32) the leading one or two digits in place: the
-        // recursive call was ~40 instructions a walk's first header (issue 10, /tmp/icount.sh).
-        guard high < 100 else {
-            let n = unsigned(high, at: p)
-            store(eightDigits(low) &+ zeros, at: p + n)
-            return n + 8
-        }
-        let tens = (high &* 205) >> 11
-        let units = UInt8(truncatingIfNeeded: high &- tens &* 10)
-        let n = tens == 0 ? 1 : 2
-        p[0] = 48 &+ UInt8(truncatingIfNeeded: tens)
-        p[n &- 1] = 48 &+ units
-        store(eightDigits(low) &+ zeros, at: p + n)
+        let n = unsigned(v / 100_000_000, at: p)
+        store(eightDigits(v % 100_000_000) &+ zeros, at: p + n)
         return n + 8
     }
 
