@@ -50,6 +50,14 @@ struct JSONOut {
         p += bytes.count
     }
 
+    /// Copies kept text of at most `StepTextCache.longest` bytes into room its caller's `ensure` left for
+    /// it: one call to memcpy, without `copy`'s `ensure` and look at the size (a JSON step's place, ~13
+    /// instructions a step, issue 10, /tmp/icount.sh).
+    @inline(__always) mutating func copyInRoom(_ bytes: UnsafeBufferPointer<UInt8>) {
+        UnsafeMutableRawPointer(p).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: bytes.count)
+        p += bytes.count
+    }
+
     /// `copy`, for kept text mostly of 33...64 bytes (a text timeline's place columns, a JSON step's
     /// origin and file): those as two runs of 32 that may overlap, where the call to memcpy was ~35
     /// instructions a text line (issue 10, /tmp/icount-text.sh). Not for every copy: the check costs
@@ -276,6 +284,31 @@ struct JSONOut {
         JSONOut.store32(b, at: p + 4)
         let kept = low != 0 ? 6 &- JSONOut.trailingZeros(b) : 3 &- JSONOut.trailingZeros(a)
         p += 1 &+ kept
+    }
+
+    /// The three digits of `v` (1...999) without their trailing zeros: the microseconds of a time
+    /// whose point and milliseconds were copied.
+    @inline(__always) mutating func lastDigits(_ v: UInt64) {
+        let entry = writer.digits[Int(truncatingIfNeeded: v)]
+        JSONOut.store32(entry, at: p)
+        p += 3 &- JSONOut.trailingZeros(entry)
+    }
+
+    /// The digits of `v`, copied when they are the writer's last seconds (a text timeline's times
+    /// share their seconds for long; the call for a number past a million was ~30 instructions a line,
+    /// issue 10, /tmp/icount-text.sh).
+    @inline(__always) mutating func seconds(_ v: UInt64) {
+        let kept = writer.textSeconds
+        if v == kept.seconds {
+            JSONOut.store(kept.text.0, at: p)
+            JSONOut.store(kept.text.1, at: p + 8)
+            p += kept.count
+            return
+        }
+        let n = JSONOut.unsigned(v, at: p)
+        // At most 16 digits below 2^64 / 10^6; the words past them are the position's slack.
+        writer.textSeconds = SecondsText(seconds: v, text: (JSONOut.load(p), JSONOut.load(p + 8)), count: n)
+        p += n
     }
 
     /// `.` and the six digits of `micros` (< 10^6), zero-padded, by two lookups in `JSONWriter.digits`.

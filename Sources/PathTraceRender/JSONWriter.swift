@@ -24,8 +24,7 @@ public final class JSONWriter {
     /// The same for the text timeline's columns.
     @inline(__always) var textPlaces: StepTextCache { textPlacesStorage ?? makePlaces(text: true) }
 
-    /// Not `lazy`: its getter was a call, a retain and a release a walk (~50 instructions, issue 10,
-    /// /tmp/icount.sh); read in line, the optimiser drops the pair.
+    /// Not `lazy`: its getter was a call a walk (issue 10, /tmp/icount.sh).
     @exclusivity(unchecked) private var placesStorage: StepTextCache?
     @exclusivity(unchecked) private var textPlacesStorage: StepTextCache?
 
@@ -80,7 +79,10 @@ public final class JSONWriter {
     /// (`WalkPrefixText.kind`).
     @exclusivity(unchecked) var prefixes = KeptText(slots: WalkPrefixText.kinds, room: WalkPrefixText.room)
 
-    /// The seconds of the last kernel time the walk writer printed, kept from walk to walk.
+    /// The seconds of the last time the text timeline printed, kept from walk to walk.
+    @exclusivity(unchecked) var textSeconds = SecondsText()
+
+    /// The milliseconds of the last kernel time the walk writer printed, kept from walk to walk.
     @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
 
     public init(capacity: Int = 1 << 17) {
@@ -90,6 +92,8 @@ public final class JSONWriter {
 
     deinit {
         base.deallocate()
+        placesStorage?.deallocate()
+        textPlacesStorage?.deallocate()
         origins.runs.deallocate()
         prefixes.deallocate()
     }
@@ -406,4 +410,11 @@ public final class JSONWriter {
         base = bigger
         capacity = size
     }
+}
+
+/// Whole seconds and their digits as `JSONOut.seconds` printed them last.
+struct SecondsText {
+    var seconds: UInt64 = .max
+    var text: (UInt64, UInt64) = (0, 0)
+    var count = 0
 }

@@ -529,7 +529,7 @@ public struct TextTimeline {
             n = UInt64(scaled)
         }
         let seconds = n / 1_000_000
-        o.unsigned(seconds)
+        o.seconds(seconds)
         o.sixDigits(n &- seconds &* 1_000_000)
         return true
     }

@@ -274,6 +274,42 @@ import Testing
         }
     }
 
+    /// A step's time copies the seconds and milliseconds of the time before when they are the same:
+    /// each must still read as the model's own text, with the trailing zeros of its microseconds or of
+    /// its milliseconds trimmed, within a walk and from one walk to the next.
+    @Test func timesInOneMillisecondReadAsTheModelsText() throws {
+        let walks: [[Double]] = [
+            [5121056.000003, 5121056.000021, 5121056.00002, 5121056.0001, 5121056.000999, 5121056.001],
+            [5121056.001005, 5121056.00101, 5121056.0011, 5121056.1, 5121056.100001, 5121056.1001],
+            [5121056.1001, 5121057.100001, 7.0001, 7.000101, 7.1, 7.100001, 0.001, 0.001001],
+        ]
+        let w = JSONWriter(capacity: 64)
+        for (n, times) in walks.enumerated() {
+            var walk = PacketWalk(packet: n + 1, family: .ipv4)
+            walk.steps = times.indices.map { i in
+                var e = TraceEvent(
+                    source: SourcePosition(file: "t.log", line: i + 1), origin: .kernelTrace, family: .ipv4,
+                    table: "filter", chain: "INPUT", kind: .rule)
+                e.time = times[i]
+                return WalkStep(event: e, hook: .input, verdict: nil, verdictInferred: true)
+            }
+            WalkJSON.write(walk, to: w)
+        }
+        let lines = String(decoding: w.bytes, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == walks.count)
+        for (line, times) in zip(lines, walks) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let steps = try #require(object["steps"] as? [[String: Any]])
+            #expect(steps.count == times.count)
+            // In order, by their text: a number parser would hide a wrong trailing digit.
+            var rest = Substring(line)
+            for time in times {
+                let range = try #require(rest.range(of: "{\"time\":\(time.description),"), "\(time)")
+                rest = rest[range.upperBound...]
+            }
+        }
+    }
+
     @Test func numbersThatAreNotFiniteAreNull() {
         var walk = PacketWalk(packet: 1, family: .ipv4)
         walk.confidence = .nan

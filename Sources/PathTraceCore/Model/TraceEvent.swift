@@ -241,6 +241,8 @@ public struct TraceEvent: Sendable, Equatable {
             lineValue = newValue.line
         }
     }
+    /// `source.line` alone, without making the file's `Name` (a renderer asks it of every step).
+    @inlinable @inline(__always) public var sourceLine: Int { lineValue }
     @inlinable @inline(__always) public var table: String {
         get { tableName.string }
         set { tableName = Name(newValue) }
