@@ -62,4 +62,31 @@ import Testing
         let windowed = try Self.windowed("seed/001-libvirt-nat.dmesg", capacity: 256)
         #expect(windowed.contains { !($0.header?.extra ?? []).isEmpty })
     }
+
+    /// `append(copyOf:)` copies an event's bytes and retains its two `Rare` boxes by hand: that is a
+    /// copy only while those boxes are the event's only references. A new String, array or class
+    /// field in an event (or its header) would be copied without its retain; this test names it.
+    @Test func anEventsOnlyReferencesAreItsTwoBoxes() throws {
+        var event = try #require(try Self.emitted("captures/drop.dmesg").first)
+        _ = event.rare.update { $0.packetBytes = [1] }
+        _ = event.headerValue.rare.update { $0.extra = ["x"] }
+        var boxes: [String] = []
+        var others: [String] = []
+        func walk(_ value: Any, _ path: String) {
+            let mirror = Mirror(reflecting: value)
+            switch mirror.displayStyle {
+            case .class: boxes.append(path)
+            case .collection, .dictionary, .set: others.append(path)
+            default:
+                if value is String || value is Substring {
+                    others.append(path)
+                } else {
+                    for child in mirror.children { walk(child.value, path + "." + (child.label ?? "?")) }
+                }
+            }
+        }
+        walk(event, "event")
+        #expect(others == [], "fields holding references that Batch.append does not retain")
+        #expect(boxes.count == 2 && boxes.allSatisfy { $0.hasSuffix(".rare.box.some") }, "\(boxes)")
+    }
 }
