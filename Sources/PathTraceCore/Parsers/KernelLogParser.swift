@@ -519,7 +519,7 @@ struct KernelLogParser {
         let f = 2 &+ count
         let (digits, frac) = Byte.leadingDigits(Byte.load(p + f, 8))
         guard digits > 0 && digits < 8 && p[f &+ digits] == Byte.rbracket else { return nil }
-        return (Byte.seconds(whole, frac, digits), f &+ digits &+ 1)
+        return (Byte.shortSeconds(whole, frac, digits), f &+ digits &+ 1)
     }
 
     /// A dmesg stamp ending (give or take spaces) just before `end`, not before `start`.
