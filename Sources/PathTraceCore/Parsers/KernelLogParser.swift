@@ -10,7 +10,10 @@
 struct KernelLogParser {
     private var strings = NameCache()
     private let heads = TraceHeadCache()
-    private let dumps = DumpCache()
+    /// The dumps read, each with its records' event (built once through the model's initializer and
+    /// then refilled for every record: each field this parser sets is assigned each time, the others
+    /// stay at their defaults; this saves the initializer's string compares for the hook).
+    private let dumps: DumpCache
     private var inMemo = NameMemo()
     private var outMemo = NameMemo()
     private var macSrcMemo = NameMemo()
@@ -19,18 +22,6 @@ struct KernelLogParser {
     /// Prefixes already read as bridge steps (or not): a log repeats a few prefixes on every line.
     private var bridgePrefixes: [BridgeKey: BridgeStep?] = [:]
     private var scanner = NfLogScanner()
-    /// The event handed to `emit`, built once through the model's initializer and then refilled for
-    /// every record (every field this parser sets is assigned each time; the others stay at their
-    /// defaults). This saves the initializer's string compares for the hook and a copy of the struct.
-    private var event = TraceEvent(
-        source: SourcePosition(file: "", line: 0), origin: .kernelTrace, family: .ipv4, table: "", chain: "",
-        kind: .log)
-    /// The dump cache slot whose header `event` holds: the records of one packet's hook repeat the
-    /// same dump, so its header is copied once for the run (a copy and the old one's release were
-    /// 250 instructions a line, callgrind on t10). -1 after any slot is rewritten.
-    private var headerSlot = -1
-    /// Whether one of `event`'s interface names is in its box (not in the name table).
-    private var ifacesBoxed = false
     /// Events emitted so far (the caller counts a line's from the difference).
     private(set) var records = 0
     /// The eight bytes after the last line's `[` and their leading digits (see `leadingStamp`).
@@ -39,7 +30,9 @@ struct KernelLogParser {
 
     /// A parser of the lines of `file`, whose events cite it.
     init(file: Name = .empty) {
-        event.source = SourcePosition(fileName: file, line: 0)
+        var template = DumpCache.blankEvent
+        template.source = SourcePosition(fileName: file, line: 0)
+        dumps = DumpCache(template: template)
     }
 
     /// What starts the body of a line, as found by reading it.
@@ -136,7 +129,6 @@ struct KernelLogParser {
                 dumps.store(p, dumpStart, n, slot: found.slot, hash: found.hash)
                 slot = found.slot
             }
-            headerSlot = -1
             resolve(into: &dumps.results[slot])
             emitEvent(head, slot, time, lineNumber, emit)
             guard let next = boundary else { break }
@@ -150,6 +142,7 @@ struct KernelLogParser {
     private mutating func resolve(into r: inout DumpCache.Result) {
         let p = scanner.p
         let n = scanner.n
+        r.fresh = false
         r.ebt = scanner.ebt
         r.arp = scanner.arp
         r.sawMAC = scanner.sawMAC
@@ -169,18 +162,18 @@ struct KernelLogParser {
         if scanner.touched {
             if scanner.hasEmbedded { scanner.header.embedded = scanner.embedded }
             if !scanner.extra.isEmpty { extras.set(&scanner.header, p, scanner.extra, limit: n, &strings) }
-            if r.header.rare.isEmpty && scanner.header.rare.isEmpty {
+            if r.event.headerValue.rare.isEmpty && scanner.header.rare.isEmpty {
                 // Neither header has a box: the bytes are the move, and a new header written over the
                 // scanner's leaves nothing to release (the swap and the old header's destruction were
                 // 80 instructions a scanned dump; callgrind, /tmp/icount.sh on t10).
-                withUnsafeMutablePointer(to: &r.header) { to in
+                withUnsafeMutablePointer(to: &r.event.headerValue) { to in
                     withUnsafeMutablePointer(to: &scanner.header) { from in
                         UnsafeMutableRawPointer(to).copyMemory(from: from, byteCount: MemoryLayout<PacketHeader>.size)
                         from.initialize(to: PacketHeader())
                     }
                 }
             } else {
-                swap(&r.header, &scanner.header)
+                swap(&r.event.headerValue, &scanner.header)
                 scanner.header = PacketHeader()
             }
         }
@@ -218,7 +211,7 @@ struct KernelLogParser {
     /// The event's family for `r`'s dump behind a TRACE head and behind a LOG prefix, worked out once
     /// per dump: a cached dump's events read it (27 instructions a line; callgrind on t10).
     private static func setFamilies(_ r: inout DumpCache.Result) {
-        let address = r.hasHeader ? r.header.src ?? r.header.dst : nil
+        let address = r.hasHeader ? r.event.headerValue.src ?? r.event.headerValue.dst : nil
         if let a = address, !r.ebt && !r.arp {
             r.traceFamily = a.isV6 ? .ipv6 : .ipv4
             r.logFamily = r.traceFamily
@@ -266,15 +259,17 @@ struct KernelLogParser {
                 prefix = ByteRange(at &- 7, heads.end(entry, at: at))
             } else {
                 origin = .kernelTrace
-                if event.tableSlot != .boxed && event.chainSlot != .boxed, let cached = heads.slots(entry) {
+                if d.pointee.event.tableSlot != .boxed && d.pointee.event.chainSlot != .boxed,
+                    let cached = heads.slots(entry)
+                {
                     // The cached names' slots: the names themselves were copied and released.
-                    event.tableSlot = cached.table
-                    event.chainSlot = cached.chain
+                    d.pointee.event.tableSlot = cached.table
+                    d.pointee.event.chainSlot = cached.chain
                     hook = cached.hook
                 } else {
                     let names = heads.names(p, n, entry, at: at, &strings)
-                    event.tableName = names.table
-                    event.chainName = names.chain
+                    d.pointee.event.tableName = names.table
+                    d.pointee.event.chainName = names.chain
                     hook = names.hook
                 }
                 let r = heads.rule(entry)
@@ -294,90 +289,83 @@ struct KernelLogParser {
         }
         if let prefix {
             let text = strings.name(p, prefix, limit: n)
-            event.prefixName = text
+            d.pointee.event.prefixName = text
             if let step = bridgeStep(text, knownBridge: family == .bridge) {
                 // An ebtables LOG rule whose prefix names its chain: a step of the bridge hooks.
                 family = .bridge
-                event.tableName = step.table
-                event.chainName = step.chain
+                d.pointee.event.tableName = step.table
+                d.pointee.event.chainName = step.chain
                 hook = step.hook
             } else {
-                event.tableName = .empty
-                event.chainName = .empty
+                d.pointee.event.tableName = .empty
+                d.pointee.event.chainName = .empty
             }
         } else {
-            event.prefixName = nil
+            d.pointee.event.prefixName = nil
         }
         // The file is set once (`init`): a position per line copied and destroyed its file's name
         // (callgrind, /tmp/icount.sh on t10).
-        event.lineValue = lineNumber
-        event.origin = origin
-        event.family = family
-        event.kind = kind
-        event.hook = hook
-        event.rule = rule
-        event.time = time
-        // A slot is set by itself unless a name is (or was) in the event's box: checked once for the
-        // four when none is (callgrind on t10).
-        if !ifacesBoxed && d.pointee.interfaces.plainSlots {
-            event.inIfaceSlot = d.pointee.interfaces.inSlot
-            event.outIfaceSlot = d.pointee.interfaces.outSlot
-            event.physInSlot = d.pointee.interfaces.physInSlot
-            event.physOutSlot = d.pointee.interfaces.physOutSlot
+        d.pointee.event.lineValue = lineNumber
+        d.pointee.event.origin = origin
+        d.pointee.event.family = family
+        d.pointee.event.kind = kind
+        d.pointee.event.hook = hook
+        d.pointee.event.rule = rule
+        d.pointee.event.time = time
+        // A dump's interfaces and header flag go into its event once, after it was read.
+        if !d.pointee.fresh { KernelLogParser.fill(d) }
+        records &+= 1
+        withUnsafePointer(to: &d.pointee.event) { emit($0) }
+    }
+
+    /// Sets a dump's interfaces and header flag in its event after `resolve` rewrote it. A slot is
+    /// set by itself unless a name is (or was) in the event's box.
+    @inline(never) private static func fill(_ d: UnsafeMutablePointer<DumpCache.Result>) {
+        if d.pointee.interfaces.plainSlots && d.pointee.event.inIfaceSlot != .boxed
+            && d.pointee.event.outIfaceSlot != .boxed && d.pointee.event.physInSlot != .boxed
+            && d.pointee.event.physOutSlot != .boxed
+        {
+            // Without a boxed name the slots say all: the names' copies were 60 instructions a
+            // read dump (callgrind, /tmp/icount.sh on t10).
+            d.pointee.event.inIfaceSlot = d.pointee.interfaces.inSlot
+            d.pointee.event.outIfaceSlot = d.pointee.interfaces.outSlot
+            d.pointee.event.physInSlot = d.pointee.interfaces.physInSlot
+            d.pointee.event.physOutSlot = d.pointee.interfaces.physOutSlot
         } else {
             setInterfaces(d)
         }
+        // `resolve` wrote the header in place; without one, the event's is cleared (so equality holds).
         if d.pointee.hasHeader {
-            if headerSlot != slot {
-                // Copied from the cache to the event's field by address: an assignment went through
-                // three temporaries (memcpy) first. The box (an `OPT (...)` tail's) is assigned by
-                // itself; then both sides hold the same one and the rest is plain bytes, so a raw copy
-                // does what the copy would: `update` called the runtime's generic array copy, 155
-                // instructions a line, and the outlined copy of a header with a box 100 (callgrind,
-                // /tmp/icount.sh on t10).
-                withUnsafeMutablePointer(to: &event.headerValue) { to in
-                    withUnsafeMutablePointer(to: &d.pointee.header) { from in
-                        if to.pointee.rare.box !== from.pointee.rare.box { to.pointee.rare = from.pointee.rare }
-                        UnsafeMutableRawPointer(to).copyMemory(from: from, byteCount: MemoryLayout<PacketHeader>.size)
-                    }
-                }
-                event.hasHeader = true
-                headerSlot = slot
-            }
+            d.pointee.event.hasHeader = true
         } else {
-            if event.hasHeader { event.header = nil }
-            headerSlot = -1
+            d.pointee.event.header = nil
         }
-        records &+= 1
-        withUnsafePointer(to: &event) { emit($0) }
+        d.pointee.fresh = true
     }
 
-    /// `emitEvent`'s interfaces when a name is (or was) in the event's box.
-    private mutating func setInterfaces(_ d: UnsafeMutablePointer<DumpCache.Result>) {
+    /// `fill`'s interfaces when a name is (or was) in the event's box.
+    private static func setInterfaces(_ d: UnsafeMutablePointer<DumpCache.Result>) {
         let names = d.pointee.interfaces
-        if event.inIfaceSlot != .boxed && names.inSlot != .boxed {
-            event.inIfaceSlot = names.inSlot
+        if d.pointee.event.inIfaceSlot != .boxed && names.inSlot != .boxed {
+            d.pointee.event.inIfaceSlot = names.inSlot
         } else {
-            event.inIfaceName = names.name(names.inSlot, names.inIface)
+            d.pointee.event.inIfaceName = names.name(names.inSlot, names.inIface)
         }
-        if event.outIfaceSlot != .boxed && names.outSlot != .boxed {
-            event.outIfaceSlot = names.outSlot
+        if d.pointee.event.outIfaceSlot != .boxed && names.outSlot != .boxed {
+            d.pointee.event.outIfaceSlot = names.outSlot
         } else {
-            event.outIfaceName = names.name(names.outSlot, names.outIface)
+            d.pointee.event.outIfaceName = names.name(names.outSlot, names.outIface)
         }
-        if event.physInSlot != .boxed && names.physInSlot != .boxed {
-            event.physInSlot = names.physInSlot
+        if d.pointee.event.physInSlot != .boxed && names.physInSlot != .boxed {
+            d.pointee.event.physInSlot = names.physInSlot
         } else {
-            event.physInName = names.name(names.physInSlot, names.physIn)
+            d.pointee.event.physInName = names.name(names.physInSlot, names.physIn)
         }
-        if event.physOutSlot != .boxed && names.physOutSlot != .boxed {
-            event.physOutSlot = names.physOutSlot
+        if d.pointee.event.physOutSlot != .boxed && names.physOutSlot != .boxed {
+            d.pointee.event.physOutSlot = names.physOutSlot
         } else {
-            event.physOutName = names.name(names.physOutSlot, names.physOut)
+            d.pointee.event.physOutName = names.name(names.physOutSlot, names.physOut)
         }
-        ifacesBoxed =
-            event.inIfaceSlot == .boxed || event.outIfaceSlot == .boxed || event.physInSlot == .boxed
-            || event.physOutSlot == .boxed
     }
 
     private mutating func bridgeStep(_ text: Name, knownBridge: Bool) -> BridgeStep? {
@@ -531,7 +519,7 @@ struct KernelLogParser {
         let f = 2 &+ count
         let (digits, frac) = Byte.leadingDigits(Byte.load(p + f, 8))
         guard digits > 0 && digits < 8 && p[f &+ digits] == Byte.rbracket else { return nil }
-        return (Byte.seconds(whole, frac, digits), f &+ digits &+ 1)
+        return (Byte.shortSeconds(whole, frac, digits), f &+ digits &+ 1)
     }
 
     /// A dmesg stamp ending (give or take spaces) just before `end`, not before `start`.
