@@ -467,14 +467,25 @@ struct JSONOut {
     }
 
     /// TCP flag names in nf_log order, joined by spaces.
-    mutating func tcpFlagWords(_ flags: TCPFlags) {
-        let start = p
+    @inline(__always) mutating func tcpFlagWords(_ flags: TCPFlags) {
+        p += JSONOut.tcpFlagWords(flags, at: p)
+    }
+
+    /// The words of `tcpFlagWords` at `start`; returns how many bytes. Static, on a pointer: a mutating
+    /// call would take the address of its caller's position, which then is stored back after every
+    /// write (the JSON header's fields, issue 10, /tmp/icount.sh).
+    static func tcpFlagWords(_ flags: TCPFlags, at start: UnsafeMutablePointer<UInt8>) -> Int {
+        var p = start
         let bits = flags.rawValue
         // The bits of `TCPFlags`, by value: its static members are lazily initialised globals.
         @inline(__always) func flag(_ bit: UInt16, _ name: StaticString) {
             guard bits & bit != 0 else { return }
-            if p > start { byte(UInt8(ascii: " ")) }
-            raw(name)
+            if p > start {
+                p.pointee = UInt8(ascii: " ")
+                p += 1
+            }
+            JSONWriter.copy(p, name.utf8Start, name.utf8CodeUnitCount)
+            p += name.utf8CodeUnitCount
         }
         flag(0x100, "AE")
         flag(0x080, "CWR")
@@ -485,5 +496,6 @@ struct JSONOut {
         flag(0x004, "RST")
         flag(0x002, "SYN")
         flag(0x001, "FIN")
+        return p - start
     }
 }

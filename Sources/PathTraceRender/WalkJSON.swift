@@ -212,8 +212,12 @@ public enum WalkJSON {
     /// `,"flow":…`: the packet as it entered, the header of the first step that carried one
     /// (`walk.firstHeader`). Keeps in `text` where its addresses and ports are, for that step's header.
     static func writeFlow(
-        _ steps: UnsafeBufferPointer<WalkStep>, to o: inout JSONOut, first: Int?, text: inout FlowText
+        _ steps: UnsafeBufferPointer<WalkStep>, to out: inout JSONOut, first: Int?, text: inout FlowText
     ) {
+        // A local position: stores through it cannot alias a local, so it stays in registers where
+        // the caller's (inout) one was stored back after every write.
+        var o = out
+        defer { out = o }
         guard let i = first else {
             o.raw(",\"flow\":null")
             return
@@ -565,7 +569,11 @@ public enum WalkJSON {
     /// `,"src":…` to `,"uid":…`, read in place; the addresses and ports as the flow wrote them when
     /// `flow` is this step's. Returns where the TTL's value is (offsets).
     @discardableResult
-    static func writeFields(_ step: UnsafePointer<WalkStep>, flow: FlowText, to o: inout JSONOut) -> Range<Int> {
+    static func writeFields(_ step: UnsafePointer<WalkStep>, flow: FlowText, to out: inout JSONOut) -> Range<Int> {
+        // A local position: stores through it cannot alias a local, so it stays in registers where
+        // the caller's (inout) one was stored back after every write.
+        var o = out
+        defer { out = o }
         if flow.step == step {
             o.raw(",\"src\":")
             o.copyWritten(from: flow.src, to: flow.sport - FlowText.sportKey)
@@ -679,7 +687,11 @@ public enum WalkJSON {
             .assumingMemoryBound(to: String.self)
     }
 
-    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut, memo: inout NatMemo) {
+    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to out: inout JSONOut, memo: inout NatMemo) {
+        // A local position: stores through it cannot alias a local, so it stays in registers where
+        // the caller's (inout) one was stored back after every write.
+        var o = out
+        defer { out = o }
         o.raw("{\"type\":")
         o.quoted(JSONNames.name(nat.pointee.type))
         o.raw(",\"field\":")
