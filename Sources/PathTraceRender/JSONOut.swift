@@ -348,8 +348,22 @@ struct JSONOut {
             store((digits &+ zeros) >> UInt64(8 * leading), at: p)
             return 8 - leading
         }
-        let n = unsigned(v / 100_000_000, at: p)
-        store(eightDigits(v % 100_000_000) &+ zeros, at: p + n)
+        let high = v / 100_000_000
+        let n: Int
+        if high < 10 {
+            // Nine digits or ten (TCP sequence numbers, a time's seconds): the leading ones without a
+            // call (~35 instructions a JSON walk, issue 10, /tmp/icount.sh).
+            p[0] = 48 &+ UInt8(truncatingIfNeeded: high)
+            n = 1
+        } else if high < 100 {
+            let tens = high / 10
+            p[0] = 48 &+ UInt8(truncatingIfNeeded: tens)
+            p[1] = 48 &+ UInt8(truncatingIfNeeded: high &- tens &* 10)
+            n = 2
+        } else {
+            n = unsigned(high, at: p)
+        }
+        store(eightDigits(v &- high &* 100_000_000) &+ zeros, at: p + n)
         return n + 8
     }
 
