@@ -85,6 +85,9 @@ public final class JSONWriter {
     /// The milliseconds of the last kernel time the walk writer printed, kept from walk to walk.
     @exclusivity(unchecked) var seconds = WalkJSON.SecondsMemo()
 
+    /// The last flow protocol the walk writer printed, quoted, kept from walk to walk.
+    @exclusivity(unchecked) var proto = WalkJSON.ProtoText()
+
     public init(capacity: Int = 1 << 17) {
         self.capacity = max(capacity, 64)
         base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)

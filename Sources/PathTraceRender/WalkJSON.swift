@@ -212,8 +212,12 @@ public enum WalkJSON {
     /// `,"flow":…`: the packet as it entered, the header of the first step that carried one
     /// (`walk.firstHeader`). Keeps in `text` where its addresses and ports are, for that step's header.
     static func writeFlow(
-        _ steps: UnsafeBufferPointer<WalkStep>, to o: inout JSONOut, first: Int?, text: inout FlowText
+        _ steps: UnsafeBufferPointer<WalkStep>, to out: inout JSONOut, first: Int?, text: inout FlowText
     ) {
+        // A local position: stores through it cannot alias a local, so it stays in registers where
+        // the caller's (inout) one was stored back after every write.
+        var o = out
+        defer { out = o }
         guard let i = first else {
             o.raw(",\"flow\":null")
             return
@@ -221,12 +225,22 @@ public enum WalkJSON {
         let step = steps.address(i)
         o.raw(",\"flow\":{\"proto\":")
         if let proto = step.pointee.event.headerValue.proto {
-            if let name = JSONNames.proto(proto) {
-                o.quoted(name)
+            let kept = o.writer.proto
+            if UInt16(proto) == kept.number {
+                JSONOut.store(kept.text, at: o.p)
+                o.p += kept.count
             } else {
-                o.byte(UInt8(ascii: "\""))
-                o.unsigned(UInt64(proto))
-                o.byte(UInt8(ascii: "\""))
+                let start = o.p
+                if let name = JSONNames.proto(proto) {
+                    o.quoted(name)
+                } else {
+                    o.byte(UInt8(ascii: "\""))
+                    o.unsigned(UInt64(proto))
+                    o.byte(UInt8(ascii: "\""))
+                }
+                // The words past a shorter text are the position's slack.
+                let n = o.p - start
+                if n <= 8 { o.writer.proto = ProtoText(number: UInt16(proto), text: JSONOut.load(start), count: n) }
             }
         } else {
             o.null()
@@ -252,6 +266,16 @@ public enum WalkJSON {
             o.number(step.pointee.event.headerValue.icmpCode)
         }
         o.byte(UInt8(ascii: "}"))
+    }
+
+    /// A flow's protocol as the walk writer last printed it, quoted (at most 8 bytes): walk after walk
+    /// the same few, copied as one word where naming one was a call and a copy of its length (~60
+    /// instructions a walk, issue 10, /tmp/icount.sh).
+    struct ProtoText {
+        /// The protocol's number; none at first.
+        var number: UInt16 = .max
+        var text: UInt64 = 0
+        var count = 0
     }
 
     /// Where the flow's src, sport, dst and dport values start (offsets in the writer's buffer, which
@@ -565,7 +589,11 @@ public enum WalkJSON {
     /// `,"src":…` to `,"uid":…`, read in place; the addresses and ports as the flow wrote them when
     /// `flow` is this step's. Returns where the TTL's value is (offsets).
     @discardableResult
-    static func writeFields(_ step: UnsafePointer<WalkStep>, flow: FlowText, to o: inout JSONOut) -> Range<Int> {
+    static func writeFields(_ step: UnsafePointer<WalkStep>, flow: FlowText, to out: inout JSONOut) -> Range<Int> {
+        // A local position: stores through it cannot alias a local, so it stays in registers where
+        // the caller's (inout) one was stored back after every write.
+        var o = out
+        defer { out = o }
         if flow.step == step {
             o.raw(",\"src\":")
             o.copyWritten(from: flow.src, to: flow.sport - FlowText.sportKey)
@@ -679,7 +707,11 @@ public enum WalkJSON {
             .assumingMemoryBound(to: String.self)
     }
 
-    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to o: inout JSONOut, memo: inout NatMemo) {
+    static func writeNat(_ nat: UnsafePointer<NatRewrite>, to out: inout JSONOut, memo: inout NatMemo) {
+        // A local position: stores through it cannot alias a local, so it stays in registers where
+        // the caller's (inout) one was stored back after every write.
+        var o = out
+        defer { out = o }
         o.raw("{\"type\":")
         o.quoted(JSONNames.name(nat.pointee.type))
         o.raw(",\"field\":")

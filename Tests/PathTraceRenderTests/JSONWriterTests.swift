@@ -192,6 +192,36 @@ import Testing
         }
     }
 
+    /// A flow's protocol is copied from the walk before when it is the same: walk after walk through one
+    /// writer, each flow names its own (a number when it has no name, a name longer than a word).
+    @Test func eachFlowNamesItsOwnProtocol() throws {
+        let protocols: [UInt8?] = [
+            IPProtocol.tcp, IPProtocol.tcp, IPProtocol.udp, 200, 200, IPProtocol.udplite, IPProtocol.udplite,
+            IPProtocol.icmp, nil, IPProtocol.tcp,
+        ]
+        let w = JSONWriter(capacity: 64)
+        for (n, proto) in protocols.enumerated() {
+            var e = TraceEvent(
+                source: SourcePosition(file: "trace.log", line: n + 1), origin: .kernelTrace, family: .ipv4,
+                table: "filter", chain: "INPUT", kind: .rule)
+            var h = PacketHeader()
+            h.src = IPAddress("10.0.0.1")
+            h.dst = IPAddress("10.0.0.2")
+            h.proto = proto
+            e.header = h
+            var walk = PacketWalk(packet: n, family: .ipv4)
+            walk.steps = [WalkStep(event: e, hook: .input, verdict: nil, verdictInferred: true)]
+            WalkJSON.write(walk, to: w)
+        }
+        let lines = String(decoding: w.bytes, as: UTF8.self).split(separator: "\n")
+        let names = try lines.map { line -> String? in
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let flow = try #require(object["flow"] as? [String: Any])
+            return flow["proto"] as? String
+        }
+        #expect(names == protocols.map { $0.map { IPProtocol.name($0) } })
+    }
+
     /// The header of a step that shows the same packet as the one before is copied; any field that
     /// differs makes it printed again, and a later step like the first is not taken for the second.
     @Test func aRepeatedHeaderIsTheSameAndAChangedOneIsNew() throws {
