@@ -323,9 +323,8 @@ struct ReplyLinker {
                 // Steps read in place, and the record parsed only when an item may be one (`ct …`): a
                 // legacy TRACE line keeps its TCP options there.
                 let step = steps.address(i)
-                // `hasExtra` first: most headers have no box, and `extra` makes an empty array to say so.
-                guard step.pointee.event.hasHeader, step.pointee.event.headerValue.hasExtra,
-                    step.pointee.event.headerValue.extra.contains(where: { $0.utf8.first == UInt8(ascii: "c") })
+                // Whether an item may be one is kept beside the items (`RareHeaderFields.mayHoldConntrack`).
+                guard step.pointee.event.hasHeader, step.pointee.event.headerValue.rare.mayHoldConntrack
                 else { continue }
                 if let ct = step.pointee.event.headerValue.conntrack, ct.id != nil { return ct }
             }
