@@ -88,7 +88,17 @@ struct ReplyLinker {
                 UInt64(sportValue) << 32 | UInt64(dportValue) << 16 | UInt64(proto) << 8 | UInt64(flags), seed: 0)
         }
 
-        var reversed: FlowKey { FlowKey(proto: proto, src: dst, sport: dport, dst: src, dport: sport) }
+        /// The tuple seen from the other end. Its words trade places directly: through `init` and the
+        /// fields' accessors, each address was made and taken apart again, about 47 instructions a key
+        /// (callgrind, /tmp/icount.sh on /tmp/t10.log). An IPv4 side's `high` is 0, as `IPAddress` keeps it.
+        var reversed: FlowKey {
+            var r = self
+            (r.srcHigh, r.srcLow, r.dstHigh, r.dstLow) = (dstHigh, dstLow, srcHigh, srcLow)
+            (r.sportValue, r.dportValue) = (dportValue, sportValue)
+            // The family bits (1, 2) and the port bits (4, 8) trade places.
+            r.flags = (flags & 0b0101) << 1 | (flags & 0b1010) >> 1
+            return r
+        }
 
         /// The key as `ConnectionTable` stores it.
         @inline(__always) var words: FlowWords {
