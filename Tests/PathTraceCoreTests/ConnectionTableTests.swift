@@ -27,6 +27,18 @@ import Testing
         #expect(table.count == 2000)
     }
 
+    /// The reversed tuple swaps the ends, family and ports with them, as building it from the fields would.
+    @Test func aReversedKeySwapsTheEnds() {
+        let v4 = IPAddress(v4: 0x0A00_0002), v6 = IPAddress(v6: 0x2001_0db8_0000_0000, 7)
+        for (src, sport, dst, dport) in [(v4, UInt16?(40000), v6, UInt16?(nil)), (v6, nil, v4, 53), (v4, 1, v4, 2)] {
+            let key = ReplyLinker.FlowKey(proto: 17, src: src, sport: sport, dst: dst, dport: dport)
+            let built = ReplyLinker.FlowKey(proto: 17, src: dst, sport: dport, dst: src, dport: sport)
+            #expect(key.reversed == built && key.reversed.words == built.words)
+            #expect(key.reversed.src == dst && key.reversed.sport == dport && key.reversed.dport == sport)
+            #expect(key.reversed.reversed == key)
+        }
+    }
+
     @Test func openersAreFoundAfterGrowingAndRemovals() {
         var table = PacketTable<String>()
         for n in 1...2000 { table[PacketNumber(n)] = "opener \(n)" }

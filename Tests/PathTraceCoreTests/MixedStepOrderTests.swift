@@ -184,6 +184,25 @@ import Testing
         #expect(walk.steps.last?.event.ruleText == "tcp dport 8081 drop")
     }
 
+    /// A legacy walk that ends on a chain's policy takes the ruleset's policy as that step's verdict:
+    /// the inference that finds no next step must not overwrite it.
+    @Test func aPolicyAtTheWalksEndIsTheRulesetsPolicy() throws {
+        let rules = try RulesetParser.parse(
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+            sourceName: "iptables-legacy-save")
+        var walks: [PacketWalk] = []
+        var c = Correlator(lookup: rules) { walks.append($0) }
+        c.add(Self.legacy("raw:PREROUTING:policy:3", .prerouting, line: 1, dport: 9000))
+        c.add(Self.legacy("filter:FORWARD:policy:1", .forward, line: 2, dport: 9000, out: "eth1"))
+        c.finish()
+        try #require(walks.count == 1)
+        #expect(
+            walks[0].steps.map(Self.label) == [
+                "PREROUTING raw:PREROUTING policy 3 accept", "FORWARD filter:FORWARD policy 1 drop",
+            ])
+        #expect(walks[0].verdict == .drop)
+    }
+
     /// Arrival order does not matter: nft first, or the two interleaved.
     @Test func anyArrivalOrderGivesTheSameWalk() throws {
         let events = Self.arrivals(dport: 8080)

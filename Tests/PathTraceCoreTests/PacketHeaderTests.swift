@@ -110,6 +110,25 @@ import Testing
         #expect(copy.extra == ["SYN", "URGP=0"] && a.extra.count == 3)
     }
 
+    /// The reply linker skips a header's items unless the box says one may be a conntrack one: the flag
+    /// must follow every way `extra` changes (set, appended, emptied), also on a shared box's copy.
+    @Test func conntrackFlagFollowsTheItems() {
+        var h = PacketHeader()
+        #expect(!h.rare.mayHoldConntrack)
+        h.extra = ["SYN", "URGP=0"]
+        #expect(!h.rare.mayHoldConntrack && h.conntrack == nil)
+        let before = h
+        h.extra.append("ct id 32")
+        #expect(h.rare.mayHoldConntrack && h.conntrack?.id == 32)
+        #expect(!before.rare.mayHoldConntrack)
+        h.extra.removeLast()
+        #expect(!h.rare.mayHoldConntrack)
+        h.extra = ["ct state new"]
+        #expect(h.rare.mayHoldConntrack)
+        h.extra = []
+        #expect(!h.rare.mayHoldConntrack && h == PacketHeader())
+    }
+
     @Test func boxedNamesRoundTripAndCompareByBytes() {
         var a = PacketHeader(), b = PacketHeader()
         a.macSrcName = NameTests.boxed("aa:bb:cc:dd:ee:ff:past-the-table")

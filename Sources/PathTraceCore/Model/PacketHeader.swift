@@ -320,7 +320,14 @@ public struct PacketHeader: Equatable, Sendable {
 @usableFromInline struct RareHeaderFields: RareFields {
     var embedded: EmbeddedHeader?
     var incompleteBytes: Int?
-    var extra: [String] = []
+    var extra: [String] = [] {
+        didSet { mayHoldConntrack = extra.contains { $0.utf8.first == UInt8(ascii: "c") } }
+    }
+    /// Whether an item of `extra` starts as nft's `conntrack:` items do: the reply linker asks it of
+    /// every step of every walk, where going through `extra` (made, retained, each item read) cost
+    /// about 150 instructions a walk on a log whose lines keep TCP options there (callgrind,
+    /// /tmp/icount.sh on /tmp/t10.log). Set with `extra`, whose every change goes through here.
+    private(set) var mayHoldConntrack = false
     @usableFromInline var names = BoxedNames()
 
     @usableFromInline init() {}
@@ -342,6 +349,7 @@ extension Rare where Fields == RareHeaderFields {
         get { box?.fields.extra ?? [] }
         set { update { $0.extra = newValue } }
     }
+    var mayHoldConntrack: Bool { box?.fields.mayHoldConntrack ?? false }
 }
 
 /// The inner header printed in brackets inside an ICMP error.
