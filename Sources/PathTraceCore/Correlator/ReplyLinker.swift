@@ -278,10 +278,6 @@ struct ReplyLinker {
     private mutating func remember(_ key: FlowKey, _ packet: Int, translated: Bool) {
         if translated { after[key.words] = packet } else { before[key.words] = packet }
         if order.count < maxConnections {
-            // Room for the whole ring (3 MB) at once: grown by doubling, its copies cost about 60
-            // instructions an opener (callgrind, /tmp/icount.sh on /tmp/t10.log); the pages of so large
-            // an allocation become resident only as entries are written.
-            if order.isEmpty { order.reserveCapacity(maxConnections) }
             order.append((key, translated, packet))
             return
         }
