@@ -123,14 +123,7 @@ struct WalkAnalyzer {
                         step.pointee.verdictInferred = true
                     } else {
                         let guess = inferVerdict(steps, i)
-                        if guess.tag != .none, guess.chainOf < 0, step.pointee.verdictSlot == .none {
-                            // Most guesses, a tag over no stale slot, are stored here: through
-                            // `setVerdict` they cost a call of 24 instructions a step (callgrind,
-                            // /tmp/icount.sh on /tmp/t10.log).
-                            step.pointee.verdictTag = guess.tag
-                        } else if guess.tag != .none {
-                            WalkAnalyzer.setVerdict(step, guess, steps)
-                        }
+                        if guess.tag != .none { WalkAnalyzer.setVerdict(step, guess, steps) }
                         step.pointee.verdictInferred = step.pointee.verdictTag != .none
                     }
                 }
@@ -176,17 +169,26 @@ struct WalkAnalyzer {
     }
 
     /// Stores a guess as the step's verdict: a name of the table by its slot, as the setter would.
+    /// Most guesses, a tag over no stale slot, are stored here; the rest go out of line, which kept a
+    /// call of 24 instructions a step out of the loop (callgrind, /tmp/icount.sh on /tmp/t10.log).
     @inline(__always) private static func setVerdict(
+        _ step: UnsafeMutablePointer<WalkStep>, _ guess: Guess, _ steps: UnsafeMutableBufferPointer<WalkStep>
+    ) {
+        if guess.chainOf < 0 && step.pointee.verdictSlot == .none {
+            step.pointee.verdictTag = guess.tag
+        } else {
+            setNamedVerdict(step, guess, steps)
+        }
+    }
+
+    /// `setVerdict` of a guess that names a chain, or over a stale slot.
+    @inline(never) private static func setNamedVerdict(
         _ step: UnsafeMutablePointer<WalkStep>, _ guess: Guess, _ steps: UnsafeMutableBufferPointer<WalkStep>
     ) {
         if step.pointee.verdictSlot != .none {
             // A stale boxed slot: the setter knows how to let it go.
             step.pointee.verdict = StepVerdict(
                 guess.tag, guess.chainOf >= 0 ? steps[guess.chainOf].event.chainName : nil)
-            return
-        }
-        if guess.chainOf < 0 {
-            step.pointee.verdictTag = guess.tag
             return
         }
         let chain = steps[guess.chainOf].event.chainSlot
