@@ -20,8 +20,6 @@ final class DumpCache {
         /// here alone: a hit refills only what its TRACE head gives, so the header copy into one
         /// shared event and the box swaps when the dumps took turns go (callgrind, /tmp/icount.sh on t10).
         var event = DumpCache.blankEvent
-        /// Whether `event` has this dump's header flag and interfaces (false once `resolve` rewrote it).
-        var fresh = false
         /// The event's family behind a TRACE head and behind a LOG prefix (`KernelLogParser.resolve`).
         var traceFamily = Family.ipv4
         var logFamily = Family.ipv4

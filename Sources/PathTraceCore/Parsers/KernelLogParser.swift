@@ -142,7 +142,6 @@ struct KernelLogParser {
     private mutating func resolve(into r: inout DumpCache.Result) {
         let p = scanner.p
         let n = scanner.n
-        r.fresh = false
         r.ebt = scanner.ebt
         r.arp = scanner.arp
         r.sawMAC = scanner.sawMAC
@@ -178,6 +177,7 @@ struct KernelLogParser {
             }
         }
         KernelLogParser.setFamilies(&r)
+        withUnsafeMutablePointer(to: &r) { KernelLogParser.fill($0) }
     }
 
     /// Sets `r`'s interfaces and the scanned header's MACs from `names`; a name whose slot says it
@@ -312,14 +312,12 @@ struct KernelLogParser {
         d.pointee.event.hook = hook
         d.pointee.event.rule = rule
         d.pointee.event.time = time
-        // A dump's interfaces and header flag go into its event once, after it was read.
-        if !d.pointee.fresh { KernelLogParser.fill(d) }
         records &+= 1
         withUnsafePointer(to: &d.pointee.event) { emit($0) }
     }
 
-    /// Sets a dump's interfaces and header flag in its event after `resolve` rewrote it. A slot is
-    /// set by itself unless a name is (or was) in the event's box.
+    /// Sets a dump's interfaces and header flag in its event, once, as `resolve` ends (a cache hit
+    /// finds them there). A slot is set by itself unless a name is (or was) in the event's box.
     @inline(never) private static func fill(_ d: UnsafeMutablePointer<DumpCache.Result>) {
         if d.pointee.interfaces.plainSlots && d.pointee.event.inIfaceSlot != .boxed
             && d.pointee.event.outIfaceSlot != .boxed && d.pointee.event.physInSlot != .boxed
@@ -340,7 +338,6 @@ struct KernelLogParser {
         } else {
             d.pointee.event.header = nil
         }
-        d.pointee.fresh = true
     }
 
     /// `fill`'s interfaces when a name is (or was) in the event's box.
