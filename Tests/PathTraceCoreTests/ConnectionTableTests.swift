@@ -2,8 +2,9 @@ import Testing
 
 @testable import PathTraceCore
 
-/// The reply linker's open-addressing tables: what was stored is found again after the table grew and
-/// after other entries were removed (a removal moves later entries back into the gap).
+/// The reply linker's remembered connections and open-addressing tables: what was stored is found again
+/// after the table grew and after other entries were removed (a removal moves later entries back into the
+/// gap).
 @Suite struct ConnectionTableTests {
     static func key(_ n: Int) -> ReplyLinker.FlowKey {
         ReplyLinker.FlowKey(
@@ -12,19 +13,44 @@ import Testing
     }
 
     @Test func connectionsAreFoundAfterGrowingAndRemovals() {
-        var table = ConnectionTable()
-        for n in 1...3000 { table[Self.key(n).words] = n }
-        #expect(table.count == 3000)
-        for n in stride(from: 1, through: 3000, by: 3) { table[Self.key(n).words] = nil }
-        #expect(table.count == 2000)
+        var remembered = RememberedConnections()
+        remembered.capacity = 2000
         for n in 1...3000 {
-            #expect(table[Self.key(n).words] == (n % 3 == 1 ? nil : n))
+            let forgotten = remembered.remember(Self.key(n).words, n, translated: n % 2 == 0)
+            #expect(forgotten == (n > 2000 ? n - 2000 : nil))
+        }
+        // The first 1000 were forgotten, oldest first, each from its own side's index (a removal moves
+        // later entries back into the gap): the rest are found on their side only.
+        for n in 1...3000 {
+            let side = n % 2 == 0
+            #expect(remembered.opener(Self.key(n).words, translated: side) == (n <= 1000 ? nil : n))
+            #expect(remembered.opener(Self.key(n).words, translated: !side) == nil)
         }
         // The reversed tuple is another connection.
-        #expect(table[Self.key(2).reversed.words] == nil)
-        table[Self.key(2).words] = 7
-        #expect(table[Self.key(2).words] == 7)
-        #expect(table.count == 2000)
+        #expect(remembered.opener(Self.key(2002).reversed.words, translated: true) == nil)
+        #expect(remembered.remember(Self.key(5000).words, 5000, translated: false) == 1001)
+        #expect(remembered.opener(Self.key(5000).words, translated: false) == 5000)
+    }
+
+    /// A tuple remembered again is found with its newer packet, until its older record is forgotten: the
+    /// index is by tuple (as the Dictionary it replaced), so that forgets it.
+    @Test func aTupleRememberedAgainIsForgottenWithItsOldestRecord() {
+        var remembered = RememberedConnections()
+        remembered.capacity = 4
+        _ = remembered.remember(Self.key(1).words, 1, translated: false)
+        _ = remembered.remember(Self.key(2).words, 2, translated: false)
+        _ = remembered.remember(Self.key(1).words, 3, translated: false)
+        _ = remembered.remember(Self.key(1).words, 4, translated: true)
+        #expect(remembered.opener(Self.key(1).words, translated: false) == 3)
+        #expect(remembered.opener(Self.key(1).words, translated: true) == 4)
+        #expect(remembered.remember(Self.key(5).words, 5, translated: false) == 1)
+        #expect(remembered.opener(Self.key(1).words, translated: false) == nil)
+        #expect(remembered.opener(Self.key(1).words, translated: true) == 4)
+        #expect(remembered.opener(Self.key(2).words, translated: false) == 2)
+        // The oldest record's own tuple, remembered on its side as it is forgotten, stays forgotten.
+        #expect(remembered.remember(Self.key(2).words, 6, translated: false) == 2)
+        #expect(remembered.opener(Self.key(2).words, translated: false) == nil)
+        #expect(remembered.opener(Self.key(5).words, translated: false) == 5)
     }
 
     /// The reversed tuple swaps the ends, family and ports with them, as building it from the fields would.

@@ -1,17 +1,23 @@
-/// The reply linker's remembered connections: a packed tuple to the packet number of the walk that
-/// opened it (a Swift Dictionary of `ReplyLinker.FlowKey` cost about 200 instructions per lookup and 600
-/// per insert on /tmp/t10.log, where most walks open a NATed connection).
+/// An index of the reply linker's remembered tuples (`RememberedConnections`): a tuple to the slot of
+/// the ring that holds it (a Swift Dictionary of `ReplyLinker.FlowKey` cost about 200 instructions per
+/// lookup and 600 per insert on /tmp/t10.log, where most walks open a NATed connection).
 ///
 /// Open addressing with linear probing, as `OpenTable`, but each slot also has a one-byte tag (7 bits of
-/// the key's hash) in an array of its own, and a probe reads a slot's 48-byte entry only when its tag
-/// matches. The table holds up to `maxConnections` entries (131,072 slots, 6 MB) and is probed at random,
-/// so nearly every entry read missed the cache; most probes ask for a connection not there (the linker
-/// tries up to four tuples per walk), and now read only the 128 KB of tags. perf on the 1,000,000-line
-/// benchmark file: the `OpenTable` lookup was 4.7% of samples, 86% of them on loading the probed key.
+/// the key's hash) in an array of its own, and a probe reads a slot's entry, and then the ring's tuple,
+/// only when its tag matches: most probes ask for a connection not there (the linker tries up to four
+/// tuples per walk) and read only the tags.
+///
+/// An entry is the tuple's ring slot and the low half of its hash (where its probe starts, so a removal
+/// moves entries back without reading the ring): 8 bytes where the tuple and its packet took 48. With up
+/// to `maxConnections` tuples, the two tables' 196,608 entries were 9.4 MB of replay's 18.7 MB heap and a
+/// page fault every 85 entries as they grew (valgrind massif and `perf stat` on the 1,000,000-line
+/// benchmark file, scripts/bench-replay.sh); the tuples are stored once, in the ring.
 struct ConnectionTable {
+    typealias Ring = UnsafePointer<RememberedConnections.Record>
+
     private struct Entry {
-        var key: ReplyLinker.FlowWords
-        var packet: Int
+        var slot: UInt32
+        var hash: UInt32
     }
 
     /// Owns the slots; the table reads them through the pointers it caches, so a lookup retains nothing.
@@ -54,39 +60,45 @@ struct ConnectionTable {
         UInt8(truncatingIfNeeded: UInt(bitPattern: hash) >> 57) | 0x80
     }
 
-    /// The slot holding the key, or the empty slot where it would go, and the key's tag.
-    @inline(__always) private func find(_ key: ReplyLinker.FlowWords) -> (slot: Int, found: Bool, tag: UInt8) {
+    /// The table slot holding the key, or the empty slot where it would go, and the key's tag and hash.
+    @inline(__always) private func find(_ key: ReplyLinker.FlowWords, _ ring: Ring) -> (
+        slot: Int, found: Bool, tag: UInt8, hash: Int
+    ) {
         let hash = key.hashWord
         let tag = ConnectionTable.tag(hash)
         var i = hash & mask
         while true {
             let t = tags[i]
-            if t == 0 { return (i, false, tag) }
-            if t == tag && entries[i].key == key { return (i, true, tag) }
+            if t == 0 { return (i, false, tag, hash) }
+            if t == tag && ring[Int(entries[i].slot)].words == key { return (i, true, tag, hash) }
             i = (i &+ 1) & mask
         }
     }
 
-    subscript(key: ReplyLinker.FlowWords) -> Int? {
-        get {
-            if count == 0 { return nil }
-            let (i, found, _) = find(key)
-            return found ? entries[i].packet : nil
-        }
-        set {
-            let (i, found, tag) = find(key)
-            if let packet = newValue {
-                entries[i] = Entry(key: key, packet: packet)
-                if found { return }
-                tags[i] = tag
-                count += 1
-                // Three quarters, as a Swift Dictionary: at one half, the two tables of `maxConnections`
-                // entries each raised replay's peak RSS from 42 to 60 MB (scripts/bench-replay.sh).
-                if 4 * count > 3 * (mask + 1) { grow() }
-            } else if found {
-                remove(at: i)
-            }
-        }
+    /// The ring slot that holds `key`.
+    @inline(__always) func slot(of key: ReplyLinker.FlowWords, in ring: Ring) -> Int? {
+        if count == 0 { return nil }
+        let (i, found, _, _) = find(key, ring)
+        return found ? Int(entries[i].slot) : nil
+    }
+
+    /// Points `key` at ring slot `slot`, which holds it (or is about to).
+    mutating func set(_ key: ReplyLinker.FlowWords, slot: Int, in ring: Ring) {
+        let (i, found, tag, hash) = find(key, ring)
+        entries[i] = Entry(slot: UInt32(truncatingIfNeeded: slot), hash: UInt32(truncatingIfNeeded: hash))
+        if found { return }
+        tags[i] = tag
+        count += 1
+        // Three quarters, as a Swift Dictionary: at one half, the two tables of `maxConnections`
+        // entries each raised replay's peak RSS from 42 to 60 MB (scripts/bench-replay.sh).
+        if 4 * count > 3 * (mask + 1) { grow() }
+    }
+
+    /// Forgets `key`, if it is there.
+    mutating func remove(_ key: ReplyLinker.FlowWords, in ring: Ring) {
+        if count == 0 { return }
+        let (i, found, _, _) = find(key, ring)
+        if found { remove(at: i) }
     }
 
     /// Empties slot `slot` and moves back the entries after it that probed past it.
@@ -97,7 +109,7 @@ struct ConnectionTable {
             j = (j + 1) & mask
             let t = tags[j]
             if t == 0 { break }
-            let h = entries[j].key.hashWord & mask
+            let h = Int(entries[j].hash) & mask
             // The entry stays when its home lies cyclically in (hole, j].
             let stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j)
             if stays { continue }
@@ -109,6 +121,8 @@ struct ConnectionTable {
         count -= 1
     }
 
+    /// Twice the slots; each entry goes where its hash starts in the larger table (the half of it kept
+    /// is enough below 2^32 slots), with its tag.
     private mutating func grow() {
         let old = slots
         slots = Slots(count: 2 * old.count)
@@ -116,8 +130,9 @@ struct ConnectionTable {
         entries = slots.entries
         mask = slots.count - 1
         for s in 0..<old.count where old.tags[s] != 0 {
-            let (i, _, tag) = find(old.entries[s].key)
-            tags[i] = tag
+            var i = Int(old.entries[s].hash) & mask
+            while tags[i] != 0 { i = (i &+ 1) & mask }
+            tags[i] = old.tags[s]
             entries[i] = old.entries[s]
         }
     }

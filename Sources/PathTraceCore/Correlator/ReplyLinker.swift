@@ -165,7 +165,10 @@ struct ReplyLinker {
     /// where most walks name a NAT with an unknown result that was most of memory (scripts/bench-replay.sh,
     /// mutated lines); a tidy log holds a few hundred.
     var maxHeld = 4096
-    var maxConnections = 65536
+    var maxConnections: Int {
+        get { connections.capacity }
+        set { connections.capacity = newValue }
+    }
     /// Closed walks waiting for release, by packet number from `nextRelease` on (see `HeldWalks`).
     private var closed = HeldWalks()
     /// Seconds a walk waits for its reply when events carry times (live tracing).
@@ -175,14 +178,10 @@ struct ReplyLinker {
     /// missing or held); it then skips the lookup of the head on every event.
     private var idleUntil: Int?
     /// First walks of NATed connections by their tuple before NAT, and after NAT when fully known.
-    private var before = ConnectionTable()
-    private var after = ConnectionTable()
+    private var connections = RememberedConnections()
     /// Each remembered opener, so its translations can be named after it has been released (while
     /// it is held, its own NAT list in `closed` is used and updated).
     private var openers = PacketTable<OpenerTypes>()
-    /// Registered keys, oldest first from `orderHead` once full: (key, translated, packet).
-    private var order: [(FlowKey, Bool, Int)] = []
-    private var orderHead = 0
     /// The first walk seen of each conntrack entry, by the id nft's `conntrack:` records print, and
     /// the ids in registration order (a ring of `maxConnections`, as `order`).
     private var byConntrackID: [UInt32: Int] = [:]
@@ -276,20 +275,10 @@ struct ReplyLinker {
     }
 
     private mutating func remember(_ key: FlowKey, _ packet: Int, translated: Bool) {
-        if translated { after[key.words] = packet } else { before[key.words] = packet }
-        if order.count < maxConnections {
-            order.append((key, translated, packet))
-            return
+        // Full: the oldest tuple was forgotten, and with it what its opener lends.
+        if let forgotten = connections.remember(key.words, packet, translated: translated) {
+            openers[PacketNumber(forgotten)] = nil
         }
-        // Full: the newest takes the oldest's slot, and the oldest is forgotten.
-        var oldest = (key, translated, packet)
-        if !order.isEmpty {
-            swap(&oldest, &order[orderHead])
-            orderHead = (orderHead + 1) % order.count
-        }
-        let (old, wasTranslated, oldPacket) = oldest
-        if wasTranslated { after[old.words] = nil } else { before[old.words] = nil }
-        openers[PacketNumber(oldPacket)] = nil
     }
 
     /// Ties a walk to the first walk of its conntrack entry when nft printed the entry's id (a reply
@@ -357,7 +346,9 @@ struct ReplyLinker {
     /// Returns whether the walk belongs to a known connection (and so opens none).
     private mutating func link(_ walk: inout PacketWalk, first: FlowKey?, last: FlowKey?) -> Bool {
         guard let first else { return false }
-        if !before.isEmpty, let opener = before[first.words], opener != walk.packet {
+        if connections.hasBefore, let opener = connections.opener(first.words, translated: false),
+            opener != walk.packet
+        {
             walk.connection = opener
             adoptTypes(&walk, from: opener, reply: false)
             return true
@@ -368,12 +359,16 @@ struct ReplyLinker {
         // (An empty table is not hashed into: a log without NAT keeps them empty.)
         let lastReversed = last?.reversed
         var opener: Int?
-        if !before.isEmpty, let lastReversed { opener = before[lastReversed.words] }
-        if opener == nil, !after.isEmpty {
+        if connections.hasBefore, let lastReversed {
+            opener = connections.opener(lastReversed.words, translated: false)
+        }
+        if opener == nil, connections.hasAfter {
             let firstReversed = first.reversed
-            opener = after[firstReversed.words]
+            opener = connections.opener(firstReversed.words, translated: true)
             // Most walks keep their tuple to the end: the same key again would be a second cache miss.
-            if opener == nil, let lastReversed, lastReversed != firstReversed { opener = after[lastReversed.words] }
+            if opener == nil, let lastReversed, lastReversed != firstReversed {
+                opener = connections.opener(lastReversed.words, translated: true)
+            }
         }
         guard let opener, opener != walk.packet else { return false }
         walk.connection = opener
