@@ -24,8 +24,11 @@ let package = Package(
     ],
     targets: [
         .target(
-            name: "PathTraceCore", dependencies: [.product(name: "DequeModule", package: "swift-collections")],
+            name: "PathTraceCore",
+            dependencies: ["CPrefetch", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: releaseSpeed),
+        // The compiler's prefetch builtin, for walks read back cold (see `PacketWalk.prefetchSteps`).
+        .target(name: "CPrefetch"),
         .target(name: "PathTraceRender", dependencies: ["PathTraceCore"], swiftSettings: releaseSpeed),
         .systemLibrary(
             name: "CNetfilterLog", pkgConfig: "libnetfilter_log", providers: [.apt(["libnetfilter-log-dev"])]),

@@ -42,6 +42,8 @@ public final class WalkPrinter {
             hand()
             return
         }
+        // Written when the batch is full: its steps' lines come in meanwhile.
+        walk.steps.prefetch()
         pending.append(walk)
         if pending.isFull { writePending() }
     }

@@ -3,6 +3,10 @@
 /// The fields skip Swift's dynamic exclusivity checks (which cost more than the stitcher's work per
 /// event): the stitcher uses a walk from one thread, one access at a time.
 final class OpenWalk {
+    /// The instance's size in bytes, as its class metadata gives it (OpenWalkLayoutTests): what
+    /// `ActivityQueue.prefetchFront` loads. A prefetch never faults, so a stale number costs only speed.
+    static let instanceBytes = 452
+
     let packet: Int
     @exclusivity(unchecked) var steps: [WalkStep] = []
     /// The identity fields of the last header seen, copied out so joining never copies a header (none

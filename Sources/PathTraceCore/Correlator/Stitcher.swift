@@ -1076,6 +1076,8 @@ struct Stitcher {
 
     private mutating func finish(_ walk: OpenWalk, _ reason: CloseReason) {
         guard !walk.closed else { return }
+        // The analyzer reads them all next.
+        walk.steps.prefetch()
         walk.closed = true
         if walk.lastEventIndex == quietFront.index { quietFront.index = -1 }
         if walk.packet == front.packet { front.packet = 0 }
@@ -1200,11 +1202,15 @@ struct Stitcher {
             var idle = idleEvents > limits.windowEvents
             if !idle, let now, let t = lastTime, now - t > limits.windowSeconds { idle = true }
             guard idle else {
+                // It goes idle first, and the one after it next: both are cold by then.
                 quietFront = (index, lastTime)
+                activity.prefetchFront()
                 break
             }
             let walk = entry.takeUnretainedValue()
             activity.removeFirst()
+            // The next walk to go idle, while this one closes.
+            activity.prefetchFront()
             finish(walk, .expired)
         }
     }
