@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// An index of the reply linker's remembered tuples (`RememberedConnections`): a tuple to the slot of
 /// the ring that holds it (a Swift Dictionary of `ReplyLinker.FlowKey` cost about 200 instructions per
 /// lookup and 600 per insert on /tmp/t10.log, where most walks open a NATed connection).
@@ -80,6 +82,11 @@ struct ConnectionTable {
         if count == 0 { return nil }
         let (i, found, _, _) = find(key, ring)
         return found ? Int(entries[i].slot) : nil
+    }
+
+    /// Starts loading the tag where a probe for `key` begins (see `ReplyLinker.add`).
+    @inline(__always) func prefetch(_ key: ReplyLinker.FlowWords) {
+        if count != 0 { pathtrace_prefetch(tags + (key.hashWord & mask), 1) }
     }
 
     /// Points `key` at ring slot `slot`, which holds it (or is about to).

@@ -114,6 +114,8 @@ public struct Correlator {
     }
 
     private mutating func analyze(_ item: Stitcher.Closed) {
+        // Held there next, after the analysis.
+        linker.prefetchSlot(packet: item.walk.packet)
         let lastHeaderIndex = item.walk.lastHeaderIndex
         var made: PacketWalk? = PacketWalk(packet: 0, family: .ipv4)
         analyzer.analyze(item.walk, reason: item.reason, into: &made)

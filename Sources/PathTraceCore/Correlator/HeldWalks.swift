@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// The reply linker's closed walks, by their distance from the next packet to release: a ring of slots
 /// instead of a dictionary, so the head is found without hashing, read and edited in place, and moved
 /// out instead of copied (a copy retains every array of the walk).
@@ -58,6 +60,19 @@ struct HeldWalks {
     var first: Info {
         precondition(hasFirst)
         return info[head]
+    }
+
+    /// Starts loading the slot `offset` places from the head, if there is one: its lines were last used
+    /// a turn of the ring ago (a few hundred walks), and `insert` or `removeFirst` is about to.
+    @inline(__always) func prefetch(_ offset: Int) {
+        guard offset >= 0, offset < walks.count else { return }
+        let i = index(offset)
+        info.withUnsafeBufferPointer {
+            pathtrace_prefetch($0.baseAddress.unsafelyUnwrapped + i, MemoryLayout<Info>.size)
+        }
+        walks.withUnsafeBufferPointer {
+            pathtrace_prefetch($0.baseAddress.unsafelyUnwrapped + i, MemoryLayout<PacketWalk?>.size)
+        }
     }
 
     /// Puts a walk `offset` places from the head (at least 0) in an empty slot.

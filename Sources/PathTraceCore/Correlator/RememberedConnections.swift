@@ -65,6 +65,11 @@ struct RememberedConnections {
         return records[slot].packet
     }
 
+    /// Starts loading where the lookup of `key` on its side begins.
+    @inline(__always) func prefetch(_ key: ReplyLinker.FlowWords, translated: Bool) {
+        if translated { after.prefetch(key) } else { before.prefetch(key) }
+    }
+
     /// Remembers that `packet` opened the connection of `key`; returns the packet of the tuple forgotten
     /// to make room, if one was.
     ///
