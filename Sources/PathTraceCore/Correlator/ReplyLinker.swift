@@ -183,7 +183,7 @@ struct ReplyLinker {
     /// it is held, its own NAT list in `closed` is used and updated).
     private var openers = PacketTable<OpenerTypes>()
     /// The first walk seen of each conntrack entry, by the id nft's `conntrack:` records print, and
-    /// the ids in registration order (a ring of `maxConnections`, as `order`).
+    /// the ids in registration order (a ring of `maxConnections`, as `RememberedConnections` keeps tuples).
     private var byConntrackID: [UInt32: Int] = [:]
     private var conntrackOrder: [UInt32] = []
     private var conntrackHead = 0
