@@ -204,17 +204,20 @@ struct ReplyLinker {
         // Each lookup of `link` begins at a tag that has left the cache since: loaded together, their
         // misses overlap instead of following each other (perf on the 1,000,000-line benchmark file:
         // a third of `add`'s samples on the first read of a tag).
-        if let first {
-            let firstReversed = first.reversed
+        // The reversed tuples are made here once, for the prefetches and for `link`.
+        let firstReversed = first?.reversed
+        let lastReversed = last?.reversed
+        if let first, let firstReversed {
             connections.prefetch(first.words, translated: false)
             connections.prefetch(firstReversed.words, translated: true)
-            if let last {
-                let lastReversed = last.reversed
+            if let lastReversed {
                 connections.prefetch(lastReversed.words, translated: false)
                 if lastReversed != firstReversed { connections.prefetch(lastReversed.words, translated: true) }
             }
         }
-        if !linkByConntrack(&walk, first: first) && !link(&walk, first: first, last: last) {
+        if !linkByConntrack(&walk, first: first)
+            && !link(&walk, first: first, firstReversed: firstReversed, lastReversed: lastReversed)
+        {
             register(walk, first: first)
         }
         // By index: `steps.last` copies the step.
@@ -362,8 +365,11 @@ struct ReplyLinker {
     }
 
     /// Returns whether the walk belongs to a known connection (and so opens none).
-    private mutating func link(_ walk: inout PacketWalk, first: FlowKey?, last: FlowKey?) -> Bool {
-        guard let first else { return false }
+    /// (`firstReversed` and `lastReversed`: the first and last header's tuples from the other end.)
+    private mutating func link(
+        _ walk: inout PacketWalk, first: FlowKey?, firstReversed: FlowKey?, lastReversed: FlowKey?
+    ) -> Bool {
+        guard let first, let firstReversed else { return false }
         if connections.hasBefore, let opener = connections.opener(first.words, translated: false),
             opener != walk.packet
         {
@@ -375,13 +381,11 @@ struct ReplyLinker {
         // the opener's tuple after NAT (all of it, or only its destination side when MASQUERADE's
         // address is not known yet).
         // (An empty table is not hashed into: a log without NAT keeps them empty.)
-        let lastReversed = last?.reversed
         var opener: Int?
         if connections.hasBefore, let lastReversed {
             opener = connections.opener(lastReversed.words, translated: false)
         }
         if opener == nil, connections.hasAfter {
-            let firstReversed = first.reversed
             opener = connections.opener(firstReversed.words, translated: true)
             // Most walks keep their tuple to the end: the same key again would be a second cache miss.
             if opener == nil, let lastReversed, lastReversed != firstReversed {
