@@ -33,6 +33,10 @@ public final class WalkPrinter {
         self.sink = sink
     }
 
+    /// Where a written walk's steps go back to, to be the steps of a walk to come (replay, on the
+    /// correlator's thread; see `SpareSteps`).
+    public var spares: SpareSteps?
+
     /// Walks waiting to be written together (replay; see `Batch`).
     private let pending = Batch<PacketWalk>(capacity: 32)
 
@@ -50,7 +54,9 @@ public final class WalkPrinter {
 
     private func writePending() {
         pending.drain { walk in
+            var walk = walk
             write(walk)
+            spares?.recycle(&walk.steps)
             if writer.count >= flushAt { hand() }
         }
     }

@@ -26,14 +26,16 @@ public struct Correlator {
     private var lastTime: Double?
     public private(set) var stats = Stats()
 
+    /// `spares`: where step arrays of written walks come back to (see `SpareSteps`).
     public init(
-        lookup: RuleLookup? = nil, options: Options = Options(), emit: @escaping (consuming PacketWalk) -> Void
+        lookup: RuleLookup? = nil, options: Options = Options(), spares: SpareSteps = SpareSteps(),
+        emit: @escaping (consuming PacketWalk) -> Void
     ) {
         let lookup = lookup ?? TextRuleLookup()
         self.lookup = lookup
         let visibility = Visibility()
         let memo = LookupMemo(lookup)
-        analyzer = WalkAnalyzer(lookup: lookup, visibility: visibility, memo: memo)
+        analyzer = WalkAnalyzer(lookup: lookup, visibility: visibility, memo: memo, spares: spares)
         linker = ReplyLinker(release: emit)
         linker.holdEvents = options.windowEvents
         linker.maxHeld = options.windowEvents
@@ -43,7 +45,7 @@ public struct Correlator {
         limits.lifetimeEvents = 2 * options.windowEvents
         limits.lifetimeSeconds = 2 * options.windowSeconds
         stitcher = Stitcher(
-            limits: limits, visibility: visibility,
+            limits: limits, visibility: visibility, spares: spares,
             isNat: { memo.isNat($0) },
             basePosition: { memo.basePosition($0) })
         self.memo = memo

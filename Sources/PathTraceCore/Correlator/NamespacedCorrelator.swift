@@ -11,6 +11,9 @@ public struct NamespacedCorrelator {
     private let options: Correlator.Options
     private let emit: (consuming PacketWalk) -> Void
     private let numbers = Renumbering()
+    /// Step arrays of written walks, shared by the lanes (one thread runs them all): hand a walk's back
+    /// with `spares.recycle` once it is written (`WalkPrinter.spares`).
+    public let spares = SpareSteps()
     /// Events added, over all namespaces.
     private var events = 0
     /// The counters of lanes already dropped (see `maxLanes`).
@@ -113,7 +116,8 @@ public struct NamespacedCorrelator {
         let id = lane.id
         let numbers = numbers
         let emit = emit
-        lane.correlator = Correlator(lookup: lookup(netns), options: options) { (walk: consuming PacketWalk) in
+        lane.correlator = Correlator(lookup: lookup(netns), options: options, spares: spares) {
+            (walk: consuming PacketWalk) in
             if let netns { walk.netns = netns }
             numbers.renumber(&walk, lane: id)
             emit(walk)

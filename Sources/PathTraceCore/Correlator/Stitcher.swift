@@ -103,13 +103,17 @@ struct Stitcher {
     let visibility: Visibility
     let isNat: (TraceEvent) -> Bool
 
+    /// Step arrays the printer handed back, for new walks' steps.
+    let spares: SpareSteps
+
     init(
-        limits: Limits = Limits(), visibility: Visibility = Visibility(),
+        limits: Limits = Limits(), visibility: Visibility = Visibility(), spares: SpareSteps = SpareSteps(),
         isNat: @escaping (TraceEvent) -> Bool = { _ in false },
         basePosition: @escaping (TraceEvent) -> HookPosition? = { _ in nil }
     ) {
         self.limits = limits
         self.visibility = visibility
+        self.spares = spares
         self.isNat = isNat
         self.basePosition = basePosition
     }
@@ -840,7 +844,9 @@ struct Stitcher {
         // 2, 4 and 8 (a step is over 400 bytes). Only while recent walks were that long: on input that
         // is not a tidy log most walks have one step, and 8 would hold 3 KB each (scripts/bench-replay.sh,
         // mutated lines).
-        if longWalks >= Stitcher.longWalksNeeded { walk.steps.reserveCapacity(8) }
+        if longWalks >= Stitcher.longWalksNeeded {
+            if let spare = spares.take() { walk.steps = spare } else { walk.steps.reserveCapacity(SpareSteps.capacity) }
+        }
         append(event, identity, key: key, keyKnown: keyKnown, to: walk, position: position)
         if let position = walk.lastPosition, !FramePaths.isEntry(position.stage), notes {
             let hook = bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
@@ -921,7 +927,14 @@ struct Stitcher {
             }
         }
         // Room for 8 once a second step comes, when the first did not make it (see `start`).
-        if index == 1 && walk.steps.capacity < 2 { walk.steps.reserveCapacity(8) }
+        if index == 1 && walk.steps.capacity < 2 {
+            if var spare = spares.take() {
+                spare.append(contentsOf: walk.steps)
+                walk.steps = spare
+            } else {
+                walk.steps.reserveCapacity(SpareSteps.capacity)
+            }
+        }
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
         if sameEndpoints && !ipLog && keyKnown && !flowIndexing && !walk.weak && eventKey == walk.indexKey {

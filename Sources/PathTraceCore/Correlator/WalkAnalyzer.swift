@@ -11,7 +11,11 @@ struct WalkAnalyzer {
     /// stitcher.
     let memo: LookupMemo
 
-    init(lookup: RuleLookup?, visibility: Visibility, memo: LookupMemo) {
+    /// Where a short walk's array, traded for one of its size, goes for a later walk.
+    let spares: SpareSteps
+
+    init(lookup: RuleLookup?, visibility: Visibility, memo: LookupMemo, spares: SpareSteps = SpareSteps()) {
+        self.spares = spares
         self.lookup = lookup
         self.visibility = visibility
         self.memo = memo
@@ -27,11 +31,13 @@ struct WalkAnalyzer {
         // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
         // several KB while the linker holds it (scripts/bench-replay.sh, mutated lines). Tidy walks
         // have 5 to 8 steps and are not copied.
-        if (made?.steps.capacity ?? 0) - (made?.steps.count ?? 0) >= 4, let steps = made?.steps {
+        if (made?.steps.capacity ?? 0) - (made?.steps.count ?? 0) >= 4 {
             var exact: [WalkStep] = []
-            exact.reserveCapacity(steps.count)
-            exact.append(contentsOf: steps)
-            made?.steps = exact
+            exact.reserveCapacity(made?.steps.count ?? 0)
+            made?.steps.withUnsafeBufferPointer { exact.append(contentsOf: $0) }
+            // Traded, not assigned: the walk's array is then held only here, and goes back to the spares.
+            made?.trade(steps: &exact)
+            spares.recycle(&exact)
         }
     }
 
@@ -675,4 +681,7 @@ extension PacketWalk {
     fileprivate mutating func fill(by analyzer: WalkAnalyzer, _ open: OpenWalk, _ reason: Stitcher.CloseReason) {
         analyzer.analyze(open, reason: reason, into: &self)
     }
+
+    /// Swaps the walk's steps with `other` (called through an optional, as `fill`).
+    fileprivate mutating func trade(steps other: inout [WalkStep]) { swap(&steps, &other) }
 }

@@ -27,6 +27,10 @@ public struct ReplayPipeline {
     private let counter: ShownCounter
     private let stage: TopologyStage
     private var skipped = SkipReport()
+    /// Where the walks' step arrays go back to once they are written (see `SpareSteps`): the consumer
+    /// of `emit` recycles into it on the thread that calls `read`.
+    public var spares: SpareSteps { correlator.spares }
+
     /// Every skipped line, as it is found (the summary keeps only the first few of each reason).
     public var onSkip: ((SkippedLine) -> Void)?
 

@@ -82,6 +82,7 @@ struct Replay: ParsableCommand {
             printer.print(walk)
         }
         pipeline.onJourney = printer.print
+        printer.spares = pipeline.spares
         pipeline.parsesAhead = LinuxPlatform.usableCPUs() >= 2
         let plain = files.isEmpty && perNamespace.isEmpty ? ["-"] : files
         for (netns, path) in plain.map({ (nil as String?, $0) }) + perNamespace.map({ ($0.netns, $0.path) }) {
