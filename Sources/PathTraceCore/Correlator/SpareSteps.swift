@@ -2,7 +2,7 @@
 /// is written) back to where they start (the stitcher): a walk's steps are about 1.4 KB, past glibc's
 /// per-thread cache, so each new walk's array cost a trip through `malloc`'s bins and each written
 /// one another through `free`'s (perf on scripts/bench-replay.sh's file: `_int_malloc` and `_int_free`
-/// 3.6% of the replay's samples; callgrind on /tmp/t10.log: 2.7 M instructions of 177 M).
+/// 3.6% of the replay's samples; callgrind on /tmp/t10.log: 2.3 M instructions of 177 M).
 ///
 /// Not thread-safe: the correlator and whoever recycles into it run on one thread (replay does).
 public final class SpareSteps {
@@ -24,6 +24,17 @@ public final class SpareSteps {
         guard let array = arrays.popLast() else { return nil }
         reused &+= 1
         return array
+    }
+
+    /// Gives `steps` (a new walk's, with a step or none) room for `capacity`: a kept array when there
+    /// is one, else its own grown.
+    @inline(__always) func makeRoom(in steps: inout [WalkStep]) {
+        guard var spare = take() else {
+            steps.reserveCapacity(SpareSteps.capacity)
+            return
+        }
+        if !steps.isEmpty { spare.append(contentsOf: steps) }
+        steps = spare
     }
 
     /// Keeps `steps`' storage for a later walk, leaving `steps` empty, when it is of the size walks are

@@ -841,12 +841,10 @@ struct Stitcher {
         let notes = event.kind != .log || bridge
         let position = fixed ?? position(of: event, in: nil, fixedChecked: true)
         // Most walks of a tidy log have 5 to 8 steps: room for 8 at once, instead of growing through 1,
-        // 2, 4 and 8 (a step is over 400 bytes). Only while recent walks were that long: on input that
+        // 2, 4 and 8 (a step is 176 bytes). Only while recent walks were that long: on input that
         // is not a tidy log most walks have one step, and 8 would hold 3 KB each (scripts/bench-replay.sh,
         // mutated lines).
-        if longWalks >= Stitcher.longWalksNeeded {
-            if let spare = spares.take() { walk.steps = spare } else { walk.steps.reserveCapacity(SpareSteps.capacity) }
-        }
+        if longWalks >= Stitcher.longWalksNeeded { spares.makeRoom(in: &walk.steps) }
         append(event, identity, key: key, keyKnown: keyKnown, to: walk, position: position)
         if let position = walk.lastPosition, !FramePaths.isEntry(position.stage), notes {
             let hook = bridge ? "bridge \(position.hook.rawValue)" : position.hook.rawValue
@@ -927,14 +925,7 @@ struct Stitcher {
             }
         }
         // Room for 8 once a second step comes, when the first did not make it (see `start`).
-        if index == 1 && walk.steps.capacity < 2 {
-            if var spare = spares.take() {
-                spare.append(contentsOf: walk.steps)
-                walk.steps = spare
-            } else {
-                walk.steps.reserveCapacity(SpareSteps.capacity)
-            }
-        }
+        if index == 1 && walk.steps.capacity < 2 { spares.makeRoom(in: &walk.steps) }
         // A record with fewer fields (an ebtables line, a LOG line without the TCP sequence) keeps
         // what the walk knew of the packet.
         if sameEndpoints && !ipLog && keyKnown && !flowIndexing && !walk.weak && eventKey == walk.indexKey {
