@@ -39,7 +39,7 @@ struct JSONOut {
     /// Copies the bytes written from offset `start` to `end`: a short run (a value), within the room
     /// of the last `ensure`. Bytes past the run are copied too, and overwritten next: a port (at most
     /// 8 bytes) as one word, an IPv4 address (at most 32) as four, where `JSONWriter.copy`'s look at
-    /// the size was ~8 instructions more a value (a JSON walk's first header, issue 10, /tmp/icount.sh).
+    /// the size was ~8 instructions more a value (a JSON walk's first header, issue 10, scripts/icount.sh).
     @inline(__always) mutating func copyWritten(from start: Int, to end: Int) {
         let n = end &- start
         let src = base + start
@@ -62,7 +62,7 @@ struct JSONOut {
 
     /// Copies kept text of at most `StepTextCache.longest` bytes into room its caller's `ensure` left for
     /// it: one call to memcpy, without `copy`'s `ensure` and look at the size (a JSON step's place, ~13
-    /// instructions a step, issue 10, /tmp/icount.sh).
+    /// instructions a step, issue 10, scripts/icount.sh).
     @inline(__always) mutating func copyInRoom(_ bytes: UnsafeBufferPointer<UInt8>) {
         UnsafeMutableRawPointer(p).copyMemory(from: bytes.baseAddress.unsafelyUnwrapped, byteCount: bytes.count)
         p += bytes.count
@@ -70,7 +70,7 @@ struct JSONOut {
 
     /// `copy`, for kept text mostly of 33...64 bytes (a text timeline's place columns, a JSON step's
     /// origin and file): those as two runs of 32 that may overlap, where the call to memcpy was ~35
-    /// instructions a text line (issue 10, /tmp/icount-text.sh). Not for every copy: the check costs
+    /// instructions a text line (issue 10, scripts/icount.sh (text)). Not for every copy: the check costs
     /// the JSON step's longer place text more than it saves.
     @inline(__always) mutating func copyMidsize(_ bytes: UnsafeBufferPointer<UInt8>) {
         let n = bytes.count
@@ -256,7 +256,7 @@ struct JSONOut {
 
     /// Below a million in line, by one or two lookups in `JSONWriter.digits` (ports, lengths, TTLs,
     /// line numbers: most numbers a walk has; ~20 instructions where `eightDigits` took ~35, issue 10,
-    /// /tmp/icount.sh), the rest by a call.
+    /// scripts/icount.sh), the rest by a call.
     @inline(__always) mutating func unsigned(_ v: UInt64) {
         guard v < 1_000_000 else {
             p += JSONOut.unsigned(v, at: p)
@@ -306,7 +306,7 @@ struct JSONOut {
 
     /// The digits of `v`, copied when they are the writer's last seconds (a text timeline's times
     /// share their seconds for long; the call for a number past a million was ~30 instructions a line,
-    /// issue 10, /tmp/icount-text.sh).
+    /// issue 10, scripts/icount.sh (text)).
     @inline(__always) mutating func seconds(_ v: UInt64) {
         let kept = writer.textSeconds
         if v == kept.seconds {
@@ -362,7 +362,7 @@ struct JSONOut {
         let n: Int
         if high < 10 {
             // Nine digits or ten (TCP sequence numbers, a time's seconds): the leading ones without a
-            // call (~35 instructions a JSON walk, issue 10, /tmp/icount.sh).
+            // call (~35 instructions a JSON walk, issue 10, scripts/icount.sh).
             p[0] = 48 &+ UInt8(truncatingIfNeeded: high)
             n = 1
         } else if high < 100 {
@@ -464,7 +464,7 @@ struct JSONOut {
 
     /// An address byte from `JSONWriter.octets` (its digits and a dot, then how many digits), and
     /// the dot when `dot` is 1: a load and a store where computing the digits took ~40 instructions a
-    /// byte, ~165 an address (issue 10, /tmp/icount.sh: a walk's flow and each new header have two).
+    /// byte, ~165 an address (issue 10, scripts/icount.sh: a walk's flow and each new header have two).
     @inline(__always) private mutating func octet(_ entry: UInt64, dot: Int) {
         UnsafeMutableRawPointer(p).storeBytes(of: UInt32(truncatingIfNeeded: entry).littleEndian, as: UInt32.self)
         p += Int(truncatingIfNeeded: entry >> 32) &+ dot
@@ -497,7 +497,7 @@ struct JSONOut {
 
     /// The words of `tcpFlagWords` at `start`; returns how many bytes. Static, on a pointer: a mutating
     /// call would take the address of its caller's position, which then is stored back after every
-    /// write (the JSON header's fields, issue 10, /tmp/icount.sh).
+    /// write (the JSON header's fields, issue 10, scripts/icount.sh).
     static func tcpFlagWords(_ flags: TCPFlags, at start: UnsafeMutablePointer<UInt8>) -> Int {
         var p = start
         let bits = flags.rawValue

@@ -24,7 +24,7 @@ public final class JSONWriter {
     /// The same for the text timeline's columns.
     @inline(__always) var textPlaces: StepTextCache { textPlacesStorage ?? makePlaces(text: true) }
 
-    /// Not `lazy`: its getter was a call a walk (issue 10, /tmp/icount.sh).
+    /// Not `lazy`: its getter was a call a walk (issue 10, scripts/icount.sh).
     @exclusivity(unchecked) private var placesStorage: StepTextCache?
     @exclusivity(unchecked) private var textPlacesStorage: StepTextCache?
 

@@ -2,7 +2,7 @@
 /// (`OriginText`, `WalkPrefixText`).
 ///
 /// A value in the writer, not an object: reading a class's object out of the writer was a retain and
-/// a release a walk (issue 10, /tmp/icount.sh). The writer deallocates it.
+/// a release a walk (issue 10, scripts/icount.sh). The writer deallocates it.
 struct KeptText {
     private let room: Int
     /// Made on the first `keep`: writers that print no walk (a timeline's String) need none.

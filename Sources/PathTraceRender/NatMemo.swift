@@ -1,7 +1,7 @@
 import PathTraceCore
 
 /// The texts of a NAT rewrite that repeat from walk to walk (field, place, direction) as the walk
-/// writer last printed them: escaping each anew was ~130 instructions (issue 10, /tmp/icount.sh on
+/// writer last printed them: escaping each anew was ~130 instructions (issue 10, scripts/icount.sh on
 /// t10, whose forwarded walks each have an SNAT rewrite).
 struct NatMemo {
     var field = TextMemo()
@@ -22,7 +22,7 @@ struct TextMemo {
     /// Writes the String at `p` quoted and escaped, copying the bytes kept when it is the last text.
     @inline(__always) mutating func write(_ p: UnsafePointer<String>, to o: inout JSONOut) {
         // The very bits of the String kept: its text, without a copy of the String (a retain and a
-        // release) or a compare (~150 instructions a NAT rewrite, issue 10, /tmp/icount.sh). Equal bits
+        // release) or a compare (~150 instructions a NAT rewrite, issue 10, scripts/icount.sh). Equal bits
         // are equal text: a small String's bits are its bytes, and a large one's storage, which `text`
         // keeps alive, is immutable.
         let raw = UnsafeRawPointer(p)

@@ -1,6 +1,6 @@
 /// The bytes the walk writer printed for a step's origin and file (`,"origin":…,"source":"file:`, by
 /// `StepPlaceKey.originFile`), kept from walk to walk: a walk's first step wrote them anew, ~55
-/// instructions a walk (issue 10, /tmp/icount.sh).
+/// instructions a walk (issue 10, scripts/icount.sh).
 struct OriginText {
     /// One slot; texts longer than its room (long file names) are not kept.
     var runs = KeptText(slots: 1, room: 192)

@@ -79,7 +79,7 @@ enum ShortestDecimal {
     @inline(__always) static func micros(_ v: Double) -> UInt64? {
         guard v >= 0.001, v < 2_147_483_648 else { return nil }
         // Adding 1.5 × 2^52 and taking it off again rounds to an integer (v × 10^6 < 2^51) without
-        // calling libc's `round`: a tenth of the JSON time writer (issue 10, /tmp/icount.sh).
+        // calling libc's `round`: a tenth of the JSON time writer (issue 10, scripts/icount.sh).
         // The sum's exponent is 52, so its low mantissa bits are the integer itself: read from its
         // bits, with no checked conversion.
         let magic = 6_755_399_441_055_744.0

@@ -1,15 +1,15 @@
 import PathTraceCore
 
 /// The text a renderer printed for a step's place (`StepPlaceKey`), to copy the next time a step has
-/// the same one: a trace's steps repeat a few hundred places, and on /tmp/t10.log the JSON step
-/// writer spent ~250 instructions a step formatting them (issue 10, /tmp/icount.sh).
+/// the same one: a trace's steps repeat a few hundred places, and on bench-out/t10.log the JSON step
+/// writer spent ~250 instructions a step formatting them (issue 10, scripts/icount.sh).
 ///
 /// Direct-mapped (a new key takes its slot from the old one) and bounded: texts go into one arena,
 /// and when it is full every entry is dropped and it starts over. So input where nearly every step is
 /// a new place (scripts/gen-messy.py's mutated lines) costs a hash and a copy a step, and no memory.
 ///
 /// A value of three pointers, not an object: a class's reference read out of the writer was a retain
-/// and a release a walk (~40 instructions, issue 10, /tmp/icount.sh). The writer deallocates it.
+/// and a release a walk (~40 instructions, issue 10, scripts/icount.sh). The writer deallocates it.
 struct StepTextCache {
     struct Entry {
         var key: StepPlaceKey
@@ -48,7 +48,7 @@ struct StepTextCache {
 
     /// Two multiplies: the names spread, the interfaces, the rule (turned to the high half) and the
     /// small codes folded in, and the top bits of the product taken (four multiplies and a shift-xor
-    /// were ~6 instructions a step more, issue 10, /tmp/icount.sh).
+    /// were ~6 instructions a step more, issue 10, scripts/icount.sh).
     @inline(__always) private func slot(_ key: StepPlaceKey) -> UnsafeMutablePointer<Entry> {
         let rule = key.rule << 32 | key.rule >> 32
         let h = ((key.names &* 0x9E37_79B9_7F4A_7C15) ^ key.interfaces ^ rule ^ key.codes) &* 0xBF58_476D_1CE4_E5B9

@@ -56,7 +56,7 @@ struct TextOutput {
 
     /// In line through a position: the packet number of every walk's header line, the TTLs of a
     /// routed step (the writer's `integer` is two calls and two checks more; issue 10,
-    /// /tmp/icount-text.sh).
+    /// scripts/icount.sh (text)).
     @inline(__always) func int<T: BinaryInteger>(_ v: T) {
         var o = writer.out()
         if v < 0 {

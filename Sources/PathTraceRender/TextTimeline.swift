@@ -296,7 +296,7 @@ public struct TextTimeline {
             out.name(to)
             return
         }
-        // Through one position, names as literals: a walk's header line (issue 10, /tmp/icount-text.sh).
+        // Through one position, names as literals: a walk's header line (issue 10, scripts/icount.sh (text)).
         var o = out.writer.out()
         if let p = step.pointee.event.headerValue.proto {
             // `IPProtocol.name`: the known names, else the number.
@@ -438,7 +438,7 @@ public struct TextTimeline {
         }
         // The verdict column's padding is held back: the first detail writes it before its separator,
         // and a line with none ends without it, with no trailing spaces left to look for (~35
-        // instructions a line, issue 10, /tmp/icount-text.sh).
+        // instructions a line, issue 10, scripts/icount.sh (text)).
         let pad = TextTimeline.heldPadding(o)
         o.p -= pad
         out.writer.commit(o)
@@ -536,7 +536,7 @@ public struct TextTimeline {
 
     /// `x.rounded()` (halves away from zero), without calling libc's `round` below 2^51: adding 1.5 ×
     /// 2^52 and taking it off again rounds to the nearest integer, halves to even, which for a
-    /// positive half is one less. A tenth of the text line's own cost (issue 10, /tmp/icount-text.sh).
+    /// positive half is one less. A tenth of the text line's own cost (issue 10, scripts/icount.sh (text)).
     @inline(__always) static func rounded(_ x: Double) -> Double {
         guard x >= 0, x < 2_251_799_813_685_248 else { return x.rounded() }
         let magic = 6_755_399_441_055_744.0
@@ -574,7 +574,7 @@ public struct TextTimeline {
     /// rather than a closure over a flag, which the optimiser kept on the heap.
     struct Separator {
         /// Unretained: the line's caller holds the writer, and a strong copy was a retain and a release
-        /// per step, an unowned one a retain and a release per use (issue 10, /tmp/icount-text.sh).
+        /// per step, an unowned one a retain and a release per use (issue 10, scripts/icount.sh (text)).
         let writer: Unmanaged<JSONWriter>
         var any = false
         /// The spaces the line held back (`TextTimeline.heldPadding`), written before the first separator.
@@ -611,7 +611,7 @@ public struct TextTimeline {
         if let word = StepPlaceKey.interfaces(step) {
             // The names by id: whether there are any, whether they are the step before's, and their
             // text are each asked of the writer's cache (one hash) rather than of the names: ~330
-            // instructions a step (issue 10, /tmp/icount-text.sh).
+            // instructions a step (issue 10, scripts/icount.sh (text)).
             if TextTimeline.hasInterfaces(word),
                 previous.map({ !sameInterfaces(step, word, $0, places: places) }) ?? true
             {
@@ -630,7 +630,7 @@ public struct TextTimeline {
             {
                 // Most steps show the packet as the step before did: nothing to tell, found in one
                 // compare here rather than after a call (~25 instructions a step, issue 10,
-                // /tmp/icount-text.sh).
+                // scripts/icount.sh (text)).
                 if !WalkStep.sameHeaderBytes(step, previous)
                     && !step.pointee.event.headerValue.sameStepFields(as: previous.pointee.event.headerValue)
                 {
@@ -831,7 +831,7 @@ public struct TextTimeline {
         default: out.text(p.pointee.field.uppercased())
         }
         // The endpoints through a position, from their address and port: `before` and `after` were a
-        // String each to make and free (~1,000 instructions a rewrite, issue 10, /tmp/icount-text.sh).
+        // String each to make and free (~1,000 instructions a rewrite, issue 10, scripts/icount.sh (text)).
         var o = out.writer.out()
         o.byte(UInt8(ascii: " "))
         o.endpoint(p.pointee.beforeEndpoint.address, p.pointee.beforeEndpoint.port)

@@ -14,7 +14,7 @@ public enum WalkJSON {
         // field would wait for them one at a time.
         // Only a walk that has own steps pays for the scan that sums them up, and one whose steps are
         // all in iptables' tables (told by their ids) not even for the scan that looks for them: asked
-        // in the same loop (~100 instructions a walk less than two, issue 10, /tmp/icount.sh).
+        // in the same loop (~100 instructions a walk less than two, issue 10, scripts/icount.sh).
         let (iptables, touched) = walk.steps.withUnsafeBufferPointer { touch($0) }
         w.touched = touched
         let own = verbose || iptables ? nil : OwnTraceSteps(walk: walk)
@@ -270,7 +270,7 @@ public enum WalkJSON {
 
     /// A flow's protocol as the walk writer last printed it, quoted (at most 8 bytes): walk after walk
     /// the same few, copied as one word where naming one was a call and a copy of its length (~60
-    /// instructions a walk, issue 10, /tmp/icount.sh).
+    /// instructions a walk, issue 10, scripts/icount.sh).
     struct ProtoText {
         /// The protocol's number; none at first.
         var number: UInt16 = .max
@@ -281,7 +281,7 @@ public enum WalkJSON {
     /// Where the flow's src, sport, dst and dport values start (offsets in the writer's buffer, which
     /// holds the whole walk until it ends) and where the last ends: the header of its step shows the
     /// same values, copied rather than formatted again (~60 instructions a walk, issue 10,
-    /// /tmp/icount.sh).
+    /// scripts/icount.sh).
     struct FlowText {
         var step: UnsafePointer<WalkStep>?
         var src = 0
@@ -406,7 +406,7 @@ public enum WalkJSON {
     /// The step's time; a kernel timestamp (whole microseconds) with the seconds and milliseconds of
     /// the step before copied from it (a walk's steps are microseconds apart: 96% of t10's steps share
     /// the millisecond of the one before, ~17 instructions a step less than the seconds alone, issue
-    /// 10, /tmp/icount.sh).
+    /// 10, scripts/icount.sh).
     @inline(__always) static func writeTime(_ step: UnsafePointer<WalkStep>, to o: inout JSONOut, memo: inout StepMemo)
     {
         guard let time = step.pointee.event.time, let micros = ShortestDecimal.micros(time) else {
@@ -549,7 +549,7 @@ public enum WalkJSON {
             step.pointee.event.headerValue.sameStepFields(as: last.pointee.event.headerValue, ttl: false)
         {
             // A routed packet's next header: the one before with the TTL it lost written in (a
-            // forwarded walk's second header; ~580 instructions to write anew, issue 10, /tmp/icount.sh).
+            // forwarded walk's second header; ~580 instructions to write anew, issue 10, scripts/icount.sh).
             o.repeatBytes(from: memo.offset, count: memo.ttlStart)
             o.number(step.pointee.event.headerValue.ttl)
             let ttlStart = o.offset - start

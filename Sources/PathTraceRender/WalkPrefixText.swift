@@ -2,7 +2,7 @@ import PathTraceCore
 
 /// The bytes the walk writer printed from `,"family":` to `,"reply_to":` for a walk in no named
 /// namespace and sure of its verdict, by family, path and verdict (80 kinds): copied in one run where
-/// six fields were written one by one, ~100 instructions a walk (issue 10, /tmp/icount.sh). The
+/// six fields were written one by one, ~100 instructions a walk (issue 10, scripts/icount.sh). The
 /// writer keeps them (`JSONWriter.prefixes`) in a slot per kind.
 enum WalkPrefixText {
     /// Each kind's room (the longest text is under 110 bytes).

@@ -6,7 +6,7 @@
 /// A ring of unmanaged references: a walk is retained once while it has its live entry (its
 /// `queuePosition` says where) instead of once per entry, and the front is read without a retain. A
 /// `Deque` of strong references cost about 140 instructions per event in its append, retains and
-/// releases (callgrind, `replay --format json` of /tmp/t10.log, a 10 MB head of the benchmark).
+/// releases (callgrind, `replay --format json` of bench-out/t10.log, a 10 MB head of the benchmark).
 import CPrefetch
 
 struct ActivityQueue {
@@ -122,7 +122,7 @@ struct ActivityQueue {
     /// The back entry's walk (borrowed: valid while the entry is): the walk touched last, while its
     /// entry is there. The stitcher keeps no reference of its own to it: on a log whose packets'
     /// steps interleave, assigning one cost a retain and a release for nearly every event (callgrind,
-    /// `replay --format json` of /tmp/t10.log).
+    /// `replay --format json` of bench-out/t10.log).
     @inline(__always) var back: Unmanaged<OpenWalk>? {
         count == 0 ? nil : walks[(head &+ count &- 1) & mask]
     }

@@ -2,7 +2,7 @@ import CPrefetch
 
 /// An index of the reply linker's remembered tuples (`RememberedConnections`): a tuple to the slot of
 /// the ring that holds it (a Swift Dictionary of `ReplyLinker.FlowKey` cost about 200 instructions per
-/// lookup and 600 per insert on /tmp/t10.log, where most walks open a NATed connection).
+/// lookup and 600 per insert on bench-out/t10.log, where most walks open a NATed connection).
 ///
 /// Open addressing with linear probing, as `OpenTable`, but each slot also has a one-byte tag (7 bits of
 /// the key's hash) in an array of its own, and a probe reads a slot's entry, and then the ring's tuple,
@@ -152,7 +152,7 @@ struct ConnectionTable {
 /// of up to 131,072 slots (perf on the 1,000,000-line benchmark file: 44% of `ReplyLinker.add`'s samples
 /// on that probe). The runs themselves are spread by an odd multiplier: hashed to itself, a number and
 /// one a table's size later collide, and a window of remembered openers wider than the table piled
-/// whole runs onto each other (callgrind on /tmp/t10.log: the openers' store cost 5 times as much).
+/// whole runs onto each other (callgrind on bench-out/t10.log: the openers' store cost 5 times as much).
 struct PacketNumber: OpenTableKey {
     let value: Int
 

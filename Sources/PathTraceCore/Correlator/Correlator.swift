@@ -65,7 +65,7 @@ public struct Correlator {
         eventIndex = max(index ?? 0, eventIndex + 1)
         guard event.hook == nil, event.origin != .kernelTrace, let declared = memo.basePosition(event) else {
             // Passed on as it came: setting the hook on this path too made every event a copy of its
-            // own first (a memcpy per event; callgrind, `replay --format json` of /tmp/t10.log).
+            // own first (a memcpy per event; callgrind, `replay --format json` of bench-out/t10.log).
             record(event)
             return
         }
@@ -80,7 +80,7 @@ public struct Correlator {
         stitcher.add(event, index: eventIndex, closing: &closing)
         if closing.count == 1 {
             // The usual case, moved out: `removeAll(keepingCapacity:)` costs a `replaceSubrange` per
-            // event that closes a walk (callgrind, /tmp/icount.sh: 1.5 M on the 10 MB head).
+            // event that closes a walk (callgrind, scripts/icount.sh: 1.5 M on the 10 MB head).
             analyze(closing.removeLast())
         } else if !closing.isEmpty {
             for i in closing.indices { analyze(closing[i]) }
@@ -125,7 +125,7 @@ public struct Correlator {
         // The walk is bound out of the consumed optional, so it moves into the linker: a plain local
         // passed on was copied and then destroyed, every array of it retained and released, and an
         // optional taken out of (`take()`) was destroyed empty by a generic call (callgrind,
-        // /tmp/icount.sh on /tmp/t10.log).
+        // scripts/icount.sh on bench-out/t10.log).
         guard case .some(let walk) = consume made else { return }
         stats.walks += 1
         if walk.path == .incomplete { stats.incomplete += 1 }

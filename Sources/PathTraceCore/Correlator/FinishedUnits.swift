@@ -39,7 +39,7 @@ struct FinishedUnits {
 
     /// `insert` for a packed unit. The inline words are tried in place: a walk inserts at every step
     /// that ends a table's run, and the call cost 34 instructions each (callgrind, `replay --format
-    /// json` of /tmp/t10.log).
+    /// json` of bench-out/t10.log).
     @inline(__always) mutating func insert(packed key: UInt64) {
         if key == first || key == second || key == third { return }
         if first == 0 {

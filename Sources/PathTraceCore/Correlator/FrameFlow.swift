@@ -11,7 +11,7 @@ struct FrameFlow: Hashable {
     var macProto: UInt16?
 
     /// Two words of the fields, for a multiply-mix hash instead of SipHash over each optional: the
-    /// stitcher looks every event's flow up once a walk lacks the IP invariants (callgrind on /tmp/t10.log).
+    /// stitcher looks every event's flow up once a walk lacks the IP invariants (callgrind on bench-out/t10.log).
     private var words: (UInt64, UInt64) {
         let ports =
             UInt64(proto ?? 0) | UInt64(sport ?? 0) << 8 | UInt64(dport ?? 0) << 24 | UInt64(macProto ?? 0) << 40

@@ -3,7 +3,7 @@
 /// `PacketHeader`'s own stored values and presence bits (those of the fields compared), plus the two
 /// NAT ports: made by copying words and masking the bits, where reading each field through its
 /// optional accessor cost 120 instructions per event, and compared with word compares and masks
-/// (issue 10's replay benchmark, /tmp/icount.sh). A missing field's value is zero.
+/// (issue 10's replay benchmark, scripts/icount.sh). A missing field's value is zero.
 struct HeaderIdentity {
     private var srcHigh: UInt64 = 0
     private var srcLow: UInt64 = 0
@@ -248,7 +248,7 @@ struct HeaderIdentity {
     /// `invariantsAgree`, told whether both identities have the same `indexKey` (the stitcher finds
     /// most candidates by it): without ICMP fields the key holds every field compared (protocol, IP
     /// id, length, TCP sequence; a missing one as zero, which is not compared), so they agree. That
-    /// skips seven compares for nearly every candidate (callgrind, `replay --format json` of /tmp/t10.log).
+    /// skips seven compares for nearly every candidate (callgrind, `replay --format json` of bench-out/t10.log).
     @inline(__always) func invariantsAgree(with other: HeaderIdentity, sameKey: Bool) -> Bool {
         if sameKey && (bits | other.bits) & (Bit.icmpType | Bit.icmpCode | Bit.icmpSeq) == 0 { return true }
         return invariantsAgree(with: other)

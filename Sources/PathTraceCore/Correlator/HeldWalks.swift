@@ -10,7 +10,7 @@ import CPrefetch
 /// Walks are moved in and out of optional slots, and what `ReplyLinker.releaseReady` asks of the head
 /// on every release (when it closed, whether it waits for a reply) is kept beside them as plain values:
 /// an empty walk swapped in and out of non-optional slots was made and destroyed twice per walk, five
-/// empty arrays each time (callgrind, /tmp/icount.sh on the 10 MB head of scripts/bench-replay.sh's file).
+/// empty arrays each time (callgrind, scripts/icount.sh on the 10 MB head of scripts/bench-replay.sh's file).
 struct HeldWalks {
     /// What the linker asks of a slot's walk without reading the walk.
     struct Info {
@@ -83,8 +83,8 @@ struct HeldWalks {
         precondition(!info[i].filled)
         info[i] = Info(filled: true, pending: ReplyLinker.isPending(walk), closedAt: closedAt, closedTime: closedTime)
         // Written over the empty slot's nil, which holds nothing to let go: assigned through the
-        // subscript, the nil was destroyed by an outlined call per walk (callgrind, /tmp/icount.sh on
-        // /tmp/t10.log).
+        // subscript, the nil was destroyed by an outlined call per walk (callgrind, scripts/icount.sh on
+        // bench-out/t10.log).
         walks.withUnsafeMutableBufferPointer { ($0.baseAddress.unsafelyUnwrapped + i).initialize(to: walk) }
         count += 1
         span = max(span, offset + 1)

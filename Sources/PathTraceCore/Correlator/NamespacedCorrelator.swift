@@ -83,7 +83,7 @@ public struct NamespacedCorrelator {
     /// come: events of one namespace come in runs, and a hash of the name per event would cost more
     /// than the comparison (live flood benchmark, scripts/bench-live.sh). Called through the lane
     /// object, each event retained and released it and its name (4.4 M instructions of callgrind's
-    /// count on /tmp/t10.log's 35,728 events).
+    /// count on bench-out/t10.log's 35,728 events).
     private var active: Correlator?
     private var activeLane: Lane?
     private var activeNetns: String?

@@ -3,7 +3,7 @@
 ///
 /// Two words rather than four 32-bit fields in an optional: the stitcher asks for every step, and
 /// the optional's compare, the slot's hash of four fields and the legacy table's detour through its
-/// `Name` cost about 30 instructions a step more (callgrind, `replay --format json` of /tmp/t10.log).
+/// `Name` cost about 30 instructions a step more (callgrind, `replay --format json` of bench-out/t10.log).
 struct NoteKey: Equatable {
     /// The unit as `FinishedUnits` packs it (never 0); 0 marks an empty slot of the stitcher's table.
     var unit: UInt64
@@ -56,7 +56,7 @@ struct NoteKey: Equatable {
     /// The two words mixed (`rest` by an odd multiply, so its low bits do not cancel the unit's) and
     /// spread by a Fibonacci multiply, whose top 8 bits pick one of the 256 slots. A collision only asks
     /// `Visibility` again; with the low bits of small products in 64 slots a quarter of the events did
-    /// (8,800 of 35,728 in `replay --format json` of /tmp/t10.log, a 10 MB head of the benchmark).
+    /// (8,800 of 35,728 in `replay --format json` of bench-out/t10.log, a 10 MB head of the benchmark).
     @inline(__always) var slot: Int {
         let x = unit ^ rest &* 0xC2B2_AE3D_27D4_EB4F
         return Int(truncatingIfNeeded: (x &* 0x9E37_79B9_7F4A_7C15) >> 56)

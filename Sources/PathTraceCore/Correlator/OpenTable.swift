@@ -30,7 +30,7 @@ struct OpenTable<Key: OpenTableKey, Value> {
 
         deinit {
             // Plain values (the reply linker's NAT types) need no destroying: the walk of every slot
-            // was 0.8 M instructions on /tmp/t10.log.
+            // was 0.8 M instructions on bench-out/t10.log.
             if !_isPOD(Value.self) {
                 for i in 0..<count where !keys[i].isVacant { (values + i).deinitialize(count: 1) }
             }

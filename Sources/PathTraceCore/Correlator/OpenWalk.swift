@@ -12,7 +12,7 @@ final class OpenWalk {
     /// The identity fields of the last header seen, copied out so joining never copies a header (none
     /// yet: not `exists`). Not an optional: unwrapping one copied all of it out of the walk for every
     /// candidate of every event, where a method called on this reads only the fields it compares
-    /// (callgrind, `replay --format json` of /tmp/t10.log).
+    /// (callgrind, `replay --format json` of bench-out/t10.log).
     @exclusivity(unchecked) var identity = HeaderIdentity()
     var hasIdentity: Bool { identity.exists }
     /// Index of the last step that carried a header.
@@ -92,7 +92,7 @@ final class OpenWalk {
     func release() {
         // Only what holds storage: the analyzer took the steps, most of the rest were never used, and
         // releasing the empty array's storage in their place still cost a call each (about 450,000
-        // instructions on /tmp/t10.log; callgrind, `replay --format json`).
+        // instructions on bench-out/t10.log; callgrind, `replay --format json`).
         if steps.capacity != 0 { steps = [] }
         if notes.capacity != 0 { notes = [] }
         if changes.capacity != 0 { changes = [] }
@@ -116,7 +116,7 @@ final class OpenWalk {
     // `lastTraced`'s table and chain slots, and whether the run of its chain ended there (a policy, or
     // an accept verdict), kept as the stitcher sets it: every candidate of every event reads them, and
     // each read through the step (its index, the array's bounds) cost about ten instructions
-    // (callgrind, `replay --format json` of /tmp/t10.log).
+    // (callgrind, `replay --format json` of bench-out/t10.log).
     @exclusivity(unchecked) var tracedTable = NameSlot.empty
     @exclusivity(unchecked) var tracedChain = NameSlot.empty
     @exclusivity(unchecked) var tracedEnded = false

@@ -90,7 +90,7 @@ struct ReplyLinker {
 
         /// The tuple seen from the other end. Its words trade places directly: through `init` and the
         /// fields' accessors, each address was made and taken apart again, about 47 instructions a key
-        /// (callgrind, /tmp/icount.sh on /tmp/t10.log). An IPv4 side's `high` is 0, as `IPAddress` keeps it.
+        /// (callgrind, scripts/icount.sh on bench-out/t10.log). An IPv4 side's `high` is 0, as `IPAddress` keeps it.
         var reversed: FlowKey {
             var r = self
             (r.srcHigh, r.srcLow, r.dstHigh, r.dstLow) = (dstHigh, dstLow, srcHigh, srcLow)

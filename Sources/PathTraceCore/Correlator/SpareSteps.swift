@@ -2,7 +2,7 @@
 /// is written) back to where they start (the stitcher): a walk's steps are about 1.4 KB, past glibc's
 /// per-thread cache, so each new walk's array cost a trip through `malloc`'s bins and each written
 /// one another through `free`'s (perf on scripts/bench-replay.sh's file: `_int_malloc` and `_int_free`
-/// 3.6% of the replay's samples; callgrind on /tmp/t10.log: 2.3 M instructions of 177 M).
+/// 3.6% of the replay's samples; callgrind on bench-out/t10.log: 2.3 M instructions of 177 M).
 ///
 /// Not thread-safe: the correlator and whoever recycles into it run on one thread (replay does).
 public final class SpareSteps {

@@ -79,7 +79,7 @@ struct Stitcher {
     private var noted = [NoteKey](repeating: .empty, count: NoteKey.slots)
     /// The same for kernel TRACE lines of the first tables of the name table (the iptables ones): a
     /// bit per hook and nat flag, where the slot's hash and compare cost about 30 instructions a step
-    /// (callgrind, `replay --format json` of /tmp/t10.log).
+    /// (callgrind, `replay --format json` of bench-out/t10.log).
     private var notedTraces = [UInt16](repeating: 0, count: Int(Stitcher.tracedTables))
     private static let tracedTables: UInt16 = 64
     /// The open walk at the front of `starts` (packet 0: not known), with its first event index and time,
@@ -166,7 +166,7 @@ struct Stitcher {
     ///
     /// This and the joining functions it calls are `mutating` only so that calls from `addEvent` pass
     /// the stitcher by address: a non-mutating call from a mutating one copied the whole stitcher
-    /// (352 bytes) first, twice per event (callgrind, `replay --format json` of /tmp/t10.log).
+    /// (352 bytes) first, twice per event (callgrind, `replay --format json` of bench-out/t10.log).
     private mutating func consider(
         _ walk: OpenWalk, _ event: borrowing TraceEvent, _ identity: HeaderIdentity, byFlowOnly: Bool,
         fixed: HookPosition?, keyed: Bool = false, into choice: inout Choice
@@ -211,7 +211,7 @@ struct Stitcher {
         // The event's position when no walk changes it, found once for all candidates.
         let fixed = fixedPosition(of: event)
         // Not an optional (`exists` tells): passed to each candidate's `joinCost` and to `append`, an
-        // optional was unwrapped into a copy at each (callgrind, `replay --format json` of /tmp/t10.log).
+        // optional was unwrapped into a copy at each (callgrind, `replay --format json` of bench-out/t10.log).
         let identity = event.hasHeader ? HeaderIdentity(event.headerValue) : HeaderIdentity()
         let weak = identity.exists && identity.isWeak
         // A LOG line prints the fields its rule asked for (no TCP sequence without
@@ -222,7 +222,7 @@ struct Stitcher {
         var eventKey = WalkIndex.Key.vacant
         if !byFlowOnly { eventKey = identity.indexKey }
         // Its identity only: a strong optional here was released at the end of every event (callgrind,
-        // `replay --format json` of /tmp/t10.log).
+        // `replay --format json` of bench-out/t10.log).
         var byID: ObjectIdentifier?
         if let id = event.traceID, let walk = byTraceID[id] {
             byID = ObjectIdentifier(walk)
@@ -277,7 +277,7 @@ struct Stitcher {
         }
         // Unretained, as in the search: `starts` holds every open walk until it is closed and reaches
         // the front, and no step of the join drops one from there (a retain and a release per event
-        // otherwise; callgrind, `replay --format json` of /tmp/t10.log).
+        // otherwise; callgrind, `replay --format json` of bench-out/t10.log).
         unowned(unsafe) let walk = chosen.takeUnretainedValue()
         if choice.ties > 1 {
             walk.confidence = min(walk.confidence, 1 / Double(choice.ties))
@@ -385,7 +385,7 @@ struct Stitcher {
             let p = Netfilter.priority(tableID: UInt32(event.tableSlot.raw), hook: hook)
         {
             // An iptables table's TRACE line, as `priority(of:at:)` finds it first, without the call
-            // (every event of a kernel log; callgrind, `replay --format json` of /tmp/t10.log).
+            // (every event of a kernel log; callgrind, `replay --format json` of bench-out/t10.log).
             return HookPosition(hook: hook, priority: p, layer: .ip)
         }
         guard let hook = event.hook else { return nil }
@@ -641,7 +641,7 @@ struct Stitcher {
         }
         // Both full: nothing to overlay (the usual case). Apart from `weakJoin`, whose calls take the
         // identities in memory: with them here, both were copied out for every candidate (callgrind,
-        // `replay --format json` of /tmp/t10.log).
+        // `replay --format json` of bench-out/t10.log).
         let sameSource = walk.identity.sameSource(as: identity)
         if !sameSource {
             guard lastPos.crossesSrcNat(to: pos) else { return nil }
@@ -657,7 +657,7 @@ struct Stitcher {
         }
         // At the walk's own hook with devices its last step shows alike (or missing), `portsCheck` would
         // pass: asked here, the call is left for the rest (callgrind, `replay --format json` of
-        // /tmp/t10.log).
+        // bench-out/t10.log).
         let sameDevices =
             pos.layer == lastPos.layer && pos.hook == lastPos.hook
             && !Stitcher.differentDevices(walk.lastInSlot, event.inIfaceSlot)
@@ -696,7 +696,7 @@ struct Stitcher {
         var cost: Int
         var position: HookPosition
         /// Both identities full, with the same addresses and NAT ports: `append` records no change
-        /// without comparing them again (callgrind, `replay --format json` of /tmp/t10.log).
+        /// without comparing them again (callgrind, `replay --format json` of bench-out/t10.log).
         var sameEndpoints = false
         /// The walk's progress after the event's stage, when it moves on (`append` sets it as found).
         var progress: FramePaths.Progress?
@@ -792,7 +792,7 @@ struct Stitcher {
 
     /// Whether two positions are at one stage (their `stage`s equal), without making the stages: only
     /// the bridge broute hook is another hook's stage (PREROUTING's). Every candidate of every event
-    /// asks (callgrind, `replay --format json` of /tmp/t10.log).
+    /// asks (callgrind, `replay --format json` of bench-out/t10.log).
     @inline(__always) static func sameStage(_ a: HookPosition, _ b: HookPosition) -> Bool {
         guard a.layer == b.layer else { return false }
         if a.hook == b.hook { return true }
@@ -806,7 +806,7 @@ struct Stitcher {
     }
 
     // Names compared by their slots: a table id each, so no `Name` is made (and released) to compare
-    // them, which cost the joining about 10 instructions per name read (callgrind on /tmp/t10.log).
+    // them, which cost the joining about 10 instructions per name read (callgrind on bench-out/t10.log).
 
     /// Whether two slots are of one table name (false when either is boxed: compare the names then).
     @inline(__always) static func sameName(_ a: NameSlot, _ b: NameSlot) -> Bool {
@@ -871,7 +871,7 @@ struct Stitcher {
         }
         // The unit the event ran in (LOG lines leave the walk's as it is), packed when it can be. A
         // boxed unit is taken apart: its optional's release at the end of every event cost this
-        // function about 10 instructions per event (callgrind, `replay --format json` of /tmp/t10.log).
+        // function about 10 instructions per event (callgrind, `replay --format json` of bench-out/t10.log).
         if !ipLog {
             if let key = Stitcher.invocationKey(event, in: walk) {
                 if index > 0, sameStage, walk.tracedEnded || walk.currentKey != key { walk.finishCurrentUnit() }
@@ -932,7 +932,7 @@ struct Stitcher {
             // Most steps: both identities full with the same addresses (`joinCost` found them), under
             // the walk's key, no flow index kept. What `take` would do of it, without its call's dozen
             // arguments (about 50 instructions per event; callgrind, `replay --format json` of
-            // /tmp/t10.log).
+            // bench-out/t10.log).
             if let position { walk.lastPosition = position }
             walk.identity = identity
             walk.lastHeaderIndex = index
@@ -977,7 +977,7 @@ struct Stitcher {
         let slot = event.verdictSlot
         walk.steps.append(WalkStep(event: event, hook: position?.hook, verdictTag: tag, verdictSlot: slot))
         // Asked of the step: asked of the event (to be moved into it), its rare box was copied out for
-        // every event, boxed or not (callgrind, `replay --format json` of /tmp/t10.log).
+        // every event, boxed or not (callgrind, `replay --format json` of bench-out/t10.log).
         if !walk.steps[index].event.rare.isEmpty { Stitcher.boxVerdict(of: walk, at: index) }
     }
 
@@ -1001,7 +1001,7 @@ struct Stitcher {
     /// `append`'s part that takes the step's identity (`h`: the event's, or the walk's with the event's
     /// fields put over it when `overlaid`): the header changes it shows, and the walk's identity and
     /// indexes. Apart, so `append` does not copy the identity through its own long body (callgrind,
-    /// `replay --format json` of /tmp/t10.log).
+    /// `replay --format json` of bench-out/t10.log).
     @inline(never)
     private mutating func take(
         _ h: HeaderIdentity, overlaid: Bool, ownWeak: Bool, of event: borrowing TraceEvent, ipLog: Bool,
@@ -1136,7 +1136,7 @@ struct Stitcher {
     /// Whether `expireIdle` may have anything to do: not while the front of `activity` is the entry it
     /// last found live and not idle (`finish` forgets it when it closes its walk) and that entry is still
     /// not idle. Asked for every event without calling it, and without reading the front's walk
-    /// (callgrind, `replay --format json` of /tmp/t10.log).
+    /// (callgrind, `replay --format json` of bench-out/t10.log).
     @inline(__always) private func expiryDue(now: Double?) -> Bool {
         let index = quietFront.index
         guard index >= 0, activity.frontIndex == index, eventIndex - index <= limits.windowEvents else {

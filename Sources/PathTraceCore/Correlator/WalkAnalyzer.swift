@@ -25,7 +25,7 @@ struct WalkAnalyzer {
     /// The finished walk of `open`, made in `made`, which must hold a new walk: an optional the caller
     /// moves it out of (bound with `case .some`), so it is neither copied (a copy retains every array of
     /// it) nor left behind as an empty optional to destroy (an outlined call per walk; callgrind,
-    /// /tmp/icount.sh on /tmp/t10.log).
+    /// scripts/icount.sh on bench-out/t10.log).
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason, into made: inout PacketWalk?) {
         made?.fill(by: self, open, reason)
         // Room for 8 steps was made at a walk's second step; a short walk that keeps it would hold
@@ -46,8 +46,8 @@ struct WalkAnalyzer {
     func analyze(_ open: OpenWalk, reason: Stitcher.CloseReason, into walk: inout PacketWalk) {
         walk.packet = open.packet
         // Move the steps and notes (the open walk is done): sharing the steps would make the edits below
-        // copy them all, and each shared array was retained and released (callgrind, /tmp/icount.sh on
-        // /tmp/t10.log).
+        // copy them all, and each shared array was retained and released (callgrind, scripts/icount.sh on
+        // bench-out/t10.log).
         swap(&walk.steps, &open.steps)
         swap(&walk.notes, &open.notes)
         // A frame's walk is of its IP family once an IP hook saw it; bridge steps alone make a bridge walk.
@@ -116,7 +116,7 @@ struct WalkAnalyzer {
     ///
     /// Verdicts are read and written as their tags and name slots: a `StepVerdict` holds a `Name`, whose
     /// copies and destroys (an enum with a reference case) cost more than the inference itself
-    /// (callgrind, /tmp/icount.sh on the 10 MB head of scripts/bench-replay.sh's file: 8.2 M → 3.4 M).
+    /// (callgrind, scripts/icount.sh on the 10 MB head of scripts/bench-replay.sh's file: 8.2 M → 3.4 M).
     private func inferStepVerdicts(_ walk: inout PacketWalk) -> StepSummary {
         var summary = StepSummary()
         walk.steps.withUnsafeMutableBufferPointer { steps in
@@ -141,7 +141,7 @@ struct WalkAnalyzer {
 
     /// An inferred verdict: a tag without a name, or a jump to the chain of step `chainOf`. Plain
     /// integers: a guess that held a `StepVerdict` (a ruleset's) was destroyed, an outlined call, for
-    /// every step (callgrind, /tmp/icount.sh on /tmp/t10.log).
+    /// every step (callgrind, scripts/icount.sh on bench-out/t10.log).
     private struct Guess {
         var tag: StepVerdict.Tag
         var chainOf = -1
@@ -176,7 +176,7 @@ struct WalkAnalyzer {
 
     /// Stores a guess as the step's verdict: a name of the table by its slot, as the setter would.
     /// Most guesses, a tag over no stale slot, are stored here; the rest go out of line, which kept a
-    /// call of 24 instructions a step out of the loop (callgrind, /tmp/icount.sh on /tmp/t10.log).
+    /// call of 24 instructions a step out of the loop (callgrind, scripts/icount.sh on bench-out/t10.log).
     @inline(__always) private static func setVerdict(
         _ step: UnsafeMutablePointer<WalkStep>, _ guess: Guess, _ steps: UnsafeMutableBufferPointer<WalkStep>
     ) {
@@ -453,7 +453,7 @@ struct WalkAnalyzer {
     }
 
     /// A note's text, made out of line: few walks have one, and its interpolations are long code that
-    /// the common walk's classification kept in its cache lines (cachegrind, /tmp/t10.log).
+    /// the common walk's classification kept in its cache lines (cachegrind, bench-out/t10.log).
     @inline(never) private func note(_ kind: Note, _ step: borrowing WalkStep, next: String = "") -> String {
         let text = label(step)
         switch kind {

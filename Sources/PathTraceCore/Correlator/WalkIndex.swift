@@ -1,6 +1,6 @@
 /// The stitcher's open walks by invariant key (the first walk of each key's chain), in an `OpenTable`
 /// of the packed key: a Swift Dictionary cost over 100 instructions per lookup and about 270 per
-/// insert (callgrind, `replay --format json` of /tmp/t10.log, a 10 MB head of the benchmark).
+/// insert (callgrind, `replay --format json` of bench-out/t10.log, a 10 MB head of the benchmark).
 struct WalkIndex {
     /// `ipID << 32 | seq`, then `length << 8 | proto` with the top bit set (0 marks an empty slot).
     struct Key: OpenTableKey {
@@ -25,7 +25,7 @@ struct WalkIndex {
         @inline(__always) var isVacant: Bool { b == 0 }
         /// Two multiplies, the high half of the second taken: the table masks the low bits, and every
         /// event probes (`FastHash.mix`'s three rounds cost 8 instructions more; callgrind,
-        /// `replay --format json` of /tmp/t10.log). Only lookups depend on it, never an order.
+        /// `replay --format json` of bench-out/t10.log). Only lookups depend on it, never an order.
         @inline(__always) var hashWord: Int {
             let h = (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xBF58_476D_1CE4_E5B9
             return Int(truncatingIfNeeded: h >> 32)

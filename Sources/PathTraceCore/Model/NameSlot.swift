@@ -2,7 +2,7 @@
 /// that there is none or that it is a boxed name (past the table's capacity) kept in the owner's
 /// `Rare` fields. So an ordinary event holds no reference and copies as plain bytes: copies of events
 /// and steps, each name retained and released, were a tenth of the replay's instructions (issue 10,
-/// /tmp/icount.sh on scripts/bench-replay.sh's trace).
+/// scripts/icount.sh on scripts/bench-replay.sh's trace).
 ///
 /// Inlinable, as are the accessors built on it: the renderers read events through pointers, and an
 /// accessor they cannot inline makes them copy the whole event to call it.

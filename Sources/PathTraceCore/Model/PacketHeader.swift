@@ -6,7 +6,7 @@
 /// Stored as plain values (zero when absent) and one bitmask of the fields present, names as
 /// `NameSlot`s, and the fields few packets have in `rare`: 100 bytes that copy without reference
 /// counting, where thirty `Optional`s (each with its tag and padding), names and an array took 192
-/// (issue 10, /tmp/icount.sh). Absent fields are zero, so the synthesized `==` is presence-aware.
+/// (issue 10, scripts/icount.sh). Absent fields are zero, so the synthesized `==` is presence-aware.
 public struct PacketHeader: Equatable, Sendable {
     @usableFromInline var srcHigh: UInt64 = 0
     @usableFromInline var srcLow: UInt64 = 0
@@ -178,7 +178,7 @@ public struct PacketHeader: Equatable, Sendable {
     /// Whether `other` has the same addresses, ports, TTL, IP id, length, TCP sequence and flags, ICMP
     /// type and code, mark and UID (the fields a walk's step prints): the stored values compared as
     /// words, where building and comparing the optionals cost a JSON step writer ~250 instructions a
-    /// step (issue 10, /tmp/icount.sh). Values of absent fields are zero; were one not, the answer
+    /// step (issue 10, scripts/icount.sh). Values of absent fields are zero; were one not, the answer
     /// would only be a needless `false`.
     @inlinable @inline(__always) public func sameStepFields(as other: PacketHeader) -> Bool {
         sameStepFields(as: other, ttl: true)
@@ -326,7 +326,7 @@ public struct PacketHeader: Equatable, Sendable {
     /// Whether an item of `extra` starts as nft's `conntrack:` items do: the reply linker asks it of
     /// every step of every walk, where going through `extra` (made, retained, each item read) cost
     /// about 150 instructions a walk on a log whose lines keep TCP options there (callgrind,
-    /// /tmp/icount.sh on /tmp/t10.log). Set with `extra`, whose every change goes through here.
+    /// scripts/icount.sh on bench-out/t10.log). Set with `extra`, whose every change goes through here.
     private(set) var mayHoldConntrack = false
     @usableFromInline var names = BoxedNames()
 

@@ -44,7 +44,7 @@ public enum NatType: String, Sendable, Hashable {
 /// Its endpoints are stored as `Endpoint`s, not as their text: every walk of a NATed connection's
 /// first packet has a rewrite, and making its text (and freeing it after printing) cost about 800
 /// instructions per walk that the JSON printer, writing the address's digits itself, does not need
-/// (callgrind, `replay --format json` of /tmp/t10.log).
+/// (callgrind, `replay --format json` of bench-out/t10.log).
 public struct NatRewrite: Sendable, Equatable {
     public var type: NatType
     /// `src` or `dst`.
@@ -64,7 +64,7 @@ public struct NatRewrite: Sendable, Equatable {
 extension NatRewrite {
     // The initializers are out here, so the memberwise one exists for them to call: one that sets the fields
     // itself made the rewrite twice and copied it, an outlined copy and destroy of five strings per rewrite
-    // (callgrind, /tmp/icount.sh on /tmp/t10.log).
+    // (callgrind, scripts/icount.sh on bench-out/t10.log).
     public init(
         type: NatType, field: String, before: Endpoint, after: Endpoint?, at: String, evidence: NatEvidence,
         rule: RuleRef? = nil, ruleText: String? = nil
@@ -99,7 +99,7 @@ extension NatRewrite {
 /// One step of a walk: the event plus what the stitcher inferred about it.
 ///
 /// The verdict is stored as its tag and name slot (a boxed name in the event's rare fields), so a
-/// step, like its event, copies without reference counting (issue 10, /tmp/icount.sh).
+/// step, like its event, copies without reference counting (issue 10, scripts/icount.sh).
 public struct WalkStep: Sendable, Equatable {
     public var event: TraceEvent
     /// The hook the step ran at (inferred for user chains).
@@ -139,7 +139,7 @@ public struct WalkStep: Sendable, Equatable {
     /// A step of `event` with the verdict `tag` and `slot` as they are, not inferred: the stitcher takes
     /// the event's own, where making a `StepVerdict` of them and taking it apart again cost it three
     /// outlined copies, about 16 instructions per event (callgrind, `replay --format json` of
-    /// /tmp/t10.log). The slot must be a table id or none unless the event's rare fields hold its name.
+    /// bench-out/t10.log). The slot must be a table id or none unless the event's rare fields hold its name.
     @inlinable @inline(__always)
     init(event: consuming TraceEvent, hook: Hook?, verdictTag: StepVerdict.Tag, verdictSlot: NameSlot) {
         self.event = event

@@ -1,7 +1,7 @@
 /// The fields an ordinary event or header leaves unset (a packet dump, `extra` tokens, an ICMP
 /// error's inner header, a boxed name), behind one optional copy-on-write reference that is nil while
 /// they all have their defaults: so the owner stays small and copies without reference counting in
-/// the common case (issue 10, /tmp/icount.sh on scripts/bench-replay.sh's trace).
+/// the common case (issue 10, scripts/icount.sh on scripts/bench-replay.sh's trace).
 @usableFromInline struct Rare<Fields: RareFields>: Equatable, @unchecked Sendable {
     // @unchecked: the box is only written through `update`, after making it unique.
     @usableFromInline final class Box {

@@ -3,7 +3,7 @@
 ///
 /// A trace repeats the same few hundred of these over and over (every packet of a flow crosses the
 /// same chains), so a renderer keeps the text it printed for a key and copies it: the JSON step writer
-/// spent ~250 instructions a step on these fields (issue 10, /tmp/icount.sh).
+/// spent ~250 instructions a step on these fields (issue 10, scripts/icount.sh).
 public struct StepPlaceKey: Equatable, Sendable {
     public var names: UInt64
     public var interfaces: UInt64
@@ -39,7 +39,7 @@ extension StepPlaceKey {
             | UInt64(step.pointee.event.physInSlot.raw) << 32 | UInt64(step.pointee.event.physOutSlot.raw) << 48
         // A boxed name's text is in the event's rare fields: without them no slot is boxed, and the
         // look at every slot is skipped (75% of t10's steps, ~20 instructions a step, issue 10,
-        // /tmp/icount.sh).
+        // scripts/icount.sh).
         if !step.pointee.event.rare.isEmpty, StepPlaceKey.hasBoxed(names) || StepPlaceKey.hasBoxed(interfaces) {
             return nil
         }
@@ -79,7 +79,7 @@ extension StepPlaceKey {
     /// Whether one of the step's in, out, physin and physout names holds a space (its `in … out …` text
     /// may then read as another step's with other names). Names of the table are read by id, with the
     /// table looked up once: through four `Name?` a text timeline spent ~250 instructions on a step
-    /// whose interfaces changed (issue 10, /tmp/icount-text.sh).
+    /// whose interfaces changed (issue 10, scripts/icount.sh (text)).
     public static func interfaceNamesHaveSpace(_ step: UnsafePointer<WalkStep>) -> Bool {
         let table = NameTable.shared
         func space(_ slot: NameSlot, _ name: @autoclosure () -> Name?) -> Bool {

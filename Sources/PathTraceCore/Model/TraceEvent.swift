@@ -189,7 +189,7 @@ public enum TimeBasis: String, Sendable, Hashable {
 /// bytes, boxed names) in `rare`, so an ordinary event is 168 bytes with no reference counted field
 /// but its header's and its own (nil) `Rare`: events and steps are copied several times between the
 /// parser and the printer, and at 369 bytes with a dozen reference-holding fields those copies were a
-/// tenth of the replay's instructions (issue 10, /tmp/icount.sh). Absent fields hold zero, so the
+/// tenth of the replay's instructions (issue 10, scripts/icount.sh). Absent fields hold zero, so the
 /// synthesized `==` is presence-aware.
 public struct TraceEvent: Sendable, Equatable {
     @usableFromInline var timeValue: Double = 0
@@ -359,7 +359,7 @@ public struct TraceEvent: Sendable, Equatable {
     }
 
     /// `prefixName != nil` and `ruleTextName != nil`, answered by the slot alone when it holds none (most
-    /// events): the printers ask them of every step (~6 instructions each, issue 10, /tmp/icount.sh).
+    /// events): the printers ask them of every step (~6 instructions each, issue 10, scripts/icount.sh).
     @inlinable @inline(__always) public var hasPrefix: Bool { prefixSlot != .none && prefixName != nil }
     @inlinable @inline(__always) public var hasRuleText: Bool { ruleTextSlot != .none && ruleTextName != nil }
     /// The nft table family word when the source names it (`ip`, `ip6`, `inet`, `bridge`, ...).

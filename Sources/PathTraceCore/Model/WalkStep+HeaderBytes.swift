@@ -2,7 +2,7 @@ extension WalkStep {
     /// Whether the headers of the steps at `a` and `b` are the same bytes, every stored field equal,
     /// shown or not: then `PacketHeader.sameStepFields` holds. A few wide compares where the fields'
     /// take ~50 instructions; the printers ask it of the step before, which a packet's next step
-    /// mostly repeats, and compare the fields only when it says no (issue 10, /tmp/icount.sh).
+    /// mostly repeats, and compare the fields only when it says no (issue 10, scripts/icount.sh).
     @inlinable @inline(__always) public static func sameHeaderBytes(
         _ a: UnsafePointer<WalkStep>, _ b: UnsafePointer<WalkStep>
     ) -> Bool {

@@ -141,7 +141,7 @@ public enum FramePaths {
     /// The stages where a frame's walk can begin: it enters on a port or a device, or the host sends it
     /// (a frame the host's own bridge device sends, such as its ARP, starts at bridge OUTPUT).
     /// By the hook alone (both layers' PREROUTING and OUTPUT): comparing with the stored stages
-    /// cost a lazy global's check each, for every walk started (callgrind on /tmp/t10.log).
+    /// cost a lazy global's check each, for every walk started (callgrind on bench-out/t10.log).
     @inline(__always) public static func isEntry(_ stage: Stage) -> Bool {
         stage.hook == .prerouting || stage.hook == .output
     }

@@ -7,7 +7,7 @@ import Foundation
 /// A dump `DumpCache` misses is mostly a packet seen at an earlier hook with its prefix changed
 /// (`OUT=` after routing, the MAC gone) and its TTL lowered by routing: on t10 6,904 of the 12,673
 /// new dumps have a body seen before but for the TTL, and the body is all of a scan but the prefix
-/// (callgrind, /tmp/icount.sh on t10). The fast path reads a body from the same state whatever prefix
+/// (callgrind, scripts/icount.sh on t10). The fast path reads a body from the same state whatever prefix
 /// came before it (the prefix sets only the MAC's protocol among the header's fields, which a hit
 /// keeps), and reads the TTL as a plain number into its field, so equal bytes give an equal result
 /// and a different TTL only that field; only bodies the fast path read to the end of the line are

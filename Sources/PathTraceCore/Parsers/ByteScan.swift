@@ -77,7 +77,7 @@ enum Byte {
     }
 
     /// 10^k for k in 0...9: a switch the compiler makes a table load (the multiplying loop it
-    /// replaces was most of `seconds`, 58 instructions a stamp; callgrind, /tmp/icount.sh on t10).
+    /// replaces was most of `seconds`, 58 instructions a stamp; callgrind, scripts/icount.sh on t10).
     @inline(__always) static func powerOfTen(_ k: Int) -> UInt64 {
         switch k {
         case 0: return 1
@@ -103,7 +103,7 @@ enum Byte {
 
     /// `seconds` for at most seven digits on either side of the dot (`KernelLogParser.leadingStamp`):
     /// the total stays below 10^14 < 2^53, so it needs no overflow check (the checks were 8
-    /// instructions a line; callgrind, /tmp/icount.sh on t10).
+    /// instructions a line; callgrind, scripts/icount.sh on t10).
     @inline(__always) static func shortSeconds(_ whole: UInt64, _ frac: UInt64, _ digits: Int) -> Double {
         let scale = powerOfTen(digits)
         return Double(whole &* scale &+ frac) / Double(scale)
@@ -238,7 +238,7 @@ struct ExtraCache {
     private var value: [String] = []
     /// `value` alone in a header's box, shared by the headers that have no other rare field: a box of
     /// each header's own, allocated and freed for every record with an `OPT (...)` tail, was 500
-    /// instructions a record (callgrind, /tmp/icount.sh on t10). Empty until asked for.
+    /// instructions a record (callgrind, scripts/icount.sh on t10). Empty until asked for.
     private var box = Rare<RareHeaderFields>()
 
     /// Sets `header.extra` to the tokens at `ranges` (start/end pairs).

@@ -18,7 +18,7 @@ final class DumpCache {
         var hasHeader = false
         /// The event of this dump's records, its header (when `hasHeader`; else a stale one) kept
         /// here alone: a hit refills only what its TRACE head gives, so the header copy into one
-        /// shared event and the box swaps when the dumps took turns go (callgrind, /tmp/icount.sh on t10).
+        /// shared event and the box swaps when the dumps took turns go (callgrind, scripts/icount.sh on t10).
         var event = DumpCache.blankEvent
         /// The event's family behind a TRACE head and behind a LOG prefix (`KernelLogParser.resolve`).
         var traceFamily = Family.ipv4

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// A host's dumps share a handful of prefixes (4 on t10: one per interface and direction), so a
 /// word compare and a `memcmp` against the last few replace reading the interfaces and the MAC
-/// (callgrind, /tmp/icount.sh on t10). The scanner reads a prefix from a fresh record and nothing
+/// (callgrind, scripts/icount.sh on t10). The scanner reads a prefix from a fresh record and nothing
 /// before it, so equal bytes give an equal result.
 final class DumpPrefixCache {
     /// What a prefix gave, its ranges relative to its start (start -1: none).
@@ -26,7 +26,7 @@ final class DumpPrefixCache {
 
     /// A prefix's interfaces and MACs as names: an entry serves many dumps, so they are interned once
     /// per entry instead of once per scanned dump (the name memos and their copies were about 200
-    /// instructions a scanned dump; callgrind, /tmp/icount.sh on t10). Read in place: a copy of the
+    /// instructions a scanned dump; callgrind, scripts/icount.sh on t10). Read in place: a copy of the
     /// six names cost more than the memos did.
     struct Names {
         var interfaces = InterfaceNames()

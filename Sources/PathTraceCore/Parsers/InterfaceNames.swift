@@ -1,7 +1,7 @@
 /// A dump's four interface names as an event stores them: each name's slot (`NameSlot.boxed` for a
 /// name not in the table) and, only when one of them is boxed (`plainSlots` false), the names, so a
 /// dump whose names are all in the table is handed to its event without copying a name (callgrind,
-/// /tmp/icount.sh on t10). A cached dump (`DumpCache.Result`) holds them, and a cached prefix
+/// scripts/icount.sh on t10). A cached dump (`DumpCache.Result`) holds them, and a cached prefix
 /// (`DumpPrefixCache.Names`), which interns them once per entry.
 struct InterfaceNames {
     /// Set when one of the four is boxed; else their slots say all and these may be stale

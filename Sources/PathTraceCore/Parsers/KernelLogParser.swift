@@ -70,7 +70,7 @@ struct KernelLogParser {
         // Whether `TRACE: ` was seen at `i` (it is not read twice).
         var traced = false
         // A dmesg stamp and `TRACE: ` right after it, as most lines read: what `unwrap` would find,
-        // without its other wrappers' checks (75 instructions a line; callgrind, /tmp/icount.sh on t10).
+        // without its other wrappers' checks (75 instructions a line; callgrind, scripts/icount.sh on t10).
         if n > 0 && p[0] == Byte.lbracket,
             let (t, end) = leadingStamp(p, n) ?? KernelLogParser.stamp(p, n, 0)
         {
@@ -164,7 +164,7 @@ struct KernelLogParser {
             if r.event.headerValue.rare.isEmpty && scanner.header.rare.isEmpty {
                 // Neither header has a box: the bytes are the move, and a new header written over the
                 // scanner's leaves nothing to release (the swap and the old header's destruction were
-                // 80 instructions a scanned dump; callgrind, /tmp/icount.sh on t10).
+                // 80 instructions a scanned dump; callgrind, scripts/icount.sh on t10).
                 withUnsafeMutablePointer(to: &r.event.headerValue) { to in
                     withUnsafeMutablePointer(to: &scanner.header) { from in
                         UnsafeMutableRawPointer(to).copyMemory(from: from, byteCount: MemoryLayout<PacketHeader>.size)
@@ -234,7 +234,7 @@ struct KernelLogParser {
     /// Builds the record's event from its head and its dump's result (in `dumps.results[slot]`, read
     /// in place: a copy of the result was 300 instructions a line) and hands it to `emit` by its
     /// address: passed as a value, the event was first copied to the stack (a 168-byte memcpy a line;
-    /// callgrind, /tmp/icount.sh on t10).
+    /// callgrind, scripts/icount.sh on t10).
     private mutating func emitEvent(
         _ head: Start, _ slot: Int, _ time: Double?, _ lineNumber: Int,
         _ emit: (UnsafePointer<TraceEvent>) -> Void
@@ -250,7 +250,7 @@ struct KernelLogParser {
         var hook: Hook?
         var prefix: ByteRange?
         // The table and chain go straight into the event: `Name` locals for them were copied and
-        // destroyed on every line (callgrind, /tmp/icount.sh on t10).
+        // destroyed on every line (callgrind, scripts/icount.sh on t10).
         switch head {
         case .trace(let entry, let at):
             if d.pointee.ebt {
@@ -304,7 +304,7 @@ struct KernelLogParser {
             d.pointee.event.prefixName = nil
         }
         // The file is set once (`init`): a position per line copied and destroyed its file's name
-        // (callgrind, /tmp/icount.sh on t10).
+        // (callgrind, scripts/icount.sh on t10).
         d.pointee.event.lineValue = lineNumber
         d.pointee.event.origin = origin
         d.pointee.event.family = family
@@ -324,7 +324,7 @@ struct KernelLogParser {
             && d.pointee.event.physOutSlot != .boxed
         {
             // Without a boxed name the slots say all: the names' copies were 60 instructions a
-            // read dump (callgrind, /tmp/icount.sh on t10).
+            // read dump (callgrind, scripts/icount.sh on t10).
             d.pointee.event.inIfaceSlot = d.pointee.interfaces.inSlot
             d.pointee.event.outIfaceSlot = d.pointee.interfaces.outSlot
             d.pointee.event.physInSlot = d.pointee.interfaces.physInSlot
@@ -502,7 +502,7 @@ struct KernelLogParser {
     /// `stamp` at the line's start in its usual shape, `[5121056.000003]`: up to seven digits, a dot,
     /// one to seven digits. Nil for any other shape, which `stamp` then reads. Inlined, without
     /// `stamp`'s leading spaces and long numbers: the call was 111 instructions a line (callgrind,
-    /// /tmp/icount.sh on t10). The seconds are read again only when their word differs from the last
+    /// scripts/icount.sh on t10). The seconds are read again only when their word differs from the last
     /// line's: a trace's lines share them for a second at a time (0.2 M instructions on t10).
     @inline(__always) mutating func leadingStamp(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Double, Int)? {
         guard n >= 24 else { return nil }

@@ -112,7 +112,7 @@ extension NfLogScanner {
 
     /// `field` for a four-byte key and a 32-bit value that mostly has nine or ten digits (`SEQ=`,
     /// `ACK=`): its first eight digits are read as one word. The byte loop took 11 instructions a
-    /// digit, 220 a record for these two (callgrind, /tmp/icount.sh on t10); shorter values take it.
+    /// digit, 220 a record for these two (callgrind, scripts/icount.sh on t10); shorter values take it.
     @inline(__always) static func field32(
         _ p: UnsafePointer<UInt8>, _ n: Int, _ i: inout Int, _ key: UInt64
     ) -> UInt64 {
@@ -174,7 +174,7 @@ extension NfLogScanner {
     }
 
     /// `quad` with 16 bytes readable at `i`: each octet's digits are found and added up in one
-    /// four-byte word. The byte loop was 190 instructions an address (callgrind, /tmp/icount.sh on
+    /// four-byte word. The byte loop was 190 instructions an address (callgrind, scripts/icount.sh on
     /// t10). The same values fail: a fourth digit is where a dot or the space should be.
     @inline(__always) static func quadWords(_ p: UnsafePointer<UInt8>, _ i: inout Int) -> UInt32? {
         var j = i
@@ -439,7 +439,7 @@ extension NfLogScanner {
     /// kept since `extraStart` and where its TTL is, when the header has no box and at most two were
     /// kept.
     /// Written in place: a `Result` built and assigned went through the header's value witnesses, 300
-    /// instructions a store (callgrind, /tmp/icount.sh on t10).
+    /// instructions a store (callgrind, scripts/icount.sh on t10).
     @inline(never) private mutating func storeBody(
         _ slot: Int, _ hash: UInt64, _ start: Int, _ extraStart: Int, _ ttlAt: Int, _ ttlLength: Int
     ) {

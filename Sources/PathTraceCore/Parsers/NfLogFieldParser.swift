@@ -460,7 +460,7 @@ struct NfLogScanner {
         let s = i
         // Ethernet's 41 characters are checked for spaces five words at a time, and their colons
         // with two masked words per address: the scan and the colon loops were 147 instructions a
-        // MAC (callgrind, /tmp/icount.sh on t10). Any other token is scanned as before.
+        // MAC (callgrind, scripts/icount.sh on t10). Any other token is scanned as before.
         if s &+ 41 <= n && (s &+ 41 == n || p[s &+ 41] == Byte.space) && NfLogScanner.spaceFree41(p + s) {
             i = s &+ 41
         } else {

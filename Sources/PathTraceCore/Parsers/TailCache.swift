@@ -5,7 +5,7 @@ import Foundation
 ///
 /// A dump `DumpCache` misses is mostly a packet seen before at another hook with its IP part changed
 /// (TTL after routing, an address after NAT, `OUT=`): on t10 6,904 of the 12,673 new dumps end in a
-/// tail seen before, and the tail is about half of a scan (callgrind, /tmp/icount.sh on t10). The
+/// tail seen before, and the tail is about half of a scan (callgrind, scripts/icount.sh on t10). The
 /// scanner reads a tail from the same fresh state whatever came before it (no transport field is set
 /// before `PROTO=`), so equal bytes give an equal result; only tails the fast path read to the end
 /// of the line are kept.

@@ -25,7 +25,7 @@ final class TraceHeadCache {
     /// The entry past the slots: a head that is not cached (read from the line, or too long), for
     /// as long as its record is parsed. Every head is an entry, so the parser carries a head as two
     /// words (entry and token start) instead of a 9-word `TraceHead` returned and copied through
-    /// memory (callgrind, /tmp/icount.sh on t10).
+    /// memory (callgrind, scripts/icount.sh on t10).
     let spare = TraceHeadCache.slots
     /// Five words per slot: four data words and the length (0: empty).
     private let keys: UnsafeMutablePointer<UInt64>
@@ -146,7 +146,7 @@ final class TraceHeadCache {
         let w: (UInt64, UInt64, UInt64, UInt64)
         if s &+ 32 < n {
             // Four words loaded at once and the space found in them: the byte-range scan and the
-            // masked loads after it were 170 instructions a line (callgrind, /tmp/icount.sh on t10).
+            // masked loads after it were 170 instructions a line (callgrind, scripts/icount.sh on t10).
             guard let found = TraceHeadCache.token(p + s) else { return -1 }
             (w, e) = (found.words, s &+ found.length)
         } else {

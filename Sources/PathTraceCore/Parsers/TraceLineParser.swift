@@ -31,7 +31,7 @@ public struct TraceLineParser {
     /// `parse(line:lineNumber:emit:onSkip:)` handing each event by its address, which holds only during
     /// the call: replay copies it straight into its window (see `Batch`). Inlined, a kernel line's
     /// checks and call: as a call of its own (its frame set up for every format's parser) this was
-    /// 39 instructions a line (callgrind, /tmp/icount.sh on t10); the other formats are `parseOther`.
+    /// 39 instructions a line (callgrind, scripts/icount.sh on t10); the other formats are `parseOther`.
     @discardableResult @inline(__always)
     mutating func parse(
         line: UnsafeBufferPointer<UInt8>, lineNumber: Int, emitAt emit: (UnsafePointer<TraceEvent>) -> Void,
@@ -42,7 +42,7 @@ public struct TraceLineParser {
         {
             // A kernel line behind a dmesg stamp, nearly every line of a trace: no other format opens
             // with `[` and it is not pasted text, so it goes straight to the kernel parser (the checks
-            // below were 40 instructions a line; callgrind, /tmp/icount.sh on t10). Its events are
+            // below were 40 instructions a line; callgrind, scripts/icount.sh on t10). Its events are
             // counted by the parser (a counting closure around `emit` was a 15-instruction thunk a
             // line) and a position is made only for a skipped line (the file's name was copied and
             // destroyed for each).

@@ -4,7 +4,7 @@ import Foundation
 /// per set, the way not used last replaced, and a slot's bytes, length and hash checked before its
 /// result is trusted. The owner hashes the bytes its own way (the words that tell its strings apart)
 /// and the hash's top bits pick the set. Its sizes are generic parameters, so lookups shift and
-/// multiply by constants: stored, they cost the replay 0.85 M instructions (callgrind, /tmp/icount.sh
+/// multiply by constants: stored, they cost the replay 0.85 M instructions (callgrind, scripts/icount.sh
 /// on t10).
 final class TwoWaySlots<Result, let setBits: Int, let maxLength: Int> {
     private let bytes: UnsafeMutablePointer<UInt8>

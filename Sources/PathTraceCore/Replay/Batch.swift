@@ -2,10 +2,10 @@
 ///
 /// Replay parses a window of lines, then correlates its events, and prints closed walks a window at
 /// a time: one line's parse, then its correlation, then a walk's printing, in turn, evicted each
-/// other's code from the 32 KB instruction cache. cachegrind counted 7.07 M I1 misses on /tmp/t10.log
+/// other's code from the 32 KB instruction cache. cachegrind counted 7.07 M I1 misses on bench-out/t10.log
 /// (the first 10 MB of scripts/bench-replay.sh's trace), 2.06 M with both windows. Values live in
 /// storage of their own, not an Array: an Array copied each value out and destroyed it again through
-/// the generic `swift_arrayDestroy` (callgrind, /tmp/icount.sh).
+/// the generic `swift_arrayDestroy` (callgrind, scripts/icount.sh).
 public final class Batch<Element> {
     public let capacity: Int
     @usableFromInline let storage: UnsafeMutablePointer<Element>
@@ -45,7 +45,7 @@ extension Batch where Element == TraceEvent {
     /// Adds a copy of the event at `event` (the parser keeps its own to refill for its next record);
     /// the batch must not be full. Read by address, the event is copied once, into its slot; passed
     /// as a value it was first copied to the parser's stack (a 168-byte memcpy a line; callgrind,
-    /// /tmp/icount.sh on t10). An event's only references are its own and its header's `Rare` boxes
+    /// scripts/icount.sh on t10). An event's only references are its own and its header's `Rare` boxes
     /// (nil on nearly every event), so its bytes and a retain of each box are its copy: an event with
     /// a box (an `OPT (...)` tail's) was copied as a value, through a stack temporary, two memcpy
     /// calls and the outlined copy, 120 instructions (callgrind on t10).
@@ -59,7 +59,7 @@ extension Batch where Element == TraceEvent {
 
     /// The event's bytes, copied 16 at a time in straight-line code (the size is a constant, so the
     /// compiler drops the words past it): `copyMemory` called libc's memmove for the 168 bytes, 29
-    /// instructions and a call a line (callgrind, /tmp/icount.sh on t10). No loop: the compiler
+    /// instructions and a call a line (callgrind, scripts/icount.sh on t10). No loop: the compiler
     /// turns a copying loop back into that call.
     @inlinable @inline(__always)
     static func copyBytes(to: UnsafeMutableRawPointer, from: UnsafeRawPointer) {

@@ -23,7 +23,7 @@ public struct TopologyAnnotator: Sendable {
 
     public func annotate(_ walk: inout PacketWalk) {
         // Without a topology only a walk that stopped short is diagnosed (see the end): most walks are
-        // answered here (callgrind, /tmp/icount.sh on scripts/bench-replay.sh's 10 MB head).
+        // answered here (callgrind, scripts/icount.sh on scripts/bench-replay.sh's 10 MB head).
         guard topology != nil || walk.path == .incomplete || walk.verdict == .drop else { return }
         let netns = label(walk.netns)
         if let topology, let netns, topology.namespace(netns) != nil {

@@ -45,7 +45,7 @@ public final class TopologyStage {
     public func process(_ walk: inout PacketWalk) {
         // Without a topology there is no linker, and the annotator looks only at a walk that stopped
         // short (see `TopologyAnnotator.annotate`): most walks of a replay are answered here, without the
-        // call (callgrind, /tmp/icount.sh on /tmp/t10.log).
+        // call (callgrind, scripts/icount.sh on bench-out/t10.log).
         if topology == nil && walk.path != .incomplete && walk.verdict != .drop { return }
         let wasIncomplete = walk.path == .incomplete
         annotator.annotate(&walk)

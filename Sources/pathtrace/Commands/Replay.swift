@@ -6,7 +6,7 @@ import PathTraceRender
 struct Replay: ParsableCommand {
     // The commands spell their names out (all but Trace, see there): ArgumentParser otherwise derives
     // each from `String(describing: Self.self)`, whose casts scan every protocol conformance in the
-    // process once per command, 9 M instructions at each start (callgrind, /tmp/icount.sh on t10).
+    // process once per command, 9 M instructions at each start (callgrind, scripts/icount.sh on t10).
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Reconstruct packet walks from saved trace output.",
