@@ -376,9 +376,6 @@ public final class JSONWriter {
 
     // MARK: - Unchecked positions
 
-    /// Where `WalkJSON.touch` leaves its sum, so the loads it makes are not optimised away.
-    @exclusivity(unchecked) var touched: UInt8 = 0
-
     /// A position at the end of what is written, with `JSONOut.slack` bytes of room.
     @inline(__always) func out() -> JSONOut {
         reserve(JSONOut.slack)

@@ -9,35 +9,15 @@ public enum WalkJSON {
     /// `pathtrace_<id>` nft table) are left out of `steps` and named by `traced_from`, unless `verbose`.
     /// With `explain`, each step gains `explain`: its `--explain` sentence.
     public static func write(_ walk: PacketWalk, to w: JSONWriter, verbose: Bool = false, explain: Bool = false) {
-        // The steps were filled in as their events arrived and have long left the cache: touching
-        // every line of them in one loop lets the loads overlap, where the writer's branches on each
-        // field would wait for them one at a time.
         // Only a walk that has own steps pays for the scan that sums them up, and one whose steps are
-        // all in iptables' tables (told by their ids) not even for the scan that looks for them: asked
-        // in the same loop (~100 instructions a walk less than two, issue 10, scripts/icount.sh).
-        let (iptables, touched) = walk.steps.withUnsafeBufferPointer { touch($0) }
-        w.touched = touched
+        // all in iptables' tables (told by their ids) not even for the scan that looks for them (~100
+        // instructions a walk less; issue 10, scripts/icount.sh). The steps' lines were loaded
+        // ahead by the printer (`WalkPrinter.print`).
+        let iptables = walk.steps.withUnsafeBufferPointer { steps in
+            steps.indices.allSatisfy { StepPlaceKey.inIptablesTable(steps.address($0)) }
+        }
         let own = verbose || iptables ? nil : OwnTraceSteps(walk: walk)
         write(walk, own, to: w, explain: explain)
-    }
-
-    /// Reads a byte of every cache line of `steps`, so that later reads of them hit the cache; returns
-    /// whether every step is in one of iptables' tables (`StepPlaceKey.inIptablesTable`), and the sum
-    /// of the bytes read (for the caller to keep, so that the reads stay).
-    @inline(__always) static func touch(_ steps: UnsafeBufferPointer<WalkStep>) -> (Bool, UInt8) {
-        var sum: UInt8 = 0
-        var iptables = true
-        for i in steps.indices {
-            let step = steps.address(i)
-            // Bytes 64 apart from each step's start, then the next step's: no line is missed.
-            var offset = 0
-            while offset < MemoryLayout<WalkStep>.stride {
-                sum &+= UnsafeRawPointer(step).load(fromByteOffset: offset, as: UInt8.self)
-                offset += 64
-            }
-            iptables = iptables && StepPlaceKey.inIptablesTable(step)
-        }
-        return (iptables, sum)
     }
 
     /// `,"family":…` to `,"reply_to":` (what `WalkPrefixText` keeps).

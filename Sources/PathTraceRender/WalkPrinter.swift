@@ -41,13 +41,15 @@ public final class WalkPrinter {
     private let pending = Batch<PacketWalk>(capacity: 32)
 
     public func print(_ walk: consuming PacketWalk) {
+        // The steps were filled in as their events arrived and have long left the cache: their lines
+        // are loaded together here, where the writers' branches on each field would wait for them one
+        // at a time. In a batch they come in while the walks before it are written.
+        walk.steps.prefetch()
         if flushEachWalk {
             write(walk)
             hand()
             return
         }
-        // Written when the batch is full: its steps' lines come in meanwhile.
-        walk.steps.prefetch()
         pending.append(walk)
         if pending.isFull { writePending() }
     }
